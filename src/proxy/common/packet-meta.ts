@@ -1,0 +1,74 @@
+/**
+ * What a netfilter-style rule evaluator sees of a packet at a hook: the parsed header
+ * fields plus the metadata the kernel attaches (interfaces, mark, conntrack state).
+ *
+ * The topology fills one reusable PacketMeta per node from the frame bytes before
+ * running a hook, so evaluators read numbers and never parse or allocate.
+ */
+
+/** Netfilter hooks in the order a forwarded packet meets them. */
+export const enum NfHook {
+  PREROUTING = 0,
+  INPUT = 1,
+  FORWARD = 2,
+  OUTPUT = 3,
+  POSTROUTING = 4,
+}
+
+export const NF_HOOK_NAMES = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'] as const;
+
+/** conntrack states as `-m conntrack --ctstate` and nft `ct state` name them (bit flags). */
+export const enum CtState {
+  INVALID = 1,
+  ESTABLISHED = 2,
+  RELATED = 4,
+  NEW = 8,
+  UNTRACKED = 64,
+}
+
+/** IANA protocol numbers used by the matches (`-p tcp`, `meta l4proto`). */
+export const enum IpProto {
+  ICMP = 1,
+  TCP = 6,
+  UDP = 17,
+  SCTP = 132,
+}
+
+export interface PacketMeta {
+  hook: NfHook;
+  /** IPv4 addresses as u32 (host order, 10.0.0.1 = 0x0a000001). */
+  saddr: number;
+  daddr: number;
+  proto: number;
+  /** L4 ports (0 for ICMP). */
+  sport: number;
+  dport: number;
+  /** Total IPv4 length, for byte counters. */
+  length: number;
+  /** Interface names; '' where the hook has none (no in-interface at OUTPUT, no out at PREROUTING). */
+  inIface: string;
+  outIface: string;
+  /** skb->mark. Rules read and write it (`-j MARK --set-xmark`). */
+  mark: number;
+  /** Conntrack state bits of the packet's connection (one of CtState). */
+  ctState: number;
+  /** Simulated time in nanoseconds, for `-m recent` and timeouts. */
+  nowNs: number;
+}
+
+export function newPacketMeta(): PacketMeta {
+  return {
+    hook: NfHook.PREROUTING,
+    saddr: 0,
+    daddr: 0,
+    proto: 0,
+    sport: 0,
+    dport: 0,
+    length: 0,
+    inIface: '',
+    outIface: '',
+    mark: 0,
+    ctState: 0,
+    nowNs: 0,
+  };
+}
