@@ -1,0 +1,33 @@
+/** kube-proxy's nftables mode: compiler, `nft list` renderer and datapath evaluator. */
+export {
+  CHAIN,
+  compileNftables,
+  NFT_LAYOUT_VERSION,
+  NftCompileError,
+  type NftCompileOptions,
+  SET,
+} from './compile.js';
+export {
+  NftDatapath,
+  type NftDatapathOptions,
+  NftEvaluateError,
+  NftHookResult,
+  NftNatKind,
+  type NftRuleCounter,
+  type NftTraceSink,
+  NftVerdictCode,
+  REJECT_ICMP_CODE,
+  REJECT_ICMP_TYPE,
+} from './evaluate.js';
+export { NOT_FOUND, PairMap, TimeoutAddrSet } from './lookup-tables.js';
+export {
+  type EndpointNames,
+  endpointChainNameBase,
+  endpointNames,
+  hashAndTruncate,
+  type ServicePortChainNames,
+  servicePortChainNameBase,
+  servicePortChainNames,
+} from './names.js';
+export { renderDuration, renderPriority, renderRule, renderTable, renderVerdict } from './render.js';
+export type * from './table.js';
