@@ -1,0 +1,501 @@
+/**
+ * ProxyModel + node → that node's Cilium-style LB maps, with incremental updates.
+ *
+ * What Cilium's service manager writes for each Kubernetes service port (one *frontend* per
+ * address:port, each with its own rev-NAT id, as Cilium allocates one service ID per frontend):
+ * - ClusterIP `clusterIP:port` (not ROUTABLE: from outside it is DROP_IS_CLUSTER_IP);
+ * - NodePort `nodeIP:nodePort` on this node's address (NODEPORT | ROUTABLE);
+ * - each externalIP `ip:port` (EXTERNAL_IP | ROUTABLE), each LB ingress IP `ip:port`
+ *   (LOADBALANCER | ROUTABLE, + SOURCE_RANGE when loadBalancerSourceRanges is set).
+ * Backend sets come from kube-proxy's CategorizeEndpoints, as Cilium follows the same policy
+ * rules: external frontends with externalTrafficPolicy=Local list only node-local backends in
+ * the EXT scope and, when internalTrafficPolicy=Cluster, all backends in a second INT scope
+ * (TWO_SCOPES) for in-cluster clients; ClusterIP with internalTrafficPolicy=Local lists local
+ * backends only.
+ *
+ * `sync` diffs the new plan against what is in the maps and touches only frontends whose
+ * backends or flags changed; IDs (rev-NAT, backend) stay stable across syncs.
+ */
+
+import { BPF_ANY, BpfArrayMap, BpfLpmTrie } from '../../maps/index.js';
+import { type Cidr, parseCidr, parseIPv4 } from '../../util/ipv4.js';
+import { categorizeEndpoints, externalPolicyLocal, internalPolicyLocal } from '../common/categorize.js';
+import type { Endpoint, ProxyModel, ServicePort } from '../common/model.js';
+import { BackendState, LbAlgorithm, LbScope, SvcFlag, SvcFlag2 } from './layouts.js';
+import { type CtMapKind, DEFAULT_MAP_SIZES, type LbMapSizes, LbMaps } from './lbmaps.js';
+import {
+  ciliumBackendKey,
+  DEFAULT_MAGLEV_HASH_SEED,
+  DEFAULT_MAGLEV_TABLE_SIZE,
+  isMaglevTableSize,
+  MAGLEV_TABLE_SIZES,
+  maglevLookupTable,
+  parseMaglevSeed,
+} from './maglev.js';
+
+export class EbpfCompileError extends Error {
+  override name = 'EbpfCompileError';
+}
+
+export type LbAlgorithmName = 'random' | 'maglev';
+export type FrontendKind = 'ClusterIP' | 'NodePort' | 'ExternalIP' | 'LoadBalancer';
+
+export interface EbpfOptions {
+  /** `--bpf-lb-algorithm` (Cilium default random). */
+  readonly algorithm?: LbAlgorithmName;
+  /** `--bpf-lb-maglev-table-size`. */
+  readonly maglevTableSize?: number;
+  /** `--bpf-lb-maglev-hash-seed`. */
+  readonly maglevHashSeed?: string;
+  readonly mapSizes?: LbMapSizes;
+  /** 'hash' models old kernels without LRU maps: a full CT map refuses new flows. */
+  readonly ctMapKind?: CtMapKind;
+}
+
+const PROTO_NUMBERS: Record<string, number> = { TCP: 6, UDP: 17, SCTP: 132 };
+
+interface PlannedBackend {
+  readonly key: string;
+  readonly addr: number;
+  readonly port: number;
+  readonly proto: number;
+  readonly state: BackendState;
+  readonly nodeName: string;
+  readonly maglevKey: string;
+}
+
+/** One frontend as planned from the model (control-plane view; the maps hold the same). */
+export interface FrontendPlan {
+  readonly key: string;
+  readonly kind: FrontendKind;
+  readonly servicePortName: string;
+  readonly addr: number;
+  readonly port: number;
+  readonly proto: number;
+  readonly flags: number;
+  readonly flags2: number;
+  readonly affinityTimeout: number;
+  readonly extBackends: readonly PlannedBackend[];
+  /** Second (INT) scope for two-scope frontends, else null. */
+  readonly intBackends: readonly PlannedBackend[] | null;
+  readonly sourceRanges: readonly Cidr[];
+}
+
+/** What the maps hold for one frontend, as installed. */
+export interface InstalledFrontend {
+  readonly plan: FrontendPlan;
+  readonly revNat: number;
+  readonly extBackendIds: readonly number[];
+  readonly intBackendIds: readonly number[] | null;
+  readonly maglevInner: number;
+}
+
+export interface SyncStats {
+  frontendsAdded: number;
+  frontendsUpdated: number;
+  frontendsRemoved: number;
+  frontendsUnchanged: number;
+  /** Service-map entries written or deleted (master + backend slots). */
+  serviceEntriesTouched: number;
+  backendsAdded: number;
+  backendsRemoved: number;
+  maglevTablesBuilt: number;
+}
+
+function toBackend(e: Endpoint, proto: number, protocol: string, internalScope: boolean): PlannedBackend {
+  return {
+    key: `${e.ip}:${e.port}/${protocol}`,
+    addr: parseIPv4(e.ip),
+    port: e.port,
+    proto,
+    state: e.ready ? BackendState.ACTIVE : BackendState.TERMINATING,
+    nodeName: e.nodeName,
+    maglevKey: ciliumBackendKey(e.ip, e.port, protocol, internalScope),
+  };
+}
+
+/** The frontends Cilium installs on `nodeName` for one service port. */
+export function planServicePort(sp: ServicePort, nodeName: string, nodeIp: number): FrontendPlan[] {
+  const proto = PROTO_NUMBERS[sp.protocol];
+  const cat = categorizeEndpoints(sp, nodeName);
+  const cluster = (cat.clusterEndpoints ?? []).map((e) => toBackend(e, proto, sp.protocol, false));
+  const local = (cat.localEndpoints ?? []).map((e) => toBackend(e, proto, sp.protocol, false));
+  const affinity = sp.sessionAffinity === 'ClientIP';
+  const baseFlags = affinity ? SvcFlag.AFFINITY : 0;
+  const affinityTimeout = affinity ? sp.stickyMaxAgeSeconds : 0;
+  const out: FrontendPlan[] = [];
+  const frontend = (
+    kind: FrontendKind,
+    addr: number,
+    port: number,
+    flags: number,
+    sourceRanges: readonly Cidr[],
+  ): FrontendPlan => {
+    let flags2 = 0;
+    let ext: PlannedBackend[];
+    let int: PlannedBackend[] | null = null;
+    if (kind === 'ClusterIP') {
+      if (internalPolicyLocal(sp)) flags2 |= SvcFlag2.INT_LOCAL_SCOPE;
+      ext = internalPolicyLocal(sp) ? local : cluster;
+    } else if (externalPolicyLocal(sp)) {
+      flags |= SvcFlag.EXT_LOCAL_SCOPE;
+      ext = local;
+      if (!internalPolicyLocal(sp)) {
+        flags2 |= SvcFlag2.TWO_SCOPES;
+        int = (cat.clusterEndpoints ?? []).map((e) => toBackend(e, proto, sp.protocol, true));
+      }
+    } else {
+      ext = cluster;
+    }
+    const protoName = sp.protocol;
+    const addrText = `${addr >>> 24}.${(addr >>> 16) & 255}.${(addr >>> 8) & 255}.${addr & 255}`;
+    return {
+      key: `${addrText}:${port}/${protoName}`,
+      kind,
+      servicePortName: sp.servicePortName,
+      addr,
+      port,
+      proto,
+      flags: flags | baseFlags,
+      flags2,
+      affinityTimeout,
+      extBackends: ext,
+      intBackends: int,
+      sourceRanges,
+    };
+  };
+  out.push(frontend('ClusterIP', parseIPv4(sp.clusterIP), sp.port, 0, []));
+  if (sp.nodePort !== 0)
+    out.push(frontend('NodePort', nodeIp, sp.nodePort, SvcFlag.NODEPORT | SvcFlag.ROUTABLE, []));
+  for (const ip of sp.externalIPs) {
+    out.push(frontend('ExternalIP', parseIPv4(ip), sp.port, SvcFlag.EXTERNAL_IP | SvcFlag.ROUTABLE, []));
+  }
+  const ranges = sp.loadBalancerSourceRanges.map(parseCidr);
+  for (const ip of sp.loadBalancerIPs) {
+    const flags = SvcFlag.LOADBALANCER | SvcFlag.ROUTABLE | (ranges.length > 0 ? SvcFlag.SOURCE_RANGE : 0);
+    out.push(frontend('LoadBalancer', parseIPv4(ip), sp.port, flags, ranges));
+  }
+  return out;
+}
+
+function sameBackends(a: readonly PlannedBackend[] | null, b: readonly PlannedBackend[] | null): boolean {
+  if (a === null || b === null) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i].key !== b[i].key || a[i].state !== b[i].state) return false;
+  return true;
+}
+
+function samePlan(a: FrontendPlan, b: FrontendPlan): boolean {
+  return (
+    a.flags === b.flags &&
+    a.flags2 === b.flags2 &&
+    a.affinityTimeout === b.affinityTimeout &&
+    a.servicePortName === b.servicePortName &&
+    a.kind === b.kind &&
+    sameBackends(a.extBackends, b.extBackends) &&
+    sameBackends(a.intBackends, b.intBackends) &&
+    a.sourceRanges.length === b.sourceRanges.length &&
+    a.sourceRanges.every(
+      (r, i) => r.network === b.sourceRanges[i].network && r.prefixLength === b.sourceRanges[i].prefixLength,
+    )
+  );
+}
+
+/** Lowest-free-first ID allocator (Cilium allocates service and backend IDs from 1). */
+class IdAllocator {
+  private next = 1;
+  private readonly free: number[] = [];
+  constructor(
+    private readonly max: number,
+    private readonly what: string,
+  ) {}
+  allocate(): number {
+    const id = this.free.length > 0 ? this.free.pop()! : this.next++;
+    if (id > this.max) throw new EbpfCompileError(`out of ${this.what} IDs (max ${this.max})`);
+    return id;
+  }
+  release(id: number): void {
+    this.free.push(id);
+    this.free.sort((a, b) => b - a);
+  }
+}
+
+/**
+ * A node's LB control plane: owns the maps and keeps them in line with the model.
+ * The datapath (datapath.ts) reads `maps`.
+ */
+export class EbpfLoadBalancer {
+  readonly nodeName: string;
+  readonly nodeIp: number;
+  /** spec.podCIDR of this node: the datapath's "is this a local endpoint" test. */
+  readonly podCidr: string;
+  readonly maps: LbMaps;
+  readonly algorithm: LbAlgorithmName;
+  readonly maglevTableSize: number;
+  readonly maglevSeeds: ReturnType<typeof parseMaglevSeed>;
+  private readonly maglevSeedText: string;
+  /** Installed frontends by key. */
+  readonly frontends = new Map<string, InstalledFrontend>();
+  private readonly backendIds = new Map<string, { id: number; refs: number }>();
+  private readonly revNatIds: IdAllocator;
+  private readonly backendAlloc: IdAllocator;
+  private readonly maglevFree: number[] = [];
+
+  constructor(model: ProxyModel, nodeName: string, options: EbpfOptions = {}) {
+    const node = model.nodes.find((n) => n.name === nodeName);
+    if (node === undefined) throw new EbpfCompileError(`node "${nodeName}" is not in the model`);
+    this.nodeName = nodeName;
+    this.nodeIp = parseIPv4(node.ip);
+    this.podCidr = node.podCIDR;
+    parseCidr(node.podCIDR);
+    this.algorithm = options.algorithm ?? 'random';
+    this.maglevTableSize = options.maglevTableSize ?? DEFAULT_MAGLEV_TABLE_SIZE;
+    if (!isMaglevTableSize(this.maglevTableSize)) {
+      throw new EbpfCompileError(
+        `invalid Maglev table size ${this.maglevTableSize}: must be one of ${MAGLEV_TABLE_SIZES.join(', ')}`,
+      );
+    }
+    this.maglevSeedText = options.maglevHashSeed ?? DEFAULT_MAGLEV_HASH_SEED;
+    this.maglevSeeds = parseMaglevSeed(this.maglevSeedText);
+    this.maps = new LbMaps(options.mapSizes ?? DEFAULT_MAP_SIZES, options.ctMapKind ?? 'lru');
+    this.revNatIds = new IdAllocator(0xffff, 'rev-NAT');
+    this.backendAlloc = new IdAllocator(this.maps.sizes.lbMapMax, 'backend');
+    this.sync(model);
+  }
+
+  /** Brings the maps in line with `model`; returns what was touched. */
+  sync(model: ProxyModel): SyncStats {
+    const stats: SyncStats = {
+      frontendsAdded: 0,
+      frontendsUpdated: 0,
+      frontendsRemoved: 0,
+      frontendsUnchanged: 0,
+      serviceEntriesTouched: 0,
+      backendsAdded: 0,
+      backendsRemoved: 0,
+      maglevTablesBuilt: 0,
+    };
+    const plans = new Map<string, FrontendPlan>();
+    for (const sp of model.servicePorts) {
+      if (PROTO_NUMBERS[sp.protocol] === undefined)
+        throw new EbpfCompileError(`unsupported protocol ${sp.protocol}`);
+      for (const plan of planServicePort(sp, this.nodeName, this.nodeIp)) {
+        if (plans.has(plan.key)) {
+          throw new EbpfCompileError(
+            `frontend ${plan.key} is claimed by ${plans.get(plan.key)!.servicePortName} and ${plan.servicePortName}`,
+          );
+        }
+        plans.set(plan.key, plan);
+      }
+    }
+    for (const [key, installed] of this.frontends) {
+      if (!plans.has(key)) {
+        this.removeFrontend(installed, stats);
+        this.frontends.delete(key);
+        stats.frontendsRemoved++;
+      }
+    }
+    for (const [key, plan] of plans) {
+      const old = this.frontends.get(key);
+      if (old !== undefined && samePlan(old.plan, plan)) {
+        stats.frontendsUnchanged++;
+        continue;
+      }
+      this.frontends.set(key, this.installFrontend(plan, old, stats));
+      if (old === undefined) stats.frontendsAdded++;
+      else stats.frontendsUpdated++;
+    }
+    return stats;
+  }
+
+  /** Frontend installed under a rev-NAT id (for renderers and traces). */
+  frontendByRevNat(revNat: number): InstalledFrontend | undefined {
+    for (const f of this.frontends.values()) if (f.revNat === revNat) return f;
+    return undefined;
+  }
+
+  private acquireBackend(b: PlannedBackend, stats: SyncStats): number {
+    const have = this.backendIds.get(b.key);
+    if (have !== undefined) {
+      have.refs++;
+      this.writeBackend(have.id, b);
+      return have.id;
+    }
+    const id = this.backendAlloc.allocate();
+    this.backendIds.set(b.key, { id, refs: 1 });
+    this.writeBackend(id, b);
+    stats.backendsAdded++;
+    return id;
+  }
+
+  private writeBackend(id: number, b: PlannedBackend): void {
+    const m = this.maps.backends;
+    if (id >= m.maxEntries) throw new EbpfCompileError(`backends map full (${m.maxEntries - 1} entries)`);
+    const v = m.valueOffset(id);
+    m.values[v] = b.addr;
+    m.values[v + 1] = (b.port | (b.proto << 16) | (b.state << 24)) >>> 0;
+    m.values[v + 2] = 1;
+  }
+
+  private releaseBackend(key: string, stats: SyncStats): void {
+    const have = this.backendIds.get(key);
+    if (have === undefined) return;
+    if (--have.refs > 0) return;
+    this.backendIds.delete(key);
+    this.maps.backends.values.fill(
+      0,
+      this.maps.backends.valueOffset(have.id),
+      this.maps.backends.valueOffset(have.id + 1),
+    );
+    this.backendAlloc.release(have.id);
+    stats.backendsRemoved++;
+  }
+
+  private writeServiceEntry(
+    f: FrontendPlan,
+    slot: number,
+    scope: number,
+    word0: number,
+    count: number,
+    revNat: number,
+    flags2: number,
+  ): void {
+    const m = this.maps.services;
+    const e = m.insertWords(BPF_ANY, f.addr, f.port | (slot << 16), f.proto | (scope << 8));
+    if (e < 0) throw new EbpfCompileError(`services map full (${m.maxEntries} entries)`);
+    const v = m.valueOffset(e);
+    m.values[v] = word0 >>> 0;
+    m.values[v + 1] = (count | (revNat << 16)) >>> 0;
+    m.values[v + 2] = f.flags | (flags2 << 8);
+  }
+
+  private deleteServiceSlots(
+    f: FrontendPlan,
+    scope: number,
+    fromSlot: number,
+    toSlot: number,
+    stats: SyncStats,
+  ): void {
+    for (let s = fromSlot; s <= toSlot; s++) {
+      if (this.maps.services.deleteWords(f.addr, f.port | (s << 16), f.proto | (scope << 8)) === 0) {
+        stats.serviceEntriesTouched++;
+      }
+    }
+  }
+
+  private installFrontend(
+    plan: FrontendPlan,
+    old: InstalledFrontend | undefined,
+    stats: SyncStats,
+  ): InstalledFrontend {
+    const revNat = old?.revNat ?? this.revNatIds.allocate();
+    const algo = this.algorithm === 'maglev' ? LbAlgorithm.MAGLEV : LbAlgorithm.RANDOM;
+    // Acquire new backends before releasing old ones so shared backends keep their IDs.
+    const extIds = plan.extBackends.map((b) => this.acquireBackend(b, stats));
+    const intIds = plan.intBackends?.map((b) => this.acquireBackend(b, stats)) ?? null;
+    if (old !== undefined) {
+      for (const b of old.plan.extBackends) this.releaseBackend(b.key, stats);
+      for (const b of old.plan.intBackends ?? []) this.releaseBackend(b.key, stats);
+    }
+
+    const word0 = (plan.affinityTimeout & 0xffffff) | (algo << 24);
+    const writeScope = (scope: number, ids: readonly number[], flags2: number, oldCount: number) => {
+      for (let s = 0; s < ids.length; s++) {
+        this.writeServiceEntry(plan, s + 1, scope, ids[s], 0, revNat, flags2);
+        stats.serviceEntriesTouched++;
+      }
+      this.writeServiceEntry(plan, 0, scope, word0, ids.length, revNat, flags2);
+      stats.serviceEntriesTouched++;
+      if (oldCount > ids.length) this.deleteServiceSlots(plan, scope, ids.length + 1, oldCount, stats);
+    };
+    writeScope(LbScope.EXT, extIds, plan.flags2, old?.extBackendIds.length ?? 0);
+    if (intIds !== null) writeScope(LbScope.INT, intIds, plan.flags2, old?.intBackendIds?.length ?? 0);
+    else if (old?.intBackendIds)
+      this.deleteServiceSlots(plan, LbScope.INT, 0, old.intBackendIds.length, stats);
+
+    // Reverse NAT: rev_nat id → frontend address and port.
+    const rn = this.maps.revNat.insertWords(BPF_ANY, revNat);
+    if (rn < 0) throw new EbpfCompileError('reverse NAT map full');
+    this.maps.revNat.values[this.maps.revNat.valueOffset(rn)] = plan.addr;
+    this.maps.revNat.values[this.maps.revNat.valueOffset(rn) + 1] = plan.port;
+
+    // Affinity match entries: (backend, rev_nat) pairs still valid for stickiness.
+    if (old !== undefined) {
+      for (const id of old.extBackendIds) this.maps.affinityMatch.deleteWords(id, revNat);
+      for (const id of old.intBackendIds ?? []) this.maps.affinityMatch.deleteWords(id, revNat);
+    }
+    if (plan.flags & SvcFlag.AFFINITY) {
+      for (const id of [...extIds, ...(intIds ?? [])])
+        this.maps.affinityMatch.insertWords(BPF_ANY, id, revNat);
+    }
+
+    // Maglev: one table per frontend over its EXT backends (Cilium builds it from the
+    // backends its LB path would select; the INT scope uses random selection here).
+    let maglevInner = old?.maglevInner ?? -1;
+    if (this.algorithm === 'maglev') {
+      if (maglevInner < 0) maglevInner = this.allocateMaglevInner();
+      const inner = this.maps.maglevInner[maglevInner]!;
+      const table = maglevLookupTable(
+        plan.extBackends.map((b) => ({ key: b.maglevKey })),
+        { tableSize: this.maglevTableSize, seed: this.maglevSeedText },
+      );
+      for (let s = 0; s < table.length; s++) inner.values[s] = table[s] < 0 ? 0 : extIds[table[s]];
+      const o = this.maps.maglevOuter.insertWords(BPF_ANY, revNat);
+      if (o < 0) throw new EbpfCompileError('Maglev outer map full');
+      this.maps.maglevOuter.values[this.maps.maglevOuter.valueOffset(o)] = maglevInner;
+      stats.maglevTablesBuilt++;
+    }
+
+    // Source ranges (LPM per rev-NAT id).
+    if (plan.sourceRanges.length > 0) {
+      const trie = new BpfLpmTrie({ valueWords: 1, maxEntries: this.maps.sizes.sourceRangesMax });
+      for (const r of plan.sourceRanges) {
+        const node = trie.insert(r.network, r.prefixLength);
+        if (node < 0) throw new EbpfCompileError(`source-range map full for ${plan.key}`);
+        trie.values[trie.valueOffset(node)] = 1;
+      }
+      this.maps.sourceRanges[revNat] = trie;
+    } else {
+      this.maps.sourceRanges[revNat] = undefined;
+    }
+    return { plan, revNat, extBackendIds: extIds, intBackendIds: intIds, maglevInner };
+  }
+
+  private allocateMaglevInner(): number {
+    const reuse = this.maglevFree.pop();
+    const inner = new BpfArrayMap({ valueWords: this.maglevTableSize, maxEntries: 1 });
+    if (reuse !== undefined) {
+      this.maps.maglevInner[reuse] = inner;
+      return reuse;
+    }
+    this.maps.maglevInner.push(inner);
+    return this.maps.maglevInner.length - 1;
+  }
+
+  private removeFrontend(f: InstalledFrontend, stats: SyncStats): void {
+    this.deleteServiceSlots(f.plan, LbScope.EXT, 0, f.extBackendIds.length, stats);
+    if (f.intBackendIds !== null)
+      this.deleteServiceSlots(f.plan, LbScope.INT, 0, f.intBackendIds.length, stats);
+    for (const id of f.extBackendIds) this.maps.affinityMatch.deleteWords(id, f.revNat);
+    for (const id of f.intBackendIds ?? []) this.maps.affinityMatch.deleteWords(id, f.revNat);
+    for (const b of f.plan.extBackends) this.releaseBackend(b.key, stats);
+    for (const b of f.plan.intBackends ?? []) this.releaseBackend(b.key, stats);
+    this.maps.revNat.deleteWords(f.revNat);
+    if (f.maglevInner >= 0) {
+      this.maps.maglevOuter.deleteWords(f.revNat);
+      this.maps.maglevInner[f.maglevInner] = undefined;
+      this.maglevFree.push(f.maglevInner);
+    }
+    this.maps.sourceRanges[f.revNat] = undefined;
+    this.revNatIds.release(f.revNat);
+  }
+}
+
+/** Convenience: compile one node's maps from the model. */
+export function compileEbpf(
+  model: ProxyModel,
+  nodeName: string,
+  options: EbpfOptions = {},
+): EbpfLoadBalancer {
+  return new EbpfLoadBalancer(model, nodeName, options);
+}

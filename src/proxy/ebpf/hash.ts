@@ -1,0 +1,218 @@
+/**
+ * The hash functions Cilium's load balancer uses, bit-exact:
+ * - MurmurHash3_x64_128 (Cilium `pkg/murmur3`, the smhasher reference algorithm) names the
+ *   Maglev permutation of each backend. Control-plane only, so it uses BigInt for clarity.
+ * - Linux/BPF `jhash` (Bob Jenkins' lookup3 with JHASH_INITVAL) and its `jhash_2words` /
+ *   `jhash_3words` forms pick a Maglev slot per packet. These are per-packet: pure u32
+ *   arithmetic with Math.imul-free shifts, no allocation.
+ */
+
+const MASK64 = (1n << 64n) - 1n;
+const C1 = 0x87c37b91114253d5n;
+const C2 = 0x4cf5ad432745937fn;
+
+function rotl64(x: bigint, r: bigint): bigint {
+  return ((x << r) | (x >> (64n - r))) & MASK64;
+}
+
+function fmix64(k: bigint): bigint {
+  k ^= k >> 33n;
+  k = (k * 0xff51afd7ed558ccdn) & MASK64;
+  k ^= k >> 33n;
+  k = (k * 0xc4ceb9fe1a85ec53n) & MASK64;
+  k ^= k >> 33n;
+  return k;
+}
+
+function readLe64(data: Uint8Array, at: number, count: number): bigint {
+  let v = 0n;
+  for (let i = count - 1; i >= 0; i--) v = (v << 8n) | BigInt(data[at + i]);
+  return v;
+}
+
+/** MurmurHash3_x64_128 of `data` with a 32-bit seed; returns the two 64-bit halves [h1, h2]. */
+export function murmur3x64x128(data: Uint8Array, seed: number): [bigint, bigint] {
+  const len = data.length;
+  const nblocks = Math.floor(len / 16);
+  let h1 = BigInt(seed >>> 0);
+  let h2 = h1;
+  for (let i = 0; i < nblocks; i++) {
+    let k1 = readLe64(data, i * 16, 8);
+    let k2 = readLe64(data, i * 16 + 8, 8);
+    k1 = (k1 * C1) & MASK64;
+    k1 = rotl64(k1, 31n);
+    k1 = (k1 * C2) & MASK64;
+    h1 ^= k1;
+    h1 = rotl64(h1, 27n);
+    h1 = (h1 + h2) & MASK64;
+    h1 = (h1 * 5n + 0x52dce729n) & MASK64;
+    k2 = (k2 * C2) & MASK64;
+    k2 = rotl64(k2, 33n);
+    k2 = (k2 * C1) & MASK64;
+    h2 ^= k2;
+    h2 = rotl64(h2, 31n);
+    h2 = (h2 + h1) & MASK64;
+    h2 = (h2 * 5n + 0x38495ab5n) & MASK64;
+  }
+  const tail = nblocks * 16;
+  const rest = len & 15;
+  if (rest > 8) {
+    let k2 = readLe64(data, tail + 8, rest - 8);
+    k2 = (k2 * C2) & MASK64;
+    k2 = rotl64(k2, 33n);
+    k2 = (k2 * C1) & MASK64;
+    h2 ^= k2;
+  }
+  if (rest > 0) {
+    let k1 = readLe64(data, tail, Math.min(rest, 8));
+    k1 = (k1 * C1) & MASK64;
+    k1 = rotl64(k1, 31n);
+    k1 = (k1 * C2) & MASK64;
+    h1 ^= k1;
+  }
+  const blen = BigInt(len);
+  h1 ^= blen;
+  h2 ^= blen;
+  h1 = (h1 + h2) & MASK64;
+  h2 = (h2 + h1) & MASK64;
+  h1 = fmix64(h1);
+  h2 = fmix64(h2);
+  h1 = (h1 + h2) & MASK64;
+  h2 = (h2 + h1) & MASK64;
+  return [h1, h2];
+}
+
+/** lookup3's JHASH_INITVAL. */
+export const JHASH_INITVAL = 0xdeadbeef;
+
+function rol32(x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k));
+}
+
+// jhash state lives in module-level registers so the per-packet forms allocate nothing.
+let ja = 0;
+let jb = 0;
+let jc = 0;
+
+function jhashMix(): void {
+  ja = (ja - jc) | 0;
+  ja ^= rol32(jc, 4);
+  jc = (jc + jb) | 0;
+  jb = (jb - ja) | 0;
+  jb ^= rol32(ja, 6);
+  ja = (ja + jc) | 0;
+  jc = (jc - jb) | 0;
+  jc ^= rol32(jb, 8);
+  jb = (jb + ja) | 0;
+  ja = (ja - jc) | 0;
+  ja ^= rol32(jc, 16);
+  jc = (jc + jb) | 0;
+  jb = (jb - ja) | 0;
+  jb ^= rol32(ja, 19);
+  ja = (ja + jc) | 0;
+  jc = (jc - jb) | 0;
+  jc ^= rol32(jb, 4);
+  jb = (jb + ja) | 0;
+}
+
+function jhashFinal(): void {
+  jc ^= jb;
+  jc = (jc - rol32(jb, 14)) | 0;
+  ja ^= jc;
+  ja = (ja - rol32(jc, 11)) | 0;
+  jb ^= ja;
+  jb = (jb - rol32(ja, 25)) | 0;
+  jc ^= jb;
+  jc = (jc - rol32(jb, 16)) | 0;
+  ja ^= jc;
+  ja = (ja - rol32(jc, 4)) | 0;
+  jb ^= ja;
+  jb = (jb - rol32(ja, 14)) | 0;
+  jc ^= jb;
+  jc = (jc - rol32(jb, 24)) | 0;
+}
+
+/** Linux `jhash(key, length, initval)` over bytes (little-endian word reads, as on x86). */
+export function jhashBytes(key: Uint8Array, initval: number): number {
+  let length = key.length;
+  ja = jb = jc = (JHASH_INITVAL + length + initval) | 0;
+  let k = 0;
+  while (length > 12) {
+    ja = (ja + (key[k] | (key[k + 1] << 8) | (key[k + 2] << 16) | (key[k + 3] << 24))) | 0;
+    jb = (jb + (key[k + 4] | (key[k + 5] << 8) | (key[k + 6] << 16) | (key[k + 7] << 24))) | 0;
+    jc = (jc + (key[k + 8] | (key[k + 9] << 8) | (key[k + 10] << 16) | (key[k + 11] << 24))) | 0;
+    jhashMix();
+    length -= 12;
+    k += 12;
+  }
+  if (length === 0) return jc >>> 0;
+  // Tail bytes: byte i of the remaining ≤12 goes to word i>>2 at bit position 8·(i&3).
+  let ta = 0;
+  let tb = 0;
+  let tc = 0;
+  for (let i = 0; i < length; i++) {
+    const v = key[k + i] << (8 * (i & 3));
+    if (i < 4) ta |= v;
+    else if (i < 8) tb |= v;
+    else tc |= v;
+  }
+  ja = (ja + ta) | 0;
+  jb = (jb + tb) | 0;
+  jc = (jc + tc) | 0;
+  jhashFinal();
+  return jc >>> 0;
+}
+
+/** Linux `jhash_3words(a, b, c, initval)`. */
+export function jhash3words(a: number, b: number, c: number, initval: number): number {
+  const s = (initval + JHASH_INITVAL + (3 << 2)) | 0;
+  ja = (a + s) | 0;
+  jb = (b + s) | 0;
+  jc = (c + s) | 0;
+  jhashFinal();
+  return jc >>> 0;
+}
+
+/** Linux `jhash_2words(a, b, initval)`. */
+export function jhash2words(a: number, b: number, initval: number): number {
+  const s = (initval + JHASH_INITVAL + (2 << 2)) | 0;
+  ja = (a + s) | 0;
+  jb = (b + s) | 0;
+  jc = s;
+  jhashFinal();
+  return jc >>> 0;
+}
+
+/** A host-order u32 as BPF sees the raw network-order field when it reads it as a little-endian word. */
+export function rawBe32(hostOrder: number): number {
+  return (
+    ((hostOrder >>> 24) |
+      ((hostOrder >>> 8) & 0xff00) |
+      ((hostOrder << 8) & 0xff0000) |
+      (hostOrder << 24)) >>>
+    0
+  );
+}
+
+/** A host-order port as the raw 16-bit network-order field value on a little-endian host. */
+export function rawBe16(port: number): number {
+  return ((port >>> 8) | ((port & 0xff) << 8)) & 0xffff;
+}
+
+/**
+ * Cilium's IPv4 Maglev flow hash (`hash_from_tuple_v4`, v1.14-era word layout):
+ * `jhash_3words(client addr, client_port<<16 | service_port, proto, HASH_INIT4_SEED)` over raw
+ * network-order fields read as little-endian words. The VIP is deliberately not hashed, so a
+ * client flow picks the same backend through every frontend of the service. Inputs are host
+ * order (10.0.0.1 = 0x0a000001, port 80 = 80).
+ */
+export function ciliumMaglevHashV4(
+  clientAddr: number,
+  clientPort: number,
+  servicePort: number,
+  proto: number,
+  seedJhash0: number,
+): number {
+  const ports = ((rawBe16(clientPort) << 16) | rawBe16(servicePort)) >>> 0;
+  return jhash3words(rawBe32(clientAddr), ports, proto, seedJhash0);
+}

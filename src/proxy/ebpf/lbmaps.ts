@@ -1,0 +1,116 @@
+/**
+ * One node's Cilium-style load-balancer maps over the typed-array maps of `src/maps`, with the
+ * word layouts both the compiler (writer) and the datapath (reader) use. Map names follow
+ * Cilium's pinned names; the byte layouts for dumps are in layouts.ts.
+ *
+ * Word layouts (all numbers host order; see layouts.ts for the kernel's byte order):
+ * - services `cilium_lb4_services_v2` (HASH): key [addr, dport | slot<<16, proto | scope<<8]
+ *   → [backend_id | (affinity_timeout | algorithm<<24) on slot 0, count | rev_nat<<16,
+ *   flags | flags2<<8 | qcount<<16].
+ * - backends `cilium_lb4_backends_v3`: [id] → [addr, port | proto<<16 | state<<24, present].
+ *   Cilium's map is a HASH keyed by the u32 backend id; IDs are small dense integers
+ *   allocated from 1, so it is modelled as an ARRAY indexed by id with a presence word — the
+ *   same lookup semantics (absent id ⇒ miss) without a hash probe per packet.
+ * - reverse NAT `cilium_lb4_reverse_nat` (HASH): [rev_nat] → [addr, port].
+ * - Maglev `cilium_lb4_maglev` (HASH_OF_MAPS): [rev_nat] → [inner index]; each inner map is an
+ *   ARRAY of one entry holding u32[M] backend IDs.
+ * - affinity `cilium_lb4_affinity` (LRU_HASH): [client addr, rev_nat] → [last_used, backend_id];
+ *   `cilium_lb_affinity_match` (HASH): [backend_id, rev_nat] → ∅.
+ * - source ranges `cilium_lb4_source_range` (LPM_TRIE keyed {rev_nat, addr}): modelled as one
+ *   IPv4 LPM trie per rev-NAT id, because a lookup always fixes the rev_nat part of the key.
+ * - conntrack `cilium_ct4_global` (TCP) / `cilium_ct_any4_global` (others) (LRU_HASH, or HASH as
+ *   on old kernels): key = ipv4_ct_tuple [daddr, saddr, dport<<16 | sport, nexthdr | flags<<8]
+ *   (Cilium's port-naming quirk kept: `dport` is the packet's first port for forward tuples)
+ *   → [lifetime, ct flags | rev_nat<<16, backend_id (SERVICE entries) or rx_packets, tx_packets].
+ *   4 value words instead of ct_entry's 56 bytes: counters are packets only.
+ * - SNAT `cilium_snat_v4_external` (LRU_HASH): key [daddr, saddr, dport<<16 | sport,
+ *   nexthdr | dir<<8] → [to_addr, to_port, created].
+ */
+import { BpfArrayMap, BpfHashMap, type BpfLpmTrie, BpfLruHashMap } from '../../maps/index.js';
+
+export interface LbMapSizes {
+  /** services, backends, reverse NAT, affinity, Maglev outer (`--bpf-lb-map-max`). */
+  readonly lbMapMax: number;
+  readonly ctTcpMax: number;
+  readonly ctAnyMax: number;
+  readonly natMax: number;
+  /** Per-service source-range trie capacity. */
+  readonly sourceRangesMax: number;
+}
+
+/** Cilium's defaults (`lbmap.DefaultMaxEntries`, CT 2<<18 / 2<<17, NAT ⅔ of both). */
+export const CILIUM_DEFAULT_MAP_SIZES: LbMapSizes = {
+  lbMapMax: 65536,
+  ctTcpMax: 524288,
+  ctAnyMax: 262144,
+  natMax: 524288,
+  sourceRangesMax: 65536,
+};
+
+/**
+ * The simulator's defaults: Cilium's LB map size, smaller CT/NAT maps so a cluster of many
+ * simulated nodes fits in memory (~65 B per CT entry here). Pass CILIUM_DEFAULT_MAP_SIZES for
+ * the real figures.
+ */
+export const DEFAULT_MAP_SIZES: LbMapSizes = {
+  lbMapMax: 65536,
+  ctTcpMax: 131072,
+  ctAnyMax: 65536,
+  natMax: 131072,
+  sourceRangesMax: 1024,
+};
+
+export type CtMapKind = 'lru' | 'hash';
+
+export const SVC_KEY_WORDS = 3;
+export const CT_VALUE_WORDS = 4;
+export const BACKEND_VALUE_WORDS = 3;
+
+export class LbMaps {
+  readonly sizes: LbMapSizes;
+  readonly services: BpfHashMap;
+  readonly backends: BpfArrayMap;
+  readonly revNat: BpfHashMap;
+  readonly maglevOuter: BpfHashMap;
+  /** Inner Maglev maps by index (the outer map's value); `undefined` once released. */
+  readonly maglevInner: (BpfArrayMap | undefined)[] = [];
+  readonly affinity: BpfLruHashMap;
+  readonly affinityMatch: BpfHashMap;
+  /** Source-range tries by rev-NAT id. */
+  readonly sourceRanges: (BpfLpmTrie | undefined)[] = [];
+  readonly ctTcp: BpfHashMap;
+  readonly ctAny: BpfHashMap;
+  readonly nat: BpfLruHashMap;
+  readonly ctKind: CtMapKind;
+
+  constructor(sizes: LbMapSizes = DEFAULT_MAP_SIZES, ctKind: CtMapKind = 'lru') {
+    this.sizes = sizes;
+    this.ctKind = ctKind;
+    const lb = sizes.lbMapMax;
+    this.services = new BpfHashMap({ keyWords: SVC_KEY_WORDS, valueWords: 3, maxEntries: lb });
+    this.backends = new BpfArrayMap({ valueWords: BACKEND_VALUE_WORDS, maxEntries: lb + 1 });
+    this.revNat = new BpfHashMap({ keyWords: 1, valueWords: 2, maxEntries: lb });
+    this.maglevOuter = new BpfHashMap({ keyWords: 1, valueWords: 1, maxEntries: lb });
+    this.affinity = new BpfLruHashMap({ keyWords: 2, valueWords: 2, maxEntries: lb });
+    this.affinityMatch = new BpfHashMap({ keyWords: 2, valueWords: 0, maxEntries: lb });
+    const ct = (maxEntries: number) =>
+      ctKind === 'lru'
+        ? new BpfLruHashMap({ keyWords: 4, valueWords: CT_VALUE_WORDS, maxEntries })
+        : new BpfHashMap({ keyWords: 4, valueWords: CT_VALUE_WORDS, maxEntries });
+    this.ctTcp = ct(sizes.ctTcpMax);
+    this.ctAny = ct(sizes.ctAnyMax);
+    this.nat = new BpfLruHashMap({ keyWords: 4, valueWords: 3, maxEntries: sizes.natMax });
+  }
+
+  /** Value offset of backend `id` in `backends.values`, or −1 when no such backend. */
+  backendOffset(id: number): number {
+    if (id <= 0 || id >= this.backends.maxEntries) return -1;
+    const o = id * BACKEND_VALUE_WORDS;
+    return this.backends.values[o + 2] === 0 ? -1 : o;
+  }
+
+  /** Typed-array bytes one CT entry costs (key, value, probe slots, LRU links, bookkeeping). */
+  ctBytesPerEntry(): number {
+    return this.ctTcp.byteLength / this.ctTcp.maxEntries;
+  }
+}
