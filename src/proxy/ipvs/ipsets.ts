@@ -1,0 +1,242 @@
+/**
+ * The ipsets kube-proxy's IPVS mode keeps (pkg/proxy/ipvs/ipset.go, proxier.go `ipsetInfo`):
+ * names, types, comments, the entry text forms (`utilipset.Entry.String()`), and a
+ * membership test for `-m set --match-set NAME dirs` so an iptables evaluator can use them.
+ */
+import { type Cidr, cidrContains, parseIPv4, prefixMask } from '../../util/ipv4.js';
+
+export type IpsetType = 'hash:ip' | 'hash:ip,port' | 'hash:ip,port,ip' | 'hash:ip,port,net' | 'bitmap:port';
+
+export interface IpsetSpec {
+  readonly name: string;
+  readonly type: IpsetType;
+  readonly comment: string;
+}
+
+/** In kube-proxy's `ipsetInfo` order. */
+export const KUBE_IPSETS: readonly IpsetSpec[] = [
+  {
+    name: 'KUBE-LOOP-BACK',
+    type: 'hash:ip,port,ip',
+    comment: 'Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose',
+  },
+  {
+    name: 'KUBE-CLUSTER-IP',
+    type: 'hash:ip,port',
+    comment: 'Kubernetes service cluster ip + port for masquerade purpose',
+  },
+  {
+    name: 'KUBE-EXTERNAL-IP',
+    type: 'hash:ip,port',
+    comment: 'Kubernetes service external ip + port for masquerade and filter purpose',
+  },
+  {
+    name: 'KUBE-EXTERNAL-IP-LOCAL',
+    type: 'hash:ip,port',
+    comment: 'Kubernetes service external ip + port with externalTrafficPolicy=local',
+  },
+  { name: 'KUBE-LOAD-BALANCER', type: 'hash:ip,port', comment: 'Kubernetes service lb portal' },
+  {
+    name: 'KUBE-LOAD-BALANCER-FW',
+    type: 'hash:ip,port',
+    comment: 'Kubernetes service load balancer ip + port for load balancer with sourceRange',
+  },
+  {
+    name: 'KUBE-LOAD-BALANCER-LOCAL',
+    type: 'hash:ip,port',
+    comment: 'Kubernetes service load balancer ip + port with externalTrafficPolicy=local',
+  },
+  {
+    name: 'KUBE-LOAD-BALANCER-SOURCE-IP',
+    type: 'hash:ip,port,ip',
+    comment: 'Kubernetes service load balancer ip + port + source IP for packet filter purpose',
+  },
+  {
+    name: 'KUBE-LOAD-BALANCER-SOURCE-CIDR',
+    type: 'hash:ip,port,net',
+    comment: 'Kubernetes service load balancer ip + port + source cidr for packet filter purpose',
+  },
+  {
+    name: 'KUBE-NODE-PORT-TCP',
+    type: 'bitmap:port',
+    comment: 'Kubernetes nodeport TCP port for masquerade purpose',
+  },
+  {
+    name: 'KUBE-NODE-PORT-LOCAL-TCP',
+    type: 'bitmap:port',
+    comment: 'Kubernetes nodeport TCP port with externalTrafficPolicy=local',
+  },
+  {
+    name: 'KUBE-NODE-PORT-UDP',
+    type: 'bitmap:port',
+    comment: 'Kubernetes nodeport UDP port for masquerade purpose',
+  },
+  {
+    name: 'KUBE-NODE-PORT-LOCAL-UDP',
+    type: 'bitmap:port',
+    comment: 'Kubernetes nodeport UDP port with externalTrafficPolicy=local',
+  },
+  {
+    name: 'KUBE-NODE-PORT-SCTP-HASH',
+    type: 'hash:ip,port',
+    comment: "Kubernetes nodeport SCTP port for masquerade purpose with type 'hash ip:port'",
+  },
+  {
+    name: 'KUBE-NODE-PORT-LOCAL-SCTP-HASH',
+    type: 'hash:ip,port',
+    comment: "Kubernetes nodeport SCTP port with externalTrafficPolicy=local with type 'hash ip:port'",
+  },
+  { name: 'KUBE-HEALTH-CHECK-NODE-PORT', type: 'bitmap:port', comment: 'Kubernetes health check node port' },
+  { name: 'KUBE-IPVS-IPS', type: 'hash:ip', comment: 'Addresses on the ipvs interface' },
+];
+
+export class IpsetError extends Error {
+  override name = 'IpsetError';
+}
+
+export function ipsetSpec(name: string): IpsetSpec {
+  const spec = KUBE_IPSETS.find((s) => s.name === name);
+  if (spec === undefined) throw new IpsetError(`unknown ipset ${name}`);
+  return spec;
+}
+
+/** Lower-case protocol as ipset entries spell it. */
+export function ipsetProto(protocol: string): string {
+  return protocol.toLowerCase();
+}
+
+const PROTO_NUM: Record<string, number> = { tcp: 6, udp: 17, sctp: 132 };
+
+/** Per set: member entries (strings, as kube-proxy writes them) and a numeric index for tests. */
+export class IpsetMembers {
+  readonly entries = new Set<string>();
+  /** hash:ip → addr; hash:ip,port → addr → protoPort; bitmap:port → port. */
+  private readonly ips = new Set<number>();
+  private readonly ipPort = new Map<number, Set<number>>();
+  private readonly ipPortIp = new Map<number, Map<number, Set<number>>>();
+  private readonly ipPortNet = new Map<number, Map<number, Cidr[]>>();
+  private readonly ports = new Set<number>();
+
+  constructor(readonly spec: IpsetSpec) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Adds an entry in kube-proxy's text form; throws IpsetError when it does not fit the type. */
+  add(entry: string): void {
+    if (this.entries.has(entry)) return;
+    const bad = (): IpsetError =>
+      new IpsetError(`invalid entry "${entry}" for ${this.spec.name} (${this.spec.type})`);
+    switch (this.spec.type) {
+      case 'hash:ip':
+        this.ips.add(parseIPv4(entry));
+        break;
+      case 'bitmap:port': {
+        if (!/^\d+$/.test(entry) || +entry > 65535) throw bad();
+        this.ports.add(+entry);
+        break;
+      }
+      default: {
+        const parts = entry.split(',');
+        const m = /^(tcp|udp|sctp):(\d+)$/.exec(parts[1] ?? '');
+        if (m === null || +m[2] > 65535) throw bad();
+        const addr = parseIPv4(parts[0]);
+        const pp = protoPort(PROTO_NUM[m[1]], +m[2]);
+        if (this.spec.type === 'hash:ip,port') {
+          if (parts.length !== 2) throw bad();
+          getOr(this.ipPort, addr, () => new Set<number>()).add(pp);
+        } else if (this.spec.type === 'hash:ip,port,ip') {
+          if (parts.length !== 3) throw bad();
+          getOr(
+            getOr(this.ipPortIp, addr, () => new Map()),
+            pp,
+            () => new Set<number>(),
+          ).add(parseIPv4(parts[2]));
+        } else {
+          if (parts.length !== 3) throw bad();
+          getOr(
+            getOr(this.ipPortNet, addr, () => new Map()),
+            pp,
+            () => [] as Cidr[],
+          ).push(parseNet(parts[2]));
+        }
+      }
+    }
+    this.entries.add(entry);
+  }
+
+  /**
+   * `-m set --match-set` test with the packet fields the direction flags pick: `ip` and
+   * `port` are the first two dimensions (dst,dst → daddr, dport), `ip2` the third.
+   */
+  test(ip: number, proto: number, port: number, ip2: number): boolean {
+    switch (this.spec.type) {
+      case 'hash:ip':
+        return this.ips.has(ip >>> 0);
+      case 'bitmap:port':
+        return this.ports.has(port);
+      case 'hash:ip,port':
+        return this.ipPort.get(ip >>> 0)?.has(protoPort(proto, port)) ?? false;
+      case 'hash:ip,port,ip':
+        return (
+          this.ipPortIp
+            .get(ip >>> 0)
+            ?.get(protoPort(proto, port))
+            ?.has(ip2 >>> 0) ?? false
+        );
+      case 'hash:ip,port,net': {
+        const nets = this.ipPortNet.get(ip >>> 0)?.get(protoPort(proto, port));
+        if (nets === undefined) return false;
+        for (const n of nets) if (cidrContains(n, ip2 >>> 0)) return true;
+        return false;
+      }
+    }
+  }
+
+  /** Entries sorted for display (numerically for bitmap:port, as text otherwise). */
+  sortedEntries(): string[] {
+    const list = [...this.entries];
+    if (this.spec.type === 'bitmap:port') return list.sort((a, b) => +a - +b);
+    return list.sort();
+  }
+}
+
+function protoPort(proto: number, port: number): number {
+  return proto * 65536 + port;
+}
+
+function getOr<K, V>(m: Map<K, V>, k: K, make: () => V): V {
+  let v = m.get(k);
+  if (v === undefined) {
+    v = make();
+    m.set(k, v);
+  }
+  return v;
+}
+
+function parseNet(text: string): Cidr {
+  const [a, l] = text.split('/');
+  const len = l === undefined ? 32 : +l;
+  if (!Number.isInteger(len) || len < 0 || len > 32) throw new IpsetError(`invalid net "${text}"`);
+  return { network: (parseIPv4(a) & prefixMask(len)) >>> 0, prefixLength: len };
+}
+
+/** All of kube-proxy's sets for one node, by name. */
+export class IpsetTable {
+  readonly sets = new Map<string, IpsetMembers>();
+
+  constructor() {
+    for (const spec of KUBE_IPSETS) this.sets.set(spec.name, new IpsetMembers(spec));
+  }
+
+  get(name: string): IpsetMembers {
+    const s = this.sets.get(name);
+    if (s === undefined) throw new IpsetError(`unknown ipset ${name}`);
+    return s;
+  }
+
+  isEmpty(name: string): boolean {
+    return this.get(name).size === 0;
+  }
+}

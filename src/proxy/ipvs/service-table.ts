@@ -1,0 +1,181 @@
+/**
+ * The kernel's IPVS service table on one node: virtual services, each with its destination
+ * list in kernel list order, the scheduler's state, and the per-destination counters that
+ * `ipvsadm -Ln` shows. Created and changed on the control-plane side (by sync.ts); the
+ * datapath only reads it and bumps numeric counters.
+ *
+ * List order matters for rr/wrr/sh/dh/mh: the kernel inserts a new destination at the
+ * HEAD of `svc->destinations` (list_add_rcu in __ip_vs_update_dest), so the list is in
+ * reverse order of addition.
+ */
+import { IpProto } from '../common/packet-meta.js';
+import { createScheduler, type Scheduler, type SchedulerName } from './schedulers.js';
+
+export class IpvsConfigError extends Error {
+  override name = 'IpvsConfigError';
+}
+
+/** IP_VS_SVC_F_* flags as the kernel and ipvsadm use them. */
+export const SVC_F_PERSISTENT = 0x1;
+export const SVC_F_HASHED = 0x2;
+export const SVC_F_ONEPACKET = 0x4;
+/** sh-fallback / mh-fallback. */
+export const SVC_F_SCHED1 = 0x8;
+/** sh-port / mh-port (kube-proxy's FlagSourceHash = 0x10, set for `mh`). */
+export const SVC_F_SCHED2 = 0x10;
+export const SVC_F_SCHED3 = 0x20;
+
+/** Traffic counters kept per service and per destination (ip_vs_stats). */
+export class IpvsStats {
+  conns = 0;
+  inPkts = 0;
+  outPkts = 0;
+  inBytes = 0;
+  outBytes = 0;
+}
+
+/** One real server (ip_vs_dest). */
+export class IpvsDest {
+  /** Current weight; 0 = quiesced (no new connections, existing ones continue). */
+  weight: number;
+  /** Latest non-zero weight (dest->last_weight), which the mh scheduler uses. */
+  lastWeight: number;
+  /** IP_VS_DEST_F_AVAILABLE: false once deleted from its service (then only in the trash). */
+  available = true;
+  /** IP_VS_DEST_F_OVERLOAD: set by upper/lower connection thresholds (unused by kube-proxy). */
+  overloaded = false;
+  activeConns = 0;
+  inactConns = 0;
+  persistConns = 0;
+  readonly stats = new IpvsStats();
+
+  constructor(
+    readonly service: IpvsService,
+    /** Real server address (u32) and port. */
+    readonly addr: number,
+    readonly port: number,
+    weight: number,
+  ) {
+    this.weight = weight;
+    this.lastWeight = weight;
+  }
+}
+
+/** One virtual service (ip_vs_service), keyed by (protocol, address, port). */
+export class IpvsService {
+  /** Destinations in kernel list order (head first). */
+  readonly dests: IpvsDest[] = [];
+  readonly scheduler: Scheduler;
+  readonly stats = new IpvsStats();
+  /** Persistence netmask (ipvsadm -M); kube-proxy never sets it, so /32. */
+  readonly netmask = 0xffffffff;
+
+  constructor(
+    readonly protocol: number,
+    readonly addr: number,
+    readonly port: number,
+    schedulerName: SchedulerName,
+    /** SVC_F_* flags. */
+    public flags: number,
+    /** Persistence timeout in seconds (meaningful with SVC_F_PERSISTENT). */
+    public timeoutS: number,
+  ) {
+    this.scheduler = createScheduler(schedulerName);
+    this.scheduler.init(this);
+  }
+
+  get persistent(): boolean {
+    return (this.flags & SVC_F_PERSISTENT) !== 0;
+  }
+
+  findDest(addr: number, port: number): IpvsDest | null {
+    for (const d of this.dests) if (d.addr === addr && d.port === port) return d;
+    return null;
+  }
+
+  /** ip_vs_add_dest: creates the destination and links it at the list head. */
+  addDest(addr: number, port: number, weight: number): IpvsDest {
+    if (this.findDest(addr, port) !== null) {
+      throw new IpvsConfigError(
+        `destination ${addr >>> 0}:${port} already exists in service (Destination already exists)`,
+      );
+    }
+    validateWeight(weight);
+    const dest = new IpvsDest(this, addr, port, weight);
+    this.dests.unshift(dest);
+    this.scheduler.onAdd(this);
+    return dest;
+  }
+
+  /** ip_vs_edit_dest: weight change (last_weight keeps the latest non-zero weight). */
+  updateDestWeight(dest: IpvsDest, weight: number): void {
+    validateWeight(weight);
+    dest.weight = weight;
+    if (weight !== 0) dest.lastWeight = weight;
+    this.scheduler.onUpdate(this);
+  }
+
+  /**
+   * ip_vs_del_dest: unlinks the destination; it stays alive (in the kernel's trash) for the
+   * connections that still point at it, but is no longer AVAILABLE, so with
+   * expire_nodest_conn=1 (kube-proxy sets it) their next packet expires them.
+   */
+  removeDest(dest: IpvsDest): void {
+    const i = this.dests.indexOf(dest);
+    if (i < 0) throw new IpvsConfigError('no such destination in service');
+    this.dests.splice(i, 1);
+    dest.available = false;
+    this.scheduler.onRemove(this, i);
+  }
+}
+
+function validateWeight(weight: number): void {
+  if (!Number.isInteger(weight) || weight < 0 || weight > 0x7fffffff) {
+    throw new IpvsConfigError(`invalid destination weight ${weight}: must be an integer in [0, 2147483647]`);
+  }
+}
+
+/** Dense protocol index for numeric service keys (TCP 0, UDP 1, SCTP 2). */
+export function protoIndex(proto: number): number {
+  if (proto === IpProto.TCP) return 0;
+  if (proto === IpProto.UDP) return 1;
+  if (proto === IpProto.SCTP) return 2;
+  return -1;
+}
+
+/** A numeric key (< 2^51) for (protocol, address, port); -1 for unsupported protocols. */
+export function serviceKey(proto: number, addr: number, port: number): number {
+  const p = protoIndex(proto);
+  if (p < 0) return -1;
+  return ((addr >>> 0) * 65536 + port) * 4 + p;
+}
+
+/** All virtual services of one node (the kernel's ip_vs_svc_table). */
+export class IpvsServiceTable {
+  private readonly byKey = new Map<number, IpvsService>();
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  services(): IterableIterator<IpvsService> {
+    return this.byKey.values();
+  }
+
+  /** Per-packet lookup (ip_vs_service_find). */
+  find(proto: number, addr: number, port: number): IpvsService | undefined {
+    return this.byKey.get(serviceKey(proto, addr, port));
+  }
+
+  add(svc: IpvsService): void {
+    const key = serviceKey(svc.protocol, svc.addr, svc.port);
+    if (key < 0) throw new IpvsConfigError(`unsupported IPVS protocol ${svc.protocol}`);
+    if (this.byKey.has(key)) throw new IpvsConfigError('Service already exists');
+    this.byKey.set(key, svc);
+  }
+
+  remove(svc: IpvsService): void {
+    this.byKey.delete(serviceKey(svc.protocol, svc.addr, svc.port));
+    for (const d of svc.dests) d.available = false;
+  }
+}
