@@ -1,0 +1,173 @@
+/**
+ * In-place NAT and forwarding rewrites with incremental checksum updates (RFC 1624),
+ * as a datapath does them: DNAT/SNAT of an address or port, TTL decrement.
+ *
+ * Per-packet code: numbers and the frame's bytes only. Every function expects a frame
+ * already validated by parseFiveTuple (IPv4 header at `ipOffset`, L4 header present);
+ * results are byte-identical to a full checksum recomputation (see checksum.ts).
+ *
+ * Because IPv4 addresses are in the TCP/UDP pseudo-header, an address rewrite patches
+ * both the IP header checksum and the L4 checksum (BPF: l3_csum_replace +
+ * l4_csum_replace with BPF_F_PSEUDO_HDR); a port rewrite patches only the L4 checksum.
+ * A UDP checksum of 0 ("none") stays 0. ICMP has no pseudo-header, so an address rewrite
+ * leaves the ICMP checksum alone. Non-first fragments carry no L4 header: only the IP
+ * header is touched.
+ */
+import { readU16, readU32, writeU16, writeU32 } from './bytes.js';
+import {
+  checksumAfterTtlDecrement,
+  checksumReplace16,
+  checksumReplace32,
+  udpChecksumReplace16,
+  udpChecksumReplace32,
+} from './checksum.js';
+import { IcmpField } from './icmp.js';
+import { IPV4_FRAG_OFFSET_MASK, IpProtocol, Ipv4Field } from './ipv4.js';
+import { TcpField } from './tcp.js';
+import { UdpField } from './udp.js';
+
+function l4Offset(frame: Uint8Array, ipOffset: number): number {
+  return ipOffset + (frame[ipOffset] & 0x0f) * 4;
+}
+
+function carriesL4Header(frame: Uint8Array, ipOffset: number): boolean {
+  return (readU16(frame, ipOffset + Ipv4Field.FLAGS_FRAG) & IPV4_FRAG_OFFSET_MASK) === 0;
+}
+
+function rewriteAddress(frame: Uint8Array, ipOffset: number, field: number, newAddr: number): void {
+  const at = ipOffset + field;
+  const oldAddr = readU32(frame, at);
+  if (oldAddr === newAddr >>> 0) return;
+  writeU32(frame, at, newAddr);
+  const ipCheck = ipOffset + Ipv4Field.CHECKSUM;
+  writeU16(frame, ipCheck, checksumReplace32(readU16(frame, ipCheck), oldAddr, newAddr));
+  if (!carriesL4Header(frame, ipOffset)) return;
+  const protocol = frame[ipOffset + Ipv4Field.PROTOCOL];
+  const l4 = l4Offset(frame, ipOffset);
+  if (protocol === IpProtocol.TCP) {
+    const at4 = l4 + TcpField.CHECKSUM;
+    writeU16(frame, at4, checksumReplace32(readU16(frame, at4), oldAddr, newAddr));
+  } else if (protocol === IpProtocol.UDP) {
+    const at4 = l4 + UdpField.CHECKSUM;
+    writeU16(frame, at4, udpChecksumReplace32(readU16(frame, at4), oldAddr, newAddr));
+  }
+}
+
+/** SNAT: sets the source address, patching the IP and TCP/UDP checksums. */
+export function rewriteIpv4Src(frame: Uint8Array, ipOffset: number, newAddr: number): void {
+  rewriteAddress(frame, ipOffset, Ipv4Field.SRC, newAddr);
+}
+
+/** DNAT: sets the destination address, patching the IP and TCP/UDP checksums. */
+export function rewriteIpv4Dst(frame: Uint8Array, ipOffset: number, newAddr: number): void {
+  rewriteAddress(frame, ipOffset, Ipv4Field.DST, newAddr);
+}
+
+function rewritePort(frame: Uint8Array, ipOffset: number, portField: number, newPort: number): void {
+  if (!carriesL4Header(frame, ipOffset)) return;
+  const protocol = frame[ipOffset + Ipv4Field.PROTOCOL];
+  const l4 = l4Offset(frame, ipOffset);
+  const oldPort = readU16(frame, l4 + portField);
+  if (protocol === IpProtocol.TCP) {
+    writeU16(frame, l4 + portField, newPort);
+    const at = l4 + TcpField.CHECKSUM;
+    writeU16(frame, at, checksumReplace16(readU16(frame, at), oldPort, newPort));
+  } else if (protocol === IpProtocol.UDP) {
+    writeU16(frame, l4 + portField, newPort);
+    const at = l4 + UdpField.CHECKSUM;
+    writeU16(frame, at, udpChecksumReplace16(readU16(frame, at), oldPort, newPort));
+  }
+}
+
+/** Sets the TCP/UDP source port (no-op for other protocols), patching the L4 checksum. */
+export function rewriteSrcPort(frame: Uint8Array, ipOffset: number, newPort: number): void {
+  rewritePort(frame, ipOffset, TcpField.SRC_PORT, newPort);
+}
+
+/** Sets the TCP/UDP destination port (no-op for other protocols), patching the L4 checksum. */
+export function rewriteDstPort(frame: Uint8Array, ipOffset: number, newPort: number): void {
+  rewritePort(frame, ipOffset, TcpField.DST_PORT, newPort);
+}
+
+/**
+ * One-pass NAT of an endpoint (what a DNAT or SNAT of address and port does): writes the
+ * address and, for TCP/UDP, the port, and patches each checksum once, folding the
+ * address and port deltas together (as BPF datapaths do with csum_diff then a single
+ * l4_csum_replace). Same bytes as rewriteIpv4Dst + rewriteDstPort, fewer passes.
+ */
+function rewriteEndpoint(
+  frame: Uint8Array,
+  ipOffset: number,
+  addrField: number,
+  portField: number,
+  newAddr: number,
+  newPort: number,
+): void {
+  const at = ipOffset + addrField;
+  const oldAddr = readU32(frame, at);
+  writeU32(frame, at, newAddr);
+  const ipCheck = ipOffset + Ipv4Field.CHECKSUM;
+  writeU16(frame, ipCheck, checksumReplace32(readU16(frame, ipCheck), oldAddr, newAddr));
+  if (!carriesL4Header(frame, ipOffset)) return;
+  const protocol = frame[ipOffset + Ipv4Field.PROTOCOL];
+  const l4 = l4Offset(frame, ipOffset);
+  const portAt = l4 + portField;
+  const oldPort = readU16(frame, portAt);
+  if (protocol === IpProtocol.TCP) {
+    writeU16(frame, portAt, newPort);
+    const check = l4 + TcpField.CHECKSUM;
+    writeU16(
+      frame,
+      check,
+      checksumReplace16(checksumReplace32(readU16(frame, check), oldAddr, newAddr), oldPort, newPort),
+    );
+  } else if (protocol === IpProtocol.UDP) {
+    writeU16(frame, portAt, newPort);
+    const check = l4 + UdpField.CHECKSUM;
+    const old = readU16(frame, check);
+    if (old === 0) return;
+    const next = checksumReplace16(checksumReplace32(old, oldAddr, newAddr), oldPort, newPort);
+    writeU16(frame, check, next === 0 ? 0xffff : next);
+  }
+}
+
+/** DNAT in one pass: destination address and TCP/UDP destination port. */
+export function rewriteDestination(
+  frame: Uint8Array,
+  ipOffset: number,
+  newAddr: number,
+  newPort: number,
+): void {
+  rewriteEndpoint(frame, ipOffset, Ipv4Field.DST, TcpField.DST_PORT, newAddr, newPort);
+}
+
+/** SNAT in one pass: source address and TCP/UDP source port. */
+export function rewriteSource(frame: Uint8Array, ipOffset: number, newAddr: number, newPort: number): void {
+  rewriteEndpoint(frame, ipOffset, Ipv4Field.SRC, TcpField.SRC_PORT, newAddr, newPort);
+}
+
+/**
+ * Sets the identifier of an ICMP echo request/reply (what conntrack NAT treats as the
+ * "port" of ICMP), patching the ICMP checksum. Caveat: for a message whose every word
+ * ends up zero (echo reply, id 0, seq 0, no data) a full recomputation gives 0xffff and
+ * this gives 0x0000; both verify.
+ */
+export function rewriteIcmpEchoId(frame: Uint8Array, ipOffset: number, newId: number): void {
+  const l4 = l4Offset(frame, ipOffset);
+  const oldId = readU16(frame, l4 + IcmpField.IDENT);
+  writeU16(frame, l4 + IcmpField.IDENT, newId);
+  const at = l4 + IcmpField.CHECKSUM;
+  writeU16(frame, at, checksumReplace16(readU16(frame, at), oldId, newId));
+}
+
+/**
+ * Router TTL decrement: TTL − 1 and the IP checksum patched (Linux ip_decrease_ttl).
+ * Returns the new TTL. The caller drops packets whose TTL is ≤ 1 instead of calling this.
+ */
+export function decrementTtl(frame: Uint8Array, ipOffset: number): number {
+  const ttl = frame[ipOffset + Ipv4Field.TTL] - 1;
+  frame[ipOffset + Ipv4Field.TTL] = ttl;
+  const at = ipOffset + Ipv4Field.CHECKSUM;
+  writeU16(frame, at, checksumAfterTtlDecrement(readU16(frame, at)));
+  return ttl;
+}
