@@ -1,0 +1,72 @@
+/**
+ * Conntrack's numeric vocabulary: status bits (`enum ip_conntrack_status`), directions,
+ * statistics counters (as `conntrack -S` names them), drop reasons and the result codes
+ * of `ConntrackTable.track`.
+ */
+
+/** `IPS_*` status bits (same bit positions as the kernel). */
+export const enum CtStatus {
+  EXPECTED = 1 << 0,
+  SEEN_REPLY = 1 << 1,
+  ASSURED = 1 << 2,
+  CONFIRMED = 1 << 3,
+  SRC_NAT = 1 << 4,
+  DST_NAT = 1 << 5,
+  DYING = 1 << 9,
+}
+
+export const enum CtDir {
+  ORIGINAL = 0,
+  REPLY = 1,
+}
+
+/** Per-table statistics, named as in `conntrack -S`. */
+export const enum CtStat {
+  FOUND = 0,
+  NEW = 1,
+  INVALID = 2,
+  INSERT = 3,
+  INSERT_FAILED = 4,
+  DROP = 5,
+  EARLY_DROP = 6,
+  EXPIRED = 7,
+}
+
+export const CT_STAT_NAMES: readonly string[] = [
+  'found',
+  'new',
+  'invalid',
+  'insert',
+  'insert_failed',
+  'drop',
+  'early_drop',
+  'expired',
+];
+
+/** Why conntrack dropped a packet. */
+export const enum CtDropReason {
+  /** No free entry and nothing evictable (`early_drop` failed). */
+  TABLE_FULL = 0,
+  /** The tuples of a new connection clashed with an existing entry at confirm time. */
+  INSERT_FAILED = 1,
+}
+
+export const CT_DROP_REASON_NAMES: readonly string[] = [
+  'nf_conntrack: table full, dropping packet',
+  'nf_conntrack: insert failed (tuple already in the table)',
+];
+
+/** `track` results below zero; a result ≥ 0 is a packet reference `(conn << 1) | dir`. */
+export const CT_TRACK_INVALID = -1;
+export const CT_TRACK_DROP = -2;
+
+/** SNAT range flags (`NF_NAT_RANGE_PROTO_RANDOM`, `…_RANDOM_FULLY`). */
+export const NAT_RANGE_PROTO_RANDOM = 1 << 2;
+export const NAT_RANGE_PROTO_RANDOM_FULLY = 1 << 4;
+export const NAT_RANGE_PROTO_RANDOM_ALL = NAT_RANGE_PROTO_RANDOM | NAT_RANGE_PROTO_RANDOM_FULLY;
+
+/** NAT binding results below zero. */
+export const NAT_ERR_CONFIRMED = -1;
+export const NAT_ERR_BAD_CONN = -2;
+/** `--to-ports` range empty or outside 0..65535. */
+export const NAT_ERR_BAD_RANGE = -3;
