@@ -24,6 +24,10 @@ export const enum CtState {
   RELATED = 4,
   NEW = 8,
   UNTRACKED = 64,
+  /** The connection's source was translated (`--ctstate SNAT`). */
+  SNAT = 128,
+  /** The connection's destination was translated (`--ctstate DNAT`). */
+  DNAT = 256,
 }
 
 /** IANA protocol numbers used by the matches (`-p tcp`, `meta l4proto`). */
@@ -43,6 +47,8 @@ export interface PacketMeta {
   /** L4 ports (0 for ICMP). */
   sport: number;
   dport: number;
+  /** TCP flag bits (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10); 0 for other protocols. */
+  tcpFlags: number;
   /** Total IPv4 length, for byte counters. */
   length: number;
   /** Interface names; '' where the hook has none (no in-interface at OUTPUT, no out at PREROUTING). */
@@ -64,6 +70,7 @@ export function newPacketMeta(): PacketMeta {
     proto: 0,
     sport: 0,
     dport: 0,
+    tcpFlags: 0,
     length: 0,
     inIface: '',
     outIface: '',

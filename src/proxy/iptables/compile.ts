@@ -1,0 +1,649 @@
+/**
+ * kube-proxy's iptables proxier (pkg/proxy/iptables/proxier.go, ~v1.28–1.33 layout) for
+ * one node: the `iptables-restore --noflush` payload a full sync writes, and the kernel
+ * state it leaves on a clean node (that payload plus the jump rules kube-proxy prepends to
+ * the built-in chains and the empty canary chains).
+ *
+ * Rules are written as kube-proxy writes them, token for token (comment first,
+ * `-m tcp -p tcp -d IP --dport P`, quoted comments), and the structured ruleset is
+ * obtained by parsing that text with dpsim's iptables-restore parser, so the restore
+ * input and the structure cannot drift apart. Service ports are handled in model order
+ * (sorted) where kube-proxy uses Go map order; only the order of services inside
+ * KUBE-SERVICES / KUBE-NODEPORTS / filter chains depends on it.
+ */
+import { formatIPv4, isIPv4, parseIPv4, prefixMask } from '../../util/ipv4.js';
+import {
+  categorizeEndpoints,
+  externalPolicyLocal,
+  internalPolicyLocal,
+  isExternallyAccessible,
+  usesClusterEndpoints,
+  usesLocalEndpoints,
+} from '../common/categorize.js';
+import type { Endpoint, ProxyModel, ServicePort } from '../common/model.js';
+import { endpointChainName, serviceChainNames } from './chain-names.js';
+import { goHex08, kubeProxyProbability } from './format.js';
+import { parseIptables } from './parse.js';
+import type { Ruleset } from './types.js';
+
+export interface IptablesCompileOptions {
+  /** --iptables-masquerade-bit (default 14 → mark 0x4000). */
+  readonly masqueradeBit?: number;
+  /** --masquerade-all (default false). */
+  readonly masqueradeAll?: boolean;
+  /** Use the ClusterCIDR local-traffic detector (default true; needs model.clusterCIDR). */
+  readonly localDetector?: boolean;
+  /** iptables supports MASQUERADE --random-fully (default true, as iptables 1.8.9 does). */
+  readonly randomFully?: boolean;
+  /** --iptables-localhost-nodeports (default true). */
+  readonly localhostNodePorts?: boolean;
+  /** The kernel has nfacct counters (default false: the nfacct objects must exist for a restore to load). */
+  readonly nfacct?: boolean;
+  /** sysctl nf_conntrack_tcp_be_liberal=1 (default false) removes the INVALID drop rule. */
+  readonly conntrackTCPLiberal?: boolean;
+  /** Create the empty KUBE-PROXY-CANARY chains in mangle, nat and filter (default true). */
+  readonly canaryChains?: boolean;
+}
+
+export interface IptablesCompileResult {
+  /** The kernel's tables after kube-proxy's first full sync on a clean node. */
+  readonly ruleset: Ruleset;
+  /** What kube-proxy feeds `iptables-restore -w 5 -W 100000 --noflush --counters`. */
+  readonly restoreInput: string;
+  /**
+   * The iptables commands (argv after `iptables`) kube-proxy runs before that restore on a
+   * clean node: canary chains, EnsureChain and EnsureRule(Prepend) for every jump.
+   */
+  readonly bootstrapCommands: readonly (readonly string[])[];
+  /** kubeproxy_sync_proxy_rules_iptables_total per table: the `-A` lines kube-proxy wrote. */
+  readonly ruleCounts: { readonly filter: number; readonly nat: number };
+  /** More than 1000 endpoints: per-endpoint comments dropped, as kube-proxy does. */
+  readonly largeClusterMode: boolean;
+}
+
+export class IptablesCompileError extends Error {
+  override name = 'IptablesCompileError';
+}
+
+const LARGE_CLUSTER_ENDPOINTS_THRESHOLD = 1000;
+const LOCALHOST_NODEPORTS_COUNTER = 'localhost_nps_accepted_pkts';
+const INVALID_DROPPED_COUNTER = 'ct_state_invalid_dropped_pkts';
+
+interface JumpChain {
+  readonly table: 'filter' | 'nat';
+  readonly dst: string;
+  readonly src: string;
+  readonly comment: string;
+  readonly extra: string;
+}
+
+const CTSTATE_NEW = '-m conntrack --ctstate NEW';
+
+/** iptablesJumpChains then iptablesKubeletJumpChains, in the order kube-proxy ensures them. */
+const JUMP_CHAINS: readonly JumpChain[] = [
+  {
+    table: 'filter',
+    dst: 'KUBE-EXTERNAL-SERVICES',
+    src: 'INPUT',
+    comment: 'kubernetes externally-visible service portals',
+    extra: CTSTATE_NEW,
+  },
+  {
+    table: 'filter',
+    dst: 'KUBE-EXTERNAL-SERVICES',
+    src: 'FORWARD',
+    comment: 'kubernetes externally-visible service portals',
+    extra: CTSTATE_NEW,
+  },
+  {
+    table: 'filter',
+    dst: 'KUBE-NODEPORTS',
+    src: 'INPUT',
+    comment: 'kubernetes health check service ports',
+    extra: '',
+  },
+  {
+    table: 'filter',
+    dst: 'KUBE-SERVICES',
+    src: 'FORWARD',
+    comment: 'kubernetes service portals',
+    extra: CTSTATE_NEW,
+  },
+  {
+    table: 'filter',
+    dst: 'KUBE-SERVICES',
+    src: 'OUTPUT',
+    comment: 'kubernetes service portals',
+    extra: CTSTATE_NEW,
+  },
+  { table: 'filter', dst: 'KUBE-FORWARD', src: 'FORWARD', comment: 'kubernetes forwarding rules', extra: '' },
+  {
+    table: 'filter',
+    dst: 'KUBE-PROXY-FIREWALL',
+    src: 'INPUT',
+    comment: 'kubernetes load balancer firewall',
+    extra: CTSTATE_NEW,
+  },
+  {
+    table: 'filter',
+    dst: 'KUBE-PROXY-FIREWALL',
+    src: 'OUTPUT',
+    comment: 'kubernetes load balancer firewall',
+    extra: CTSTATE_NEW,
+  },
+  {
+    table: 'filter',
+    dst: 'KUBE-PROXY-FIREWALL',
+    src: 'FORWARD',
+    comment: 'kubernetes load balancer firewall',
+    extra: CTSTATE_NEW,
+  },
+  { table: 'nat', dst: 'KUBE-SERVICES', src: 'OUTPUT', comment: 'kubernetes service portals', extra: '' },
+  { table: 'nat', dst: 'KUBE-SERVICES', src: 'PREROUTING', comment: 'kubernetes service portals', extra: '' },
+  {
+    table: 'nat',
+    dst: 'KUBE-POSTROUTING',
+    src: 'POSTROUTING',
+    comment: 'kubernetes postrouting rules',
+    extra: '',
+  },
+  { table: 'filter', dst: 'KUBE-FIREWALL', src: 'INPUT', comment: '', extra: '' },
+  { table: 'filter', dst: 'KUBE-FIREWALL', src: 'OUTPUT', comment: '', extra: '' },
+];
+
+const CANARY = 'KUBE-PROXY-CANARY';
+
+/** A CIDR as Go's net.IPNet.String() prints it (host bits cleared); null for non-IPv4. */
+function normalizeCidr(text: string): { text: string; network: number; mask: number } | null {
+  const [addr, len = '32'] = text.trim().split('/');
+  if (!isIPv4(addr) || !/^(3[0-2]|[12]?\d)$/.test(len)) return null;
+  const mask = prefixMask(Number(len));
+  const network = (parseIPv4(addr) & mask) >>> 0;
+  return { text: `${formatIPv4(network)}/${len}`, network, mask };
+}
+
+/** A restore line buffer: kube-proxy's LineBuffer, counting lines for the rules metric. */
+class Lines {
+  readonly lines: string[] = [];
+  write(...parts: string[]): void {
+    this.lines.push(parts.filter((p) => p !== '').join(' '));
+  }
+}
+
+const quoted = (text: string) => `"${text}"`;
+
+export function compileIptables(
+  model: ProxyModel,
+  nodeName: string,
+  options: IptablesCompileOptions = {},
+): IptablesCompileResult {
+  const masqueradeBit = options.masqueradeBit ?? 14;
+  if (!Number.isInteger(masqueradeBit) || masqueradeBit < 0 || masqueradeBit > 31) {
+    throw new IptablesCompileError(`masquerade bit must be an integer in [0, 31], got ${masqueradeBit}`);
+  }
+  const node = model.nodes.find((n) => n.name === nodeName);
+  if (!node) throw new IptablesCompileError(`node "${nodeName}" is not in the model`);
+  if (!isIPv4(node.ip))
+    throw new IptablesCompileError(`node "${nodeName}" has no IPv4 address ("${node.ip}")`);
+  const nodeIP = parseIPv4(node.ip);
+  const masqueradeMark = goHex08((1 << masqueradeBit) >>> 0);
+  const masqueradeAll = options.masqueradeAll ?? false;
+  const clusterCidr = (options.localDetector ?? true) ? normalizeCidr(model.clusterCIDR) : null;
+  const localhostNodePorts = options.localhostNodePorts ?? true;
+  const nfacct = options.nfacct ?? false;
+
+  const filterChains = new Lines();
+  const filterRules = new Lines();
+  const natChains = new Lines();
+  const natRules = new Lines();
+  for (const c of [
+    'KUBE-SERVICES',
+    'KUBE-EXTERNAL-SERVICES',
+    'KUBE-FORWARD',
+    'KUBE-NODEPORTS',
+    'KUBE-PROXY-FIREWALL',
+  ]) {
+    filterChains.write(`:${c} - [0:0]`);
+  }
+  for (const c of ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ']) {
+    natChains.write(`:${c} - [0:0]`);
+  }
+
+  natRules.write('-A KUBE-POSTROUTING -m mark ! --mark', `${masqueradeMark}/${masqueradeMark}`, '-j RETURN');
+  natRules.write('-A KUBE-POSTROUTING -j MARK --xor-mark', masqueradeMark);
+  natRules.write(
+    '-A KUBE-POSTROUTING -m comment --comment',
+    quoted('kubernetes service traffic requiring SNAT'),
+    '-j MASQUERADE',
+    (options.randomFully ?? true) ? '--random-fully' : '',
+  );
+  natRules.write('-A KUBE-MARK-MASQ -j MARK --or-mark', masqueradeMark);
+
+  if (localhostNodePorts) {
+    filterChains.write(':KUBE-FIREWALL - [0:0]');
+    filterRules.write(
+      '-A KUBE-FIREWALL -m comment --comment',
+      quoted('block incoming localnet connections'),
+      '-d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP',
+    );
+  }
+
+  const servicePorts = model.servicePorts.filter((sp) => isIPv4(sp.clusterIP));
+  let totalEndpoints = 0;
+  for (const sp of servicePorts) totalEndpoints += sp.endpoints.length;
+  const largeClusterMode = totalEndpoints > LARGE_CLUSTER_ENDPOINTS_THRESHOLD;
+  const serviceComment = (text: string) => (largeClusterMode ? '' : `-m comment --comment ${text}`);
+
+  for (const sp of servicePorts) {
+    writeServicePort(sp);
+  }
+
+  function writeServicePort(sp: ServicePort): void {
+    const protocol = sp.protocol.toLowerCase();
+    const spn = sp.servicePortName;
+    const chains = serviceChainNames(spn, sp.protocol);
+    const epString = (ep: Endpoint) => `${ep.ip}:${ep.port}`;
+    const epChain = (ep: Endpoint) => endpointChainName(spn, protocol, epString(ep));
+    const externalIPs = sp.externalIPs.filter(isIPv4);
+    const lbIPs = sp.loadBalancerIPs.filter(isIPv4);
+    const sourceRanges = sp.loadBalancerSourceRanges
+      .map(normalizeCidr)
+      .filter((c): c is NonNullable<typeof c> => c !== null);
+    const match = (dst: string, port: number) => `-m ${protocol} -p ${protocol} -d ${dst} --dport ${port}`;
+
+    const cat = categorizeEndpoints(sp, nodeName);
+    const clusterEndpoints = cat.clusterEndpoints ?? [];
+    const localEndpoints = cat.localEndpoints ?? [];
+    const hasEndpoints = cat.hasAnyEndpoints;
+
+    const usesClusterPolicyChain = clusterEndpoints.length > 0 && usesClusterEndpoints(sp);
+    const usesLocalPolicyChain = localEndpoints.length > 0 && usesLocalEndpoints(sp);
+
+    let internalPolicyChain = chains.svc;
+    let hasInternalEndpoints = hasEndpoints;
+    if (internalPolicyLocal(sp)) {
+      internalPolicyChain = chains.svl;
+      if (localEndpoints.length === 0) hasInternalEndpoints = false;
+    }
+    const internalTrafficChain = internalPolicyChain;
+
+    let externalPolicyChain = chains.svc;
+    let hasExternalEndpoints = hasEndpoints;
+    if (externalPolicyLocal(sp)) {
+      externalPolicyChain = chains.svl;
+      if (localEndpoints.length === 0) hasExternalEndpoints = false;
+    }
+    const externalTrafficChain = chains.ext;
+    const usesExternalTrafficChain = hasEndpoints && isExternallyAccessible(sp);
+    const usesFWChain = hasEndpoints && lbIPs.length > 0 && sourceRanges.length > 0;
+    const loadBalancerTrafficChain = usesFWChain ? chains.fw : externalTrafficChain;
+
+    let internalFilterTarget = '';
+    let internalFilterComment = '';
+    let externalFilterTarget = '';
+    let externalFilterComment = '';
+    if (!hasEndpoints) {
+      internalFilterTarget = 'REJECT';
+      internalFilterComment = quoted(`${spn} has no endpoints`);
+      externalFilterTarget = 'REJECT';
+      externalFilterComment = internalFilterComment;
+    } else {
+      if (!hasInternalEndpoints) {
+        internalFilterTarget = 'DROP';
+        internalFilterComment = quoted(`${spn} has no local endpoints`);
+      }
+      if (!hasExternalEndpoints) {
+        externalFilterTarget = 'DROP';
+        externalFilterComment = quoted(`${spn} has no local endpoints`);
+      }
+    }
+
+    // Cluster IP.
+    if (hasInternalEndpoints) {
+      natRules.write(
+        '-A KUBE-SERVICES -m comment --comment',
+        quoted(`${spn} cluster IP`),
+        match(sp.clusterIP, sp.port),
+        '-j',
+        internalTrafficChain,
+      );
+    } else {
+      filterRules.write(
+        '-A KUBE-SERVICES -m comment --comment',
+        internalFilterComment,
+        match(sp.clusterIP, sp.port),
+        '-j',
+        internalFilterTarget,
+      );
+    }
+
+    // External IPs.
+    for (const ip of externalIPs) {
+      if (hasEndpoints) {
+        natRules.write(
+          '-A KUBE-SERVICES -m comment --comment',
+          quoted(`${spn} external IP`),
+          match(ip, sp.port),
+          '-j',
+          externalTrafficChain,
+        );
+      }
+      if (!hasExternalEndpoints) {
+        filterRules.write(
+          '-A KUBE-EXTERNAL-SERVICES -m comment --comment',
+          externalFilterComment,
+          match(ip, sp.port),
+          '-j',
+          externalFilterTarget,
+        );
+      }
+    }
+
+    // Load-balancer ingress IPs.
+    for (const ip of lbIPs) {
+      if (hasEndpoints) {
+        natRules.write(
+          '-A KUBE-SERVICES -m comment --comment',
+          quoted(`${spn} loadbalancer IP`),
+          match(ip, sp.port),
+          '-j',
+          loadBalancerTrafficChain,
+        );
+      }
+      if (usesFWChain) {
+        filterRules.write(
+          '-A KUBE-PROXY-FIREWALL -m comment --comment',
+          quoted(`${spn} traffic not accepted by ${chains.fw}`),
+          match(ip, sp.port),
+          '-j DROP',
+        );
+      }
+    }
+    if (!hasExternalEndpoints) {
+      for (const ip of lbIPs) {
+        filterRules.write(
+          '-A KUBE-EXTERNAL-SERVICES -m comment --comment',
+          externalFilterComment,
+          match(ip, sp.port),
+          '-j',
+          externalFilterTarget,
+        );
+      }
+    }
+
+    // NodePort.
+    if (sp.nodePort !== 0) {
+      if (hasEndpoints) {
+        if (localhostNodePorts && nfacct) {
+          natRules.write(
+            '-A KUBE-NODEPORTS -m comment --comment',
+            spn,
+            `-m ${protocol} -p ${protocol} -d 127.0.0.0/8 --dport ${sp.nodePort}`,
+            `-m nfacct --nfacct-name ${LOCALHOST_NODEPORTS_COUNTER}`,
+            '-j',
+            externalTrafficChain,
+          );
+        }
+        natRules.write(
+          '-A KUBE-NODEPORTS -m comment --comment',
+          spn,
+          `-m ${protocol} -p ${protocol} --dport ${sp.nodePort}`,
+          '-j',
+          externalTrafficChain,
+        );
+      }
+      if (!hasExternalEndpoints) {
+        filterRules.write(
+          '-A KUBE-EXTERNAL-SERVICES -m comment --comment',
+          externalFilterComment,
+          '-m addrtype --dst-type LOCAL',
+          `-m ${protocol} -p ${protocol} --dport ${sp.nodePort}`,
+          '-j',
+          externalFilterTarget,
+        );
+      }
+    }
+
+    // Health-check nodePort (only set by the model for eTP=Local LoadBalancers).
+    if (sp.healthCheckNodePort !== 0) {
+      filterRules.write(
+        '-A KUBE-NODEPORTS -m comment --comment',
+        quoted(`${spn} health check node port`),
+        `-m tcp -p tcp --dport ${sp.healthCheckNodePort}`,
+        '-j ACCEPT',
+      );
+    }
+
+    // Internal traffic: masquerade off-cluster sources reaching the cluster IP.
+    if (hasInternalEndpoints) {
+      const args = `-m comment --comment ${quoted(`${spn} cluster IP`)} ${match(sp.clusterIP, sp.port)}`;
+      if (masqueradeAll) natRules.write('-A', internalTrafficChain, args, '-j KUBE-MARK-MASQ');
+      else if (clusterCidr !== null) {
+        natRules.write('-A', internalTrafficChain, args, `! -s ${clusterCidr.text}`, '-j KUBE-MARK-MASQ');
+      }
+    }
+
+    // External traffic chain.
+    if (usesExternalTrafficChain) {
+      natChains.write(`:${externalTrafficChain} - [0:0]`);
+      if (!externalPolicyLocal(sp)) {
+        natRules.write(
+          '-A',
+          externalTrafficChain,
+          '-m comment --comment',
+          quoted(`masquerade traffic for ${spn} external destinations`),
+          '-j KUBE-MARK-MASQ',
+        );
+      } else {
+        if (clusterCidr !== null) {
+          natRules.write(
+            '-A',
+            externalTrafficChain,
+            '-m comment --comment',
+            quoted(`pod traffic for ${spn} external destinations`),
+            `-s ${clusterCidr.text}`,
+            '-j',
+            chains.svc,
+          );
+        }
+        natRules.write(
+          '-A',
+          externalTrafficChain,
+          '-m comment --comment',
+          quoted(`masquerade LOCAL traffic for ${spn} external destinations`),
+          '-m addrtype --src-type LOCAL -j KUBE-MARK-MASQ',
+        );
+        natRules.write(
+          '-A',
+          externalTrafficChain,
+          '-m comment --comment',
+          quoted(`route LOCAL traffic for ${spn} external destinations`),
+          '-m addrtype --src-type LOCAL -j',
+          chains.svc,
+        );
+      }
+      if (hasExternalEndpoints) natRules.write('-A', externalTrafficChain, '-j', externalPolicyChain);
+    }
+
+    // Load-balancer source ranges.
+    if (usesFWChain) {
+      natChains.write(`:${chains.fw} - [0:0]`);
+      const args = `-A ${chains.fw} -m comment --comment ${quoted(`${spn} loadbalancer IP`)}`;
+      let allowFromNode = false;
+      for (const cidr of sourceRanges) {
+        natRules.write(args, `-s ${cidr.text}`, '-j', externalTrafficChain);
+        if ((nodeIP & cidr.mask) >>> 0 === cidr.network) allowFromNode = true;
+      }
+      if (allowFromNode) {
+        for (const ip of lbIPs) natRules.write(args, `-s ${ip}`, '-j', externalTrafficChain);
+      }
+      natRules.write(
+        `-A ${chains.fw} -m comment --comment`,
+        quoted(`other traffic to ${spn} will be dropped by KUBE-PROXY-FIREWALL`),
+      );
+    }
+
+    const writeServiceToEndpointRules = (svcChain: string, endpoints: readonly Endpoint[]) => {
+      if (sp.sessionAffinity === 'ClientIP') {
+        for (const ep of endpoints) {
+          natRules.write(
+            '-A',
+            svcChain,
+            serviceComment(quoted(`${spn} -> ${epString(ep)}`)),
+            `-m recent --name ${epChain(ep)} --rcheck --seconds ${sp.stickyMaxAgeSeconds} --reap`,
+            '-j',
+            epChain(ep),
+          );
+        }
+      }
+      endpoints.forEach((ep, i) => {
+        const statistic =
+          i < endpoints.length - 1
+            ? `-m statistic --mode random --probability ${kubeProxyProbability(endpoints.length - i)}`
+            : '';
+        natRules.write(
+          '-A',
+          svcChain,
+          serviceComment(quoted(`${spn} -> ${epString(ep)}`)),
+          statistic,
+          '-j',
+          epChain(ep),
+        );
+      });
+    };
+
+    if (usesClusterPolicyChain) {
+      natChains.write(`:${chains.svc} - [0:0]`);
+      writeServiceToEndpointRules(chains.svc, clusterEndpoints);
+    }
+    if (usesLocalPolicyChain) {
+      natChains.write(`:${chains.svl} - [0:0]`);
+      writeServiceToEndpointRules(chains.svl, localEndpoints);
+    }
+
+    for (const ep of cat.allReachableEndpoints) {
+      const chain = epChain(ep);
+      natChains.write(`:${chain} - [0:0]`);
+      const head = `-A ${chain} ${serviceComment(spn)}`.trimEnd();
+      natRules.write(head, `-s ${ep.ip}`, '-j KUBE-MARK-MASQ');
+      const affinity = sp.sessionAffinity === 'ClientIP' ? `-m recent --name ${chain} --set` : '';
+      natRules.write(
+        head,
+        affinity,
+        `-m ${protocol} -p ${protocol} -j DNAT --to-destination ${epString(ep)}`,
+      );
+    }
+  }
+
+  // nodePortAddresses unset: every local address accepts nodePorts (127/8 only with localhost nodePorts).
+  natRules.write(
+    '-A KUBE-SERVICES -m comment --comment',
+    quoted('kubernetes service nodeports; NOTE: this must be the last rule in this chain'),
+    '-m addrtype --dst-type LOCAL',
+    localhostNodePorts ? '' : '! -d 127.0.0.0/8',
+    '-j KUBE-NODEPORTS',
+  );
+
+  if (!(options.conntrackTCPLiberal ?? false)) {
+    filterRules.write(
+      '-A KUBE-FORWARD -m conntrack --ctstate INVALID',
+      nfacct ? `-m nfacct --nfacct-name ${INVALID_DROPPED_COUNTER}` : '',
+      '-j DROP',
+    );
+  }
+  filterRules.write(
+    '-A KUBE-FORWARD -m comment --comment',
+    quoted('kubernetes forwarding rules'),
+    `-m mark --mark ${masqueradeMark}/${masqueradeMark}`,
+    '-j ACCEPT',
+  );
+  filterRules.write(
+    '-A KUBE-FORWARD -m comment --comment',
+    quoted('kubernetes forwarding conntrack rule'),
+    '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+  );
+
+  const restoreInput = [
+    '*filter',
+    ...filterChains.lines,
+    ...filterRules.lines,
+    'COMMIT',
+    '*nat',
+    ...natChains.lines,
+    ...natRules.lines,
+    'COMMIT',
+    '',
+  ].join('\n');
+
+  const bootstrap = bootstrapCommands(options.canaryChains ?? true);
+  const ruleset = parseIptables(
+    kernelStateText(bootstrap, filterChains, filterRules, natChains, natRules),
+  ).ruleset;
+  return {
+    ruleset,
+    restoreInput,
+    bootstrapCommands: bootstrap,
+    ruleCounts: { filter: filterRules.lines.length, nat: natRules.lines.length },
+    largeClusterMode,
+  };
+}
+
+/**
+ * What kube-proxy (and its iptables monitor) does with single iptables commands before
+ * the restore, on a clean node: create the canary chains, then EnsureChain + EnsureRule
+ * (Prepend) for every jump. Each prepend lands on top, so the last one ensured is first.
+ */
+function bootstrapCommands(canary: boolean): string[][] {
+  const cmds: string[][] = [];
+  if (canary) for (const table of ['mangle', 'nat', 'filter']) cmds.push(['-t', table, '-N', CANARY]);
+  const created = new Set<string>();
+  for (const j of JUMP_CHAINS) {
+    if (!created.has(`${j.table} ${j.dst}`)) {
+      created.add(`${j.table} ${j.dst}`);
+      cmds.push(['-t', j.table, '-N', j.dst]);
+    }
+    const extra = j.extra === '' ? [] : j.extra.split(' ');
+    const comment = j.comment === '' ? [] : ['-m', 'comment', '--comment', j.comment];
+    cmds.push(['-t', j.table, '-I', j.src, ...extra, ...comment, '-j', j.dst]);
+  }
+  return cmds;
+}
+
+/** The kernel's tables after the bootstrap commands and the `--noflush` restore, as restore text. */
+function kernelStateText(
+  bootstrap: readonly string[][],
+  filterChains: Lines,
+  filterRules: Lines,
+  natChains: Lines,
+  natRules: Lines,
+): string {
+  const chains = new Map<string, string[]>([
+    ['mangle', []],
+    ['filter', []],
+    ['nat', []],
+  ]);
+  const jumps = new Map<string, string[]>([
+    ['mangle', []],
+    ['filter', []],
+    ['nat', []],
+  ]);
+  for (const cmd of bootstrap) {
+    const [, table, op, chain, ...spec] = cmd;
+    if (op === '-N') chains.get(table)!.push(`:${chain} - [0:0]`);
+    else {
+      const quotedSpec = spec.map((a) => (a.includes(' ') ? quoted(a) : a));
+      jumps.get(table)!.unshift(['-A', chain, ...quotedSpec].join(' '));
+    }
+  }
+  const section = (table: 'filter' | 'nat', restoreChains: Lines, rules: Lines): string[] => {
+    const declared = new Set(restoreChains.lines);
+    const extra = chains.get(table)!.filter((l) => !declared.has(l));
+    return [`*${table}`, ...restoreChains.lines, ...extra, ...jumps.get(table)!, ...rules.lines, 'COMMIT'];
+  };
+  const mangle = chains.get('mangle')!.length > 0 ? ['*mangle', ...chains.get('mangle')!, 'COMMIT'] : [];
+  return [
+    ...mangle,
+    ...section('filter', filterChains, filterRules),
+    ...section('nat', natChains, natRules),
+  ].join('\n');
+}

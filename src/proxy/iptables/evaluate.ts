@@ -1,0 +1,797 @@
+/**
+ * Runs packets through a Ruleset the way netfilter's ipt_do_table does: rules of a chain
+ * in order, first match wins, `-j` pushes a return point, `-g` does not, RETURN or the end
+ * of a user chain pops (with nothing to pop: the built-in chain's policy), a rule without
+ * a target only counts.
+ *
+ * The ruleset is compiled once into typed arrays (addresses, masks, a small bytecode of
+ * numeric match operands, target operands), so a packet walks numbers only: no strings
+ * except interface names (and only for rules that have `-i/-o`), no allocation unless a
+ * trace sink is given. `-m statistic --mode random` draws `rng.nextU32() & 0x7fffffff`
+ * and compares it with the kernel's fixed-point threshold round(p * 2^31), as xt_statistic
+ * does with get_random_u32(); `-m recent` keeps xt_recent's lists (see recent.ts).
+ *
+ * The caller owns conntrack: it consults the nat table only for a connection's first
+ * packet (ctstate NEW) and applies the returned NAT action to the connection.
+ */
+
+import { parseCidr, parseIPv4, prefixMask } from '../../util/ipv4.js';
+import type { Rng } from '../../util/rng.js';
+import { NF_HOOK_NAMES, type PacketMeta } from '../common/packet-meta.js';
+import { RecentTable } from './recent.js';
+import { formatRule, type RuleCounterLookup } from './render.js';
+import {
+  ADDRTYPE_BROADCAST,
+  ADDRTYPE_LOCAL,
+  ADDRTYPE_MULTICAST,
+  ADDRTYPE_UNICAST,
+  BUILTIN_CHAINS,
+  type Match,
+  REJECT_WITH_NAMES,
+  type Rule,
+  type Ruleset,
+  type TableName,
+  type Target,
+} from './types.js';
+
+/** Table ids for evaluate(): numbers, so the per-packet call compares no strings. */
+export const NfTable = { FILTER: 0, NAT: 1, MANGLE: 2, RAW: 3, SECURITY: 4 } as const;
+const TABLE_BY_ID: readonly TableName[] = ['filter', 'nat', 'mangle', 'raw', 'security'];
+
+export function tableId(name: TableName): number {
+  return TABLE_BY_ID.indexOf(name);
+}
+
+/** Verdict numbers follow the kernel's NF_DROP = 0, NF_ACCEPT = 1; REJECT is a DROP that answers. */
+export const Verdict = { DROP: 0, ACCEPT: 1, REJECT: 2 } as const;
+export const NatKind = { NONE: 0, DNAT: 1, SNAT: 2, MASQUERADE: 3 } as const;
+export const NatFlag = { RANDOM: 1, RANDOM_FULLY: 2, PERSISTENT: 4 } as const;
+
+/** The outcome of one table at one hook. Reused across packets: evaluate() overwrites every field. */
+export interface IptablesResult {
+  verdict: number;
+  /** Index into REJECT_WITH_NAMES when verdict is REJECT. */
+  rejectWith: number;
+  natKind: number;
+  /** DNAT/SNAT range (address already the packet's own when the rule gave only ports). */
+  natAddrMin: number;
+  natAddrMax: number;
+  /** 0 when the rule keeps the port. */
+  natPortMin: number;
+  natPortMax: number;
+  natFlags: number;
+  /** Rules examined, matching or not: iptables' per-new-connection cost. */
+  rulesEvaluated: number;
+}
+
+export function newIptablesResult(): IptablesResult {
+  return {
+    verdict: Verdict.ACCEPT,
+    rejectWith: 0,
+    natKind: NatKind.NONE,
+    natAddrMin: 0,
+    natAddrMax: 0,
+    natPortMin: 0,
+    natPortMax: 0,
+    natFlags: 0,
+    rulesEvaluated: 0,
+  };
+}
+
+export interface IptablesTraceEvent {
+  readonly table: TableName;
+  readonly chain: string;
+  /** 0-based position in the chain (`iptables -L --line-numbers` shows ruleIndex + 1). */
+  readonly ruleIndex: number;
+  /** The rule as iptables-save prints it. */
+  readonly ruleText: string;
+}
+
+export interface IptablesTraceSink {
+  record(event: IptablesTraceEvent): void;
+}
+
+export interface IptablesEvaluatorOptions {
+  /** Drives `-m statistic --mode random`. */
+  readonly rng: Rng;
+  /** Addresses (or CIDRs) the node owns, for `-m addrtype LOCAL`; 127.0.0.0/8 is always local. */
+  readonly localAddresses: readonly string[];
+  /**
+   * Rules using matches or targets dpsim does not model: 'error' (default) refuses the
+   * ruleset; 'ignore' lets such matches never match and such targets do nothing.
+   */
+  readonly unmodeled?: 'error' | 'ignore';
+  /** xt_recent ip_list_tot / ip_pkt_list_tot (defaults 200 / 20). */
+  readonly recentCapacity?: number;
+  readonly recentStamps?: number;
+}
+
+export class IptablesLoadError extends Error {
+  override name = 'IptablesLoadError';
+}
+
+// Rule flag bits.
+const F_SRC = 1;
+const F_SRC_INV = 2;
+const F_DST = 4;
+const F_DST_INV = 8;
+const F_IN = 16;
+const F_IN_INV = 32;
+const F_IN_WILD = 64;
+const F_OUT = 128;
+const F_OUT_INV = 256;
+const F_OUT_WILD = 512;
+const F_PROTO = 1024;
+const F_PROTO_INV = 2048;
+
+// Match opcodes; operands follow in the code array.
+const OP_PORTS = 1; // proto, flags, sMin, sMax, dMin, dMax
+const OP_MARK = 2; // value, mask, invert
+const OP_CTSTATE = 3; // bits, invert
+const OP_ADDRTYPE = 4; // srcTypes, dstTypes, flags
+const OP_RANDOM = 5; // threshold, invert
+const OP_NTH = 6; // every - 1, counter slot, invert
+const OP_RECENT = 7; // list, action, flags, seconds, hitcount, mask
+const OP_NEVER = 8;
+
+const PORT_S = 1;
+const PORT_S_INV = 2;
+const PORT_D = 4;
+const PORT_D_INV = 8;
+const AT_SRC = 1;
+const AT_SRC_INV = 2;
+const AT_DST = 4;
+const AT_DST_INV = 8;
+const RECENT_SET = 0;
+const RECENT_CHECK = 1;
+const RECENT_UPDATE = 2;
+const RECENT_REMOVE = 3;
+const RF_INV = 1;
+const RF_REAP = 2;
+const RF_DEST = 4;
+
+// Target kinds.
+const T_NONE = 0;
+const T_ACCEPT = 1;
+const T_DROP = 2;
+const T_RETURN = 3;
+const T_JUMP = 4;
+const T_GOTO = 5;
+const T_REJECT = 6;
+const T_DNAT = 7;
+const T_SNAT = 8;
+const T_MASQUERADE = 9;
+const T_MARK = 10;
+
+const NO_CHAIN = -1;
+
+/** One table compiled to parallel typed arrays indexed by a table-wide rule number. */
+class CompiledTable {
+  readonly chainNames: string[] = [];
+  readonly chainIndex = new Map<string, number>();
+  chainStart!: Uint32Array;
+  chainEnd!: Uint32Array;
+  /** 1 = ACCEPT, 0 = DROP for built-ins; ignored for user chains. */
+  chainPolicy!: Uint8Array;
+  /** Built-in chain per NfHook, or NO_CHAIN. */
+  readonly entry = new Int32Array(NF_HOOK_NAMES.length).fill(NO_CHAIN);
+  rules: Rule[] = [];
+  ruleChain!: Uint32Array;
+  flags!: Uint16Array;
+  srcAddr!: Uint32Array;
+  srcMask!: Uint32Array;
+  dstAddr!: Uint32Array;
+  dstMask!: Uint32Array;
+  proto!: Uint8Array;
+  inIface: string[] = [];
+  outIface: string[] = [];
+  codeStart!: Uint32Array;
+  codeEnd!: Uint32Array;
+  code!: Uint32Array;
+  tKind!: Uint8Array;
+  tA!: Uint32Array;
+  tB!: Uint32Array;
+  tC!: Uint32Array;
+  tD!: Uint32Array;
+  tE!: Uint32Array;
+  packets!: Float64Array;
+  bytes!: Float64Array;
+  /** Canonical rule text, made on first use (traces only). */
+  text: (string | undefined)[] = [];
+
+  constructor(readonly name: TableName) {}
+}
+
+export class IptablesEvaluator {
+  private readonly tables: (CompiledTable | undefined)[] = [];
+  private readonly recent: RecentTable[] = [];
+  private readonly recentByName = new Map<string, number>();
+  private nthCounters = new Uint32Array(0);
+  private readonly localNet: Uint32Array;
+  private readonly localMask: Uint32Array;
+  private readonly rng: Rng;
+  private stackChain = new Int32Array(1);
+  private stackRule = new Int32Array(1);
+
+  constructor(ruleset: Ruleset, options: IptablesEvaluatorOptions) {
+    this.rng = options.rng;
+    const locals = ['127.0.0.0/8', ...options.localAddresses].map((text) => {
+      try {
+        return text.includes('/') ? parseCidr(text) : { network: parseIPv4(text), prefixLength: 32 };
+      } catch (e) {
+        throw new IptablesLoadError(`local address "${text}": ${(e as Error).message}`);
+      }
+    });
+    this.localNet = Uint32Array.from(locals, (c) => c.network);
+    this.localMask = Uint32Array.from(locals, (c) => prefixMask(c.prefixLength));
+    const nth: number[] = [];
+    const unmodeled: string[] = [];
+    for (const table of ruleset.tables) {
+      if (this.tables[tableId(table.name)] !== undefined) {
+        throw new IptablesLoadError(`table ${table.name} appears twice`);
+      }
+      this.tables[tableId(table.name)] = this.compileTable(table.name, table.chains, nth, unmodeled, options);
+    }
+    if (unmodeled.length > 0 && (options.unmodeled ?? 'error') === 'error') {
+      throw new IptablesLoadError(
+        `${unmodeled.length} rule(s) use matches or targets dpsim does not model, e.g. ${unmodeled
+          .slice(0, 3)
+          .join('; ')} (pass unmodeled: 'ignore' to evaluate anyway)`,
+      );
+    }
+    this.nthCounters = Uint32Array.from(nth);
+  }
+
+  private compileTable(
+    name: TableName,
+    chains: Ruleset['tables'][number]['chains'],
+    nthInit: number[],
+    unmodeled: string[],
+    options: IptablesEvaluatorOptions,
+  ): CompiledTable {
+    const t = new CompiledTable(name);
+    const chainIndex = t.chainIndex;
+    for (const c of chains) {
+      if (chainIndex.has(c.name))
+        throw new IptablesLoadError(`chain ${c.name} appears twice in table ${name}`);
+      chainIndex.set(c.name, t.chainNames.length);
+      t.chainNames.push(c.name);
+    }
+    const nChains = chains.length;
+    let nRules = 0;
+    for (const c of chains) nRules += c.rules.length;
+    t.chainStart = new Uint32Array(nChains);
+    t.chainEnd = new Uint32Array(nChains);
+    t.chainPolicy = new Uint8Array(nChains);
+    t.ruleChain = new Uint32Array(nRules);
+    t.flags = new Uint16Array(nRules);
+    t.srcAddr = new Uint32Array(nRules);
+    t.srcMask = new Uint32Array(nRules);
+    t.dstAddr = new Uint32Array(nRules);
+    t.dstMask = new Uint32Array(nRules);
+    t.proto = new Uint8Array(nRules);
+    t.codeStart = new Uint32Array(nRules);
+    t.codeEnd = new Uint32Array(nRules);
+    t.tKind = new Uint8Array(nRules);
+    t.tA = new Uint32Array(nRules);
+    t.tB = new Uint32Array(nRules);
+    t.tC = new Uint32Array(nRules);
+    t.tD = new Uint32Array(nRules);
+    t.tE = new Uint32Array(nRules);
+    t.packets = new Float64Array(nRules);
+    t.bytes = new Float64Array(nRules);
+    t.inIface = new Array<string>(nRules).fill('');
+    t.outIface = new Array<string>(nRules).fill('');
+    t.text = new Array<string | undefined>(nRules);
+    const code: number[] = [];
+    const builtins = BUILTIN_CHAINS[name];
+    NF_HOOK_NAMES.forEach((hook, i) => {
+      if (builtins.includes(hook)) {
+        const idx = chainIndex.get(hook);
+        if (idx === undefined) throw new IptablesLoadError(`table ${name} lacks built-in chain ${hook}`);
+        t.entry[i] = idx;
+      }
+    });
+
+    let r = 0;
+    chains.forEach((c, ci) => {
+      t.chainStart[ci] = r;
+      t.chainPolicy[ci] = c.policy === 'DROP' ? 0 : 1;
+      for (const rule of c.rules) {
+        t.rules.push(rule);
+        t.ruleChain[r] = ci;
+        let f = 0;
+        if (rule.src) {
+          f |= F_SRC | (rule.src.invert ? F_SRC_INV : 0);
+          t.srcMask[r] = rule.src.mask;
+          t.srcAddr[r] = (rule.src.addr & rule.src.mask) >>> 0;
+        }
+        if (rule.dst) {
+          f |= F_DST | (rule.dst.invert ? F_DST_INV : 0);
+          t.dstMask[r] = rule.dst.mask;
+          t.dstAddr[r] = (rule.dst.addr & rule.dst.mask) >>> 0;
+        }
+        if (rule.inIface) {
+          const wild = rule.inIface.name.endsWith('+');
+          f |= F_IN | (rule.inIface.invert ? F_IN_INV : 0) | (wild ? F_IN_WILD : 0);
+          t.inIface[r] = wild ? rule.inIface.name.slice(0, -1) : rule.inIface.name;
+        }
+        if (rule.outIface) {
+          const wild = rule.outIface.name.endsWith('+');
+          f |= F_OUT | (rule.outIface.invert ? F_OUT_INV : 0) | (wild ? F_OUT_WILD : 0);
+          t.outIface[r] = wild ? rule.outIface.name.slice(0, -1) : rule.outIface.name;
+        }
+        if (rule.proto) {
+          f |= F_PROTO | (rule.proto.invert ? F_PROTO_INV : 0);
+          t.proto[r] = rule.proto.proto;
+        }
+        t.flags[r] = f;
+        t.codeStart[r] = code.length;
+        let unknown = false;
+        for (const m of rule.matches) unknown = this.emitMatch(m, code, nthInit, options) || unknown;
+        t.codeEnd[r] = code.length;
+        unknown = this.emitTarget(t, r, rule.target, chainIndex, name, c.name) || unknown;
+        if (unknown) unmodeled.push(`${name}: ${formatRule(c.name, rule)}`);
+        r++;
+      }
+      t.chainEnd[ci] = r;
+    });
+    t.code = Uint32Array.from(code);
+    this.checkLoops(t);
+    if (this.stackChain.length < nChains + 1) {
+      this.stackChain = new Int32Array(nChains + 1);
+      this.stackRule = new Int32Array(nChains + 1);
+    }
+    return t;
+  }
+
+  /** Appends a match's bytecode; returns true when the match is not modelled. */
+  private emitMatch(m: Match, code: number[], nthInit: number[], options: IptablesEvaluatorOptions): boolean {
+    switch (m.kind) {
+      case 'comment':
+      case 'nfacct':
+        return false;
+      case 'tcp':
+      case 'udp':
+      case 'sctp': {
+        const proto = m.kind === 'tcp' ? 6 : m.kind === 'udp' ? 17 : 132;
+        let fl = 0;
+        if (m.sport) fl |= PORT_S | (m.sport.invert ? PORT_S_INV : 0);
+        if (m.dport) fl |= PORT_D | (m.dport.invert ? PORT_D_INV : 0);
+        code.push(
+          OP_PORTS,
+          proto,
+          fl,
+          m.sport?.min ?? 0,
+          m.sport?.max ?? 65535,
+          m.dport?.min ?? 0,
+          m.dport?.max ?? 65535,
+        );
+        return false;
+      }
+      case 'mark':
+        // xt_mark compares (mark & mask) with the value as given: bits outside the mask never match.
+        code.push(OP_MARK, m.value >>> 0, m.mask >>> 0, m.invert ? 1 : 0);
+        return false;
+      case 'conntrack':
+        code.push(OP_CTSTATE, m.ctstate, m.invert ? 1 : 0);
+        return false;
+      case 'addrtype': {
+        let fl = 0;
+        if (m.src) fl |= AT_SRC | (m.src.invert ? AT_SRC_INV : 0);
+        if (m.dst) fl |= AT_DST | (m.dst.invert ? AT_DST_INV : 0);
+        code.push(OP_ADDRTYPE, m.src?.types ?? 0, m.dst?.types ?? 0, fl);
+        return false;
+      }
+      case 'statistic':
+        if (m.mode === 'random') code.push(OP_RANDOM, m.probability, m.invert ? 1 : 0);
+        else {
+          code.push(OP_NTH, m.every - 1, nthInit.length, m.invert ? 1 : 0);
+          nthInit.push(m.packet);
+        }
+        return false;
+      case 'recent': {
+        let list = this.recentByName.get(m.name);
+        if (list === undefined) {
+          list = this.recent.length;
+          this.recent.push(new RecentTable(m.name, options.recentCapacity, options.recentStamps));
+          this.recentByName.set(m.name, list);
+        }
+        const action =
+          m.action === 'set'
+            ? RECENT_SET
+            : m.action === 'rcheck'
+              ? RECENT_CHECK
+              : m.action === 'update'
+                ? RECENT_UPDATE
+                : RECENT_REMOVE;
+        const fl = (m.invert ? RF_INV : 0) | (m.reap ? RF_REAP : 0) | (m.side === 'dest' ? RF_DEST : 0);
+        code.push(OP_RECENT, list, action, fl, m.seconds, m.hitcount, m.mask >>> 0);
+        return false;
+      }
+      case 'unknown':
+        code.push(OP_NEVER);
+        return true;
+    }
+  }
+
+  /** Fills a rule's target operands; returns true when the target is not modelled. */
+  private emitTarget(
+    t: CompiledTable,
+    r: number,
+    target: Target | null,
+    chainIndex: Map<string, number>,
+    table: TableName,
+    chain: string,
+  ): boolean {
+    if (target === null) {
+      t.tKind[r] = T_NONE;
+      return false;
+    }
+    switch (target.kind) {
+      case 'ACCEPT':
+        t.tKind[r] = T_ACCEPT;
+        return false;
+      case 'DROP':
+        t.tKind[r] = T_DROP;
+        return false;
+      case 'RETURN':
+        t.tKind[r] = T_RETURN;
+        return false;
+      case 'jump': {
+        const idx = chainIndex.get(target.chain);
+        if (idx === undefined || BUILTIN_CHAINS[table].includes(target.chain)) {
+          throw new IptablesLoadError(`${table} ${chain}: jump to missing or built-in chain ${target.chain}`);
+        }
+        t.tKind[r] = target.goto ? T_GOTO : T_JUMP;
+        t.tA[r] = idx;
+        return false;
+      }
+      case 'REJECT':
+        t.tKind[r] = T_REJECT;
+        t.tA[r] = REJECT_WITH_NAMES.indexOf(target.rejectWith);
+        return false;
+      case 'DNAT':
+      case 'SNAT': {
+        t.tKind[r] = target.kind === 'DNAT' ? T_DNAT : T_SNAT;
+        t.tA[r] = target.range.addrMin;
+        t.tB[r] = target.range.addrMax;
+        t.tC[r] = target.range.portMin;
+        t.tD[r] = target.range.portMax;
+        t.tE[r] =
+          (target.range.hasAddr ? 8 : 0) |
+          (target.random ? NatFlag.RANDOM : 0) |
+          (target.kind === 'SNAT' && target.randomFully ? NatFlag.RANDOM_FULLY : 0) |
+          (target.persistent ? NatFlag.PERSISTENT : 0);
+        return false;
+      }
+      case 'MASQUERADE':
+        t.tKind[r] = T_MASQUERADE;
+        t.tC[r] = target.portMin;
+        t.tD[r] = target.portMax;
+        t.tE[r] = (target.random ? NatFlag.RANDOM : 0) | (target.randomFully ? NatFlag.RANDOM_FULLY : 0);
+        return false;
+      case 'MARK':
+        t.tKind[r] = T_MARK;
+        t.tA[r] = target.value >>> 0;
+        t.tB[r] = target.mask >>> 0;
+        return false;
+      case 'unknown':
+        t.tKind[r] = T_NONE;
+        return true;
+    }
+  }
+
+  /** The kernel refuses rulesets whose jumps form a loop (mark_source_chains); so do we. */
+  private checkLoops(t: CompiledTable): void {
+    const state = new Uint8Array(t.chainNames.length); // 0 new, 1 on stack, 2 done
+    const visit = (c: number): void => {
+      state[c] = 1;
+      for (let r = t.chainStart[c]; r < t.chainEnd[c]; r++) {
+        if (t.tKind[r] !== T_JUMP && t.tKind[r] !== T_GOTO) continue;
+        const next = t.tA[r];
+        if (state[next] === 1) {
+          throw new IptablesLoadError(`table ${t.name}: loop through chain ${t.chainNames[next]}`);
+        }
+        if (state[next] === 0) visit(next);
+      }
+      state[c] = 2;
+    };
+    for (let c = 0; c < t.chainNames.length; c++) if (state[c] === 0) visit(c);
+  }
+
+  /**
+   * The route type of an address as inet_addr_type sees it on this node. Simplified:
+   * --limit-iface-in/out (unused by kube-proxy) are ignored, and directed broadcasts count
+   * as UNICAST.
+   */
+  private addrType(addr: number): number {
+    const nets = this.localNet;
+    for (let i = 0; i < nets.length; i++) {
+      if ((addr & this.localMask[i]) >>> 0 === nets[i]) return ADDRTYPE_LOCAL;
+    }
+    if (addr >>> 28 === 0xe) return ADDRTYPE_MULTICAST;
+    if (addr === 0xffffffff || addr >>> 24 === 0) return ADDRTYPE_BROADCAST;
+    return ADDRTYPE_UNICAST;
+  }
+
+  private matchRule(t: CompiledTable, r: number, meta: PacketMeta): boolean {
+    const f = t.flags[r];
+    if (f !== 0) {
+      if (f & F_SRC && ((meta.saddr & t.srcMask[r]) >>> 0 === t.srcAddr[r]) === ((f & F_SRC_INV) !== 0))
+        return false;
+      if (f & F_DST && ((meta.daddr & t.dstMask[r]) >>> 0 === t.dstAddr[r]) === ((f & F_DST_INV) !== 0))
+        return false;
+      if (f & F_IN) {
+        const hit = f & F_IN_WILD ? meta.inIface.startsWith(t.inIface[r]) : meta.inIface === t.inIface[r];
+        if (hit === ((f & F_IN_INV) !== 0)) return false;
+      }
+      if (f & F_OUT) {
+        const hit =
+          f & F_OUT_WILD ? meta.outIface.startsWith(t.outIface[r]) : meta.outIface === t.outIface[r];
+        if (hit === ((f & F_OUT_INV) !== 0)) return false;
+      }
+      if (f & F_PROTO && (meta.proto === t.proto[r]) === ((f & F_PROTO_INV) !== 0)) return false;
+    }
+    const code = t.code;
+    const end = t.codeEnd[r];
+    for (let pc = t.codeStart[r]; pc < end; ) {
+      switch (code[pc]) {
+        case OP_PORTS: {
+          if (meta.proto !== code[pc + 1]) return false;
+          const fl = code[pc + 2];
+          if (fl & PORT_S) {
+            const inRange = meta.sport >= code[pc + 3] && meta.sport <= code[pc + 4];
+            if (inRange === ((fl & PORT_S_INV) !== 0)) return false;
+          }
+          if (fl & PORT_D) {
+            const inRange = meta.dport >= code[pc + 5] && meta.dport <= code[pc + 6];
+            if (inRange === ((fl & PORT_D_INV) !== 0)) return false;
+          }
+          pc += 7;
+          break;
+        }
+        case OP_MARK:
+          if (((meta.mark & code[pc + 2]) >>> 0 === code[pc + 1]) === (code[pc + 3] === 1)) return false;
+          pc += 4;
+          break;
+        case OP_CTSTATE:
+          if (((meta.ctState & code[pc + 1]) !== 0) === (code[pc + 2] === 1)) return false;
+          pc += 3;
+          break;
+        case OP_ADDRTYPE: {
+          const fl = code[pc + 3];
+          if (
+            fl & AT_SRC &&
+            ((this.addrType(meta.saddr) & code[pc + 1]) !== 0) === ((fl & AT_SRC_INV) !== 0)
+          ) {
+            return false;
+          }
+          if (
+            fl & AT_DST &&
+            ((this.addrType(meta.daddr) & code[pc + 2]) !== 0) === ((fl & AT_DST_INV) !== 0)
+          ) {
+            return false;
+          }
+          pc += 4;
+          break;
+        }
+        case OP_RANDOM:
+          if ((this.rng.nextU32() & 0x7fffffff) < code[pc + 1] === (code[pc + 2] === 1)) return false;
+          pc += 3;
+          break;
+        case OP_NTH: {
+          const slot = code[pc + 2];
+          const next = this.nthCounters[slot] === code[pc + 1] ? 0 : this.nthCounters[slot] + 1;
+          this.nthCounters[slot] = next;
+          if ((next === 0) === (code[pc + 3] === 1)) return false;
+          pc += 4;
+          break;
+        }
+        case OP_RECENT:
+          if (!this.recentMatch(code, pc, meta)) return false;
+          pc += 7;
+          break;
+        default:
+          return false;
+      }
+    }
+    return true;
+  }
+
+  /** xt_recent's recent_mt, step for step (except --rttl: PacketMeta carries no TTL, so it never narrows). */
+  private recentMatch(code: Uint32Array, pc: number, meta: PacketMeta): boolean {
+    const list = this.recent[code[pc + 1]];
+    const action = code[pc + 2];
+    const fl = code[pc + 3];
+    const addr = ((fl & RF_DEST ? meta.daddr : meta.saddr) & code[pc + 6]) >>> 0;
+    let ret = (fl & RF_INV) !== 0;
+    const e = list.lookup(addr);
+    if (e === undefined) {
+      if (action !== RECENT_SET) return ret;
+      list.insert(addr, meta.nowNs);
+      return !ret;
+    }
+    if (action === RECENT_SET) ret = !ret;
+    else if (action === RECENT_REMOVE) {
+      list.remove(e);
+      return !ret;
+    } else {
+      const seconds = code[pc + 4];
+      const hitcount = code[pc + 5];
+      const limit = meta.nowNs - seconds * 1e9;
+      let hits = 0;
+      for (let i = 0; i < e.nstamps; i++) {
+        if (seconds !== 0 && limit > e.stamps[i]) continue;
+        if (hitcount === 0 || ++hits >= hitcount) {
+          ret = !ret;
+          break;
+        }
+      }
+      if (fl & RF_REAP) list.reapOldest(limit, e);
+    }
+    if (action === RECENT_SET || (action === RECENT_UPDATE && ret)) list.update(e, meta.nowNs);
+    return ret;
+  }
+
+  /**
+   * Runs `meta` through one table at meta.hook. Writes the verdict, any NAT action and the
+   * rule count into `out`, the mark into meta.mark, and returns the verdict.
+   */
+  evaluate(table: number, meta: PacketMeta, out: IptablesResult, trace?: IptablesTraceSink): number {
+    out.verdict = Verdict.ACCEPT;
+    out.rejectWith = 0;
+    out.natKind = NatKind.NONE;
+    out.natAddrMin = 0;
+    out.natAddrMax = 0;
+    out.natPortMin = 0;
+    out.natPortMax = 0;
+    out.natFlags = 0;
+    out.rulesEvaluated = 0;
+    const t = this.tables[table];
+    if (t === undefined) return Verdict.ACCEPT;
+    const base = t.entry[meta.hook];
+    if (base === NO_CHAIN) return Verdict.ACCEPT;
+    const stackChain = this.stackChain;
+    const stackRule = this.stackRule;
+    const flags = t.flags;
+    const dstMask = t.dstMask;
+    const dstAddr = t.dstAddr;
+    let sp = 0;
+    let chain = base;
+    let r = t.chainStart[chain];
+    let end = t.chainEnd[chain];
+    let evaluated = 0;
+    for (;;) {
+      if (r >= end) {
+        // Falling off a chain is RETURN.
+        if (sp === 0) break;
+        sp--;
+        chain = stackChain[sp];
+        r = stackRule[sp];
+        end = t.chainEnd[chain];
+        continue;
+      }
+      evaluated++;
+      // Most rules (KUBE-SERVICES) fail on -d: test it here before the full match.
+      const f = flags[r];
+      if (
+        (f & F_DST && ((meta.daddr & dstMask[r]) >>> 0 === dstAddr[r]) === ((f & F_DST_INV) !== 0)) ||
+        !this.matchRule(t, r, meta)
+      ) {
+        r++;
+        continue;
+      }
+      t.packets[r]++;
+      t.bytes[r] += meta.length;
+      if (trace !== undefined) this.traceRule(t, r, trace);
+      switch (t.tKind[r]) {
+        case T_NONE:
+          r++;
+          continue;
+        case T_MARK:
+          meta.mark = ((meta.mark & ~t.tB[r]) ^ t.tA[r]) >>> 0;
+          r++;
+          continue;
+        case T_JUMP:
+          stackChain[sp] = chain;
+          stackRule[sp] = r + 1;
+          sp++;
+          chain = t.tA[r];
+          r = t.chainStart[chain];
+          end = t.chainEnd[chain];
+          continue;
+        case T_GOTO:
+          chain = t.tA[r];
+          r = t.chainStart[chain];
+          end = t.chainEnd[chain];
+          continue;
+        case T_RETURN:
+          r = end;
+          continue;
+        case T_ACCEPT:
+          out.rulesEvaluated = evaluated;
+          return Verdict.ACCEPT;
+        case T_DROP:
+          out.rulesEvaluated = evaluated;
+          out.verdict = Verdict.DROP;
+          return Verdict.DROP;
+        case T_REJECT:
+          out.rulesEvaluated = evaluated;
+          out.verdict = Verdict.REJECT;
+          out.rejectWith = t.tA[r];
+          return Verdict.REJECT;
+        case T_DNAT:
+        case T_SNAT: {
+          const dnat = t.tKind[r] === T_DNAT;
+          const hasAddr = (t.tE[r] & 8) !== 0;
+          const own = dnat ? meta.daddr : meta.saddr;
+          out.natKind = dnat ? NatKind.DNAT : NatKind.SNAT;
+          out.natAddrMin = hasAddr ? t.tA[r] : own;
+          out.natAddrMax = hasAddr ? t.tB[r] : own;
+          out.natPortMin = t.tC[r];
+          out.natPortMax = t.tD[r];
+          out.natFlags = t.tE[r] & 7;
+          out.rulesEvaluated = evaluated;
+          return Verdict.ACCEPT;
+        }
+        case T_MASQUERADE:
+          out.natKind = NatKind.MASQUERADE;
+          out.natPortMin = t.tC[r];
+          out.natPortMax = t.tD[r];
+          out.natFlags = t.tE[r];
+          out.rulesEvaluated = evaluated;
+          return Verdict.ACCEPT;
+      }
+    }
+    // Reached the end of the built-in chain (or RETURN with nothing to return to): its policy.
+    out.rulesEvaluated = evaluated;
+    const verdict = t.chainPolicy[base] === 1 ? Verdict.ACCEPT : Verdict.DROP;
+    out.verdict = verdict;
+    return verdict;
+  }
+
+  private traceRule(t: CompiledTable, r: number, trace: IptablesTraceSink): void {
+    const chain = t.ruleChain[r];
+    let text = t.text[r];
+    if (text === undefined) {
+      text = formatRule(t.chainNames[chain], t.rules[r]);
+      t.text[r] = text;
+    }
+    trace.record({
+      table: t.name,
+      chain: t.chainNames[chain],
+      ruleIndex: r - t.chainStart[chain],
+      ruleText: text,
+    });
+  }
+
+  /** Per-rule counters for `iptables-save -c` rendering. Unknown rules read [0, 0]. */
+  counterLookup(): RuleCounterLookup {
+    return (table, chain, ruleIndex) => {
+      const t = this.tables[tableId(table)];
+      const c = t?.chainIndex.get(chain);
+      if (t === undefined || c === undefined) return [0, 0];
+      const r = t.chainStart[c] + ruleIndex;
+      return r < t.chainEnd[c] ? [t.packets[r], t.bytes[r]] : [0, 0];
+    };
+  }
+
+  /** The `-m recent` list of that name, if any rule uses it. */
+  recentList(name: string): RecentTable | undefined {
+    const i = this.recentByName.get(name);
+    return i === undefined ? undefined : this.recent[i];
+  }
+
+  /** Total rules per table, as `iptables-save | grep -c -- -A` would count them. */
+  ruleCount(table: TableName): number {
+    return this.tables[tableId(table)]?.rules.length ?? 0;
+  }
+
+  resetCounters(): void {
+    for (const t of this.tables) {
+      t?.packets.fill(0);
+      t?.bytes.fill(0);
+    }
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * iptables mode on a node: the parsed/compiled ruleset run by the evaluator at each
+ * netfilter hook in the kernel's table order (nat before filter at OUTPUT; nat only for
+ * a connection's first packet), answering the node's netfilter path.
+ */
+import {
+  type HookResult,
+  HookVerdict,
+  NatRequest,
+  type NetfilterProgram,
+  type RuleTraceSink,
+} from '../common/datapath.js';
+import { CtState, NF_HOOK_NAMES, NfHook, type PacketMeta } from '../common/packet-meta.js';
+import {
+  type IptablesEvaluator,
+  type IptablesResult,
+  type IptablesTraceEvent,
+  type IptablesTraceSink,
+  NatFlag,
+  NatKind,
+  NfTable,
+  newIptablesResult,
+  Verdict,
+} from './evaluate.js';
+import { REJECT_WITH_NAMES } from './types.js';
+
+/** ICMP destination-unreachable codes per `--reject-with`; TCP_RESET_CODE asks for a RST. */
+export const TCP_RESET_CODE = 256;
+const REJECT_CODES: Record<(typeof REJECT_WITH_NAMES)[number], number> = {
+  'icmp-net-unreachable': 0,
+  'icmp-host-unreachable': 1,
+  'icmp-port-unreachable': 3,
+  'icmp-proto-unreachable': 2,
+  'icmp-net-prohibited': 9,
+  'icmp-host-prohibited': 10,
+  'tcp-reset': TCP_RESET_CODE,
+  'icmp-admin-prohibited': 13,
+};
+
+/** Forwards the evaluator's rule events to the node's trace sink, adding the hook name. */
+class TraceBridge implements IptablesTraceSink {
+  target: RuleTraceSink | null = null;
+  hook = '';
+  record(e: IptablesTraceEvent): void {
+    this.target?.record({
+      hook: this.hook,
+      table: e.table,
+      chain: e.chain,
+      ruleIndex: e.ruleIndex,
+      ruleText: e.ruleText,
+    });
+  }
+}
+
+export class IptablesNodeProgram implements NetfilterProgram {
+  private readonly r: IptablesResult = newIptablesResult();
+  private readonly bridge = new TraceBridge();
+
+  constructor(readonly evaluator: IptablesEvaluator) {}
+
+  runHook(meta: PacketMeta, out: HookResult, trace: RuleTraceSink | null): void {
+    const isNew = (meta.ctState & CtState.NEW) !== 0;
+    const sink = trace === null ? undefined : this.bridge;
+    if (trace !== null) {
+      this.bridge.target = trace;
+      this.bridge.hook = NF_HOOK_NAMES[meta.hook];
+    }
+    switch (meta.hook) {
+      case NfHook.PREROUTING:
+      case NfHook.POSTROUTING:
+        if (isNew) this.run(NfTable.NAT, meta, out, sink);
+        return;
+      case NfHook.INPUT:
+      case NfHook.FORWARD:
+        this.run(NfTable.FILTER, meta, out, sink);
+        return;
+      case NfHook.OUTPUT:
+        if (isNew && !this.run(NfTable.NAT, meta, out, sink)) return;
+        this.runFilterKeepingNat(meta, out, sink);
+        return;
+    }
+  }
+
+  /** Runs one table; copies its verdict and NAT into `out`; false when the packet is gone. */
+  private run(
+    table: number,
+    meta: PacketMeta,
+    out: HookResult,
+    sink: IptablesTraceSink | undefined,
+  ): boolean {
+    const r = this.r;
+    this.evaluator.evaluate(table, meta, r, sink);
+    out.rulesEvaluated += r.rulesEvaluated;
+    if (r.verdict === Verdict.DROP) {
+      out.verdict = HookVerdict.DROP;
+      return false;
+    }
+    if (r.verdict === Verdict.REJECT) {
+      out.verdict = HookVerdict.REJECT;
+      out.rejectCode = REJECT_CODES[REJECT_WITH_NAMES[r.rejectWith]];
+      return false;
+    }
+    switch (r.natKind) {
+      case NatKind.DNAT:
+        out.nat = NatRequest.DNAT;
+        break;
+      case NatKind.SNAT:
+        out.nat = NatRequest.SNAT;
+        break;
+      case NatKind.MASQUERADE:
+        out.nat = NatRequest.MASQUERADE;
+        break;
+      default:
+        return true;
+    }
+    // The kernel picks within the range; kube-proxy's ranges are single addresses.
+    out.natAddr = r.natAddrMin;
+    out.natPortMin = r.natPortMin;
+    out.natPortMax = r.natPortMax;
+    out.natRandomFully = (r.natFlags & NatFlag.RANDOM_FULLY) !== 0;
+    return true;
+  }
+
+  /** filter OUTPUT sees the packet after nat OUTPUT's DNAT, as the kernel's hook order gives. */
+  private runFilterKeepingNat(meta: PacketMeta, out: HookResult, sink: IptablesTraceSink | undefined): void {
+    if (out.nat !== NatRequest.DNAT) {
+      this.run(NfTable.FILTER, meta, out, sink);
+      return;
+    }
+    const { natAddr, natPortMin, natPortMax } = out;
+    const savedDaddr = meta.daddr;
+    const savedDport = meta.dport;
+    meta.daddr = natAddr;
+    if (natPortMin !== 0) meta.dport = natPortMin;
+    out.nat = NatRequest.NONE;
+    this.run(NfTable.FILTER, meta, out, sink);
+    meta.daddr = savedDaddr;
+    meta.dport = savedDport;
+    if (out.verdict === HookVerdict.ACCEPT) {
+      out.nat = NatRequest.DNAT;
+      out.natAddr = natAddr;
+      out.natPortMin = natPortMin;
+      out.natPortMax = natPortMax;
+    }
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * Lays out the simulated cluster network, mode-agnostic: the external client and the
+ * nodes' `eth0`s on one L2 segment, and per pod a veth pair with Calico-style routed
+ * addressing (kubespray's default CNI):
+ *
+ *   client  eth0 192.168.100.1/24     default via <first node>   (reaches ClusterIPs/LB IPs through it)
+ *   node    eth0 192.168.100.10x/24   default via the client     ip_forward=1
+ *           cali<11 hex> (unnumbered, MAC ee:ee:ee:ee:ee:ee)  ← /32 route per local pod
+ *           <remote pod CIDR> via <remote node IP> dev eth0
+ *   pod     eth0 <pod IP>/32           default via 169.254.1.1 dev eth0 (proxy-ARP'd by the node)
+ *
+ * Neighbour tables are filled statically (what ARP would learn), so runs stay
+ * deterministic and captures hold only IPv4.
+ */
+import { createHash } from 'node:crypto';
+import { type Cidr, parseCidr, parseIPv4, prefixMask } from '../util/ipv4.js';
+import type { Rng } from '../util/rng.js';
+import { Host } from './host.js';
+import type { NetInterface } from './net-interface.js';
+import { Segment } from './net-interface.js';
+import { Network, type NetworkOptions } from './network.js';
+import { NO_GATEWAY } from './routes.js';
+
+export interface TopologyNodeSpec {
+  readonly name: string;
+  readonly ip: string;
+  readonly podCIDR: string;
+}
+
+export interface TopologyPodSpec {
+  readonly name: string;
+  readonly namespace: string;
+  readonly nodeName: string;
+  readonly ip: string;
+}
+
+export interface TopologySpec {
+  readonly clientIP: string;
+  /** Prefix length of the nodes' shared segment (default 24). */
+  readonly segmentPrefixLength?: number;
+  readonly nodes: readonly TopologyNodeSpec[];
+  readonly pods: readonly TopologyPodSpec[];
+}
+
+/** Calico's host-side veth MAC: every `cali*` interface carries it. */
+export const CALICO_VETH_MAC = Uint8Array.of(0xee, 0xee, 0xee, 0xee, 0xee, 0xee);
+/** The fake gateway Calico pods route through (answered by proxy ARP on the node). */
+export const CALICO_GATEWAY = parseIPv4('169.254.1.1');
+
+export class TopologyError extends Error {
+  override name = 'TopologyError';
+}
+
+/** Calico's veth name: `cali` + the first 11 hex digits of sha1("<namespace>.<pod>"). */
+export function calicoVethName(namespace: string, podName: string): string {
+  return `cali${createHash('sha1').update(`${namespace}.${podName}`).digest('hex').slice(0, 11)}`;
+}
+
+/** 52:54:00 (the QEMU/libvirt prefix) + the address's low three bytes. */
+function hostMac(addr: number): Uint8Array {
+  return Uint8Array.of(0x52, 0x54, 0x00, (addr >>> 16) & 0xff, (addr >>> 8) & 0xff, addr & 0xff);
+}
+
+/** 0a:58 + the pod IP, as the CNI bridge/host-local plugins derive pod MACs. */
+function podMac(addr: number): Uint8Array {
+  return Uint8Array.of(0x0a, 0x58, addr >>> 24, (addr >>> 16) & 0xff, (addr >>> 8) & 0xff, addr & 0xff);
+}
+
+export interface ClusterTopology {
+  readonly network: Network;
+  readonly client: Host;
+  readonly nodes: ReadonlyMap<string, Host>;
+  /** Pod hosts by `namespace/name`. */
+  readonly pods: Map<string, Host>;
+  /** Node-side veth of each pod (`namespace/name` → interface). */
+  readonly podVeths: Map<string, NetInterface>;
+}
+
+export function podKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+export function buildClusterTopology(spec: TopologySpec, rng: Rng, options: NetworkOptions = {}): ClusterTopology {
+  const network = new Network(options);
+  const segment = new Segment('lan');
+  const prefix = spec.segmentPrefixLength ?? 24;
+  const clientAddr = parseIPv4(spec.clientIP);
+  const segmentNet = (clientAddr & prefixMask(prefix)) >>> 0;
+
+  const client = new Host(network, 'client', 'client', rng.fork());
+  const clientEth = client.addInterface('eth0', hostMac(clientAddr), clientAddr, prefix, 'external client');
+  segment.attach(clientEth);
+  client.routes.add(segmentNet, prefix, NO_GATEWAY, clientEth.index);
+
+  const nodes = new Map<string, Host>();
+  const nodeCidrs = new Map<string, Cidr>();
+  for (const n of spec.nodes) {
+    const addr = parseIPv4(n.ip);
+    if (((addr & prefixMask(prefix)) >>> 0) !== segmentNet)
+      throw new TopologyError(`node ${n.name} (${n.ip}) is not on the client's /${prefix} segment`);
+    const node = new Host(network, n.name, 'node', rng.fork());
+    node.ipForward = true;
+    const eth = node.addInterface('eth0', hostMac(addr), addr, prefix, `node ${n.name} uplink`);
+    segment.attach(eth);
+    node.routes.add(segmentNet, prefix, NO_GATEWAY, eth.index);
+    node.routes.add(0, 0, clientAddr, eth.index);
+    nodes.set(n.name, node);
+    nodeCidrs.set(n.name, parseCidr(n.podCIDR));
+  }
+  if (spec.nodes.length > 0) client.routes.add(0, 0, parseIPv4(spec.nodes[0].ip), clientEth.index);
+
+  // Every host on the segment knows every other's MAC.
+  for (const a of segment.members) {
+    for (const b of segment.members) if (a !== b) a.host.neighbours.set(b.addr, b.mac);
+  }
+  // Each node routes the other nodes' pod CIDRs via their IPs.
+  for (const n of spec.nodes) {
+    const node = nodes.get(n.name)!;
+    const eth = node.interfaceByName('eth0')!;
+    for (const m of spec.nodes) {
+      if (m.name === n.name) continue;
+      const cidr = nodeCidrs.get(m.name)!;
+      node.routes.add(cidr.network, cidr.prefixLength, parseIPv4(m.ip), eth.index);
+    }
+  }
+
+  const topology: ClusterTopology = { network, client, nodes, pods: new Map(), podVeths: new Map() };
+  for (const p of spec.pods) attachPod(topology, p);
+  return topology;
+}
+
+/**
+ * Plugs a pod into its node: a veth pair, the pod's /32 and default route, the node's
+ * /32 route and neighbour entry. Used at build time and when a controller starts a pod.
+ */
+export function attachPod(topology: ClusterTopology, p: TopologyPodSpec): Host {
+  const node = topology.nodes.get(p.nodeName);
+  if (node === undefined) throw new TopologyError(`pod ${p.namespace}/${p.name} is on unknown node ${p.nodeName}`);
+  const key = podKey(p.namespace, p.name);
+  if (topology.pods.has(key)) throw new TopologyError(`pod ${key} is already attached`);
+  const addr = parseIPv4(p.ip);
+  const pod = new Host(topology.network, p.name, 'pod', node.rng.fork());
+  const podEth = pod.addInterface('eth0', podMac(addr), addr, 32, `pod ${key} eth0`);
+  const hostSide = node.addInterface(calicoVethName(p.namespace, p.name), CALICO_VETH_MAC, 0, 0, `veth to pod ${key}`);
+  podEth.peer = hostSide.index;
+  hostSide.peer = podEth.index;
+  pod.routes.add(CALICO_GATEWAY, 32, NO_GATEWAY, podEth.index);
+  pod.routes.add(0, 0, CALICO_GATEWAY, podEth.index);
+  pod.neighbours.set(CALICO_GATEWAY, CALICO_VETH_MAC);
+  node.routes.add(addr, 32, NO_GATEWAY, hostSide.index);
+  node.neighbours.set(addr, podEth.mac);
+  topology.pods.set(key, pod);
+  topology.podVeths.set(key, hostSide);
+  return pod;
+}
+
+/**
+ * Unplugs a deleted pod: the node forgets its route and neighbour, so packets still
+ * addressed to it are dropped on the node (as after the CNI's DEL), not delivered.
+ */
+export function detachPod(topology: ClusterTopology, namespace: string, name: string): void {
+  const key = podKey(namespace, name);
+  const pod = topology.pods.get(key);
+  const veth = topology.podVeths.get(key);
+  if (pod === undefined || veth === undefined) return;
+  const node = veth.host;
+  const addr = pod.interfaces[0].addr;
+  node.routes.remove(addr, 32);
+  node.neighbours.delete(addr);
+  veth.peer = -1;
+  pod.interfaces[0].peer = -1;
+  topology.pods.delete(key);
+  topology.podVeths.delete(key);
+}

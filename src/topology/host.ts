@@ -1,0 +1,540 @@
+/**
+ * A simulated Linux host: the external client, a node, or a pod. It owns interfaces, a
+ * routing table, a static neighbour table and its local addresses, and runs the IPv4
+ * receive/forward/output path. Nodes add netfilter (conntrack + the proxy mode's program,
+ * see netfilter-path.ts) and forwarding; pods and the client only deliver to their own
+ * sockets. Applications (src/apps) reach the network through `HostTransport`.
+ *
+ * Per-packet work reads and rewrites the frame in its pool slot through src/wire and
+ * reuses one FiveTuple: nothing is allocated on the forwarding path.
+ */
+import type { HostTransport, TcpSegment, TimerHandle } from '../apps/transport.js';
+import { TcAction, TcResult } from '../proxy/common/datapath.js';
+import { NfHook, NF_HOOK_NAMES } from '../proxy/common/packet-meta.js';
+import { DropCounters, DropReason } from '../trace/drop-reasons.js';
+import { formatIPv4 } from '../util/ipv4.js';
+import type { Rng } from '../util/rng.js';
+import {
+  decrementTtl,
+  type FiveTuple,
+  newFiveTuple,
+  ParseStatus,
+  PARSE_STATUS_TEXT,
+  parseFiveTuple,
+  parseTcpOptions,
+  verifyIpv4HeaderChecksum,
+  verifyTcpChecksum,
+  writeIcmpUnreachableFrame,
+  writeTcpFrame,
+} from '../wire/index.js';
+import { MAX_FRAME } from './frame-pool.js';
+import { BROADCAST_MAC_KEY, macKey, NetInterface } from './net-interface.js';
+import { type NodeNetfilter, PathVerdict } from './netfilter-path.js';
+import type { Network } from './network.js';
+import { RouteTable } from './routes.js';
+
+export type HostKind = 'client' | 'node' | 'pod';
+
+/** What a host does with TCP segments and ICMP errors addressed to it (src/apps' TcpStack). */
+export interface TcpReceiver {
+  receive(segment: TcpSegment): void;
+  /** An ICMP destination-unreachable quoting a segment this host sent. */
+  receiveIcmpError(type: number, code: number, quoted: TcpSegment): void;
+}
+
+const TCP = 6;
+const UDP = 17;
+const ICMP = 1;
+const ICMP_DEST_UNREACH = 3;
+const LOOPBACK_NET = 0x7f000000;
+
+export class Host implements HostTransport {
+  readonly interfaces: NetInterface[] = [];
+  readonly routes = new RouteTable();
+  /** Static neighbour table: next-hop address → MAC (ARP answered ahead of time). */
+  readonly neighbours = new Map<number, Uint8Array>();
+  readonly localAddresses = new Set<number>();
+  readonly drops = new DropCounters();
+  /** Set on nodes: conntrack and the proxy mode's rules. */
+  netfilter: NodeNetfilter | null = null;
+  /** net.ipv4.ip_forward. */
+  ipForward = false;
+  tcp: TcpReceiver | null = null;
+
+  private readonly ft: FiveTuple = newFiveTuple();
+  private readonly tc = new TcResult();
+
+  constructor(
+    readonly network: Network,
+    readonly name: string,
+    readonly kind: HostKind,
+    readonly rng: Rng,
+  ) {
+    network.addHost(this);
+  }
+
+  addInterface(name: string, mac: Uint8Array, addr: number, prefixLen: number, description: string): NetInterface {
+    const iface = new NetInterface(this.network.interfaces.length, this, name, mac, addr, prefixLen, description);
+    this.network.registerInterface(iface);
+    this.interfaces.push(iface);
+    if (addr !== 0) this.localAddresses.add(addr);
+    return iface;
+  }
+
+  interfaceByName(name: string): NetInterface | undefined {
+    return this.interfaces.find((i) => i.name === name);
+  }
+
+  isLocal(addr: number): boolean {
+    return this.localAddresses.has(addr) || ((addr & 0xff000000) >>> 0) === LOOPBACK_NET;
+  }
+
+  /** The address a socket binds to when talking to `dst` (the route's interface address). */
+  sourceAddressFor(dst: number): number {
+    const route = this.routes.lookup(dst);
+    if (route < 0) return 0;
+    const iface = this.network.interfaces[this.routes.iface(route)];
+    return iface.addr !== 0 ? iface.addr : (this.interfaces.find((i) => i.addr !== 0)?.addr ?? 0);
+  }
+
+  // ---------------------------------------------------------------- HostTransport
+
+  nowNs(): number {
+    return this.network.nowNs;
+  }
+
+  setTimer(delayNs: number, fn: () => void): TimerHandle {
+    return this.network.setTimer(delayNs, fn);
+  }
+
+  clearTimer(handle: TimerHandle): void {
+    this.network.clearTimer(handle);
+  }
+
+  sendTcp(seg: TcpSegment): void {
+    const pool = this.network.pool;
+    const slot = pool.acquire();
+    const frame = pool.view(slot);
+    // MACs are filled after routing; write placeholders now.
+    const len = writeTcpFrame(frame, 0, {
+      srcMac: ZERO_MAC,
+      dstMac: ZERO_MAC,
+      src: seg.src,
+      dst: seg.dst,
+      sport: seg.sport,
+      dport: seg.dport,
+      seq: seg.seq,
+      ack: seg.ack,
+      flags: seg.flags,
+      window: seg.window,
+      options: seg.options,
+      payload: seg.payload,
+      id: seg.ipId ?? 0,
+      ttl: 64,
+    });
+    pool.lengths[slot] = len;
+    this.output(slot);
+  }
+
+  // ---------------------------------------------------------------- receive path
+
+  /** A frame arrived on `iface` (called by the pump). Consumes the pool slot. */
+  receive(iface: NetInterface, slot: number): void {
+    const net = this.network;
+    const pool = net.pool;
+    const frame = pool.view(slot);
+    const tracer = net.tracer;
+    if (tracer !== null) tracer.step(net.nowNs, this.name, `rx ${iface.name}`, '');
+
+    if (iface.tcIngress !== null && !this.runTcIngress(iface, slot)) return;
+
+    const dstMac = macKey(frame, 0);
+    if (dstMac !== macKey(iface.mac) && dstMac !== BROADCAST_MAC_KEY) return this.dropSlot(slot, DropReason.OTHERHOST);
+    const ft = this.ft;
+    const status = parseFiveTuple(frame, ft, 0, pool.lengths[slot]);
+    if (status !== ParseStatus.OK) {
+      if (tracer !== null) tracer.step(net.nowNs, this.name, 'drop', PARSE_STATUS_TEXT[status]);
+      return this.dropSlot(slot, status === ParseStatus.NOT_IPV4 ? DropReason.UNHANDLED_PROTO : DropReason.PKT_TOO_SMALL);
+    }
+    if (!verifyIpv4HeaderChecksum(frame, ft.ipOffset)) return this.dropSlot(slot, DropReason.IP_CSUM);
+    this.ipRcv(iface, slot);
+  }
+
+  /** Runs the interface's tc ingress program; false when it consumed the frame. */
+  private runTcIngress(iface: NetInterface, slot: number): boolean {
+    const net = this.network;
+    const pool = net.pool;
+    const prog = iface.tcIngress!;
+    const tc = this.tc;
+    tc.reset(pool.lengths[slot]);
+    prog.run(pool.view(slot), pool.lengths[slot], net.nowNs, tc, net.tracer);
+    pool.lengths[slot] = tc.length;
+    switch (tc.action) {
+      case TcAction.PASS:
+        return true;
+      case TcAction.DROP: {
+        const reason = prog.dropReasonName(tc.dropReason);
+        this.drops.tcReasons.set(reason, (this.drops.tcReasons.get(reason) ?? 0) + 1);
+        net.drops.tcReasons.set(reason, (net.drops.tcReasons.get(reason) ?? 0) + 1);
+        if (net.tracer !== null) net.tracer.step(net.nowNs, this.name, 'drop', `${prog.name}: ${reason}`);
+        this.dropSlot(slot, DropReason.TC_PROGRAM);
+        return false;
+      }
+      case TcAction.TX: {
+        const mac = this.peerMacOf(iface, slot);
+        if (mac === undefined) {
+          this.dropSlot(slot, DropReason.NEIGH_FAILED);
+          return false;
+        }
+        this.transmitTo(iface, slot, mac);
+        return false;
+      }
+      case TcAction.REDIRECT: {
+        const out = net.interfaces[tc.ifindex];
+        const ft = this.ft;
+        if (parseFiveTuple(pool.view(slot), ft, 0, pool.lengths[slot]) !== ParseStatus.OK) {
+          this.dropSlot(slot, DropReason.PKT_TOO_SMALL);
+          return false;
+        }
+        const mac = this.neighbours.get(tc.nextHop !== 0 ? tc.nextHop : ft.daddr);
+        if (mac === undefined) {
+          this.dropSlot(slot, DropReason.NEIGH_FAILED);
+          return false;
+        }
+        if (net.tracer !== null) net.tracer.step(net.nowNs, this.name, 'redirect', `${prog.name} → ${out.name}`);
+        this.transmitTo(out, slot, mac);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** ip_rcv_finish: PREROUTING, the routing decision, then INPUT or FORWARD. */
+  private ipRcv(iface: NetInterface, slot: number): void {
+    const net = this.network;
+    const frame = net.pool.view(slot);
+    const ft = this.ft;
+    const nf = this.netfilter;
+    if (nf !== null) {
+      const v = nf.trackAndRunDst(NfHook.PREROUTING, frame, ft, iface.name, '', net.nowNs, net.tracer);
+      if (net.tracer !== null) this.traceHook(NfHook.PREROUTING, v);
+      if (v !== PathVerdict.CONTINUE) return this.refuse(slot, v, iface);
+    }
+    if (this.isLocal(ft.daddr)) return this.localIn(iface, slot);
+    if (!this.ipForward) return this.dropSlot(slot, DropReason.IP_NOT_FORWARDING);
+    this.forward(iface.name, slot);
+  }
+
+  /** INPUT, then either local delivery or (IPVS) a rewrite and re-route. */
+  private localIn(iface: NetInterface | null, slot: number): void {
+    const net = this.network;
+    const frame = net.pool.view(slot);
+    const ft = this.ft;
+    const nf = this.netfilter;
+    if (nf !== null) {
+      const inName = iface === null ? 'lo' : iface.name;
+      const v = nf.runHook(NfHook.INPUT, frame, ft, inName, '', net.nowNs, net.tracer);
+      if (net.tracer !== null) this.traceHook(NfHook.INPUT, v);
+      if (v !== PathVerdict.CONTINUE) return this.refuse(slot, v, iface);
+      if (nf.redirected && !this.isLocal(ft.daddr)) {
+        // IPVS (ip_vs_nat_xmit): the packet now goes to a real server.
+        if (net.tracer !== null) net.tracer.step(net.nowNs, this.name, 'ipvs', `→ ${formatIPv4(ft.daddr)}:${ft.dport}`);
+        return this.routeOut(inName, slot, false);
+      }
+      if (nf.finishInput(frame, ft, net.nowNs) !== PathVerdict.CONTINUE) return this.dropSlot(slot, DropReason.NAT_FAILED);
+    }
+    this.deliverLocal(slot);
+  }
+
+  /** ip_forward: TTL, FORWARD, then out. */
+  private forward(inName: string, slot: number): void {
+    const net = this.network;
+    const frame = net.pool.view(slot);
+    const ft = this.ft;
+    if (ft.ttl <= 1) {
+      this.netfilter?.abandon();
+      return this.dropSlot(slot, DropReason.IP_TTL_EXCEEDED);
+    }
+    decrementTtl(frame, ft.ipOffset);
+    ft.ttl--;
+    this.routeOut(inName, slot, true);
+  }
+
+  /** Route lookup, FORWARD (when forwarding), POSTROUTING, neighbour, transmit. */
+  private routeOut(inName: string, slot: number, forwarding: boolean): void {
+    const net = this.network;
+    const frame = net.pool.view(slot);
+    const ft = this.ft;
+    const nf = this.netfilter;
+    const route = this.routes.lookup(ft.daddr);
+    if (route < 0) {
+      nf?.abandon();
+      return this.dropSlot(slot, DropReason.IP_NOROUTE);
+    }
+    const out = net.interfaces[this.routes.iface(route)];
+    const nextHop = this.routes.nextHop(route, ft.daddr);
+    if (net.tracer !== null)
+      net.tracer.step(net.nowNs, this.name, 'route', `${formatIPv4(ft.daddr)} via ${formatIPv4(nextHop)} dev ${out.name}`);
+    if (nf !== null) {
+      if (forwarding) {
+        const v = nf.runHook(NfHook.FORWARD, frame, ft, inName, out.name, net.nowNs, net.tracer);
+        if (net.tracer !== null) this.traceHook(NfHook.FORWARD, v);
+        if (v !== PathVerdict.CONTINUE) return this.refuse(slot, v, null);
+      }
+      const v = nf.runPostrouting(frame, ft, inName, out.name, this.outAddress(out), net.nowNs, net.tracer);
+      if (net.tracer !== null) this.traceHook(NfHook.POSTROUTING, v);
+      if (v !== PathVerdict.CONTINUE) return this.refuse(slot, v, null);
+    }
+    const mac = this.neighbours.get(nextHop);
+    if (mac === undefined) return this.dropSlot(slot, DropReason.NEIGH_FAILED);
+    this.transmitTo(out, slot, mac);
+  }
+
+  /** Locally generated packet (ip_local_out): route, OUTPUT, re-route after DNAT, POSTROUTING. */
+  output(slot: number): void {
+    const net = this.network;
+    const frame = net.pool.view(slot);
+    const ft = this.ft;
+    if (parseFiveTuple(frame, ft, 0, net.pool.lengths[slot]) !== ParseStatus.OK) {
+      return this.dropSlot(slot, DropReason.PKT_TOO_SMALL);
+    }
+    const nf = this.netfilter;
+    if (nf !== null) {
+      const route = this.routes.lookup(ft.daddr);
+      const outName = route < 0 ? '' : net.interfaces[this.routes.iface(route)].name;
+      const v = nf.trackAndRunDst(NfHook.OUTPUT, frame, ft, '', outName, net.nowNs, net.tracer);
+      if (net.tracer !== null) this.traceHook(NfHook.OUTPUT, v);
+      if (v !== PathVerdict.CONTINUE) return this.refuse(slot, v, null);
+    }
+    if (this.isLocal(ft.daddr)) {
+      // Loopback: POSTROUTING on lo, then straight back in through INPUT.
+      if (nf !== null) {
+        const v = nf.runPostrouting(frame, ft, '', 'lo', ft.daddr, net.nowNs, net.tracer);
+        if (v !== PathVerdict.CONTINUE) return this.refuse(slot, v, null);
+        nf.trackAndRunDst(NfHook.PREROUTING, frame, ft, 'lo', '', net.nowNs, null);
+      }
+      return this.localIn(null, slot);
+    }
+    this.routeOut('', slot, false);
+  }
+
+  /** Address MASQUERADE uses on `out`: its own, or the host's primary address for unnumbered veths. */
+  private outAddress(out: NetInterface): number {
+    if (out.addr !== 0) return out.addr;
+    for (const i of this.interfaces) if (i.addr !== 0) return i.addr;
+    return 0;
+  }
+
+  /** Writes the Ethernet addresses and hands the frame to the pump. */
+  private transmitTo(out: NetInterface, slot: number, dstMac: Uint8Array): void {
+    const frame = this.network.pool.view(slot);
+    frame.set(dstMac, 0);
+    frame.set(out.mac, 6);
+    if (this.network.tracer !== null) this.network.tracer.step(this.network.nowNs, this.name, `tx ${out.name}`, '');
+    this.network.transmit(out, slot);
+  }
+
+  /**
+   * Where a frame sent back out of its ingress device goes (tc TX): the far end of a
+   * veth, or on a segment the neighbour of the (rewritten) destination.
+   */
+  private peerMacOf(iface: NetInterface, slot: number): Uint8Array | undefined {
+    if (iface.peer >= 0) return this.network.interfaces[iface.peer].mac;
+    const pool = this.network.pool;
+    if (parseFiveTuple(pool.view(slot), this.ft, 0, pool.lengths[slot]) !== ParseStatus.OK) return undefined;
+    return this.neighbours.get(this.ft.daddr);
+  }
+
+  // ---------------------------------------------------------------- local delivery
+
+  private deliverLocal(slot: number): void {
+    const net = this.network;
+    const pool = net.pool;
+    const frame = pool.view(slot);
+    const ft = this.ft;
+    if (ft.proto === TCP) {
+      if (!verifyTcpChecksum(frame, ft.l4Offset, ft.l4Length, ft.saddr, ft.daddr))
+        return this.dropSlot(slot, DropReason.TCP_CSUM);
+      const seg = readSegment(frame, ft);
+      pool.release(slot);
+      this.countDelivered();
+      if (net.tracer !== null)
+        net.tracer.step(net.nowNs, this.name, 'deliver', `tcp ${formatIPv4(ft.daddr)}:${ft.dport} from ${formatIPv4(ft.saddr)}:${ft.sport}`);
+      if (this.tcp !== null) this.tcp.receive(seg);
+      return;
+    }
+    if (ft.proto === ICMP && ft.icmpType === ICMP_DEST_UNREACH) {
+      const quoted = readQuotedTcp(frame, ft);
+      pool.release(slot);
+      if (quoted === null || this.tcp === null) {
+        this.drops.add(DropReason.ICMP_NO_SOCKET);
+        net.drops.add(DropReason.ICMP_NO_SOCKET);
+        return;
+      }
+      this.countDelivered();
+      if (net.tracer !== null) net.tracer.step(net.nowNs, this.name, 'deliver', `icmp unreachable code ${ft.icmpCode}`);
+      this.tcp.receiveIcmpError(ft.icmpType, ft.icmpCode, quoted);
+      return;
+    }
+    if (ft.proto === UDP) {
+      // No UDP sockets are simulated: answer as Linux does for a closed port.
+      this.sendIcmpUnreachable(slot, 3, null);
+      return this.dropSlot(slot, DropReason.NO_SOCKET);
+    }
+    this.dropSlot(slot, DropReason.UNHANDLED_PROTO);
+  }
+
+  private countDelivered(): void {
+    this.drops.delivered++;
+    this.network.drops.delivered++;
+  }
+
+  // ---------------------------------------------------------------- drops and rejects
+
+  private refuse(slot: number, v: PathVerdict, inIface: NetInterface | null): void {
+    const nf = this.netfilter;
+    const rejectCode = nf === null ? 3 : nf.result.rejectCode;
+    // Release the offending packet's conntrack reference before the ICMP error, which is
+    // a new packet of its own through OUTPUT and POSTROUTING.
+    nf?.abandon();
+    if (v === PathVerdict.REJECT) this.sendIcmpUnreachable(slot, rejectCode, inIface);
+    const reason =
+      v === PathVerdict.REJECT
+        ? DropReason.NETFILTER_REJECT
+        : v === PathVerdict.CT_FULL
+          ? DropReason.CONNTRACK_FULL
+          : v === PathVerdict.NAT_FAILED
+            ? DropReason.NAT_FAILED
+            : v === PathVerdict.INVALID
+              ? DropReason.CONNTRACK_INVALID
+              : DropReason.NETFILTER_DROP;
+    this.dropSlot(slot, reason);
+  }
+
+  private dropSlot(slot: number, reason: DropReason): void {
+    const net = this.network;
+    if (net.tracer !== null) net.tracer.step(net.nowNs, this.name, 'drop', DROP_TEXT[reason] ?? String(reason));
+    net.pool.release(slot);
+    net.drop(this, reason);
+  }
+
+  /**
+   * icmp_send(ICMP_DEST_UNREACH): quotes the offending datagram back to its sender. The
+   * source is the address the sender called when it is ours, else our address on the
+   * route back (icmp_errors_use_inbound_ifaddr = 0).
+   */
+  private sendIcmpUnreachable(slot: number, code: number, _inIface: NetInterface | null): void {
+    const net = this.network;
+    const pool = net.pool;
+    const frame = pool.view(slot);
+    const ft = this.ft;
+    const original = frame.subarray(ft.ipOffset, ft.ipOffset + ft.ipTotalLength);
+    const dst = ft.saddr;
+    const src = this.isLocal(ft.daddr) ? ft.daddr : this.sourceAddressFor(dst);
+    const out = pool.acquire();
+    const len = writeIcmpUnreachableFrame(pool.view(out), 0, {
+      srcMac: ZERO_MAC,
+      dstMac: ZERO_MAC,
+      src,
+      dst,
+      code,
+      original,
+      ttl: 64,
+    });
+    pool.lengths[out] = len;
+    if (len > MAX_FRAME) throw new Error('ICMP error larger than a frame slot');
+    if (net.tracer !== null) net.tracer.step(net.nowNs, this.name, 'icmp', `unreachable code ${code} → ${formatIPv4(dst)}`);
+    // The error is a new locally generated packet; the offending one's state is saved and restored.
+    const saved = saveTuple(ft);
+    this.output(out);
+    restoreTuple(ft, saved);
+  }
+
+  private traceHook(hook: NfHook, v: PathVerdict): void {
+    const net = this.network;
+    const nf = this.netfilter;
+    const verdict = ['ACCEPT', 'DROP', 'REJECT', 'DROP (conntrack table full)', 'DROP (NAT failed)', 'DROP (INVALID)'][v];
+    const ft = this.ft;
+    net.tracer!.step(
+      net.nowNs,
+      this.name,
+      NF_HOOK_NAMES[hook],
+      `${verdict}  ${formatIPv4(ft.saddr)}:${ft.sport} → ${formatIPv4(ft.daddr)}:${ft.dport}${nf !== null && nf.firstPacket ? ' (ct new)' : ' (ct established)'}`,
+    );
+  }
+}
+
+const ZERO_MAC = new Uint8Array(6);
+
+const DROP_TEXT: Partial<Record<DropReason, string>> = {
+  [DropReason.OTHERHOST]: 'not our MAC',
+  [DropReason.UNHANDLED_PROTO]: 'unhandled protocol',
+  [DropReason.PKT_TOO_SMALL]: 'malformed',
+  [DropReason.IP_CSUM]: 'bad IP checksum',
+  [DropReason.TCP_CSUM]: 'bad TCP checksum',
+  [DropReason.IP_NOROUTE]: 'no route',
+  [DropReason.IP_NOT_FORWARDING]: 'not forwarding',
+  [DropReason.IP_TTL_EXCEEDED]: 'TTL exceeded',
+  [DropReason.NEIGH_FAILED]: 'no neighbour',
+  [DropReason.NETFILTER_DROP]: 'netfilter DROP',
+  [DropReason.NETFILTER_REJECT]: 'netfilter REJECT',
+  [DropReason.CONNTRACK_FULL]: 'nf_conntrack: table full, dropping packet',
+  [DropReason.CONNTRACK_INVALID]: 'conntrack INVALID',
+  [DropReason.NAT_FAILED]: 'NAT failed',
+  [DropReason.NO_SOCKET]: 'no socket',
+  [DropReason.TC_PROGRAM]: 'tc program',
+};
+
+/** The TCP segment in a validated frame, as the apps see it (payload copied: the slot is recycled). */
+function readSegment(frame: Uint8Array, ft: FiveTuple): TcpSegment {
+  const l4 = ft.l4Offset;
+  const dataOffset = (frame[l4 + 12] >>> 4) * 4;
+  const opts = parseTcpOptions(frame, l4 + 20, l4 + dataOffset);
+  return {
+    src: ft.saddr,
+    dst: ft.daddr,
+    sport: ft.sport,
+    dport: ft.dport,
+    seq: readU32(frame, l4 + 4),
+    ack: readU32(frame, l4 + 8),
+    flags: ((frame[l4 + 12] & 1) << 8) | frame[l4 + 13],
+    window: (frame[l4 + 14] << 8) | frame[l4 + 15],
+    options: opts.ok ? opts.options : [],
+    payload: frame.slice(l4 + dataOffset, l4 + ft.l4Length),
+  };
+}
+
+/** The TCP header quoted in an ICMP error (IP header + at least 8 bytes), or null. */
+function readQuotedTcp(frame: Uint8Array, ft: FiveTuple): TcpSegment | null {
+  const inner = ft.l4Offset + 8;
+  const end = ft.ipOffset + ft.ipTotalLength;
+  if (inner + 20 > end || frame[inner] >>> 4 !== 4) return null;
+  const ihl = (frame[inner] & 0x0f) * 4;
+  if (frame[inner + 9] !== TCP || inner + ihl + 8 > end) return null;
+  const l4 = inner + ihl;
+  return {
+    src: readU32(frame, inner + 12),
+    dst: readU32(frame, inner + 16),
+    sport: (frame[l4] << 8) | frame[l4 + 1],
+    dport: (frame[l4 + 2] << 8) | frame[l4 + 3],
+    seq: readU32(frame, l4 + 4),
+    ack: 0,
+    flags: 0,
+    window: 0,
+    options: [],
+    payload: new Uint8Array(0),
+  };
+}
+
+function readU32(b: Uint8Array, o: number): number {
+  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+}
+
+function saveTuple(ft: FiveTuple): FiveTuple {
+  return { ...ft };
+}
+
+function restoreTuple(ft: FiveTuple, saved: FiveTuple): void {
+  Object.assign(ft, saved);
+}
+
