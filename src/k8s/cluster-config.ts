@@ -1,0 +1,240 @@
+/**
+ * The simulated cluster's shape: nodes, address ranges and defaults, from the optional
+ * `apiVersion: dpsim/v1alpha1, kind: Cluster` document, overridden by options that mirror the
+ * real flags (--service-cluster-ip-range, --service-node-port-range, --cluster-cidr, …).
+ *
+ * Without a Cluster document dpsim simulates the origin scenario's kubespray cluster:
+ * node1..node3 at 192.168.100.100-102, kube_service_addresses 10.233.0.0/18,
+ * kube_pods_subnet 10.233.64.0/18 split into /24 per node (kube_network_node_prefix 24, so
+ * node1 10.233.64.0/24, node2 10.233.65.0/24, node3 10.233.66.0/24), NodePorts 30000-32767,
+ * node1 the control-plane node whose apiserver (:6443) backs the `kubernetes` Service.
+ */
+
+import {
+  type Cidr,
+  cidrContains,
+  formatCidr,
+  formatIPv4,
+  isIPv4,
+  parseCidr,
+  parseIPv4,
+} from '../util/ipv4.js';
+import { parsePortRange } from './allocators.js';
+import { ClusterConfigError } from './errors.js';
+
+export type ProxyMode = 'iptables' | 'nftables' | 'ipvs' | 'ebpf';
+export const PROXY_MODES: readonly ProxyMode[] = ['iptables', 'nftables', 'ipvs', 'ebpf'];
+
+export interface NodeConfig {
+  readonly name: string;
+  /** InternalIP. */
+  readonly ip: string;
+  /** spec.podCIDR. */
+  readonly podCIDR: string;
+  /** Runs the apiserver: its IP:6443 is an endpoint of default/kubernetes. */
+  readonly controlPlane: boolean;
+}
+
+export interface ClusterConfig {
+  readonly name: string;
+  readonly nodes: readonly NodeConfig[];
+  readonly serviceCIDR: string;
+  readonly clusterCIDR: string;
+  /** kube-controller-manager --node-cidr-mask-size (kubespray kube_network_node_prefix). */
+  readonly nodeCIDRMaskSize: number;
+  readonly serviceNodePortRange: string;
+  /** LoadBalancer VIP pool entries: CIDRs or "first-last" address ranges. */
+  readonly loadBalancerIPPool: readonly string[];
+  readonly proxyMode: ProxyMode;
+  /** The external client host that sends traffic into the cluster. */
+  readonly clientIP: string;
+  /** Port the apiserver listens on (the kubernetes Service's targetPort). */
+  readonly apiserverPort: number;
+}
+
+/** Overrides that mirror kube-apiserver / kube-proxy / dpsim flags. */
+export interface ClusterOptions {
+  /** --service-node-port-range, e.g. '30000-32767'. */
+  serviceNodePortRange?: string;
+  /** --service-cluster-ip-range. */
+  serviceClusterIPRange?: string;
+  /** --cluster-cidr. */
+  clusterCIDR?: string;
+  /** --proxy-mode. */
+  proxyMode?: ProxyMode | string;
+  /** --seed: every random choice (ClusterIPs, NodePorts, names) follows from it. Default 1. */
+  seed?: number;
+  /** Simulated wall-clock time of cluster bootstrap (ms since epoch). Default 2025-01-01T00:00:00Z. */
+  startTimeMs?: number;
+}
+
+/** Raw spec of the Cluster document, as written in YAML. */
+export interface ClusterDocumentSpec {
+  nodes?: Array<{ name?: unknown; ip?: unknown; podCIDR?: unknown; controlPlane?: unknown }>;
+  serviceCIDR?: unknown;
+  clusterCIDR?: unknown;
+  nodeCIDRMaskSize?: unknown;
+  serviceNodePortRange?: unknown;
+  loadBalancerIPPool?: unknown;
+  proxyMode?: unknown;
+  clientIP?: unknown;
+}
+
+export const ORIGIN_CLUSTER_DEFAULTS = {
+  name: 'origin',
+  nodes: [
+    { name: 'node1', ip: '192.168.100.100', controlPlane: true },
+    { name: 'node2', ip: '192.168.100.101', controlPlane: false },
+    { name: 'node3', ip: '192.168.100.102', controlPlane: false },
+  ],
+  serviceCIDR: '10.233.0.0/18',
+  clusterCIDR: '10.233.64.0/18',
+  nodeCIDRMaskSize: 24,
+  serviceNodePortRange: '30000-32767',
+  loadBalancerIPPool: ['192.168.100.200-192.168.100.220'],
+  // kube-proxy's own default on Linux (kubespray itself defaults kube_proxy_mode to ipvs).
+  proxyMode: 'iptables' as ProxyMode,
+  clientIP: '192.168.100.1',
+  apiserverPort: 6443,
+} as const;
+
+function str(v: unknown, what: string): string {
+  if (typeof v !== 'string' || v.trim() === '')
+    throw new ClusterConfigError(`Cluster: ${what} must be a non-empty string`);
+  return v.trim();
+}
+
+function checkCidr(text: string, what: string): Cidr {
+  try {
+    return parseCidr(text);
+  } catch (e) {
+    throw new ClusterConfigError(`Cluster: ${what}: ${(e as Error).message}`);
+  }
+}
+
+function checkProxyMode(v: unknown): ProxyMode {
+  if (typeof v === 'string' && (PROXY_MODES as readonly string[]).includes(v)) return v as ProxyMode;
+  throw new ClusterConfigError(
+    `Cluster: proxyMode must be one of ${PROXY_MODES.join(', ')}; got ${JSON.stringify(v)}`,
+  );
+}
+
+/**
+ * Builds the cluster configuration from an optional Cluster document spec and flag overrides.
+ * Node podCIDRs not given are carved from the cluster CIDR in node order, as the
+ * node-ipam controller hands them out at registration.
+ */
+export function resolveClusterConfig(
+  spec: ClusterDocumentSpec | undefined,
+  options: ClusterOptions = {},
+): ClusterConfig {
+  const d = ORIGIN_CLUSTER_DEFAULTS;
+  const s = spec ?? {};
+  const serviceCIDR =
+    options.serviceClusterIPRange ??
+    (s.serviceCIDR === undefined ? d.serviceCIDR : str(s.serviceCIDR, 'serviceCIDR'));
+  const clusterCIDR =
+    options.clusterCIDR ?? (s.clusterCIDR === undefined ? d.clusterCIDR : str(s.clusterCIDR, 'clusterCIDR'));
+  const serviceNodePortRange =
+    options.serviceNodePortRange ??
+    (s.serviceNodePortRange === undefined
+      ? d.serviceNodePortRange
+      : str(s.serviceNodePortRange, 'serviceNodePortRange'));
+  const proxyMode = checkProxyMode(options.proxyMode ?? s.proxyMode ?? d.proxyMode);
+  const clientIP = s.clientIP === undefined ? d.clientIP : str(s.clientIP, 'clientIP');
+  const nodeCIDRMaskSize = s.nodeCIDRMaskSize === undefined ? d.nodeCIDRMaskSize : Number(s.nodeCIDRMaskSize);
+
+  const svcCidr = checkCidr(serviceCIDR, '--service-cluster-ip-range');
+  const podCidr = checkCidr(clusterCIDR, '--cluster-cidr');
+  try {
+    parsePortRange(serviceNodePortRange);
+  } catch (e) {
+    throw new ClusterConfigError(`--service-node-port-range: ${(e as Error).message}`);
+  }
+  if (svcCidr.prefixLength > 30) {
+    throw new ClusterConfigError(
+      `--service-cluster-ip-range ${serviceCIDR} is too small: it needs at least 2 usable addresses`,
+    );
+  }
+  if (
+    !Number.isInteger(nodeCIDRMaskSize) ||
+    nodeCIDRMaskSize < podCidr.prefixLength ||
+    nodeCIDRMaskSize > 30
+  ) {
+    throw new ClusterConfigError(
+      `Cluster: nodeCIDRMaskSize ${nodeCIDRMaskSize} must lie between the cluster CIDR prefix (${podCidr.prefixLength}) and 30`,
+    );
+  }
+  if (!isIPv4(clientIP))
+    throw new ClusterConfigError(`Cluster: clientIP "${clientIP}" is not an IPv4 address`);
+
+  let pool: string[];
+  if (s.loadBalancerIPPool === undefined) pool = [...d.loadBalancerIPPool];
+  else if (Array.isArray(s.loadBalancerIPPool))
+    pool = s.loadBalancerIPPool.map((p) => str(p, 'loadBalancerIPPool[]'));
+  else pool = [str(s.loadBalancerIPPool, 'loadBalancerIPPool')];
+
+  const rawNodes: NonNullable<ClusterDocumentSpec['nodes']> = s.nodes ?? d.nodes.map((n) => ({ ...n }));
+  if (!Array.isArray(rawNodes) || rawNodes.length === 0)
+    throw new ClusterConfigError('Cluster: nodes must be a non-empty list');
+  const subnetSize = 2 ** (32 - nodeCIDRMaskSize);
+  const subnetCount = 2 ** (nodeCIDRMaskSize - podCidr.prefixLength);
+  const usedSubnets = new Set<number>();
+  const names = new Set<string>();
+  const partial = rawNodes.map((n, i) => {
+    const name = str(n.name, `nodes[${i}].name`);
+    if (names.has(name)) throw new ClusterConfigError(`Cluster: duplicate node name "${name}"`);
+    names.add(name);
+    const ip = str(n.ip, `nodes[${i}].ip`);
+    if (!isIPv4(ip)) throw new ClusterConfigError(`Cluster: nodes[${i}].ip "${ip}" is not an IPv4 address`);
+    let podCIDR: string | undefined;
+    if (n.podCIDR !== undefined) {
+      const c = checkCidr(str(n.podCIDR, `nodes[${i}].podCIDR`), `nodes[${i}].podCIDR`);
+      if (!cidrContains(podCidr, c.network) || c.prefixLength < podCidr.prefixLength) {
+        throw new ClusterConfigError(
+          `Cluster: nodes[${i}].podCIDR ${formatCidr(c)} is not inside the cluster CIDR ${clusterCIDR}`,
+        );
+      }
+      podCIDR = formatCidr(c);
+      if (c.prefixLength === nodeCIDRMaskSize) usedSubnets.add((c.network - podCidr.network) / subnetSize);
+    }
+    const controlPlane = n.controlPlane === undefined ? i === 0 : n.controlPlane === true;
+    return { name, ip, podCIDR, controlPlane };
+  });
+  let next = 0;
+  const nodes: NodeConfig[] = partial.map((n) => {
+    if (n.podCIDR !== undefined) return { ...n, podCIDR: n.podCIDR };
+    while (usedSubnets.has(next)) next++;
+    if (next >= subnetCount) {
+      throw new ClusterConfigError(
+        `Cluster: cluster CIDR ${clusterCIDR} has no free /${nodeCIDRMaskSize} left for node ${n.name}`,
+      );
+    }
+    usedSubnets.add(next);
+    const network = (podCidr.network + next * subnetSize) >>> 0;
+    return { ...n, podCIDR: `${formatIPv4(network)}/${nodeCIDRMaskSize}` };
+  });
+  // Fail early on overlapping ranges that would make the simulation meaningless.
+  if (cidrContains(svcCidr, podCidr.network) || cidrContains(podCidr, svcCidr.network)) {
+    throw new ClusterConfigError(`Cluster: service CIDR ${serviceCIDR} overlaps cluster CIDR ${clusterCIDR}`);
+  }
+  for (const n of nodes) {
+    if (cidrContains(podCidr, parseIPv4(n.ip))) {
+      throw new ClusterConfigError(
+        `Cluster: node ${n.name} IP ${n.ip} lies inside the cluster CIDR ${clusterCIDR}`,
+      );
+    }
+  }
+  return {
+    name: d.name,
+    nodes,
+    serviceCIDR: formatCidr(svcCidr),
+    clusterCIDR: formatCidr(podCidr),
+    nodeCIDRMaskSize,
+    serviceNodePortRange,
+    loadBalancerIPPool: pool,
+    proxyMode,
+    clientIP,
+    apiserverPort: d.apiserverPort,
+  };
+}

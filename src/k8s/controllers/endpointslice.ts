@@ -1,0 +1,264 @@
+/**
+ * The EndpointSlice controller (staging/src/k8s.io/endpointslice, pkg/controller/endpointslice):
+ * for every Service with a selector, the pods it selects become endpoints, grouped into slices
+ * of at most 100 endpoints that share one resolved port list.
+ *
+ * Per endpoint: serving = pod Ready; terminating = deletionTimestamp set;
+ * ready = publishNotReadyAddresses || (serving && !terminating). A named targetPort resolves
+ * against the pod's container ports by name and protocol; a pod without it gets no entry for
+ * that port (and so lands in a slice with a different port list). Endpoints keep their slice
+ * across syncs when they can; a Service with no endpoints keeps one empty placeholder slice.
+ */
+
+import type { Pod, Service, ServicePort } from 'kubernetes-types/core/v1.js';
+import type { Endpoint, EndpointPort, EndpointSlice } from 'kubernetes-types/discovery/v1.js';
+import { matchesMap } from '../labels.js';
+import { generateName } from '../names.js';
+import { type ClusterStore, objectKey } from '../store.js';
+import { writable } from '../writable.js';
+import { isPodReady, isPodTerminating } from './pods.js';
+
+export const MAX_ENDPOINTS_PER_SLICE = 100;
+export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
+export const LABEL_MANAGED_BY = 'endpointslice.kubernetes.io/managed-by';
+export const MANAGED_BY_CONTROLLER = 'endpointslice-controller.k8s.io';
+export const LABEL_HEADLESS = 'service.kubernetes.io/headless';
+
+/** findPort: the container port a Service port's targetPort names, or undefined. */
+export function resolveTargetPort(pod: Pod, sp: ServicePort): number | undefined {
+  const tp = sp.targetPort ?? sp.port;
+  if (typeof tp === 'number') return tp;
+  const protocol = sp.protocol ?? 'TCP';
+  // Regular containers first, then restartable init (sidecar) containers.
+  for (const c of pod.spec?.containers ?? []) {
+    for (const cp of c.ports ?? [])
+      if (cp.name === tp && (cp.protocol ?? 'TCP') === protocol) return cp.containerPort;
+  }
+  for (const c of pod.spec?.initContainers ?? []) {
+    if (c.restartPolicy !== 'Always') continue;
+    for (const cp of c.ports ?? [])
+      if (cp.name === tp && (cp.protocol ?? 'TCP') === protocol) return cp.containerPort;
+  }
+  // A numeric string is accepted as a port number (intstr parsing of "8080").
+  if (/^\d+$/.test(tp)) return Number(tp);
+  return undefined;
+}
+
+/** A cheap identity of a resolved port list (grouping key for slices). */
+function portsSignature(ports: readonly EndpointPort[] | undefined): string {
+  if (ports === undefined) return '-';
+  let sig = '';
+  for (const p of ports) sig += `${p.name ?? ''}/${p.port}/${p.protocol ?? 'TCP'}/${p.appProtocol ?? ''},`;
+  return sig;
+}
+
+function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
+  return (
+    a.addresses[0] === b.addresses[0] &&
+    a.nodeName === b.nodeName &&
+    a.targetRef?.uid === b.targetRef?.uid &&
+    a.conditions?.ready === b.conditions?.ready &&
+    a.conditions?.serving === b.conditions?.serving &&
+    a.conditions?.terminating === b.conditions?.terminating
+  );
+}
+
+function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!sameEndpoint(a[i], b[i])) return false;
+  return true;
+}
+
+function shouldPodBeInEndpoints(pod: Pod): boolean {
+  const phase = pod.status?.phase;
+  if (phase === 'Succeeded' || phase === 'Failed') return false;
+  return pod.status?.podIP !== undefined && pod.status.podIP !== '';
+}
+
+function podEndpoint(pod: Pod, svc: Service): Endpoint {
+  const serving = isPodReady(pod);
+  const terminating = isPodTerminating(pod);
+  return {
+    addresses: [pod.status!.podIP!],
+    conditions: {
+      ready: svc.spec?.publishNotReadyAddresses === true || (serving && !terminating),
+      serving,
+      terminating,
+    },
+    nodeName: pod.spec?.nodeName,
+    targetRef: {
+      kind: 'Pod',
+      namespace: pod.metadata!.namespace,
+      name: pod.metadata!.name,
+      uid: pod.metadata!.uid,
+    },
+  };
+}
+
+function endpointId(e: Endpoint): string {
+  return e.targetRef?.uid ?? e.addresses[0];
+}
+
+/** Pods of the Service's namespace matching its selector. */
+export function selectedPods(store: ClusterStore, svc: Service): Pod[] {
+  const selector = svc.spec?.selector;
+  if (selector === undefined || Object.keys(selector).length === 0) return [];
+  const ns = svc.metadata!.namespace!;
+  const out: Pod[] = [];
+  for (const key of store.podLabels.matchAll(ns, selector)) {
+    const p = store.pods.get(key);
+    if (p !== undefined && matchesMap(selector, p.metadata?.labels)) out.push(p);
+  }
+  return out;
+}
+
+/** Whether the controller manages slices for this Service. */
+export function managesSlices(svc: Service): boolean {
+  const sel = svc.spec?.selector;
+  return svc.spec?.type !== 'ExternalName' && sel !== undefined && Object.keys(sel).length > 0;
+}
+
+/**
+ * Brings the Service's managed slices in line with its pods. Returns true when any slice
+ * was created, changed or deleted.
+ */
+export function syncServiceSlices(store: ClusterStore, svcKey: string): boolean {
+  const svc = store.services.get(svcKey);
+  const existingKeys = [...(store.slicesByService.get(svcKey) ?? [])];
+  if (svc === undefined || !managesSlices(svc)) {
+    for (const k of existingKeys) store.endpointSlices.delete(k);
+    store.slicesByService.delete(svcKey);
+    return existingKeys.length > 0;
+  }
+  const ns = svc.metadata!.namespace!;
+
+  // Desired endpoints grouped by their resolved port list.
+  const groups = new Map<string, { ports: EndpointPort[]; endpoints: Map<string, Endpoint> }>();
+  for (const pod of selectedPods(store, svc)) {
+    if (!shouldPodBeInEndpoints(pod)) continue;
+    const ports: EndpointPort[] = [];
+    for (const sp of svc.spec?.ports ?? []) {
+      const port = resolveTargetPort(pod, sp);
+      if (port === undefined) continue;
+      const ep: EndpointPort = { name: sp.name ?? '', port, protocol: sp.protocol ?? 'TCP' };
+      if (sp.appProtocol !== undefined) ep.appProtocol = sp.appProtocol;
+      ports.push(ep);
+    }
+    const sig = portsSignature(ports);
+    let g = groups.get(sig);
+    if (g === undefined) {
+      g = { ports, endpoints: new Map() };
+      groups.set(sig, g);
+    }
+    const e = podEndpoint(pod, svc);
+    g.endpoints.set(endpointId(e), e);
+  }
+
+  const existing = existingKeys
+    .map((k) => store.endpointSlices.get(k))
+    .filter((s): s is EndpointSlice => s !== undefined)
+    .sort((a, b) => (a.metadata!.name! < b.metadata!.name! ? -1 : 1));
+  const plan = new Map<EndpointSlice, Endpoint[]>();
+  const keep = new Set<EndpointSlice>();
+  let changed = false;
+
+  for (const [sig, g] of groups) {
+    const mine = existing.filter((s) => s.ports !== undefined && portsSignature(s.ports) === sig);
+    // Keep endpoints where they are.
+    for (const s of mine) {
+      const kept: Endpoint[] = [];
+      for (const e of s.endpoints) {
+        const id = endpointId(e);
+        const want = g.endpoints.get(id);
+        if (want !== undefined) {
+          kept.push(want);
+          g.endpoints.delete(id);
+        }
+      }
+      plan.set(s, kept);
+    }
+    // Fill slices with room, then open new ones.
+    const rest = [...g.endpoints.values()];
+    for (const s of mine) {
+      const list = plan.get(s)!;
+      while (list.length < MAX_ENDPOINTS_PER_SLICE && rest.length > 0) list.push(rest.shift()!);
+      if (list.length > 0) keep.add(s);
+    }
+    while (rest.length > 0) {
+      const s = newSlice(store, svc, g.ports);
+      changed = true;
+      plan.set(s, rest.splice(0, MAX_ENDPOINTS_PER_SLICE));
+      keep.add(s);
+    }
+  }
+
+  if (groups.size === 0) {
+    // No endpoints: exactly one placeholder slice with no ports.
+    const placeholder = existing.find((s) => s.ports === undefined && s.endpoints.length === 0);
+    if (placeholder !== undefined) keep.add(placeholder);
+    else {
+      const s = newSlice(store, svc, undefined);
+      plan.set(s, []);
+      keep.add(s);
+      changed = true;
+    }
+  }
+
+  const keys = new Set<string>();
+  for (const s of existing) {
+    if (!keep.has(s)) {
+      store.endpointSlices.delete(objectKey(ns, s.metadata!.name!));
+      changed = true;
+    }
+  }
+  for (const s of keep) {
+    const key = objectKey(ns, s.metadata!.name!);
+    keys.add(key);
+    const endpoints = plan.get(s) ?? s.endpoints;
+    const isNew = !store.endpointSlices.has(key);
+    if (isNew || !sameEndpoints(endpoints, s.endpoints)) {
+      s.endpoints = endpoints;
+      if (!isNew) {
+        writable(s.metadata!).resourceVersion = store.nextResourceVersion();
+        writable(s.metadata!).generation = (s.metadata!.generation ?? 1) + 1;
+      }
+      store.endpointSlices.set(key, s);
+      changed = true;
+    }
+  }
+  store.slicesByService.set(svcKey, keys);
+  return changed;
+}
+
+function newSlice(store: ClusterStore, svc: Service, ports: EndpointPort[] | undefined): EndpointSlice {
+  const ns = svc.metadata!.namespace!;
+  const svcName = svc.metadata!.name!;
+  let name: string;
+  do name = generateName(`${svcName}-`, store.random.names);
+  while (store.endpointSlices.has(objectKey(ns, name)));
+  const labels: Record<string, string> = {
+    [LABEL_MANAGED_BY]: MANAGED_BY_CONTROLLER,
+    [LABEL_SERVICE_NAME]: svcName,
+  };
+  if (svc.spec?.clusterIP === 'None') labels[LABEL_HEADLESS] = '';
+  const meta = store.stampNew({ name, generateName: `${svcName}-`, labels, generation: 1 }, ns);
+  meta.ownerReferences = [
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      name: svcName,
+      uid: svc.metadata!.uid!,
+      controller: true,
+      blockOwnerDeletion: true,
+    },
+  ];
+  const slice: EndpointSlice = {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: meta,
+    addressType: 'IPv4',
+    endpoints: [],
+  };
+  if (ports !== undefined) slice.ports = ports;
+  return slice;
+}

@@ -1,0 +1,295 @@
+/**
+ * The Service REST storage: defaulting, allocation of ClusterIPs / NodePorts / health-check
+ * NodePorts / LoadBalancer VIPs, validation, update semantics and release on delete
+ * (pkg/registry/core/service/storage). As upstream, allocation (BeginCreate) runs before
+ * validation, and a failed create or update gives every allocation back.
+ */
+
+import type { Service } from 'kubernetes-types/core/v1.js';
+import { formatIPv4, isIPv4, parseIPv4 } from '../util/ipv4.js';
+import type { ClusterIPAllocator, LoadBalancerIPPool, NodePortAllocator } from './allocators.js';
+import { type FieldError, fieldErr, InternalApiError, InvalidObjectError } from './errors.js';
+import {
+  defaultService,
+  isHeadless,
+  needsHealthCheck,
+  shouldAllocateNodePorts,
+  validateService,
+} from './service-validation.js';
+import { writable } from './writable.js';
+
+type Undo = () => void;
+
+export class ServiceRegistry {
+  constructor(
+    readonly clusterIPs: ClusterIPAllocator,
+    readonly nodePorts: NodePortAllocator,
+    readonly lbPool: LoadBalancerIPPool,
+  ) {}
+
+  /** Creates a Service: returns the stored spec/status, or throws an ApiError worded as kubectl shows it. */
+  create(input: Service, source: string): Service {
+    const svc = defaultService(input);
+    const undo: Undo[] = [];
+    try {
+      this.allocateClusterIP(svc, undo, source);
+      if (svc.spec!.type === 'NodePort' || svc.spec!.type === 'LoadBalancer')
+        this.allocateNodePorts(svc, undo, source, []);
+      if (needsHealthCheck(svc)) this.allocateHealthCheck(svc, undo, source);
+      const errs = validateService(svc);
+      if (errs.length > 0) throw new InvalidObjectError('Service', svc.metadata?.name ?? '', errs);
+      this.finish(svc, undo);
+      return svc;
+    } catch (e) {
+      for (const u of undo.reverse()) u();
+      throw e;
+    }
+  }
+
+  /**
+   * Applies a changed manifest to an existing Service as `kubectl apply` does: fields the user
+   * does not set (clusterIP, nodePorts, healthCheckNodePort) are kept from the live object, then
+   * `dropTypeDependentFields` clears those that no longer apply if the user did not change them.
+   */
+  update(old: Service, input: Service, source: string): Service {
+    const svc = defaultService(input);
+    const spec = svc.spec!;
+    const oldSpec = old.spec ?? {};
+    const name = svc.metadata?.name ?? '';
+    const movingToExternalName = spec.type === 'ExternalName' && oldSpec.type !== 'ExternalName';
+    if (
+      !movingToExternalName &&
+      spec.clusterIP === undefined &&
+      spec.clusterIPs === undefined &&
+      oldSpec.clusterIP
+    ) {
+      spec.clusterIP = oldSpec.clusterIP;
+      spec.clusterIPs = oldSpec.clusterIPs ? [...oldSpec.clusterIPs] : [oldSpec.clusterIP];
+    }
+    for (const p of spec.ports ?? []) {
+      if (p.nodePort === undefined) {
+        const prev = (oldSpec.ports ?? []).find(
+          (o) => o.port === p.port && (o.protocol ?? 'TCP') === p.protocol,
+        );
+        if (prev?.nodePort) p.nodePort = prev.nodePort;
+      }
+    }
+    if (spec.healthCheckNodePort === undefined && oldSpec.healthCheckNodePort)
+      spec.healthCheckNodePort = oldSpec.healthCheckNodePort;
+
+    // dropTypeDependentFields: clear what the new type does not use, when it is unchanged from the old object.
+    const oldNodePorts = new Set((oldSpec.ports ?? []).map((p) => p.nodePort ?? 0).filter((n) => n !== 0));
+    if (!shouldAllocateNodePorts(svc) && spec.type !== 'LoadBalancer') {
+      const unchanged = (spec.ports ?? []).every(
+        (p) => (p.nodePort ?? 0) === 0 || oldNodePorts.has(p.nodePort!),
+      );
+      if (unchanged) for (const p of spec.ports ?? []) delete p.nodePort;
+    }
+    if (!needsHealthCheck(svc) && spec.healthCheckNodePort === oldSpec.healthCheckNodePort)
+      delete spec.healthCheckNodePort;
+    if (
+      spec.type !== 'LoadBalancer' &&
+      spec.allocateLoadBalancerNodePorts === oldSpec.allocateLoadBalancerNodePorts
+    ) {
+      delete spec.allocateLoadBalancerNodePorts;
+    }
+    if (movingToExternalName && (spec.clusterIP === oldSpec.clusterIP || spec.clusterIP === undefined)) {
+      delete spec.clusterIP;
+      delete spec.clusterIPs;
+      delete spec.ipFamilies;
+      delete spec.ipFamilyPolicy;
+    }
+
+    const errs: FieldError[] = [];
+    const oldIP = oldSpec.clusterIPs?.[0] ?? oldSpec.clusterIP;
+    const newIP = spec.clusterIPs?.[0] ?? spec.clusterIP;
+    if (
+      oldIP &&
+      newIP &&
+      oldIP !== newIP &&
+      oldSpec.type !== 'ExternalName' &&
+      spec.type !== 'ExternalName'
+    ) {
+      errs.push(fieldErr.invalid('spec.clusterIPs[0]', newIP, 'may not change once set'));
+    }
+    if (errs.length > 0) throw new InvalidObjectError('Service', name, errs);
+
+    // Work out which allocations change: release the old ones the new object no longer holds,
+    // allocate what is new. Everything is undone on failure.
+    const undo: Undo[] = [];
+    try {
+      if (oldIP && oldIP !== 'None' && newIP !== oldIP) {
+        this.clusterIPs.release(parseIPv4(oldIP));
+        undo.push(() => this.clusterIPs.allocate(parseIPv4(oldIP)));
+      }
+      if (newIP === undefined || newIP === '' || newIP !== oldIP) this.allocateClusterIP(svc, undo, source);
+      const keptNodePorts = (spec.ports ?? []).map((p) => p.nodePort ?? 0).filter((n) => oldNodePorts.has(n));
+      for (const np of oldNodePorts) {
+        if (!keptNodePorts.includes(np)) {
+          this.nodePorts.release(np);
+          undo.push(() => this.nodePorts.allocate(np));
+        }
+      }
+      if (spec.type === 'NodePort' || spec.type === 'LoadBalancer')
+        this.allocateNodePorts(svc, undo, source, keptNodePorts);
+      const oldHc = oldSpec.healthCheckNodePort ?? 0;
+      if (oldHc !== 0 && spec.healthCheckNodePort !== oldHc) {
+        this.nodePorts.release(oldHc);
+        undo.push(() => this.nodePorts.allocate(oldHc));
+      }
+      if (needsHealthCheck(svc) && (spec.healthCheckNodePort ?? 0) !== oldHc)
+        this.allocateHealthCheck(svc, undo, source);
+      else if (needsHealthCheck(svc) && oldHc === 0) this.allocateHealthCheck(svc, undo, source);
+      const verrs = validateService(svc);
+      if (verrs.length > 0) throw new InvalidObjectError('Service', name, verrs);
+      // The load-balancer controller keeps an existing VIP while the Service stays a LoadBalancer.
+      const oldVip = old.status?.loadBalancer?.ingress?.[0]?.ip;
+      if (oldVip && spec.type === 'LoadBalancer') {
+        writable(svc).status = { loadBalancer: { ingress: [{ ip: oldVip, ipMode: 'VIP' }] } };
+        this.finish(svc, undo, true);
+      } else {
+        if (oldVip) {
+          this.lbPool.release(parseIPv4(oldVip));
+          undo.push(() => this.lbPool.allocate(parseIPv4(oldVip)));
+        }
+        this.finish(svc, undo);
+      }
+      return svc;
+    } catch (e) {
+      for (const u of undo.reverse()) u();
+      throw e;
+    }
+  }
+
+  /** Gives back everything a deleted Service held. */
+  release(svc: Service): void {
+    const spec = svc.spec ?? {};
+    const ip = spec.clusterIPs?.[0] ?? spec.clusterIP;
+    if (ip && isIPv4(ip)) this.clusterIPs.release(parseIPv4(ip));
+    for (const p of spec.ports ?? []) if (p.nodePort) this.nodePorts.release(p.nodePort);
+    if (spec.healthCheckNodePort) this.nodePorts.release(spec.healthCheckNodePort);
+    for (const ing of svc.status?.loadBalancer?.ingress ?? [])
+      if (ing.ip && isIPv4(ing.ip)) this.lbPool.release(parseIPv4(ing.ip));
+  }
+
+  private allocateClusterIP(svc: Service, undo: Undo[], _source: string): void {
+    const spec = svc.spec!;
+    if (spec.type === 'ExternalName' || isHeadless(svc)) return;
+    const requested = spec.clusterIPs?.[0] ?? spec.clusterIP;
+    if (requested !== undefined && requested !== '') {
+      // An unparseable address is left to validation, which names the field precisely.
+      if (!isIPv4(requested)) return;
+      const addr = parseIPv4(requested);
+      const r = this.clusterIPs.allocate(addr);
+      if (!r.ok) {
+        const all = spec.clusterIPs ?? [requested];
+        throw new InvalidObjectError('Service', svc.metadata?.name ?? '', [
+          fieldErr.invalid(
+            'spec.clusterIPs',
+            { goSyntax: `[]string{${all.map((s) => JSON.stringify(s)).join(', ')}}` },
+            `failed to allocate IP ${requested}: ${r.error}`,
+          ),
+        ]);
+      }
+      undo.push(() => this.clusterIPs.release(addr));
+      return;
+    }
+    const r = this.clusterIPs.allocateNext();
+    if (!r.ok) throw new InternalApiError(`failed to allocate a serviceIP: ${r.error}`, _source);
+    undo.push(() => this.clusterIPs.release(r.value));
+    spec.clusterIP = formatIPv4(r.value);
+    spec.clusterIPs = [spec.clusterIP];
+  }
+
+  /** initNodePorts: ports sharing a `port` number (different protocols) share one nodePort. */
+  private allocateNodePorts(
+    svc: Service,
+    undo: Undo[],
+    source: string,
+    alreadyHeld: readonly number[],
+  ): void {
+    const ports = svc.spec!.ports ?? [];
+    const allocate = shouldAllocateNodePorts(svc);
+    const byServicePort = new Map<number, number>();
+    const held = new Set(alreadyHeld);
+    const name = svc.metadata?.name ?? '';
+    const take = (np: number, i: number): void => {
+      if (held.has(np)) return;
+      const r = this.nodePorts.allocate(np);
+      if (!r.ok) {
+        throw new InvalidObjectError('Service', name, [
+          fieldErr.invalid(`spec.ports[${i}].nodePort`, np, r.error),
+        ]);
+      }
+      held.add(np);
+      undo.push(() => this.nodePorts.release(np));
+    };
+    ports.forEach((p, i) => {
+      const requested = p.nodePort ?? 0;
+      if (requested !== 0 && !Number.isInteger(requested)) return; // left to validation
+      if (requested === 0 && !allocate) return;
+      const shared = byServicePort.get(p.port) ?? 0;
+      if (shared === 0) {
+        const np = ports.find((o) => o.port === p.port && (o.nodePort ?? 0) !== 0)?.nodePort ?? 0;
+        if (np !== 0) {
+          take(np, i);
+          p.nodePort = np;
+          byServicePort.set(p.port, np);
+        } else {
+          const r = this.nodePorts.allocateNext();
+          if (!r.ok) throw new InternalApiError(`failed to allocate a nodePort: ${r.error}`, source);
+          undo.push(() => this.nodePorts.release(r.value));
+          held.add(r.value);
+          p.nodePort = r.value;
+          byServicePort.set(p.port, r.value);
+        }
+      } else if (requested !== shared) {
+        if (requested === 0) p.nodePort = shared;
+        else take(requested, i);
+      }
+    });
+  }
+
+  private allocateHealthCheck(svc: Service, undo: Undo[], source: string): void {
+    const spec = svc.spec!;
+    const requested = spec.healthCheckNodePort ?? 0;
+    if (requested !== 0) {
+      const r = this.nodePorts.allocate(requested);
+      if (!r.ok)
+        throw new InternalApiError(
+          `failed to allocate requested HealthCheck NodePort ${requested}: ${r.error}`,
+          source,
+        );
+      undo.push(() => this.nodePorts.release(requested));
+      return;
+    }
+    const r = this.nodePorts.allocateNext();
+    if (!r.ok) throw new InternalApiError(`failed to allocate a HealthCheck NodePort 0: ${r.error}`, source);
+    undo.push(() => this.nodePorts.release(r.value));
+    spec.healthCheckNodePort = r.value;
+  }
+
+  /** Fills what the apiserver and the load-balancer controller add after a successful write. */
+  private finish(svc: Service, undo: Undo[], keepStatus = false): void {
+    const spec = svc.spec!;
+    if (spec.type !== 'ExternalName') {
+      if (isHeadless(svc)) {
+        spec.clusterIP = 'None';
+        spec.clusterIPs = ['None'];
+      }
+      spec.ipFamilies ??= ['IPv4'];
+      spec.ipFamilyPolicy ??= 'SingleStack';
+    }
+    if (keepStatus) return;
+    writable(svc).status = { loadBalancer: {} };
+    if (spec.type === 'LoadBalancer') {
+      const wanted =
+        spec.loadBalancerIP && isIPv4(spec.loadBalancerIP) ? parseIPv4(spec.loadBalancerIP) : undefined;
+      const vip = this.lbPool.allocate(wanted);
+      if (vip >= 0) {
+        undo.push(() => this.lbPool.release(vip));
+        writable(svc).status = { loadBalancer: { ingress: [{ ip: formatIPv4(vip), ipMode: 'VIP' }] } };
+      }
+    }
+  }
+}
