@@ -1,0 +1,157 @@
+/**
+ * The pod application: an HTTP/1.x server on one port that answers every request with
+ * `200 OK` and a small text body naming the pod (the origin scenario's
+ * `Hello World!\n<podName>\n`).
+ *
+ * It behaves like a typical keep-alive server (Go net/http's header order: Date,
+ * Content-Length, Content-Type): HTTP/1.1 connections stay open until the client
+ * closes, and the server closes its side as soon as it reads EOF; `Connection: close`
+ * or an HTTP/1.0 request without keep-alive closes after the response. A malformed
+ * request gets `400 Bad Request` and the connection is closed.
+ */
+import {
+  ByteAccumulator,
+  connectionHas,
+  contentLength,
+  encodeUtf8,
+  findHeaderEnd,
+  parseRequestHead,
+  type RequestHead,
+} from './http1.js';
+import type { TcpConnection } from './tcp-connection.js';
+import type { TcpListener, TcpStack } from './tcp-stack.js';
+
+/** The origin scenario's body; `{podName}`, `{method}` and `{path}` are substituted. */
+export const DEFAULT_BODY_TEMPLATE = 'Hello World!\n{podName}\n';
+
+/** Requests with a header block larger than this are refused (Go's default is 1 MiB). */
+const MAX_HEADER_BYTES = 64 * 1024;
+
+export interface HttpResponderOptions {
+  port: number;
+  podName: string;
+  /** Body template; default {@link DEFAULT_BODY_TEMPLATE}. */
+  bodyTemplate?: string;
+  /**
+   * Wall-clock time (ms since the Unix epoch) at simulated time 0, for the Date header.
+   * Default 0: the Date header shows the simulated clock as if it started in 1970.
+   */
+  clockEpochMs?: number;
+}
+
+export interface HttpResponderStats {
+  connections: number;
+  requests: number;
+  badRequests: number;
+}
+
+export interface HttpResponder {
+  readonly port: number;
+  readonly stats: Readonly<HttpResponderStats>;
+  /** Stops listening; open connections finish normally. */
+  stop(): void;
+}
+
+/** RFC 7231 IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`. */
+export function httpDate(epochMs: number): string {
+  return new Date(Math.floor(epochMs / 1000) * 1000).toUTCString();
+}
+
+export function renderBody(template: string, podName: string, request?: RequestHead): string {
+  return template
+    .replaceAll('{podName}', podName)
+    .replaceAll('{method}', request?.method ?? '')
+    .replaceAll('{path}', request?.target ?? '');
+}
+
+export function startHttpResponder(stack: TcpStack, options: HttpResponderOptions): HttpResponder {
+  const template = options.bodyTemplate ?? DEFAULT_BODY_TEMPLATE;
+  const epochMs = options.clockEpochMs ?? 0;
+  const stats: HttpResponderStats = { connections: 0, requests: 0, badRequests: 0 };
+  const clockMs = (): number => epochMs + stack.transport.nowNs() / 1e6;
+
+  const respond = (connection: TcpConnection, request: RequestHead): void => {
+    const body = encodeUtf8(renderBody(template, options.podName, request));
+    const head =
+      'HTTP/1.1 200 OK\r\n' +
+      `Date: ${httpDate(clockMs())}\r\n` +
+      `Content-Length: ${body.length}\r\n` +
+      'Content-Type: text/plain; charset=utf-8\r\n' +
+      '\r\n';
+    const headBytes = encodeUtf8(head);
+    const out = new Uint8Array(headBytes.length + (request.method === 'HEAD' ? 0 : body.length));
+    out.set(headBytes);
+    if (request.method !== 'HEAD') out.set(body, headBytes.length);
+    connection.send(out);
+  };
+
+  const badRequest = (connection: TcpConnection): void => {
+    stats.badRequests++;
+    const body = '400 Bad Request';
+    connection.send(
+      encodeUtf8(
+        'HTTP/1.1 400 Bad Request\r\n' +
+          'Content-Type: text/plain; charset=utf-8\r\n' +
+          'Connection: close\r\n' +
+          '\r\n' +
+          body,
+      ),
+    );
+    connection.close();
+  };
+
+  const serve = (connection: TcpConnection): void => {
+    stats.connections++;
+    const input = new ByteAccumulator();
+    let closing = false;
+    connection.events = {
+      onData: (conn, data) => {
+        if (closing) return;
+        input.append(data);
+        // Answer every complete request (pipelining included), in order.
+        for (;;) {
+          const bytes = input.view();
+          const headEnd = findHeaderEnd(bytes);
+          if (headEnd < 0) {
+            if (bytes.length > MAX_HEADER_BYTES) {
+              closing = true;
+              badRequest(conn);
+            }
+            return;
+          }
+          const parsed = parseRequestHead(bytes.subarray(0, headEnd));
+          const length = parsed.ok ? contentLength(parsed.value.headers) : Number.NaN;
+          if (!parsed.ok || Number.isNaN(length)) {
+            closing = true;
+            badRequest(conn);
+            return;
+          }
+          const bodyLength = length ?? 0;
+          if (bytes.length < headEnd + bodyLength) return; // wait for the request body
+          input.take(headEnd + bodyLength);
+          const request = parsed.value;
+          stats.requests++;
+          respond(conn, request);
+          const keepAlive =
+            request.version === 'HTTP/1.1'
+              ? !connectionHas(request.headers, 'close')
+              : connectionHas(request.headers, 'keep-alive');
+          if (!keepAlive) {
+            closing = true;
+            conn.close();
+            return;
+          }
+        }
+      },
+      onPeerClosed: (conn) => conn.close(),
+      onError: (conn) => conn.close(),
+    };
+  };
+
+  const listener: TcpListener = stack.listen({ port: options.port, onAccept: serve });
+  return {
+    port: options.port,
+    stats,
+    stop: () => listener.close(),
+  };
+}
