@@ -37,6 +37,8 @@ export interface HttpResponderOptions {
    * Default 0: the Date header shows the simulated clock as if it started in 1970.
    */
   clockEpochMs?: number;
+  /** Called for every accepted connection (the simulator records who connected from where). */
+  onAccept?: (connection: TcpConnection) => void;
 }
 
 export interface HttpResponderStats {
@@ -102,6 +104,7 @@ export function startHttpResponder(stack: TcpStack, options: HttpResponderOption
 
   const serve = (connection: TcpConnection): void => {
     stats.connections++;
+    options.onAccept?.(connection);
     const input = new ByteAccumulator();
     let closing = false;
     connection.events = {

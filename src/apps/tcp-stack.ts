@@ -141,6 +141,11 @@ export class TcpStack {
     return this.connections.get(localAddr * 65536 + localPort)?.get(remoteAddr * 65536 + remotePort);
   }
 
+  /** True when something listens on `port`. */
+  hasListener(port: number): boolean {
+    return this.listeners.has(port);
+  }
+
   /** Listens on `port` on every local address. */
   listen(options: TcpListenOptions): TcpListener {
     checkPort('listen port', options.port);

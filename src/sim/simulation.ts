@@ -1,0 +1,319 @@
+/**
+ * One simulated cluster, end to end: the control plane's objects, the network topology,
+ * a proxy mode attached to every node, and the applications (an HTTP responder in every
+ * pod, the apiserver on the control-plane node, a TCP stack with curl on every host).
+ * This is the library entry point the CLI, the kernel comparison and the tests share.
+ */
+import {
+  type CurlResult,
+  curl,
+  startHttpResponder,
+  type TcpConnection,
+  TcpStack,
+} from '../apps/index.js';
+import { formatConntrackList } from '../conntrack/index.js';
+import { type Cluster, type LoadOptions, type LoadResult, loadManifests, originScenarioYaml, toProxyModel } from '../k8s/index.js';
+import type { ProxyMode } from '../proxy/common/datapath.js';
+import type { ProxyModel } from '../proxy/common/model.js';
+import { PacketTracer } from '../trace/packet-trace.js';
+import { attachPod, buildClusterTopology, type ClusterTopology, detachPod, podKey } from '../topology/build.js';
+import type { Host } from '../topology/host.js';
+import { formatIPv4, parseIPv4 } from '../util/ipv4.js';
+import { Rng } from '../util/rng.js';
+import { PcapngCaptureSink } from './capture-sink.js';
+import { attachMode, type ModeOptions, type NodeProxy } from './modes.js';
+
+export interface SimulationOptions extends ModeOptions {
+  /** YAML manifests (default: the embedded origin scenario). */
+  readonly manifests?: string | readonly { source: string; text: string }[];
+  /** A cluster already loaded (instead of manifests). */
+  readonly cluster?: Cluster;
+  /** Proxy mode (default: the Cluster document's, else iptables). */
+  readonly mode?: ProxyMode;
+  readonly seed?: number;
+  /** Control-plane flag overrides (--service-node-port-range …). */
+  readonly clusterOptions?: Omit<LoadOptions, 'seed'>;
+  /** One-way link delay, ns (default 50 µs). */
+  readonly linkDelayNs?: number;
+  /** Capture every interface into a pcapng (read it with `capture.toBuffer()`). */
+  readonly capture?: boolean;
+  /** Snap length of the capture (0 = whole frames). */
+  readonly snaplen?: number;
+}
+
+/** What one curl did, and what the serving pod saw. */
+export interface CurlOutcome {
+  /** 0 on success, else curl's exit code (7 refused, 28 timeout, 56 reset…). */
+  readonly exitCode: number;
+  /** The response body (what curl prints on stdout). */
+  readonly stdout: string;
+  /** curl's error line (what it prints on stderr), '' on success. */
+  readonly stderr: string;
+  /** The pod (or node, for host-network endpoints) that answered, and the peer address it saw. */
+  readonly servedBy?: { readonly pod: string; readonly peer: string };
+  readonly elapsedMs: number;
+  /** The client's source port. */
+  readonly localPort: number;
+}
+
+export interface CurlRequest {
+  /** `client`, a node name, or `pod/NAME`. */
+  readonly from: string;
+  readonly url: string;
+  readonly connectTimeoutMs?: number;
+  /** --max-time. */
+  readonly maxTimeMs?: number;
+}
+
+export class SimulationError extends Error {
+  override name = 'SimulationError';
+}
+
+/** An accepted connection as the server side saw it (who connected, from where). */
+interface ServedRecord {
+  server: string;
+  peer: string;
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+export class Simulation {
+  readonly cluster: Cluster;
+  readonly mode: ProxyMode;
+  readonly topology: ClusterTopology;
+  readonly proxies: Map<string, NodeProxy>;
+  readonly capture: PcapngCaptureSink | null;
+  readonly loadResult: LoadResult | null;
+  model: ProxyModel;
+  private readonly stacks = new Map<Host, TcpStack>();
+  /** Server-side record per accepted connection, keyed by server host + local port + peer. */
+  private readonly served = new Map<string, ServedRecord>();
+  private readonly rng: Rng;
+  private readonly options: SimulationOptions;
+
+  constructor(options: SimulationOptions = {}) {
+    this.options = options;
+    const seed = options.seed ?? 1;
+    this.rng = new Rng(seed);
+    if (options.cluster !== undefined) {
+      this.cluster = options.cluster;
+      this.loadResult = null;
+    } else {
+      const result = loadManifests(options.manifests ?? originScenarioYaml, { ...options.clusterOptions, seed });
+      this.cluster = result.cluster;
+      this.loadResult = result;
+    }
+    this.mode = options.mode ?? (this.cluster.proxyMode as ProxyMode);
+    const config = this.cluster.config;
+    this.topology = buildClusterTopology(
+      {
+        clientIP: config.clientIP,
+        nodes: config.nodes.map((n) => ({ name: n.name, ip: n.ip, podCIDR: n.podCIDR })),
+        pods: this.cluster.podApps().map((p) => ({ name: p.name, namespace: p.namespace, nodeName: p.nodeName, ip: p.ip })),
+      },
+      this.rng.fork(),
+      options.linkDelayNs !== undefined ? { linkDelayNs: options.linkDelayNs } : {},
+    );
+    this.capture = options.capture ? new PcapngCaptureSink(options.snaplen ?? 0, `dpsim ${this.mode} mode, seed ${seed}`) : null;
+    if (this.capture !== null) {
+      this.topology.network.capture = this.capture;
+      for (const iface of this.topology.network.interfaces) this.topology.network.captureInterface(iface);
+    }
+    this.model = toProxyModel(this.cluster);
+    this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), options);
+    this.startApplications();
+  }
+
+  get network() {
+    return this.topology.network;
+  }
+
+  /** The host behind `client`, a node name, or `pod/NAME`. */
+  host(name: string): Host {
+    const t = this.topology;
+    if (name === 'client') return t.client;
+    const node = t.nodes.get(name);
+    if (node !== undefined) return node;
+    const podName = name.startsWith('pod/') ? name.slice(4) : name;
+    for (const [key, pod] of t.pods) if (key.endsWith(`/${podName}`)) return pod;
+    throw new SimulationError(
+      `unknown host "${name}": use client, a node (${[...t.nodes.keys()].join(', ')}) or pod/NAME`,
+    );
+  }
+
+  private stackOf(host: Host): TcpStack {
+    let stack = this.stacks.get(host);
+    if (stack === undefined) {
+      stack = new TcpStack(host);
+      host.tcp = stack;
+      this.stacks.set(host, stack);
+    }
+    return stack;
+  }
+
+  private startApplications(): void {
+    const t = this.topology;
+    const epochMs = this.cluster.now();
+    this.stackOf(t.client);
+    for (const node of t.nodes.values()) this.stackOf(node);
+    for (const app of this.cluster.podApps()) this.startPodApp(app.namespace, app.name);
+    // Host-network endpoints (the apiserver behind the `kubernetes` Service) answer on their node.
+    for (const sp of this.model.servicePorts) {
+      for (const ep of sp.endpoints) {
+        for (const [name, node] of t.nodes) {
+          if (!node.isLocal(parseIPv4(ep.ip))) continue;
+          this.listen(node, ep.port, name === ep.nodeName || ep.nodeName === '' ? 'kube-apiserver' : name, epochMs);
+        }
+      }
+    }
+  }
+
+  private startPodApp(namespace: string, name: string): void {
+    const pod = this.topology.pods.get(podKey(namespace, name));
+    const app = this.cluster.podApps().find((p) => p.namespace === namespace && p.name === name);
+    if (pod === undefined || app === undefined) return;
+    for (const port of app.containerPorts) if (port.protocol === 'TCP') this.listen(pod, port.port, name, this.cluster.now());
+  }
+
+  private listen(host: Host, port: number, serverName: string, epochMs: number): void {
+    const stack = this.stackOf(host);
+    if (stack.hasListener(port)) return;
+    startHttpResponder(stack, {
+      port,
+      podName: serverName,
+      clockEpochMs: epochMs,
+      onAccept: (c: TcpConnection) => {
+        this.served.set(servedKey(host.name, c.localPort, c.remoteAddr, c.remotePort), {
+          server: serverName,
+          peer: `${formatIPv4(c.remoteAddr)}:${c.remotePort}`,
+        });
+      },
+    });
+  }
+
+  /**
+   * Runs one curl from `from` to `url` on the simulated clock until it finishes (and its
+   * teardown has drained), and returns what curl printed and who served it.
+   */
+  curl(request: CurlRequest): CurlOutcome {
+    const host = this.host(request.from);
+    const stack = this.stackOf(host);
+    const target = parseUrl(request.url);
+    const localAddr = host.sourceAddressFor(target.addr);
+    if (localAddr === 0) throw new SimulationError(`${request.from} has no route to ${formatIPv4(target.addr)}`);
+    const run = curl(stack, {
+      url: request.url,
+      localAddr,
+      connectTimeoutMs: request.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      ...(request.maxTimeMs !== undefined ? { maxTimeMs: request.maxTimeMs } : {}),
+    });
+    const net = this.network;
+    const deadline = net.nowNs + (request.maxTimeMs ?? request.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) * 2e6 + 1e9;
+    while (!run.done && net.queue.size > 0 && net.nowNs <= deadline) net.run(deadline, 1);
+    this.settle();
+    const result = run.result;
+    if (result === undefined) throw new SimulationError(`curl to ${request.url} did not finish by the simulated deadline`);
+    return this.outcome(result, localAddr, target);
+  }
+
+  /** Runs the pump until no frame is in flight (timers such as TIME_WAIT may remain). */
+  settle(maxEvents = 1_000_000): void {
+    const net = this.network;
+    let n = 0;
+    while (net.framesInFlight > 0 && net.queue.size > 0 && n < maxEvents) n += net.run(Number.POSITIVE_INFINITY, 1);
+  }
+
+  private outcome(result: CurlResult, localAddr: number, target: { addr: number; port: number }): CurlOutcome {
+    if (!result.ok) {
+      return { exitCode: result.exitCode, stdout: '', stderr: result.message, elapsedMs: result.elapsedMs, localPort: result.localPort };
+    }
+    const servedBy = this.findServer(localAddr, result.localPort, target);
+    return {
+      exitCode: 0,
+      stdout: result.stdout,
+      stderr: '',
+      elapsedMs: result.elapsedMs,
+      localPort: result.localPort,
+      ...(servedBy !== undefined ? { servedBy } : {}),
+    };
+  }
+
+  /** The server record of the connection curl just made: its body names the server; the record gives the peer it saw. */
+  private findServer(
+    _localAddr: number,
+    _localPort: number,
+    _target: { addr: number; port: number },
+  ): { pod: string; peer: string } | undefined {
+    // The most recent accept is this curl's: the pump ran one connection to completion.
+    let last: ServedRecord | undefined;
+    for (const r of this.served.values()) last = r;
+    this.served.clear();
+    return last === undefined ? undefined : { pod: last.server, peer: last.peer };
+  }
+
+  /** `conntrack -L` on a node (stdout and the summary line conntrack prints on stderr). */
+  conntrackList(nodeName: string): string {
+    const proxy = this.proxies.get(nodeName);
+    if (proxy === undefined) throw new SimulationError(`unknown node "${nodeName}"`);
+    if (proxy.conntrack === null) return `# ${this.mode} mode keeps its connections in BPF maps, not nf_conntrack\n`;
+    const { stdout, stderr } = formatConntrackList(proxy.conntrack, this.network.nowNs);
+    return stdout + stderr;
+  }
+
+  /** The mode's native dump on a node. */
+  rules(nodeName: string, options?: { counters?: boolean }): string {
+    const proxy = this.proxies.get(nodeName);
+    if (proxy === undefined) throw new SimulationError(`unknown node "${nodeName}"`);
+    return proxy.dump(options);
+  }
+
+  /** Runs one curl with a tracer attached: every hop, hook, matched rule, NAT and verdict. */
+  trace(request: CurlRequest): { outcome: CurlOutcome; tracer: PacketTracer } {
+    const tracer = new PacketTracer();
+    this.network.tracer = tracer;
+    try {
+      return { outcome: this.curl(request), tracer };
+    } finally {
+      this.network.tracer = null;
+    }
+  }
+
+  /** Re-reads the cluster after control-plane events: pods plugged/unplugged, rules re-synced. */
+  syncFromCluster(): void {
+    const live = new Set<string>();
+    for (const app of this.cluster.podApps()) {
+      const key = podKey(app.namespace, app.name);
+      live.add(key);
+      if (!this.topology.pods.has(key)) {
+        const pod = attachPod(this.topology, { name: app.name, namespace: app.namespace, nodeName: app.nodeName, ip: app.ip });
+        if (this.capture !== null) {
+          this.network.captureInterface(pod.interfaces[0]);
+          this.network.captureInterface(this.topology.podVeths.get(key)!);
+        }
+        this.startPodApp(app.namespace, app.name);
+      }
+    }
+    for (const key of [...this.topology.pods.keys()]) {
+      if (!live.has(key)) {
+        const [ns, name] = key.split('/');
+        detachPod(this.topology, ns, name);
+      }
+    }
+    this.model = toProxyModel(this.cluster);
+    for (const proxy of this.proxies.values()) proxy.sync(this.model);
+  }
+}
+
+function servedKey(host: string, localPort: number, remoteAddr: number, remotePort: number): string {
+  return `${host}|${localPort}|${remoteAddr}|${remotePort}`;
+}
+
+function parseUrl(url: string): { addr: number; port: number } {
+  const m = /^http:\/\/([0-9.]+)(?::(\d+))?(\/.*)?$/.exec(url);
+  if (m === null) throw new SimulationError(`unsupported URL "${url}": expected http://IPv4[:PORT][/path]`);
+  return { addr: parseIPv4(m[1]), port: m[2] === undefined ? 80 : Number(m[2]) };
+}
+
+export function buildSimulation(options: SimulationOptions = {}): Simulation {
+  return new Simulation(options);
+}
