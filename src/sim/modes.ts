@@ -13,16 +13,16 @@ import {
   compileIptables,
   IptablesEvaluator,
   parseIptables,
-  renderIptablesSave,
   type Ruleset,
+  renderIptablesSave,
 } from '../proxy/iptables/index.js';
 import { IptablesNodeProgram } from '../proxy/iptables/node-program.js';
 import { compileNftables, NftDatapath, renderTable } from '../proxy/nftables/index.js';
 import { NftablesNodeProgram } from '../proxy/nftables/node-program.js';
-import type { Rng } from '../util/rng.js';
 import type { ClusterTopology } from '../topology/build.js';
 import type { Host } from '../topology/host.js';
 import { NodeNetfilter } from '../topology/netfilter-path.js';
+import type { Rng } from '../util/rng.js';
 
 export interface ModeOptions {
   /** nf_conntrack_max per node (kube-proxy sets max(32768 × cores, 131072)). */
@@ -92,7 +92,9 @@ function attachIptables(node: Host, model: ProxyModel, rng: Rng, options: ModeOp
   const conntrack = newConntrack(rng.fork(), options);
   const evalRng = rng.fork();
   const load = (m: ProxyModel): Ruleset =>
-    options.iptablesSave !== undefined ? parseIptables(options.iptablesSave).ruleset : compileIptables(m, node.name).ruleset;
+    options.iptablesSave !== undefined
+      ? parseIptables(options.iptablesSave).ruleset
+      : compileIptables(m, node.name).ruleset;
   let ruleset = load(model);
   let evaluator = new IptablesEvaluator(ruleset, { rng: evalRng, localAddresses: nodeAddresses(node) });
   node.netfilter = new NodeNetfilter(conntrack, new IptablesNodeProgram(evaluator));
@@ -130,12 +132,7 @@ function attachNftables(node: Host, model: ProxyModel, rng: Rng, options: ModeOp
   };
 }
 
-function attachEbpf(
-  node: Host,
-  model: ProxyModel,
-  rng: Rng,
-  options: ModeOptions,
-): NodeProxy {
+function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOptions): NodeProxy {
   const lb: EbpfLoadBalancer = compileEbpf(model, node.name, {
     algorithm: options.ebpfAlgorithm ?? 'random',
     ...(options.maglevTableSize !== undefined ? { maglevTableSize: options.maglevTableSize } : {}),

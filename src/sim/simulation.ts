@@ -4,20 +4,27 @@
  * pod, the apiserver on the control-plane node, a TCP stack with curl on every host).
  * This is the library entry point the CLI, the kernel comparison and the tests share.
  */
-import {
-  type CurlResult,
-  curl,
-  startHttpResponder,
-  type TcpConnection,
-  TcpStack,
-} from '../apps/index.js';
+import { type CurlResult, curl, startHttpResponder, type TcpConnection, TcpStack } from '../apps/index.js';
 import { formatConntrackList } from '../conntrack/index.js';
-import { type Cluster, type LoadOptions, type LoadResult, loadManifests, originScenarioYaml, toProxyModel } from '../k8s/index.js';
+import {
+  type Cluster,
+  type LoadOptions,
+  type LoadResult,
+  loadManifests,
+  originScenarioYaml,
+  toProxyModel,
+} from '../k8s/index.js';
 import type { ProxyMode } from '../proxy/common/datapath.js';
 import type { ProxyModel } from '../proxy/common/model.js';
-import { PacketTracer } from '../trace/packet-trace.js';
-import { attachPod, buildClusterTopology, type ClusterTopology, detachPod, podKey } from '../topology/build.js';
+import {
+  attachPod,
+  buildClusterTopology,
+  type ClusterTopology,
+  detachPod,
+  podKey,
+} from '../topology/build.js';
 import type { Host } from '../topology/host.js';
+import { PacketTracer } from '../trace/packet-trace.js';
 import { formatIPv4, parseIPv4 } from '../util/ipv4.js';
 import { Rng } from '../util/rng.js';
 import { PcapngCaptureSink } from './capture-sink.js';
@@ -99,7 +106,10 @@ export class Simulation {
       this.cluster = options.cluster;
       this.loadResult = null;
     } else {
-      const result = loadManifests(options.manifests ?? originScenarioYaml, { ...options.clusterOptions, seed });
+      const result = loadManifests(options.manifests ?? originScenarioYaml, {
+        ...options.clusterOptions,
+        seed,
+      });
       this.cluster = result.cluster;
       this.loadResult = result;
     }
@@ -109,12 +119,16 @@ export class Simulation {
       {
         clientIP: config.clientIP,
         nodes: config.nodes.map((n) => ({ name: n.name, ip: n.ip, podCIDR: n.podCIDR })),
-        pods: this.cluster.podApps().map((p) => ({ name: p.name, namespace: p.namespace, nodeName: p.nodeName, ip: p.ip })),
+        pods: this.cluster
+          .podApps()
+          .map((p) => ({ name: p.name, namespace: p.namespace, nodeName: p.nodeName, ip: p.ip })),
       },
       this.rng.fork(),
       options.linkDelayNs !== undefined ? { linkDelayNs: options.linkDelayNs } : {},
     );
-    this.capture = options.capture ? new PcapngCaptureSink(options.snaplen ?? 0, `dpsim ${this.mode} mode, seed ${seed}`) : null;
+    this.capture = options.capture
+      ? new PcapngCaptureSink(options.snaplen ?? 0, `dpsim ${this.mode} mode, seed ${seed}`)
+      : null;
     if (this.capture !== null) {
       this.topology.network.capture = this.capture;
       for (const iface of this.topology.network.interfaces) this.topology.network.captureInterface(iface);
@@ -162,7 +176,12 @@ export class Simulation {
       for (const ep of sp.endpoints) {
         for (const [name, node] of t.nodes) {
           if (!node.isLocal(parseIPv4(ep.ip))) continue;
-          this.listen(node, ep.port, name === ep.nodeName || ep.nodeName === '' ? 'kube-apiserver' : name, epochMs);
+          this.listen(
+            node,
+            ep.port,
+            name === ep.nodeName || ep.nodeName === '' ? 'kube-apiserver' : name,
+            epochMs,
+          );
         }
       }
     }
@@ -172,7 +191,8 @@ export class Simulation {
     const pod = this.topology.pods.get(podKey(namespace, name));
     const app = this.cluster.podApps().find((p) => p.namespace === namespace && p.name === name);
     if (pod === undefined || app === undefined) return;
-    for (const port of app.containerPorts) if (port.protocol === 'TCP') this.listen(pod, port.port, name, this.cluster.now());
+    for (const port of app.containerPorts)
+      if (port.protocol === 'TCP') this.listen(pod, port.port, name, this.cluster.now());
   }
 
   private listen(host: Host, port: number, serverName: string, epochMs: number): void {
@@ -200,7 +220,8 @@ export class Simulation {
     const stack = this.stackOf(host);
     const target = parseUrl(request.url);
     const localAddr = host.sourceAddressFor(target.addr);
-    if (localAddr === 0) throw new SimulationError(`${request.from} has no route to ${formatIPv4(target.addr)}`);
+    if (localAddr === 0)
+      throw new SimulationError(`${request.from} has no route to ${formatIPv4(target.addr)}`);
     const run = curl(stack, {
       url: request.url,
       localAddr,
@@ -208,11 +229,13 @@ export class Simulation {
       ...(request.maxTimeMs !== undefined ? { maxTimeMs: request.maxTimeMs } : {}),
     });
     const net = this.network;
-    const deadline = net.nowNs + (request.maxTimeMs ?? request.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) * 2e6 + 1e9;
+    const deadline =
+      net.nowNs + (request.maxTimeMs ?? request.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) * 2e6 + 1e9;
     while (!run.done && net.queue.size > 0 && net.nowNs <= deadline) net.run(deadline, 1);
     this.settle();
     const result = run.result;
-    if (result === undefined) throw new SimulationError(`curl to ${request.url} did not finish by the simulated deadline`);
+    if (result === undefined)
+      throw new SimulationError(`curl to ${request.url} did not finish by the simulated deadline`);
     return this.outcome(result, localAddr, target);
   }
 
@@ -220,12 +243,23 @@ export class Simulation {
   settle(maxEvents = 1_000_000): void {
     const net = this.network;
     let n = 0;
-    while (net.framesInFlight > 0 && net.queue.size > 0 && n < maxEvents) n += net.run(Number.POSITIVE_INFINITY, 1);
+    while (net.framesInFlight > 0 && net.queue.size > 0 && n < maxEvents)
+      n += net.run(Number.POSITIVE_INFINITY, 1);
   }
 
-  private outcome(result: CurlResult, localAddr: number, target: { addr: number; port: number }): CurlOutcome {
+  private outcome(
+    result: CurlResult,
+    localAddr: number,
+    target: { addr: number; port: number },
+  ): CurlOutcome {
     if (!result.ok) {
-      return { exitCode: result.exitCode, stdout: '', stderr: result.message, elapsedMs: result.elapsedMs, localPort: result.localPort };
+      return {
+        exitCode: result.exitCode,
+        stdout: '',
+        stderr: result.message,
+        elapsedMs: result.elapsedMs,
+        localPort: result.localPort,
+      };
     }
     const servedBy = this.findServer(localAddr, result.localPort, target);
     return {
@@ -255,7 +289,8 @@ export class Simulation {
   conntrackList(nodeName: string): string {
     const proxy = this.proxies.get(nodeName);
     if (proxy === undefined) throw new SimulationError(`unknown node "${nodeName}"`);
-    if (proxy.conntrack === null) return `# ${this.mode} mode keeps its connections in BPF maps, not nf_conntrack\n`;
+    if (proxy.conntrack === null)
+      return `# ${this.mode} mode keeps its connections in BPF maps, not nf_conntrack\n`;
     const { stdout, stderr } = formatConntrackList(proxy.conntrack, this.network.nowNs);
     return stdout + stderr;
   }
@@ -285,7 +320,12 @@ export class Simulation {
       const key = podKey(app.namespace, app.name);
       live.add(key);
       if (!this.topology.pods.has(key)) {
-        const pod = attachPod(this.topology, { name: app.name, namespace: app.namespace, nodeName: app.nodeName, ip: app.ip });
+        const pod = attachPod(this.topology, {
+          name: app.name,
+          namespace: app.namespace,
+          nodeName: app.nodeName,
+          ip: app.ip,
+        });
         if (this.capture !== null) {
           this.network.captureInterface(pod.interfaces[0]);
           this.network.captureInterface(this.topology.podVeths.get(key)!);

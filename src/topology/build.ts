@@ -80,7 +80,11 @@ export function podKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
 }
 
-export function buildClusterTopology(spec: TopologySpec, rng: Rng, options: NetworkOptions = {}): ClusterTopology {
+export function buildClusterTopology(
+  spec: TopologySpec,
+  rng: Rng,
+  options: NetworkOptions = {},
+): ClusterTopology {
   const network = new Network(options);
   const segment = new Segment('lan');
   const prefix = spec.segmentPrefixLength ?? 24;
@@ -96,7 +100,7 @@ export function buildClusterTopology(spec: TopologySpec, rng: Rng, options: Netw
   const nodeCidrs = new Map<string, Cidr>();
   for (const n of spec.nodes) {
     const addr = parseIPv4(n.ip);
-    if (((addr & prefixMask(prefix)) >>> 0) !== segmentNet)
+    if ((addr & prefixMask(prefix)) >>> 0 !== segmentNet)
       throw new TopologyError(`node ${n.name} (${n.ip}) is not on the client's /${prefix} segment`);
     const node = new Host(network, n.name, 'node', rng.fork());
     node.ipForward = true;
@@ -135,13 +139,20 @@ export function buildClusterTopology(spec: TopologySpec, rng: Rng, options: Netw
  */
 export function attachPod(topology: ClusterTopology, p: TopologyPodSpec): Host {
   const node = topology.nodes.get(p.nodeName);
-  if (node === undefined) throw new TopologyError(`pod ${p.namespace}/${p.name} is on unknown node ${p.nodeName}`);
+  if (node === undefined)
+    throw new TopologyError(`pod ${p.namespace}/${p.name} is on unknown node ${p.nodeName}`);
   const key = podKey(p.namespace, p.name);
   if (topology.pods.has(key)) throw new TopologyError(`pod ${key} is already attached`);
   const addr = parseIPv4(p.ip);
   const pod = new Host(topology.network, p.name, 'pod', node.rng.fork());
   const podEth = pod.addInterface('eth0', podMac(addr), addr, 32, `pod ${key} eth0`);
-  const hostSide = node.addInterface(calicoVethName(p.namespace, p.name), CALICO_VETH_MAC, 0, 0, `veth to pod ${key}`);
+  const hostSide = node.addInterface(
+    calicoVethName(p.namespace, p.name),
+    CALICO_VETH_MAC,
+    0,
+    0,
+    `veth to pod ${key}`,
+  );
   podEth.peer = hostSide.index;
   hostSide.peer = podEth.index;
   pod.routes.add(CALICO_GATEWAY, 32, NO_GATEWAY, podEth.index);

@@ -50,7 +50,8 @@ export class FramePool {
 
   /** Copies `len` bytes of `src` from `offset` into a fresh slot and returns the slot. */
   copyIn(src: Uint8Array, offset: number, len: number): number {
-    if (len > MAX_FRAME) throw new RangeError(`frame of ${len} bytes exceeds the pool's ${MAX_FRAME}-byte slots`);
+    if (len > MAX_FRAME)
+      throw new RangeError(`frame of ${len} bytes exceeds the pool's ${MAX_FRAME}-byte slots`);
     const slot = this.acquire();
     this.views[slot].set(src.subarray(offset, offset + len));
     this.lengths[slot] = len;

@@ -10,7 +10,7 @@
  */
 import type { HostTransport, TcpSegment, TimerHandle } from '../apps/transport.js';
 import { TcAction, TcResult } from '../proxy/common/datapath.js';
-import { NfHook, NF_HOOK_NAMES } from '../proxy/common/packet-meta.js';
+import { NF_HOOK_NAMES, NfHook } from '../proxy/common/packet-meta.js';
 import { DropCounters, DropReason } from '../trace/drop-reasons.js';
 import { formatIPv4 } from '../util/ipv4.js';
 import type { Rng } from '../util/rng.js';
@@ -18,8 +18,8 @@ import {
   decrementTtl,
   type FiveTuple,
   newFiveTuple,
-  ParseStatus,
   PARSE_STATUS_TEXT,
+  ParseStatus,
   parseFiveTuple,
   parseTcpOptions,
   verifyIpv4HeaderChecksum,
@@ -73,8 +73,22 @@ export class Host implements HostTransport {
     network.addHost(this);
   }
 
-  addInterface(name: string, mac: Uint8Array, addr: number, prefixLen: number, description: string): NetInterface {
-    const iface = new NetInterface(this.network.interfaces.length, this, name, mac, addr, prefixLen, description);
+  addInterface(
+    name: string,
+    mac: Uint8Array,
+    addr: number,
+    prefixLen: number,
+    description: string,
+  ): NetInterface {
+    const iface = new NetInterface(
+      this.network.interfaces.length,
+      this,
+      name,
+      mac,
+      addr,
+      prefixLen,
+      description,
+    );
     this.network.registerInterface(iface);
     this.interfaces.push(iface);
     if (addr !== 0) this.localAddresses.add(addr);
@@ -86,7 +100,7 @@ export class Host implements HostTransport {
   }
 
   isLocal(addr: number): boolean {
-    return this.localAddresses.has(addr) || ((addr & 0xff000000) >>> 0) === LOOPBACK_NET;
+    return this.localAddresses.has(addr) || (addr & 0xff000000) >>> 0 === LOOPBACK_NET;
   }
 
   /** The address a socket binds to when talking to `dst` (the route's interface address). */
@@ -149,12 +163,16 @@ export class Host implements HostTransport {
     if (iface.tcIngress !== null && !this.runTcIngress(iface, slot)) return;
 
     const dstMac = macKey(frame, 0);
-    if (dstMac !== macKey(iface.mac) && dstMac !== BROADCAST_MAC_KEY) return this.dropSlot(slot, DropReason.OTHERHOST);
+    if (dstMac !== macKey(iface.mac) && dstMac !== BROADCAST_MAC_KEY)
+      return this.dropSlot(slot, DropReason.OTHERHOST);
     const ft = this.ft;
     const status = parseFiveTuple(frame, ft, 0, pool.lengths[slot]);
     if (status !== ParseStatus.OK) {
       if (tracer !== null) tracer.step(net.nowNs, this.name, 'drop', PARSE_STATUS_TEXT[status]);
-      return this.dropSlot(slot, status === ParseStatus.NOT_IPV4 ? DropReason.UNHANDLED_PROTO : DropReason.PKT_TOO_SMALL);
+      return this.dropSlot(
+        slot,
+        status === ParseStatus.NOT_IPV4 ? DropReason.UNHANDLED_PROTO : DropReason.PKT_TOO_SMALL,
+      );
     }
     if (!verifyIpv4HeaderChecksum(frame, ft.ipOffset)) return this.dropSlot(slot, DropReason.IP_CSUM);
     this.ipRcv(iface, slot);
@@ -201,7 +219,8 @@ export class Host implements HostTransport {
           this.dropSlot(slot, DropReason.NEIGH_FAILED);
           return false;
         }
-        if (net.tracer !== null) net.tracer.step(net.nowNs, this.name, 'redirect', `${prog.name} → ${out.name}`);
+        if (net.tracer !== null)
+          net.tracer.step(net.nowNs, this.name, 'redirect', `${prog.name} → ${out.name}`);
         this.transmitTo(out, slot, mac);
         return false;
       }
@@ -238,10 +257,12 @@ export class Host implements HostTransport {
       if (v !== PathVerdict.CONTINUE) return this.refuse(slot, v, iface);
       if (nf.redirected && !this.isLocal(ft.daddr)) {
         // IPVS (ip_vs_nat_xmit): the packet now goes to a real server.
-        if (net.tracer !== null) net.tracer.step(net.nowNs, this.name, 'ipvs', `→ ${formatIPv4(ft.daddr)}:${ft.dport}`);
+        if (net.tracer !== null)
+          net.tracer.step(net.nowNs, this.name, 'ipvs', `→ ${formatIPv4(ft.daddr)}:${ft.dport}`);
         return this.routeOut(inName, slot, false);
       }
-      if (nf.finishInput(frame, ft, net.nowNs) !== PathVerdict.CONTINUE) return this.dropSlot(slot, DropReason.NAT_FAILED);
+      if (nf.finishInput(frame, ft, net.nowNs) !== PathVerdict.CONTINUE)
+        return this.dropSlot(slot, DropReason.NAT_FAILED);
     }
     this.deliverLocal(slot);
   }
@@ -274,7 +295,12 @@ export class Host implements HostTransport {
     const out = net.interfaces[this.routes.iface(route)];
     const nextHop = this.routes.nextHop(route, ft.daddr);
     if (net.tracer !== null)
-      net.tracer.step(net.nowNs, this.name, 'route', `${formatIPv4(ft.daddr)} via ${formatIPv4(nextHop)} dev ${out.name}`);
+      net.tracer.step(
+        net.nowNs,
+        this.name,
+        'route',
+        `${formatIPv4(ft.daddr)} via ${formatIPv4(nextHop)} dev ${out.name}`,
+      );
     if (nf !== null) {
       if (forwarding) {
         const v = nf.runHook(NfHook.FORWARD, frame, ft, inName, out.name, net.nowNs, net.tracer);
@@ -330,7 +356,8 @@ export class Host implements HostTransport {
     const frame = this.network.pool.view(slot);
     frame.set(dstMac, 0);
     frame.set(out.mac, 6);
-    if (this.network.tracer !== null) this.network.tracer.step(this.network.nowNs, this.name, `tx ${out.name}`, '');
+    if (this.network.tracer !== null)
+      this.network.tracer.step(this.network.nowNs, this.name, `tx ${out.name}`, '');
     this.network.transmit(out, slot);
   }
 
@@ -359,7 +386,12 @@ export class Host implements HostTransport {
       pool.release(slot);
       this.countDelivered();
       if (net.tracer !== null)
-        net.tracer.step(net.nowNs, this.name, 'deliver', `tcp ${formatIPv4(ft.daddr)}:${ft.dport} from ${formatIPv4(ft.saddr)}:${ft.sport}`);
+        net.tracer.step(
+          net.nowNs,
+          this.name,
+          'deliver',
+          `tcp ${formatIPv4(ft.daddr)}:${ft.dport} from ${formatIPv4(ft.saddr)}:${ft.sport}`,
+        );
       if (this.tcp !== null) this.tcp.receive(seg);
       return;
     }
@@ -372,7 +404,8 @@ export class Host implements HostTransport {
         return;
       }
       this.countDelivered();
-      if (net.tracer !== null) net.tracer.step(net.nowNs, this.name, 'deliver', `icmp unreachable code ${ft.icmpCode}`);
+      if (net.tracer !== null)
+        net.tracer.step(net.nowNs, this.name, 'deliver', `icmp unreachable code ${ft.icmpCode}`);
       this.tcp.receiveIcmpError(ft.icmpType, ft.icmpCode, quoted);
       return;
     }
@@ -413,7 +446,8 @@ export class Host implements HostTransport {
 
   private dropSlot(slot: number, reason: DropReason): void {
     const net = this.network;
-    if (net.tracer !== null) net.tracer.step(net.nowNs, this.name, 'drop', DROP_TEXT[reason] ?? String(reason));
+    if (net.tracer !== null)
+      net.tracer.step(net.nowNs, this.name, 'drop', DROP_TEXT[reason] ?? String(reason));
     net.pool.release(slot);
     net.drop(this, reason);
   }
@@ -443,7 +477,8 @@ export class Host implements HostTransport {
     });
     pool.lengths[out] = len;
     if (len > MAX_FRAME) throw new Error('ICMP error larger than a frame slot');
-    if (net.tracer !== null) net.tracer.step(net.nowNs, this.name, 'icmp', `unreachable code ${code} → ${formatIPv4(dst)}`);
+    if (net.tracer !== null)
+      net.tracer.step(net.nowNs, this.name, 'icmp', `unreachable code ${code} → ${formatIPv4(dst)}`);
     // The error is a new locally generated packet; the offending one's state is saved and restored.
     const saved = saveTuple(ft);
     this.output(out);
@@ -453,7 +488,14 @@ export class Host implements HostTransport {
   private traceHook(hook: NfHook, v: PathVerdict): void {
     const net = this.network;
     const nf = this.netfilter;
-    const verdict = ['ACCEPT', 'DROP', 'REJECT', 'DROP (conntrack table full)', 'DROP (NAT failed)', 'DROP (INVALID)'][v];
+    const verdict = [
+      'ACCEPT',
+      'DROP',
+      'REJECT',
+      'DROP (conntrack table full)',
+      'DROP (NAT failed)',
+      'DROP (INVALID)',
+    ][v];
     const ft = this.ft;
     net.tracer!.step(
       net.nowNs,
@@ -537,4 +579,3 @@ function saveTuple(ft: FiveTuple): FiveTuple {
 function restoreTuple(ft: FiveTuple, saved: FiveTuple): void {
   Object.assign(ft, saved);
 }
-

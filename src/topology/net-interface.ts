@@ -41,9 +41,13 @@ export class NetInterface {
 /** The 48-bit MAC as a number, usable as a Map key without allocating. */
 export function macKey(bytes: Uint8Array, offset = 0): number {
   return (
-    bytes[offset] * 0x10000000000 +
-    bytes[offset + 1] * 0x100000000 +
-    ((bytes[offset + 2] << 24) | (bytes[offset + 3] << 16) | (bytes[offset + 4] << 8) | bytes[offset + 5]) >>> 0
+    (bytes[offset] * 0x10000000000 +
+      bytes[offset + 1] * 0x100000000 +
+      ((bytes[offset + 2] << 24) |
+        (bytes[offset + 3] << 16) |
+        (bytes[offset + 4] << 8) |
+        bytes[offset + 5])) >>>
+    0
   );
 }
 

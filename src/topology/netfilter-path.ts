@@ -25,8 +25,8 @@ import {
 import {
   HookResult,
   HookVerdict,
-  type NetfilterProgram,
   NatRequest,
+  type NetfilterProgram,
   type RuleTraceSink,
 } from '../proxy/common/datapath.js';
 import { CtState, NfHook, newPacketMeta, type PacketMeta } from '../proxy/common/packet-meta.js';
@@ -189,10 +189,18 @@ export class NodeNetfilter {
     const ref = this.ref;
     this.ref = CT_TRACK_INVALID;
     if (ref < 0) return PathVerdict.CONTINUE;
-    return this.conntrack.confirm(ref, nowNs) === CT_TRACK_DROP ? PathVerdict.NAT_FAILED : PathVerdict.CONTINUE;
+    return this.conntrack.confirm(ref, nowNs) === CT_TRACK_DROP
+      ? PathVerdict.NAT_FAILED
+      : PathVerdict.CONTINUE;
   }
 
-  private fillMeta(hook: NfHook, ft: FiveTuple, inIface: string, outIface: string, nowNs: number): PacketMeta {
+  private fillMeta(
+    hook: NfHook,
+    ft: FiveTuple,
+    inIface: string,
+    outIface: string,
+    nowNs: number,
+  ): PacketMeta {
     const m = this.meta;
     m.hook = hook;
     m.saddr = ft.saddr;

@@ -61,14 +61,16 @@ export class Network {
   }
 
   registerInterface(iface: NetInterface): void {
-    if (iface.index !== this.interfaces.length) throw new Error(`interface ${iface.qualifiedName} registered out of order`);
+    if (iface.index !== this.interfaces.length)
+      throw new Error(`interface ${iface.qualifiedName} registered out of order`);
     this.interfaces.push(iface);
   }
 
   /** Starts capturing `iface` (declares it in the capture file). */
   captureInterface(iface: NetInterface): void {
     if (this.capture === null) throw new Error('no capture sink set');
-    if (iface.captureId < 0) iface.captureId = this.capture.addInterface(iface.qualifiedName, iface.description);
+    if (iface.captureId < 0)
+      iface.captureId = this.capture.addInterface(iface.qualifiedName, iface.description);
   }
 
   hostByName(name: string): Host | undefined {
@@ -90,7 +92,8 @@ export class Network {
     iface.txPackets++;
     iface.txBytes += len;
     this.transmissions++;
-    if (iface.captureId >= 0 && this.capture !== null) this.capture.record(iface.captureId, this.nowNs, frame, len);
+    if (iface.captureId >= 0 && this.capture !== null)
+      this.capture.record(iface.captureId, this.nowNs, frame, len);
     let target = -1;
     if (iface.peer >= 0) target = iface.peer;
     else if (iface.segment !== null) target = this.segmentTarget(iface.segment, frame);
@@ -161,7 +164,8 @@ export class Network {
         }
       }
     }
-    if (untilNs !== Number.POSITIVE_INFINITY && this.queue.size === 0 && this.nowNs < untilNs) this.nowNs = untilNs;
+    if (untilNs !== Number.POSITIVE_INFINITY && this.queue.size === 0 && this.nowNs < untilNs)
+      this.nowNs = untilNs;
     this.events += n;
     return n;
   }

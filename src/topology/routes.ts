@@ -27,14 +27,15 @@ export class RouteTable {
   add(network: number, prefixLen: number, gateway: number, ifaceIndex: number, metric = 0): void {
     if (this.count === this.networks.length) this.grow();
     const mask = prefixMask(prefixLen);
-    if (((network & mask) >>> 0) !== network >>> 0) {
+    if ((network & mask) >>> 0 !== network >>> 0) {
       throw new RangeError(`route ${formatIPv4(network)}/${prefixLen} has host bits set`);
     }
     // Insertion keeps (prefix desc, metric asc) order.
     let i = this.count;
     while (
       i > 0 &&
-      (this.prefixLens[i - 1] < prefixLen || (this.prefixLens[i - 1] === prefixLen && this.metrics[i - 1] > metric))
+      (this.prefixLens[i - 1] < prefixLen ||
+        (this.prefixLens[i - 1] === prefixLen && this.metrics[i - 1] > metric))
     ) {
       this.copy(i - 1, i);
       i--;
@@ -63,7 +64,7 @@ export class RouteTable {
   lookup(dst: number): number {
     const d = dst >>> 0;
     for (let i = 0; i < this.count; i++) {
-      if (((d & this.masks[i]) >>> 0) === this.networks[i]) return i;
+      if ((d & this.masks[i]) >>> 0 === this.networks[i]) return i;
     }
     return -1;
   }
@@ -82,7 +83,8 @@ export class RouteTable {
   format(ifaceName: (index: number) => string): string[] {
     const lines: string[] = [];
     for (let i = 0; i < this.count; i++) {
-      const dst = this.prefixLens[i] === 0 ? 'default' : `${formatIPv4(this.networks[i])}/${this.prefixLens[i]}`;
+      const dst =
+        this.prefixLens[i] === 0 ? 'default' : `${formatIPv4(this.networks[i])}/${this.prefixLens[i]}`;
       const via = this.gateways[i] === NO_GATEWAY ? '' : ` via ${formatIPv4(this.gateways[i])}`;
       const scope = this.gateways[i] === NO_GATEWAY ? ' scope link' : '';
       const metric = this.metrics[i] ? ` metric ${this.metrics[i]}` : '';

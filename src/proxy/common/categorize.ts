@@ -61,6 +61,7 @@ export function categorizeEndpoints(sp: ServicePort, nodeName: string): Categori
     all = cluster.concat(local.filter((e) => !seen.has(`${e.ip}:${e.port}`)));
   }
 
-  const hasAnyEndpoints = (cluster !== null && cluster.length > 0) || readyOrTerminatingFallback(sp.endpoints).length > 0;
+  const hasAnyEndpoints =
+    (cluster !== null && cluster.length > 0) || readyOrTerminatingFallback(sp.endpoints).length > 0;
   return { clusterEndpoints: cluster, localEndpoints: local, allReachableEndpoints: all, hasAnyEndpoints };
 }

@@ -3,9 +3,9 @@
  * eth0 and `cil_from_container` on each pod's host-side veth, both sharing the node's
  * EbpfDatapath (and so its maps).
  */
-import { TcAction, type RuleTraceSink, type TcProgram, type TcResult } from '../common/datapath.js';
+import { type RuleTraceSink, TcAction, type TcProgram, type TcResult } from '../common/datapath.js';
 import type { EbpfDatapath } from './datapath.js';
-import { Verdict, dropReasonName } from './drop.js';
+import { dropReasonName, Verdict } from './drop.js';
 
 const NS_PER_S = 1e9;
 const VERDICT_TEXT = ['TC_ACT_OK (pass to the stack)', 'TC_ACT_SHOT (drop)', 'bpf_redirect back out (TX)'];
@@ -25,7 +25,14 @@ export class EbpfNodeIngress implements TcProgram {
   run(frame: Uint8Array, length: number, nowNs: number, out: TcResult, trace: RuleTraceSink | null): void {
     const v = this.datapath.tcIngressNode(frame, 0, length, nowNs / NS_PER_S);
     finish(this.datapath, v, out);
-    if (trace !== null) trace.record({ hook: 'tc ingress', table: 'bpf', chain: this.name, ruleIndex: 0, ruleText: VERDICT_TEXT[v] ?? String(v) });
+    if (trace !== null)
+      trace.record({
+        hook: 'tc ingress',
+        table: 'bpf',
+        chain: this.name,
+        ruleIndex: 0,
+        ruleText: VERDICT_TEXT[v] ?? String(v),
+      });
   }
   dropReasonName(code: number): string {
     return dropReasonName(code);
@@ -38,7 +45,14 @@ export class EbpfPodIngress implements TcProgram {
   run(frame: Uint8Array, length: number, nowNs: number, out: TcResult, trace: RuleTraceSink | null): void {
     const v = this.datapath.tcIngressPod(frame, 0, length, nowNs / NS_PER_S);
     finish(this.datapath, v, out);
-    if (trace !== null) trace.record({ hook: 'tc ingress', table: 'bpf', chain: this.name, ruleIndex: 0, ruleText: VERDICT_TEXT[v] ?? String(v) });
+    if (trace !== null)
+      trace.record({
+        hook: 'tc ingress',
+        table: 'bpf',
+        chain: this.name,
+        ruleIndex: 0,
+        ruleText: VERDICT_TEXT[v] ?? String(v),
+      });
   }
   dropReasonName(code: number): string {
     return dropReasonName(code);

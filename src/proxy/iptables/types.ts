@@ -133,6 +133,37 @@ export type Match =
       side: 'source' | 'dest';
     }
   | { kind: 'nfacct'; name: string }
+  /**
+   * `-m set [!] --match-set NAME dir[,dir…]` (xt_set): `dirs` directions were given (1..6);
+   * bit i of `dstFlags` is set when direction i (0-based) is `dst`. Membership is answered
+   * by the evaluator's injected IpsetLookup.
+   */
+  | { kind: 'set'; name: string; invert: boolean; dirs: number; dstFlags: number }
+  /**
+   * `-m ipvs` (xt_ipvs): the packet belongs to an IPVS connection, optionally narrowed by
+   * its virtual protocol/address/port and flow direction. Any option implies `--ipvs`;
+   * `invert` is `! --ipvs`, which iptables only allows alone.
+   */
+  | {
+      kind: 'ipvs';
+      invert: boolean;
+      vproto: { proto: number; invert: boolean } | null;
+      vaddr: AddrMatch | null;
+      vport: { port: number; invert: boolean } | null;
+      vdir: 'ORIGINAL' | 'REPLY' | null;
+    }
+  /**
+   * `-m physdev` (xt_physdev): bridge-port conditions. dpsim's nodes route (Calico-style
+   * veths, no Linux bridge), so no packet is bridged: each given condition holds only inverted.
+   */
+  | {
+      kind: 'physdev';
+      physdevIn: IfaceMatch | null;
+      physdevOut: IfaceMatch | null;
+      isIn: { invert: boolean } | null;
+      isOut: { invert: boolean } | null;
+      isBridged: { invert: boolean } | null;
+    }
   /** A match dpsim does not model: kept verbatim so the rule still renders, reported by the parser. */
   | { kind: 'unknown'; name: string; args: string[] };
 

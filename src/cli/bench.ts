@@ -1,0 +1,101 @@
+/**
+ * `dpsim bench hotpath --mode M --flows F --packets N [--passes P] [--workers W] [--seed S] [--json]`
+ * and `dpsim bench report [--results DIR] [--out DIR]`. Thin: the work is in src/bench.
+ */
+import type { Command } from 'commander';
+import { formatHotpathResult, HotpathError, type HotpathResult, runHotpath } from '../bench/hotpath.js';
+import { hotpathModes, UnknownHotpathModeError } from '../bench/hotpath-modes.js';
+import { runHotpathParallel } from '../bench/parallel.js';
+import { buildReport } from '../bench/report.js';
+import { WorkloadError } from '../bench/workload.js';
+
+export interface BenchIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  setExitCode: (code: number) => void;
+}
+
+const defaultIo: BenchIo = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  setExitCode: (c) => {
+    process.exitCode = c;
+  },
+};
+
+/** A whole number from a flag; accepts 1e6, 100k, 10M and 1_000_000 spellings. */
+export function parseCount(flag: string, text: string): number {
+  const m = /^(\d[\d_]*(?:\.\d+)?(?:e\d+)?)([kKmM]?)$/.exec(text.trim());
+  const value = m === null ? Number.NaN : Number(m[1].replace(/_/g, '')) * scaleOf(m[2]);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new HotpathError(`${flag} must be a positive whole number (e.g. 100000, 100k, 1e6), got "${text}"`);
+  }
+  return value;
+}
+
+function scaleOf(suffix: string): number {
+  if (suffix === 'k' || suffix === 'K') return 1e3;
+  if (suffix === 'm' || suffix === 'M') return 1e6;
+  return 1;
+}
+
+function isUserError(e: unknown): e is Error {
+  return e instanceof HotpathError || e instanceof UnknownHotpathModeError || e instanceof WorkloadError;
+}
+
+export function registerBench(program: Command, io: BenchIo = defaultIo): Command {
+  const bench = program.command('bench').description('benchmarks of the datapaths, and their report');
+
+  bench
+    .command('hotpath')
+    .description(
+      'packets/s of a mode’s per-packet datapath at one node: pre-built 54-byte TCP frames over F flows to one ClusterIP with 16 endpoints',
+    )
+    .option('--mode <mode>', `datapath (${hotpathModes().join(', ')})`, 'ebpf')
+    .option('--flows <n>', 'distinct flows', '100000')
+    .option('--packets <n>', 'packets per timed pass', '10000000')
+    .option('--passes <n>', 'timed passes (the median is reported)', '5')
+    .option('--workers <n>', 'worker threads, flows sharded by a symmetric flow hash (RSS)', '1')
+    .option('--seed <n>', 'seed of the flows and of the datapath’s random choices', '1')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: Record<string, string | boolean | undefined>) => {
+      try {
+        const request = {
+          mode: String(opts.mode),
+          flows: parseCount('--flows', String(opts.flows)),
+          packets: parseCount('--packets', String(opts.packets)),
+          passes: parseCount('--passes', String(opts.passes)),
+          seed: parseCount('--seed', String(opts.seed)),
+        };
+        const workers = parseCount('--workers', String(opts.workers));
+        const result: HotpathResult =
+          workers === 1 ? runHotpath(request) : await runHotpathParallel({ ...request, workers });
+        io.stdout(
+          opts.json === true ? `${JSON.stringify(result, null, 2)}\n` : `${formatHotpathResult(result)}\n`,
+        );
+      } catch (e) {
+        if (!isUserError(e)) throw e;
+        io.stderr(`error: ${e.message}\n`);
+        io.setExitCode(e.name === 'HotpathVerificationError' ? 3 : 1);
+      }
+    });
+
+  bench
+    .command('report')
+    .description('turn bench/results/*.json into an offline HTML page with SVG plots (and standalone SVGs)')
+    .option('--results <dir>', 'directory of benny (and .extra.json) results', 'bench/results')
+    .option('--out <dir>', 'output directory', 'bench/report')
+    .action(async (opts: { results: string; out: string }) => {
+      const summary = await buildReport({ resultsDir: opts.results, outDir: opts.out });
+      for (const problem of summary.results.problems) io.stderr(`warning: ${problem}\n`);
+      for (const p of summary.plots) {
+        if (p.svg === null) io.stderr(`empty plot "${p.title}": ${p.emptyReason}\n`);
+      }
+      io.stdout(
+        `wrote ${summary.htmlPath} and ${summary.svgPaths.length} SVG file(s) ` +
+          `(${summary.plots.length - summary.svgPaths.length} empty plot(s))\n`,
+      );
+    });
+
+  return bench;
+}

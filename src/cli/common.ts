@@ -1,0 +1,128 @@
+/**
+ * Options every simulation command shares (manifests, seed, proxy mode, the control
+ * plane's range flags) and the one way they turn into a Simulation.
+ */
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { clusterOptionsFromFlags, loadClusterFromFiles, ManifestFileError } from '../k8s/load-files.js';
+import type { DocumentOutcome } from '../k8s/manifests.js';
+import { PROXY_MODES, type ProxyMode } from '../proxy/common/datapath.js';
+import { Simulation, type SimulationOptions } from '../sim/simulation.js';
+
+export interface SimulationFlags {
+  filename?: string[];
+  seed: number;
+  mode?: string;
+  proxyMode?: string;
+  serviceNodePortRange?: string;
+  serviceClusterIpRange?: string;
+  clusterCidr?: string;
+  conntrackMax?: number;
+  iptablesSave?: string;
+  maglev?: boolean;
+}
+
+export class CliError extends Error {
+  override name = 'CliError';
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function parseInteger(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be an integer, got "${value}"`);
+    const n = Number(value);
+    if (n < min || n > max)
+      throw new InvalidArgumentError(`${name} must be between ${min} and ${max}, got ${n}`);
+    return n;
+  };
+}
+
+export function addSimulationOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '-f, --filename <file>',
+      'manifest file (repeatable); default: the embedded origin scenario',
+      collect,
+    )
+    .option(
+      '--seed <n>',
+      'seed for every random choice (allocations, names, load balancing, ports)',
+      parseInteger('--seed', 0, 2 ** 32 - 1),
+      1,
+    )
+    .addOption(new Option('--mode <mode>', 'proxy mode').choices(PROXY_MODES as string[]))
+    .addOption(
+      new Option('--proxy-mode <mode>', "kube-proxy's flag: same as --mode")
+        .choices(PROXY_MODES as string[])
+        .hideHelp(),
+    )
+    .option('--service-node-port-range <range>', 'NodePort range (kube-apiserver flag)')
+    .option('--service-cluster-ip-range <cidr>', 'Service CIDR (kube-apiserver flag)')
+    .option('--cluster-cidr <cidr>', 'pod CIDR (kube-proxy / kube-controller-manager flag)')
+    .option('--conntrack-max <n>', 'nf_conntrack_max per node', parseInteger('--conntrack-max', 1))
+    .option(
+      '--iptables-save <file>',
+      "run a real node's iptables-save dump instead of the compiled rules (iptables mode)",
+    )
+    .option('--maglev', 'eBPF mode: Maglev backend selection instead of random');
+}
+
+/** Prints each rejected document's message; returns whether anything was rejected. */
+function reportOutcomes(outcomes: readonly DocumentOutcome[], stderr: (s: string) => void): void {
+  for (const o of outcomes) if (o.status === 'rejected' || o.status === 'ignored') stderr(`${o.message}\n`);
+}
+
+export interface LoadedSimulation {
+  readonly sim: Simulation;
+  /** Some document was rejected (its message has been printed); the command should exit non-zero. */
+  readonly rejected: boolean;
+}
+
+export async function loadSimulation(
+  flags: SimulationFlags,
+  extra: Partial<SimulationOptions> = {},
+  stderr: (s: string) => void = (s) => process.stderr.write(s),
+): Promise<LoadedSimulation> {
+  const modeFlag = flags.mode ?? flags.proxyMode;
+  let loaded: ReturnType<typeof loadClusterFromFiles>;
+  try {
+    loaded = loadClusterFromFiles({
+      ...clusterOptionsFromFlags({ ...flags, proxyMode: modeFlag }),
+      seed: flags.seed,
+      files: flags.filename ?? [],
+    });
+  } catch (e) {
+    if (e instanceof ManifestFileError || (e instanceof Error && e.name === 'ClusterConfigError'))
+      throw new CliError(e.message);
+    throw e;
+  }
+  reportOutcomes(loaded.outcomes, stderr);
+  const rejected = loaded.rejected;
+  let iptablesSave: string | undefined;
+  if (flags.iptablesSave !== undefined) {
+    const { readFileSync } = await import('node:fs');
+    try {
+      iptablesSave = readFileSync(flags.iptablesSave, 'utf8');
+    } catch (e) {
+      throw new CliError(`error: cannot read "${flags.iptablesSave}": ${(e as Error).message}`);
+    }
+  }
+  const sim = new Simulation({
+    cluster: loaded.cluster,
+    seed: flags.seed,
+    ...(modeFlag !== undefined ? { mode: modeFlag as ProxyMode } : {}),
+    ...(flags.conntrackMax !== undefined ? { conntrackMax: flags.conntrackMax } : {}),
+    ...(iptablesSave !== undefined ? { iptablesSave } : {}),
+    ...(flags.maglev ? { ebpfAlgorithm: 'maglev' as const } : {}),
+    ...extra,
+  });
+  return { sim, rejected };
+}

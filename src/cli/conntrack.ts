@@ -1,0 +1,53 @@
+/**
+ * `dpsim conntrack -L [--node NAME]`: a node's connection table as conntrack-tools prints
+ * it, after the main job's traffic (the curls `dpsim run` makes) has gone through it.
+ */
+import type { Command } from 'commander';
+import {
+  addSimulationOptions,
+  CliError,
+  loadSimulation,
+  parseInteger,
+  type SimulationFlags,
+} from './common.js';
+import { defaultTargets } from './run.js';
+
+interface ConntrackFlags extends SimulationFlags {
+  list: boolean;
+  node: string;
+  count: number;
+  url?: string[];
+}
+
+export function registerConntrack(program: Command): Command {
+  return addSimulationOptions(
+    program
+      .command('conntrack')
+      .description("list a node's conntrack table (conntrack -L) after curling the scenario's Services")
+      .option('-L, --list', 'list the table (the only operation)', true)
+      .option('--node <name>', 'node whose table to list', 'node1')
+      .option('-n, --count <n>', 'curls per target before listing', parseInteger('--count', 0, 10000), 3)
+      .option(
+        '--url <url>',
+        'curl this URL from the client instead of the default targets (repeatable)',
+        (v: string, p: string[] = []) => [...p, v],
+      ),
+  ).action(async (flags: ConntrackFlags) => {
+    const { sim } = await loadSimulation(flags);
+    if (!sim.proxies.has(flags.node)) throw new CliError(`error: unknown node "${flags.node}"`);
+    for (const url of flags.url ?? defaultTargets(sim)) {
+      for (let i = 0; i < flags.count; i++) sim.curl({ from: 'client', url });
+    }
+    const text = sim.conntrackList(flags.node);
+    // conntrack prints entries on stdout and its summary on stderr.
+    const lines = text.split('\n');
+    const summary = lines.filter((l) => l.startsWith('conntrack v'));
+    process.stdout.write(
+      lines
+        .filter((l) => !l.startsWith('conntrack v') && l !== '')
+        .map((l) => `${l}\n`)
+        .join(''),
+    );
+    for (const s of summary) process.stderr.write(`${s}\n`);
+  });
+}

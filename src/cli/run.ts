@@ -1,0 +1,98 @@
+/**
+ * `dpsim run`: the main job. Loads the scenario (the embedded origin by default), prints
+ * `kubectl get rs,po,svc`, curls every NodePort on every node IP a few times (or each
+ * ClusterIP from the first node when there are no NodePorts), prints what curl prints,
+ * a distribution summary and the drop counters, and writes a pcapng of every interface.
+ */
+import { writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { runGet } from '../k8s/printers.js';
+import type { Simulation } from '../sim/simulation.js';
+import { addSimulationOptions, loadSimulation, parseInteger, type SimulationFlags } from './common.js';
+
+interface RunFlags extends SimulationFlags {
+  count: number;
+  from: string;
+  pcap: string | false;
+  snaplen: number;
+}
+
+/** The URLs the main job curls: every NodePort on every node, else every ClusterIP port. */
+export function defaultTargets(sim: Simulation): string[] {
+  const model = sim.model;
+  const nodePorts = model.servicePorts.filter((sp) => sp.nodePort !== 0 && sp.protocol === 'TCP');
+  if (nodePorts.length > 0) {
+    return nodePorts.flatMap((sp) => model.nodes.map((n) => `http://${n.ip}:${sp.nodePort}/`));
+  }
+  // No NodePorts: the ClusterIPs of the user's Services (not the apiserver's).
+  return model.servicePorts
+    .filter((sp) => sp.protocol === 'TCP' && !(sp.namespace === 'default' && sp.name === 'kubernetes'))
+    .map((sp) => `http://${sp.clusterIP}:${sp.port}/`);
+}
+
+export function registerRun(program: Command): Command {
+  return addSimulationOptions(
+    program
+      .command('run')
+      .description(
+        'reproduce the scenario end to end: get rs,po,svc, curl every NodePort on every node, capture',
+      )
+      .option('-n, --count <n>', 'curls per node and NodePort', parseInteger('--count', 1, 10000), 3)
+      .option('--from <host>', 'where curl runs: client, a node name, or pod/NAME', 'client')
+      .option('--pcap <file>', 'pcapng file to write', 'dpsim-run.pcapng')
+      .option('--no-pcap', 'do not write a capture')
+      .option(
+        '--snaplen <bytes>',
+        'capture snap length (0 = whole frames)',
+        parseInteger('--snaplen', 0, 262144),
+        0,
+      ),
+  ).action(async (flags: RunFlags) => {
+    const out = (s: string) => process.stdout.write(s);
+    const { sim, rejected } = await loadSimulation(flags, {
+      capture: flags.pcap !== false,
+      snaplen: flags.snaplen,
+    });
+    out('$ kubectl get rs,po,svc\n');
+    out(runGet(sim.cluster, { args: ['rs,po,svc'] }).stdout);
+    const counts = new Map<string, number>();
+    let failures = 0;
+    for (const url of defaultTargets(sim)) {
+      for (let i = 0; i < flags.count; i++) {
+        out(`\n$ curl ${url.replace(/^http:\/\//, '').replace(/\/$/, '')}\n`);
+        const o = sim.curl({ from: flags.from, url });
+        if (o.exitCode === 0) {
+          out(o.stdout);
+          const who = o.servedBy?.pod ?? '(unknown)';
+          counts.set(who, (counts.get(who) ?? 0) + 1);
+        } else {
+          failures++;
+          out(`${o.stderr}\n`);
+        }
+      }
+    }
+    out('\n');
+    out(`${distributionLine(counts, failures)} (${sim.mode} mode, seed ${flags.seed})\n`);
+    out(`drops: ${formatDrops(sim)}\n`);
+    if (flags.pcap !== false && sim.capture !== null) {
+      writeFileSync(flags.pcap, sim.capture.toBuffer());
+      out(
+        `capture: ${flags.pcap} (${sim.capture.frames} frames on ${sim.capture.writer.interfaceCount} interfaces)\n`,
+      );
+    }
+    if (rejected || failures > 0) process.exitCode = 1;
+  });
+}
+
+export function distributionLine(counts: Map<string, number>, failures: number): string {
+  const total = [...counts.values()].reduce((a, b) => a + b, 0) + failures;
+  const parts = [...counts.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([k, v]) => `${k} ${v}`);
+  if (failures > 0) parts.push(`failed ${failures}`);
+  return `${total} requests: ${parts.join(', ') || 'none'}`;
+}
+
+export function formatDrops(sim: Simulation): string {
+  const record = sim.network.drops.toRecord();
+  const entries = Object.entries(record);
+  return entries.length === 0 ? 'none' : entries.map(([k, v]) => `${k}=${v}`).join(' ');
+}
