@@ -96,10 +96,8 @@ export class Simulation {
   /** Server-side record per accepted connection, keyed by server host + local port + peer. */
   private readonly served = new Map<string, ServedRecord>();
   private readonly rng: Rng;
-  private readonly options: SimulationOptions;
 
   constructor(options: SimulationOptions = {}) {
-    this.options = options;
     const seed = options.seed ?? 1;
     this.rng = new Rng(seed);
     if (options.cluster !== undefined) {

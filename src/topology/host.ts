@@ -163,18 +163,24 @@ export class Host implements HostTransport {
     if (iface.tcIngress !== null && !this.runTcIngress(iface, slot)) return;
 
     const dstMac = macKey(frame, 0);
-    if (dstMac !== macKey(iface.mac) && dstMac !== BROADCAST_MAC_KEY)
-      return this.dropSlot(slot, DropReason.OTHERHOST);
+    if (dstMac !== macKey(iface.mac) && dstMac !== BROADCAST_MAC_KEY) {
+      this.dropSlot(slot, DropReason.OTHERHOST);
+      return;
+    }
     const ft = this.ft;
     const status = parseFiveTuple(frame, ft, 0, pool.lengths[slot]);
     if (status !== ParseStatus.OK) {
       if (tracer !== null) tracer.step(net.nowNs, this.name, 'drop', PARSE_STATUS_TEXT[status]);
-      return this.dropSlot(
+      this.dropSlot(
         slot,
         status === ParseStatus.NOT_IPV4 ? DropReason.UNHANDLED_PROTO : DropReason.PKT_TOO_SMALL,
       );
+      return;
     }
-    if (!verifyIpv4HeaderChecksum(frame, ft.ipOffset)) return this.dropSlot(slot, DropReason.IP_CSUM);
+    if (!verifyIpv4HeaderChecksum(frame, ft.ipOffset)) {
+      this.dropSlot(slot, DropReason.IP_CSUM);
+      return;
+    }
     this.ipRcv(iface, slot);
   }
 
@@ -237,10 +243,19 @@ export class Host implements HostTransport {
     if (nf !== null) {
       const v = nf.trackAndRunDst(NfHook.PREROUTING, frame, ft, iface.name, '', net.nowNs, net.tracer);
       if (net.tracer !== null) this.traceHook(NfHook.PREROUTING, v);
-      if (v !== PathVerdict.CONTINUE) return this.refuse(slot, v, iface);
+      if (v !== PathVerdict.CONTINUE) {
+        this.refuse(slot, v, iface);
+        return;
+      }
     }
-    if (this.isLocal(ft.daddr)) return this.localIn(iface, slot);
-    if (!this.ipForward) return this.dropSlot(slot, DropReason.IP_NOT_FORWARDING);
+    if (this.isLocal(ft.daddr)) {
+      this.localIn(iface, slot);
+      return;
+    }
+    if (!this.ipForward) {
+      this.dropSlot(slot, DropReason.IP_NOT_FORWARDING);
+      return;
+    }
     this.forward(iface.name, slot);
   }
 
@@ -254,15 +269,21 @@ export class Host implements HostTransport {
       const inName = iface === null ? 'lo' : iface.name;
       const v = nf.runHook(NfHook.INPUT, frame, ft, inName, '', net.nowNs, net.tracer);
       if (net.tracer !== null) this.traceHook(NfHook.INPUT, v);
-      if (v !== PathVerdict.CONTINUE) return this.refuse(slot, v, iface);
+      if (v !== PathVerdict.CONTINUE) {
+        this.refuse(slot, v, iface);
+        return;
+      }
       if (nf.redirected && !this.isLocal(ft.daddr)) {
         // IPVS (ip_vs_nat_xmit): the packet now goes to a real server.
         if (net.tracer !== null)
           net.tracer.step(net.nowNs, this.name, 'ipvs', `→ ${formatIPv4(ft.daddr)}:${ft.dport}`);
-        return this.routeOut(inName, slot, false);
+        this.routeOut(inName, slot, false);
+        return;
       }
-      if (nf.finishInput(frame, ft, net.nowNs) !== PathVerdict.CONTINUE)
-        return this.dropSlot(slot, DropReason.NAT_FAILED);
+      if (nf.finishInput(frame, ft, net.nowNs) !== PathVerdict.CONTINUE) {
+        this.dropSlot(slot, DropReason.NAT_FAILED);
+        return;
+      }
     }
     this.deliverLocal(slot);
   }
@@ -274,7 +295,8 @@ export class Host implements HostTransport {
     const ft = this.ft;
     if (ft.ttl <= 1) {
       this.netfilter?.abandon();
-      return this.dropSlot(slot, DropReason.IP_TTL_EXCEEDED);
+      this.dropSlot(slot, DropReason.IP_TTL_EXCEEDED);
+      return;
     }
     decrementTtl(frame, ft.ipOffset);
     ft.ttl--;
@@ -290,7 +312,8 @@ export class Host implements HostTransport {
     const route = this.routes.lookup(ft.daddr);
     if (route < 0) {
       nf?.abandon();
-      return this.dropSlot(slot, DropReason.IP_NOROUTE);
+      this.dropSlot(slot, DropReason.IP_NOROUTE);
+      return;
     }
     const out = net.interfaces[this.routes.iface(route)];
     const nextHop = this.routes.nextHop(route, ft.daddr);
@@ -305,14 +328,23 @@ export class Host implements HostTransport {
       if (forwarding) {
         const v = nf.runHook(NfHook.FORWARD, frame, ft, inName, out.name, net.nowNs, net.tracer);
         if (net.tracer !== null) this.traceHook(NfHook.FORWARD, v);
-        if (v !== PathVerdict.CONTINUE) return this.refuse(slot, v, null);
+        if (v !== PathVerdict.CONTINUE) {
+          this.refuse(slot, v, null);
+          return;
+        }
       }
       const v = nf.runPostrouting(frame, ft, inName, out.name, this.outAddress(out), net.nowNs, net.tracer);
       if (net.tracer !== null) this.traceHook(NfHook.POSTROUTING, v);
-      if (v !== PathVerdict.CONTINUE) return this.refuse(slot, v, null);
+      if (v !== PathVerdict.CONTINUE) {
+        this.refuse(slot, v, null);
+        return;
+      }
     }
     const mac = this.neighbours.get(nextHop);
-    if (mac === undefined) return this.dropSlot(slot, DropReason.NEIGH_FAILED);
+    if (mac === undefined) {
+      this.dropSlot(slot, DropReason.NEIGH_FAILED);
+      return;
+    }
     this.transmitTo(out, slot, mac);
   }
 
@@ -322,7 +354,8 @@ export class Host implements HostTransport {
     const frame = net.pool.view(slot);
     const ft = this.ft;
     if (parseFiveTuple(frame, ft, 0, net.pool.lengths[slot]) !== ParseStatus.OK) {
-      return this.dropSlot(slot, DropReason.PKT_TOO_SMALL);
+      this.dropSlot(slot, DropReason.PKT_TOO_SMALL);
+      return;
     }
     const nf = this.netfilter;
     if (nf !== null) {
@@ -330,16 +363,23 @@ export class Host implements HostTransport {
       const outName = route < 0 ? '' : net.interfaces[this.routes.iface(route)].name;
       const v = nf.trackAndRunDst(NfHook.OUTPUT, frame, ft, '', outName, net.nowNs, net.tracer);
       if (net.tracer !== null) this.traceHook(NfHook.OUTPUT, v);
-      if (v !== PathVerdict.CONTINUE) return this.refuse(slot, v, null);
+      if (v !== PathVerdict.CONTINUE) {
+        this.refuse(slot, v, null);
+        return;
+      }
     }
     if (this.isLocal(ft.daddr)) {
       // Loopback: POSTROUTING on lo, then straight back in through INPUT.
       if (nf !== null) {
         const v = nf.runPostrouting(frame, ft, '', 'lo', ft.daddr, net.nowNs, net.tracer);
-        if (v !== PathVerdict.CONTINUE) return this.refuse(slot, v, null);
+        if (v !== PathVerdict.CONTINUE) {
+          this.refuse(slot, v, null);
+          return;
+        }
         nf.trackAndRunDst(NfHook.PREROUTING, frame, ft, 'lo', '', net.nowNs, null);
       }
-      return this.localIn(null, slot);
+      this.localIn(null, slot);
+      return;
     }
     this.routeOut('', slot, false);
   }
@@ -380,8 +420,10 @@ export class Host implements HostTransport {
     const frame = pool.view(slot);
     const ft = this.ft;
     if (ft.proto === TCP) {
-      if (!verifyTcpChecksum(frame, ft.l4Offset, ft.l4Length, ft.saddr, ft.daddr))
-        return this.dropSlot(slot, DropReason.TCP_CSUM);
+      if (!verifyTcpChecksum(frame, ft.l4Offset, ft.l4Length, ft.saddr, ft.daddr)) {
+        this.dropSlot(slot, DropReason.TCP_CSUM);
+        return;
+      }
       const seg = readSegment(frame, ft);
       pool.release(slot);
       this.countDelivered();
@@ -412,7 +454,8 @@ export class Host implements HostTransport {
     if (ft.proto === UDP) {
       // No UDP sockets are simulated: answer as Linux does for a closed port.
       this.sendIcmpUnreachable(slot, 3, null);
-      return this.dropSlot(slot, DropReason.NO_SOCKET);
+      this.dropSlot(slot, DropReason.NO_SOCKET);
+      return;
     }
     this.dropSlot(slot, DropReason.UNHANDLED_PROTO);
   }
@@ -501,7 +544,7 @@ export class Host implements HostTransport {
       net.nowNs,
       this.name,
       NF_HOOK_NAMES[hook],
-      `${verdict}  ${formatIPv4(ft.saddr)}:${ft.sport} → ${formatIPv4(ft.daddr)}:${ft.dport}${nf !== null && nf.firstPacket ? ' (ct new)' : ' (ct established)'}`,
+      `${verdict}  ${formatIPv4(ft.saddr)}:${ft.sport} → ${formatIPv4(ft.daddr)}:${ft.dport}${nf?.firstPacket ? ' (ct new)' : ' (ct established)'}`,
     );
   }
 }
