@@ -4,6 +4,7 @@
  * prints; the work is in the library (src/sim, src/k8s, src/proxy …).
  */
 import { Command, CommanderError } from 'commander';
+import { registerBench } from './bench.js';
 import { CliError } from './common.js';
 import { registerConntrack } from './conntrack.js';
 import { registerCurl } from './curl.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerCurl(program);
   registerTrace(program);
   registerConntrack(program);
+  registerBench(program);
   return program;
 }
 
