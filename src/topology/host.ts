@@ -10,7 +10,7 @@
  */
 import type { HostTransport, TcpSegment, TimerHandle } from '../apps/transport.js';
 import { TcAction, TcResult } from '../proxy/common/datapath.js';
-import { NF_HOOK_NAMES, NfHook } from '../proxy/common/packet-meta.js';
+import { CtState, NF_HOOK_NAMES, NfHook } from '../proxy/common/packet-meta.js';
 import { DropCounters, DropReason } from '../trace/drop-reasons.js';
 import { formatIPv4 } from '../util/ipv4.js';
 import type { Rng } from '../util/rng.js';
@@ -530,7 +530,7 @@ export class Host implements HostTransport {
 
   private traceHook(hook: NfHook, v: PathVerdict): void {
     const net = this.network;
-    const nf = this.netfilter;
+    const nf = this.netfilter!;
     const verdict = [
       'ACCEPT',
       'DROP',
@@ -540,16 +540,31 @@ export class Host implements HostTransport {
       'DROP (INVALID)',
     ][v];
     const ft = this.ft;
-    net.tracer!.step(
-      net.nowNs,
-      this.name,
-      NF_HOOK_NAMES[hook],
-      `${verdict}  ${formatIPv4(ft.saddr)}:${ft.sport} → ${formatIPv4(ft.daddr)}:${ft.dport}${nf?.firstPacket ? ' (ct new)' : ' (ct established)'}`,
-    );
+    const m = nf.meta; // the tuple the rules saw, before this hook's NAT
+    const after = `${formatIPv4(ft.saddr)}:${ft.sport} → ${formatIPv4(ft.daddr)}:${ft.dport}`;
+    let nat = '';
+    if (m.daddr !== ft.daddr || m.dport !== ft.dport)
+      nat = `  DNAT ${formatIPv4(m.daddr)}:${m.dport} → ${formatIPv4(ft.daddr)}:${ft.dport}`;
+    if (m.saddr !== ft.saddr || m.sport !== ft.sport)
+      nat += `  SNAT ${formatIPv4(m.saddr)}:${m.sport} → ${formatIPv4(ft.saddr)}:${ft.sport}`;
+    const ct = ctStateText(m.ctState) + (nf.firstPacket ? ', first packet' : '');
+    net.tracer!.step(net.nowNs, this.name, NF_HOOK_NAMES[hook], `${verdict}  ${after}  ct ${ct}${nat}`);
   }
 }
 
 const ZERO_MAC = new Uint8Array(6);
+
+/** `--ctstate`-style text of CtState bits (trace only). */
+function ctStateText(bits: number): string {
+  const names: string[] = [];
+  if (bits & CtState.NEW) names.push('NEW');
+  if (bits & CtState.ESTABLISHED) names.push('ESTABLISHED');
+  if (bits & CtState.RELATED) names.push('RELATED');
+  if (bits & CtState.INVALID) names.push('INVALID');
+  if (bits & CtState.DNAT) names.push('DNAT');
+  if (bits & CtState.SNAT) names.push('SNAT');
+  return names.join(',') || 'UNTRACKED';
+}
 
 const DROP_TEXT: Partial<Record<DropReason, string>> = {
   [DropReason.OTHERHOST]: 'not our MAC',
