@@ -12,6 +12,7 @@ import { registerGet } from './get.js';
 import { registerRules } from './rules.js';
 import { registerRun } from './run.js';
 import { registerTrace } from './trace.js';
+import { registerVerify } from './verify.js';
 
 export function buildProgram(): Command {
   const program = new Command('dpsim')
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerTrace(program);
   registerConntrack(program);
   registerBench(program);
+  registerVerify(program);
   return program;
 }
 

@@ -57,7 +57,6 @@ interface VerifyFlags {
   connections: string;
   seed: string;
   output: string;
-  lbNode?: string;
 }
 
 async function runVerify(flags: VerifyFlags, deps: VerifyDeps): Promise<void> {
@@ -118,7 +117,6 @@ async function runVerify(flags: VerifyFlags, deps: VerifyDeps): Promise<void> {
       mode: flags.mode as 'iptables' | 'nftables',
       n,
       seed: Number(flags.seed),
-      ...(flags.lbNode !== undefined ? { lbEntryNode: flags.lbNode } : {}),
       log: (line) => io.stderr(`${line}\n`),
     });
     io.stdout(flags.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
@@ -139,7 +137,6 @@ export function registerVerify(program: Command, deps: VerifyDeps = defaultDeps)
     .option('--mode <mode>', 'proxy mode: iptables or nftables', 'iptables')
     .option('-n, --connections <N>', 'connections per probe', String(DEFAULT_CONNECTIONS))
     .option('--seed <seed>', "seed of dpsim's cluster and simulation", '1')
-    .option('--lb-node <node>', 'node the client routes LoadBalancer VIPs to (default: the first node)')
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (flags: VerifyFlags) => {
       await runVerify(flags, deps);

@@ -1,0 +1,99 @@
+/**
+ * The program run in a source namespace (`node -e PROBER_SCRIPT CONFIG_JSON`): for every
+ * probe it opens `n` TCP connections to host:port, sends an HTTP/1.0 GET and records how
+ * each ended. The first connection of a probe goes alone (so ClientIP affinity is seeded
+ * before the rest race), the others run `concurrency` at a time; all probes run at once.
+ * Every wait is bounded (connect and response timeouts), so the program always ends.
+ * Prints one JSON document: { results: { [probeId]: ProbeConnection[] } }.
+ */
+
+export interface ProberTarget {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly n: number;
+}
+
+export interface ProberConfig {
+  readonly targets: readonly ProberTarget[];
+  readonly concurrency: number;
+  readonly connectTimeoutMs: number;
+  readonly responseTimeoutMs: number;
+}
+
+/** How one connection ended, as the prober reports it. */
+export interface ProberConnection {
+  /** ok | refused | timeout | reset | unreachable | other */
+  readonly cls: string;
+  readonly body?: string;
+  readonly error?: string;
+  readonly ms: number;
+}
+
+export interface ProberOutput {
+  readonly results: Record<string, ProberConnection[]>;
+}
+
+export const PROBER_SCRIPT = `
+'use strict';
+const net = require('node:net');
+const cfg = JSON.parse(process.argv[1]);
+function once(host, port) {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    let body = '';
+    let done = false;
+    let phase = 'connect';
+    const sock = net.connect({ host, port });
+    const finish = (cls, error) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ cls, body: body.slice(0, 2000), error, ms: Date.now() - t0 });
+    };
+    // A starved process can run its timers before it reads the I/O that completed in time:
+    // decide only after one more poll phase (setImmediate runs after it).
+    const expire = (armedIn) => () => setImmediate(() => {
+      if (phase === armedIn) finish('timeout', armedIn + ' timeout');
+    });
+    let timer = setTimeout(expire('connect'), cfg.connectTimeoutMs);
+    sock.setEncoding('latin1');
+    sock.on('connect', () => {
+      phase = 'response';
+      clearTimeout(timer);
+      timer = setTimeout(expire('response'), cfg.responseTimeoutMs);
+      sock.write('GET / HTTP/1.0\\r\\nHost: ' + host + ':' + port + '\\r\\nUser-Agent: dpsim-verify\\r\\n\\r\\n');
+    });
+    sock.on('data', (d) => { body += d; });
+    sock.on('end', () => finish(body.length > 0 ? 'ok' : 'reset', body.length > 0 ? undefined : 'closed without an answer'));
+    sock.on('error', (e) => {
+      const c = e.code || '';
+      if (c === 'ECONNREFUSED') finish('refused', c);
+      else if (c === 'ECONNRESET' || c === 'EPIPE') finish('reset', c);
+      else if (c === 'EHOSTUNREACH' || c === 'ENETUNREACH') finish('unreachable', c);
+      else if (c === 'ETIMEDOUT') finish('timeout', c);
+      else finish('other', c || e.message);
+    });
+  });
+}
+async function probe(t) {
+  const out = [];
+  if (t.n <= 0) return out;
+  out.push(await once(t.host, t.port));
+  let next = 1;
+  const worker = async () => {
+    while (next < t.n) {
+      next += 1;
+      out.push(await once(t.host, t.port));
+    }
+  };
+  const workers = [];
+  for (let i = 0; i < Math.min(cfg.concurrency, t.n - 1); i++) workers.push(worker());
+  await Promise.all(workers);
+  return out;
+}
+Promise.all(cfg.targets.map((t) => probe(t).then((r) => [t.id, r]))).then((pairs) => {
+  process.stdout.write(JSON.stringify({ results: Object.fromEntries(pairs) }));
+});
+`;

@@ -1,0 +1,67 @@
+/**
+ * The program each pod namespace runs (`node -e RESPONDER_SCRIPT CONFIG_JSON`): a tiny TCP
+ * server on each of the pod's ports that answers one HTTP/1.0 request with the pod's name
+ * and the address it saw the connection come from (that is how masquerading is observed).
+ *
+ * Its lifetime is bounded twice: it exits after `lifetimeMs`, and as soon as its stdin
+ * closes (the harness holds the other end, so a harness killed with SIGKILL takes the
+ * responders with it). Prints `ready` once every port listens.
+ */
+
+export interface ResponderConfig {
+  readonly pod: string;
+  readonly ports: readonly number[];
+  readonly lifetimeMs: number;
+}
+
+/** Body line the responder writes; parsed by parseResponderBody(). */
+export const SERVED_BY_PREFIX = 'served-by ';
+
+export const RESPONDER_SCRIPT = `
+'use strict';
+const net = require('node:net');
+const cfg = JSON.parse(process.argv[1]);
+let listening = 0;
+for (const port of cfg.ports) {
+  const server = net.createServer((sock) => {
+    let buf = '';
+    let answered = false;
+    sock.setEncoding('latin1');
+    sock.setTimeout(5000, () => sock.destroy());
+    sock.on('error', () => {});
+    sock.on('data', (chunk) => {
+      buf += chunk;
+      if (answered || !(buf.includes('\\r\\n\\r\\n') || buf.includes('\\n\\n'))) return;
+      answered = true;
+      const body = 'Hello World! ' + cfg.pod + '\\n${SERVED_BY_PREFIX}' + cfg.pod + ' peer=' + sock.remoteAddress + ':' + sock.remotePort +
+        ' local=' + sock.localAddress + ':' + sock.localPort + '\\n';
+      sock.end('HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\nContent-Length: ' + Buffer.byteLength(body) +
+        '\\r\\nConnection: close\\r\\n\\r\\n' + body);
+    });
+  });
+  server.on('error', (e) => {
+    process.stderr.write('responder ' + cfg.pod + ' port ' + port + ': ' + e.message + '\\n');
+    process.exit(3);
+  });
+  server.listen({ host: '0.0.0.0', port, backlog: 1024 }, () => {
+    listening += 1;
+    if (listening === cfg.ports.length) process.stdout.write('ready\\n');
+  });
+}
+setTimeout(() => process.exit(0), cfg.lifetimeMs);
+process.stdin.on('end', () => process.exit(0));
+process.stdin.on('error', () => process.exit(0));
+process.stdin.resume();
+`;
+
+export interface ServedBy {
+  readonly pod: string;
+  /** "ip:port" the pod saw as the connection's source. */
+  readonly peer: string;
+}
+
+/** Reads the `served-by POD peer=IP:PORT` line out of a response; null when absent. */
+export function parseResponderBody(text: string): ServedBy | null {
+  const m = /served-by (\S+) peer=(\S+)/.exec(text);
+  return m === null ? null : { pod: m[1], peer: m[2] };
+}
