@@ -35,6 +35,24 @@ import { RouteTable } from './routes.js';
 
 export type HostKind = 'client' | 'node' | 'pod';
 
+/** Connect-time Service translation for the host's own sockets (Cilium's socket-LB). */
+export interface SocketLb {
+  connect(daddr: number, dport: number, proto: number): { addr: number; port: number } | null;
+}
+
+/** One socket's translation: the Service address the app connected to and the backend used. */
+interface SocketTranslation {
+  readonly vip: number;
+  readonly vport: number;
+  readonly addr: number;
+  readonly port: number;
+}
+
+/** Keys fit in a double exactly: port · 2^32 + address. */
+function sockKey(port: number, addr: number): number {
+  return port * 4294967296 + addr;
+}
+
 /** What a host does with TCP segments and ICMP errors addressed to it (src/apps' TcpStack). */
 export interface TcpReceiver {
   receive(segment: TcpSegment): void;
@@ -60,6 +78,11 @@ export class Host implements HostTransport {
   /** net.ipv4.ip_forward. */
   ipForward = false;
   tcp: TcpReceiver | null = null;
+  /** Set in eBPF mode on nodes: the host's connects to Service addresses are translated. */
+  socketLb: SocketLb | null = null;
+  /** Socket-LB translations by (local port, Service address) and by (local port, backend address). */
+  private readonly sockOut = new Map<number, SocketTranslation>();
+  private readonly sockIn = new Map<number, SocketTranslation>();
 
   private readonly ft: FiveTuple = newFiveTuple();
   private readonly tc = new TcResult();
@@ -126,6 +149,15 @@ export class Host implements HostTransport {
   }
 
   sendTcp(seg: TcpSegment): void {
+    let dst = seg.dst;
+    let dport = seg.dport;
+    if (this.socketLb !== null) {
+      const x = this.socketTranslation(seg);
+      if (x !== undefined) {
+        dst = x.addr;
+        dport = x.port;
+      }
+    }
     const pool = this.network.pool;
     const slot = pool.acquire();
     const frame = pool.view(slot);
@@ -134,9 +166,9 @@ export class Host implements HostTransport {
       srcMac: ZERO_MAC,
       dstMac: ZERO_MAC,
       src: seg.src,
-      dst: seg.dst,
+      dst,
       sport: seg.sport,
-      dport: seg.dport,
+      dport,
       seq: seg.seq,
       ack: seg.ack,
       flags: seg.flags,
@@ -148,6 +180,29 @@ export class Host implements HostTransport {
     });
     pool.lengths[slot] = len;
     this.output(slot);
+  }
+
+  /** The socket-LB translation of an outgoing segment's socket, made at its SYN (connect()). */
+  private socketTranslation(seg: TcpSegment): SocketTranslation | undefined {
+    let x = this.sockOut.get(sockKey(seg.sport, seg.dst));
+    const isSyn = (seg.flags & 0x12) === 0x02;
+    if (isSyn && (x === undefined || x.vport !== seg.dport)) {
+      const choice = this.socketLb!.connect(seg.dst, seg.dport, TCP);
+      if (choice === null) return undefined;
+      x = { vip: seg.dst, vport: seg.dport, addr: choice.addr, port: choice.port };
+      this.sockOut.set(sockKey(seg.sport, seg.dst), x);
+      this.sockIn.set(sockKey(seg.sport, choice.addr), x);
+    }
+    return x !== undefined && x.vport === seg.dport ? x : undefined;
+  }
+
+  /** recvmsg/getpeername side of socket-LB: the app sees the Service address again. */
+  private untranslate(seg: { src: number; sport: number }, localPort: number): void {
+    const x = this.sockIn.get(sockKey(localPort, seg.src));
+    if (x !== undefined && x.port === seg.sport) {
+      seg.src = x.vip;
+      seg.sport = x.vport;
+    }
   }
 
   // ---------------------------------------------------------------- receive path
@@ -425,6 +480,7 @@ export class Host implements HostTransport {
         return;
       }
       const seg = readSegment(frame, ft);
+      if (this.socketLb !== null) this.untranslate(seg, seg.dport);
       pool.release(slot);
       this.countDelivered();
       if (net.tracer !== null)
@@ -446,6 +502,13 @@ export class Host implements HostTransport {
         return;
       }
       this.countDelivered();
+      if (this.socketLb !== null) {
+        // The quoted header carries the backend as destination: show the app its Service.
+        const q = { src: quoted.dst, sport: quoted.dport };
+        this.untranslate(q, quoted.sport);
+        quoted.dst = q.src;
+        quoted.dport = q.sport;
+      }
       if (net.tracer !== null)
         net.tracer.step(net.nowNs, this.name, 'deliver', `icmp unreachable code ${ft.icmpCode}`);
       this.tcp.receiveIcmpError(ft.icmpType, ft.icmpCode, quoted);

@@ -1,0 +1,41 @@
+/**
+ * Cilium's socket-level load balancing (the cgroup `connect4` hook) for the node's own
+ * connections: at connect() a Service address is replaced by a backend, so the node's
+ * packets carry the backend address from the first SYN and no per-packet translation is
+ * needed; the peer is shown as the Service address again on the way back (recvmsg/
+ * getpeername). dpsim applies it to the host namespace only, as Cilium does with
+ * `socketLB.hostNamespaceOnly=true`, so pods keep exercising the per-packet tc path.
+ */
+import type { Rng } from '../../util/rng.js';
+import type { EbpfLoadBalancer, InstalledFrontend } from './compile.js';
+import { BackendState } from './layouts.js';
+
+export interface SocketLbChoice {
+  readonly addr: number;
+  readonly port: number;
+}
+
+export class EbpfSocketLb {
+  constructor(
+    readonly lb: EbpfLoadBalancer,
+    private readonly rng: Rng,
+  ) {}
+
+  /** The backend a connect() to daddr:dport/proto is sent to, or null when it is no Service. */
+  connect(daddr: number, dport: number, proto: number): SocketLbChoice | null {
+    const fe = this.findFrontend(daddr, dport, proto);
+    if (fe === undefined) return null;
+    // In-cluster (host) clients use the internal scope of two-scope Services.
+    const backends = (fe.plan.intBackends ?? fe.plan.extBackends).filter((b) => b.state === BackendState.ACTIVE);
+    if (backends.length === 0) return null;
+    const b = backends[this.rng.nextInt(backends.length)];
+    return { addr: b.addr, port: b.port };
+  }
+
+  private findFrontend(addr: number, port: number, proto: number): InstalledFrontend | undefined {
+    for (const fe of this.lb.frontends.values()) {
+      if (fe.plan.addr === addr && fe.plan.port === port && fe.plan.proto === proto) return fe;
+    }
+    return undefined;
+  }
+}
