@@ -7,6 +7,7 @@ import { clusterOptionsFromFlags, loadClusterFromFiles, ManifestFileError } from
 import type { DocumentOutcome } from '../k8s/manifests.js';
 import { PROXY_MODES, type ProxyMode } from '../proxy/common/datapath.js';
 import { Simulation, type SimulationOptions } from '../sim/simulation.js';
+import type { OverlayKind } from '../topology/tunnel.js';
 
 export interface SimulationFlags {
   filename?: string[];
@@ -19,6 +20,7 @@ export interface SimulationFlags {
   conntrackMax?: number;
   iptablesSave?: string;
   maglev?: boolean;
+  overlay?: string;
 }
 
 export class CliError extends Error {
@@ -72,7 +74,12 @@ export function addSimulationOptions(cmd: Command): Command {
       '--iptables-save <file>',
       "run a real node's iptables-save dump instead of the compiled rules (iptables mode)",
     )
-    .option('--maglev', 'eBPF mode: Maglev backend selection instead of random');
+    .option('--maglev', 'eBPF mode: Maglev backend selection instead of random')
+    .addOption(
+      new Option('--overlay <kind>', "pod traffic between nodes: routed, or Calico's IPIP/VXLAN overlay")
+        .choices(['none', 'ipip', 'vxlan'])
+        .default('none'),
+    );
 }
 
 /** Prints each rejected document's message; returns whether anything was rejected. */
@@ -122,6 +129,7 @@ export async function loadSimulation(
     ...(flags.conntrackMax !== undefined ? { conntrackMax: flags.conntrackMax } : {}),
     ...(iptablesSave !== undefined ? { iptablesSave } : {}),
     ...(flags.maglev ? { ebpfAlgorithm: 'maglev' as const } : {}),
+    ...(flags.overlay !== undefined ? { overlay: flags.overlay as OverlayKind } : {}),
     ...extra,
   });
   return { sim, rejected };

@@ -24,6 +24,7 @@ import {
   podKey,
 } from '../topology/build.js';
 import type { Host } from '../topology/host.js';
+import type { OverlayKind } from '../topology/tunnel.js';
 import { PacketTracer } from '../trace/packet-trace.js';
 import { formatIPv4, parseIPv4 } from '../util/ipv4.js';
 import { Rng } from '../util/rng.js';
@@ -46,6 +47,8 @@ export interface SimulationOptions extends ModeOptions {
   readonly capture?: boolean;
   /** Snap length of the capture (0 = whole frames). */
   readonly snaplen?: number;
+  /** Pod traffic between nodes: routed (default) or Calico's IPIP / VXLAN overlay. */
+  readonly overlay?: OverlayKind;
 }
 
 /** What one curl did, and what the serving pod saw. */
@@ -96,6 +99,8 @@ export class Simulation {
   /** Server-side record per accepted connection, keyed by server host + local port + peer. */
   private readonly served = new Map<string, ServedRecord>();
   private readonly rng: Rng;
+  /** VIPs the client routes via the first node (see routeVipsThroughFirstNode). */
+  private readonly vipRoutes = new Set<number>();
 
   constructor(options: SimulationOptions = {}) {
     const seed = options.seed ?? 1;
@@ -120,6 +125,7 @@ export class Simulation {
         pods: this.cluster
           .podApps()
           .map((p) => ({ name: p.name, namespace: p.namespace, nodeName: p.nodeName, ip: p.ip })),
+        overlay: options.overlay ?? 'none',
       },
       this.rng.fork(),
       options.linkDelayNs !== undefined ? { linkDelayNs: options.linkDelayNs } : {},
@@ -129,10 +135,15 @@ export class Simulation {
       : null;
     if (this.capture !== null) {
       this.topology.network.capture = this.capture;
-      for (const iface of this.topology.network.interfaces) this.topology.network.captureInterface(iface);
+      for (const iface of this.topology.network.interfaces) {
+        // Tunnel devices carry no Ethernet frames; their traffic shows encapsulated on eth0.
+        if (iface.host.tunnel?.device === iface) continue;
+        this.topology.network.captureInterface(iface);
+      }
     }
     this.model = toProxyModel(this.cluster);
     this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), options);
+    this.routeVipsThroughFirstNode();
     this.startApplications();
   }
 
@@ -151,6 +162,31 @@ export class Simulation {
     throw new SimulationError(
       `unknown host "${name}": use client, a node (${[...t.nodes.keys()].join(', ')}) or pod/NAME`,
     );
+  }
+
+  /**
+   * The client reaches LoadBalancer VIPs and externalIPs through an explicit /32 route via
+   * the first node (as the kernel comparison's client namespace does, and as a MetalLB-style
+   * announcement would). Without it the default LB pool, which lies inside the client's own
+   * /24, is on-link: the client would look for the VIP's MAC itself and drop with
+   * NEIGH_FAILED instead of reaching any node.
+   */
+  private routeVipsThroughFirstNode(): void {
+    const client = this.topology.client;
+    const first = this.topology.nodes.values().next().value;
+    const eth = client.interfaces[0];
+    if (first === undefined || eth === undefined) return;
+    const via = first.interfaces[0].addr;
+    for (const addr of this.vipRoutes) client.routes.remove(addr, 32);
+    this.vipRoutes.clear();
+    for (const sp of this.model.servicePorts) {
+      for (const ip of [...sp.loadBalancerIPs, ...sp.externalIPs]) {
+        const addr = parseIPv4(ip);
+        if (this.vipRoutes.has(addr) || client.isLocal(addr)) continue;
+        this.vipRoutes.add(addr);
+        client.routes.add(addr, 32, via, eth.index);
+      }
+    }
   }
 
   private stackOf(host: Host): TcpStack {
@@ -229,7 +265,9 @@ export class Simulation {
     const net = this.network;
     const deadline =
       net.nowNs + (request.maxTimeMs ?? request.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) * 2e6 + 1e9;
-    while (!run.done && net.queue.size > 0 && net.nowNs <= deadline) net.run(deadline, 1);
+    // Stop when nothing more is due by the deadline (run() then returns 0 with the clock at
+    // the deadline); looping on the clock alone would spin forever on a later timer.
+    while (!run.done && net.queue.size > 0 && net.nowNs <= deadline) if (net.run(deadline, 1) === 0) break;
     this.settle();
     const result = run.result;
     if (result === undefined)
@@ -339,6 +377,7 @@ export class Simulation {
     }
     this.model = toProxyModel(this.cluster);
     for (const proxy of this.proxies.values()) proxy.sync(this.model);
+    this.routeVipsThroughFirstNode();
   }
 }
 

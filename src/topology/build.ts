@@ -20,6 +20,7 @@ import type { NetInterface } from './net-interface.js';
 import { Segment } from './net-interface.js';
 import { Network, type NetworkOptions } from './network.js';
 import { NO_GATEWAY } from './routes.js';
+import type { OverlayKind } from './tunnel.js';
 
 export interface TopologyNodeSpec {
   readonly name: string;
@@ -40,6 +41,8 @@ export interface TopologySpec {
   readonly segmentPrefixLength?: number;
   readonly nodes: readonly TopologyNodeSpec[];
   readonly pods: readonly TopologyPodSpec[];
+  /** Pod traffic between nodes: routed as is (default), or Calico's IPIP / VXLAN overlay. */
+  readonly overlay?: OverlayKind;
 }
 
 /** Calico's host-side veth MAC: every `cali*` interface carries it. */
@@ -117,14 +120,45 @@ export function buildClusterTopology(
   for (const a of segment.members) {
     for (const b of segment.members) if (a !== b) a.host.neighbours.set(b.addr, b.mac);
   }
-  // Each node routes the other nodes' pod CIDRs via their IPs.
+  // Each node routes the other nodes' pod CIDRs via their IPs: directly over the segment,
+  // or through the overlay's tunnel device.
+  const overlay = spec.overlay ?? 'none';
+  const tunnelMacs = new Map<number, Uint8Array>();
+  if (overlay !== 'none') {
+    for (const n of spec.nodes) {
+      const node = nodes.get(n.name)!;
+      const cidr = nodeCidrs.get(n.name)!;
+      const addr = parseIPv4(n.ip);
+      // vxlan.calico gets a locally administered MAC; tunl0 has none (ARPHRD_TUNNEL), zeros stand in.
+      const mac =
+        overlay === 'vxlan'
+          ? Uint8Array.of(
+              0x66,
+              0x63,
+              (addr >>> 24) & 0xff,
+              (addr >>> 16) & 0xff,
+              (addr >>> 8) & 0xff,
+              addr & 0xff,
+            )
+          : new Uint8Array(6);
+      const device = node.addInterface(
+        overlay === 'ipip' ? 'tunl0' : 'vxlan.calico',
+        mac,
+        cidr.network,
+        32,
+        `${overlay} tunnel of ${n.name}`,
+      );
+      node.tunnel = { kind: overlay, device, peerMacs: tunnelMacs };
+      tunnelMacs.set(addr, mac);
+    }
+  }
   for (const n of spec.nodes) {
     const node = nodes.get(n.name)!;
-    const eth = node.interfaceByName('eth0')!;
+    const out = node.tunnel?.device ?? node.interfaceByName('eth0')!;
     for (const m of spec.nodes) {
       if (m.name === n.name) continue;
       const cidr = nodeCidrs.get(m.name)!;
-      node.routes.add(cidr.network, cidr.prefixLength, parseIPv4(m.ip), eth.index);
+      node.routes.add(cidr.network, cidr.prefixLength, parseIPv4(m.ip), out.index);
     }
   }
 

@@ -16,22 +16,29 @@ import { formatIPv4 } from '../util/ipv4.js';
 import type { Rng } from '../util/rng.js';
 import {
   decrementTtl,
+  EtherType,
   type FiveTuple,
+  flowSourcePort,
+  type IpipEncapSpec,
   newFiveTuple,
   PARSE_STATUS_TEXT,
   ParseStatus,
   parseFiveTuple,
   parseTcpOptions,
+  type VxlanEncapSpec,
   verifyIpv4HeaderChecksum,
   verifyTcpChecksum,
   writeIcmpUnreachableFrame,
+  writeIpipEncapsulation,
   writeTcpFrame,
+  writeVxlanEncapsulation,
 } from '../wire/index.js';
 import { MAX_FRAME } from './frame-pool.js';
 import { BROADCAST_MAC_KEY, macKey, NetInterface } from './net-interface.js';
 import { type NodeNetfilter, PathVerdict } from './netfilter-path.js';
 import type { Network } from './network.js';
 import { RouteTable } from './routes.js';
+import { CALICO_VXLAN_VNI, type TunnelConfig, VXLAN_UDP_PORT } from './tunnel.js';
 
 export type HostKind = 'client' | 'node' | 'pod';
 
@@ -78,6 +85,8 @@ export class Host implements HostTransport {
   /** net.ipv4.ip_forward. */
   ipForward = false;
   tcp: TcpReceiver | null = null;
+  /** Set on nodes of an overlay cluster (`--overlay ipip|vxlan`). */
+  tunnel: TunnelConfig | null = null;
   /** Set in eBPF mode on nodes: the host's connects to Service addresses are translated. */
   socketLb: SocketLb | null = null;
   /** Socket-LB translations by (local port, Service address) and by (local port, backend address). */
@@ -85,6 +94,16 @@ export class Host implements HostTransport {
   private readonly sockIn = new Map<number, SocketTranslation>();
 
   private readonly ft: FiveTuple = newFiveTuple();
+  /** Reused outer-header descriptions: encapsulating allocates nothing per packet. */
+  private readonly ipipSpec: IpipEncapSpec = { srcMac: ZERO_MAC, dstMac: ZERO_MAC, src: 0, dst: 0 };
+  private readonly vxlanSpec: VxlanEncapSpec = {
+    srcMac: ZERO_MAC,
+    dstMac: ZERO_MAC,
+    src: 0,
+    dst: 0,
+    srcPort: 0,
+    vni: CALICO_VXLAN_VNI,
+  };
   private readonly tc = new TcResult();
 
   constructor(
@@ -236,6 +255,7 @@ export class Host implements HostTransport {
       this.dropSlot(slot, DropReason.IP_CSUM);
       return;
     }
+    if (this.tunnel !== null && this.isLocal(ft.daddr) && this.decapsulate(slot)) return;
     this.ipRcv(iface, slot);
   }
 
@@ -395,6 +415,10 @@ export class Host implements HostTransport {
         return;
       }
     }
+    if (this.tunnel !== null && out === this.tunnel.device) {
+      this.encapsulate(slot, nextHop);
+      return;
+    }
     const mac = this.neighbours.get(nextHop);
     if (mac === undefined) {
       this.dropSlot(slot, DropReason.NEIGH_FAILED);
@@ -465,6 +489,106 @@ export class Host implements HostTransport {
     const pool = this.network.pool;
     if (parseFiveTuple(pool.view(slot), this.ft, 0, pool.lengths[slot]) !== ParseStatus.OK) return undefined;
     return this.neighbours.get(this.ft.daddr);
+  }
+
+  // ---------------------------------------------------------------- overlay
+
+  /**
+   * Wraps the packet for the tunnel to `remoteNode` (the route's next hop) and sends the
+   * outer packet out of the underlay interface that reaches it.
+   */
+  private encapsulate(slot: number, remoteNode: number): void {
+    const net = this.network;
+    const pool = net.pool;
+    const tunnel = this.tunnel!;
+    const ft = this.ft;
+    const route = this.routes.lookup(remoteNode);
+    const underlay = route < 0 ? undefined : net.interfaces[this.routes.iface(route)];
+    const mac = this.neighbours.get(remoteNode);
+    if (underlay === undefined || underlay === tunnel.device || mac === undefined) {
+      this.dropSlot(slot, DropReason.NEIGH_FAILED);
+      return;
+    }
+    const frame = pool.view(slot);
+    const out = pool.acquire();
+    let len: number;
+    if (tunnel.kind === 'ipip') {
+      const spec = this.ipipSpec;
+      spec.srcMac = underlay.mac;
+      spec.dstMac = mac;
+      spec.src = underlay.addr;
+      spec.dst = remoteNode;
+      len = writeIpipEncapsulation(pool.view(out), 0, spec, frame, ft.ipOffset, ft.ipTotalLength);
+    } else {
+      const peerMac = tunnel.peerMacs.get(remoteNode);
+      if (peerMac === undefined) {
+        pool.release(out);
+        this.dropSlot(slot, DropReason.NEIGH_FAILED);
+        return;
+      }
+      // Inner Ethernet: between the two vxlan.calico devices.
+      frame.set(peerMac, 0);
+      frame.set(tunnel.device.mac, 6);
+      const spec = this.vxlanSpec;
+      spec.srcMac = underlay.mac;
+      spec.dstMac = mac;
+      spec.src = underlay.addr;
+      spec.dst = remoteNode;
+      spec.dstPort = VXLAN_UDP_PORT;
+      // Linux's udp_flow_src_port: the outer source port carries the inner flow's entropy.
+      spec.srcPort = flowSourcePort(((ft.saddr ^ ft.daddr) * 31 + ((ft.sport << 16) | ft.dport)) >>> 0);
+      len = writeVxlanEncapsulation(pool.view(out), 0, spec, frame, 0, ft.ipOffset + ft.ipTotalLength);
+    }
+    pool.lengths[out] = len;
+    pool.release(slot);
+    if (net.tracer !== null)
+      net.tracer.step(
+        net.nowNs,
+        this.name,
+        tunnel.kind,
+        `encapsulated → ${formatIPv4(remoteNode)} via ${underlay.name}`,
+      );
+    this.transmitTo(underlay, out, mac);
+  }
+
+  /**
+   * Unwraps an overlay packet addressed to this node and feeds the inner packet to the
+   * stack as received on the tunnel device. False when the packet is not tunnel traffic.
+   */
+  private decapsulate(slot: number): boolean {
+    const net = this.network;
+    const pool = net.pool;
+    const tunnel = this.tunnel!;
+    const ft = this.ft;
+    const frame = pool.view(slot);
+    let inner: number;
+    if (tunnel.kind === 'ipip' && ft.proto === 4) {
+      inner = pool.acquire();
+      const view = pool.view(inner);
+      view.set(tunnel.device.mac, 0);
+      view.fill(0, 6, 12);
+      view[12] = EtherType.IPV4 >>> 8;
+      view[13] = EtherType.IPV4 & 0xff;
+      const innerLength = ft.ipTotalLength - (ft.l4Offset - ft.ipOffset);
+      view.set(frame.subarray(ft.l4Offset, ft.l4Offset + innerLength), 14);
+      pool.lengths[inner] = 14 + innerLength;
+    } else if (tunnel.kind === 'vxlan' && ft.proto === UDP && ft.dport === VXLAN_UDP_PORT) {
+      const start = ft.l4Offset + 16; // UDP (8) + VXLAN (8)
+      const end = ft.ipOffset + ft.ipTotalLength;
+      if (end - start < 14) {
+        this.dropSlot(slot, DropReason.TUNNEL_DECAP);
+        return true;
+      }
+      inner = pool.copyIn(frame, start, end - start);
+    } else {
+      return false;
+    }
+    // Not counted as delivered: the inner packet is the same packet, still on its way.
+    pool.release(slot);
+    if (net.tracer !== null)
+      net.tracer.step(net.nowNs, this.name, tunnel.kind, `decapsulated on ${tunnel.device.name}`);
+    this.receive(tunnel.device, inner);
+    return true;
   }
 
   // ---------------------------------------------------------------- local delivery
