@@ -93,6 +93,9 @@ export class NodeNetfilter {
     this.firstPacket = ref >= 0 && (ct.status[connOf(ref)] & CtStatus.CONFIRMED) === 0;
     this.rulesEvaluated = 0;
     const meta = this.fillMeta(hook, ft, inIface, outIface, nowNs);
+    // skb->mark starts at 0 for every packet entering the stack or leaving a socket; a
+    // looped-back packet keeps the mark it got on its way out.
+    if (inIface !== 'lo') meta.mark = 0;
     meta.ctState = ref === CT_TRACK_INVALID ? CtState.INVALID : ct.ctState;
     this.refreshNatState();
     const v = this.runProgram(trace);
