@@ -7,8 +7,15 @@
 import { ConntrackTable, kubeProxyTimeouts } from '../conntrack/index.js';
 import type { ProxyMode } from '../proxy/common/datapath.js';
 import type { ProxyModel } from '../proxy/common/model.js';
-import { compileEbpf, EbpfDatapath, type EbpfLoadBalancer, renderBpftoolDump } from '../proxy/ebpf/index.js';
+import {
+  compileEbpf,
+  EbpfDatapath,
+  type EbpfLoadBalancer,
+  type LbMapSizes,
+  renderBpftoolDump,
+} from '../proxy/ebpf/index.js';
 import { EbpfNodeIngress, EbpfPodIngress } from '../proxy/ebpf/node-program.js';
+import { EbpfSocketLb } from '../proxy/ebpf/socket-lb.js';
 import {
   compileIptables,
   IptablesEvaluator,
@@ -17,11 +24,21 @@ import {
   renderIptablesSave,
 } from '../proxy/iptables/index.js';
 import { IptablesNodeProgram } from '../proxy/iptables/node-program.js';
+import {
+  compileIpvs,
+  IpvsNode,
+  type IpvsNodeState,
+  renderIpsetList,
+  renderIpvsadmConnections,
+  renderIpvsadmList,
+} from '../proxy/ipvs/index.js';
+import { IpvsNodeProgram } from '../proxy/ipvs/node-program.js';
 import { compileNftables, NftDatapath, renderTable } from '../proxy/nftables/index.js';
 import { NftablesNodeProgram } from '../proxy/nftables/node-program.js';
 import type { ClusterTopology } from '../topology/build.js';
 import type { Host } from '../topology/host.js';
 import { NodeNetfilter } from '../topology/netfilter-path.js';
+import { parseIPv4 } from '../util/ipv4.js';
 import type { Rng } from '../util/rng.js';
 
 export interface ModeOptions {
@@ -32,14 +49,28 @@ export interface ModeOptions {
   /** eBPF backend selection. */
   readonly ebpfAlgorithm?: 'random' | 'maglev';
   readonly maglevTableSize?: number;
+  /**
+   * eBPF map capacities (default DEFAULT_MAP_SIZES). Small maps make a simulation cheap to
+   * build (the default CT/NAT/LB maps take ~0.3 s per node to allocate), e.g. in tests.
+   */
+  readonly ebpfMapSizes?: LbMapSizes;
+  /** IPVS mode: --ipvs-scheduler (default rr). */
+  readonly ipvsScheduler?: string;
 }
+
+/**
+ * Which native text `dump` prints. IPVS mode has several: `ipvsadm -Ln` (default;
+ * `counters` ⇒ `--stats`), `ipvsadm -Lnc` ('connections'), `ipset list` and the remaining
+ * `iptables-save` (`counters` ⇒ `-c`). Other modes have one and ignore `part`.
+ */
+export type DumpPart = 'ipvsadm' | 'connections' | 'ipset' | 'iptables';
 
 /** One node's proxy: its native dump and its re-sync. */
 export interface NodeProxy {
   readonly mode: ProxyMode;
   readonly node: Host;
   /** The native text form: iptables-save, nft list table, ipvsadm -Ln, bpftool map dump. */
-  dump(options?: { counters?: boolean }): string;
+  dump(options?: { counters?: boolean; part?: DumpPart }): string;
   /** Applies a new model (endpoint churn, new Services). */
   sync(model: ProxyModel): void;
   /** Rules a new connection walked on this node (last packet), for benchmarks. */
@@ -66,7 +97,9 @@ export function attachMode(
           ? attachNftables(node, model, rng.fork(), options)
           : mode === 'ebpf'
             ? attachEbpf(node, model, rng.fork(), options)
-            : unsupported(mode);
+            : mode === 'ipvs'
+              ? attachIpvs(node, model, rng.fork(), options)
+              : unsupported(mode);
     proxies.set(name, proxy);
   }
   return proxies;
@@ -132,10 +165,70 @@ function attachNftables(node: Host, model: ProxyModel, rng: Rng, options: ModeOp
   };
 }
 
+/**
+ * IPVS mode: per node the compiled virtual servers live in an IpvsNode (kept across syncs,
+ * so connections and graceful termination survive), the kube-ipvs0 addresses become local
+ * addresses of the node, and the remaining iptables rules plus the IPVS hooks run as the
+ * node's netfilter program.
+ */
+function attachIpvs(node: Host, model: ProxyModel, rng: Rng, options: ModeOptions): NodeProxy {
+  const conntrack = newConntrack(rng.fork(), options);
+  const evalRng = rng.fork();
+  const ipvs = new IpvsNode({ rng: rng.fork() });
+  const ownAddresses = nodeAddresses(node);
+  const compile = (m: ProxyModel): IpvsNodeState =>
+    compileIpvs(m, node.name, {
+      nodeAddresses: ownAddresses,
+      ...(options.ipvsScheduler !== undefined ? { scheduler: options.ipvsScheduler } : {}),
+    });
+  /** kube-ipvs0's addresses currently added to the node (those also on an interface are not ours to remove). */
+  let bound: number[] = [];
+  let state = compile(model);
+  let program: IpvsNodeProgram;
+  const apply = (s: IpvsNodeState): void => {
+    ipvs.sync(s);
+    for (const a of bound) node.localAddresses.delete(a);
+    const own = new Set(node.interfaces.map((i) => i.addr));
+    bound = s.boundAddresses.map(parseIPv4).filter((a) => !own.has(a));
+    for (const a of bound) node.localAddresses.add(a);
+    program = new IpvsNodeProgram(ipvs, s, { rng: evalRng, nodeAddresses: ownAddresses });
+    node.netfilter = new NodeNetfilter(conntrack, program);
+  };
+  apply(state);
+  return {
+    mode: 'ipvs',
+    node,
+    conntrack,
+    dump: (o) => {
+      switch (o?.part ?? 'ipvsadm') {
+        case 'ipvsadm':
+          return renderIpvsadmList(ipvs.services, { stats: o?.counters ?? false });
+        case 'connections':
+          return renderIpvsadmConnections(ipvs.conns, node.network.nowNs);
+        case 'ipset':
+          return renderIpsetList(state.ipsets, { iptablesSave: state.iptablesSave });
+        case 'iptables':
+          return renderIptablesSave(
+            state.iptables,
+            o?.counters ? { counters: program.evaluator.counterLookup() } : {},
+          );
+      }
+    },
+    sync: (m) => {
+      // kube-proxy's graceful-termination loop runs every minute on its own; dpsim runs it
+      // at each sync, the moment its control plane acts.
+      ipvs.gracefulTick(node.network.nowNs);
+      state = compile(m);
+      apply(state);
+    },
+  };
+}
+
 function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOptions): NodeProxy {
   const lb: EbpfLoadBalancer = compileEbpf(model, node.name, {
     algorithm: options.ebpfAlgorithm ?? 'random',
     ...(options.maglevTableSize !== undefined ? { maglevTableSize: options.maglevTableSize } : {}),
+    ...(options.ebpfMapSizes !== undefined ? { mapSizes: options.ebpfMapSizes } : {}),
   });
   const datapath = new EbpfDatapath(lb, { rng: rng.fork() });
   const attachPrograms = () => {
@@ -146,6 +239,7 @@ function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
   };
   attachPrograms();
   node.netfilter = null;
+  node.socketLb = new EbpfSocketLb(lb, rng.fork());
   return {
     mode: 'ebpf',
     node,

@@ -91,6 +91,42 @@ export interface IptablesTraceSink {
   record(event: IptablesTraceEvent): void;
 }
 
+/**
+ * Answers `-m set` for the evaluator: an ipset implementation (kube-proxy's IPVS-mode sets
+ * live in src/proxy/ipvs/ipsets.ts). Set names are resolved once at load, so the per-packet
+ * test compares numbers only.
+ */
+export interface IpsetLookup {
+  /** Id (>= 0) of the set called `name`, or -1 when there is none. */
+  setId(name: string): number;
+  /**
+   * Whether the packet is a member of set `id`, its fields picked per direction as xt_set
+   * does: `dirs` directions were given, bit i of `dstFlags` set ⇒ direction i reads the
+   * destination address/port, else the source. A set whose type has more dimensions than
+   * `dirs` never matches (ip_set_test).
+   */
+  test(id: number, dirs: number, dstFlags: number, meta: PacketMeta): boolean;
+}
+
+/**
+ * What `-m ipvs` reads about the packet being evaluated: skb->ipvs_property and the IPVS
+ * connection it belongs to. The caller (the IPVS node program) updates it before each
+ * evaluate; the evaluator only reads it.
+ */
+export interface IpvsMatchState {
+  /** IPVS handled this packet at an earlier hook of its traversal. */
+  property: boolean;
+  /** The connection's virtual address and port (meaningful when `property`). */
+  vaddr: number;
+  vport: number;
+  /** The packet travels in the connection's reply direction (real server → client). */
+  reply: boolean;
+}
+
+export function newIpvsMatchState(): IpvsMatchState {
+  return { property: false, vaddr: 0, vport: 0, reply: false };
+}
+
 export interface IptablesEvaluatorOptions {
   /** Drives `-m statistic --mode random`. */
   readonly rng: Rng;
@@ -104,6 +140,10 @@ export interface IptablesEvaluatorOptions {
   /** xt_recent ip_list_tot / ip_pkt_list_tot (defaults 200 / 20). */
   readonly recentCapacity?: number;
   readonly recentStamps?: number;
+  /** Membership for `-m set`; without it a ruleset using `-m set` is refused at load. */
+  readonly ipsets?: IpsetLookup;
+  /** The packet's IPVS state for `-m ipvs`; without it a ruleset using `-m ipvs` is refused at load. */
+  readonly ipvs?: IpvsMatchState;
 }
 
 export class IptablesLoadError extends Error {
@@ -133,6 +173,8 @@ const OP_RANDOM = 5; // threshold, invert
 const OP_NTH = 6; // every - 1, counter slot, invert
 const OP_RECENT = 7; // list, action, flags, seconds, hitcount, mask
 const OP_NEVER = 8;
+const OP_SET = 9; // set id, dirs, dstFlags, invert
+const OP_IPVS = 10; // flags, proto, addr, mask, port
 
 const PORT_S = 1;
 const PORT_S_INV = 2;
@@ -149,6 +191,16 @@ const RECENT_REMOVE = 3;
 const RF_INV = 1;
 const RF_REAP = 2;
 const RF_DEST = 4;
+// OP_IPVS flag bits.
+const IPVS_INV_PROPERTY = 1;
+const IPVS_PROTO = 2;
+const IPVS_PROTO_INV = 4;
+const IPVS_ADDR = 8;
+const IPVS_ADDR_INV = 16;
+const IPVS_PORT = 32;
+const IPVS_PORT_INV = 64;
+const IPVS_DIR = 128;
+const IPVS_DIR_REPLY = 256;
 
 // Target kinds.
 const T_NONE = 0;
@@ -164,6 +216,18 @@ const T_MASQUERADE = 9;
 const T_MARK = 10;
 
 const NO_CHAIN = -1;
+
+// emitMatch outcomes.
+const EMIT_OK = 0;
+const EMIT_UNMODELED = 1;
+const EMIT_NEEDS_IPSETS = 2;
+const EMIT_NEEDS_IPVS = 3;
+
+/** Rules that need an injected dependency the options lack, per dependency. */
+interface Needs {
+  ipsets: string[];
+  ipvs: string[];
+}
 
 /** One table compiled to parallel typed arrays indexed by a table-wide rule number. */
 class CompiledTable {
@@ -210,11 +274,15 @@ export class IptablesEvaluator {
   private readonly localNet: Uint32Array;
   private readonly localMask: Uint32Array;
   private readonly rng: Rng;
+  private readonly ipsets: IpsetLookup | undefined;
+  private readonly ipvs: IpvsMatchState | undefined;
   private stackChain = new Int32Array(1);
   private stackRule = new Int32Array(1);
 
   constructor(ruleset: Ruleset, options: IptablesEvaluatorOptions) {
     this.rng = options.rng;
+    this.ipsets = options.ipsets;
+    this.ipvs = options.ipvs;
     const locals = ['127.0.0.0/8', ...options.localAddresses].map((text) => {
       try {
         return text.includes('/') ? parseCidr(text) : { network: parseIPv4(text), prefixLength: 32 };
@@ -226,13 +294,32 @@ export class IptablesEvaluator {
     this.localMask = Uint32Array.from(locals, (c) => prefixMask(c.prefixLength));
     const nth: number[] = [];
     const unmodeled: string[] = [];
+    const needs: Needs = { ipsets: [], ipvs: [] };
     for (const table of ruleset.tables) {
       if (this.tables[tableId(table.name)] !== undefined) {
         throw new IptablesLoadError(`table ${table.name} appears twice`);
       }
-      this.tables[tableId(table.name)] = this.compileTable(table.name, table.chains, nth, unmodeled, options);
+      this.tables[tableId(table.name)] = this.compileTable(
+        table.name,
+        table.chains,
+        nth,
+        unmodeled,
+        needs,
+        options,
+      );
     }
-    if (unmodeled.length > 0 && (options.unmodeled ?? 'error') === 'error') {
+    const strict = (options.unmodeled ?? 'error') === 'error';
+    if (strict && needs.ipsets.length > 0) {
+      throw new IptablesLoadError(
+        `${needs.ipsets.length} rule(s) use -m set but the evaluator was given no ipset membership (option ipsets), e.g. ${needs.ipsets.slice(0, 3).join('; ')}`,
+      );
+    }
+    if (strict && needs.ipvs.length > 0) {
+      throw new IptablesLoadError(
+        `${needs.ipvs.length} rule(s) use -m ipvs but the evaluator was given no IPVS packet state (option ipvs), e.g. ${needs.ipvs.slice(0, 3).join('; ')}`,
+      );
+    }
+    if (unmodeled.length > 0 && strict) {
       throw new IptablesLoadError(
         `${unmodeled.length} rule(s) use matches or targets dpsim does not model, e.g. ${unmodeled
           .slice(0, 3)
@@ -247,6 +334,7 @@ export class IptablesEvaluator {
     chains: Ruleset['tables'][number]['chains'],
     nthInit: number[],
     unmodeled: string[],
+    needs: Needs,
     options: IptablesEvaluatorOptions,
   ): CompiledTable {
     const t = new CompiledTable(name);
@@ -328,10 +416,17 @@ export class IptablesEvaluator {
         t.flags[r] = f;
         t.codeStart[r] = code.length;
         let unknown = false;
-        for (const m of rule.matches) unknown = this.emitMatch(m, code, nthInit, options) || unknown;
+        let missing: 'ipsets' | 'ipvs' | null = null;
+        for (const m of rule.matches) {
+          const status = this.emitMatch(m, code, nthInit, options);
+          if (status === EMIT_UNMODELED) unknown = true;
+          else if (status === EMIT_NEEDS_IPSETS) missing = 'ipsets';
+          else if (status === EMIT_NEEDS_IPVS) missing ??= 'ipvs';
+        }
         t.codeEnd[r] = code.length;
         unknown = this.emitTarget(t, r, rule.target, chainIndex, name, c.name) || unknown;
-        if (unknown) unmodeled.push(`${name}: ${formatRule(c.name, rule)}`);
+        if (missing !== null) needs[missing].push(`${name}: ${formatRule(c.name, rule)}`);
+        else if (unknown) unmodeled.push(`${name}: ${formatRule(c.name, rule)}`);
         r++;
       }
       t.chainEnd[ci] = r;
@@ -345,12 +440,51 @@ export class IptablesEvaluator {
     return t;
   }
 
-  /** Appends a match's bytecode; returns true when the match is not modelled. */
-  private emitMatch(m: Match, code: number[], nthInit: number[], options: IptablesEvaluatorOptions): boolean {
+  /** Appends a match's bytecode; returns EMIT_OK or why the match cannot be evaluated. */
+  private emitMatch(m: Match, code: number[], nthInit: number[], options: IptablesEvaluatorOptions): number {
     switch (m.kind) {
       case 'comment':
       case 'nfacct':
-        return false;
+        return EMIT_OK;
+      case 'set': {
+        if (this.ipsets === undefined) {
+          code.push(OP_NEVER);
+          return EMIT_NEEDS_IPSETS;
+        }
+        const id = this.ipsets.setId(m.name);
+        // iptables-restore refuses the rule the same way.
+        if (id < 0) throw new IptablesLoadError(`Set ${m.name} doesn't exist.`);
+        code.push(OP_SET, id, m.dirs, m.dstFlags, m.invert ? 1 : 0);
+        return EMIT_OK;
+      }
+      case 'ipvs': {
+        if (this.ipvs === undefined) {
+          code.push(OP_NEVER);
+          return EMIT_NEEDS_IPVS;
+        }
+        let fl = m.invert ? IPVS_INV_PROPERTY : 0;
+        if (m.vproto) fl |= IPVS_PROTO | (m.vproto.invert ? IPVS_PROTO_INV : 0);
+        if (m.vaddr) fl |= IPVS_ADDR | (m.vaddr.invert ? IPVS_ADDR_INV : 0);
+        if (m.vport) fl |= IPVS_PORT | (m.vport.invert ? IPVS_PORT_INV : 0);
+        if (m.vdir) fl |= IPVS_DIR | (m.vdir === 'REPLY' ? IPVS_DIR_REPLY : 0);
+        const mask = m.vaddr?.mask ?? 0;
+        code.push(
+          OP_IPVS,
+          fl,
+          m.vproto?.proto ?? 0,
+          ((m.vaddr?.addr ?? 0) & mask) >>> 0,
+          mask >>> 0,
+          m.vport?.port ?? 0,
+        );
+        return EMIT_OK;
+      }
+      case 'physdev': {
+        // No packet in dpsim crosses a Linux bridge; xt_physdev then matches only when
+        // every option it was given is inverted.
+        const given = [m.physdevIn, m.physdevOut, m.isIn, m.isOut, m.isBridged].filter((o) => o !== null);
+        if (!given.every((o) => o.invert)) code.push(OP_NEVER);
+        return EMIT_OK;
+      }
       case 'tcp':
       case 'udp':
       case 'sctp': {
@@ -367,21 +501,21 @@ export class IptablesEvaluator {
           m.dport?.min ?? 0,
           m.dport?.max ?? 65535,
         );
-        return false;
+        return EMIT_OK;
       }
       case 'mark':
         // xt_mark compares (mark & mask) with the value as given: bits outside the mask never match.
         code.push(OP_MARK, m.value >>> 0, m.mask >>> 0, m.invert ? 1 : 0);
-        return false;
+        return EMIT_OK;
       case 'conntrack':
         code.push(OP_CTSTATE, m.ctstate, m.invert ? 1 : 0);
-        return false;
+        return EMIT_OK;
       case 'addrtype': {
         let fl = 0;
         if (m.src) fl |= AT_SRC | (m.src.invert ? AT_SRC_INV : 0);
         if (m.dst) fl |= AT_DST | (m.dst.invert ? AT_DST_INV : 0);
         code.push(OP_ADDRTYPE, m.src?.types ?? 0, m.dst?.types ?? 0, fl);
-        return false;
+        return EMIT_OK;
       }
       case 'statistic':
         if (m.mode === 'random') code.push(OP_RANDOM, m.probability, m.invert ? 1 : 0);
@@ -389,7 +523,7 @@ export class IptablesEvaluator {
           code.push(OP_NTH, m.every - 1, nthInit.length, m.invert ? 1 : 0);
           nthInit.push(m.packet);
         }
-        return false;
+        return EMIT_OK;
       case 'recent': {
         let list = this.recentByName.get(m.name);
         if (list === undefined) {
@@ -407,11 +541,11 @@ export class IptablesEvaluator {
                 : RECENT_REMOVE;
         const fl = (m.invert ? RF_INV : 0) | (m.reap ? RF_REAP : 0) | (m.side === 'dest' ? RF_DEST : 0);
         code.push(OP_RECENT, list, action, fl, m.seconds, m.hitcount, m.mask >>> 0);
-        return false;
+        return EMIT_OK;
       }
       case 'unknown':
         code.push(OP_NEVER);
-        return true;
+        return EMIT_UNMODELED;
     }
   }
 
@@ -592,10 +726,38 @@ export class IptablesEvaluator {
           if (!this.recentMatch(code, pc, meta)) return false;
           pc += 7;
           break;
+        case OP_SET:
+          if (this.ipsets!.test(code[pc + 1], code[pc + 2], code[pc + 3], meta) === (code[pc + 4] === 1))
+            return false;
+          pc += 5;
+          break;
+        case OP_IPVS:
+          if (!this.ipvsMatch(code, pc, meta)) return false;
+          pc += 6;
+          break;
         default:
           return false;
       }
     }
+    return true;
+  }
+
+  /**
+   * xt_ipvs's ipvs_mt: `--ipvs` alone tests skb->ipvs_property; any other option first
+   * needs the property and then tests the packet's protocol and its connection's virtual
+   * address (masked), virtual port and direction.
+   */
+  private ipvsMatch(code: Uint32Array, pc: number, meta: PacketMeta): boolean {
+    const s = this.ipvs!;
+    const fl = code[pc + 1];
+    if ((fl & (IPVS_PROTO | IPVS_ADDR | IPVS_PORT | IPVS_DIR)) === 0)
+      return s.property !== ((fl & IPVS_INV_PROPERTY) !== 0);
+    if (!s.property) return false;
+    if (fl & IPVS_PROTO && (meta.proto === code[pc + 2]) === ((fl & IPVS_PROTO_INV) !== 0)) return false;
+    if (fl & IPVS_DIR && s.reply !== ((fl & IPVS_DIR_REPLY) !== 0)) return false;
+    if (fl & IPVS_ADDR && ((s.vaddr & code[pc + 4]) >>> 0 === code[pc + 3]) === ((fl & IPVS_ADDR_INV) !== 0))
+      return false;
+    if (fl & IPVS_PORT && (s.vport === code[pc + 5]) === ((fl & IPVS_PORT_INV) !== 0)) return false;
     return true;
   }
 

@@ -145,7 +145,39 @@ const MATCH_OPTIONS: Readonly<Record<string, Readonly<Record<string, number>>>> 
     '--rdest': 0,
   },
   nfacct: { '--nfacct-name': 1 },
+  set: {
+    '--match-set': 2,
+    '--return-nomatch': 0,
+    '--update-counters': 0,
+    '--update-subcounters': 0,
+    '--packets-eq': 1,
+    '--packets-lt': 1,
+    '--packets-gt': 1,
+    '--bytes-eq': 1,
+    '--bytes-lt': 1,
+    '--bytes-gt': 1,
+  },
+  ipvs: {
+    '--ipvs': 0,
+    '--vproto': 1,
+    '--vaddr': 1,
+    '--vport': 1,
+    '--vdir': 1,
+    '--vmethod': 1,
+    '--vportctl': 1,
+  },
+  physdev: {
+    '--physdev-in': 1,
+    '--physdev-out': 1,
+    '--physdev-is-in': 0,
+    '--physdev-is-out': 0,
+    '--physdev-is-bridged': 0,
+  },
 };
+
+/** IPSET_MAXNAMELEN - 1 and IPSET_DIM_MAX (libxt_set). */
+const IPSET_NAME_MAX = 31;
+const IPSET_DIM_MAX = 6;
 
 const TARGET_OPTIONS: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   ACCEPT: {},
@@ -466,9 +498,130 @@ function convertMatch(ctx: RuleContext, mod: ModuleArgs): Match {
       if (name === null) fail(ctx, 'nfacct: --nfacct-name is required');
       return { kind: 'nfacct', name };
     }
+    case 'set':
+      return convertSet(ctx, mod, table);
+    case 'ipvs':
+      return convertIpvs(ctx, mod, table);
+    case 'physdev':
+      return convertPhysdev(ctx, mod, table);
     default:
       throw new Unmodeled(`match "${mod.name}"`);
   }
+}
+
+/** libxt_set (revisions 1-4): `[!] --match-set NAME dir[,dir…]`; counter/nomatch options are not modelled. */
+function convertSet(ctx: RuleContext, mod: ModuleArgs, table: Readonly<Record<string, number>>): Match {
+  let spec: Match | null = null;
+  for (const { opt, values, invert } of options(ctx, mod, table)) {
+    if (opt !== '--match-set') throw new Unmodeled(`set option ${opt}`);
+    if (spec !== null) fail(ctx, 'set: --match-set can be specified only once');
+    const [name, dirText] = values;
+    if (name.length === 0 || name.length > IPSET_NAME_MAX)
+      fail(ctx, `set: setname "${name}" too long, max ${IPSET_NAME_MAX} characters`);
+    const dirs = dirText.split(',');
+    if (dirs.length > IPSET_DIM_MAX) fail(ctx, `set: can't be more src/dst options than ${IPSET_DIM_MAX}`);
+    let dstFlags = 0;
+    dirs.forEach((d, i) => {
+      if (d === 'dst') dstFlags |= 1 << i;
+      else if (d !== 'src')
+        fail(ctx, `set: you must specify (the comma separated list of) 'src' or 'dst', not "${dirText}"`);
+    });
+    spec = { kind: 'set', name, invert, dirs: dirs.length, dstFlags };
+  }
+  if (spec === null) fail(ctx, 'set: you must specify --match-set with proper arguments');
+  return spec;
+}
+
+/** An address and mask as XTTYPE_HOSTMASK keeps them: host bits are not cleared. */
+function parseHostMask(ctx: RuleContext, text: string, invert: boolean): AddrMatch {
+  const slash = text.indexOf('/');
+  try {
+    const addr = parseIPv4(slash < 0 ? text : text.slice(0, slash));
+    let mask = 0xffffffff;
+    if (slash >= 0) {
+      const m = text.slice(slash + 1);
+      if (/^\d+$/.test(m) && Number(m) <= 32)
+        mask = Number(m) === 0 ? 0 : (0xffffffff << (32 - Number(m))) >>> 0;
+      else mask = parseIPv4(m);
+    }
+    return { addr, mask, invert };
+  } catch {
+    return fail(ctx, `host/network "${text}" not found`);
+  }
+}
+
+/** libxt_ipvs; `--vmethod` and `--vportctl` are not modelled (kube-proxy uses neither). */
+function convertIpvs(ctx: RuleContext, mod: ModuleArgs, table: Readonly<Record<string, number>>): Match {
+  const m: Extract<Match, { kind: 'ipvs' }> = {
+    kind: 'ipvs',
+    invert: false,
+    vproto: null,
+    vaddr: null,
+    vport: null,
+    vdir: null,
+  };
+  const seen = new Set<string>();
+  let propertyInverted = false;
+  for (const { opt, values, invert } of options(ctx, mod, table)) {
+    if (seen.has(opt)) fail(ctx, `ipvs: ${opt} may only be specified once`);
+    seen.add(opt);
+    switch (opt) {
+      case '--ipvs':
+        propertyInverted = invert;
+        break;
+      case '--vproto': {
+        const text = values[0].toLowerCase();
+        const proto = /^\d+$/.test(text) ? Number(text) : PROTO_NUMBERS.get(text);
+        if (proto === undefined || proto > 255)
+          fail(ctx, `ipvs: unknown protocol "${values[0]}" for --vproto`);
+        m.vproto = { proto, invert };
+        break;
+      }
+      case '--vaddr':
+        m.vaddr = parseHostMask(ctx, values[0], invert);
+        break;
+      case '--vport':
+        m.vport = { port: parseUint(ctx, values[0], '--vport', 65535), invert };
+        break;
+      case '--vdir': {
+        if (invert) fail(ctx, 'ipvs: unexpected "!" before --vdir');
+        const dir = values[0].toUpperCase();
+        if (dir !== 'ORIGINAL' && dir !== 'REPLY') fail(ctx, `ipvs: bad value "${values[0]}" for --vdir`);
+        m.vdir = dir;
+        break;
+      }
+      default:
+        throw new Unmodeled(`ipvs option ${opt}`);
+    }
+  }
+  if (seen.size === 0) fail(ctx, 'ipvs: at least one option is required');
+  const narrowed = m.vproto !== null || m.vaddr !== null || m.vport !== null || m.vdir !== null;
+  if (narrowed && propertyInverted) fail(ctx, 'ipvs: ! --ipvs cannot be together with other options');
+  m.invert = propertyInverted;
+  return m;
+}
+
+function convertPhysdev(ctx: RuleContext, mod: ModuleArgs, table: Readonly<Record<string, number>>): Match {
+  const m: Extract<Match, { kind: 'physdev' }> = {
+    kind: 'physdev',
+    physdevIn: null,
+    physdevOut: null,
+    isIn: null,
+    isOut: null,
+    isBridged: null,
+  };
+  for (const { opt, values, invert } of options(ctx, mod, table)) {
+    if (values.length > 0 && (values[0].length === 0 || values[0].length > 15))
+      fail(ctx, `physdev: invalid interface name "${values[0]}"`);
+    if (opt === '--physdev-in') m.physdevIn = { name: values[0], invert };
+    else if (opt === '--physdev-out') m.physdevOut = { name: values[0], invert };
+    else if (opt === '--physdev-is-in') m.isIn = { invert };
+    else if (opt === '--physdev-is-out') m.isOut = { invert };
+    else m.isBridged = { invert };
+  }
+  if (!m.physdevIn && !m.physdevOut && !m.isIn && !m.isOut && !m.isBridged)
+    fail(ctx, 'physdev: no physdev option specified');
+  return m;
 }
 
 function parseNatRange(ctx: RuleContext, text: string, proto: number | null, what: string): NatRange {

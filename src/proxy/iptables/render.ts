@@ -146,9 +146,46 @@ function matchText(m: Match): string {
       );
     case 'nfacct':
       return ` -m nfacct --nfacct-name ${saveString(m.name)}`;
+    case 'set': {
+      // libxt_set print_match: bit i+1 of the kernel's flags marks a src direction.
+      let dirs = '';
+      for (let i = 0; i < m.dirs; i++)
+        dirs += `${i === 0 ? '' : ','}${m.dstFlags & (1 << i) ? 'dst' : 'src'}`;
+      return ` -m set${m.invert ? ' !' : ''} --match-set ${m.name} ${dirs}`;
+    }
+    case 'ipvs':
+      return ` -m ipvs${ipvsOptions(m)}`;
+    case 'physdev':
+      return (
+        ' -m physdev' +
+        iface('--physdev-in', m.physdevIn) +
+        iface('--physdev-out', m.physdevOut) +
+        flag('--physdev-is-in', m.isIn) +
+        flag('--physdev-is-out', m.isOut) +
+        flag('--physdev-is-bridged', m.isBridged)
+      );
     case 'unknown':
       return ` -m ${m.name}${argsText(m.args)}`;
   }
+}
+
+function flag(name: string, f: { invert: boolean } | null): string {
+  return f === null ? '' : `${f.invert ? ' !' : ''} ${name}`;
+}
+
+/** libxt_ipvs ipvs_mt_dump with the `--` prefix: `--ipvs` only alone; /32 masks are omitted. */
+function ipvsOptions(m: Extract<Match, { kind: 'ipvs' }>): string {
+  if (m.vproto === null && m.vaddr === null && m.vport === null && m.vdir === null)
+    return `${m.invert ? ' !' : ''} --ipvs`;
+  let text = '';
+  if (m.vproto !== null) text += `${m.vproto.invert ? ' !' : ''} --vproto ${m.vproto.proto}`;
+  if (m.vaddr !== null) {
+    const mask = m.vaddr.mask >>> 0 === 0xffffffff ? '' : `/${maskText(m.vaddr.mask)}`;
+    text += `${m.vaddr.invert ? ' !' : ''} --vaddr ${formatIPv4(m.vaddr.addr)}${mask}`;
+  }
+  if (m.vport !== null) text += `${m.vport.invert ? ' !' : ''} --vport ${m.vport.port}`;
+  if (m.vdir !== null) text += ` --vdir ${m.vdir}`;
+  return text;
 }
 
 /** Arguments of a match or target dpsim does not model, quoted only where the tokenizer needs it. */

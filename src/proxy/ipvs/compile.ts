@@ -2,7 +2,7 @@
  * ProxyModel + node → the IPVS state kube-proxy's IPVS proxier (pkg/proxy/ipvs/proxier.go
  * `syncProxyRules`) programs on that node: addresses bound to the dummy interface
  * kube-ipvs0, virtual servers with their real servers, ipset members, and the remaining
- * iptables rules (as iptables-save text).
+ * iptables rules (an iptables Ruleset and its iptables-save text).
  *
  * Per service port (kube-proxy order inside one port):
  * 1. KUBE-LOOP-BACK gets `epIP,proto:port,epIP` for every endpoint on this node.
@@ -29,8 +29,9 @@
 import { cidrContains, isIPv4, parseCidr, parseIPv4 } from '../../util/ipv4.js';
 import { categorizeEndpoints, externalPolicyLocal, internalPolicyLocal } from '../common/categorize.js';
 import type { Endpoint, ProxyModel, ServicePort } from '../common/model.js';
+import { type Ruleset, renderIptablesSave } from '../iptables/index.js';
 import { IpsetTable, ipsetProto } from './ipsets.js';
-import { renderIpvsIptablesSave } from './iptables-rules.js';
+import { buildIpvsIptables } from './iptables-rules.js';
 import { isSchedulerName, type SchedulerName, UnknownSchedulerError } from './schedulers.js';
 import { IpvsConfigError, SVC_F_PERSISTENT, SVC_F_SCHED2 } from './service-table.js';
 
@@ -52,8 +53,8 @@ export interface IpvsCompileOptions {
   readonly nodePortAddresses?: readonly string[];
   /** iptables supports --random-fully (default true). */
   readonly randomFully?: boolean;
-  /** iptables-save header text (default "iptables-save v1.8.7 on Thu Jan  1 00:00:00 2025"). */
-  readonly generatedBy?: string;
+  /** Date in the iptables-save header/footer comments (default: the epoch, for reproducible text). */
+  readonly saveDate?: Date;
 }
 
 export type VirtualServerKind = 'ClusterIP' | 'ExternalIP' | 'LoadBalancer' | 'NodePort';
@@ -103,11 +104,12 @@ export interface IpvsNodeState {
   readonly nodePortIPs: readonly string[];
   readonly virtualServers: readonly IpvsVirtualServerSpec[];
   readonly ipsets: IpsetTable;
+  /** The remaining iptables rules (nat and filter), as the iptables evaluator loads them. */
+  readonly iptables: Ruleset;
+  /** `iptables-save` of those rules (iptables 1.8.9, nf_tables), like iptables mode's dump. */
   readonly iptablesSave: string;
   readonly scheduler: SchedulerName;
 }
-
-const DEFAULT_GENERATED_BY = 'iptables-save v1.8.7 on Thu Jan  1 00:00:00 2025';
 
 function numericIpSort(a: string, b: string): number {
   return parseIPv4(a) - parseIPv4(b);
@@ -276,14 +278,14 @@ export function compileIpvs(
   for (const a of boundAddresses) sets.get('KUBE-IPVS-IPS').add(a);
 
   if (model.clusterCIDR !== '') parseCidr(model.clusterCIDR);
-  const iptablesSave = renderIpvsIptablesSave(sets, {
+  const iptables = buildIpvsIptables(sets, {
     masqueradeBit,
     masqueradeAll: options.masqueradeAll ?? false,
     clusterCIDR: model.clusterCIDR,
     randomFully: options.randomFully ?? true,
     lbNoNodeAccess,
-    generatedBy: options.generatedBy ?? DEFAULT_GENERATED_BY,
   });
+  const iptablesSave = renderIptablesSave(iptables, options.saveDate ? { date: options.saveDate } : {});
 
   return {
     node: nodeName,
@@ -292,6 +294,7 @@ export function compileIpvs(
     nodePortIPs,
     virtualServers,
     ipsets: sets,
+    iptables,
     iptablesSave,
     scheduler,
   };

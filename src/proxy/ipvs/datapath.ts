@@ -7,6 +7,8 @@
  *   the DNAT target (real server addr:port).
  * - `reply()` is ip_vs_out: replies from the real server (FORWARD, or LOCAL_IN when the
  *   client is the node) get their source rewritten back to the VIP.
+ * - `requestTranslated()` is ip_vs_in for a client packet the node's conntrack already
+ *   translated to the real server (dpsim keeps IPVS's DNAT as a conntrack binding).
  *
  * Kernel behaviours kept, with kube-proxy's sysctls (conntrack=1, expire_nodest_conn=1,
  * expire_quiescent_template=1; conn_reuse_mode left at its default 1):
@@ -148,7 +150,41 @@ export class IpvsDatapath {
         : this.scheduleOne(svc, meta.saddr, meta.sport, meta.daddr, meta.dport, now);
       if (cp < 0) return this.done(IpvsVerdict.REJECT);
     }
+    return this.forwardIn(cp, meta, tcpFlags);
+  }
 
+  /**
+   * ip_vs_in for a client packet whose destination was already rewritten to the real
+   * server. In the kernel IPVS rewrites every packet itself; in dpsim the first packet's
+   * DNAT becomes a conntrack binding, so the connection's later client packets arrive
+   * already translated and are forwarded instead of going through LOCAL_IN. This finds
+   * their IPVS connection by the translated tuple (as xt_ipvs does) and advances its
+   * state and counters exactly like `request`. A SYN that the kernel would reschedule
+   * (TIME_WAIT reuse) keeps conntrack's binding here.
+   */
+  requestTranslated(meta: PacketMeta, tcpFlags: number): IpvsVerdict {
+    const r = this.result;
+    r.conn = -1;
+    r.saddr = meta.saddr;
+    r.sport = meta.sport;
+    r.daddr = meta.daddr;
+    r.dport = meta.dport;
+    const proto = meta.proto;
+    if (proto !== IpProto.TCP && proto !== IpProto.UDP && proto !== IpProto.SCTP)
+      return this.done(IpvsVerdict.NOT_IPVS);
+    const ct = this.conns;
+    const now = meta.nowNs;
+    let cp = ct.findOut(proto, meta.daddr, meta.dport, meta.saddr, meta.sport);
+    if (cp >= 0 && ct.expiresNs[cp] <= now && ct.expire(cp, now)) cp = -1;
+    if (cp < 0) return this.done(IpvsVerdict.NOT_IPVS);
+    return this.forwardIn(cp, meta, tcpFlags);
+  }
+
+  /** The part of ip_vs_in after the connection is known: destination check, counters, state. */
+  private forwardIn(cp: number, meta: PacketMeta, tcpFlags: number): IpvsVerdict {
+    const r = this.result;
+    const ct = this.conns;
+    const now = meta.nowNs;
     const dest = ct.dest[cp];
     if (dest !== null && !dest.available) {
       if (this.sysctls.expireNodestConn) ct.expireNow(cp, now);
@@ -161,7 +197,7 @@ export class IpvsDatapath {
       dest.service.stats.inPkts++;
       dest.service.stats.inBytes += meta.length;
     }
-    this.transition(cp, proto, TcpDir.INPUT, tcpFlags);
+    this.transition(cp, meta.proto, TcpDir.INPUT, tcpFlags);
     ct.touch(cp, now);
     r.conn = cp;
     r.daddr = ct.daddr[cp];
@@ -284,6 +320,14 @@ export class IpvsDatapath {
     const snet = (saddr & svc.netmask) >>> 0;
     const tplVport = svc.port === FTPPORT ? 0 : dport;
     let tpl = ct.findTemplate(svc.protocol, snet, daddr, tplVport);
+    if (tpl >= 0 && ct.expiresNs[tpl] <= now && ct.nControl[tpl] > 0) {
+      // In the kernel every entry's timer fires on its own; here entries are reaped when a
+      // lookup meets them, and the connections a due template controls (TIME_WAIT ones
+      // nobody sends to) may be past their timers. Reap them first, or the template could
+      // never lapse. (Only when a template is due: not on the per-packet path.)
+      ct.expireDue(now);
+      tpl = ct.findTemplate(svc.protocol, snet, daddr, tplVport);
+    }
     if (tpl >= 0 && ct.expiresNs[tpl] <= now && ct.expire(tpl, now)) tpl = -1;
     let dest: IpvsDest | null = null;
     if (tpl >= 0) {

@@ -4,6 +4,8 @@
  * membership test for `-m set --match-set NAME dirs` so an iptables evaluator can use them.
  */
 import { type Cidr, cidrContains, parseIPv4, prefixMask } from '../../util/ipv4.js';
+import type { PacketMeta } from '../common/packet-meta.js';
+import type { IpsetLookup } from '../iptables/evaluate.js';
 
 export type IpsetType = 'hash:ip' | 'hash:ip,port' | 'hash:ip,port,ip' | 'hash:ip,port,net' | 'bitmap:port';
 
@@ -238,5 +240,49 @@ export class IpsetTable {
 
   isEmpty(name: string): boolean {
     return this.get(name).size === 0;
+  }
+}
+
+/** How many dimensions (directions) each set type reads (ip_set_type.dimension). */
+const DIMENSIONS: Readonly<Record<IpsetType, number>> = {
+  'hash:ip': 1,
+  'bitmap:port': 1,
+  'hash:ip,port': 2,
+  'hash:ip,port,ip': 3,
+  'hash:ip,port,net': 3,
+};
+
+/**
+ * `-m set` membership over one node's compiled sets, for the iptables evaluator: each
+ * direction picks the packet's source or destination field for that dimension (address,
+ * port, address), as the set type's kadt function does.
+ */
+export class IpsetMatcher implements IpsetLookup {
+  private readonly members: IpsetMembers[];
+  private readonly ids = new Map<string, number>();
+  private readonly dims: Uint8Array;
+  private readonly isPortBitmap: Uint8Array;
+
+  constructor(table: IpsetTable) {
+    this.members = [...table.sets.values()];
+    for (let i = 0; i < this.members.length; i++) this.ids.set(this.members[i].spec.name, i);
+    this.dims = Uint8Array.from(this.members, (m) => DIMENSIONS[m.spec.type]);
+    this.isPortBitmap = Uint8Array.from(this.members, (m) => (m.spec.type === 'bitmap:port' ? 1 : 0));
+  }
+
+  setId(name: string): number {
+    return this.ids.get(name) ?? -1;
+  }
+
+  test(id: number, dirs: number, dstFlags: number, meta: PacketMeta): boolean {
+    // ip_set_test: a match giving fewer directions than the set's dimension never matches.
+    if (dirs < this.dims[id]) return false;
+    const set = this.members[id];
+    if (this.isPortBitmap[id] === 1)
+      return set.test(0, meta.proto, dstFlags & 1 ? meta.dport : meta.sport, 0);
+    const ip = dstFlags & 1 ? meta.daddr : meta.saddr;
+    const port = dstFlags & 2 ? meta.dport : meta.sport;
+    const ip2 = dstFlags & 4 ? meta.daddr : meta.saddr;
+    return set.test(ip, meta.proto, port, ip2);
   }
 }

@@ -160,6 +160,32 @@ describe('IPVS datapath (ip_vs_in / ip_vs_out)', () => {
     expect(send(ipvs, 40200, TCP_SYN, 250)).not.toBe(first);
   });
 
+  it('a persistence template lapses once the connections it controls have timed out (TIME_WAIT 120 s) and its own timer fires', () => {
+    const sticky = { ...WEB, sessionAffinity: 'ClientIP' as const, stickyMaxAgeSeconds: 10 };
+    const ipvs = node([sticky]);
+    /** A closed connection: SYN, ACK, client FIN, server FIN+ACK, client ACK → TIME_WAIT. */
+    const closedConn = (sport: number, t: number): string => {
+      const d = send(ipvs, sport, TCP_SYN, t);
+      const [ip, port] = d.split(':');
+      const reply = (flags: number) =>
+        ipvs.datapath.reply(pkt(parseIPv4(ip), +port, CLIENT, sport, t), flags);
+      reply(TCP_SYN | TCP_ACK);
+      send(ipvs, sport, TCP_ACK, t);
+      send(ipvs, sport, TCP_FIN | TCP_ACK, t);
+      reply(TCP_FIN | TCP_ACK);
+      send(ipvs, sport, TCP_ACK, t);
+      return d;
+    };
+    const first = closedConn(40000, 0);
+    expect(renderIpvsadmConnections(ipvs.conns, 0)).toContain('TIME_WAIT');
+    // 11 s later the 10 s template is due but still controls the TIME_WAIT entry: re-armed, same pick.
+    expect(closedConn(40001, 11)).toBe(first);
+    // Both connections' TIME_WAIT timers (120 s) have run by t=200; the template's re-armed
+    // timer is due, nothing holds it: the client is scheduled afresh (rr moves on) with no
+    // explicit expireDue from the caller.
+    expect(closedConn(40002, 200)).not.toBe(first);
+  });
+
   it('shows connections and templates like ipvsadm -Lnc', () => {
     const sticky = { ...WEB, sessionAffinity: 'ClientIP' as const, stickyMaxAgeSeconds: 10800 };
     const ipvs = node([sticky]);
