@@ -147,6 +147,9 @@ export class Host implements HostTransport {
 
   /** The address a socket binds to when talking to `dst` (the route's interface address). */
   sourceAddressFor(dst: number): number {
+    // A local destination (a VIP bound on kube-ipvs0, the node's own IP) is reached over lo
+    // and the kernel picks the destination itself as the source.
+    if (this.localAddresses.has(dst)) return dst;
     const route = this.routes.lookup(dst);
     if (route < 0) return 0;
     const iface = this.network.interfaces[this.routes.iface(route)];
