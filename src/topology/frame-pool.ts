@@ -16,6 +16,11 @@ export class FramePool {
   private freeList: Int32Array;
   private freeCount = 0;
   private capacity: number;
+  /**
+   * Slots handed out since the pool was made: every frame a host creates. With the drop
+   * counters this gives the conservation check: acquired = delivered + dropped + in use.
+   */
+  acquired = 0;
 
   constructor(initialSlots = 256) {
     this.capacity = 0;
@@ -36,7 +41,17 @@ export class FramePool {
   /** Takes a free slot; its contents are stale until written. */
   acquire(): number {
     if (this.freeCount === 0) this.resize(this.capacity * 2);
+    this.acquired++;
     return this.freeList[--this.freeCount];
+  }
+
+  /**
+   * Releases a slot whose packet lives on in another slot (encapsulation, decapsulation):
+   * the copy is the same packet, so it is not counted as a second frame.
+   */
+  releaseReplaced(slot: number): void {
+    this.acquired--;
+    this.release(slot);
   }
 
   release(slot: number): void {

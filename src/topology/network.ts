@@ -164,7 +164,15 @@ export class Network {
         }
       }
     }
-    if (untilNs !== Number.POSITIVE_INFINITY && this.queue.size === 0 && this.nowNs < untilNs)
+    // Simulated time passes up to `untilNs` whenever nothing is due before it, even while
+    // later timers (TIME_WAIT, conntrack-style expiries) are pending: otherwise "let 20 s
+    // pass" would stop the clock at the last event and time-based state (session affinity,
+    // timeouts) could never be aged by running the pump. Not when stopped by maxEvents.
+    if (
+      untilNs !== Number.POSITIVE_INFINITY &&
+      this.nowNs < untilNs &&
+      (this.queue.size === 0 || (n < maxEvents && this.queue.peekTime() > untilNs))
+    )
       this.nowNs = untilNs;
     this.events += n;
     return n;
