@@ -543,7 +543,7 @@ export class Host implements HostTransport {
       len = writeVxlanEncapsulation(pool.view(out), 0, spec, frame, 0, ft.ipOffset + ft.ipTotalLength);
     }
     pool.lengths[out] = len;
-    pool.release(slot);
+    pool.releaseReplaced(slot);
     if (net.tracer !== null)
       net.tracer.step(
         net.nowNs,
@@ -587,7 +587,7 @@ export class Host implements HostTransport {
       return false;
     }
     // Not counted as delivered: the inner packet is the same packet, still on its way.
-    pool.release(slot);
+    pool.releaseReplaced(slot);
     if (net.tracer !== null)
       net.tracer.step(net.nowNs, this.name, tunnel.kind, `decapsulated on ${tunnel.device.name}`);
     this.receive(tunnel.device, inner);
