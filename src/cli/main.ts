@@ -9,6 +9,7 @@ import { CliError } from './common.js';
 import { registerConntrack } from './conntrack.js';
 import { registerCurl } from './curl.js';
 import { registerGet } from './get.js';
+import { registerLoad } from './load.js';
 import { registerRules } from './rules.js';
 import { registerRun } from './run.js';
 import { registerTrace } from './trace.js';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerCurl(program);
   registerTrace(program);
   registerConntrack(program);
+  registerLoad(program);
   registerBench(program);
   registerVerify(program);
   return program;

@@ -1,0 +1,203 @@
+/**
+ * `dpsim load`: drives synthetic TCP flows through the whole simulated cluster (the load
+ * generator of src/traffic) and reports throughput, drops, the per-backend distribution with
+ * its fairness, and conntrack occupancy per node. `--json` prints the LoadReport as is.
+ */
+import { writeFileSync } from 'node:fs';
+import cliProgress from 'cli-progress';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import {
+  type ChurnEvent,
+  ChurnSpecError,
+  type LoadReport,
+  POPULARITY_LAWS,
+  type PopularityLaw,
+  parseChurnSpec,
+  runLoad,
+} from '../traffic/index.js';
+import {
+  addSimulationOptions,
+  CliError,
+  loadSimulation,
+  parseInteger,
+  type SimulationFlags,
+} from './common.js';
+
+interface LoadFlags extends SimulationFlags {
+  flows: number;
+  packets: number;
+  dist: PopularityLaw;
+  zipfExponent: number;
+  rate?: number;
+  churn?: string;
+  json?: boolean;
+  pcap?: string;
+  snaplen: number;
+}
+
+function parsePositiveNumber(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n <= 0)
+      throw new InvalidArgumentError(`${name} must be a positive number, got "${value}"`);
+    return n;
+  };
+}
+
+export function registerLoad(program: Command): Command {
+  return addSimulationOptions(
+    program
+      .command('load')
+      .description(
+        'drive synthetic TCP flows (SYN, then data) from the client and pods to the Services; report Mpps, drops, per-backend fairness, conntrack occupancy',
+      )
+      .option('--flows <n>', 'flow population', parseInteger('--flows', 1, 1_000_000), 1000)
+      .option(
+        '--packets <n>',
+        'packets to send (each picks a flow: SYN when not connected, else data)',
+        parseInteger('--packets', 0, 1_000_000_000),
+        100_000,
+      )
+      .addOption(
+        new Option('--dist <law>', 'flow popularity').choices(POPULARITY_LAWS as string[]).default('uniform'),
+      )
+      .option(
+        '--zipf-exponent <s>',
+        "Zipf's exponent s (rank k gets 1/k^s)",
+        parsePositiveNumber('--zipf-exponent'),
+        1,
+      )
+      .option(
+        '--rate <pps>',
+        'packets per simulated second (default: closed loop, one packet in flight)',
+        parsePositiveNumber('--rate'),
+      )
+      .option(
+        '--churn <spec>',
+        "endpoint churn at packet counts, e.g. 'scale=5@10000,delete=1@20000,unready=1@30000' (also ready=N@P)",
+      )
+      .option('--json', 'print the report as JSON')
+      .option('--pcap <file>', 'write a pcapng of every interface (held in memory until the end)')
+      .option(
+        '--snaplen <bytes>',
+        'capture snap length (0 = whole frames)',
+        parseInteger('--snaplen', 0, 262144),
+        0,
+      ),
+  ).action(async (flags: LoadFlags) => {
+    let churn: ChurnEvent[] = [];
+    if (flags.churn !== undefined) {
+      try {
+        churn = parseChurnSpec(flags.churn);
+      } catch (e) {
+        if (e instanceof ChurnSpecError) throw new CliError(`error: --churn: ${e.message}`, 2);
+        throw e;
+      }
+    }
+    const { sim, rejected } = await loadSimulation(
+      flags,
+      flags.pcap !== undefined ? { capture: true, snaplen: flags.snaplen } : {},
+    );
+    const bar =
+      process.stderr.isTTY === true
+        ? new cliProgress.SingleBar(
+            {
+              stream: process.stderr,
+              format: 'load [{bar}] {percentage}% | {value}/{total} packets | {eta_formatted} left',
+              hideCursor: true,
+              clearOnComplete: true,
+            },
+            cliProgress.Presets.shades_classic,
+          )
+        : null;
+    bar?.start(flags.packets, 0);
+    let report: LoadReport;
+    try {
+      report = runLoad(sim, {
+        flows: flags.flows,
+        packets: flags.packets,
+        dist: flags.dist,
+        zipfExponent: flags.zipfExponent,
+        ...(flags.rate !== undefined ? { rate: flags.rate } : {}),
+        churn,
+        seed: flags.seed,
+        progressEvery: 4096,
+        ...(bar !== null ? { onProgress: (sent: number) => bar.update(sent) } : {}),
+      });
+    } finally {
+      bar?.stop();
+    }
+    let captureLine = '';
+    if (flags.pcap !== undefined && sim.capture !== null) {
+      writeFileSync(flags.pcap, sim.capture.toBuffer());
+      captureLine = `capture: ${flags.pcap} (${sim.capture.frames} frames on ${sim.capture.writer.interfaceCount} interfaces, snaplen ${flags.snaplen || 'whole frames'})\n`;
+    }
+    if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    else process.stdout.write(formatLoadReport(report) + captureLine);
+    if (rejected) process.exitCode = 1;
+  });
+}
+
+function pad(text: string, width: number): string {
+  return text.length >= width ? `${text} ` : text + ' '.repeat(width - text.length);
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)) + 2);
+  const line = (cells: string[]) =>
+    `  ${cells
+      .map((c, i) => pad(c, widths[i]))
+      .join('')
+      .trimEnd()}\n`;
+  return line(header) + rows.map(line).join('');
+}
+
+/** The human-readable report. */
+export function formatLoadReport(r: LoadReport): string {
+  const p = r.packets;
+  const f = r.flows;
+  let out =
+    `dpsim load: ${r.mode} mode, seed ${r.seed}, ${f.population} flows (${r.dist}), ${p.requested} packets` +
+    `${r.rate !== null ? ` at ${r.rate} pps simulated` : ', closed loop'}\n`;
+  out +=
+    `sent ${p.injected} packets (${p.syn} SYN, ${p.handshakeAcks} handshake ACK, ${p.data} data) in ` +
+    `${r.wallSeconds.toFixed(2)} s wall: ${r.mpps.toFixed(3)} Mpps; ${r.interfaceTraversals} interface traversals ` +
+    `(${(r.traversalsPerSecond / 1e6).toFixed(3)} M/s); ${r.simulatedSeconds.toFixed(3)} s simulated\n`;
+  if (p.skippedSourceGone > 0) out += `skipped ${p.skippedSourceGone} packets whose source pod was deleted\n`;
+  out += `flows: ${f.opened} opened, ${f.established} established, ${f.delivered} placed on backends, ${f.resets} reset\n`;
+  out += `segments at backends: ${p.deliveredToBackends}\n`;
+  const drops = Object.entries(r.drops);
+  out += `drops: ${drops.length === 0 ? 'none' : drops.map(([k, v]) => `${k}=${v}`).join(' ')}\n`;
+  for (const s of r.services) {
+    const total = s.fairness.total;
+    out += `\n${s.service} (${s.backends.length} backends)\n`;
+    out += table(
+      ['POD', 'NODE', 'FLOWS', 'SHARE', 'PACKETS'],
+      s.backends.map((b) => [
+        b.deleted ? `${b.pod} (deleted)` : b.pod,
+        b.node,
+        String(b.flows),
+        total > 0 ? `${((100 * b.flows) / total).toFixed(1)}%` : '-',
+        String(b.packets),
+      ]),
+    );
+    const fr = s.fairness;
+    out +=
+      `  fairness over flows: max/mean ${fr.maxOverMean.toFixed(3)}, Jain ${fr.jainIndex.toFixed(4)}` +
+      (fr.chiSquare !== null && fr.pValue !== null
+        ? `, chi-square ${fr.chiSquare.toFixed(2)} (df ${fr.backends - 1}) p=${fr.pValue.toPrecision(3)}`
+        : '') +
+      '\n';
+  }
+  out += '\nconntrack occupancy:\n';
+  out += table(
+    ['NODE', 'TABLE', 'ENTRIES', 'MAX'],
+    r.conntrack.map((c) => [c.node, c.table, String(c.entries), String(c.max)]),
+  );
+  if (r.churn.length > 0) {
+    out += '\nchurn:\n';
+    for (const c of r.churn)
+      out += `  @${c.atPacket} ${c.kind}=${c.count}${c.ok ? '' : ' (incomplete)'}: ${c.messages.join('; ')}\n`;
+  }
+  return out;
+}
