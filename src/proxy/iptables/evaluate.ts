@@ -271,8 +271,14 @@ export class IptablesEvaluator {
   private readonly recent: RecentTable[] = [];
   private readonly recentByName = new Map<string, number>();
   private nthCounters = new Uint32Array(0);
+  /** Local prefixes shorter than /32 (127.0.0.0/8), scanned. */
   private readonly localNet: Uint32Array;
   private readonly localMask: Uint32Array;
+  /**
+   * Local host addresses, hashed: in IPVS mode every ClusterIP is bound on kube-ipvs0, and
+   * the kernel answers addrtype with a route lookup, not a scan over them.
+   */
+  private readonly localHosts: Set<number>;
   private readonly rng: Rng;
   private readonly ipsets: IpsetLookup | undefined;
   private readonly ipvs: IpvsMatchState | undefined;
@@ -290,8 +296,10 @@ export class IptablesEvaluator {
         throw new IptablesLoadError(`local address "${text}": ${(e as Error).message}`);
       }
     });
-    this.localNet = Uint32Array.from(locals, (c) => c.network);
-    this.localMask = Uint32Array.from(locals, (c) => prefixMask(c.prefixLength));
+    const prefixes = locals.filter((c) => c.prefixLength < 32);
+    this.localNet = Uint32Array.from(prefixes, (c) => c.network);
+    this.localMask = Uint32Array.from(prefixes, (c) => prefixMask(c.prefixLength));
+    this.localHosts = new Set(locals.filter((c) => c.prefixLength === 32).map((c) => c.network));
     const nth: number[] = [];
     const unmodeled: string[] = [];
     const needs: Needs = { ipsets: [], ipvs: [] };
@@ -640,6 +648,7 @@ export class IptablesEvaluator {
    * as UNICAST.
    */
   private addrType(addr: number): number {
+    if (this.localHosts.has(addr)) return ADDRTYPE_LOCAL;
     const nets = this.localNet;
     for (let i = 0; i < nets.length; i++) {
       if ((addr & this.localMask[i]) >>> 0 === nets[i]) return ADDRTYPE_LOCAL;
