@@ -19,7 +19,7 @@ import { Host } from './host.js';
 import type { NetInterface } from './net-interface.js';
 import { Segment } from './net-interface.js';
 import { Network, type NetworkOptions } from './network.js';
-import { NO_GATEWAY } from './routes.js';
+import { BLACKHOLE, NO_GATEWAY } from './routes.js';
 import type { OverlayKind } from './tunnel.js';
 
 export interface TopologyNodeSpec {
@@ -154,6 +154,10 @@ export function buildClusterTopology(
   }
   for (const n of spec.nodes) {
     const node = nodes.get(n.name)!;
+    // Calico's blackhole for the node's own block: a packet for a pod that is gone is
+    // discarded here, not sent out of the default route (local pods have /32 routes).
+    const own = nodeCidrs.get(n.name)!;
+    node.routes.add(own.network, own.prefixLength, NO_GATEWAY, BLACKHOLE);
     const out = node.tunnel?.device ?? node.interfaceByName('eth0')!;
     for (const m of spec.nodes) {
       if (m.name === n.name) continue;

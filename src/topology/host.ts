@@ -37,7 +37,7 @@ import { MAX_FRAME } from './frame-pool.js';
 import { BROADCAST_MAC_KEY, macKey, NetInterface } from './net-interface.js';
 import { type NodeNetfilter, PathVerdict } from './netfilter-path.js';
 import type { Network } from './network.js';
-import { RouteTable } from './routes.js';
+import { BLACKHOLE, RouteTable } from './routes.js';
 import { CALICO_VXLAN_VNI, type TunnelConfig, VXLAN_UDP_PORT } from './tunnel.js';
 
 export type HostKind = 'client' | 'node' | 'pod';
@@ -151,7 +151,7 @@ export class Host implements HostTransport {
     // and the kernel picks the destination itself as the source.
     if (this.localAddresses.has(dst)) return dst;
     const route = this.routes.lookup(dst);
-    if (route < 0) return 0;
+    if (route < 0 || this.routes.iface(route) === BLACKHOLE) return 0;
     const iface = this.network.interfaces[this.routes.iface(route)];
     return iface.addr !== 0 ? iface.addr : (this.interfaces.find((i) => i.addr !== 0)?.addr ?? 0);
   }
@@ -393,6 +393,11 @@ export class Host implements HostTransport {
       this.dropSlot(slot, DropReason.IP_NOROUTE);
       return;
     }
+    if (this.routes.iface(route) === BLACKHOLE) {
+      nf?.abandon();
+      this.dropSlot(slot, DropReason.IP_NOROUTE);
+      return;
+    }
     const out = net.interfaces[this.routes.iface(route)];
     const nextHop = this.routes.nextHop(route, ft.daddr);
     if (net.tracer !== null)
@@ -442,7 +447,10 @@ export class Host implements HostTransport {
     const nf = this.netfilter;
     if (nf !== null) {
       const route = this.routes.lookup(ft.daddr);
-      const outName = route < 0 ? '' : net.interfaces[this.routes.iface(route)].name;
+      const outName =
+        route < 0 || this.routes.iface(route) === BLACKHOLE
+          ? ''
+          : net.interfaces[this.routes.iface(route)].name;
       const v = nf.trackAndRunDst(NfHook.OUTPUT, frame, ft, '', outName, net.nowNs, net.tracer);
       if (net.tracer !== null) this.traceHook(NfHook.OUTPUT, v);
       if (v !== PathVerdict.CONTINUE) {
@@ -506,7 +514,10 @@ export class Host implements HostTransport {
     const tunnel = this.tunnel!;
     const ft = this.ft;
     const route = this.routes.lookup(remoteNode);
-    const underlay = route < 0 ? undefined : net.interfaces[this.routes.iface(route)];
+    const underlay =
+      route < 0 || this.routes.iface(route) === BLACKHOLE
+        ? undefined
+        : net.interfaces[this.routes.iface(route)];
     const mac = this.neighbours.get(remoteNode);
     if (underlay === undefined || underlay === tunnel.device || mac === undefined) {
       this.dropSlot(slot, DropReason.NEIGH_FAILED);

@@ -10,6 +10,9 @@ import { formatIPv4, prefixMask } from '../util/ipv4.js';
 /** `scope link` routes have no gateway: the destination itself is the next hop. */
 export const NO_GATEWAY = 0;
 
+/** Interface index of a `blackhole` route: matching packets are discarded. */
+export const BLACKHOLE = -1;
+
 export class RouteTable {
   private networks = new Uint32Array(16);
   private masks = new Uint32Array(16);
