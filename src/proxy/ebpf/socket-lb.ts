@@ -26,7 +26,13 @@ export class EbpfSocketLb {
     const fe = this.findFrontend(daddr, dport, proto);
     if (fe === undefined) return null;
     // In-cluster (host) clients use the internal scope of two-scope Services.
-    const backends = (fe.plan.intBackends ?? fe.plan.extBackends).filter((b) => b.state === BackendState.ACTIVE);
+    const planned = fe.plan.intBackends ?? fe.plan.extBackends;
+    // Active backends first; when there are none, the serving-terminating ones the plan holds
+    // (CategorizeEndpoints' fallback, which the tc path already honours and Cilium applies to
+    // the service count both hooks share). Filtering them out sent the node's connect() to an
+    // untranslated ClusterIP that nothing answers (found by test/sim/differential-modes).
+    const active = planned.filter((b) => b.state === BackendState.ACTIVE);
+    const backends = active.length > 0 ? active : planned;
     if (backends.length === 0) return null;
     const b = backends[this.rng.nextInt(backends.length)];
     return { addr: b.addr, port: b.port };
