@@ -5,14 +5,16 @@
  * (as a datapath reads them from the packet it just parsed), so what is measured is the
  * table's own cost, random memory accesses included. Every op is a batch of 1024
  * operations so harness overhead does not hide the per-lookup cost.
- * Target: typed-array lookup ≥ 20× the Map.
+ * Target: typed-array lookup ≥ 20× the Map. The inline map (the eBPF CT map's layout: key and
+ * value in one slot, CLOCK LRU) is measured one key at a time and as a batch (`lookupBatch`,
+ * whose cache misses overlap).
  *
  * Run alone: `npx tsx bench/maps.bench.ts` (writes bench/results/maps.json).
  */
 import { fileURLToPath } from 'node:url';
 import b from 'benny';
 import type { Summary } from 'benny/lib/internal/common-types.js';
-import { BPF_ANY, BPF_EXIST, BpfHashMap, packPorts } from '../src/maps/index.js';
+import { BPF_ANY, BPF_EXIST, BpfHashMap, BpfInlineHashMap, packPorts } from '../src/maps/index.js';
 import { Rng } from '../src/util/rng.js';
 
 const FLOWS = 100_000;
@@ -63,6 +65,14 @@ export default async function run(): Promise<Summary> {
     const ports = words[o + 2];
     stringMap.set(`${words[o]}:${words[o + 1]}:${ports >>> 16}:${ports & 0xffff}:${words[o + 3]}`, i);
   }
+  const inline = new BpfInlineHashMap({ keyWords: 4, valueWords: 4, maxEntries: FLOWS, lru: true });
+  for (let i = 1; i < FLOWS; i++) {
+    const o = i * 4;
+    const e = inline.insertWords(BPF_ANY, words[o], words[o + 1], words[o + 2], words[o + 3]);
+    inline.values[inline.valueOffset(e)] = i;
+  }
+  const probeInt = new Int32Array(probe.buffer);
+  const batchOut = new Int32Array(BATCH);
   // Spare keys (never inserted) for insert+delete churn that keeps the map at 100k - 1 + 1.
   map.deleteWords(words[0], words[1], words[2], words[3]);
   stringMap.delete(`${words[0]}:${words[1]}:${words[2] >>> 16}:${words[2] & 0xffff}:${words[3]}`);
@@ -84,6 +94,21 @@ export default async function run(): Promise<Summary> {
         const e = map.lookupWords(probe[o], probe[o + 1], probe[o + 2], probe[o + 3]);
         sink += map.values[e];
       }
+    }),
+    b.add('BpfInlineHashMap.lookupWords (CT layout, one at a time)', () => {
+      for (let n = 0; n < BATCH; n++) {
+        const o = nextProbe();
+        const e = inline.lookupWords(probe[o], probe[o + 1], probe[o + 2], probe[o + 3]);
+        sink += inline.values[inline.valueOffset(e)];
+      }
+    }),
+    b.add('BpfInlineHashMap.lookupBatch (1024 keys per call)', () => {
+      const o = nextProbe();
+      const start = o + BATCH * 4 <= FLOWS * 4 ? o : 0;
+      cursor = start + BATCH * 4 === FLOWS * 4 ? 0 : start + BATCH * 4;
+      batchOut.fill(0);
+      inline.lookupBatch(probeInt.subarray(start, start + BATCH * 4), BATCH, batchOut);
+      for (let n = 0; n < BATCH; n++) sink += inline.values[inline.valueOffset(batchOut[n])];
     }),
     b.add('BpfHashMap.lookup (key array + offset)', () => {
       for (let n = 0; n < BATCH; n++) {
@@ -141,6 +166,10 @@ export default async function run(): Promise<Summary> {
         `update-existing speed-up: ${updateRatio.toFixed(1)}×, insert+delete speed-up: ${churnRatio.toFixed(1)}×`,
       );
       console.log(`map memory: ${(map.byteLength / 1048576).toFixed(2)} MiB for ${map.count} entries`);
+      console.log(
+        `inline (CT) map: ${(inline.byteLength / inline.maxEntries).toFixed(1)} B per entry; batch vs one-at-a-time: ` +
+          `${(ops('BpfInlineHashMap.lookupBatch') / ops('BpfInlineHashMap.lookupWords')).toFixed(2)}×`,
+      );
     }),
     b.save({ file: 'maps', folder: 'bench/results', format: 'json' }),
   );

@@ -86,3 +86,24 @@ export function flowHashSymmetric(
 export function packPorts(sport: number, dport: number): number {
   return (((sport & 0xffff) << 16) | (dport & 0xffff)) >>> 0;
 }
+
+/**
+ * A cheaper 32-bit hash of four key words for the inline flow table's bucket choice. The four
+ * multiplications are independent (they run in parallel), and one xorshift–multiply–xorshift
+ * round mixes them, so both the high bits (bucket, via multiply-shift range reduction) and the
+ * low bits (the slot tag) depend on every key bit. Not murmur3: it trades a published
+ * reference for about a third of the dependent multiplies, which matters when every packet
+ * hashes its 5-tuple. Returns a signed 32-bit integer.
+ */
+export function fastHash4(w0: number, w1: number, w2: number, w3: number, seed: number): number {
+  let h =
+    (Math.imul(w0 ^ seed, 0x9e3779b1) +
+      Math.imul(w1, 0x85ebca77) +
+      Math.imul(w2 ^ (w2 >>> 16), 0xc2b2ae3d) +
+      Math.imul(w3, 0x27d4eb2f)) |
+    0;
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  h ^= h >>> 13;
+  return h;
+}

@@ -21,7 +21,7 @@
  * expiry to its GC and LRU eviction); IPv4 fragments are dropped (DROP_FRAG_NOSUPPORT); DSR is
  * not implemented (SNAT mode only).
  */
-import { BPF_NOEXIST, type BpfHashMap } from '../../maps/index.js';
+import { BPF_NOEXIST, type BpfHashMap, type BpfInlineHashMap, LOOKUP_SKIP } from '../../maps/index.js';
 import { parseCidr } from '../../util/ipv4.js';
 import type { Rng } from '../../util/rng.js';
 import {
@@ -34,7 +34,7 @@ import type { EbpfLoadBalancer } from './compile.js';
 import { DropReason, Verdict } from './drop.js';
 import { ciliumMaglevHashV4 } from './hash.js';
 import { CtEntryFlag, LbScope, NatDir, SvcFlag, SvcFlag2, TupleFlag } from './layouts.js';
-import type { LbMaps } from './lbmaps.js';
+import { BACKEND_VALUE_WORDS, type LbMaps } from './lbmaps.js';
 
 /** CT lifetimes (seconds), current Cilium defaults. */
 export const CT_SYN_TIMEOUT = 60;
@@ -64,6 +64,8 @@ const PROTO_UDP = 17;
 const TCP_FIN = 0x01;
 const TCP_SYN = 0x02;
 const TCP_RST = 0x04;
+/** Frames per stage of the hot path (its scratch arrays hold one batch). */
+const HOT_BATCH = 128;
 
 export interface DatapathOptions {
   /** Source of Cilium's `get_prandom_u32()` (random selection, SNAT ports). */
@@ -131,6 +133,18 @@ function rewritePort(buf: Uint8Array, l4: number, field: number, proto: number, 
   else put16(buf, l4 + 6, udpChecksumReplace16(u16(buf, l4 + 6), old, port));
 }
 
+/**
+ * A checksum after changes whose one's-complement difference (Σ ~old + new, 16-bit words) is
+ * `delta`, given the old checksum's complement: RFC 1624 eqn. 3 for several words at once.
+ * Equals chained `checksumReplace16/32` calls (one's-complement addition is associative).
+ */
+function checksumFold(notCheck: number, delta: number): number {
+  let sum = notCheck + delta;
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  return sum === 0 ? 0 : ~sum & 0xffff;
+}
+
 export class EbpfDatapath {
   readonly lb: EbpfLoadBalancer;
   readonly counters: DatapathCounters;
@@ -161,7 +175,17 @@ export class EbpfDatapath {
   private pDport = 0;
   private pTcpFlags = 0;
   private ctEntry = -1;
-  private ctMap: BpfHashMap;
+  private ctMap: BpfInlineHashMap;
+  private readonly ctTcp: BpfInlineHashMap;
+  private readonly ctAny: BpfInlineHashMap;
+  // Hot-path batch scratch: CT_SERVICE keys (4 words each), frame offsets, lookup results.
+  private readonly hotKeys = new Int32Array(HOT_BATCH * 4);
+  private readonly hotFrame = new Int32Array(HOT_BATCH);
+  private readonly hotFound = new Int32Array(HOT_BATCH);
+  private inBuffer: ArrayBufferLike | null = null;
+  private inView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+  private outBuffer: ArrayBufferLike | null = null;
+  private outView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
 
   constructor(lb: EbpfLoadBalancer, options: DatapathOptions) {
     this.lb = lb;
@@ -177,6 +201,8 @@ export class EbpfDatapath {
     this.maps = lb.maps;
     this.revNatMap = lb.maps.revNat;
     this.ctMap = lb.maps.ctTcp;
+    this.ctTcp = lb.maps.ctTcp;
+    this.ctAny = lb.maps.ctAny;
     this.counters = {
       drops: new Float64Array(256),
       packets: 0,
@@ -278,96 +304,212 @@ export class EbpfDatapath {
    * and L4 checksum updates. Translated fields are written to `output` (pass `input` to work in
    * place, or a copy of it so the same batch can be replayed). Returns the number of frames
    * translated; the others are counted as drops or not for the LB.
+   *
+   * Frames go through in batches of HOT_BATCH, in three stages, so that the CT lookups of a
+   * batch overlap their cache misses instead of waiting for each other (a CT table of 100k+
+   * flows does not fit in cache; one dependent miss costs far more than all the arithmetic of a
+   * packet): (1) parse every frame's CT_SERVICE key into a scratch array, (2) look all TCP keys
+   * up at once (`BpfInlineHashMap.lookupBatch`), (3) per frame, in order: the miss path, the
+   * CT update and the DNAT. The result is the same as handling the frames one by one in order.
    */
   hotpath(input: Uint8Array, output: Uint8Array, frameSize: number, count: number, now: number): number {
-    const ct = this.lb.maps.ctTcp;
-    const ctAny = this.lb.maps.ctAny;
-    const svcMap = this.svc;
-    const sv = svcMap.values;
-    const maps = this.maps;
-    const bv = maps.backends.values;
-    const drops = this.counters.drops;
+    if (count > 0 && (count * frameSize > input.length || count * frameSize > output.length)) {
+      throw new RangeError(
+        `hotpath: ${count} frames of ${frameSize} B need ${count * frameSize} B, input has ${input.length}, output ${output.length}`,
+      );
+    }
     let translated = 0;
-    for (let i = 0, f = 0; i < count; i++, f += frameSize) {
-      const ip = f + ETH_HLEN;
-      const proto = input[ip + 9];
-      if (((input[f + 12] << 8) | input[f + 13]) !== ETH_P_IP || input[ip] !== 0x45) continue;
-      if (proto !== PROTO_TCP && proto !== PROTO_UDP) continue;
-      const l4 = ip + 20;
-      const saddr =
-        ((input[ip + 12] << 24) | (input[ip + 13] << 16) | (input[ip + 14] << 8) | input[ip + 15]) >>> 0;
-      const daddr =
-        ((input[ip + 16] << 24) | (input[ip + 17] << 16) | (input[ip + 18] << 8) | input[ip + 19]) >>> 0;
-      const sport = (input[l4] << 8) | input[l4 + 1];
-      const dport = (input[l4 + 2] << 8) | input[l4 + 3];
-      const map = proto === PROTO_TCP ? ct : ctAny;
-      const k2 = ((sport << 16) | dport) >>> 0;
-      const k3 = proto | (TupleFlag.SERVICE << 8);
-      let e = map.lookupWords(daddr, saddr, k2, k3);
-      let be = -1;
-      if (e >= 0) be = maps.backendOffset(map.values[map.valueOffset(e) + 2]);
-      if (be < 0) {
-        const svc = svcMap.lookupWords(daddr, dport, proto);
-        if (svc < 0) continue;
-        const so = svcMap.valueOffset(svc);
-        const cnt = sv[so + 1] & 0xffff;
-        if (cnt === 0 || (sv[so + 2] & SvcFlag.AFFINITY) !== 0) {
-          // Affinity services take the full path (affinity map); empty ones drop.
-          if (cnt === 0) drops[DropReason.NO_SERVICE]++;
-          continue;
-        }
-        this.pSaddr = saddr;
-        this.pSport = sport;
-        this.pDport = dport;
-        this.pProto = proto;
-        const revNat = sv[so + 1] >>> 16;
-        const id = this.selectBackend(svc, LbScope.EXT, revNat, cnt, false);
-        be = maps.backendOffset(id);
-        if (be < 0) {
-          drops[DropReason.NO_SERVICE]++;
-          continue;
-        }
-        if (e < 0) {
-          e = map.insertWords(BPF_NOEXIST, daddr, saddr, k2, k3);
-          if (e < 0) {
-            drops[DropReason.CT_CREATE_FAILED]++;
-            continue;
-          }
-          this.counters.ctServiceCreated++;
-        }
-        const eo = map.valueOffset(e);
-        map.values[eo + 1] = (map.values[eo + 1] & 0xffff) | (revNat << 16);
-        map.values[eo + 2] = id;
-      }
-      const cv = map.values;
-      const eo = map.valueOffset(e);
-      cv[eo] = now + (proto === PROTO_TCP ? CT_SERVICE_LIFETIME_TCP : CT_SERVICE_LIFETIME_NONTCP);
-      cv[eo + 3] = (cv[eo + 3] + 1) >>> 0;
-      // DNAT: address (IP + pseudo-header) and port, RFC 1624 on both checksums.
-      const bo = be;
-      const baddr = bv[bo];
-      const bport = bv[bo + 1] & 0xffff;
-      output[ip + 16] = baddr >>> 24;
-      output[ip + 17] = baddr >>> 16;
-      output[ip + 18] = baddr >>> 8;
-      output[ip + 19] = baddr;
-      const ipc = checksumReplace32((input[ip + 10] << 8) | input[ip + 11], daddr, baddr);
-      output[ip + 10] = ipc >>> 8;
-      output[ip + 11] = ipc;
-      output[l4 + 2] = bport >>> 8;
-      output[l4 + 3] = bport;
-      const co = proto === PROTO_TCP ? l4 + 16 : l4 + 6;
-      const old = (input[co] << 8) | input[co + 1];
-      let l4c: number;
-      if (proto === PROTO_TCP) l4c = checksumReplace16(checksumReplace32(old, daddr, baddr), dport, bport);
-      else l4c = udpChecksumReplace16(udpChecksumReplace32(old, daddr, baddr), dport, bport);
-      output[co] = l4c >>> 8;
-      output[co + 1] = l4c;
-      translated++;
+    for (let first = 0; first < count; first += HOT_BATCH) {
+      translated += this.hotpathBatch(
+        input,
+        output,
+        frameSize,
+        first,
+        Math.min(HOT_BATCH, count - first),
+        now,
+      );
     }
     this.counters.packets += count;
     this.counters.dnat += translated;
     return translated;
+  }
+
+  private hotpathBatch(
+    input: Uint8Array,
+    output: Uint8Array,
+    frameSize: number,
+    first: number,
+    n: number,
+    now: number,
+  ): number {
+    const keys = this.hotKeys;
+    const frameOf = this.hotFrame;
+    const found = this.hotFound;
+    const ct = this.ctTcp;
+    // Big-endian word access to the frames (one bounds-checked load instead of four byte loads).
+    const iv = this.inputView(input);
+    const ov = this.outputView(output);
+    const inBase = input.byteOffset;
+    const outDelta = output.byteOffset - inBase;
+
+    // Stage 1: parse. Frames that are not IPv4 (without options) TCP/UDP are not for the LB.
+    let m = 0;
+    const end = inBase + (first + n) * frameSize;
+    for (let f = inBase + first * frameSize; f < end; f += frameSize) {
+      const ip = f + ETH_HLEN;
+      if (iv.getUint16(f + 12) !== ETH_P_IP || iv.getUint8(ip) !== 0x45) continue;
+      const proto = iv.getUint8(ip + 9);
+      if (proto !== PROTO_TCP && proto !== PROTO_UDP) continue;
+      const k = m << 2;
+      keys[k] = iv.getInt32(ip + 16);
+      keys[k + 1] = iv.getInt32(ip + 12);
+      keys[k + 2] = iv.getInt32(ip + 20);
+      keys[k + 3] = proto | (TupleFlag.SERVICE << 8);
+      // UDP goes to the any-protocol CT map, looked up in stage 3.
+      found[m] = proto === PROTO_TCP ? -1 : LOOKUP_SKIP;
+      frameOf[m] = ip;
+      m++;
+    }
+
+    // Stage 2: every TCP CT_SERVICE lookup of the batch at once.
+    ct.lookupBatch(keys, m, found);
+    const moves = ct.moves;
+
+    // Stage 3: per frame, in arrival order.
+    let translated = 0;
+    const bv = this.maps.backends.values;
+    const bmax = this.maps.backends.maxEntries | 0;
+    const ctAny = this.ctAny;
+    // Value offset = handle × stride + keyWords, with the layouts read once per batch.
+    const tcpStride = ct.stride | 0;
+    const tcpKeyWords = ct.keyWords | 0;
+    const anyStride = ctAny.stride | 0;
+    const anyKeyWords = ctAny.keyWords | 0;
+    for (let j = 0; j < m; j++) {
+      const k = j << 2;
+      const daddr = keys[k];
+      const saddr = keys[k + 1];
+      const ports = keys[k + 2];
+      const k3 = keys[k + 3];
+      const tcp = (k3 & 0xff) === PROTO_TCP;
+      const map = tcp ? ct : ctAny;
+      let e = found[j];
+      // Re-look-up when the batch had no answer for this key (UDP), when an insert earlier in
+      // this batch may have created it (a flow's second packet), or when an eviction or delete
+      // moved entries since the batch lookup.
+      if (e < 0 || ct.moves !== moves) e = map.lookupWords(daddr, saddr, ports, k3);
+      const cv = map.values;
+      let eo = tcp ? Math.imul(e, tcpStride) + tcpKeyWords : Math.imul(e, anyStride) + anyKeyWords;
+      let bo = -1;
+      if (e >= 0) {
+        const id = cv[eo + 2] | 0;
+        if (id > 0 && id < bmax) {
+          bo = Math.imul(id, BACKEND_VALUE_WORDS);
+          if (bv[bo + 2] === 0) bo = -1;
+        }
+      }
+      if (bo < 0) {
+        e = this.hotpathMiss(map, e, daddr, saddr, ports, k3);
+        if (e < 0) continue;
+        eo = map.valueOffset(e);
+        bo = Math.imul(cv[eo + 2], BACKEND_VALUE_WORDS);
+      }
+      cv[eo] = now + (tcp ? CT_SERVICE_LIFETIME_TCP : CT_SERVICE_LIFETIME_NONTCP);
+      cv[eo + 3] = (cv[eo + 3] + 1) | 0;
+
+      // DNAT: address (IP + pseudo-header) and port, RFC 1624 on both checksums.
+      const baddr = bv[bo] | 0;
+      const bport = bv[bo + 1] & 0xffff;
+      const dport = ports & 0xffff;
+      const ip = frameOf[j];
+      const l4 = ip + 20;
+      const oip = ip + outDelta;
+      ov.setInt32(oip + 16, baddr);
+      ov.setUint16(oip + 22, bport);
+      // One's-complement difference of the address change, shared by both checksums.
+      const addrDelta = (~daddr >>> 16) + (~daddr & 0xffff) + (baddr >>> 16) + (baddr & 0xffff);
+      ov.setUint16(oip + 10, checksumFold(~iv.getUint16(ip + 10) & 0xffff, addrDelta));
+      if (tcp) {
+        const sum = addrDelta + (~dport & 0xffff) + bport;
+        ov.setUint16(oip + 36, checksumFold(~iv.getUint16(l4 + 16) & 0xffff, sum));
+      } else {
+        const old = iv.getUint16(l4 + 6);
+        ov.setUint16(
+          oip + 26,
+          udpChecksumReplace16(udpChecksumReplace32(old, daddr >>> 0, baddr >>> 0), dport, bport),
+        );
+      }
+      translated++;
+    }
+    return translated;
+  }
+
+  /** A DataView over `input`'s whole buffer, kept while the buffer stays the same. */
+  private inputView(input: Uint8Array): DataView<ArrayBufferLike> {
+    if (input.buffer !== this.inBuffer) {
+      this.inBuffer = input.buffer;
+      this.inView = new DataView(input.buffer);
+    }
+    return this.inView;
+  }
+
+  private outputView(output: Uint8Array): DataView<ArrayBufferLike> {
+    if (output.buffer !== this.outBuffer) {
+      this.outBuffer = output.buffer;
+      this.outView = new DataView(output.buffer);
+    }
+    return this.outView;
+  }
+
+  /**
+   * The hot path's miss: no CT_SERVICE entry (`e` < 0) or one whose backend vanished. Service
+   * lookup, backend choice, CT_SERVICE create or update. Returns the entry's handle with a
+   * valid backend id in it, or −1 (not for the LB, or dropped and counted).
+   */
+  private hotpathMiss(
+    map: BpfInlineHashMap,
+    e: number,
+    daddr: number,
+    saddr: number,
+    ports: number,
+    k3: number,
+  ): number {
+    const proto = k3 & 0xff;
+    const dport = ports & 0xffff;
+    const svcMap = this.svc;
+    const sv = svcMap.values;
+    const drops = this.counters.drops;
+    const svc = svcMap.lookupWords(daddr, dport, proto);
+    if (svc < 0) return -1;
+    const so = svcMap.valueOffset(svc);
+    const cnt = sv[so + 1] & 0xffff;
+    if (cnt === 0 || (sv[so + 2] & SvcFlag.AFFINITY) !== 0) {
+      // Affinity services take the full path (affinity map); empty ones drop.
+      if (cnt === 0) drops[DropReason.NO_SERVICE]++;
+      return -1;
+    }
+    this.pSaddr = saddr >>> 0;
+    this.pSport = ports >>> 16;
+    this.pDport = dport;
+    this.pProto = proto;
+    const revNat = sv[so + 1] >>> 16;
+    const id = this.selectBackend(svc, LbScope.EXT, revNat, cnt, false);
+    if (this.maps.backendOffset(id) < 0) {
+      drops[DropReason.NO_SERVICE]++;
+      return -1;
+    }
+    if (e < 0) {
+      e = map.insertWords(BPF_NOEXIST, daddr, saddr, ports, k3);
+      if (e < 0) {
+        drops[DropReason.CT_CREATE_FAILED]++;
+        return -1;
+      }
+      this.counters.ctServiceCreated++;
+    }
+    const eo = map.valueOffset(e);
+    map.values[eo + 1] = (map.values[eo + 1] & 0xffff) | (revNat << 16);
+    map.values[eo + 2] = id;
+    return e;
   }
 
   // ------------------------------------------------------------------ steps

@@ -22,11 +22,21 @@
  *   on old kernels): key = ipv4_ct_tuple [daddr, saddr, dport<<16 | sport, nexthdr | flags<<8]
  *   (Cilium's port-naming quirk kept: `dport` is the packet's first port for forward tuples)
  *   → [lifetime, ct flags | rev_nat<<16, backend_id (SERVICE entries) or rx_packets, tx_packets].
- *   4 value words instead of ct_entry's 56 bytes: counters are packets only.
+ *   4 value words instead of ct_entry's 56 bytes: counters are packets only. Both are
+ *   BpfInlineHashMaps (key and value in one 32-byte slot, the kernel's reference-bit LRU
+ *   approximated by a CLOCK sweep): the per-packet lookup touches one cache line, and a CT
+ *   entry costs ~41 B of table memory. CT handles are slot indices, valid until the next CT
+ *   deletion or eviction.
  * - SNAT `cilium_snat_v4_external` (LRU_HASH): key [daddr, saddr, dport<<16 | sport,
  *   nexthdr | dir<<8] → [to_addr, to_port, created].
  */
-import { BpfArrayMap, BpfHashMap, type BpfLpmTrie, BpfLruHashMap } from '../../maps/index.js';
+import {
+  BpfArrayMap,
+  BpfHashMap,
+  BpfInlineHashMap,
+  type BpfLpmTrie,
+  BpfLruHashMap,
+} from '../../maps/index.js';
 
 export interface LbMapSizes {
   /** services, backends, reverse NAT, affinity, Maglev outer (`--bpf-lb-map-max`). */
@@ -49,7 +59,7 @@ export const CILIUM_DEFAULT_MAP_SIZES: LbMapSizes = {
 
 /**
  * The simulator's defaults: Cilium's LB map size, smaller CT/NAT maps so a cluster of many
- * simulated nodes fits in memory (~65 B per CT entry here). Pass CILIUM_DEFAULT_MAP_SIZES for
+ * simulated nodes fits in memory (~41 B per CT entry here). Pass CILIUM_DEFAULT_MAP_SIZES for
  * the real figures.
  */
 export const DEFAULT_MAP_SIZES: LbMapSizes = {
@@ -78,8 +88,8 @@ export class LbMaps {
   readonly affinityMatch: BpfHashMap;
   /** Source-range tries by rev-NAT id. */
   readonly sourceRanges: (BpfLpmTrie | undefined)[] = [];
-  readonly ctTcp: BpfHashMap;
-  readonly ctAny: BpfHashMap;
+  readonly ctTcp: BpfInlineHashMap;
+  readonly ctAny: BpfInlineHashMap;
   readonly nat: BpfLruHashMap;
   readonly ctKind: CtMapKind;
 
@@ -94,9 +104,7 @@ export class LbMaps {
     this.affinity = new BpfLruHashMap({ keyWords: 2, valueWords: 2, maxEntries: lb });
     this.affinityMatch = new BpfHashMap({ keyWords: 2, valueWords: 0, maxEntries: lb });
     const ct = (maxEntries: number) =>
-      ctKind === 'lru'
-        ? new BpfLruHashMap({ keyWords: 4, valueWords: CT_VALUE_WORDS, maxEntries })
-        : new BpfHashMap({ keyWords: 4, valueWords: CT_VALUE_WORDS, maxEntries });
+      new BpfInlineHashMap({ keyWords: 4, valueWords: CT_VALUE_WORDS, maxEntries, lru: ctKind === 'lru' });
     this.ctTcp = ct(sizes.ctTcpMax);
     this.ctAny = ct(sizes.ctAnyMax);
     this.nat = new BpfLruHashMap({ keyWords: 4, valueWords: 3, maxEntries: sizes.natMax });
@@ -109,7 +117,7 @@ export class LbMaps {
     return this.backends.values[o + 2] === 0 ? -1 : o;
   }
 
-  /** Typed-array bytes one CT entry costs (key, value, probe slots, LRU links, bookkeeping). */
+  /** Typed-array bytes one CT entry costs (slots with key and value, ctrl bytes). */
   ctBytesPerEntry(): number {
     return this.ctTcp.byteLength / this.ctTcp.maxEntries;
   }

@@ -8,7 +8,7 @@
  * Control-plane code: clarity over speed.
  */
 
-import type { BpfHashMap } from '../../maps/index.js';
+import type { BpfHashMap, BpfInlineHashMap } from '../../maps/index.js';
 import { formatIPv4 } from '../../util/ipv4.js';
 import type { EbpfLoadBalancer } from './compile.js';
 import {
@@ -46,7 +46,7 @@ export interface MapDump {
 const PROTO_NAMES: Record<number, string> = { 6: 'TCP', 17: 'UDP', 132: 'SCTP' };
 
 function hashEntries(
-  map: BpfHashMap,
+  map: BpfHashMap | BpfInlineHashMap,
   fn: (k: Uint32Array, ko: number, v: Uint32Array, vo: number) => MapEntryBytes,
 ) {
   const out: MapEntryBytes[] = [];
@@ -56,7 +56,7 @@ function hashEntries(
   return out;
 }
 
-function ctDump(name: string, map: BpfHashMap): MapDump {
+function ctDump(name: string, map: BpfInlineHashMap): MapDump {
   return {
     name,
     keySize: 14,

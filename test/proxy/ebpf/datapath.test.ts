@@ -483,4 +483,73 @@ describe('hotpath', () => {
     dp.tcIngressPod(fresh, 0, 54, NOW);
     expect(readFrame(fresh).dst).toBe(readFrame(output.subarray(0, 54)).dst);
   });
+
+  /** 54-byte frames: TCP to web, UDP (12-byte payload) to dns, and every 17th an ARP frame. */
+  function mixedFrames(n: number, flows: number): Uint8Array {
+    const input = new Uint8Array(54 * n);
+    for (let i = 0; i < n; i++) {
+      const flow = (i * 7) % flows;
+      const udp = flow % 3 === 0;
+      const frame = buildFrame({
+        src: `10.244.0.${2 + (flow % 40)}`,
+        dst: udp ? '10.96.0.53' : '10.96.0.10',
+        sport: 2000 + flow,
+        dport: udp ? 53 : 80,
+        proto: udp ? 'UDP' : 'TCP',
+        payload: udp ? 12 : 0,
+        flags: 0x10,
+      });
+      if (i % 17 === 16) frame[13] = 0x06; // EtherType 0x0806: not IPv4, not for the LB
+      input.set(frame, i * 54);
+    }
+    return input;
+  }
+
+  it('handles batches of mixed TCP, UDP and non-IP frames, and a flow repeated within a batch, like the full path', () => {
+    const n = 700;
+    const input = mixedFrames(n, 90);
+    const { dp } = setup('node-a');
+    const output = input.slice();
+    const lbFrames = [...Array(n).keys()].filter((i) => i % 17 !== 16).length;
+    expect(dp.hotpath(input, output, 54, n, NOW)).toBe(lbFrames);
+    const { dp: full } = setup('node-a');
+    const backendOf = new Map<string, string>();
+    for (let i = 0; i < n; i++) {
+      const out = output.subarray(i * 54, i * 54 + 54);
+      if (i % 17 === 16) {
+        expect(out).toEqual(input.subarray(i * 54, i * 54 + 54));
+        continue;
+      }
+      expect(checksumsValid(out)).toBe(true);
+      const f = readFrame(out);
+      const key = `${f.src}:${f.sport}/${f.proto}`;
+      if (f.proto === 6) expect(WEB_BACKENDS).toContain(f.dst);
+      else expect(['10.244.0.31', '10.244.1.32']).toContain(f.dst);
+      expect(backendOf.get(key) ?? f.dst).toBe(f.dst);
+      backendOf.set(key, f.dst);
+      // The full path with the same seed, packet by packet, picks the same backend.
+      const alone = input.slice(i * 54, i * 54 + 54);
+      full.tcIngressPod(alone, 0, 54, NOW);
+      expect(readFrame(alone).dst).toBe(f.dst);
+    }
+  });
+
+  it('keeps translating correctly when CT evictions move entries in the middle of a batch', () => {
+    const sizes = { lbMapMax: 1024, ctTcpMax: 8, ctAnyMax: 8, natMax: 64, sourceRangesMax: 16 };
+    const { lb, dp } = setup('node-a', { mapSizes: sizes });
+    const n = 400;
+    const input = mixedFrames(n, 90);
+    const output = input.slice();
+    expect(dp.hotpath(input, output, 54, n, NOW)).toBe(
+      [...Array(n).keys()].filter((i) => i % 17 !== 16).length,
+    );
+    expect(lb.maps.ctTcp.evictions).toBeGreaterThan(0);
+    for (let i = 0; i < n; i++) {
+      if (i % 17 === 16) continue;
+      const out = output.subarray(i * 54, i * 54 + 54);
+      expect(checksumsValid(out)).toBe(true);
+      expect([...WEB_BACKENDS, '10.244.0.31', '10.244.1.32']).toContain(readFrame(out).dst);
+    }
+    expect(() => dp.hotpath(input, output.subarray(0, 54), 54, 2, NOW)).toThrow(RangeError);
+  });
 });
