@@ -287,3 +287,30 @@ describe('ebpf mode, a Service without backends', () => {
     expect(node1.drops.tcReasons.get('DROP_NO_SERVICE')).toBe(syns.length);
   });
 });
+
+describe('ebpf mode, a pod reaching itself through its Service (hairpin)', () => {
+  it("is SNATed to Cilium's IPV4_LOOPBACK 169.254.42.1 and the reply is reverse-translated back to the pod", () => {
+    const sim = build('ebpf');
+    const solo = podsByNode(sim)
+      .get('node1')!
+      .find((p) => p.startsWith('solo-'))!;
+    const clusterIP = service(sim, 'solo').clusterIP;
+    const o = observe(sim, { from: `pod/${solo}`, url: `http://${clusterIP}/` });
+    expect(o.outcome.exitCode, o.outcome.stderr).toBe(0);
+    expect(o.outcome.servedBy!.pod).toBe(solo);
+    const [peerAddr, peerPort] = splitPeer(o.outcome.servedBy!.peer);
+    expect(peerAddr).toBe('169.254.42.1');
+    const frames = framesOf(capturedFrames(sim), o).filter((f) => f.iface === `${solo}/eth0`);
+    const syns = frames.filter((f) => f.tcpFlags === TCP_SYN);
+    // Out: pod → ClusterIP:80. Back in: 169.254.42.1 → the pod's own IP and targetPort.
+    expect(syns.map((f) => [f.src, f.dst, f.dport])).toEqual([
+      [podIP(sim, solo), clusterIP, 80],
+      ['169.254.42.1', podIP(sim, solo), 8080],
+    ]);
+    expect(syns[1].sport).toBe(peerPort);
+    // The client side of the connection only ever hears from the ClusterIP.
+    const toClientSide = frames.filter((f) => f.dst === podIP(sim, solo) && f.dport === o.outcome.localPort);
+    expect(toClientSide.length).toBeGreaterThan(0);
+    for (const f of toClientSide) expect([f.src, f.sport]).toEqual([clusterIP, 80]);
+  });
+});

@@ -36,6 +36,9 @@ import { ciliumMaglevHashV4 } from './hash.js';
 import { CtEntryFlag, LbScope, NatDir, SvcFlag, SvcFlag2, TupleFlag } from './layouts.js';
 import { BACKEND_VALUE_WORDS, type LbMaps } from './lbmaps.js';
 
+/** Cilium's IPV4_LOOPBACK (169.254.42.1): the source of a pod's connection to itself via a Service. */
+export const IPV4_LOOPBACK = 0xa9fe2a01;
+
 /** CT lifetimes (seconds), current Cilium defaults. */
 export const CT_SYN_TIMEOUT = 60;
 export const CT_CONNECTION_LIFETIME_TCP = 8000;
@@ -630,15 +633,27 @@ export class EbpfDatapath {
     this.pDport = bport;
     this.counters.dnat++;
 
+    // A pod reaching itself through its Service (hairpin): Cilium's lb4_local marks the
+    // connection loopback and bpf_lxc SNATs the source to IPV4_LOOPBACK, so the pod's
+    // reply (to 169.254.42.1) leaves through its veth and can be reverse-translated.
+    let client = saddr;
+    let loopback = 0;
+    if (baddr === saddr && !fromNetdev) {
+      client = IPV4_LOOPBACK;
+      loopback = CtEntryFlag.LB_LOOPBACK;
+      rewriteAddr(buf, this.pIp, 12, this.pL4, this.pProto, IPV4_LOOPBACK);
+      this.pSaddr = IPV4_LOOPBACK;
+    }
+
     // Regular CT on the translated tuple (CT_EGRESS), remembering the rev-NAT index.
-    const status = this.ctLookup(saddr, baddr, sport, bport, false, now);
+    const status = this.ctLookup(client, baddr, sport, bport, false, now);
     this.ctStatus = status;
     if (status === CtStatus.NEW) {
       // Forward key: {daddr=client, saddr=backend, dport=backend port, sport=client port, OUT}.
-      const ne = ct.insertWords(BPF_NOEXIST, saddr, baddr, ((bport << 16) | sport) >>> 0, this.pProto);
+      const ne = ct.insertWords(BPF_NOEXIST, client, baddr, ((bport << 16) | sport) >>> 0, this.pProto);
       if (ne < 0) return DropReason.CT_CREATE_FAILED;
       const no = ct.valueOffset(ne);
-      cv[no + 1] = (fromNetdev ? CtEntryFlag.NODE_PORT : 0) | (revNat << 16);
+      cv[no + 1] = (fromNetdev ? CtEntryFlag.NODE_PORT : 0) | loopback | (revNat << 16);
       this.refreshLifetime(cv, no, tcp, false, now);
       cv[no + 3] = 1;
       this.counters.ctCreated++;
@@ -783,6 +798,11 @@ export class EbpfDatapath {
     const ro = this.revNatMap.valueOffset(r);
     const addr = this.revNatMap.values[ro];
     const port = this.revNatMap.values[ro + 1];
+    // Loopback connection: the reply goes back to the pod itself, which is also the backend.
+    if (word & CtEntryFlag.LB_LOOPBACK) {
+      rewriteAddr(buf, this.pIp, 16, this.pL4, this.pProto, this.pSaddr);
+      this.pDaddr = this.pSaddr;
+    }
     rewriteAddr(buf, this.pIp, 12, this.pL4, this.pProto, addr);
     rewritePort(buf, this.pL4, 0, this.pProto, port);
     this.pSaddr = addr;
