@@ -15,8 +15,10 @@
  * (src/maps had no generic hash map exported when this was written; this table does not
  * need one: the kernel structure itself is a chained table.)
  */
+
+import { jhash3words } from '../../maps/jhash.js';
 import type { Rng } from '../../util/rng.js';
-import { bswap16, bswap32, jhash3Words } from './hash.js';
+import { bswap16, bswap32 } from './hash.js';
 import { EXPIRE_LATER_S } from './proto-states.js';
 import type { IpvsDest } from './service-table.js';
 
@@ -88,7 +90,7 @@ export class IpvsConnTable {
 
   /** ip_vs_conn_hashkey: bucket of (proto, client addr, client port) with fields in network order. */
   bucketOf(proto: number, addr: number, port: number): number {
-    return jhash3Words(bswap32(addr), bswap16(port), proto, this.rnd) & CONN_TAB_MASK;
+    return jhash3words(bswap32(addr), bswap16(port), proto, this.rnd) & CONN_TAB_MASK;
   }
 
   /** ip_vs_conn_in_get: a non-template entry for client → virtual. Returns -1 when absent. */

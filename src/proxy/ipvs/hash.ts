@@ -7,8 +7,8 @@
  * - `hsiphash32` — lib/siphash.c `hsiphash()` of one u32 on a 64-bit kernel, which is
  *   SipHash-1-3 with 64-bit words (the "HalfSipHash" name is only real on 32-bit kernels);
  *   ip_vs_mh.c hashes `offset + ntohs(port) + ntohl(addr)` with two fixed keys.
- * - `jhash3Words` — include/linux/jhash.h `jhash_3words` (lookup3 final mix), which
- *   ip_vs_conn.c uses for the connection-table bucket.
+ *
+ * The connection table's bucket hash, `jhash_3words`, is the shared one in src/maps/jhash.ts.
  */
 
 const GOLDEN_RATIO_32 = 0x61c88647;
@@ -147,33 +147,6 @@ export function siphash(
   S[V2 + 1] ^= 0xff;
   for (let r = 0; r < dRounds; r++) sipRound();
   return [(S[0] ^ S[2] ^ S[4] ^ S[6]) >>> 0, (S[1] ^ S[3] ^ S[5] ^ S[7]) >>> 0];
-}
-
-function rol32(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
-}
-
-/** jhash_3words(a, b, c, initval) from include/linux/jhash.h (lookup3 final mix). */
-export function jhash3Words(a: number, b: number, c: number, initval: number): number {
-  const s = (initval + 0xdeadbeef + (3 << 2)) | 0;
-  a = (a + s) | 0;
-  b = (b + s) | 0;
-  c = (c + s) | 0;
-  c ^= b;
-  c = (c - rol32(b, 14)) | 0;
-  a ^= c;
-  a = (a - rol32(c, 11)) | 0;
-  b ^= a;
-  b = (b - rol32(a, 25)) | 0;
-  c ^= b;
-  c = (c - rol32(b, 16)) | 0;
-  a ^= c;
-  a = (a - rol32(c, 4)) | 0;
-  b ^= a;
-  b = (b - rol32(a, 14)) | 0;
-  c ^= b;
-  c = (c - rol32(b, 24)) | 0;
-  return c >>> 0;
 }
 
 /** Byte-swaps a u32 (a __be32 field read as a little-endian host u32). */
