@@ -26,7 +26,7 @@ import { REJECT_WITH_NAMES } from './types.js';
 
 /** ICMP destination-unreachable codes per `--reject-with`; TCP_RESET_CODE asks for a RST. */
 export const TCP_RESET_CODE = 256;
-const REJECT_CODES: Record<(typeof REJECT_WITH_NAMES)[number], number> = {
+export const REJECT_CODES: Record<(typeof REJECT_WITH_NAMES)[number], number> = {
   'icmp-net-unreachable': 0,
   'icmp-host-unreachable': 1,
   'icmp-port-unreachable': 3,
@@ -38,7 +38,7 @@ const REJECT_CODES: Record<(typeof REJECT_WITH_NAMES)[number], number> = {
 };
 
 /** Forwards the evaluator's rule events to the node's trace sink, adding the hook name. */
-class TraceBridge implements IptablesTraceSink {
+export class IptablesTraceBridge implements IptablesTraceSink {
   target: RuleTraceSink | null = null;
   hook = '';
   record(e: IptablesTraceEvent): void {
@@ -54,7 +54,7 @@ class TraceBridge implements IptablesTraceSink {
 
 export class IptablesNodeProgram implements NetfilterProgram {
   private readonly r: IptablesResult = newIptablesResult();
-  private readonly bridge = new TraceBridge();
+  private readonly bridge = new IptablesTraceBridge();
 
   constructor(readonly evaluator: IptablesEvaluator) {}
 
@@ -81,66 +81,85 @@ export class IptablesNodeProgram implements NetfilterProgram {
     }
   }
 
-  /** Runs one table; copies its verdict and NAT into `out`; false when the packet is gone. */
   private run(
     table: number,
     meta: PacketMeta,
     out: HookResult,
     sink: IptablesTraceSink | undefined,
   ): boolean {
-    const r = this.r;
-    this.evaluator.evaluate(table, meta, r, sink);
-    out.rulesEvaluated += r.rulesEvaluated;
-    if (r.verdict === Verdict.DROP) {
-      out.verdict = HookVerdict.DROP;
-      return false;
-    }
-    if (r.verdict === Verdict.REJECT) {
-      out.verdict = HookVerdict.REJECT;
-      out.rejectCode = REJECT_CODES[REJECT_WITH_NAMES[r.rejectWith]];
-      return false;
-    }
-    switch (r.natKind) {
-      case NatKind.DNAT:
-        out.nat = NatRequest.DNAT;
-        break;
-      case NatKind.SNAT:
-        out.nat = NatRequest.SNAT;
-        break;
-      case NatKind.MASQUERADE:
-        out.nat = NatRequest.MASQUERADE;
-        break;
-      default:
-        return true;
-    }
-    // The kernel picks within the range; kube-proxy's ranges are single addresses.
-    out.natAddr = r.natAddrMin;
-    out.natPortMin = r.natPortMin;
-    out.natPortMax = r.natPortMax;
-    out.natRandomFully = (r.natFlags & NatFlag.RANDOM_FULLY) !== 0;
-    return true;
+    return runIptablesTable(this.evaluator, this.r, table, meta, out, sink);
   }
 
-  /** filter OUTPUT sees the packet after nat OUTPUT's DNAT, as the kernel's hook order gives. */
   private runFilterKeepingNat(meta: PacketMeta, out: HookResult, sink: IptablesTraceSink | undefined): void {
-    if (out.nat !== NatRequest.DNAT) {
-      this.run(NfTable.FILTER, meta, out, sink);
-      return;
-    }
-    const { natAddr, natPortMin, natPortMax } = out;
-    const savedDaddr = meta.daddr;
-    const savedDport = meta.dport;
-    meta.daddr = natAddr;
-    if (natPortMin !== 0) meta.dport = natPortMin;
-    out.nat = NatRequest.NONE;
-    this.run(NfTable.FILTER, meta, out, sink);
-    meta.daddr = savedDaddr;
-    meta.dport = savedDport;
-    if (out.verdict === HookVerdict.ACCEPT) {
-      out.nat = NatRequest.DNAT;
-      out.natAddr = natAddr;
-      out.natPortMin = natPortMin;
-      out.natPortMax = natPortMax;
-    }
+    runFilterAfterDnat(this.evaluator, this.r, meta, out, sink);
+  }
+}
+
+/**
+ * Runs one iptables table for a hook and copies its verdict and NAT into the node's
+ * HookResult; false when the packet is gone (DROP/REJECT). Shared by iptables mode and
+ * the remaining iptables rules of IPVS mode. `scratch` is the caller's reusable result.
+ */
+export function runIptablesTable(
+  evaluator: IptablesEvaluator,
+  scratch: IptablesResult,
+  table: number,
+  meta: PacketMeta,
+  out: HookResult,
+  sink: IptablesTraceSink | undefined,
+): boolean {
+  const r = scratch;
+  evaluator.evaluate(table, meta, r, sink);
+  out.rulesEvaluated += r.rulesEvaluated;
+  if (r.verdict === Verdict.DROP) {
+    out.verdict = HookVerdict.DROP;
+    return false;
+  }
+  if (r.verdict === Verdict.REJECT) {
+    out.verdict = HookVerdict.REJECT;
+    out.rejectCode = REJECT_CODES[REJECT_WITH_NAMES[r.rejectWith]];
+    return false;
+  }
+  if (r.natKind === NatKind.NONE) return true;
+  out.nat =
+    r.natKind === NatKind.DNAT
+      ? NatRequest.DNAT
+      : r.natKind === NatKind.SNAT
+        ? NatRequest.SNAT
+        : NatRequest.MASQUERADE;
+  // The kernel picks within the range; kube-proxy's ranges are single addresses.
+  out.natAddr = r.natAddrMin;
+  out.natPortMin = r.natPortMin;
+  out.natPortMax = r.natPortMax;
+  out.natRandomFully = (r.natFlags & NatFlag.RANDOM_FULLY) !== 0;
+  return true;
+}
+
+/** filter OUTPUT sees the packet after nat OUTPUT's (or IPVS's) DNAT, as the kernel's hook order gives. */
+export function runFilterAfterDnat(
+  evaluator: IptablesEvaluator,
+  scratch: IptablesResult,
+  meta: PacketMeta,
+  out: HookResult,
+  sink: IptablesTraceSink | undefined,
+): void {
+  if (out.nat !== NatRequest.DNAT) {
+    runIptablesTable(evaluator, scratch, NfTable.FILTER, meta, out, sink);
+    return;
+  }
+  const { natAddr, natPortMin, natPortMax } = out;
+  const savedDaddr = meta.daddr;
+  const savedDport = meta.dport;
+  meta.daddr = natAddr;
+  if (natPortMin !== 0) meta.dport = natPortMin;
+  out.nat = NatRequest.NONE;
+  runIptablesTable(evaluator, scratch, NfTable.FILTER, meta, out, sink);
+  meta.daddr = savedDaddr;
+  meta.dport = savedDport;
+  if (out.verdict === HookVerdict.ACCEPT) {
+    out.nat = NatRequest.DNAT;
+    out.natAddr = natAddr;
+    out.natPortMin = natPortMin;
+    out.natPortMax = natPortMax;
   }
 }

@@ -35,34 +35,17 @@ import { type IpvsMatchState, newIpvsMatchState } from '../iptables/evaluate.js'
 import {
   IptablesEvaluator,
   type IptablesResult,
-  type IptablesTraceEvent,
   type IptablesTraceSink,
-  NatFlag,
-  NatKind,
   NfTable,
   newIptablesResult,
-  REJECT_WITH_NAMES,
-  type RejectWith,
-  Verdict,
 } from '../iptables/index.js';
-import { TCP_RESET_CODE } from '../iptables/node-program.js';
+import { IptablesTraceBridge, runFilterAfterDnat, runIptablesTable } from '../iptables/node-program.js';
 import type { IpvsNodeState } from './compile.js';
 import { IpvsVerdict } from './datapath.js';
 import { IpsetMatcher } from './ipsets.js';
 import type { IpvsNode } from './node.js';
 import { protocolName } from './render.js';
 
-/** ICMP destination-unreachable code per `--reject-with`; TCP_RESET_CODE asks for a RST. */
-const REJECT_CODES: Readonly<Record<RejectWith, number>> = {
-  'icmp-net-unreachable': 0,
-  'icmp-host-unreachable': 1,
-  'icmp-port-unreachable': 3,
-  'icmp-proto-unreachable': 2,
-  'icmp-net-prohibited': 9,
-  'icmp-host-prohibited': 10,
-  'tcp-reset': TCP_RESET_CODE,
-  'icmp-admin-prohibited': 13,
-};
 /** ip_vs_leave: "no destination available" answers ICMP port unreachable. */
 const ICMP_PORT_UNREACHABLE = 3;
 
@@ -76,27 +59,12 @@ export interface IpvsNodeProgramOptions {
   readonly nodeAddresses: readonly string[];
 }
 
-/** Forwards the evaluator's rule events to the node's trace sink, adding the hook name. */
-class TraceBridge implements IptablesTraceSink {
-  target: RuleTraceSink | null = null;
-  hook = '';
-  record(e: IptablesTraceEvent): void {
-    this.target?.record({
-      hook: this.hook,
-      table: e.table,
-      chain: e.chain,
-      ruleIndex: e.ruleIndex,
-      ruleText: e.ruleText,
-    });
-  }
-}
-
 export class IpvsNodeProgram implements NetfilterProgram {
   readonly evaluator: IptablesEvaluator;
   /** What `-m ipvs` sees of the packet in flight (skb->ipvs_property and its connection). */
   readonly ipvsMatch: IpvsMatchState = newIpvsMatchState();
   private readonly r: IptablesResult = newIptablesResult();
-  private readonly bridge = new TraceBridge();
+  private readonly bridge = new IptablesTraceBridge();
 
   constructor(
     readonly ipvs: IpvsNode,
@@ -230,52 +198,10 @@ export class IpvsNodeProgram implements NetfilterProgram {
     out: HookResult,
     sink: IptablesTraceSink | undefined,
   ): boolean {
-    const r = this.r;
-    this.evaluator.evaluate(table, meta, r, sink);
-    out.rulesEvaluated += r.rulesEvaluated;
-    if (r.verdict === Verdict.DROP) {
-      out.verdict = HookVerdict.DROP;
-      return false;
-    }
-    if (r.verdict === Verdict.REJECT) {
-      out.verdict = HookVerdict.REJECT;
-      out.rejectCode = REJECT_CODES[REJECT_WITH_NAMES[r.rejectWith]];
-      return false;
-    }
-    if (r.natKind === NatKind.NONE) return true;
-    out.nat =
-      r.natKind === NatKind.DNAT
-        ? NatRequest.DNAT
-        : r.natKind === NatKind.SNAT
-          ? NatRequest.SNAT
-          : NatRequest.MASQUERADE;
-    out.natAddr = r.natAddrMin;
-    out.natPortMin = r.natPortMin;
-    out.natPortMax = r.natPortMax;
-    out.natRandomFully = (r.natFlags & NatFlag.RANDOM_FULLY) !== 0;
-    return true;
+    return runIptablesTable(this.evaluator, this.r, table, meta, out, sink);
   }
 
-  /** filter OUTPUT sees the packet after the DNAT of nat OUTPUT or IPVS, as the hook order gives. */
   private runFilterAfterDnat(meta: PacketMeta, out: HookResult, sink: IptablesTraceSink | undefined): void {
-    if (out.nat !== NatRequest.DNAT) {
-      this.runTable(NfTable.FILTER, meta, out, sink);
-      return;
-    }
-    const { natAddr, natPortMin, natPortMax } = out;
-    const savedDaddr = meta.daddr;
-    const savedDport = meta.dport;
-    meta.daddr = natAddr;
-    if (natPortMin !== 0) meta.dport = natPortMin;
-    out.nat = NatRequest.NONE;
-    this.runTable(NfTable.FILTER, meta, out, sink);
-    meta.daddr = savedDaddr;
-    meta.dport = savedDport;
-    if (out.verdict === HookVerdict.ACCEPT) {
-      out.nat = NatRequest.DNAT;
-      out.natAddr = natAddr;
-      out.natPortMin = natPortMin;
-      out.natPortMax = natPortMax;
-    }
+    runFilterAfterDnat(this.evaluator, this.r, meta, out, sink);
   }
 }
