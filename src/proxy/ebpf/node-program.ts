@@ -19,11 +19,24 @@ function finish(dp: EbpfDatapath, v: Verdict, out: TcResult): void {
   }
 }
 
-export class EbpfNodeIngress implements TcProgram {
-  readonly name = 'cil_from_netdev';
-  constructor(readonly datapath: EbpfDatapath) {}
+/** Which of the node's two programs an attachment runs. */
+type Attachment = 'netdev' | 'container';
+
+class EbpfTcIngress implements TcProgram {
+  readonly name: string;
+  constructor(
+    readonly datapath: EbpfDatapath,
+    private readonly attachment: Attachment,
+  ) {
+    this.name = attachment === 'netdev' ? 'cil_from_netdev' : 'cil_from_container';
+  }
+
   run(frame: Uint8Array, length: number, nowNs: number, out: TcResult, trace: RuleTraceSink | null): void {
-    const v = this.datapath.tcIngressNode(frame, 0, length, nowNs / NS_PER_S);
+    const now = nowNs / NS_PER_S;
+    const v =
+      this.attachment === 'netdev'
+        ? this.datapath.tcIngressNode(frame, 0, length, now)
+        : this.datapath.tcIngressPod(frame, 0, length, now);
     finish(this.datapath, v, out);
     if (trace !== null)
       trace.record({
@@ -34,27 +47,22 @@ export class EbpfNodeIngress implements TcProgram {
         ruleText: VERDICT_TEXT[v] ?? String(v),
       });
   }
+
   dropReasonName(code: number): string {
     return dropReasonName(code);
   }
 }
 
-export class EbpfPodIngress implements TcProgram {
-  readonly name = 'cil_from_container';
-  constructor(readonly datapath: EbpfDatapath) {}
-  run(frame: Uint8Array, length: number, nowNs: number, out: TcResult, trace: RuleTraceSink | null): void {
-    const v = this.datapath.tcIngressPod(frame, 0, length, nowNs / NS_PER_S);
-    finish(this.datapath, v, out);
-    if (trace !== null)
-      trace.record({
-        hook: 'tc ingress',
-        table: 'bpf',
-        chain: this.name,
-        ruleIndex: 0,
-        ruleText: VERDICT_TEXT[v] ?? String(v),
-      });
+/** `cil_from_netdev` on the node's eth0. */
+export class EbpfNodeIngress extends EbpfTcIngress {
+  constructor(datapath: EbpfDatapath) {
+    super(datapath, 'netdev');
   }
-  dropReasonName(code: number): string {
-    return dropReasonName(code);
+}
+
+/** `cil_from_container` on a pod's host-side veth. */
+export class EbpfPodIngress extends EbpfTcIngress {
+  constructor(datapath: EbpfDatapath) {
+    super(datapath, 'container');
   }
 }
