@@ -333,7 +333,7 @@ export class BpfInlineHashMap {
     if (flags === BPF_EXIST) return -ENOENT;
     if (this.count === this.maxEntries) {
       if (!this.isLru) return -E2BIG;
-      this.evictOne();
+      if (!this.evictInCluster(h)) this.evictOne();
     }
     const ctrl = this.ctrl;
     let s = this.home(h);
@@ -477,6 +477,29 @@ export class BpfInlineHashMap {
         this.seed,
       ),
     );
+  }
+
+  /**
+   * Evicts an unreferenced entry from the probe cluster the new key is about to join, if it
+   * holds one; false otherwise. Evicting where the insert lands keeps the table's density
+   * even: a CLOCK hand alone empties the region it sweeps while inserts keep filling the
+   * rest, and at 80 % load the region ahead of the hand saturates into clusters thousands
+   * of slots long (inserts into a full 64k map slowed from 1 µs to 0.5 ms). No reference
+   * bit is cleared here, so a victim was never looked up since the last sweep.
+   */
+  private evictInCluster(h: number): boolean {
+    const ctrl = this.ctrl;
+    const n = this.slotCount;
+    let s = this.home(h);
+    for (let c = ctrl[s]; c !== 0; c = ctrl[s]) {
+      if ((c & REF) === 0) {
+        this.evictions++;
+        this.removeSlot(s);
+        return true;
+      }
+      s = s + 1 === n ? 0 : s + 1;
+    }
+    return false;
   }
 
   /**
