@@ -95,21 +95,25 @@ export default async function run(): Promise<void> {
 
   await b.suite(
     'controlplane',
-    b.add('allocate 10k ClusterIPs', () => {
-      const a = new ClusterIPAllocator('10.96.0.0/16', new Rng(1));
-      for (let i = 0; i < SERVICES; i++) a.allocateNext();
-    }),
+    b.add(
+      'allocate 10k ClusterIPs',
+      () => {
+        const a = new ClusterIPAllocator('10.96.0.0/16', new Rng(1));
+        for (let i = 0; i < SERVICES; i++) a.allocateNext();
+      },
+      { minSamples: 5, maxTime: 1.5 },
+    ),
     b.add(
       '10k Services over 100k pods (alloc + EndpointSlices)',
       () => {
         addServices(cluster);
         removeServices(cluster);
       },
-      { minSamples: 3, maxTime: 5 },
+      { minSamples: 3, maxTime: 2 },
     ),
     b.add('toProxyModel of 10k Services x 10 endpoints', () => toProxyModel(withServices), {
       minSamples: 3,
-      maxTime: 3,
+      maxTime: 1.5,
     }),
     b.cycle(),
     b.complete(),

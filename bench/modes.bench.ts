@@ -17,23 +17,27 @@
  *   POSTROUTING (netfilter modes) or tc ingress (eBPF).
  * - `compile-full|compile-incremental/<mode>/services=<n>` (.extra.json, ms): what the
  *   simulator does on a sync (NodeProxy.sync from src/sim/modes.ts) with 10 endpoints per
- *   Service. Full: a fresh proxy for the model. Incremental: one endpoint changed. iptables,
- *   nftables and IPVS recompile their whole tables on every sync (kube-proxy's full sync;
- *   partial sync is not modelled), so their incremental figure is another full compile;
- *   eBPF's `lb.sync(model)` diffs and rewrites only the changed frontend. Seconds per op, so
- *   they are timed by hand (median of a few runs), not by benny.
+ *   Service. Full: a fresh proxy for the model. Incremental: one endpoint of one Service
+ *   changed, the sync told which Service. iptables, nftables and IPVS recompile their whole
+ *   tables on every sync (kube-proxy's full sync; partial sync is not modelled), so their
+ *   incremental figure is another full compile; eBPF's `lb.sync(model, changed)` re-plans and
+ *   rewrites only that Service's frontends. Timed by hand (median of a few runs; one at 10 k
+ *   Services where a run takes seconds; 21 for eBPF's sub-millisecond incremental sync).
  * - `memory/<mode>/per-flow` (bytes per tracked flow) and `memory-per-service/<mode>/services=<n>`
  *   (native dump text bytes per Service; `ebpf-maps`: LB map entry bytes) in .extra.json.
  *
- * Run alone: `npx tsx bench/modes.bench.ts` (~3 minutes on a quiet 2-core machine, 6 with other
- * test runs competing; building the 30 k-Service tables, iptables above all, is most of it —
- * `DPSIM_BENCH_QUICK=1` runs small sizes only). Writes bench/results/modes.{json,csv,extra.json}.
+ * Each (mode, size) harness is built, measured and dropped before the next (one small benny
+ * suite each; the results are merged into one benny-shaped file), so at most one 30 k-Service
+ * table set is alive at a time. Run alone: `npx tsx bench/modes.bench.ts` (~2½ minutes on a
+ * 2-core machine with other work competing; building the 30 k-Service tables, iptables above
+ * all, is a third of it — `DPSIM_BENCH_QUICK=1` runs small sizes only). Writes
+ * bench/results/modes.{json,csv,extra.json}.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import b from 'benny';
-import type { Summary } from 'benny/lib/internal/common-types.js';
+import type { CaseResult, Summary } from 'benny/lib/internal/common-types.js';
 import type { ExtraCase, ExtraFile } from '../src/bench/results.js';
 import { PROXY_MODES, type ProxyMode } from '../src/proxy/common/datapath.js';
 import type { ProxyModel } from '../src/proxy/common/model.js';
@@ -76,6 +80,10 @@ const TEMPLATES = 4096;
 const ESTABLISHED_FLOWS = 1024;
 const SEED = 17;
 const CASE_OPTIONS = { minSamples: 3, maxTime: 0.6 };
+/** Size whose harness gives `memory/<mode>/per-flow` (the per-flow cost does not depend on it). */
+const PER_FLOW_SIZE = 1_000;
+/** eBPF's incremental sync is sub-millisecond: a median of many runs costs nothing. */
+const EBPF_INCREMENTAL_RUNS = 21;
 const NODE = SYNTHETIC_NODES[0];
 const NODE_IP = 0xc0a86465; // 192.168.100.101
 /** node1's pods are 10.128.0.0/11; backends start at its bottom. */
@@ -381,6 +389,7 @@ interface CompileTiming {
   full: number;
   incremental: number;
   runs: number;
+  incrementalRuns: number;
 }
 
 function median(xs: number[]): number {
@@ -388,7 +397,13 @@ function median(xs: number[]): number {
   return s[s.length >> 1];
 }
 
-/** Full: a fresh node proxy for the model. Incremental: NodeProxy.sync with one endpoint changed. */
+/**
+ * Full: a fresh node proxy for the model (median of `runs`). Incremental: NodeProxy.sync after
+ * one endpoint of one Service changed, told which Service (median of `runs`, or of
+ * EBPF_INCREMENTAL_RUNS for eBPF, whose incremental sync costs well under a millisecond).
+ * Each change builds on the last, so the model the proxy holds differs from the next one in
+ * exactly the Service named.
+ */
 function timeCompile(mode: ProxyMode, model: ProxyModel, runs: number): CompileTiming {
   const full: number[] = [];
   let attached: { node: Host; proxy: NodeProxy } | null = null;
@@ -399,11 +414,16 @@ function timeCompile(mode: ProxyMode, model: ProxyModel, runs: number): CompileT
     full.push(ms);
   }
   const incremental: number[] = [];
-  for (let r = 0; r < runs; r++) {
-    const next = withOneEndpointChanged(model, (r * 7919) % model.servicePorts.length, r + 1);
-    incremental.push(elapsedMs(() => attached!.proxy.sync(next))[1]);
+  const incrementalRuns = mode === 'ebpf' ? EBPF_INCREMENTAL_RUNS : runs;
+  let current = model;
+  for (let r = 0; r < incrementalRuns; r++) {
+    const service = (r * 7919) % model.servicePorts.length;
+    current = withOneEndpointChanged(current, service, r + 1);
+    const changed = new Set([current.servicePorts[service].servicePortName]);
+    const next = current;
+    incremental.push(elapsedMs(() => attached!.proxy.sync(next, changed))[1]);
   }
-  return { full: median(full), incremental: median(incremental), runs };
+  return { full: median(full), incremental: median(incremental), runs, incrementalRuns };
 }
 
 function modesAvailable(): ProxyMode[] {
@@ -420,75 +440,116 @@ function modesAvailable(): ProxyMode[] {
   return out;
 }
 
+/** One benny case: its name and the op it times. */
+interface TimedCase {
+  readonly name: string;
+  readonly fn: () => void;
+}
+
+/**
+ * Runs `cases` as one small benny suite and returns its results. One suite per harness: benny
+ * prepares every case of a suite before running any, so a single suite would keep every
+ * (mode, size) harness — gigabytes at 30 k Services — alive at once.
+ */
+async function timeCases(title: string, cases: readonly TimedCase[]): Promise<CaseResult[]> {
+  const summary = await b.suite(title, ...cases.map((c) => b.add(c.name, c.fn, CASE_OPTIONS)), b.cycle());
+  return summary.results;
+}
+
+/** The per-harness suites as one, in benny's summary shape (percentSlower against the fastest of all). */
+function mergeResults(name: string, results: readonly CaseResult[]): Summary {
+  const fastest = results.reduce((f, r, i) => (r.ops > results[f].ops ? i : f), 0);
+  const slowest = results.reduce((f, r, i) => (r.ops < results[f].ops ? i : f), 0);
+  return {
+    name,
+    date: new Date(),
+    results: results.map((r, i) => ({
+      ...r,
+      percentSlower: i === fastest ? 0 : Number(((1 - r.ops / results[fastest].ops) * 100).toFixed(2)),
+    })),
+    fastest: { name: results[fastest].name, index: fastest },
+    slowest: { name: results[slowest].name, index: slowest },
+  };
+}
+
+/** bench/results/modes.{json,csv} exactly as benny's `save` writes them (without details). */
+function saveLikeBenny(summary: Summary, file: string): void {
+  const rows = summary.results.map(({ name, ops, margin, percentSlower }) => ({
+    name,
+    ops,
+    margin,
+    percentSlower,
+  }));
+  const json = {
+    name: summary.name,
+    date: summary.date.toISOString(),
+    version: null,
+    results: rows,
+    fastest: summary.fastest,
+    slowest: summary.slowest,
+  };
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(join(RESULTS, `${file}.json`), JSON.stringify(json, null, 2));
+  const csv = [
+    '"name","ops","margin","percentSlower"',
+    ...rows.map((r) => `${JSON.stringify(r.name)},${r.ops},${r.margin},${r.percentSlower}`),
+  ];
+  writeFileSync(join(RESULTS, `${file}.csv`), csv.join('\n'));
+  log(`Saved to: ${join(RESULTS, `${file}.json`)} and .csv`);
+}
+
 export default async function run(): Promise<Summary> {
   const started = performance.now();
   const modes = modesAvailable();
   const extra: ExtraCase[] = [];
   const notes: string[] = [];
 
-  // ---- new connections and established flows: one harness per (mode, size), built up front.
-  const harnesses = new Map<string, Harness>();
-  const models = new Map<number, ProxyModel>();
+  // ---- new connections and established flows: each (mode, size) harness is built, measured
+  // (memory first: dumps of big tables are slow to render, and timing runs fill the CT tables)
+  // and dropped before the next one is built.
+  const results: CaseResult[] = [];
   for (const n of NEWCONN_SIZES) {
     const model = syntheticModel({ services: n });
-    models.set(n, model);
     for (const mode of modes) {
       const [h, ms] = elapsedMs(() => buildHarness(mode, model, n));
       log(`built ${mode} for ${n} Services in ${(ms / 1000).toFixed(1)} s`);
-      harnesses.set(`${mode}/${n}`, h);
-    }
-  }
-
-  // ---- memory (before timing: dumps of big tables are slow to render).
-  for (const mode of modes) {
-    const small = harnesses.get(`${mode}/1000`)!;
-    const flow = small.perFlowBytes();
-    extra.push({ name: `memory/${mode}/per-flow`, value: flow.value, unit: 'B' });
-    notes.push(`memory/${mode}/per-flow: ${flow.note}`);
-    for (const n of MEMORY_SIZES) {
-      const h = harnesses.get(`${mode}/${n}`)!;
-      extra.push({
-        name: `memory-per-service/${mode}/services=${n}`,
-        value: perServiceDumpBytes(h),
-        unit: 'B (native dump text)',
-      });
-      if (mode === 'ebpf')
+      if (n === PER_FLOW_SIZE) {
+        const flow = h.perFlowBytes();
+        extra.push({ name: `memory/${mode}/per-flow`, value: flow.value, unit: 'B' });
+        notes.push(`memory/${mode}/per-flow: ${flow.note}`);
+      }
+      if (MEMORY_SIZES.includes(n)) {
         extra.push({
-          name: `memory-per-service/ebpf-maps/services=${n}`,
-          value: ebpfMapBytesPerService(h, models.get(n)!),
-          unit: 'B (LB map entries)',
+          name: `memory-per-service/${mode}/services=${n}`,
+          value: perServiceDumpBytes(h),
+          unit: 'B (native dump text)',
         });
-    }
-  }
-
-  const adds = [];
-  for (const n of NEWCONN_SIZES) {
-    for (const mode of modes) {
-      const h = harnesses.get(`${mode}/${n}`)!;
-      adds.push(b.add(`newconn/${mode}/services=${n}`, () => h.newConn(), CASE_OPTIONS));
+        if (mode === 'ebpf')
+          extra.push({
+            name: `memory-per-service/ebpf-maps/services=${n}`,
+            value: ebpfMapBytesPerService(h, model),
+            unit: 'B (LB map entries)',
+          });
+      }
+      const cases: TimedCase[] = [{ name: `newconn/${mode}/services=${n}`, fn: () => h.newConn() }];
       if (ESTABLISHED_SIZES.includes(n))
-        adds.push(b.add(`established/${mode}/services=${n}`, () => h.established(), CASE_OPTIONS));
+        cases.push({ name: `established/${mode}/services=${n}`, fn: () => h.established() });
+      results.push(...(await timeCases(`modes: ${mode} with ${n} Services`, cases)));
     }
   }
-  const summary = await b.suite(
+  const summary = mergeResults(
     'modes: first packet of a new connection and established packets vs number of ClusterIP Services',
-    ...adds,
-    b.cycle(),
-    b.complete((s) => {
-      console.table(
-        s.results.map((r) => ({
-          case: r.name,
-          'ops/s': r.ops,
-          'µs/op': (1e6 / r.ops).toFixed(2),
-          '±%': r.margin,
-        })),
-      );
-    }),
-    b.save({ file: 'modes', folder: RESULTS, format: 'json' }),
-    b.save({ file: 'modes', folder: RESULTS, format: 'csv' }),
+    results,
   );
-  harnesses.clear();
-  models.clear();
+  console.table(
+    summary.results.map((r) => ({
+      case: r.name,
+      'ops/s': r.ops,
+      'µs/op': (1e6 / r.ops).toFixed(2),
+      '±%': r.margin,
+    })),
+  );
+  saveLikeBenny(summary, 'modes');
 
   // ---- compile time, full and incremental, 10 endpoints per Service (timed by hand).
   for (const n of COMPILE_SIZES) {
@@ -498,12 +559,13 @@ export default async function run(): Promise<Summary> {
       extra.push({ name: `compile-full/${mode}/services=${n}`, value: t.full, unit: 'ms' });
       extra.push({ name: `compile-incremental/${mode}/services=${n}`, value: t.incremental, unit: 'ms' });
       log(
-        `compile ${mode} ${n}×10: full ${t.full.toFixed(0)} ms, incremental ${t.incremental.toFixed(0)} ms (median of ${t.runs})`,
+        `compile ${mode} ${n}×10: full ${t.full.toFixed(0)} ms (median of ${t.runs}), ` +
+          `incremental ${t.incremental.toFixed(3)} ms (median of ${t.incrementalRuns})`,
       );
     }
   }
   notes.push(
-    'compile-incremental: iptables, nftables and ipvs recompile whole tables on each sync (full sync; partial sync not modelled); ebpf diffs (lb.sync)',
+    'compile-incremental: iptables, nftables and ipvs recompile whole tables on each sync (full sync; partial sync not modelled); ebpf re-plans only the changed Service (lb.sync(model, changed))',
   );
 
   const opsOf = (name: string) => summary.results.find((r) => r.name === name)?.ops ?? Number.NaN;
@@ -530,7 +592,7 @@ export default async function run(): Promise<Summary> {
         [`estab µs @${eLo}`]: (1e6 / opsOf(`established/${mode}/services=${eLo}`)).toFixed(2),
         [`estab µs @${eHi}`]: (1e6 / opsOf(`established/${mode}/services=${eHi}`)).toFixed(2),
         [`compile full @${cHi} ms`]: value(`compile-full/${mode}/services=${cHi}`).toFixed(0),
-        [`compile incr @${cHi} ms`]: value(`compile-incremental/${mode}/services=${cHi}`).toFixed(0),
+        [`compile incr @${cHi} ms`]: value(`compile-incremental/${mode}/services=${cHi}`).toFixed(3),
         'B/flow': value(`memory/${mode}/per-flow`).toFixed(0),
         [`B/svc text @${mHi}`]: value(`memory-per-service/${mode}/services=${mHi}`).toFixed(0),
       };

@@ -71,8 +71,14 @@ export interface NodeProxy {
   readonly node: Host;
   /** The native text form: iptables-save, nft list table, ipvsadm -Ln, bpftool map dump. */
   dump(options?: { counters?: boolean; part?: DumpPart }): string;
-  /** Applies a new model (endpoint churn, new Services). */
-  sync(model: ProxyModel): void;
+  /**
+   * Applies a new model (endpoint churn, new Services). `changed` names the Services (`ns/name`,
+   * or servicePortNames) that differ from the last synced model, when the caller knows: eBPF
+   * mode then re-plans only their frontends, as Cilium's agent handles one Service event at a
+   * time. iptables, nftables and IPVS ignore it and rebuild their tables (kube-proxy's full
+   * sync; its partial syncs are not modelled).
+   */
+  sync(model: ProxyModel, changed?: ReadonlySet<string>): void;
   /** Rules a new connection walked on this node (last packet), for benchmarks. */
   readonly conntrack: ConntrackTable | null;
 }
@@ -245,8 +251,8 @@ function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
     node,
     conntrack: null,
     dump: () => renderBpftoolDump(lb),
-    sync: (m) => {
-      lb.sync(m);
+    sync: (m, changed) => {
+      lb.sync(m, changed);
       attachPrograms();
     },
   };

@@ -29,6 +29,7 @@ import { PacketTracer } from '../trace/packet-trace.js';
 import { formatIPv4, parseIPv4 } from '../util/ipv4.js';
 import { Rng } from '../util/rng.js';
 import { PcapngCaptureSink } from './capture-sink.js';
+import { changedServices } from './model-diff.js';
 import { attachMode, type ModeOptions, type NodeProxy } from './modes.js';
 
 export interface SimulationOptions extends ModeOptions {
@@ -375,8 +376,11 @@ export class Simulation {
         detachPod(this.topology, ns, name);
       }
     }
+    const before = this.model;
     this.model = toProxyModel(this.cluster);
-    for (const proxy of this.proxies.values()) proxy.sync(this.model);
+    // Only the Services that changed: eBPF mode re-plans just those (the others resync fully).
+    const changed = changedServices(before, this.model);
+    for (const proxy of this.proxies.values()) proxy.sync(this.model, changed);
     this.routeVipsThroughFirstNode();
   }
 }

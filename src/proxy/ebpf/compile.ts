@@ -14,7 +14,10 @@
  * backends only.
  *
  * `sync` diffs the new plan against what is in the maps and touches only frontends whose
- * backends or flags changed; IDs (rev-NAT, backend) stay stable across syncs.
+ * backends or flags changed; IDs (rev-NAT, backend) stay stable across syncs. Given the set
+ * of changed Services it re-plans only their frontends (Cilium's agent likewise upserts and
+ * deletes per Service as Kubernetes events arrive, never re-reading every Service), so one
+ * endpoint change costs the same at 10 Services as at 10 000.
  */
 
 import { BPF_ANY, BpfArrayMap, BpfLpmTrie } from '../../maps/index.js';
@@ -201,6 +204,45 @@ function samePlan(a: FrontendPlan, b: FrontendPlan): boolean {
   );
 }
 
+/**
+ * The Service (`ns/name`) of a servicePortName (`ns/name` or `ns/name:port`): Kubernetes names
+ * cannot hold ':', so the first ':' starts the port name.
+ */
+function serviceKeyOfPortName(servicePortName: string): string {
+  const colon = servicePortName.indexOf(':');
+  return colon < 0 ? servicePortName : servicePortName.slice(0, colon);
+}
+
+function serviceKeyOfPort(sp: ServicePort): string {
+  // An unnamed port's servicePortName is already the Service key: no string built per port.
+  return sp.portName === '' ? sp.servicePortName : `${sp.namespace}/${sp.name}`;
+}
+
+/** First index whose servicePortName is ≥ `name` (code-unit order, as the model is sorted). */
+function lowerBound(ports: readonly ServicePort[], name: string): number {
+  let lo = 0;
+  let hi = ports.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ports[mid].servicePortName < name) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function isSortedByPortName(ports: readonly ServicePort[]): boolean {
+  for (let i = 1; i < ports.length; i++)
+    if (ports[i - 1].servicePortName > ports[i].servicePortName) return false;
+  return true;
+}
+
+/** `changed` (Service keys or servicePortNames) as Service keys. */
+function serviceKeysOf(changed: ReadonlySet<string>): Set<string> {
+  const out = new Set<string>();
+  for (const c of changed) out.add(serviceKeyOfPortName(c));
+  return out;
+}
+
 /** Lowest-free-first ID allocator (Cilium allocates service and backend IDs from 1). */
 class IdAllocator {
   private next = 1;
@@ -236,6 +278,16 @@ export class EbpfLoadBalancer {
   private readonly maglevSeedText: string;
   /** Installed frontends by key. */
   readonly frontends = new Map<string, InstalledFrontend>();
+  /** Keys of the installed frontends of each Service (`ns/name`), for incremental syncs. */
+  private readonly frontendKeysByService = new Map<string, Set<string>>();
+  /**
+   * When each installed frontend first entered `frontends` (a Map iterates in that order):
+   * an incremental sync removes stale frontends in the order a full sync would.
+   */
+  private readonly installOrder = new Map<string, number>();
+  private nextInstallOrder = 0;
+  /** Whether the last fully synced model was sorted by servicePortName (see `portsToPlan`). */
+  private modelsSorted = false;
   private readonly backendIds = new Map<string, { id: number; refs: number }>();
   private readonly revNatIds: IdAllocator;
   private readonly backendAlloc: IdAllocator;
@@ -263,8 +315,20 @@ export class EbpfLoadBalancer {
     this.sync(model);
   }
 
-  /** Brings the maps in line with `model`; returns what was touched. */
-  sync(model: ProxyModel): SyncStats {
+  /**
+   * Brings the maps in line with `model`; returns what was touched.
+   *
+   * Without `changed` every service port is re-planned and diffed (a full resync). With
+   * `changed` — Service keys (`ns/name`) or servicePortNames (`ns/name:port`, which stand for
+   * their whole Service) — only the frontends of those Services are re-planned: new ones
+   * installed, changed ones rewritten, and those the Services no longer have (or a deleted
+   * Service had) removed; every other frontend is left untouched, as Cilium's service
+   * manager and kube-proxy's change trackers act per Service. The caller promises that
+   * Services outside `changed` are the same in `model` as at the last sync; then the maps,
+   * IDs included, end up exactly as a full sync would leave them (the same writes, in the same
+   * order). `frontendsUnchanged` then counts only the re-planned frontends found unchanged.
+   */
+  sync(model: ProxyModel, changed?: ReadonlySet<string>): SyncStats {
     const stats: SyncStats = {
       frontendsAdded: 0,
       frontendsUpdated: 0,
@@ -275,25 +339,27 @@ export class EbpfLoadBalancer {
       backendsRemoved: 0,
       maglevTablesBuilt: 0,
     };
+    const services = changed === undefined ? null : serviceKeysOf(changed);
+    if (services === null) this.modelsSorted = isSortedByPortName(model.servicePorts);
     const plans = new Map<string, FrontendPlan>();
-    for (const sp of model.servicePorts) {
+    for (const sp of this.portsToPlan(model, services)) {
       if (PROTO_NUMBERS[sp.protocol] === undefined)
         throw new EbpfCompileError(`unsupported protocol ${sp.protocol}`);
       for (const plan of planServicePort(sp, this.nodeName, this.nodeIp)) {
-        if (plans.has(plan.key)) {
+        const claimant = plans.get(plan.key)?.servicePortName ?? this.outsideClaimant(plan.key, services);
+        if (claimant !== undefined) {
           throw new EbpfCompileError(
-            `frontend ${plan.key} is claimed by ${plans.get(plan.key)!.servicePortName} and ${plan.servicePortName}`,
+            `frontend ${plan.key} is claimed by ${claimant} and ${plan.servicePortName}`,
           );
         }
         plans.set(plan.key, plan);
       }
     }
-    for (const [key, installed] of this.frontends) {
-      if (!plans.has(key)) {
-        this.removeFrontend(installed, stats);
-        this.frontends.delete(key);
-        stats.frontendsRemoved++;
-      }
+    // Everything is planned and checked before the maps change: a rejected model leaves them as they were.
+    for (const installed of this.staleFrontends(plans, services)) {
+      this.removeFrontend(installed, stats);
+      this.forget(installed.plan);
+      stats.frontendsRemoved++;
     }
     for (const [key, plan] of plans) {
       const old = this.frontends.get(key);
@@ -301,11 +367,95 @@ export class EbpfLoadBalancer {
         stats.frontendsUnchanged++;
         continue;
       }
-      this.frontends.set(key, this.installFrontend(plan, old, stats));
+      this.remember(this.installFrontend(plan, old, stats), old);
       if (old === undefined) stats.frontendsAdded++;
       else stats.frontendsUpdated++;
     }
     return stats;
+  }
+
+  /**
+   * The service ports to re-plan, in model order: all of them, or those of `services`. The
+   * latter are found by binary search when models keep ProxyModel's promise of being sorted by
+   * servicePortName (checked on each full sync): a Service's ports are `ns/name` (unnamed) and
+   * the contiguous run of `ns/name:…`. A model seen unsorted is scanned instead.
+   */
+  private portsToPlan(model: ProxyModel, services: ReadonlySet<string> | null): readonly ServicePort[] {
+    const all = model.servicePorts;
+    if (services === null) return all;
+    if (!this.modelsSorted) return all.filter((sp) => services.has(serviceKeyOfPort(sp)));
+    const at: number[] = [];
+    for (const service of services) {
+      for (let i = lowerBound(all, service); i < all.length && all[i].servicePortName === service; i++)
+        at.push(i);
+      const named = `${service}:`;
+      for (let i = lowerBound(all, named); i < all.length && all[i].servicePortName.startsWith(named); i++)
+        at.push(i);
+    }
+    at.sort((a, b) => a - b);
+    return at.map((i) => all[i]);
+  }
+
+  /**
+   * In an incremental sync, the service port of a Service outside `services` that holds the
+   * frontend `key` (it keeps it, so a changed Service claiming it too is a conflict).
+   */
+  private outsideClaimant(key: string, services: ReadonlySet<string> | null): string | undefined {
+    if (services === null) return undefined;
+    const holder = this.frontends.get(key);
+    if (holder === undefined || services.has(serviceKeyOfPortName(holder.plan.servicePortName)))
+      return undefined;
+    return holder.plan.servicePortName;
+  }
+
+  /**
+   * Installed frontends absent from `plans` (among those of `services` when incremental), in
+   * installation order — the order a full sync meets them in, so IDs are freed identically.
+   */
+  private staleFrontends(
+    plans: ReadonlyMap<string, FrontendPlan>,
+    services: ReadonlySet<string> | null,
+  ): InstalledFrontend[] {
+    const stale: InstalledFrontend[] = [];
+    if (services === null) {
+      for (const [key, installed] of this.frontends) if (!plans.has(key)) stale.push(installed);
+      return stale;
+    }
+    for (const service of services) {
+      for (const key of this.frontendKeysByService.get(service) ?? []) {
+        if (!plans.has(key)) stale.push(this.frontends.get(key)!);
+      }
+    }
+    return stale.sort((a, b) => this.installOrder.get(a.plan.key)! - this.installOrder.get(b.plan.key)!);
+  }
+
+  /** Records an installed frontend in `frontends` and in the per-Service index. */
+  private remember(installed: InstalledFrontend, old: InstalledFrontend | undefined): void {
+    const key = installed.plan.key;
+    if (old === undefined) this.installOrder.set(key, this.nextInstallOrder++);
+    else this.unindex(old.plan);
+    this.frontends.set(key, installed);
+    const service = serviceKeyOfPortName(installed.plan.servicePortName);
+    let keys = this.frontendKeysByService.get(service);
+    if (keys === undefined) {
+      keys = new Set();
+      this.frontendKeysByService.set(service, keys);
+    }
+    keys.add(key);
+  }
+
+  private forget(plan: FrontendPlan): void {
+    this.frontends.delete(plan.key);
+    this.installOrder.delete(plan.key);
+    this.unindex(plan);
+  }
+
+  private unindex(plan: FrontendPlan): void {
+    const service = serviceKeyOfPortName(plan.servicePortName);
+    const keys = this.frontendKeysByService.get(service);
+    if (keys === undefined) return;
+    keys.delete(plan.key);
+    if (keys.size === 0) this.frontendKeysByService.delete(service);
   }
 
   /** Frontend installed under a rev-NAT id (for renderers and traces). */
