@@ -78,7 +78,8 @@ export function ratePerSecond(m: Measurement): number | null {
 }
 
 export function bytesOf(m: Measurement): number | null {
-  const f = BYTES[m.unit];
+  // Units may carry a note after the unit itself: 'B (native dump text)'.
+  const f = BYTES[m.unit.split(' ')[0]];
   return f === undefined ? null : m.value * f;
 }
 
@@ -173,19 +174,50 @@ export const PLOTS: readonly PlotDefinition[] = [
   },
   {
     id: 'memory',
-    title: 'Memory per Service / per flow',
-    expects: 'cases named memory/<mode>/services=<n> or memory/<mode>/flows=<n> with a byte unit',
+    title: 'Memory per Service (rules or maps) vs number of Services',
+    expects: 'cases named memory-per-service/<mode>/services=<n> with a byte unit (already per Service)',
     kind: 'line',
-    xTitle: 'Services or flows',
-    yTitle: 'bytes per Service or flow',
+    xTitle: 'Services',
+    yTitle: 'bytes per Service',
     logX: true,
     logY: true,
-    selects: (m) => metricOf(m).startsWith('memory'),
-    toPoint: (m, w) => {
+    selects: (m) => metricOf(m) === 'memory-per-service',
+    toPoint: (m, w) => linePoint(m, w, bytesOf(m), ['services']),
+  },
+  {
+    id: 'memory-per-flow',
+    title: 'Table memory per tracked flow',
+    expects: 'cases named memory/<mode>/per-flow with a byte unit',
+    kind: 'bar',
+    xTitle: 'mode',
+    yTitle: 'bytes per flow',
+    logX: false,
+    logY: false,
+    selects: (m) => metricOf(m) === 'memory',
+    toPoint: (m) => {
       const bytes = bytesOf(m);
-      const p = numericParam(m, ['services', 'flows']);
-      if (bytes === null || p === null || p[1] <= 0) return null;
-      return { series: `${seriesName(m, w)} per ${p[0].replace(/s$/, '')}`, x: p[1], y: bytes / p[1] };
+      return bytes === null ? null : { series: 'per flow', x: m.parsed!.mode, y: bytes, group: 'per flow' };
+    },
+  },
+  {
+    id: 'topology-throughput',
+    title: 'Full-topology interface traversals per second, capture off and on',
+    expects: 'cases named topology/<mode>/capture=off|on in traversals/s (topology.extra.json)',
+    kind: 'bar',
+    xTitle: 'mode',
+    yTitle: 'million interface traversals/s',
+    logX: false,
+    logY: false,
+    selects: (m) => metricOf(m) === 'topology',
+    toPoint: (m) => {
+      const capture = m.parsed!.params.find(([k]) => k === 'capture')?.[1];
+      if (m.unit !== 'traversals/s' || capture === undefined) return null;
+      return {
+        series: `capture ${capture}`,
+        x: m.parsed!.mode,
+        y: m.value / 1e6,
+        group: `capture ${capture}`,
+      };
     },
   },
   {

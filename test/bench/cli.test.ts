@@ -70,7 +70,7 @@ describe('dpsim bench', () => {
     );
     const h = harness();
     await h.run(['bench', 'report', '--results', d, '--out', join(d, 'out')]);
-    expect(h.out()).toMatch(/wrote .*index\.html and 1 SVG file\(s\) \(5 empty plot\(s\)\)/);
+    expect(h.out()).toMatch(/wrote .*index\.html and 1 SVG file\(s\) \(7 empty plot\(s\)\)/);
     expect(h.err()).toContain('empty plot "New-connection cost vs number of Services"');
   });
 

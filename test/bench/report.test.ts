@@ -97,13 +97,13 @@ describe('bench report', () => {
 
     const memory = byId.get('memory')!;
     expect(memory.svg).toBeNull();
-    expect(memory.emptyReason).toContain('memory/<mode>/services=<n>');
+    expect(memory.emptyReason).toContain('memory-per-service/<mode>/services=<n>');
     expect(memory.emptyReason).toContain('hotpath.extra.json, modes.json');
 
     expect(summary.results.problems).toEqual([expect.stringMatching(/^broken\.json: not valid JSON/)]);
     const html = readFileSync(summary.htmlPath, 'utf8');
     expect(html).toContain('<svg');
-    expect(html).toContain('Memory per Service / per flow');
+    expect(html).toContain('Memory per Service (rules or maps) vs number of Services');
     expect(html).toContain('not a structured name');
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
     expect(existsSync(join(out, 'newconn-vs-services.svg'))).toBe(true);
