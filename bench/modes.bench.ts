@@ -23,7 +23,7 @@
  *   incremental figure is another full compile; eBPF's `lb.sync(model, changed)` re-plans and
  *   rewrites only that Service's frontends. Timed by hand (median of a few runs; one at 10 k
  *   Services where a run takes seconds; 21 for eBPF's sub-millisecond incremental sync).
- * - `memory/<mode>/per-flow` (bytes per tracked flow) and `memory-per-service/<mode>/services=<n>`
+ * - `memory/<mode>/per=flow` (bytes per tracked flow) and `memory-per-service/<mode>/services=<n>`
  *   (native dump text bytes per Service; `ebpf-maps`: LB map entry bytes) in .extra.json.
  *
  * Each (mode, size) harness is built, measured and dropped before the next (one small benny
@@ -80,7 +80,7 @@ const TEMPLATES = 4096;
 const ESTABLISHED_FLOWS = 1024;
 const SEED = 17;
 const CASE_OPTIONS = { minSamples: 3, maxTime: 0.6 };
-/** Size whose harness gives `memory/<mode>/per-flow` (the per-flow cost does not depend on it). */
+/** Size whose harness gives `memory/<mode>/per=flow` (the per-flow cost does not depend on it). */
 const PER_FLOW_SIZE = 1_000;
 /** eBPF's incremental sync is sub-millisecond: a median of many runs costs nothing. */
 const EBPF_INCREMENTAL_RUNS = 21;
@@ -515,8 +515,8 @@ export default async function run(): Promise<Summary> {
       log(`built ${mode} for ${n} Services in ${(ms / 1000).toFixed(1)} s`);
       if (n === PER_FLOW_SIZE) {
         const flow = h.perFlowBytes();
-        extra.push({ name: `memory/${mode}/per-flow`, value: flow.value, unit: 'B' });
-        notes.push(`memory/${mode}/per-flow: ${flow.note}`);
+        extra.push({ name: `memory/${mode}/per=flow`, value: flow.value, unit: 'B' });
+        notes.push(`memory/${mode}/per=flow: ${flow.note}`);
       }
       if (MEMORY_SIZES.includes(n)) {
         extra.push({
@@ -593,7 +593,7 @@ export default async function run(): Promise<Summary> {
         [`estab µs @${eHi}`]: (1e6 / opsOf(`established/${mode}/services=${eHi}`)).toFixed(2),
         [`compile full @${cHi} ms`]: value(`compile-full/${mode}/services=${cHi}`).toFixed(0),
         [`compile incr @${cHi} ms`]: value(`compile-incremental/${mode}/services=${cHi}`).toFixed(3),
-        'B/flow': value(`memory/${mode}/per-flow`).toFixed(0),
+        'B/flow': value(`memory/${mode}/per=flow`).toFixed(0),
         [`B/svc text @${mHi}`]: value(`memory-per-service/${mode}/services=${mHi}`).toFixed(0),
       };
     }),

@@ -187,7 +187,7 @@ export const PLOTS: readonly PlotDefinition[] = [
   {
     id: 'memory-per-flow',
     title: 'Table memory per tracked flow',
-    expects: 'cases named memory/<mode>/per-flow with a byte unit',
+    expects: 'cases named memory/<mode>/per=flow with a byte unit',
     kind: 'bar',
     xTitle: 'mode',
     yTitle: 'bytes per flow',
@@ -208,7 +208,8 @@ export const PLOTS: readonly PlotDefinition[] = [
     yTitle: 'million interface traversals/s',
     logX: false,
     logY: false,
-    selects: (m) => metricOf(m) === 'topology',
+    // topology-pps and topology-burst carry the same runs in other units: claimed here, not plotted twice.
+    selects: (m) => metricOf(m).startsWith('topology'),
     toPoint: (m) => {
       const capture = m.parsed!.params.find(([k]) => k === 'capture')?.[1];
       if (m.unit !== 'traversals/s' || capture === undefined) return null;
