@@ -184,6 +184,19 @@ export class TcpStack {
         };
       }
     }
+    const refused = this.transport.connectError?.(
+      options.localAddr,
+      localPort,
+      options.remoteAddr,
+      options.remotePort,
+    );
+    if (refused !== undefined) {
+      return {
+        ok: false,
+        error: new TcpSocketError(refused),
+        reason: 'the host refused the connect() before any segment was sent',
+      };
+    }
     const connection = new TcpConnection(
       this.connectionHost,
       options.localAddr,

@@ -63,6 +63,18 @@ export interface HostTransport {
   clearTimer(handle: TimerHandle): void;
   /** The host's seeded generator: ISNs, timestamp offsets, ephemeral ports. */
   rng: Rng;
+  /**
+   * Optional connect-time hook (a cgroup `connect4` program): consulted by
+   * `TcpStack.connect` once the 4-tuple is chosen and before the SYN is built. An errno
+   * makes connect() fail at once with it and no segment is sent; undefined lets the
+   * connect proceed. It must not call back into the stack.
+   */
+  connectError?(
+    localAddr: number,
+    localPort: number,
+    remoteAddr: number,
+    remotePort: number,
+  ): Errno | undefined;
 }
 
 /** Linux errno names the TCP layer reports, with glibc's strerror text. */

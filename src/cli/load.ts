@@ -3,7 +3,6 @@
  * generator of src/traffic) and reports throughput, drops, the per-backend distribution with
  * its fairness, and conntrack occupancy per node. `--json` prints the LoadReport as is.
  */
-import { writeFileSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import {
@@ -77,7 +76,7 @@ export function registerLoad(program: Command): Command {
         "endpoint churn at packet counts, e.g. 'scale=5@10000,delete=1@20000,unready=1@30000' (also ready=N@P)",
       )
       .option('--json', 'print the report as JSON')
-      .option('--pcap <file>', 'write a pcapng of every interface (held in memory until the end)')
+      .option('--pcap <file>', 'write a pcapng of every interface (streamed to the file as the run goes)')
       .option(
         '--snaplen <bytes>',
         'capture snap length (0 = whole frames)',
@@ -96,7 +95,7 @@ export function registerLoad(program: Command): Command {
     }
     const { sim, rejected } = await loadSimulation(
       flags,
-      flags.pcap !== undefined ? { capture: true, snaplen: flags.snaplen } : {},
+      flags.pcap !== undefined ? { capture: true, snaplen: flags.snaplen, captureFile: flags.pcap } : {},
     );
     const bar =
       process.stderr.isTTY === true
@@ -129,7 +128,7 @@ export function registerLoad(program: Command): Command {
     }
     let captureLine = '';
     if (flags.pcap !== undefined && sim.capture !== null) {
-      writeFileSync(flags.pcap, sim.capture.toBuffer());
+      await sim.capture.close();
       captureLine = `capture: ${flags.pcap} (${sim.capture.frames} frames on ${sim.capture.writer.interfaceCount} interfaces, snaplen ${flags.snaplen || 'whole frames'})\n`;
     }
     if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -4,7 +4,6 @@
  * ClusterIP from the first node when there are no NodePorts), prints what curl prints,
  * a distribution summary and the drop counters, and writes a pcapng of every interface.
  */
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { runGet } from '../k8s/printers.js';
 import type { Simulation } from '../sim/simulation.js';
@@ -52,6 +51,8 @@ export function registerRun(program: Command): Command {
     const { sim, rejected } = await loadSimulation(flags, {
       capture: flags.pcap !== false,
       snaplen: flags.snaplen,
+      // Streamed to the file as the run goes: memory stays bounded however many curls.
+      ...(flags.pcap !== false ? { captureFile: flags.pcap } : {}),
     });
     out('$ kubectl get rs,po,svc\n');
     out(runGet(sim.cluster, { args: ['rs,po,svc'] }).stdout);
@@ -75,7 +76,7 @@ export function registerRun(program: Command): Command {
     out(`${distributionLine(counts, failures)} (${sim.mode} mode, seed ${flags.seed})\n`);
     out(`drops: ${formatDrops(sim)}\n`);
     if (flags.pcap !== false && sim.capture !== null) {
-      writeFileSync(flags.pcap, sim.capture.toBuffer());
+      await sim.capture.close();
       out(
         `capture: ${flags.pcap} (${sim.capture.frames} frames on ${sim.capture.writer.interfaceCount} interfaces)\n`,
       );

@@ -2,9 +2,45 @@
  * Connects the pump's capture taps to a pcapng file: one Interface Description Block per
  * captured interface, named `host/ifname` (`client/eth0`, `node1/cali…`,
  * `myweb-rs-abcde/eth0`), packets timestamped with the simulated clock.
+ *
+ * The pump is synchronous, so the sink writes either into memory (read it with
+ * `toBuffer()`) or straight to a file through a Writable whose writes complete at once
+ * (`fs.writeSync` per 64 KiB chunk): memory stays bounded however long the run, and the
+ * writer never has to wait for a drain in the middle of a packet.
  */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { PcapngWriter } from '../capture/index.js';
 import type { CaptureSink } from '../topology/network.js';
+
+/** A Writable over a file descriptor whose writes finish synchronously. */
+class SyncFileWritable extends Writable {
+  private fd: number;
+
+  constructor(path: string) {
+    super({ highWaterMark: 1 << 20 });
+    this.fd = openSync(path, 'w');
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    try {
+      let off = 0;
+      while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off);
+      callback();
+    } catch (e) {
+      callback(e as Error);
+    }
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    try {
+      closeSync(this.fd);
+      callback();
+    } catch (e) {
+      callback(e as Error);
+    }
+  }
+}
 
 export class PcapngCaptureSink implements CaptureSink {
   readonly writer: PcapngWriter;
@@ -13,8 +49,14 @@ export class PcapngCaptureSink implements CaptureSink {
   constructor(
     readonly snaplen = 0,
     sectionComment?: string,
+    /** Write to this file as the run goes, instead of keeping the capture in memory. */
+    readonly path?: string,
   ) {
-    this.writer = new PcapngWriter({ application: 'dpsim', ...(sectionComment ? { sectionComment } : {}) });
+    this.writer = new PcapngWriter({
+      application: 'dpsim',
+      ...(sectionComment ? { sectionComment } : {}),
+      ...(path !== undefined ? { stream: new SyncFileWritable(path) } : {}),
+    });
   }
 
   addInterface(name: string, description: string): number {
@@ -23,11 +65,17 @@ export class PcapngCaptureSink implements CaptureSink {
 
   record(captureId: number, timeNs: number, frame: Uint8Array, length: number): void {
     this.frames++;
-    // In-memory writer: never asks to wait, so the pump stays synchronous.
+    // Memory or a synchronous file: the writer never asks to wait, so the pump stays synchronous.
     void this.writer.writePacket(captureId, Math.round(timeNs), frame.subarray(0, length));
   }
 
+  /** The whole capture, for an in-memory sink. */
   toBuffer(): Uint8Array {
     return this.writer.toBuffer();
+  }
+
+  /** Flushes and closes the file (a no-op for memory). */
+  close(): Promise<void> {
+    return this.writer.close();
   }
 }

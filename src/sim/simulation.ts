@@ -46,6 +46,8 @@ export interface SimulationOptions extends ModeOptions {
   readonly linkDelayNs?: number;
   /** Capture every interface into a pcapng (read it with `capture.toBuffer()`). */
   readonly capture?: boolean;
+  /** Write the capture to this file as the run goes (bounded memory) instead of keeping it in memory. */
+  readonly captureFile?: string;
   /** Snap length of the capture (0 = whole frames). */
   readonly snaplen?: number;
   /** Pod traffic between nodes: routed (default) or Calico's IPIP / VXLAN overlay. */
@@ -132,7 +134,7 @@ export class Simulation {
       options.linkDelayNs !== undefined ? { linkDelayNs: options.linkDelayNs } : {},
     );
     this.capture = options.capture
-      ? new PcapngCaptureSink(options.snaplen ?? 0, `dpsim ${this.mode} mode, seed ${seed}`)
+      ? new PcapngCaptureSink(options.snaplen ?? 0, `dpsim ${this.mode} mode, seed ${seed}`, options.captureFile)
       : null;
     if (this.capture !== null) {
       this.topology.network.capture = this.capture;

@@ -8,7 +8,7 @@
  * Per-packet work reads and rewrites the frame in its pool slot through src/wire and
  * reuses one FiveTuple: nothing is allocated on the forwarding path.
  */
-import type { HostTransport, TcpSegment, TimerHandle } from '../apps/transport.js';
+import type { Errno, HostTransport, TcpSegment, TimerHandle } from '../apps/transport.js';
 import { TcAction, TcResult } from '../proxy/common/datapath.js';
 import { CtState, NF_HOOK_NAMES, NfHook } from '../proxy/common/packet-meta.js';
 import { DropCounters, DropReason } from '../trace/drop-reasons.js';
@@ -42,9 +42,18 @@ import { CALICO_VXLAN_VNI, type TunnelConfig, VXLAN_UDP_PORT } from './tunnel.js
 
 export type HostKind = 'client' | 'node' | 'pod';
 
+/**
+ * What socket-LB makes of one connect(): no Service (connect as asked), the backend to
+ * connect to instead, or a Service with no backend to pick (connect() fails, EHOSTUNREACH).
+ */
+export type SocketLbVerdict =
+  | { readonly kind: 'not-service' }
+  | { readonly kind: 'backend'; readonly addr: number; readonly port: number }
+  | { readonly kind: 'no-backend' };
+
 /** Connect-time Service translation for the host's own sockets (Cilium's socket-LB). */
 export interface SocketLb {
-  connect(daddr: number, dport: number, proto: number): { addr: number; port: number } | null;
+  connect(daddr: number, dport: number, proto: number): SocketLbVerdict;
 }
 
 /** One socket's translation: the Service address the app connected to and the backend used. */
@@ -170,6 +179,33 @@ export class Host implements HostTransport {
     this.network.clearTimer(handle);
   }
 
+  /**
+   * The connect4 hook: socket-LB picks the backend when the app connects (recorded for the
+   * socket's segments), and a Service with no backend to pick fails the connect() with
+   * EHOSTUNREACH before any SYN exists, as Cilium's `__sock4_xlate_fwd` does.
+   */
+  connectError(
+    localAddr: number,
+    localPort: number,
+    remoteAddr: number,
+    remotePort: number,
+  ): Errno | undefined {
+    if (this.socketLb === null) return undefined;
+    const verdict = this.socketLb.connect(remoteAddr, remotePort, TCP);
+    if (verdict.kind === 'no-backend') {
+      if (this.network.tracer !== null)
+        this.network.tracer.step(
+          this.network.nowNs,
+          this.name,
+          'socket-lb',
+          `connect ${formatIPv4(localAddr)}:${localPort} -> ${formatIPv4(remoteAddr)}:${remotePort}: service has no backend, EHOSTUNREACH`,
+        );
+      return 'EHOSTUNREACH';
+    }
+    if (verdict.kind === 'backend') this.recordTranslation(localPort, remoteAddr, remotePort, verdict);
+    return undefined;
+  }
+
   sendTcp(seg: TcpSegment): void {
     let dst = seg.dst;
     let dport = seg.dport;
@@ -204,18 +240,31 @@ export class Host implements HostTransport {
     this.output(slot);
   }
 
-  /** The socket-LB translation of an outgoing segment's socket, made at its SYN (connect()). */
+  /**
+   * The socket-LB translation of an outgoing segment's socket: made by `connectError` when
+   * the app connected through the stack, else at the SYN (a segment sent without connect()).
+   */
   private socketTranslation(seg: TcpSegment): SocketTranslation | undefined {
     let x = this.sockOut.get(sockKey(seg.sport, seg.dst));
     const isSyn = (seg.flags & 0x12) === 0x02;
     if (isSyn && (x === undefined || x.vport !== seg.dport)) {
-      const choice = this.socketLb!.connect(seg.dst, seg.dport, TCP);
-      if (choice === null) return undefined;
-      x = { vip: seg.dst, vport: seg.dport, addr: choice.addr, port: choice.port };
-      this.sockOut.set(sockKey(seg.sport, seg.dst), x);
-      this.sockIn.set(sockKey(seg.sport, choice.addr), x);
+      const verdict = this.socketLb!.connect(seg.dst, seg.dport, TCP);
+      if (verdict.kind !== 'backend') return undefined;
+      x = this.recordTranslation(seg.sport, seg.dst, seg.dport, verdict);
     }
     return x !== undefined && x.vport === seg.dport ? x : undefined;
+  }
+
+  private recordTranslation(
+    localPort: number,
+    vip: number,
+    vport: number,
+    backend: { readonly addr: number; readonly port: number },
+  ): SocketTranslation {
+    const x: SocketTranslation = { vip, vport, addr: backend.addr, port: backend.port };
+    this.sockOut.set(sockKey(localPort, vip), x);
+    this.sockIn.set(sockKey(localPort, backend.addr), x);
+    return x;
   }
 
   /** recvmsg/getpeername side of socket-LB: the app sees the Service address again. */

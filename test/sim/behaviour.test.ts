@@ -286,6 +286,30 @@ describe('ebpf mode, a Service without backends', () => {
     const syns = frames.filter((f) => f.iface === 'node1/eth0' && f.tcpFlags === TCP_SYN);
     expect(node1.drops.tcReasons.get('DROP_NO_SERVICE')).toBe(syns.length);
   });
+
+  it("fails a node's own connect() to its ClusterIP at once, as Cilium's socket-LB does (EHOSTUNREACH): curl exits 7 after 0 ms and no SYN leaves the node", () => {
+    const sim = build('ebpf');
+    const clusterIP = service(sim, 'empty').clusterIP;
+    const o = observe(sim, { from: 'node1', url: `http://${clusterIP}/` });
+    expect(o.outcome.exitCode).toBe(7);
+    expect(o.outcome.stderr).toBe(
+      `curl: (7) Failed to connect to ${clusterIP} port 80 after 0 ms: Couldn't connect to server`,
+    );
+    expect(o.outcome.elapsedMs).toBe(0);
+    // Not a single frame on any interface: the connect4 hook refused before a SYN existed.
+    expect(framesOf(capturedFrames(sim), o)).toEqual([]);
+
+    // The same node's connect() to a Service with a backend is translated, not refused.
+    const solo = podsByNode(sim)
+      .get('node1')!
+      .find((p) => p.startsWith('solo-'))!;
+    const served = observe(sim, { from: 'node1', url: `http://${service(sim, 'solo').clusterIP}/` });
+    expect(served.outcome.exitCode, served.outcome.stderr).toBe(0);
+    const syns = framesOf(capturedFrames(sim), served).filter((f) => f.tcpFlags === TCP_SYN);
+    // Translated from the first SYN: every capture of it carries the backend, the pod's eth0 included.
+    expect(syns.map((f) => f.iface)).toContain(`${solo}/eth0`);
+    for (const f of syns) expect([f.dst, f.dport]).toEqual([podIP(sim, solo), 8080]);
+  });
 });
 
 describe('ebpf mode, a pod reaching itself through its Service (hairpin)', () => {

@@ -284,10 +284,10 @@ const deviations = {
     return { outcome: 'dropped', eligible: [] };
   },
   /**
-   * A node's own connect() to a ClusterIP whose frontend has no backend. Real Cilium's
-   * socket-LB fails the connect() at once (EHOSTUNREACH: curl exits 7, cilium#45184); dpsim's
-   * socket-LB lets the SYN leave untranslated and it is lost off the node (curl times out).
-   * Known gap, reported: both are accepted here so the property stays true either way.
+   * A node's own connect() to a ClusterIP whose frontend has no backend (none at all, or
+   * none local under internalTrafficPolicy Local): Cilium's socket-LB fails the connect()
+   * at once with EHOSTUNREACH and no SYN is sent, so curl exits 7 where kube-proxy's modes
+   * refuse with an ICMP or let the SYN be dropped.
    */
   ebpfHostConnectWithoutBackends(
     mode: WiredMode,
@@ -295,7 +295,7 @@ const deviations = {
     base: Expectation,
   ): Expectation | null {
     if (mode !== 'ebpf' || ctx.spec.kind !== 'clusterIPFromNode' || base.outcome === 'delivered') return null;
-    return { outcome: 'refused', alsoAccepted: 'dropped', eligible: [] };
+    return { outcome: 'refused', eligible: [] };
   },
   /** Cilium-style eBPF: a frontend without backends drops (DROP_NO_SERVICE) instead of answering ICMP. */
   ebpfDropsWithoutBackends(mode: WiredMode, _ctx: RequestContext, base: Expectation): Expectation | null {
@@ -541,6 +541,7 @@ describe('the four proxy modes, differentially', () => {
     'agree on every request to an arbitrary cluster state: the outcome (served by an eligible ready — else serving-terminating — endpoint of the Service, refused, or dropped), ' +
       'the source the pod sees and the reverse-NATed reply, with one backend per connection — except by design: IPVS falls back to cluster endpoints under a Local policy without local ones, ' +
       'nftables and IPVS apply loadBalancerSourceRanges before looking for endpoints, eBPF drops (DROP_NO_SERVICE) where kube-proxy refuses, ' +
+      'eBPF’s socket-LB fails a node’s own connect() to a Service without backends at once (EHOSTUNREACH, curl exits 7), ' +
       'and eBPF keeps the client source for a backend on the ingress node under externalTrafficPolicy Cluster',
     () => {
       fc.assert(

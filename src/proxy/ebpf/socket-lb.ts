@@ -6,25 +6,30 @@
  * getpeername). dpsim applies it to the host namespace only, as Cilium does with
  * `socketLB.hostNamespaceOnly=true`, so pods keep exercising the per-packet tc path.
  */
+import type { SocketLb, SocketLbVerdict } from '../../topology/host.js';
 import type { Rng } from '../../util/rng.js';
 import type { EbpfLoadBalancer, InstalledFrontend } from './compile.js';
 import { BackendState } from './layouts.js';
 
-export interface SocketLbChoice {
-  readonly addr: number;
-  readonly port: number;
-}
+/** Shared verdicts without a payload: deciding them allocates nothing. */
+const NOT_SERVICE: SocketLbVerdict = { kind: 'not-service' };
+const NO_BACKEND: SocketLbVerdict = { kind: 'no-backend' };
 
-export class EbpfSocketLb {
+export class EbpfSocketLb implements SocketLb {
   constructor(
     readonly lb: EbpfLoadBalancer,
     private readonly rng: Rng,
   ) {}
 
-  /** The backend a connect() to daddr:dport/proto is sent to, or null when it is no Service. */
-  connect(daddr: number, dport: number, proto: number): SocketLbChoice | null {
+  /**
+   * What a connect() to daddr:dport/proto becomes. A Service with no backend to pick is
+   * `no-backend`: Cilium's `__sock4_xlate_fwd` fails there and the connect4 hook makes
+   * connect() return -EHOSTUNREACH (cilium#45184 is a release that lost `bpf_set_retval`
+   * and returned EPERM instead; EHOSTUNREACH is the intended errno).
+   */
+  connect(daddr: number, dport: number, proto: number): SocketLbVerdict {
     const fe = this.findFrontend(daddr, dport, proto);
-    if (fe === undefined) return null;
+    if (fe === undefined) return NOT_SERVICE;
     // In-cluster (host) clients use the internal scope of two-scope Services.
     const planned = fe.plan.intBackends ?? fe.plan.extBackends;
     // Active backends first; when there are none, the serving-terminating ones the plan holds
@@ -33,9 +38,9 @@ export class EbpfSocketLb {
     // untranslated ClusterIP that nothing answers (found by test/sim/differential-modes).
     const active = planned.filter((b) => b.state === BackendState.ACTIVE);
     const backends = active.length > 0 ? active : planned;
-    if (backends.length === 0) return null;
+    if (backends.length === 0) return NO_BACKEND;
     const b = backends[this.rng.nextInt(backends.length)];
-    return { addr: b.addr, port: b.port };
+    return { kind: 'backend', addr: b.addr, port: b.port };
   }
 
   private findFrontend(addr: number, port: number, proto: number): InstalledFrontend | undefined {
