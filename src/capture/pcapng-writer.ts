@@ -21,6 +21,8 @@ import {
 import { copyPrefix } from './pcap-writer.js';
 import { lastLow, splitHighLow, type TimestampNs } from './timestamp.js';
 
+const TWO_POW_32 = 4294967296;
+
 export interface PcapngWriterOptions {
   /** Destination; omit to write into memory and read the result with `toBuffer()`. */
   stream?: Writable;
@@ -32,6 +34,11 @@ export interface PcapngWriterOptions {
   sectionComment?: string;
   /** Whether close() ends the stream (default true). */
   endStream?: boolean;
+  /**
+   * Added to every packet's timestamp: the wall-clock instant (ns since the Unix epoch) of
+   * timestamp 0, so a simulator clock starting at 0 shows as a real date in Wireshark.
+   */
+  timestampOffsetNs?: bigint;
 }
 
 export interface PcapngInterfaceOptions {
@@ -59,9 +66,17 @@ export class PcapngWriter {
   private readonly endStream: boolean;
   /** Per-interface snap length, 0 = unlimited; indexed by interface id. */
   private readonly snaplens: number[] = [];
+  /** timestampOffsetNs as u32 halves, added with a carry: no BigInt per packet. */
+  private readonly offsetHigh: number;
+  private readonly offsetLow: number;
 
   constructor(options: PcapngWriterOptions = {}) {
     this.endStream = options.endStream ?? true;
+    const offset = options.timestampOffsetNs ?? 0n;
+    if (offset < 0n || offset > 0xffffffffffffffffn)
+      throw new CaptureWriteError(`timestampOffsetNs ${offset} is not a u64`);
+    this.offsetHigh = Number(offset >> 32n);
+    this.offsetLow = Number(offset & 0xffffffffn);
     this.out = new ChunkedOutput(options.stream, options.chunkSize);
     const application = options.application ?? 'dpsim';
     const comment = options.sectionComment;
@@ -158,8 +173,14 @@ export class PcapngWriter {
         `original length ${wireLength} must be a u32 no smaller than the ${frame.length} bytes given`,
       );
     }
-    const high = splitHighLow(timestampNs);
-    const low = lastLow();
+    let high = splitHighLow(timestampNs) + this.offsetHigh;
+    let low = lastLow() + this.offsetLow;
+    if (low >= TWO_POW_32) {
+      low -= TWO_POW_32;
+      high++;
+    }
+    if (high > 0xffffffff)
+      throw new CaptureWriteError(`timestamp ${String(timestampNs)} plus the offset overflows 64 bits`);
     const snaplen = this.snaplens[interfaceId];
     const caplen = snaplen !== 0 && frame.length > snaplen ? snaplen : frame.length;
     const paddedData = pad4(caplen);

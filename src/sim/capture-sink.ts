@@ -51,9 +51,12 @@ export class PcapngCaptureSink implements CaptureSink {
     sectionComment?: string,
     /** Write to this file as the run goes, instead of keeping the capture in memory. */
     readonly path?: string,
+    /** Wall-clock time of simulated time 0, ms since the Unix epoch (the cluster's clock). */
+    epochMs = 0,
   ) {
     this.writer = new PcapngWriter({
       application: 'dpsim',
+      timestampOffsetNs: BigInt(Math.round(epochMs)) * 1_000_000n,
       ...(sectionComment ? { sectionComment } : {}),
       ...(path !== undefined ? { stream: new SyncFileWritable(path) } : {}),
     });

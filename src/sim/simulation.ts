@@ -134,7 +134,13 @@ export class Simulation {
       options.linkDelayNs !== undefined ? { linkDelayNs: options.linkDelayNs } : {},
     );
     this.capture = options.capture
-      ? new PcapngCaptureSink(options.snaplen ?? 0, `dpsim ${this.mode} mode, seed ${seed}`, options.captureFile)
+      ? new PcapngCaptureSink(
+          options.snaplen ?? 0,
+          `dpsim ${this.mode} mode, seed ${seed}`,
+          options.captureFile,
+          // Timestamps on the cluster's clock, the one the pods' HTTP Date headers use.
+          this.cluster.now(),
+        )
       : null;
     if (this.capture !== null) {
       this.topology.network.capture = this.capture;

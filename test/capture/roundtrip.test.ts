@@ -187,3 +187,16 @@ describe('pcapng round trip', () => {
     expect(buf.readUInt32LE(epb + 16)).toBe(0x89abcdef);
   });
 });
+
+describe('pcapng timestamp offset', () => {
+  it('adds timestampOffsetNs to every packet, carrying across the 32-bit halves', () => {
+    const offset = 1_735_689_900_000_000_000n; // 2025-01-01T00:05:00Z
+    const w = new PcapngWriter({ timestampOffsetNs: offset });
+    w.addInterface({ name: 'node1/eth0' });
+    const frame = new Uint8Array(60);
+    const times = [0, 1, 4_294_967_295, 4_294_967_296, 8_050_000, 123_456_789_012];
+    for (const t of times) void w.writePacket(0, t, frame);
+    const read = readCapture(w.toBuffer());
+    expect(read.packets.map((p) => p.timestampNs)).toEqual(times.map((t) => offset + BigInt(t)));
+  });
+});
