@@ -244,7 +244,7 @@ class NetfilterHarness implements Harness {
         throw new Error(`${this.mode}: SYN-ACK of flow ${k} was dropped`);
       if (this.ft.saddr !== vip) throw new Error(`${this.mode}: SYN-ACK of flow ${k} was not un-DNATed`);
       writeFrame(this.ackTemplates, k * FRAME, pod, sport, vip, SYNTHETIC_SERVICE_PORT, TCP_ACK);
-      this.work.set(this.ackTemplates.subarray(k * FRAME, (k + 1) * FRAME));
+      copyFrame(this.ackTemplates, k, this.work);
       this.parse(this.work);
       if (this.forward(this.work, 2000, POD_VETH, 'eth0') !== PathVerdict.CONTINUE)
         throw new Error(`${this.mode}: ACK of flow ${k} was dropped`);
@@ -266,7 +266,7 @@ class NetfilterHarness implements Harness {
     const j = this.j++;
     const k = j & (TEMPLATES - 1);
     const w = this.work;
-    w.set(this.synTemplates.subarray(k * FRAME, k * FRAME + FRAME));
+    copyFrame(this.synTemplates, k, w);
     rewriteSource(w, 14, (CLIENT_POD_NET + 16 + ((j >>> 14) & 0xfffff)) >>> 0, 1024 + (j & 0x3fff));
     this.parse(w);
     const nowNs = 1e10 + j * 1e6;
@@ -281,7 +281,7 @@ class NetfilterHarness implements Harness {
 
   established(): void {
     const k = this.e++ & (ESTABLISHED_FLOWS - 1);
-    this.work.set(this.ackTemplates.subarray(k * FRAME, k * FRAME + FRAME));
+    copyFrame(this.ackTemplates, k, this.work);
     this.parse(this.work);
     this.forward(this.work, 3000, POD_VETH, 'eth0');
   }
@@ -336,14 +336,14 @@ class EbpfHarness implements Harness {
     const j = this.j++;
     const k = j & (TEMPLATES - 1);
     const w = this.work;
-    w.set(this.synTemplates.subarray(k * FRAME, k * FRAME + FRAME));
+    copyFrame(this.synTemplates, k, w);
     rewriteSource(w, 14, (CLIENT_POD_NET + 16 + ((j >>> 14) & 0xfffff)) >>> 0, 1024 + (j & 0x3fff));
     this.dp.tcIngressPod(w, 0, FRAME, 10 + j * 1e-3);
   }
 
   established(): void {
     const k = this.e++ & (ESTABLISHED_FLOWS - 1);
-    this.work.set(this.ackTemplates.subarray(k * FRAME, k * FRAME + FRAME));
+    copyFrame(this.ackTemplates, k, this.work);
     this.dp.tcIngressPod(this.work, 0, FRAME, 5);
   }
 
@@ -390,6 +390,12 @@ interface CompileTiming {
   incremental: number;
   runs: number;
   incrementalRuns: number;
+}
+
+/** Copies template frame `k` into `out` without creating a view (subarray allocates). */
+function copyFrame(templates: Uint8Array, k: number, out: Uint8Array): void {
+  const base = k * FRAME;
+  for (let i = 0; i < FRAME; i++) out[i] = templates[base + i];
 }
 
 function median(xs: number[]): number {
