@@ -116,8 +116,17 @@ export default async function run(): Promise<void> {
       maxTime: 1.5,
     }),
     b.cycle(),
-    b.complete(),
-    b.save({ file: 'controlplane', folder: 'bench/results', format: 'json' }),
+    b.complete((summary) => {
+      // benny rounds ops/s to whole numbers, which hides everything slower than ~2 ops/s.
+      for (const r of summary.results) {
+        const ms = (s: number) => `${(s * 1000).toFixed(1)} ms`;
+        console.log(
+          `  ${r.name}: mean ${ms(r.details.mean)}, median ${ms(r.details.median)}, ` +
+            `min ${ms(r.details.min)} (${r.samples} samples)`,
+        );
+      }
+    }),
+    b.save({ file: 'controlplane', folder: 'bench/results', format: 'json', details: true }),
   );
 }
 

@@ -466,7 +466,7 @@ export class Cluster {
 
   private indexService(key: string, svc: Service, add: boolean): void {
     const ns = svc.metadata!.namespace!;
-    if (add) this.store.serviceSelectors.add(ns, key, svc.spec?.selector);
+    if (add) this.store.serviceSelectors.add(ns, key, svc.spec?.selector, key);
     else this.store.serviceSelectors.remove(ns, key, svc.spec?.selector);
   }
 
@@ -623,6 +623,9 @@ export class Cluster {
 
   /** Applies one event; on success bumps the generation and notifies subscribers. */
   apply(event: ClusterEvent): EventResult {
+    if (event.type === 'addService' || event.type === 'addEndpointSlice' || event.type === 'applyObject') {
+      return this.applyObjectEvent(event);
+    }
     const dirty: Dirty = { deployments: new Set(), replicaSets: new Set(), services: new Set() };
     let message: string;
     let grace = 0;
@@ -689,24 +692,6 @@ export class Cluster {
         message = `pod/${event.name} ${event.ready ? 'ready' : 'not ready'}`;
         break;
       }
-      case 'addService':
-      case 'addEndpointSlice':
-      case 'applyObject': {
-        const obj: KubeObject =
-          event.type === 'addService'
-            ? event.service
-            : event.type === 'addEndpointSlice'
-              ? event.slice
-              : event.object;
-        const before = this.gen;
-        const out = this.applyObject(obj, event.type === 'applyObject' ? (event.source ?? 'event') : 'event');
-        if (out.status === 'rejected' || out.status === 'ignored') return fail(out.message);
-        // applyObject already bumped the generation for real changes.
-        const changed = [...new Set([...this.lastChangedServices, ...this.servicesOfSlice(obj)])].sort();
-        const result = { ok: true, generation: this.gen, message: out.message, changedServices: changed };
-        if (this.gen !== before) this.notify(event);
-        return result;
-      }
       case 'removeService': {
         const key = objectKey(event.namespace ?? 'default', event.name);
         const svc = this.store.services.get(key);
@@ -765,6 +750,33 @@ export class Cluster {
     this.gen++;
     this.notify(event);
     return { ok: true, generation: this.gen, message, changedServices: [...dirty.services].sort() };
+  }
+
+  /** addService / addEndpointSlice / applyObject: `applyObject`, which runs its own reconcile. */
+  private applyObjectEvent(
+    event: Extract<ClusterEvent, { type: 'addService' | 'addEndpointSlice' | 'applyObject' }>,
+  ): EventResult {
+    const obj: KubeObject =
+      event.type === 'addService'
+        ? event.service
+        : event.type === 'addEndpointSlice'
+          ? event.slice
+          : event.object;
+    const before = this.gen;
+    const out = this.applyObject(obj, event.type === 'applyObject' ? (event.source ?? 'event') : 'event');
+    if (out.status === 'rejected' || out.status === 'ignored') {
+      return { ok: false, generation: this.gen, message: out.message, changedServices: [] };
+    }
+    // applyObject already bumped the generation for real changes. lastChangedServices is
+    // sorted and distinct, so only a slice's own Service needs merging in.
+    const ofSlice = this.servicesOfSlice(obj);
+    const changed =
+      ofSlice.length === 0
+        ? [...this.lastChangedServices]
+        : [...new Set([...this.lastChangedServices, ...ofSlice])].sort();
+    const result = { ok: true, generation: this.gen, message: out.message, changedServices: changed };
+    if (this.gen !== before) this.notify(event);
+    return result;
   }
 
   private servicesOfSlice(obj: KubeObject): string[] {

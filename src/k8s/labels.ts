@@ -75,52 +75,85 @@ export function goMapSyntax(labels: Labels | undefined): string {
     .join(', ')}}`;
 }
 
+/** Label values as text: YAML may hand over `version: 1`, which must match a selector's "1". */
+function labelValue(v: unknown): string {
+  return typeof v === 'string' ? v : String(v);
+}
+
 /**
  * Index of objects by (namespace, label key, label value), so a selector finds its candidates
- * without scanning every object (10k Services × 10 pods must stay fast).
+ * without scanning every object (10k Services × 10 pods must stay fast). Each posting list maps
+ * an object's id to a value the caller stores with it (the object itself, say), so a lookup
+ * needs no second trip through the object store. Nested maps rather than a joined
+ * `ns/key/value` string: no string is built per label on every add, remove or lookup.
  */
-export class LabelIndex {
-  private readonly byPair = new Map<string, Set<string>>();
+export class LabelIndex<T = string> {
+  /** namespace → label key → label value → (id → stored value). */
+  private readonly byNamespace = new Map<string, Map<string, Map<string, Map<string, T>>>>();
 
-  private static pairKey(ns: string, k: string, v: string): string {
-    return `${ns}\u0000${k}\u0000${v}`;
+  private postings(ns: string, k: string, v: string): Map<string, T> | undefined {
+    return this.byNamespace.get(ns)?.get(k)?.get(v);
   }
 
-  add(ns: string, id: string, labels: Labels | undefined): void {
-    for (const [k, v] of Object.entries(labels ?? {})) {
-      const pk = LabelIndex.pairKey(ns, k, v);
-      let set = this.byPair.get(pk);
-      if (set === undefined) {
-        set = new Set();
-        this.byPair.set(pk, set);
+  add(ns: string, id: string, labels: Labels | undefined, value: T): void {
+    if (labels === undefined) return;
+    let byKey = this.byNamespace.get(ns);
+    for (const k in labels) {
+      if (!Object.hasOwn(labels, k)) continue;
+      const v = labelValue(labels[k]);
+      if (byKey === undefined) {
+        byKey = new Map();
+        this.byNamespace.set(ns, byKey);
       }
-      set.add(id);
+      let byValue = byKey.get(k);
+      if (byValue === undefined) {
+        byValue = new Map();
+        byKey.set(k, byValue);
+      }
+      let list = byValue.get(v);
+      if (list === undefined) {
+        list = new Map();
+        byValue.set(v, list);
+      }
+      list.set(id, value);
     }
   }
 
   remove(ns: string, id: string, labels: Labels | undefined): void {
-    for (const [k, v] of Object.entries(labels ?? {})) {
-      const pk = LabelIndex.pairKey(ns, k, v);
-      const set = this.byPair.get(pk);
-      if (set === undefined) continue;
-      set.delete(id);
-      if (set.size === 0) this.byPair.delete(pk);
+    if (labels === undefined) return;
+    const byKey = this.byNamespace.get(ns);
+    if (byKey === undefined) return;
+    for (const k in labels) {
+      if (!Object.hasOwn(labels, k)) continue;
+      const v = labelValue(labels[k]);
+      const byValue = byKey.get(k);
+      const list = byValue?.get(v);
+      if (list === undefined) continue;
+      list.delete(id);
+      if (list.size === 0) byValue!.delete(v);
     }
+  }
+
+  /** Posting lists for every pair of `selector`, smallest first; undefined when one is empty. */
+  private listsFor(ns: string, selector: Labels): Map<string, T>[] | undefined {
+    const keys = Object.keys(selector);
+    if (keys.length === 0) return undefined;
+    const lists: Map<string, T>[] = [];
+    for (const k of keys) {
+      const list = this.postings(ns, k, labelValue(selector[k]));
+      if (list === undefined) return undefined;
+      lists.push(list);
+    }
+    if (lists.length > 1) lists.sort((a, b) => a.size - b.size);
+    return lists;
   }
 
   /** Ids carrying every pair of `selector` (smallest posting list first). */
   matchAll(ns: string, selector: Labels): string[] {
-    const keys = Object.keys(selector);
-    if (keys.length === 0) return [];
-    const lists: Set<string>[] = [];
-    for (const k of keys) {
-      const set = this.byPair.get(LabelIndex.pairKey(ns, k, selector[k]));
-      if (set === undefined) return [];
-      lists.push(set);
-    }
-    lists.sort((a, b) => a.size - b.size);
+    const lists = this.listsFor(ns, selector);
+    if (lists === undefined) return [];
     const out: string[] = [];
-    for (const id of lists[0]) {
+    for (const id of lists[0].keys()) {
       let all = true;
       for (let i = 1; i < lists.length && all; i++) all = lists[i].has(id);
       if (all) out.push(id);
@@ -128,12 +161,29 @@ export class LabelIndex {
     return out;
   }
 
+  /** The stored values of the ids `matchAll` returns, in the same order. */
+  matchAllValues(ns: string, selector: Labels): T[] {
+    const lists = this.listsFor(ns, selector);
+    if (lists === undefined) return [];
+    const out: T[] = [];
+    for (const [id, value] of lists[0]) {
+      let all = true;
+      for (let i = 1; i < lists.length && all; i++) all = lists[i].has(id);
+      if (all) out.push(value);
+    }
+    return out;
+  }
+
   /** Ids having at least one of the given pairs (used to find Services whose selector may match a pod). */
   matchAny(ns: string, labels: Labels | undefined): Set<string> {
     const out = new Set<string>();
-    for (const [k, v] of Object.entries(labels ?? {})) {
-      const set = this.byPair.get(LabelIndex.pairKey(ns, k, v));
-      if (set) for (const id of set) out.add(id);
+    if (labels === undefined) return out;
+    const byKey = this.byNamespace.get(ns);
+    if (byKey === undefined) return out;
+    for (const k in labels) {
+      if (!Object.hasOwn(labels, k)) continue;
+      const list = byKey.get(k)?.get(labelValue(labels[k]));
+      if (list) for (const id of list.keys()) out.add(id);
     }
     return out;
   }

@@ -66,10 +66,10 @@ export class ClusterStore {
   readonly deployments = new Map<string, Deployment>();
   readonly pods = new Map<string, Pod>();
   readonly endpointSlices = new Map<string, EndpointSlice>();
-  /** Pods by label pair. */
-  readonly podLabels = new LabelIndex();
-  /** Services by selector pair (ids are service keys). */
-  readonly serviceSelectors = new LabelIndex();
+  /** Pods by label pair (ids are pod keys; each stores its pod). */
+  readonly podLabels = new LabelIndex<Pod>();
+  /** Services by selector pair (ids are service keys, stored as their own value). */
+  readonly serviceSelectors = new LabelIndex<string>();
   /** Managed slice keys per service key. */
   readonly slicesByService = new Map<string, Set<string>>();
   /** User-supplied (not controller-managed) slice keys per service key, from the kubernetes.io/service-name label. */

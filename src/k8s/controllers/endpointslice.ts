@@ -12,7 +12,7 @@
 
 import type { Pod, Service, ServicePort } from 'kubernetes-types/core/v1.js';
 import type { Endpoint, EndpointPort, EndpointSlice } from 'kubernetes-types/discovery/v1.js';
-import { matchesMap } from '../labels.js';
+import type { Labels } from '../labels.js';
 import { generateName } from '../names.js';
 import { type ClusterStore, objectKey } from '../store.js';
 import { writable } from '../writable.js';
@@ -50,6 +50,45 @@ function portsSignature(ports: readonly EndpointPort[] | undefined): string {
   let sig = '';
   for (const p of ports) sig += `${p.name ?? ''}/${p.port}/${p.protocol ?? 'TCP'}/${p.appProtocol ?? ''},`;
   return sig;
+}
+
+/**
+ * Desired endpoints sharing one port list, in pod order. A plain list: endpoint ids are pod
+ * uids, which the server assigns uniquely, so a by-id map is only needed to match endpoints
+ * against existing slices (a brand-new Service has none).
+ */
+interface PortGroup {
+  readonly ports: EndpointPort[];
+  readonly endpoints: Endpoint[];
+}
+
+/** Distinct per-pod port resolutions compared directly before falling back to signatures. */
+const MAX_REMEMBERED_PORT_VECTORS = 8;
+
+/** A Service port's number on one pod, or undefined when the pod lacks it. */
+type ResolvedPort = number | undefined;
+
+/** Element-wise identity (a NaN port never matches, which only costs a signature lookup). */
+function sameVector(a: readonly ResolvedPort[], b: readonly ResolvedPort[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The EndpointPort list for one pod's resolved port numbers. */
+function endpointPorts(
+  servicePorts: readonly ServicePort[],
+  resolved: readonly ResolvedPort[],
+): EndpointPort[] {
+  const ports: EndpointPort[] = [];
+  for (let i = 0; i < servicePorts.length; i++) {
+    const port = resolved[i];
+    if (port === undefined) continue;
+    const sp = servicePorts[i];
+    const ep: EndpointPort = { name: sp.name ?? '', port, protocol: sp.protocol ?? 'TCP' };
+    if (sp.appProtocol !== undefined) ep.appProtocol = sp.appProtocol;
+    ports.push(ep);
+  }
+  return ports;
 }
 
 function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
@@ -99,15 +138,23 @@ function endpointId(e: Endpoint): string {
   return e.targetRef?.uid ?? e.addresses[0];
 }
 
+/** matchesMap for a non-empty selector whose keys the caller listed once (not once per pod). */
+function hasAllPairs(selector: Labels, keys: readonly string[], labels: Labels | undefined): boolean {
+  if (labels === undefined) return false;
+  for (const k of keys) if (labels[k] !== selector[k]) return false;
+  return true;
+}
+
 /** Pods of the Service's namespace matching its selector. */
 export function selectedPods(store: ClusterStore, svc: Service): Pod[] {
   const selector = svc.spec?.selector;
   if (selector === undefined || Object.keys(selector).length === 0) return [];
   const ns = svc.metadata!.namespace!;
+  const keys = Object.keys(selector);
   const out: Pod[] = [];
-  for (const key of store.podLabels.matchAll(ns, selector)) {
-    const p = store.pods.get(key);
-    if (p !== undefined && matchesMap(selector, p.metadata?.labels)) out.push(p);
+  // The index stores each pod with its key, so no lookup in the (large) pod map is needed.
+  for (const p of store.podLabels.matchAllValues(ns, selector)) {
+    if (hasAllPairs(selector, keys, p.metadata?.labels)) out.push(p);
   }
   return out;
 }
@@ -132,26 +179,37 @@ export function syncServiceSlices(store: ClusterStore, svcKey: string): boolean 
   }
   const ns = svc.metadata!.namespace!;
 
-  // Desired endpoints grouped by their resolved port list.
-  const groups = new Map<string, { ports: EndpointPort[]; endpoints: Map<string, Endpoint> }>();
+  // Desired endpoints grouped by their resolved port list. Pods of one Service nearly always
+  // resolve to the same port numbers, so each pod's ports are resolved into a reused numeric
+  // scratch vector and matched against the few groups seen so far; the EndpointPort list and
+  // its signature are only built when a new vector shows up (no per-pod arrays or strings).
+  const servicePorts = svc.spec?.ports ?? [];
+  const groups = new Map<string, PortGroup>();
+  const byVector: { readonly vector: readonly ResolvedPort[]; readonly group: PortGroup }[] = [];
+  const scratch: ResolvedPort[] = new Array(servicePorts.length);
   for (const pod of selectedPods(store, svc)) {
     if (!shouldPodBeInEndpoints(pod)) continue;
-    const ports: EndpointPort[] = [];
-    for (const sp of svc.spec?.ports ?? []) {
-      const port = resolveTargetPort(pod, sp);
-      if (port === undefined) continue;
-      const ep: EndpointPort = { name: sp.name ?? '', port, protocol: sp.protocol ?? 'TCP' };
-      if (sp.appProtocol !== undefined) ep.appProtocol = sp.appProtocol;
-      ports.push(ep);
+    for (let i = 0; i < servicePorts.length; i++) scratch[i] = resolveTargetPort(pod, servicePorts[i]);
+    let g: PortGroup | undefined;
+    for (const known of byVector) {
+      if (sameVector(known.vector, scratch)) {
+        g = known.group;
+        break;
+      }
     }
-    const sig = portsSignature(ports);
-    let g = groups.get(sig);
     if (g === undefined) {
-      g = { ports, endpoints: new Map() };
-      groups.set(sig, g);
+      const ports = endpointPorts(servicePorts, scratch);
+      const sig = portsSignature(ports);
+      g = groups.get(sig);
+      if (g === undefined) {
+        g = { ports, endpoints: [] };
+        groups.set(sig, g);
+      }
+      // Bounded, so pods that all resolve differently cost a signature each rather than a
+      // quadratic scan of vectors.
+      if (byVector.length < MAX_REMEMBERED_PORT_VECTORS) byVector.push({ vector: scratch.slice(), group: g });
     }
-    const e = podEndpoint(pod, svc);
-    g.endpoints.set(endpointId(e), e);
+    g.endpoints.push(podEndpoint(pod, svc));
   }
 
   const existing = existingKeys
@@ -163,31 +221,43 @@ export function syncServiceSlices(store: ClusterStore, svcKey: string): boolean 
   let changed = false;
 
   for (const [sig, g] of groups) {
-    const mine = existing.filter((s) => s.ports !== undefined && portsSignature(s.ports) === sig);
-    // Keep endpoints where they are.
-    for (const s of mine) {
-      const kept: Endpoint[] = [];
-      for (const e of s.endpoints) {
-        const id = endpointId(e);
-        const want = g.endpoints.get(id);
-        if (want !== undefined) {
-          kept.push(want);
-          g.endpoints.delete(id);
+    const mine =
+      existing.length === 0
+        ? existing
+        : existing.filter((s) => s.ports !== undefined && portsSignature(s.ports) === sig);
+    let rest = g.endpoints;
+    if (mine.length > 0) {
+      // Keep endpoints where they are.
+      const wanted = new Map<string, Endpoint>();
+      for (const e of g.endpoints) wanted.set(endpointId(e), e);
+      for (const s of mine) {
+        const kept: Endpoint[] = [];
+        for (const e of s.endpoints) {
+          const id = endpointId(e);
+          const want = wanted.get(id);
+          if (want !== undefined) {
+            kept.push(want);
+            wanted.delete(id);
+          }
         }
+        plan.set(s, kept);
       }
-      plan.set(s, kept);
+      rest = [...wanted.values()];
     }
     // Fill slices with room, then open new ones.
-    const rest = [...g.endpoints.values()];
+    // A cursor, not shift()/splice(): a Service with thousands of pods must stay linear.
+    let next = 0;
     for (const s of mine) {
       const list = plan.get(s)!;
-      while (list.length < MAX_ENDPOINTS_PER_SLICE && rest.length > 0) list.push(rest.shift()!);
+      while (list.length < MAX_ENDPOINTS_PER_SLICE && next < rest.length) list.push(rest[next++]);
       if (list.length > 0) keep.add(s);
     }
-    while (rest.length > 0) {
+    while (next < rest.length) {
       const s = newSlice(store, svc, g.ports);
       changed = true;
-      plan.set(s, rest.splice(0, MAX_ENDPOINTS_PER_SLICE));
+      const end = Math.min(next + MAX_ENDPOINTS_PER_SLICE, rest.length);
+      plan.set(s, next === 0 && end === rest.length ? rest : rest.slice(next, end));
+      next = end;
       keep.add(s);
     }
   }

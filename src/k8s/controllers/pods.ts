@@ -81,7 +81,7 @@ export function startPod(store: ClusterStore, pod: Pod): Pod {
   }
   store.pods.set(key, pod);
   store.podSequence.set(key, store.nextPodSequence());
-  store.podLabels.add(ns, key, pod.metadata?.labels);
+  store.podLabels.add(ns, key, pod.metadata?.labels, pod);
   const owner = pod.metadata?.ownerReferences?.find((o) => o.controller)?.uid;
   if (owner !== undefined) {
     let set = store.podsByOwner.get(owner);
@@ -138,7 +138,11 @@ export function terminatePod(store: ClusterStore, key: string, gracePeriodSecond
 }
 
 export function isPodReady(pod: Pod): boolean {
-  return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  // A plain loop: the EndpointSlice controller asks this for every selected pod on every sync.
+  const conditions = pod.status?.conditions;
+  if (!conditions) return false; // also a null from a hand-written manifest
+  for (const c of conditions) if (c.type === 'Ready' && c.status === 'True') return true;
+  return false;
 }
 
 export function isPodTerminating(pod: Pod): boolean {
