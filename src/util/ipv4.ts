@@ -69,7 +69,7 @@ export function formatCidr(cidr: Cidr): string {
 }
 
 export function cidrContains(cidr: Cidr, addr: number): boolean {
-  return ((addr & prefixMask(cidr.prefixLength)) >>> 0) === cidr.network;
+  return (addr & prefixMask(cidr.prefixLength)) >>> 0 === cidr.network;
 }
 
 /** Number of addresses in the block (2^(32-len)), as a plain number. */
