@@ -4,6 +4,7 @@
  * route and verdict (in the spirit of `iptables -j TRACE`, `nft monitor trace` and pwru).
  */
 import type { Command } from 'commander';
+import { formatTraceSteps } from '../trace/packet-trace.js';
 import { addSimulationOptions, loadSimulation, type SimulationFlags } from './common.js';
 
 interface TraceFlags extends SimulationFlags {
@@ -23,9 +24,7 @@ export function registerTrace(program: Command): Command {
     const { sim } = await loadSimulation(flags);
     const { outcome, tracer } = sim.trace({ from: flags.from, url });
     const steps = flags.all ? tracer.steps : firstPacketSteps(tracer.steps);
-    const text = new (tracer.constructor as typeof import('../trace/packet-trace.js').PacketTracer)();
-    for (const s of steps) text.steps.push(s);
-    process.stdout.write(`${text.format()}\n`);
+    process.stdout.write(`${formatTraceSteps(steps)}\n`);
     process.stdout.write(outcome.exitCode === 0 ? `\n${outcome.stdout}` : `\n${outcome.stderr}\n`);
     process.exitCode = outcome.exitCode;
   });

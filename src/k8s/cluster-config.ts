@@ -10,6 +10,8 @@
  * node1 the control-plane node whose apiserver (:6443) backs the `kubernetes` Service.
  */
 
+// The proxy modes are the dataplane's vocabulary; the Cluster document only names one.
+import { PROXY_MODES, type ProxyMode } from '../proxy/common/datapath.js';
 import {
   type Cidr,
   cidrContains,
@@ -22,8 +24,7 @@ import {
 import { parsePortRange } from './allocators.js';
 import { ClusterConfigError } from './errors.js';
 
-export type ProxyMode = 'iptables' | 'nftables' | 'ipvs' | 'ebpf';
-export const PROXY_MODES: readonly ProxyMode[] = ['iptables', 'nftables', 'ipvs', 'ebpf'];
+export { PROXY_MODES, type ProxyMode };
 
 export interface NodeConfig {
   readonly name: string;

@@ -38,7 +38,7 @@ import { NftablesNodeProgram } from '../proxy/nftables/node-program.js';
 import type { ClusterTopology } from '../topology/build.js';
 import type { Host } from '../topology/host.js';
 import { NodeNetfilter } from '../topology/netfilter-path.js';
-import { parseIPv4 } from '../util/ipv4.js';
+import { formatIPv4, parseIPv4 } from '../util/ipv4.js';
 import type { Rng } from '../util/rng.js';
 
 export interface ModeOptions {
@@ -120,11 +120,7 @@ function newConntrack(rng: Rng, options: ModeOptions): ConntrackTable {
 }
 
 function nodeAddresses(node: Host): string[] {
-  return node.interfaces.filter((i) => i.addr !== 0).map((i) => formatAddr(i.addr));
-}
-
-function formatAddr(a: number): string {
-  return `${a >>> 24}.${(a >>> 16) & 0xff}.${(a >>> 8) & 0xff}.${a & 0xff}`;
+  return node.interfaces.filter((i) => i.addr !== 0).map((i) => formatIPv4(i.addr));
 }
 
 function attachIptables(node: Host, model: ProxyModel, rng: Rng, options: ModeOptions): NodeProxy {

@@ -100,7 +100,11 @@ export class Simulation {
   model: ProxyModel;
   private readonly stacks = new Map<Host, TcpStack>();
   /** Server-side record per accepted connection, keyed by server host + local port + peer. */
-  private readonly served = new Map<string, ServedRecord>();
+  /**
+   * The last connection a server accepted. The pump runs one curl to completion at a time,
+   * so after a curl it is that curl's connection: who served it and the peer it saw.
+   */
+  private lastServed: ServedRecord | null = null;
   private readonly rng: Rng;
   /** VIPs the client routes via the first node (see routeVipsThroughFirstNode). */
   private readonly vipRoutes = new Set<number>();
@@ -246,10 +250,7 @@ export class Simulation {
       podName: serverName,
       clockEpochMs: epochMs,
       onAccept: (c: TcpConnection) => {
-        this.served.set(servedKey(host.name, c.localPort, c.remoteAddr, c.remotePort), {
-          server: serverName,
-          peer: `${formatIPv4(c.remoteAddr)}:${c.remotePort}`,
-        });
+        this.lastServed = { server: serverName, peer: `${formatIPv4(c.remoteAddr)}:${c.remotePort}` };
       },
     });
   }
@@ -265,6 +266,7 @@ export class Simulation {
     const localAddr = host.sourceAddressFor(target.addr);
     if (localAddr === 0)
       throw new SimulationError(`${request.from} has no route to ${formatIPv4(target.addr)}`);
+    this.lastServed = null;
     const run = curl(stack, {
       url: request.url,
       localAddr,
@@ -281,7 +283,7 @@ export class Simulation {
     const result = run.result;
     if (result === undefined)
       throw new SimulationError(`curl to ${request.url} did not finish by the simulated deadline`);
-    return this.outcome(result, localAddr, target);
+    return this.outcome(result);
   }
 
   /** Runs the pump until no frame is in flight (timers such as TIME_WAIT may remain). */
@@ -292,11 +294,7 @@ export class Simulation {
       n += net.run(Number.POSITIVE_INFINITY, 1);
   }
 
-  private outcome(
-    result: CurlResult,
-    localAddr: number,
-    target: { addr: number; port: number },
-  ): CurlOutcome {
+  private outcome(result: CurlResult): CurlOutcome {
     if (!result.ok) {
       return {
         exitCode: result.exitCode,
@@ -306,7 +304,8 @@ export class Simulation {
         localPort: result.localPort,
       };
     }
-    const servedBy = this.findServer(localAddr, result.localPort, target);
+    const served = this.lastServed;
+    const servedBy = served === null ? undefined : { pod: served.server, peer: served.peer };
     return {
       exitCode: 0,
       stdout: result.stdout,
@@ -315,19 +314,6 @@ export class Simulation {
       localPort: result.localPort,
       ...(servedBy !== undefined ? { servedBy } : {}),
     };
-  }
-
-  /** The server record of the connection curl just made: its body names the server; the record gives the peer it saw. */
-  private findServer(
-    _localAddr: number,
-    _localPort: number,
-    _target: { addr: number; port: number },
-  ): { pod: string; peer: string } | undefined {
-    // The most recent accept is this curl's: the pump ran one connection to completion.
-    let last: ServedRecord | undefined;
-    for (const r of this.served.values()) last = r;
-    this.served.clear();
-    return last === undefined ? undefined : { pod: last.server, peer: last.peer };
   }
 
   /** `conntrack -L` on a node (stdout and the summary line conntrack prints on stderr). */
@@ -391,10 +377,6 @@ export class Simulation {
     for (const proxy of this.proxies.values()) proxy.sync(this.model, changed);
     this.routeVipsThroughFirstNode();
   }
-}
-
-function servedKey(host: string, localPort: number, remoteAddr: number, remotePort: number): string {
-  return `${host}|${localPort}|${remoteAddr}|${remotePort}`;
 }
 
 function parseUrl(url: string): { addr: number; port: number } {

@@ -25,6 +25,7 @@ import {
   ParseStatus,
   parseFiveTuple,
   parseTcpOptions,
+  readU32,
   type VxlanEncapSpec,
   verifyIpv4HeaderChecksum,
   verifyTcpChecksum,
@@ -874,10 +875,6 @@ function readQuotedTcp(frame: Uint8Array, ft: FiveTuple): TcpSegment | null {
     options: [],
     payload: new Uint8Array(0),
   };
-}
-
-function readU32(b: Uint8Array, o: number): number {
-  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 }
 
 function saveTuple(ft: FiveTuple): FiveTuple {

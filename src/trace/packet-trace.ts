@@ -31,13 +31,18 @@ export class PacketTracer implements RuleTraceSink {
 
   /** Human-readable listing, one step per line, rules indented beneath. */
   format(): string {
-    const lines: string[] = [];
-    for (const s of this.steps) {
-      const t = (s.timeNs / 1e6).toFixed(3).padStart(9);
-      lines.push(`${t} ms  ${s.host.padEnd(16)} ${s.stage.padEnd(14)} ${s.detail}`);
-      for (const r of s.rules)
-        lines.push(`${' '.repeat(44)}${r.table}/${r.chain}#${r.ruleIndex + 1}: ${r.ruleText}`);
-    }
-    return lines.join('\n');
+    return formatTraceSteps(this.steps);
   }
+}
+
+/** The listing of any run of steps (e.g. only the first packet's). */
+export function formatTraceSteps(steps: readonly TraceStep[]): string {
+  const lines: string[] = [];
+  for (const s of steps) {
+    const t = (s.timeNs / 1e6).toFixed(3).padStart(9);
+    lines.push(`${t} ms  ${s.host.padEnd(16)} ${s.stage.padEnd(14)} ${s.detail}`);
+    for (const r of s.rules)
+      lines.push(`${' '.repeat(44)}${r.table}/${r.chain}#${r.ruleIndex + 1}: ${r.ruleText}`);
+  }
+  return lines.join('\n');
 }
