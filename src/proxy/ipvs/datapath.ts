@@ -163,19 +163,8 @@ export class IpvsDatapath {
    * (TIME_WAIT reuse) keeps conntrack's binding here.
    */
   requestTranslated(meta: PacketMeta, tcpFlags: number): IpvsVerdict {
-    const r = this.result;
-    r.conn = -1;
-    r.saddr = meta.saddr;
-    r.sport = meta.sport;
-    r.daddr = meta.daddr;
-    r.dport = meta.dport;
-    const proto = meta.proto;
-    if (proto !== IpProto.TCP && proto !== IpProto.UDP && proto !== IpProto.SCTP)
-      return this.done(IpvsVerdict.NOT_IPVS);
-    const ct = this.conns;
-    const now = meta.nowNs;
-    let cp = ct.findOut(proto, meta.daddr, meta.dport, meta.saddr, meta.sport);
-    if (cp >= 0 && ct.expiresNs[cp] <= now && ct.expire(cp, now)) cp = -1;
+    if (!this.beginPacket(meta)) return this.done(IpvsVerdict.NOT_IPVS);
+    const cp = this.liveConnection(meta.proto, meta.daddr, meta.dport, meta.saddr, meta.sport, meta.nowNs);
     if (cp < 0) return this.done(IpvsVerdict.NOT_IPVS);
     return this.forwardIn(cp, meta, tcpFlags);
   }
@@ -207,19 +196,12 @@ export class IpvsDatapath {
 
   /** ip_vs_out: real server → client; rewrites the source back to the virtual address. */
   reply(meta: PacketMeta, tcpFlags: number): IpvsVerdict {
+    if (!this.beginPacket(meta)) return this.done(IpvsVerdict.NOT_IPVS);
     const r = this.result;
-    r.conn = -1;
-    r.saddr = meta.saddr;
-    r.sport = meta.sport;
-    r.daddr = meta.daddr;
-    r.dport = meta.dport;
-    const proto = meta.proto;
-    if (proto !== IpProto.TCP && proto !== IpProto.UDP && proto !== IpProto.SCTP)
-      return this.done(IpvsVerdict.NOT_IPVS);
     const ct = this.conns;
+    const proto = meta.proto;
     const now = meta.nowNs;
-    let cp = ct.findOut(proto, meta.saddr, meta.sport, meta.daddr, meta.dport);
-    if (cp >= 0 && ct.expiresNs[cp] <= now && ct.expire(cp, now)) cp = -1;
+    const cp = this.liveConnection(proto, meta.saddr, meta.sport, meta.daddr, meta.dport, now);
     if (cp < 0) return this.done(IpvsVerdict.NOT_IPVS);
     const dest = ct.dest[cp];
     if (dest !== null) {
@@ -234,6 +216,33 @@ export class IpvsDatapath {
     r.saddr = ct.vaddr[cp];
     r.sport = ct.vport[cp];
     return this.done(IpvsVerdict.FORWARD);
+  }
+
+  /** Resets the result to the packet's own tuple; false for protocols IPVS does not handle. */
+  private beginPacket(meta: PacketMeta): boolean {
+    const r = this.result;
+    r.conn = -1;
+    r.saddr = meta.saddr;
+    r.sport = meta.sport;
+    r.daddr = meta.daddr;
+    r.dport = meta.dport;
+    const proto = meta.proto;
+    return proto === IpProto.TCP || proto === IpProto.UDP || proto === IpProto.SCTP;
+  }
+
+  /** The real-server-side connection (server ip:port → client ip:port), unless it has expired; -1 otherwise. */
+  private liveConnection(
+    proto: number,
+    raddr: number,
+    rport: number,
+    caddr: number,
+    cport: number,
+    now: number,
+  ): number {
+    const ct = this.conns;
+    const cp = ct.findOut(proto, raddr, rport, caddr, cport);
+    if (cp >= 0 && ct.expiresNs[cp] <= now && ct.expire(cp, now)) return -1;
+    return cp;
   }
 
   private done(v: IpvsVerdict): IpvsVerdict {
