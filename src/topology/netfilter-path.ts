@@ -30,7 +30,6 @@ import {
   type RuleTraceSink,
 } from '../proxy/common/datapath.js';
 import { CtState, NfHook, newPacketMeta, type PacketMeta } from '../proxy/common/packet-meta.js';
-import { formatIPv4 } from '../util/ipv4.js';
 import {
   type FiveTuple,
   rewriteDestination,
@@ -272,11 +271,5 @@ export class NodeNetfilter {
       ft.sport = sport;
     }
     ft.saddr = saddr;
-  }
-
-  /** For traces: `DNAT 10.233.21.104:80 → 10.233.64.2:8080` style text of the current binding. */
-  describeBinding(ft: FiveTuple): string {
-    if (this.ref < 0) return 'untracked';
-    return `ct ${this.firstPacket ? 'new' : 'existing'} ${formatIPv4(ft.saddr)}:${ft.sport} → ${formatIPv4(ft.daddr)}:${ft.dport}`;
   }
 }
