@@ -157,7 +157,11 @@ export interface CurlUrl {
 
 export type CurlUrlParse = { ok: true; url: CurlUrl } | { ok: false; exitCode: number; message: string };
 
-const BAD_URL = { ok: false, exitCode: CurlCode.URL_MALFORMAT, message: 'URL using bad/illegal format or missing URL' } as const;
+const BAD_URL = {
+  ok: false,
+  exitCode: CurlCode.URL_MALFORMAT,
+  message: 'URL using bad/illegal format or missing URL',
+} as const;
 
 /**
  * Splits a URL as curl 7.88 does: an optional `scheme://` (http when absent), a host
@@ -319,8 +323,8 @@ export function curl(stack: TcpStack, options: CurlOptions): CurlRun {
   const parsed = resolveTarget(options);
   if (!parsed.ok) {
     if (parsed.exitCode === CurlCode.COULDNT_RESOLVE_HOST) failNow(parsed.exitCode, parsed.message);
+    // A malformed URL is refused before any connection exists: nothing in the -v log.
     else
-      // A malformed URL is refused before any connection exists: nothing in the -v log.
       finish({
         ok: false,
         exitCode: parsed.exitCode,
