@@ -18,14 +18,6 @@ export const enum NfHook {
 
 export const NF_HOOK_NAMES = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'] as const;
 
-/** IANA protocol numbers used by the matches (`-p tcp`, `meta l4proto`). */
-export const enum IpProto {
-  ICMP = 1,
-  TCP = 6,
-  UDP = 17,
-  SCTP = 132,
-}
-
 export interface PacketMeta {
   hook: NfHook;
   /** IPv4 addresses as u32 (host order, 10.0.0.1 = 0x0a000001). */
