@@ -48,7 +48,8 @@ import { IpvsNodeProgram } from '../src/proxy/ipvs/node-program.js';
 import { attachMode, type NodeProxy } from '../src/sim/modes.js';
 import { buildClusterTopology } from '../src/topology/build.js';
 import type { Host } from '../src/topology/host.js';
-import { type NodeNetfilter, PathVerdict } from '../src/topology/netfilter-path.js';
+import type { NodeNetfilter } from '../src/topology/netfilter-path.js';
+import { PathVerdict } from '../src/trace/drop-reasons.js';
 import {
   SYNTHETIC_NODES,
   SYNTHETIC_SERVICE_PORT,
