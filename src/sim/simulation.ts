@@ -7,6 +7,7 @@
 import { type CurlResult, curl, startHttpResponder, type TcpConnection, TcpStack } from '../apps/index.js';
 import { formatConntrackList } from '../conntrack/index.js';
 import {
+  BOOTSTRAP_LEAD_SECONDS,
   type Cluster,
   type LoadOptions,
   type LoadResult,
@@ -29,6 +30,7 @@ import { PacketTracer } from '../trace/packet-trace.js';
 import { formatIPv4, parseIPv4 } from '../util/ipv4.js';
 import { Rng } from '../util/rng.js';
 import { PcapngCaptureSink } from './capture-sink.js';
+import { NodeHealthServers } from './health-servers.js';
 import { changedServices } from './model-diff.js';
 import { attachMode, type ModeOptions, type NodeProxy } from './modes.js';
 
@@ -99,6 +101,8 @@ export class Simulation {
   readonly loadResult: LoadResult | null;
   model: ProxyModel;
   private readonly stacks = new Map<Host, TcpStack>();
+  /** Each node's kube-proxy (or Cilium) health servers, by node name. */
+  private readonly healthServers = new Map<string, NodeHealthServers>();
   /** Server-side record per accepted connection, keyed by server host + local port + peer. */
   /**
    * The last connection a server accepted. The pump runs one curl to completion at a time,
@@ -217,6 +221,17 @@ export class Simulation {
     const epochMs = this.cluster.now();
     this.stackOf(t.client);
     for (const node of t.nodes.values()) this.stackOf(node);
+    for (const [name, node] of t.nodes) {
+      const servers = new NodeHealthServers({
+        nodeName: name,
+        stack: this.stackOf(node),
+        mode: this.mode,
+        clockEpochMs: epochMs,
+        startedBeforeMs: BOOTSTRAP_LEAD_SECONDS * 1000,
+      });
+      servers.sync(this.model);
+      this.healthServers.set(name, servers);
+    }
     for (const app of this.cluster.podApps()) this.startPodApp(app.namespace, app.name);
     // Host-network endpoints (the apiserver behind the `kubernetes` Service) answer on their node.
     for (const sp of this.model.servicePorts) {
@@ -375,6 +390,7 @@ export class Simulation {
     // Only the Services that changed: eBPF mode re-plans just those (the others resync fully).
     const changed = changedServices(before, this.model);
     for (const proxy of this.proxies.values()) proxy.sync(this.model, changed);
+    for (const servers of this.healthServers.values()) servers.sync(this.model);
     this.routeVipsThroughFirstNode();
   }
 }
