@@ -32,7 +32,7 @@ import { Rng } from '../util/rng.js';
 import { PcapngCaptureSink } from './capture-sink.js';
 import { NodeHealthServers } from './health-servers.js';
 import { changedServices } from './model-diff.js';
-import { attachMode, type ModeOptions, type NodeProxy } from './modes.js';
+import { attachMode, type DumpPart, type ModeOptions, type NodeProxy } from './modes.js';
 
 export interface SimulationOptions extends ModeOptions {
   /** YAML manifests (default: the embedded origin scenario). */
@@ -159,7 +159,10 @@ export class Simulation {
       }
     }
     this.model = toProxyModel(this.cluster);
-    this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), options);
+    this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), {
+      clockEpochMs: this.cluster.now(),
+      ...options,
+    });
     this.routeVipsThroughFirstNode();
     this.startApplications();
   }
@@ -341,8 +344,8 @@ export class Simulation {
     return stdout + stderr;
   }
 
-  /** The mode's native dump on a node. */
-  rules(nodeName: string, options?: { counters?: boolean }): string {
+  /** The mode's native dump on a node (IPVS mode: `part` picks ipvsadm -Ln, -Lnc, ipset list or iptables-save). */
+  rules(nodeName: string, options?: { counters?: boolean; part?: DumpPart }): string {
     const proxy = this.proxies.get(nodeName);
     if (proxy === undefined) throw new SimulationError(`unknown node "${nodeName}"`);
     return proxy.dump(options);
