@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import type { DumpPart } from '../sim/modes.js';
 import { addSimulationOptions, CliError, loadSimulation, type SimulationFlags } from './common.js';
+import { type CliIo, processIo } from './io.js';
 
 interface RulesFlags extends SimulationFlags {
   node: string;
@@ -27,7 +28,7 @@ export const NFT_COUNTERS_NOTE =
   'note: nft lists packet/byte counters only for rules with a `counter` statement, and kube-proxy ' +
   'puts none in its table, so -v shows what `nft list table ip kube-proxy` shows (use `dpsim trace` to see the rules a packet matches)';
 
-export function registerRules(program: Command): Command {
+export function registerRules(program: Command, io: CliIo = processIo): Command {
   return addSimulationOptions(
     program
       .command('rules')
@@ -45,7 +46,7 @@ export function registerRules(program: Command): Command {
         false,
       ),
   ).action(async (flags: RulesFlags) => {
-    const { sim, rejected } = await loadSimulation(flags);
+    const sim = await loadSimulation(flags, {}, io);
     if (!sim.proxies.has(flags.node)) throw new CliError(`error: unknown node "${flags.node}"`);
     const view = flags.view ?? (sim.mode === 'ipvs' ? 'ipvsadm' : undefined);
     let part: DumpPart | undefined;
@@ -64,8 +65,7 @@ export function registerRules(program: Command): Command {
       const { defaultTargets } = await import('./run.js');
       for (const url of defaultTargets(sim)) for (let i = 0; i < 3; i++) sim.curl({ from: 'client', url });
     }
-    if (flags.verbose && sim.mode === 'nftables') process.stderr.write(`${NFT_COUNTERS_NOTE}\n`);
-    process.stdout.write(sim.rules(flags.node, { counters: flags.verbose, ...(part ? { part } : {}) }));
-    if (rejected) process.exitCode = 1;
+    if (flags.verbose && sim.mode === 'nftables') io.stderr(`${NFT_COUNTERS_NOTE}\n`);
+    io.stdout(sim.rules(flags.node, { counters: flags.verbose, ...(part ? { part } : {}) }));
   });
 }
