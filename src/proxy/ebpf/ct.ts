@@ -82,7 +82,14 @@ export function ctRefreshLifetime(
 
 /** A packet of the flow hit its CT_SERVICE entry: lifetime refreshed, packet counted. */
 export function ctServiceHit(cv: Uint32Array, eo: number, tcp: boolean, tcpFlags: number, now: number): void {
-  ctRefreshLifetime(cv, eo, tcp, true, tcpFlags, now);
+  // The common case first, small enough to inline into the per-packet loops: an open TCP
+  // flow past its SYN gets the service lifetime (what ctRefreshLifetime computes for it).
+  if (
+    tcp &&
+    (cv[eo + CtValue.FLAGS_REV_NAT] & (CLOSING | CtEntryFlag.SEEN_NON_SYN)) === CtEntryFlag.SEEN_NON_SYN
+  )
+    cv[eo] = now + CT_SERVICE_LIFETIME_TCP;
+  else ctRefreshLifetime(cv, eo, tcp, true, tcpFlags, now);
   cv[eo + CtValue.TX_PACKETS] = (cv[eo + CtValue.TX_PACKETS] + 1) >>> 0;
 }
 

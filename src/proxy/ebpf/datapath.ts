@@ -319,63 +319,106 @@ export class EbpfDatapath {
     ct.lookupBatch(keys, m, found);
     const moves = ct.moves;
 
-    // Stage 3: per frame, in arrival order.
+    // Stage 3: per frame, in arrival order. This loop is the hit path only; at the first
+    // frame without a live CT_SERVICE entry the rest of the batch goes, still in order,
+    // through hotpathRest, so the rare miss path (service lookup, backend choice, CT insert)
+    // stays out of this loop and the compiler keeps the per-packet calls below inline.
     let translated = 0;
     const bv = this.maps.backends.values;
     const bmax = this.maps.backends.maxEntries | 0;
-    const ctAny = this.ctAny;
-    // Value offset = handle × stride + keyWords, with the layouts read once per batch.
+    // Value offset = handle × stride + keyWords, with the layout read once per batch.
     const tcpStride = ct.stride | 0;
     const tcpKeyWords = ct.keyWords | 0;
-    const anyStride = ctAny.stride | 0;
-    const anyKeyWords = ctAny.keyWords | 0;
     for (let j = 0; j < m; j++) {
+      const k = j << 2;
+      const k3 = keys[k + 3];
+      const e = found[j];
+      // UDP (no batch answer), entries moved since the batch lookup, and misses: slow path.
+      if (e < 0 || ct.moves !== moves || (k3 & 0xff) !== IpProtocol.TCP)
+        return translated + this.hotpathRest(j, m, moves, iv, ov, outDelta, now);
+      const cv = ct.values;
+      const eo = Math.imul(e, tcpStride) + tcpKeyWords;
+      const id = cv[eo + CtValue.BACKEND_OR_RX] | 0;
+      if (id <= 0 || id >= bmax) return translated + this.hotpathRest(j, m, moves, iv, ov, outDelta, now);
+      const bo = Math.imul(id, BACKEND_VALUE_WORDS);
+      if (bv[bo + BackendValue.PRESENT] === 0)
+        return translated + this.hotpathRest(j, m, moves, iv, ov, outDelta, now);
+      translated += this.hotpathTranslate(cv, eo, bo, frameOf[j], IpProtocol.TCP, iv, ov, outDelta, now);
+    }
+    return translated;
+  }
+
+  /**
+   * From the simulation's own code on: the CT_SERVICE refresh (ct.ts, as lbLocal) and the
+   * DNAT (wire's known-offset NAT, as lbLocal), writing into the output view. Returns 1.
+   */
+  private hotpathTranslate(
+    cv: Uint32Array,
+    eo: number,
+    bo: number,
+    ip: number,
+    proto: number,
+    iv: DataView<ArrayBufferLike>,
+    ov: DataView<ArrayBufferLike>,
+    outDelta: number,
+    now: number,
+  ): number {
+    const bv = this.maps.backends.values;
+    const l4 = ip + 20;
+    const tcp = proto === IpProtocol.TCP;
+    ctServiceHit(cv, eo, tcp, tcp ? iv.getUint8(l4 + TcpField.FLAGS) : 0, now);
+    natIpv4EndpointAt(
+      iv,
+      ov,
+      outDelta,
+      ip,
+      l4,
+      proto,
+      Ipv4Field.DST,
+      TcpField.DST_PORT,
+      backendAddr(bv, bo) | 0,
+      backendPort(bv, bo),
+    );
+    return 1;
+  }
+
+  /** Frames `from`..`m` − 1 of the hot batch, one by one in order, misses included. */
+  private hotpathRest(
+    from: number,
+    m: number,
+    moves: number,
+    iv: DataView<ArrayBufferLike>,
+    ov: DataView<ArrayBufferLike>,
+    outDelta: number,
+    now: number,
+  ): number {
+    const keys = this.hotKeys;
+    const found = this.hotFound;
+    const ct = this.ctTcp;
+    let translated = 0;
+    for (let j = from; j < m; j++) {
       const k = j << 2;
       const daddr = keys[k];
       const saddr = keys[k + 1];
       const ports = keys[k + 2];
       const k3 = keys[k + 3];
-      const tcp = (k3 & 0xff) === IpProtocol.TCP;
-      const map = tcp ? ct : ctAny;
+      const proto = k3 & 0xff;
+      const map = proto === IpProtocol.TCP ? ct : this.ctAny;
       let e = found[j];
       // Re-look-up when the batch had no answer for this key (UDP), when an insert earlier in
       // this batch may have created it (a flow's second packet), or when an eviction or delete
       // moved entries since the batch lookup.
       if (e < 0 || ct.moves !== moves) e = map.lookupWords(daddr, saddr, ports, k3);
       const cv = map.values;
-      let eo = tcp ? Math.imul(e, tcpStride) + tcpKeyWords : Math.imul(e, anyStride) + anyKeyWords;
-      let bo = -1;
-      if (e >= 0) {
-        const id = cv[eo + CtValue.BACKEND_OR_RX] | 0;
-        if (id > 0 && id < bmax) {
-          bo = Math.imul(id, BACKEND_VALUE_WORDS);
-          if (bv[bo + BackendValue.PRESENT] === 0) bo = -1;
-        }
-      }
+      let eo = e < 0 ? -1 : map.valueOffset(e);
+      let bo = e < 0 ? -1 : this.maps.backendOffset(cv[eo + CtValue.BACKEND_OR_RX]);
       if (bo < 0) {
         e = this.hotpathMiss(map, e, daddr, saddr, ports, k3);
         if (e < 0) continue;
         eo = map.valueOffset(e);
-        bo = Math.imul(cv[eo + CtValue.BACKEND_OR_RX], BACKEND_VALUE_WORDS);
+        bo = this.maps.backendOffset(cv[eo + CtValue.BACKEND_OR_RX]);
       }
-      // From here on the simulation's own code: the CT_SERVICE refresh (ct.ts, as lbLocal)
-      // and the DNAT (wire's known-offset NAT, as lbLocal), writing into `output`.
-      const ip = frameOf[j];
-      const l4 = ip + 20;
-      ctServiceHit(cv, eo, tcp, tcp ? iv.getUint8(l4 + TcpField.FLAGS) : 0, now);
-      natIpv4EndpointAt(
-        iv,
-        ov,
-        outDelta,
-        ip,
-        l4,
-        k3 & 0xff,
-        Ipv4Field.DST,
-        TcpField.DST_PORT,
-        backendAddr(bv, bo) | 0,
-        backendPort(bv, bo),
-      );
-      translated++;
+      translated += this.hotpathTranslate(cv, eo, bo, this.hotFrame[j], proto, iv, ov, outDelta, now);
     }
     return translated;
   }
