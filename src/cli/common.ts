@@ -3,6 +3,7 @@
  * plane's range flags) and the one way they turn into a Simulation.
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { readNodeConfigFile } from '../config/files.js';
 import { clusterOptionsFromFlags, loadClusterFromFiles, ManifestFileError } from '../k8s/load-files.js';
 import type { DocumentOutcome } from '../k8s/manifests.js';
 import { PROXY_MODES, type ProxyMode } from '../proxy/common/datapath.js';
@@ -21,6 +22,8 @@ export interface SimulationFlags {
   iptablesSave?: string;
   maglev?: boolean;
   overlay?: string;
+  config?: string;
+  ciliumValues?: string;
 }
 
 export class CliError extends Error {
@@ -74,7 +77,12 @@ export function addSimulationOptions(cmd: Command): Command {
       '--iptables-save <file>',
       "run a real node's iptables-save dump instead of the compiled rules (iptables mode)",
     )
-    .option('--maglev', 'eBPF mode: Maglev backend selection instead of random')
+    .option('--config <file>', "kube-proxy's --config: a KubeProxyConfiguration for every node")
+    .option('--cilium-values <file>', "eBPF mode: Cilium's Helm values (load-balancer keys)")
+    .option(
+      '--maglev',
+      'eBPF mode: Maglev backend selection instead of random (loadBalancer.algorithm=maglev)',
+    )
     .addOption(
       new Option('--overlay <kind>', "pod traffic between nodes: routed, or Calico's IPIP/VXLAN overlay")
         .choices(['none', 'ipip', 'vxlan'])
@@ -98,7 +106,11 @@ export async function loadSimulation(
   extra: Partial<SimulationOptions> = {},
   stderr: (s: string) => void = (s) => process.stderr.write(s),
 ): Promise<LoadedSimulation> {
-  const modeFlag = flags.mode ?? flags.proxyMode;
+  const fileConfig = readNodeConfigFile(flags.config, flags.ciliumValues, (m) => new CliError(m));
+  const modeFlag =
+    flags.mode ??
+    flags.proxyMode ??
+    (fileConfig.kubeProxy?.mode === '' ? undefined : fileConfig.kubeProxy?.mode);
   let loaded: ReturnType<typeof loadClusterFromFiles>;
   try {
     loaded = loadClusterFromFiles({
@@ -112,6 +124,12 @@ export async function loadSimulation(
     throw e;
   }
   reportOutcomes(loaded.outcomes, stderr);
+  if (fileConfig.kubeProxy !== undefined && loaded.kubeProxyConfig !== undefined)
+    throw new CliError('error: a KubeProxyConfiguration is given both by --config and among the -f files');
+  if (fileConfig.cilium !== undefined && loaded.cilium !== undefined)
+    throw new CliError('error: Cilium values are given both by --cilium-values and among the -f files');
+  const kubeProxyConfig = fileConfig.kubeProxy ?? loaded.kubeProxyConfig;
+  const cilium = fileConfig.cilium ?? loaded.cilium;
   const rejected = loaded.rejected;
   let iptablesSave: string | undefined;
   if (flags.iptablesSave !== undefined) {
@@ -129,6 +147,8 @@ export async function loadSimulation(
     ...(flags.conntrackMax !== undefined ? { conntrackMax: flags.conntrackMax } : {}),
     ...(iptablesSave !== undefined ? { iptablesSave } : {}),
     ...(flags.maglev ? { ebpfAlgorithm: 'maglev' as const } : {}),
+    ...(kubeProxyConfig !== undefined ? { kubeProxyConfig } : {}),
+    ...(cilium !== undefined ? { cilium } : {}),
     ...(flags.overlay !== undefined ? { overlay: flags.overlay as OverlayKind } : {}),
     ...extra,
   });

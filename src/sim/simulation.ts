@@ -5,7 +5,9 @@
  * This is the library entry point the CLI, the kernel comparison and the tests share.
  */
 import { type CurlResult, curl, startHttpResponder, type TcpConnection, TcpStack } from '../apps/index.js';
+import type { NodeFacts } from '../config/node-options.js';
 import { formatConntrackList } from '../conntrack/index.js';
+import type { ClusterConfig } from '../k8s/cluster-config.js';
 import {
   type Cluster,
   type LoadOptions,
@@ -155,7 +157,11 @@ export class Simulation {
       }
     }
     this.model = toProxyModel(this.cluster);
-    this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), options);
+    this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), {
+      ...options,
+      ...nodeConfigOf(options, this.loadResult),
+      nodeFacts: options.nodeFacts ?? nodeFactsOf(config),
+    });
     this.routeVipsThroughFirstNode();
     this.startApplications();
   }
@@ -387,4 +393,24 @@ function parseUrl(url: string): { addr: number; port: number } {
 
 export function buildSimulation(options: SimulationOptions = {}): Simulation {
   return new Simulation(options);
+}
+
+/** The KubeProxyConfiguration and Cilium values: given as options, else found among the manifests. */
+function nodeConfigOf(options: SimulationOptions, loaded: LoadResult | null): Partial<ModeOptions> {
+  const kubeProxyConfig = options.kubeProxyConfig ?? loaded?.kubeProxyConfig;
+  const cilium = options.cilium ?? loaded?.cilium;
+  return {
+    ...(kubeProxyConfig !== undefined ? { kubeProxyConfig } : {}),
+    ...(cilium !== undefined ? { cilium } : {}),
+  };
+}
+
+/** What each node's proxy finds on its node, from the Cluster document. */
+function nodeFactsOf(config: ClusterConfig): Map<string, NodeFacts> {
+  return new Map(
+    config.nodes.map((n) => [
+      n.name,
+      { name: n.name, addresses: n.addresses, podCIDR: n.podCIDR, kernel: n.kernel },
+    ]),
+  );
 }
