@@ -7,6 +7,8 @@ import { readNodeConfigFile } from '../config/files.js';
 import { clusterOptionsFromFlags, loadClusterFromFiles, ManifestFileError } from '../k8s/load-files.js';
 import type { DocumentOutcome } from '../k8s/manifests.js';
 import { PROXY_MODES, type ProxyMode } from '../proxy/common/datapath.js';
+import { parseIptables } from '../proxy/iptables/parse.js';
+import { unreachableRootChains } from '../proxy/iptables/reachability.js';
 import { Simulation, type SimulationOptions } from '../sim/simulation.js';
 import type { OverlayKind } from '../topology/tunnel.js';
 
@@ -140,6 +142,7 @@ export async function loadSimulation(
       throw new CliError(`error: cannot read "${flags.iptablesSave}": ${(e as Error).message}`);
     }
   }
+  if (iptablesSave !== undefined) warnUnreachable(flags.iptablesSave!, iptablesSave, stderr);
   const sim = new Simulation({
     cluster: loaded.cluster,
     seed: flags.seed,
@@ -153,4 +156,23 @@ export async function loadSimulation(
     ...extra,
   });
   return { sim, rejected };
+}
+
+/**
+ * A dump whose kube-proxy chains no built-in chain jumps to (kube-proxy's restore input
+ * carries no such jumps: it adds them with `iptables -I`) would let every packet through
+ * unmatched; say so rather than run it silently.
+ */
+function warnUnreachable(file: string, text: string, stderr: (s: string) => void): void {
+  let roots: ReturnType<typeof unreachableRootChains>;
+  try {
+    roots = unreachableRootChains(parseIptables(text).ruleset);
+  } catch {
+    return; // the simulation reports the parse error itself
+  }
+  for (const r of roots) {
+    stderr(
+      `warning: ${file}: ${r.table} chain ${r.chain} (${r.rules} rule${r.rules === 1 ? '' : 's'}) is not reached from any built-in chain; no packet will match it (a kube-proxy restore input lacks the -j ${r.chain} jumps kube-proxy adds with iptables -I)\n`,
+    );
+  }
 }
