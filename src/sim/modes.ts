@@ -35,6 +35,7 @@ import {
   parseIptables,
   type Ruleset,
   renderIptablesSave,
+  type SaveOptions,
 } from '../proxy/iptables/index.js';
 import { IptablesNodeProgram } from '../proxy/iptables/node-program.js';
 import {
@@ -69,6 +70,11 @@ export interface ModeOptions {
   readonly ebpfMapSizes?: LbMapSizes;
   /** IPVS mode: --ipvs-scheduler (default rr). */
   readonly ipvsScheduler?: string;
+  /**
+   * Wall clock (ms since the epoch) at simulated time 0: the nodes' clock, which dated dumps
+   * (iptables-save's header) show. Default 0, the epoch.
+   */
+  readonly clockEpochMs?: number;
   /** The nodes' KubeProxyConfiguration (default: kube-proxy's defaults with the model's cluster CIDR). */
   readonly kubeProxyConfig?: KubeProxyConfig;
   /** Cilium's values for eBPF mode (flags above, when given, take precedence). */
@@ -81,6 +87,24 @@ export interface ModeOptions {
 interface NodeContext {
   readonly facts: NodeFacts;
   readonly kubeProxy: KubeProxyConfig;
+}
+
+/** A node's wall clock now, as its tools (iptables-save) date their output. */
+function nodeDate(node: Host, options: ModeOptions): Date {
+  return new Date((options.clockEpochMs ?? 0) + node.network.nowNs / 1e6);
+}
+
+/** iptables-save's options: dated by the node's clock; with -c, rule and policy counters. */
+function saveOptions(
+  node: Host,
+  options: ModeOptions,
+  evaluator: IptablesEvaluator,
+  counters: boolean | undefined,
+): SaveOptions {
+  const date = nodeDate(node, options);
+  return counters
+    ? { date, counters: evaluator.counterLookup(), policyCounters: evaluator.policyCounterLookup() }
+    : { date };
 }
 
 /**
@@ -180,7 +204,7 @@ function attachIptables(
     mode: 'iptables',
     node,
     conntrack,
-    dump: (o) => renderIptablesSave(ruleset, o?.counters ? { counters: evaluator.counterLookup() } : {}),
+    dump: (o) => renderIptablesSave(ruleset, saveOptions(node, options, evaluator, o?.counters)),
     sync: (m) => {
       if (options.iptablesSave !== undefined) return; // a user's dump is fixed
       ruleset = load(m);
@@ -270,7 +294,7 @@ function attachIpvs(
         case 'iptables':
           return renderIptablesSave(
             state.iptables,
-            o?.counters ? { counters: program.evaluator.counterLookup() } : {},
+            saveOptions(node, options, program.evaluator, o?.counters),
           );
       }
     },

@@ -4,11 +4,21 @@
  * pod, the apiserver on the control-plane node, a TCP stack with curl on every host).
  * This is the library entry point the CLI, the kernel comparison and the tests share.
  */
-import { type CurlResult, curl, startHttpResponder, type TcpConnection, TcpStack } from '../apps/index.js';
+import {
+  type CurlResult,
+  type CurlVerboseLine,
+  curl,
+  ipv6NotSupported,
+  parseCurlUrl,
+  startHttpResponder,
+  type TcpConnection,
+  TcpStack,
+} from '../apps/index.js';
 import type { NodeFacts } from '../config/node-options.js';
 import { formatConntrackList } from '../conntrack/index.js';
 import type { ClusterConfig } from '../k8s/cluster-config.js';
 import {
+  BOOTSTRAP_LEAD_SECONDS,
   type Cluster,
   type LoadOptions,
   type LoadResult,
@@ -28,11 +38,12 @@ import {
 import type { Host } from '../topology/host.js';
 import type { OverlayKind } from '../topology/tunnel.js';
 import { PacketTracer } from '../trace/packet-trace.js';
-import { formatIPv4, parseIPv4 } from '../util/ipv4.js';
+import { formatIPv4, isIPv4, parseIPv4 } from '../util/ipv4.js';
 import { Rng } from '../util/rng.js';
 import { PcapngCaptureSink } from './capture-sink.js';
+import { NodeHealthServers } from './health-servers.js';
 import { changedServices } from './model-diff.js';
-import { attachMode, type ModeOptions, type NodeProxy } from './modes.js';
+import { attachMode, type DumpPart, type ModeOptions, type NodeProxy } from './modes.js';
 
 export interface SimulationOptions extends ModeOptions {
   /** YAML manifests (default: the embedded origin scenario). */
@@ -69,6 +80,10 @@ export interface CurlOutcome {
   readonly elapsedMs: number;
   /** The client's source port. */
   readonly localPort: number;
+  /** The response head as received (what curl -i / -I print); '' on failure. */
+  readonly rawHead: string;
+  /** What curl -v prints (format with formatCurlVerbose). */
+  readonly verbose: readonly CurlVerboseLine[];
 }
 
 export interface CurlRequest {
@@ -78,6 +93,12 @@ export interface CurlRequest {
   readonly connectTimeoutMs?: number;
   /** --max-time. */
   readonly maxTimeMs?: number;
+  /** -X. */
+  readonly method?: string;
+  /** -I. */
+  readonly head?: boolean;
+  /** -H, as typed. */
+  readonly headers?: readonly string[];
 }
 
 export class SimulationError extends Error {
@@ -101,6 +122,8 @@ export class Simulation {
   readonly loadResult: LoadResult | null;
   model: ProxyModel;
   private readonly stacks = new Map<Host, TcpStack>();
+  /** Each node's kube-proxy (or Cilium) health servers, by node name. */
+  private readonly healthServers = new Map<string, NodeHealthServers>();
   /** Server-side record per accepted connection, keyed by server host + local port + peer. */
   /**
    * The last connection a server accepted. The pump runs one curl to completion at a time,
@@ -158,6 +181,7 @@ export class Simulation {
     }
     this.model = toProxyModel(this.cluster);
     this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), {
+      clockEpochMs: this.cluster.now(),
       ...options,
       ...nodeConfigOf(options, this.loadResult),
       nodeFacts: options.nodeFacts ?? nodeFactsOf(config),
@@ -223,6 +247,17 @@ export class Simulation {
     const epochMs = this.cluster.now();
     this.stackOf(t.client);
     for (const node of t.nodes.values()) this.stackOf(node);
+    for (const [name, node] of t.nodes) {
+      const servers = new NodeHealthServers({
+        nodeName: name,
+        stack: this.stackOf(node),
+        mode: this.mode,
+        clockEpochMs: epochMs,
+        startedBeforeMs: BOOTSTRAP_LEAD_SECONDS * 1000,
+      });
+      servers.sync(this.model);
+      this.healthServers.set(name, servers);
+    }
     for (const app of this.cluster.podApps()) this.startPodApp(app.namespace, app.name);
     // Host-network endpoints (the apiserver behind the `kubernetes` Service) answer on their node.
     for (const sp of this.model.servicePorts) {
@@ -268,16 +303,22 @@ export class Simulation {
   curl(request: CurlRequest): CurlOutcome {
     const host = this.host(request.from);
     const stack = this.stackOf(host);
-    const target = parseUrl(request.url);
-    const localAddr = host.sourceAddressFor(target.addr);
-    if (localAddr === 0)
-      throw new SimulationError(`${request.from} has no route to ${formatIPv4(target.addr)}`);
+    const target = parseCurlUrl(request.url);
+    if (target.ok && target.url.family === 6) throw new SimulationError(ipv6NotSupported(target.url));
+    // A URL curl refuses (or a name, which nothing resolves yet) fails inside curl, with its exit code.
+    const addr = target.ok && isIPv4(target.url.host) ? parseIPv4(target.url.host) : undefined;
+    const localAddr = addr === undefined ? 0 : host.sourceAddressFor(addr);
+    if (addr !== undefined && localAddr === 0)
+      throw new SimulationError(`${request.from} has no route to ${formatIPv4(addr)}`);
     this.lastServed = null;
     const run = curl(stack, {
       url: request.url,
       localAddr,
       connectTimeoutMs: request.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       ...(request.maxTimeMs !== undefined ? { maxTimeMs: request.maxTimeMs } : {}),
+      ...(request.method !== undefined ? { method: request.method } : {}),
+      ...(request.head !== undefined ? { head: request.head } : {}),
+      ...(request.headers !== undefined ? { headers: request.headers } : {}),
     });
     const net = this.network;
     const deadline =
@@ -308,6 +349,8 @@ export class Simulation {
         stderr: result.message,
         elapsedMs: result.elapsedMs,
         localPort: result.localPort,
+        rawHead: '',
+        verbose: result.verbose,
       };
     }
     const served = this.lastServed;
@@ -318,6 +361,8 @@ export class Simulation {
       stderr: '',
       elapsedMs: result.elapsedMs,
       localPort: result.localPort,
+      rawHead: result.rawHead,
+      verbose: result.verbose,
       ...(servedBy !== undefined ? { servedBy } : {}),
     };
   }
@@ -332,8 +377,8 @@ export class Simulation {
     return stdout + stderr;
   }
 
-  /** The mode's native dump on a node. */
-  rules(nodeName: string, options?: { counters?: boolean }): string {
+  /** The mode's native dump on a node (IPVS mode: `part` picks ipvsadm -Ln, -Lnc, ipset list or iptables-save). */
+  rules(nodeName: string, options?: { counters?: boolean; part?: DumpPart }): string {
     const proxy = this.proxies.get(nodeName);
     if (proxy === undefined) throw new SimulationError(`unknown node "${nodeName}"`);
     return proxy.dump(options);
@@ -381,14 +426,9 @@ export class Simulation {
     // Only the Services that changed: eBPF mode re-plans just those (the others resync fully).
     const changed = changedServices(before, this.model);
     for (const proxy of this.proxies.values()) proxy.sync(this.model, changed);
+    for (const servers of this.healthServers.values()) servers.sync(this.model);
     this.routeVipsThroughFirstNode();
   }
-}
-
-function parseUrl(url: string): { addr: number; port: number } {
-  const m = /^http:\/\/([0-9.]+)(?::(\d+))?(\/.*)?$/.exec(url);
-  if (m === null) throw new SimulationError(`unsupported URL "${url}": expected http://IPv4[:PORT][/path]`);
-  return { addr: parseIPv4(m[1]), port: m[2] === undefined ? 80 : Number(m[2]) };
 }
 
 export function buildSimulation(options: SimulationOptions = {}): Simulation {
