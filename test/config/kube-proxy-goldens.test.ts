@@ -32,7 +32,9 @@ function canonical(restore: string): Record<string, { chains: string[]; rules: R
     } else if (line.startsWith(':')) out[table].chains.push(line.split(' ')[0].slice(1));
     else if (line.startsWith('-A ')) {
       const chain = line.split(' ')[1];
-      (out[table].rules[chain] ??= []).push(line);
+      const rules = out[table].rules[chain] ?? [];
+      rules.push(line);
+      out[table].rules[chain] = rules;
     }
   }
   for (const t of Object.values(out)) t.chains.sort();
