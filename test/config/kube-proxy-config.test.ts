@@ -9,6 +9,8 @@ import {
   parseKubeProxyConfiguration,
   syncPeriods,
 } from '../../src/config/kube-proxy-config.js';
+import { ipvsTimeouts } from '../../src/config/node-options.js';
+import { DEFAULT_IPVS_TIMEOUTS } from '../../src/proxy/ipvs/datapath.js';
 import { buildSmall } from '../sim/harness.js';
 
 const HEAD = 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n';
@@ -187,6 +189,19 @@ spec:
 
   it('ipvs masqueradeBit comes from iptables.masqueradeBit in IPVS mode', () => {
     expect(rules('mode: ipvs\niptables: { masqueradeBit: 5 }\n', 'ipvs')).toContain('0x20/0x20');
+  });
+
+  it('ipvs.tcpTimeout / tcpFinTimeout / udpTimeout become the IPVS connection timeouts (0 keeps the kernel’s)', () => {
+    expect(
+      ipvsTimeouts(
+        parse({ mode: 'ipvs', ipvs: { tcpTimeout: '5m', tcpFinTimeout: '33s', udpTimeout: '44s' } }),
+      ),
+    ).toEqual({
+      tcpEstablishedS: 300,
+      tcpFinWaitS: 33,
+      udpS: 44,
+    });
+    expect(ipvsTimeouts(parse({ mode: 'ipvs' }))).toEqual(DEFAULT_IPVS_TIMEOUTS);
   });
 
   it('conntrack.maxPerCore × the node’s CPUs, at least conntrack.min, is nf_conntrack_max', () => {
