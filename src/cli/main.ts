@@ -8,6 +8,7 @@ import { registerBench } from './bench.js';
 import { CliError } from './common.js';
 import { registerConntrack } from './conntrack.js';
 import { registerCurl } from './curl.js';
+import { registerExplore } from './explore.js';
 import { registerGet } from './get.js';
 import { registerLoad } from './load.js';
 import { registerRules } from './rules.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerLoad(program);
   registerBench(program);
   registerVerify(program);
+  registerExplore(program);
   return program;
 }
 
