@@ -39,7 +39,7 @@ export function drawTopology(view: ModeView): DrawnTopology {
   const t = view.topology;
   const g = new dagre.graphlib.Graph({ compound: true, multigraph: false });
   g.setGraph({ rankdir: 'TB', nodesep: 16, ranksep: 34, marginx: 8, marginy: 8 });
-  // Room above each node's interfaces for its name and pod CIDR (dagre has no cluster label).
+  // Room below each node's pods for its name and pod CIDR (dagre has no cluster label).
   const CLUSTER_HEADER = 30;
   g.setDefaultEdgeLabel(() => ({}));
   const labels = new Map<
@@ -93,7 +93,7 @@ export function drawTopology(view: ModeView): DrawnTopology {
   dagre.layout(g);
   const graph = g.graph();
   const width = (graph.width ?? 600) + 4;
-  const height = (graph.height ?? 400) + 4;
+  const height = (graph.height ?? 400) + 4 + CLUSTER_HEADER;
   const svg = el('svg', {
     viewBox: `0 0 ${width} ${height}`,
     width: '100%',
@@ -127,18 +127,16 @@ export function drawTopology(view: ModeView): DrawnTopology {
   for (const id of g.nodes()) {
     const n = g.node(id) as unknown as Box;
     const b: Box = { x: n.x - n.width / 2, y: n.y - n.height / 2, width: n.width, height: n.height };
-    if (id.startsWith('node:')) {
-      b.y -= CLUSTER_HEADER;
-      b.height += CLUSTER_HEADER;
-    }
+    if (id.startsWith('node:')) b.height += CLUSTER_HEADER;
     boxes.set(id, b);
     const label = labels.get(id);
     if (label === undefined) continue;
     const group = el('g', { class: `box ${label.kind}`, 'data-box': id, ...label.data });
     group.append(el('rect', { x: b.x, y: b.y, width: b.width, height: b.height, rx: 5 }));
     if (label.kind === 'node') {
-      group.append(el('text', { x: b.x + 8, y: b.y + 15, class: 'title' }, label.title));
-      group.append(el('text', { x: b.x + 8, y: b.y + 28, class: 'sub' }, label.sub));
+      // Name and pod CIDR at the foot of the node: the path's arrows come in at the top.
+      group.append(el('text', { x: b.x + 8, y: b.y + b.height - 19, class: 'title' }, label.title));
+      group.append(el('text', { x: b.x + 8, y: b.y + b.height - 6, class: 'sub' }, label.sub));
       group.append(el('title', {}, `${label.title}: ${label.sub}`));
       clusters.append(group);
     } else {
