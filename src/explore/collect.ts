@@ -27,7 +27,7 @@ import type {
   TopologyView,
 } from './model.js';
 import { ruleProbabilities } from './probabilities.js';
-import { ebpfConntrackLines, ebpfLookupHits, ruleLines } from './rule-lines.js';
+import { ebpfConntrackLines, ebpfLookupHits, nftVmapElementLines, ruleLines } from './rule-lines.js';
 
 export interface CollectOptions {
   /** A fresh simulation of the scenario in `mode` (capture on when asked). */
@@ -266,12 +266,14 @@ export async function collectMode(mode: ProxyMode, options: CollectOptions): Pro
       const iface = io === null ? undefined : `${s.host}/${io[2]}`;
       const frame = iface === undefined ? undefined : queues.get(iface)?.shift();
       const dump = dumps[s.host] ?? [];
-      const rules: RuleHitView[] = s.rules.map((r) => ({
-        table: r.table,
-        chain: r.chain,
-        text: r.ruleText,
-        lines: ruleLines(dump, r),
-      }));
+      const rules: RuleHitView[] = s.rules.map((r, i) => {
+        const lines = ruleLines(dump, r);
+        // A verdict-map dispatch: also the map element that sent it to the next chain.
+        const next = s.rules[i + 1];
+        if (r.table === 'ip kube-proxy' && next !== undefined)
+          lines.push(...nftVmapElementLines(dump, r.ruleText, next.chain));
+        return { table: r.table, chain: r.chain, text: r.ruleText, lines };
+      });
       return {
         host: s.host,
         stage: s.stage,

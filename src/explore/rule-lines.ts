@@ -31,6 +31,26 @@ function nftLines(dump: readonly string[], e: RuleTraceEvent): number[] {
 }
 
 /**
+ * nft: a rule that dispatched through a verdict map (`… vmap @service-ips`) went on to the
+ * chain its element names; the element's line inside `map NAME { elements = { … } }`
+ * (the line with `: goto CHAIN` / `: jump CHAIN`) is the entry that matched.
+ */
+export function nftVmapElementLines(dump: readonly string[], ruleText: string, nextChain: string): number[] {
+  const m = /vmap @(\S+)/.exec(ruleText);
+  if (m === null) return [];
+  const start = dump.findIndex((l) => l.trim() === `map ${m[1]} {`);
+  if (start < 0) return [];
+  const lines: number[] = [];
+  for (let i = start + 1; i < dump.length && dump[i].trim() !== '}'; i++) {
+    const l = dump[i];
+    if (l.includes(`: goto ${nextChain},`) || l.includes(`: jump ${nextChain},`)) lines.push(i);
+    else if (l.endsWith(`: goto ${nextChain} }`) || l.endsWith(`: jump ${nextChain} }`)) lines.push(i);
+    else if (l.endsWith(`: goto ${nextChain}`) || l.endsWith(`: jump ${nextChain}`)) lines.push(i);
+  }
+  return lines;
+}
+
+/**
  * IPVS: the tracer reports `TCP client → VIP:port → RIP:port`; highlight the virtual
  * service line and the real server the connection was scheduled to.
  */
@@ -142,21 +162,27 @@ export function ebpfLookupHits(
   const hits: { table: string; chain: string; text: string; lines: number[] }[] = [];
   const entries = mapEntries(dump);
   const add = (e: MapEntry, text: string) => hits.push({ table: 'bpf', chain: e.map, text, lines: e.lines });
+  // In the order the datapath reads them: the frontend's service entries (master, then the
+  // slot it picked), the backend that slot names, then reverse NAT and conntrack.
   const backendIds = new Set<string>();
-  for (const e of entries) {
-    if (e.map.startsWith('cilium_lb4_backends') && e.value.startsWith(be)) {
-      backendIds.add(e.key);
-      add(e, `backend ${e.key} = ${backend}`);
-    }
-  }
-  for (const e of entries) {
-    if (!e.map.startsWith('cilium_lb4_services') || !e.key.startsWith(fe)) continue;
+  for (const e of entries)
+    if (e.map.startsWith('cilium_lb4_backends') && e.value.startsWith(be)) backendIds.add(e.key);
+  const slotOf = (e: MapEntry) => {
     const slot = e.key.split(' ').slice(6, 8);
-    const slotNo = Number.parseInt(slot[1] + slot[0], 16);
+    return Number.parseInt(slot[1] + slot[0], 16);
+  };
+  const services = entries
+    .filter((e) => e.map.startsWith('cilium_lb4_services') && e.key.startsWith(fe))
+    .sort((a, b) => slotOf(a) - slotOf(b));
+  for (const e of services) {
+    const slotNo = slotOf(e);
     const backendId = e.value.split(' ').slice(0, 4).join(' ');
     if (slotNo === 0) add(e, `service ${frontend}: master entry (slot 0)`);
     else if (backendIds.has(backendId)) add(e, `service ${frontend}: slot ${slotNo} → backend ${backendId}`);
   }
+  for (const e of entries)
+    if (e.map.startsWith('cilium_lb4_backends') && backendIds.has(e.key))
+      add(e, `backend ${e.key} = ${backend}`);
   for (const e of entries)
     if (e.map.startsWith('cilium_lb4_reverse_nat') && e.value === fe)
       add(e, `reverse NAT ${e.key} → ${frontend}`);
