@@ -7,20 +7,16 @@
 import type { Command } from 'commander';
 import { explore } from '../explore/index.js';
 import { PROXY_MODES, type ProxyMode } from '../proxy/common/datapath.js';
-import {
-  addSimulationOptions,
-  CliError,
-  loadSimulation,
-  parseInteger,
-  type SimulationFlags,
-} from './common.js';
+import { addSimulationOptions, loadSimulation, parseInteger, type SimulationFlags } from './common.js';
+import { ensureDirectory } from './fs-checks.js';
+import { type CliIo, processIo } from './io.js';
 
 interface ExploreFlags extends SimulationFlags {
   out: string;
   flows: number;
 }
 
-export function registerExplore(program: Command): Command {
+export function registerExplore(program: Command, io: CliIo = processIo): Command {
   return addSimulationOptions(
     program
       .command('explore')
@@ -35,38 +31,30 @@ export function registerExplore(program: Command): Command {
         600,
       ),
   ).action(async (flags: ExploreFlags) => {
+    // A bad --out costs one line before any simulation runs.
+    ensureDirectory(flags.out, '--out');
     const chosen = flags.mode ?? flags.proxyMode;
     const modes = (chosen === undefined ? PROXY_MODES : [chosen]) as ProxyMode[];
-    let warned = false;
-    let rejected = false;
     const files = flags.filename ?? [];
+    let warned = false;
+    // Each mode loads the manifests afresh; their warnings are printed once.
+    const quietAfterFirst: CliIo = { ...io, stderr: (t) => (warned ? undefined : io.stderr(t)) };
     const { index, data } = await explore({
       modes,
       outDir: flags.out,
       seed: flags.seed,
       loadFlows: flags.flows,
       title: files.length === 0 ? 'origin scenario' : files.join(', '),
-      generatedBy: `dpsim explore${process.argv
-        .slice(3)
-        .map((a) => ` ${a}`)
-        .join('')}`,
+      generatedBy: 'dpsim explore',
       simulate: async (mode, capture) => {
-        // Each mode loads the manifests afresh; their warnings are printed once.
-        const loaded = await loadSimulation({ ...flags, mode, proxyMode: undefined }, { capture }, (s) => {
-          if (!warned) process.stderr.write(s);
-        });
+        const sim = await loadSimulation({ ...flags, mode, proxyMode: undefined }, { capture }, quietAfterFirst);
         warned = true;
-        rejected ||= loaded.rejected;
-        return loaded.sim;
+        return sim;
       },
-    }).catch((e: unknown) => {
-      if (e instanceof Error && e.name === 'ExploreSiteError') throw new CliError(`error: ${e.message}`);
-      throw e;
     });
     const paths = data.modes.reduce((n, m) => n + m.paths.length, 0);
-    process.stdout.write(
-      `wrote ${index} (${data.modes.map((m) => m.mode).join(', ')}: ${paths} paths, captures ${data.modes.map((m) => m.captureFile).join(', ')})\n`,
+    io.stdout(
+      `wrote ${index} (${data.modes.map((m) => m.mode).join(', ')}: ${paths} paths; captures ${data.modes.map((m) => m.captureFile).join(', ')})\n`,
     );
-    if (rejected) process.exitCode = 1;
   });
 }
