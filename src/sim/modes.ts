@@ -7,12 +7,14 @@
 import { ConntrackTable, kubeProxyTimeouts } from '../conntrack/index.js';
 import type { ProxyMode } from '../proxy/common/datapath.js';
 import type { ProxyModel } from '../proxy/common/model.js';
+import { renderCiliumCtList, renderCiliumServiceList } from '../proxy/ebpf/cilium-views.js';
 import {
   compileEbpf,
   EbpfDatapath,
   type EbpfLoadBalancer,
   type LbMapSizes,
   renderBpftoolDump,
+  renderCiliumLbList,
 } from '../proxy/ebpf/index.js';
 import { EbpfNodeIngress, EbpfPodIngress } from '../proxy/ebpf/node-program.js';
 import { EbpfSocketLb } from '../proxy/ebpf/socket-lb.js';
@@ -85,9 +87,19 @@ function saveOptions(
 /**
  * Which native text `dump` prints. IPVS mode has several: `ipvsadm -Ln` (default;
  * `counters` ⇒ `--stats`), `ipvsadm -Lnc` ('connections'), `ipset list` and the remaining
- * `iptables-save` (`counters` ⇒ `-c`). Other modes have one and ignore `part`.
+ * `iptables-save` (`counters` ⇒ `-c`). eBPF mode: `bpftool map dump` (default), and the agent's
+ * `cilium-dbg bpf lb list` ('cilium-lb'), `cilium-dbg service list` ('cilium-service') and
+ * `cilium-dbg bpf ct list global` ('cilium-ct'). iptables and nftables have one and ignore `part`.
  */
-export type DumpPart = 'ipvsadm' | 'connections' | 'ipset' | 'iptables';
+export type DumpPart =
+  | 'ipvsadm'
+  | 'connections'
+  | 'ipset'
+  | 'iptables'
+  | 'bpftool'
+  | 'cilium-lb'
+  | 'cilium-service'
+  | 'cilium-ct';
 
 /** One node's proxy: its native dump and its re-sync. */
 export interface NodeProxy {
@@ -226,9 +238,7 @@ function attachIpvs(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
     node,
     conntrack,
     dump: (o) => {
-      switch (o?.part ?? 'ipvsadm') {
-        case 'ipvsadm':
-          return renderIpvsadmList(ipvs.services, { stats: o?.counters ?? false });
+      switch (o?.part) {
         case 'connections':
           return renderIpvsadmConnections(ipvs.conns, node.network.nowNs);
         case 'ipset':
@@ -238,6 +248,8 @@ function attachIpvs(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
             state.iptables,
             saveOptions(node, options, program.evaluator, o?.counters),
           );
+        default:
+          return renderIpvsadmList(ipvs.services, { stats: o?.counters ?? false });
       }
     },
     sync: (m) => {
@@ -265,12 +277,23 @@ function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
   };
   attachPrograms();
   node.netfilter = null;
-  node.socketLb = new EbpfSocketLb(lb, rng.fork());
+  node.socketLb = new EbpfSocketLb(lb, rng.fork(), () => node.network.nowNs);
   return {
     mode: 'ebpf',
     node,
     conntrack: null,
-    dump: () => renderBpftoolDump(lb),
+    dump: (o) => {
+      switch (o?.part) {
+        case 'cilium-lb':
+          return renderCiliumLbList(lb);
+        case 'cilium-service':
+          return renderCiliumServiceList(lb);
+        case 'cilium-ct':
+          return renderCiliumCtList(lb);
+        default:
+          return renderBpftoolDump(lb);
+      }
+    },
     sync: (m, changed) => {
       lb.sync(m, changed);
       attachPrograms();

@@ -363,12 +363,16 @@ export class Simulation {
     };
   }
 
-  /** `conntrack -L` on a node (stdout and the summary line conntrack prints on stderr). */
+  /**
+   * `conntrack -L` on a node (stdout and the summary line conntrack prints on stderr); in eBPF
+   * mode, whose connections never enter nf_conntrack, the BPF CT map as `cilium-dbg bpf ct list
+   * global` prints it.
+   */
   conntrackList(nodeName: string): string {
     const proxy = this.proxies.get(nodeName);
     if (proxy === undefined) throw new SimulationError(`unknown node "${nodeName}"`);
-    if (proxy.conntrack === null)
-      return `# ${this.mode} mode keeps its connections in BPF maps, not nf_conntrack\n`;
+    // eBPF mode tracks connections in its own CT maps: their `cilium-dbg bpf ct list global` view.
+    if (proxy.conntrack === null) return proxy.dump({ part: 'cilium-ct' });
     const { stdout, stderr } = formatConntrackList(proxy.conntrack, this.network.nowNs);
     return stdout + stderr;
   }

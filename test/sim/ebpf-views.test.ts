@@ -1,0 +1,69 @@
+/**
+ * eBPF mode as a Cilium user reads it: `cilium-dbg service list`, `cilium-dbg bpf lb list`,
+ * `cilium-dbg bpf ct list global` (also what `conntrack -L` shows there), and socket-LB
+ * honouring sessionAffinity for the node's own connections.
+ */
+import { describe, expect, it } from 'vitest';
+import { originScenarioYaml } from '../../src/k8s/index.js';
+import { buildSimulation } from '../../src/sim/simulation.js';
+
+const AFFINITY = `${originScenarioYaml}---
+apiVersion: v1
+kind: Service
+metadata: {name: sticky}
+spec:
+  selector: {app: web}
+  sessionAffinity: ClientIP
+  ports: [{port: 80, targetPort: 8080}]
+`;
+
+describe('eBPF views', () => {
+  it('rules --view service prints cilium-dbg service list: ID, Frontend, Service Type, one backend per line', () => {
+    const sim = buildSimulation({ mode: 'ebpf' });
+    const text = sim.rules('node1', { part: 'cilium-service' });
+    const lines = text.split('\n');
+    expect(lines[0]).toMatch(/^ID {3}Frontend {2,}Service Type {3}Backend/);
+    expect(text).toMatch(
+      /\n\d+ +192\.168\.100\.100:31244\/TCP +NodePort +1 => 10\.233\.\d+\.\d+:8080\/TCP \(active\)/,
+    );
+    expect(text).toMatch(/\n +2 => 10\.233\.\d+\.\d+:8080\/TCP \(active\)/);
+    expect(text).toMatch(
+      /\n1 +10\.233\.0\.1:443\/TCP +ClusterIP +1 => 192\.168\.100\.100:6443\/TCP \(active\)/,
+    );
+  });
+
+  it('rules --view lb prints cilium-dbg bpf lb list with the master slot and one row per backend slot', () => {
+    const sim = buildSimulation({ mode: 'ebpf' });
+    const text = sim.rules('node1', { part: 'cilium-lb' });
+    expect(text.split('\n')[0]).toMatch(/^SERVICE ADDRESS +BACKEND ADDRESS \(REVNAT_ID\) \(SLOT\)/);
+    expect(text).toMatch(/\n192\.168\.100\.100:31244\/TCP +0\.0\.0\.0:0 \(\d+\) \(0\) \[NodePort\]/);
+  });
+
+  it('conntrack -L in eBPF mode lists the BPF CT map as cilium-dbg bpf ct list global does, with the service entries of the curls', () => {
+    const sim = buildSimulation({ mode: 'ebpf' });
+    const o = sim.curl({ from: 'client', url: 'http://192.168.100.100:31244/' });
+    expect(o.exitCode).toBe(0);
+    const text = sim.conntrackList('node1');
+    expect(text).not.toContain('#');
+    const lines = text.split('\n').filter((l) => l !== '');
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    for (const l of lines)
+      expect(l).toMatch(
+        /^TCP (OUT|IN) [\d.]+:\d+ -> [\d.]+:\d+ (service )?expires=\d+ RxPackets=\d+ RxBytes=\d+ RxFlagsSeen=0x00 LastRxReport=0 TxPackets=\d+ TxBytes=\d+ TxFlagsSeen=0x00 LastTxReport=0 Flags=0x[0-9a-f]{4} \[ ([A-Za-z]+ )*\] RevNAT=\d+ SourceSecurityID=0 IfIndex=0 $/,
+      );
+    expect(lines.some((l) => l.includes(` ${o.localPort} `) || l.includes(`:${o.localPort} `))).toBe(true);
+    expect(lines.filter((l) => / service /.test(l)).length).toBe(1);
+  });
+
+  it('socket-LB honours sessionAffinity: ClientIP for a node’s own connections (one backend), and spreads without it', () => {
+    const sim = buildSimulation({ mode: 'ebpf', manifests: AFFINITY });
+    const sticky = sim.model.servicePorts.find((s) => s.name === 'sticky')!;
+    const plain = sim.model.servicePorts.find((s) => s.name === 'myweb-svc-np')!;
+    const served = (ip: string) =>
+      new Set(
+        Array.from({ length: 9 }, () => sim.curl({ from: 'node2', url: `http://${ip}/` }).servedBy?.pod),
+      );
+    expect(served(sticky.clusterIP).size).toBe(1);
+    expect(served(plain.clusterIP).size).toBeGreaterThan(1);
+  });
+});
