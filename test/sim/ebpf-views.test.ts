@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { originScenarioYaml } from '../../src/k8s/index.js';
 import { buildSimulation } from '../../src/sim/simulation.js';
+import { formatTraceSteps } from '../../src/trace/packet-trace.js';
 
 const AFFINITY = `${originScenarioYaml}---
 apiVersion: v1
@@ -65,5 +66,28 @@ describe('eBPF views', () => {
       );
     expect(served(sticky.clusterIP).size).toBe(1);
     expect(served(plain.clusterIP).size).toBeGreaterThan(1);
+  });
+
+  it('trace shows the service lookup, the backend chosen, DNAT and SNAT on the ingress node, and reverse SNAT and rev-NAT on the reply', () => {
+    const sim = buildSimulation({ mode: 'ebpf' });
+    // node1 forwards to a backend on another node (eTP=Cluster): DNAT + SNAT there.
+    let text = '';
+    for (let i = 0; i < 10 && !text.includes(' SNAT '); i++) {
+      const { outcome, tracer } = sim.trace({ from: 'client', url: 'http://192.168.100.100:31244/' });
+      expect(outcome.exitCode).toBe(0);
+      text = formatTraceSteps(tracer.steps);
+    }
+    expect(text).toContain(
+      'bpf/cil_from_netdev#1: Frontend service lookup, addr=192.168.100.100 key.dport=31244',
+    );
+    expect(text).toMatch(
+      /bpf\/cil_from_netdev#2: Service backend slot lookup result: target=10\.233\.\d+\.\d+ port=8080 \(backend \d+, service default\/myweb-svc-np, revNAT \d+\)/,
+    );
+    expect(text).toMatch(/bpf\/cil_from_netdev#3: DNAT 192\.168\.100\.100:31244 -> 10\.233\.\d+\.\d+:8080/);
+    expect(text).toMatch(/bpf\/cil_from_netdev#4: SNAT 192\.168\.100\.1:(\d+) -> 192\.168\.100\.100:\d+/);
+    expect(text).toMatch(/reverse SNAT 192\.168\.100\.100:\d+ -> 192\.168\.100\.1:\d+/);
+    expect(text).toMatch(
+      /Performing reverse NAT, address=192\.168\.100\.100 port=31244 \(10\.233\.\d+\.\d+:8080 -> 192\.168\.100\.100:31244\)/,
+    );
   });
 });
