@@ -57,11 +57,10 @@ export function renderCiliumServiceList(lb: EbpfLoadBalancer): string {
     // Maglev and random fill slots with repeats of the same backends: list each backend once.
     const backends = [...new Set([...fe.backends.entries()].sort((a, b) => a[0] - b[0]).map(([, t]) => t))];
     if (backends.length === 0) rows.push([String(fe.id), fe.address, fe.type, '']);
-    backends.forEach((b, i) =>
-      rows.push(
-        i === 0 ? [String(fe.id), fe.address, fe.type, `${i + 1} => ${b}`] : ['', '', '', `${i + 1} => ${b}`],
-      ),
-    );
+    for (let i = 0; i < backends.length; i++) {
+      const backend = `${i + 1} => ${backends[i]}`;
+      rows.push(i === 0 ? [String(fe.id), fe.address, fe.type, backend] : ['', '', '', backend]);
+    }
   }
   return tabwrite(rows);
 }

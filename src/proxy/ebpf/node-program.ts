@@ -48,9 +48,8 @@ class EbpfTcIngress implements TcProgram {
     if (trace === null || before === null) return;
     const lines = explain(this.datapath, before, snapshot(this.datapath, frame, out.length));
     lines.push(ACTION_TEXT[v] ?? String(v));
-    lines.forEach((ruleText, i) =>
-      trace.record({ hook: 'tc ingress', table: 'bpf', chain: this.name, ruleIndex: i, ruleText }),
-    );
+    for (let i = 0; i < lines.length; i++)
+      trace.record({ hook: 'tc ingress', table: 'bpf', chain: this.name, ruleIndex: i, ruleText: lines[i] });
   }
 
   dropReasonName(code: number): string {
