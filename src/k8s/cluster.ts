@@ -24,15 +24,7 @@ import {
   managesSlices,
   syncServiceSlices,
 } from './controllers/endpointslice.js';
-import {
-  isPodReady,
-  isPodTerminating,
-  nodeIP,
-  removePod,
-  setPodReady,
-  startPod,
-  terminatePod,
-} from './controllers/pods.js';
+import { nodeIP, removePod, setPodReady, startPod, terminatePod } from './controllers/pods.js';
 import {
   syncDeployment,
   syncReplicaSet,
@@ -125,24 +117,6 @@ export interface EventResult {
   readonly message: string;
   /** Keys (`ns/name`) of Services whose endpoints or spec changed. */
   readonly changedServices: readonly string[];
-}
-
-/** A pod as the simulator's responder needs it. */
-export interface PodAppInfo {
-  readonly name: string;
-  readonly namespace: string;
-  readonly nodeName: string;
-  readonly ip: string;
-  readonly ready: boolean;
-  readonly terminating: boolean;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly containerPorts: readonly {
-    readonly name: string;
-    readonly port: number;
-    readonly protocol: 'TCP' | 'UDP' | 'SCTP';
-  }[];
-  /** What the origin scenario's app answers over HTTP: "Hello World!" followed by the pod name. */
-  readonly greeting: string;
 }
 
 export type DnsAnswer =
@@ -818,35 +792,6 @@ export class Cluster {
   }
   getPod(name: string, namespace = 'default'): Pod | undefined {
     return this.store.pods.get(objectKey(namespace, name));
-  }
-
-  /** Every scheduled pod with an IP, as the simulator's app responders need them. */
-  podApps(): PodAppInfo[] {
-    const out: PodAppInfo[] = [];
-    for (const pod of this.pods()) {
-      const ip = pod.status?.podIP;
-      const nodeName = pod.spec?.nodeName;
-      if (ip === undefined || nodeName === undefined) continue;
-      const name = pod.metadata!.name!;
-      out.push({
-        name,
-        namespace: pod.metadata!.namespace!,
-        nodeName,
-        ip,
-        ready: isPodReady(pod),
-        terminating: isPodTerminating(pod),
-        labels: { ...(pod.metadata?.labels ?? {}) },
-        containerPorts: (pod.spec?.containers ?? []).flatMap((c) =>
-          (c.ports ?? []).map((p) => ({
-            name: p.name ?? '',
-            port: p.containerPort,
-            protocol: (p.protocol ?? 'TCP') as 'TCP' | 'UDP' | 'SCTP',
-          })),
-        ),
-        greeting: `Hello World! ${name}`,
-      });
-    }
-    return out;
   }
 
   /** The node's InternalIP. */

@@ -24,7 +24,6 @@ export {
   type DnsAnswer,
   type EventResult,
   type KubeObject,
-  type PodAppInfo,
   resourceRef,
 } from './cluster.js';
 export {

@@ -31,6 +31,7 @@ import { Rng } from '../util/rng.js';
 import { PcapngCaptureSink } from './capture-sink.js';
 import { changedServices } from './model-diff.js';
 import { attachMode, type ModeOptions, type NodeProxy } from './modes.js';
+import { type PodAppInfo, podApps } from './pod-apps.js';
 
 export interface SimulationOptions extends ModeOptions {
   /** YAML manifests (default: the embedded origin scenario). */
@@ -125,13 +126,12 @@ export class Simulation {
     }
     this.mode = options.mode ?? (this.cluster.proxyMode as ProxyMode);
     const config = this.cluster.config;
+    const apps = podApps(this.cluster.pods());
     this.topology = buildClusterTopology(
       {
         clientIP: config.clientIP,
         nodes: config.nodes.map((n) => ({ name: n.name, ip: n.ip, podCIDR: n.podCIDR })),
-        pods: this.cluster
-          .podApps()
-          .map((p) => ({ name: p.name, namespace: p.namespace, nodeName: p.nodeName, ip: p.ip })),
+        pods: apps.map((p) => ({ name: p.name, namespace: p.namespace, nodeName: p.nodeName, ip: p.ip })),
         overlay: options.overlay ?? 'none',
       },
       this.rng.fork(),
@@ -157,7 +157,7 @@ export class Simulation {
     this.model = toProxyModel(this.cluster);
     this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), options);
     this.routeVipsThroughFirstNode();
-    this.startApplications();
+    this.startApplications(apps);
   }
 
   get network() {
@@ -212,12 +212,12 @@ export class Simulation {
     return stack;
   }
 
-  private startApplications(): void {
+  private startApplications(apps: readonly PodAppInfo[]): void {
     const t = this.topology;
     const epochMs = this.cluster.now();
     this.stackOf(t.client);
     for (const node of t.nodes.values()) this.stackOf(node);
-    for (const app of this.cluster.podApps()) this.startPodApp(app.namespace, app.name);
+    for (const app of apps) this.startPodApp(app);
     // Host-network endpoints (the apiserver behind the `kubernetes` Service) answer on their node.
     for (const sp of this.model.servicePorts) {
       for (const ep of sp.endpoints) {
@@ -234,21 +234,26 @@ export class Simulation {
     }
   }
 
-  private startPodApp(namespace: string, name: string): void {
-    const pod = this.topology.pods.get(podKey(namespace, name));
-    const app = this.cluster.podApps().find((p) => p.namespace === namespace && p.name === name);
-    if (pod === undefined || app === undefined) return;
-    for (const port of app.containerPorts)
-      if (port.protocol === 'TCP') this.listen(pod, port.port, name, this.cluster.now());
+  /**
+   * Every pod gets a TCP stack, so a port its app does not listen on answers with a RST
+   * (curl: (7)) as a Linux pod does, and the app listens where pod-apps.ts says.
+   */
+  private startPodApp(app: PodAppInfo): void {
+    const pod = this.topology.pods.get(podKey(app.namespace, app.name));
+    if (pod === undefined) return;
+    this.stackOf(pod);
+    const epochMs = this.cluster.now();
+    for (const port of app.tcpPorts) this.listen(pod, port, app.name, epochMs, app.bodyTemplate);
   }
 
-  private listen(host: Host, port: number, serverName: string, epochMs: number): void {
+  private listen(host: Host, port: number, serverName: string, epochMs: number, bodyTemplate?: string): void {
     const stack = this.stackOf(host);
     if (stack.hasListener(port)) return;
     startHttpResponder(stack, {
       port,
       podName: serverName,
       clockEpochMs: epochMs,
+      ...(bodyTemplate !== undefined ? { bodyTemplate } : {}),
       onAccept: (c: TcpConnection) => {
         this.lastServed = { server: serverName, peer: `${formatIPv4(c.remoteAddr)}:${c.remotePort}` };
       },
@@ -347,7 +352,7 @@ export class Simulation {
   /** Re-reads the cluster after control-plane events: pods plugged/unplugged, rules re-synced. */
   syncFromCluster(): void {
     const live = new Set<string>();
-    for (const app of this.cluster.podApps()) {
+    for (const app of podApps(this.cluster.pods())) {
       const key = podKey(app.namespace, app.name);
       live.add(key);
       if (!this.topology.pods.has(key)) {
@@ -361,7 +366,7 @@ export class Simulation {
           this.network.captureInterface(pod.interfaces[0]);
           this.network.captureInterface(this.topology.podVeths.get(key)!);
         }
-        this.startPodApp(app.namespace, app.name);
+        this.startPodApp(app);
       }
     }
     for (const key of [...this.topology.pods.keys()]) {

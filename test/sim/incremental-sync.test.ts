@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ClusterEvent } from '../../src/k8s/cluster.js';
 import { changedServices } from '../../src/sim/model-diff.js';
+import { podApps } from '../../src/sim/pod-apps.js';
 import type { Simulation } from '../../src/sim/simulation.js';
 import { buildSmall, fixture, NODE_NAMES } from './harness.js';
 
@@ -18,7 +19,7 @@ function dumps(sim: Simulation): string[] {
 describe('ebpf mode, incremental sync from the cluster', () => {
   it('leaves every node the maps a full sync gives, through scaling, deletions, readiness, Service removal and re-creation', () => {
     const sim = buildSmall({ manifests: EVERY_TYPE, mode: 'ebpf', seed: 5, capture: false });
-    const web = () => sim.cluster.podApps().filter((p) => p.name.startsWith('web-'));
+    const web = () => podApps(sim.cluster.pods()).filter((p) => p.name.startsWith('web-'));
     const events: (() => ClusterEvent)[] = [
       () => ({ type: 'scaleDeployment', name: 'web', replicas: 5 }),
       () => ({ type: 'setPodReady', name: web()[0].name, ready: false }),
