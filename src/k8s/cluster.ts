@@ -9,7 +9,7 @@
 import type { Deployment, ReplicaSet } from 'kubernetes-types/apps/v1.js';
 import type { Namespace, Node, Pod, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
-import { cidrContains, formatIPv4, parseCidr, parseIPv4 } from '../util/ipv4.js';
+import { cidrContains, formatIPv4, isIPv4, parseCidr, parseIPv4 } from '../util/ipv4.js';
 import {
   type ClusterConfig,
   type ClusterDocumentSpec,
@@ -197,13 +197,7 @@ export class Cluster {
       s.namespaces.set(ns, this.namespaceObject(ns));
     }
     for (const n of this.config.nodes) {
-      const labels: Record<string, string> = {
-        'beta.kubernetes.io/arch': 'amd64',
-        'beta.kubernetes.io/os': 'linux',
-        'kubernetes.io/arch': 'amd64',
-        'kubernetes.io/hostname': n.name,
-        'kubernetes.io/os': 'linux',
-      };
+      const labels = kubeletNodeLabels(n.name);
       if (n.controlPlane) labels['node-role.kubernetes.io/control-plane'] = '';
       this.addNode(
         { apiVersion: 'v1', kind: 'Node', metadata: { name: n.name, labels }, spec: { podCIDR: n.podCIDR } },
@@ -394,6 +388,7 @@ export class Cluster {
         `dpsim: node "${name}" needs status.addresses with an InternalIP (or list it in the Cluster document)`,
       );
     }
+    this.checkNodeAddress(name, ip);
     const podCIDR = node.spec?.podCIDR;
     if (
       podCIDR !== undefined &&
@@ -403,8 +398,38 @@ export class Cluster {
         `dpsim: node "${name}" podCIDR ${podCIDR} is outside the cluster CIDR ${this.config.clusterCIDR}`,
       );
     }
-    this.addNode({ apiVersion: 'v1', kind: 'Node', metadata: node.metadata, spec: { podCIDR } }, ip);
+    const labels = { ...kubeletNodeLabels(name), ...(node.metadata?.labels ?? {}) };
+    this.addNode(
+      { apiVersion: 'v1', kind: 'Node', metadata: { ...node.metadata, labels }, spec: { podCIDR } },
+      ip,
+    );
     return 'created';
+  }
+
+  /**
+   * dpsim puts every node's eth0 on the client's L2 segment (the Cluster document's nodes
+   * must be there too), so a Node's InternalIP must be an unused IPv4 address of that /24.
+   */
+  private checkNodeAddress(name: string, ip: string): void {
+    if (!isIPv4(ip))
+      throw new ClusterConfigError(`dpsim: node "${name}" InternalIP "${ip}" is not an IPv4 address`);
+    const segment = (parseIPv4(this.config.clientIP) & 0xffffff00) >>> 0;
+    if ((parseIPv4(ip) & 0xffffff00) >>> 0 !== segment)
+      throw new ClusterConfigError(
+        `dpsim: node "${name}" InternalIP ${ip} is not on the nodes' segment ${formatIPv4(segment)}/24 (the client's, ${this.config.clientIP})`,
+      );
+    if (ip === this.config.clientIP)
+      throw new ClusterConfigError(`dpsim: node "${name}" InternalIP ${ip} is the external client's address`);
+    for (const other of this.store.nodes.values()) {
+      if (nodeAddress(other) === ip)
+        throw new ClusterConfigError(
+          `dpsim: node "${name}" InternalIP ${ip} is already node "${other.metadata?.name ?? ''}"'s`,
+        );
+    }
+    if (cidrContains(parseCidr(this.config.clusterCIDR), parseIPv4(ip)))
+      throw new ClusterConfigError(
+        `dpsim: node "${name}" InternalIP ${ip} lies inside the cluster CIDR ${this.config.clusterCIDR}`,
+      );
   }
 
   private applyService(
@@ -851,6 +876,21 @@ export class Cluster {
     }
     return out;
   }
+}
+
+/** The labels a kubelet puts on its Node when it registers. */
+function kubeletNodeLabels(name: string): Record<string, string> {
+  return {
+    'beta.kubernetes.io/arch': 'amd64',
+    'beta.kubernetes.io/os': 'linux',
+    'kubernetes.io/arch': 'amd64',
+    'kubernetes.io/hostname': name,
+    'kubernetes.io/os': 'linux',
+  };
+}
+
+function nodeAddress(node: Node): string | undefined {
+  return node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
 }
 
 function sameLabels(

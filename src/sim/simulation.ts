@@ -21,6 +21,7 @@ import {
   buildClusterTopology,
   type ClusterTopology,
   detachPod,
+  joinNode,
   podKey,
 } from '../topology/build.js';
 import type { Host } from '../topology/host.js';
@@ -30,7 +31,7 @@ import { formatIPv4, parseIPv4 } from '../util/ipv4.js';
 import { Rng } from '../util/rng.js';
 import { PcapngCaptureSink } from './capture-sink.js';
 import { changedServices } from './model-diff.js';
-import { attachMode, type ModeOptions, type NodeProxy } from './modes.js';
+import { attachMode, attachNodeProxy, type ModeOptions, type NodeProxy } from './modes.js';
 import { type PodAppInfo, podApps } from './pod-apps.js';
 
 export interface SimulationOptions extends ModeOptions {
@@ -107,6 +108,7 @@ export class Simulation {
    */
   private lastServed: ServedRecord | null = null;
   private readonly rng: Rng;
+  private readonly modeOptions: ModeOptions;
   /** VIPs the client routes via the first node (see routeVipsThroughFirstNode). */
   private readonly vipRoutes = new Set<number>();
 
@@ -127,10 +129,12 @@ export class Simulation {
     this.mode = options.mode ?? (this.cluster.proxyMode as ProxyMode);
     const config = this.cluster.config;
     const apps = podApps(this.cluster.pods());
+    // Every registered Node, from the Cluster document or a `kind: Node` manifest.
+    this.model = toProxyModel(this.cluster);
     this.topology = buildClusterTopology(
       {
         clientIP: config.clientIP,
-        nodes: config.nodes.map((n) => ({ name: n.name, ip: n.ip, podCIDR: n.podCIDR })),
+        nodes: this.model.nodes.map((n) => ({ name: n.name, ip: n.ip, podCIDR: n.podCIDR })),
         pods: apps.map((p) => ({ name: p.name, namespace: p.namespace, nodeName: p.nodeName, ip: p.ip })),
         overlay: options.overlay ?? 'none',
       },
@@ -154,7 +158,7 @@ export class Simulation {
         this.topology.network.captureInterface(iface);
       }
     }
-    this.model = toProxyModel(this.cluster);
+    this.modeOptions = options;
     this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), options);
     this.routeVipsThroughFirstNode();
     this.startApplications(apps);
@@ -351,6 +355,9 @@ export class Simulation {
 
   /** Re-reads the cluster after control-plane events: pods plugged/unplugged, rules re-synced. */
   syncFromCluster(): void {
+    const before = this.model;
+    this.model = toProxyModel(this.cluster);
+    for (const n of this.model.nodes) if (!this.topology.nodes.has(n.name)) this.joinNode(n);
     const live = new Set<string>();
     for (const app of podApps(this.cluster.pods())) {
       const key = podKey(app.namespace, app.name);
@@ -375,12 +382,18 @@ export class Simulation {
         detachPod(this.topology, ns, name);
       }
     }
-    const before = this.model;
-    this.model = toProxyModel(this.cluster);
     // Only the Services that changed: eBPF mode re-plans just those (the others resync fully).
     const changed = changedServices(before, this.model);
     for (const proxy of this.proxies.values()) proxy.sync(this.model, changed);
     this.routeVipsThroughFirstNode();
+  }
+
+  /** A Node registered after the simulation was built: wired into the topology, its proxy attached. */
+  private joinNode(n: ProxyModel['nodes'][number]): void {
+    const host = joinNode(this.topology, n, this.rng.fork());
+    if (this.capture !== null) this.network.captureInterface(host.interfaces[0]);
+    this.stackOf(host);
+    this.proxies.set(n.name, attachNodeProxy(this.mode, host, this.model, this.rng.fork(), this.modeOptions));
   }
 }
 
