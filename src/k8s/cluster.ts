@@ -6,7 +6,7 @@
  * a proxy mode can tell when to recompile.
  */
 
-import type { Deployment, ReplicaSet } from 'kubernetes-types/apps/v1.js';
+import type { DaemonSet, Deployment, ReplicaSet, StatefulSet } from 'kubernetes-types/apps/v1.js';
 import type { Namespace, Node, Pod, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { cidrContains, formatIPv4, isIPv4, parseCidr, parseIPv4 } from '../util/ipv4.js';
@@ -17,6 +17,7 @@ import {
   type ProxyMode,
   resolveClusterConfig,
 } from './cluster-config.js';
+import { syncDaemonSet, updateDaemonSetStatus } from './controllers/daemonset.js';
 import {
   LABEL_MANAGED_BY,
   LABEL_SERVICE_NAME,
@@ -31,6 +32,7 @@ import {
   updateDeploymentStatus,
   updateReplicaSetStatus,
 } from './controllers/replicaset.js';
+import { syncStatefulSet, updateStatefulSetStatus } from './controllers/statefulset.js';
 import {
   ApiError,
   ClusterConfigError,
@@ -41,11 +43,13 @@ import {
 import { matchesMap } from './labels.js';
 import { ClusterStore, DEFAULT_START_TIME_MS, formatTimestamp, objectKey } from './store.js';
 import {
+  validateDaemonSet,
   validateDeployment,
   validateEndpointSlice,
   validateObjectName,
   validatePod,
   validateReplicaSet,
+  validateStatefulSet,
 } from './workload-validation.js';
 import { cloneJson, writable } from './writable.js';
 
@@ -56,7 +60,16 @@ export const DEFAULT_TERMINATION_GRACE_SECONDS = 30;
 /** The simulated kubelet version shown by `get nodes`. */
 export const SIMULATED_KUBELET_VERSION = 'v1.30.4';
 
-export type KubeObject = Service | Pod | ReplicaSet | Deployment | EndpointSlice | Node | Namespace;
+export type KubeObject =
+  | Service
+  | Pod
+  | ReplicaSet
+  | Deployment
+  | DaemonSet
+  | StatefulSet
+  | EndpointSlice
+  | Node
+  | Namespace;
 
 export type ApplyStatus = 'created' | 'configured' | 'unchanged' | 'rejected' | 'ignored';
 
@@ -119,10 +132,6 @@ export interface EventResult {
   readonly changedServices: readonly string[];
 }
 
-export type DnsAnswer =
-  | { readonly type: 'CNAME'; readonly target: string }
-  | { readonly type: 'A'; readonly addresses: readonly string[] };
-
 export interface ClusterCreateOptions extends ClusterOptions {
   /** The optional dpsim/v1alpha1 Cluster document's spec and name. */
   clusterSpec?: ClusterDocumentSpec;
@@ -132,11 +141,25 @@ export interface ClusterCreateOptions extends ClusterOptions {
 interface Dirty {
   deployments: Set<string>;
   replicaSets: Set<string>;
+  daemonSets: Set<string>;
+  statefulSets: Set<string>;
   services: Set<string>;
+}
+
+function newDirty(): Dirty {
+  return {
+    deployments: new Set(),
+    replicaSets: new Set(),
+    daemonSets: new Set(),
+    statefulSets: new Set(),
+    services: new Set(),
+  };
 }
 
 const GROUPED: Record<string, string> = {
   ReplicaSet: 'replicaset.apps',
+  DaemonSet: 'daemonset.apps',
+  StatefulSet: 'statefulset.apps',
   Deployment: 'deployment.apps',
   EndpointSlice: 'endpointslice.discovery.k8s.io',
 };
@@ -323,7 +346,7 @@ export class Cluster {
       if (!clusterScoped && !this.store.namespaces.has(namespace)) {
         throw new NotFoundError('namespaces', namespace, source);
       }
-      const dirty: Dirty = { deployments: new Set(), replicaSets: new Set(), services: new Set() };
+      const dirty = newDirty();
       let status: 'created' | 'configured' | 'unchanged';
       switch (kind) {
         case 'Namespace':
@@ -331,6 +354,8 @@ export class Cluster {
           break;
         case 'Node':
           status = this.applyNode(obj as Node);
+          // A new node gets a pod of every DaemonSet that selects it.
+          if (status === 'created') for (const k of this.store.daemonSets.keys()) dirty.daemonSets.add(k);
           break;
         case 'Service':
           status = this.applyService(obj as Service, namespace, source, dirty);
@@ -340,6 +365,12 @@ export class Cluster {
           break;
         case 'Deployment':
           status = this.applyDeployment(obj as Deployment, namespace, dirty);
+          break;
+        case 'DaemonSet':
+          status = this.applyWorkload('DaemonSet', obj as DaemonSet, namespace, dirty);
+          break;
+        case 'StatefulSet':
+          status = this.applyWorkload('StatefulSet', obj as StatefulSet, namespace, dirty);
           break;
         case 'Pod':
           status = this.applyPod(obj as Pod, namespace, dirty);
@@ -524,6 +555,47 @@ export class Cluster {
     return 'configured';
   }
 
+  /** DaemonSets and StatefulSets: created, or updated when their spec or labels changed. */
+  private applyWorkload(
+    kind: 'DaemonSet' | 'StatefulSet',
+    input: DaemonSet | StatefulSet,
+    ns: string,
+    dirty: Dirty,
+  ): 'created' | 'configured' | 'unchanged' {
+    const name = input.metadata?.name ?? '';
+    const key = objectKey(ns, name);
+    const map: Map<string, DaemonSet | StatefulSet> =
+      kind === 'DaemonSet' ? this.store.daemonSets : this.store.statefulSets;
+    this.invalid(
+      kind,
+      name,
+      kind === 'DaemonSet'
+        ? validateDaemonSet(input as DaemonSet)
+        : validateStatefulSet(input as StatefulSet),
+    );
+    const old = map.get(key);
+    const obj = cloneJson(input);
+    if (kind === 'StatefulSet') {
+      const sts = obj as StatefulSet;
+      if (sts.spec !== undefined) sts.spec.replicas ??= 1;
+    }
+    const marked = kind === 'DaemonSet' ? dirty.daemonSets : dirty.statefulSets;
+    if (old === undefined) {
+      obj.metadata = this.store.stampNew({ ...obj.metadata, generation: 1 }, ns);
+      map.set(key, obj);
+      marked.add(key);
+      return 'created';
+    }
+    if (JSON.stringify(obj.spec) === JSON.stringify(old.spec) && sameLabels(obj, old)) return 'unchanged';
+    obj.metadata = {
+      ...this.store.stampUpdate(obj.metadata, old.metadata),
+      generation: (old.metadata?.generation ?? 1) + 1,
+    };
+    map.set(key, obj);
+    marked.add(key);
+    return 'configured';
+  }
+
   private applyPod(input: Pod, ns: string, dirty: Dirty): 'created' | 'unchanged' {
     const name = input.metadata?.name ?? '';
     this.invalid('Pod', name, validatePod(input));
@@ -601,6 +673,14 @@ export class Cluster {
       for (const p of ch.created) this.markServicesForPod(p, dirty);
       for (const p of ch.removedOrTerminating) this.markServicesForPod(p, dirty);
     }
+    for (const k of dirty.daemonSets) {
+      const ch = syncDaemonSet(this.store, k, gracePeriodSeconds);
+      for (const p of [...ch.created, ...ch.removedOrTerminating]) this.markServicesForPod(p, dirty);
+    }
+    for (const k of dirty.statefulSets) {
+      const ch = syncStatefulSet(this.store, k, gracePeriodSeconds);
+      for (const p of [...ch.created, ...ch.removedOrTerminating]) this.markServicesForPod(p, dirty);
+    }
     for (const k of dirty.services) syncServiceSlices(this.store, k);
     for (const k of dirty.deployments) {
       const d = this.store.deployments.get(k);
@@ -610,12 +690,32 @@ export class Cluster {
 
   private ownerReplicaSetKey(pod: Pod): string | undefined {
     const ref = pod.metadata?.ownerReferences?.find((o) => o.controller && o.kind === 'ReplicaSet');
-    return ref === undefined ? undefined : objectKey(pod.metadata!.namespace!, ref.name);
+    return ref === undefined ? undefined : objectKey(pod.metadata?.namespace ?? 'default', ref.name);
+  }
+
+  /** Marks the controller that owns a pod (ReplicaSet, DaemonSet or StatefulSet) for a sync. */
+  private markOwner(pod: Pod, dirty: Dirty): void {
+    const ref = pod.metadata?.ownerReferences?.find((o) => o.controller);
+    if (ref === undefined) return;
+    const key = objectKey(pod.metadata?.namespace ?? 'default', ref.name);
+    if (ref.kind === 'ReplicaSet') dirty.replicaSets.add(key);
+    else if (ref.kind === 'DaemonSet') dirty.daemonSets.add(key);
+    else if (ref.kind === 'StatefulSet') dirty.statefulSets.add(key);
   }
 
   private ownerDeploymentKey(rs: ReplicaSet): string | undefined {
     const ref = rs.metadata?.ownerReferences?.find((o) => o.controller && o.kind === 'Deployment');
     return ref === undefined ? undefined : objectKey(rs.metadata!.namespace!, ref.name);
+  }
+
+  private updateWorkloadStatus(pod: Pod): void {
+    const ref = pod.metadata?.ownerReferences?.find((o) => o.controller);
+    if (ref === undefined) return;
+    const key = objectKey(pod.metadata?.namespace ?? 'default', ref.name);
+    const ds = ref.kind === 'DaemonSet' ? this.store.daemonSets.get(key) : undefined;
+    if (ds !== undefined) updateDaemonSetStatus(this.store, ds);
+    const sts = ref.kind === 'StatefulSet' ? this.store.statefulSets.get(key) : undefined;
+    if (sts !== undefined) updateStatefulSetStatus(this.store, sts);
   }
 
   // ---------------------------------------------------------------- events
@@ -625,7 +725,7 @@ export class Cluster {
     if (event.type === 'addService' || event.type === 'addEndpointSlice' || event.type === 'applyObject') {
       return this.applyObjectEvent(event);
     }
-    const dirty: Dirty = { deployments: new Set(), replicaSets: new Set(), services: new Set() };
+    const dirty = newDirty();
     let message: string;
     let grace = 0;
     const fail = (msg: string): EventResult => ({
@@ -672,8 +772,7 @@ export class Cluster {
           event.type === 'deletePod' ? 0 : (event.gracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS);
         terminatePod(this.store, key, g);
         this.markServicesForPod(pod, dirty);
-        const owner = this.ownerReplicaSetKey(pod);
-        if (owner !== undefined) dirty.replicaSets.add(owner);
+        this.markOwner(pod, dirty);
         message = `pod "${event.name}" deleted`;
         break;
       }
@@ -688,6 +787,7 @@ export class Cluster {
           const rs = this.store.replicaSets.get(owner);
           if (rs !== undefined) updateReplicaSetStatus(this.store, rs);
         }
+        this.updateWorkloadStatus(pod);
         message = `pod/${event.name} ${event.ready ? 'ready' : 'not ready'}`;
         break;
       }
@@ -728,8 +828,7 @@ export class Cluster {
           const pod = removePod(this.store, key);
           if (pod === undefined) continue;
           this.markServicesForPod(pod, dirty);
-          const owner = this.ownerReplicaSetKey(pod);
-          if (owner !== undefined) dirty.replicaSets.add(owner);
+          this.markOwner(pod, dirty);
         }
         message = `clock advanced by ${event.seconds}s`;
         break;
@@ -802,6 +901,12 @@ export class Cluster {
   deployments(): Deployment[] {
     return sortedValues(this.store.deployments);
   }
+  daemonSets(): DaemonSet[] {
+    return sortedValues(this.store.daemonSets);
+  }
+  statefulSets(): StatefulSet[] {
+    return sortedValues(this.store.statefulSets);
+  }
   endpointSlices(): EndpointSlice[] {
     return sortedValues(this.store.endpointSlices);
   }
@@ -822,32 +927,6 @@ export class Cluster {
   /** The node's InternalIP. */
   nodeIP(nodeName: string): string {
     return nodeIP(this.store, nodeName);
-  }
-
-  /**
-   * Cluster DNS (CoreDNS `kubernetes` plugin) for Service names: `svc`, `svc.ns`, `svc.ns.svc`
-   * and `svc.ns.svc.cluster.local` (bare names resolve in `default`). ExternalName → CNAME;
-   * headless → the ready endpoint addresses; otherwise the ClusterIP. Undefined = NXDOMAIN.
-   */
-  resolveDns(name: string): DnsAnswer | undefined {
-    const parts = name.replace(/\.$/, '').split('.');
-    let labels = parts;
-    if (labels.length >= 5 && labels.slice(-3).join('.') === 'svc.cluster.local')
-      labels = labels.slice(0, -3);
-    else if (labels.length === 3 && labels[2] === 'svc') labels = labels.slice(0, 2);
-    if (labels.length < 1 || labels.length > 2) return undefined;
-    const svc = this.getService(labels[0], labels[1] ?? 'default');
-    if (svc === undefined) return undefined;
-    if (svc.spec?.type === 'ExternalName') return { type: 'CNAME', target: svc.spec.externalName ?? '' };
-    if (svc.spec?.clusterIP === 'None') {
-      const addrs = new Set<string>();
-      for (const s of this.slicesOfService(svc)) {
-        for (const e of s.endpoints)
-          if (e.conditions?.ready !== false) for (const a of e.addresses) addrs.add(a);
-      }
-      return { type: 'A', addresses: [...addrs].sort((a, b) => parseIPv4(a) - parseIPv4(b)) };
-    }
-    return { type: 'A', addresses: svc.spec?.clusterIP ? [svc.spec.clusterIP] : [] };
   }
 
   /** All slices (controller-managed and user-supplied) labelled with the Service's name. */

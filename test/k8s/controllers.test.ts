@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { renderBody } from '../../src/apps/http-responder.js';
 import { Cluster, type KubeObject } from '../../src/k8s/cluster.js';
+import { resolveDns } from '../../src/k8s/cluster-dns.js';
 import { MAX_ENDPOINTS_PER_SLICE } from '../../src/k8s/controllers/endpointslice.js';
 import { loadManifests } from '../../src/k8s/manifests.js';
 import { originScenarioYaml } from '../../src/k8s/scenarios/origin.js';
@@ -309,18 +310,18 @@ describe('DNS view', () => {
         'apiVersion: v1\nkind: Service\nmetadata: {name: hl}\nspec: {clusterIP: None, selector: {app: web}, ports: [{port: 8080}]}',
       ),
     );
-    expect(c.resolveDns('ext.default.svc.cluster.local')).toEqual({
+    expect(resolveDns(c, 'ext.default.svc.cluster.local')).toEqual({
       type: 'CNAME',
       target: 'db.example.com',
     });
-    expect(c.resolveDns('kubernetes')).toEqual({ type: 'A', addresses: ['10.233.0.1'] });
+    expect(resolveDns(c, 'kubernetes')).toEqual({ type: 'A', addresses: ['10.233.0.1'] });
     const ips = c
       .pods()
       .map((p) => p.status!.podIP!)
       .sort();
-    const hl = c.resolveDns('hl.default');
+    const hl = resolveDns(c, 'hl.default');
     expect(hl?.type === 'A' ? [...hl.addresses].sort() : []).toEqual(ips);
-    expect(c.resolveDns('missing')).toBeUndefined();
+    expect(resolveDns(c, 'missing')).toBeUndefined();
   });
 });
 
