@@ -41,6 +41,7 @@ import {
   NotFoundError,
 } from './errors.js';
 import { matchesMap } from './labels.js';
+import { ServiceChangeTracker } from './service-change-tracker.js';
 import { ClusterStore, DEFAULT_START_TIME_MS, formatTimestamp, objectKey } from './store.js';
 import {
   validateDaemonSet,
@@ -174,6 +175,8 @@ export class Cluster {
   /** Internal store; exposed for controllers, printers and the benchmark. */
   readonly store: ClusterStore;
   private gen = 0;
+  /** Which Services changed since a proxy last synced (drained by the simulation). */
+  readonly changes = new ServiceChangeTracker();
   /** Services the last applyObject resynced (reported by events that wrap it). */
   private lastChangedServices: string[] = [];
   private readonly listeners: ((generation: number, event: ClusterEvent) => void)[] = [];
@@ -355,7 +358,10 @@ export class Cluster {
         case 'Node':
           status = this.applyNode(obj as Node);
           // A new node gets a pod of every DaemonSet that selects it.
-          if (status === 'created') for (const k of this.store.daemonSets.keys()) dirty.daemonSets.add(k);
+          if (status === 'created') {
+            this.changes.recordTopology();
+            for (const k of this.store.daemonSets.keys()) dirty.daemonSets.add(k);
+          }
           break;
         case 'Service':
           status = this.applyService(obj as Service, namespace, source, dirty);
@@ -376,7 +382,7 @@ export class Cluster {
           status = this.applyPod(obj as Pod, namespace, dirty);
           break;
         case 'EndpointSlice':
-          status = this.applyEndpointSlice(obj as EndpointSlice, namespace);
+          status = this.applyEndpointSlice(obj as EndpointSlice, namespace, dirty);
           break;
         default:
           return {
@@ -619,7 +625,12 @@ export class Cluster {
     return 'created';
   }
 
-  private applyEndpointSlice(input: EndpointSlice, ns: string): 'created' | 'configured' | 'unchanged' {
+  /** A user-supplied slice; the Services it is (and was) labelled with are marked changed. */
+  private applyEndpointSlice(
+    input: EndpointSlice,
+    ns: string,
+    dirty: Dirty,
+  ): 'created' | 'configured' | 'unchanged' {
     const name = input.metadata?.name ?? '';
     this.invalid('EndpointSlice', name, validateEndpointSlice(input));
     const key = objectKey(ns, name);
@@ -635,6 +646,7 @@ export class Cluster {
       slice.metadata = this.store.stampNew({ ...slice.metadata, generation: 1 }, ns);
       this.store.endpointSlices.set(key, slice);
       this.store.indexUserSlice(key, ns, slice.metadata.labels?.[LABEL_SERVICE_NAME], true);
+      this.markSliceService(ns, slice, dirty);
       return 'created';
     }
     if (
@@ -650,7 +662,14 @@ export class Cluster {
     this.store.indexUserSlice(key, ns, old.metadata?.labels?.[LABEL_SERVICE_NAME], false);
     this.store.endpointSlices.set(key, slice);
     this.store.indexUserSlice(key, ns, slice.metadata.labels?.[LABEL_SERVICE_NAME], true);
+    this.markSliceService(ns, old, dirty);
+    this.markSliceService(ns, slice, dirty);
     return 'configured';
+  }
+
+  private markSliceService(ns: string, slice: EndpointSlice, dirty: Dirty): void {
+    const svc = slice.metadata?.labels?.[LABEL_SERVICE_NAME];
+    if (svc !== undefined) dirty.services.add(objectKey(ns, svc));
   }
 
   // ---------------------------------------------------------------- controllers
@@ -681,7 +700,10 @@ export class Cluster {
       const ch = syncStatefulSet(this.store, k, gracePeriodSeconds);
       for (const p of [...ch.created, ...ch.removedOrTerminating]) this.markServicesForPod(p, dirty);
     }
-    for (const k of dirty.services) syncServiceSlices(this.store, k);
+    for (const k of dirty.services) {
+      syncServiceSlices(this.store, k);
+      this.changes.recordService(k);
+    }
     for (const k of dirty.deployments) {
       const d = this.store.deployments.get(k);
       if (d !== undefined) updateDeploymentStatus(this.store, d);
@@ -865,22 +887,15 @@ export class Cluster {
     if (out.status === 'rejected' || out.status === 'ignored') {
       return { ok: false, generation: this.gen, message: out.message, changedServices: [] };
     }
-    // applyObject already bumped the generation for real changes. lastChangedServices is
-    // sorted and distinct, so only a slice's own Service needs merging in.
-    const ofSlice = this.servicesOfSlice(obj);
-    const changed =
-      ofSlice.length === 0
-        ? [...this.lastChangedServices]
-        : [...new Set([...this.lastChangedServices, ...ofSlice])].sort();
-    const result = { ok: true, generation: this.gen, message: out.message, changedServices: changed };
+    // applyObject already bumped the generation for real changes and recorded the Services.
+    const result = {
+      ok: true,
+      generation: this.gen,
+      message: out.message,
+      changedServices: [...this.lastChangedServices],
+    };
     if (this.gen !== before) this.notify(event);
     return result;
-  }
-
-  private servicesOfSlice(obj: KubeObject): string[] {
-    if (obj.kind !== 'EndpointSlice') return [];
-    const svc = obj.metadata?.labels?.[LABEL_SERVICE_NAME];
-    return svc === undefined ? [] : [objectKey(obj.metadata?.namespace || 'default', svc)];
   }
 
   private notify(event: ClusterEvent): void {

@@ -95,7 +95,8 @@ export function attachMode(
   options: ModeOptions = {},
 ): Map<string, NodeProxy> {
   const proxies = new Map<string, NodeProxy>();
-  for (const [name, node] of topology.nodes) proxies.set(name, attachNodeProxy(mode, node, model, rng, options));
+  for (const [name, node] of topology.nodes)
+    proxies.set(name, attachNodeProxy(mode, node, model, rng, options));
   return proxies;
 }
 

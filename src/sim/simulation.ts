@@ -30,7 +30,6 @@ import { PacketTracer } from '../trace/packet-trace.js';
 import { formatIPv4, parseIPv4 } from '../util/ipv4.js';
 import { Rng } from '../util/rng.js';
 import { PcapngCaptureSink } from './capture-sink.js';
-import { changedServices } from './model-diff.js';
 import { attachMode, attachNodeProxy, type ModeOptions, type NodeProxy } from './modes.js';
 import { type PodAppInfo, podApps } from './pod-apps.js';
 
@@ -109,6 +108,8 @@ export class Simulation {
   private lastServed: ServedRecord | null = null;
   private readonly rng: Rng;
   private readonly modeOptions: ModeOptions;
+  /** The Services the last syncFromCluster handed to the proxies (undefined: a full sync). */
+  lastSyncChanges: ReadonlySet<string> | undefined;
   /** VIPs the client routes via the first node (see routeVipsThroughFirstNode). */
   private readonly vipRoutes = new Set<number>();
 
@@ -159,6 +160,8 @@ export class Simulation {
       }
     }
     this.modeOptions = options;
+    // The model just built already holds every change made so far.
+    this.cluster.changes.drain();
     this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), options);
     this.routeVipsThroughFirstNode();
     this.startApplications(apps);
@@ -355,7 +358,6 @@ export class Simulation {
 
   /** Re-reads the cluster after control-plane events: pods plugged/unplugged, rules re-synced. */
   syncFromCluster(): void {
-    const before = this.model;
     this.model = toProxyModel(this.cluster);
     for (const n of this.model.nodes) if (!this.topology.nodes.has(n.name)) this.joinNode(n);
     const live = new Set<string>();
@@ -382,9 +384,11 @@ export class Simulation {
         detachPod(this.topology, ns, name);
       }
     }
-    // Only the Services that changed: eBPF mode re-plans just those (the others resync fully).
-    const changed = changedServices(before, this.model);
-    for (const proxy of this.proxies.values()) proxy.sync(this.model, changed);
+    // Only the Services the control plane changed since the last sync: eBPF mode re-plans just
+    // those (the other modes resync fully), as kube-proxy's change tracker hands them over.
+    const pending = this.cluster.changes.drain();
+    this.lastSyncChanges = pending.full ? undefined : pending.services;
+    for (const proxy of this.proxies.values()) proxy.sync(this.model, this.lastSyncChanges);
     this.routeVipsThroughFirstNode();
   }
 

@@ -181,7 +181,14 @@ function addTunnelDevice(
   // vxlan.calico gets a locally administered MAC; tunl0 has none (ARPHRD_TUNNEL), zeros stand in.
   const mac =
     overlay === 'vxlan'
-      ? Uint8Array.of(0x66, 0x63, (addr >>> 24) & 0xff, (addr >>> 16) & 0xff, (addr >>> 8) & 0xff, addr & 0xff)
+      ? Uint8Array.of(
+          0x66,
+          0x63,
+          (addr >>> 24) & 0xff,
+          (addr >>> 16) & 0xff,
+          (addr >>> 8) & 0xff,
+          addr & 0xff,
+        )
       : new Uint8Array(6);
   const device = node.addInterface(
     overlay === 'ipip' ? 'tunl0' : 'vxlan.calico',
