@@ -278,7 +278,7 @@ export class Cluster {
   }
 
   private addNode(input: Node, ip: string): Node {
-    const name = input.metadata!.name!;
+    const name = input.metadata?.name ?? '';
     const node: Node = cloneJson(input);
     node.metadata = this.store.stampNew(node.metadata, undefined);
     delete node.metadata.namespace;
@@ -501,7 +501,7 @@ export class Cluster {
   }
 
   private indexService(key: string, svc: Service, add: boolean): void {
-    const ns = svc.metadata!.namespace!;
+    const ns = svc.metadata?.namespace ?? 'default';
     if (add) this.store.serviceSelectors.add(ns, key, svc.spec?.selector, key);
     else this.store.serviceSelectors.remove(ns, key, svc.spec?.selector);
   }
@@ -516,7 +516,7 @@ export class Cluster {
     const key = objectKey(ns, name);
     const old = this.store.replicaSets.get(key);
     const rs: ReplicaSet = cloneJson(input);
-    rs.spec = { ...rs.spec!, replicas: rs.spec?.replicas ?? 1 };
+    if (rs.spec !== undefined) rs.spec = { ...rs.spec, replicas: rs.spec.replicas ?? 1 };
     if (old === undefined) {
       rs.metadata = this.store.stampNew({ ...rs.metadata, generation: 1 }, ns);
       this.store.replicaSets.set(key, rs);
@@ -544,7 +544,7 @@ export class Cluster {
     const key = objectKey(ns, name);
     const old = this.store.deployments.get(key);
     const d: Deployment = cloneJson(input);
-    d.spec = { ...d.spec!, replicas: d.spec?.replicas ?? 1 };
+    if (d.spec !== undefined) d.spec = { ...d.spec, replicas: d.spec.replicas ?? 1 };
     if (old === undefined) {
       d.metadata = this.store.stampNew({ ...d.metadata, generation: 1 }, ns);
       this.store.deployments.set(key, d);
@@ -675,7 +675,7 @@ export class Cluster {
   // ---------------------------------------------------------------- controllers
 
   private markServicesForPod(pod: Pod, dirty: Dirty): void {
-    const ns = pod.metadata!.namespace!;
+    const ns = pod.metadata?.namespace ?? 'default';
     for (const svcKey of this.store.serviceSelectors.matchAny(ns, pod.metadata?.labels)) {
       const svc = this.store.services.get(svcKey);
       if (svc !== undefined && matchesMap(svc.spec?.selector, pod.metadata?.labels))
@@ -727,7 +727,7 @@ export class Cluster {
 
   private ownerDeploymentKey(rs: ReplicaSet): string | undefined {
     const ref = rs.metadata?.ownerReferences?.find((o) => o.controller && o.kind === 'Deployment');
-    return ref === undefined ? undefined : objectKey(rs.metadata!.namespace!, ref.name);
+    return ref === undefined ? undefined : objectKey(rs.metadata?.namespace ?? 'default', ref.name);
   }
 
   private updateWorkloadStatus(pod: Pod): void {
@@ -764,8 +764,8 @@ export class Cluster {
         if (!Number.isInteger(event.replicas) || event.replicas < 0) {
           return fail(`replicas must be a non-negative integer, got ${event.replicas}`);
         }
-        rs.spec = { ...rs.spec!, replicas: event.replicas };
-        writable(rs.metadata!).generation = (rs.metadata!.generation ?? 1) + 1;
+        if (rs.spec !== undefined) rs.spec = { ...rs.spec, replicas: event.replicas };
+        if (rs.metadata !== undefined) writable(rs.metadata).generation = (rs.metadata.generation ?? 1) + 1;
         grace = event.gracePeriodSeconds ?? 0;
         dirty.replicaSets.add(key);
         message = `replicaset.apps/${event.name} scaled`;
@@ -778,8 +778,8 @@ export class Cluster {
         if (!Number.isInteger(event.replicas) || event.replicas < 0) {
           return fail(`replicas must be a non-negative integer, got ${event.replicas}`);
         }
-        d.spec = { ...d.spec!, replicas: event.replicas };
-        writable(d.metadata!).generation = (d.metadata!.generation ?? 1) + 1;
+        if (d.spec !== undefined) d.spec = { ...d.spec, replicas: event.replicas };
+        if (d.metadata !== undefined) writable(d.metadata).generation = (d.metadata.generation ?? 1) + 1;
         grace = event.gracePeriodSeconds ?? 0;
         dirty.deployments.add(key);
         message = `deployment.apps/${event.name} scaled`;
@@ -831,10 +831,10 @@ export class Cluster {
           return fail(new NotFoundError('endpointslices.discovery.k8s.io', event.name).message);
         this.store.endpointSlices.delete(key);
         const svcName = slice.metadata?.labels?.[LABEL_SERVICE_NAME];
-        this.store.indexUserSlice(key, slice.metadata!.namespace!, svcName, false);
+        this.store.indexUserSlice(key, slice.metadata?.namespace ?? 'default', svcName, false);
         // A controller-managed slice comes straight back: the controller resyncs its Service.
         if (svcName !== undefined) {
-          const svcKey = objectKey(slice.metadata!.namespace!, svcName);
+          const svcKey = objectKey(slice.metadata?.namespace ?? 'default', svcName);
           this.store.slicesByService.get(svcKey)?.delete(key);
           dirty.services.add(svcKey);
         }
@@ -926,10 +926,12 @@ export class Cluster {
     return sortedValues(this.store.endpointSlices);
   }
   nodes(): Node[] {
-    return [...this.store.nodes.values()].sort((a, b) => cmp(a.metadata!.name!, b.metadata!.name!));
+    return [...this.store.nodes.values()].sort((a, b) => cmp(a.metadata?.name ?? '', b.metadata?.name ?? ''));
   }
   namespaces(): Namespace[] {
-    return [...this.store.namespaces.values()].sort((a, b) => cmp(a.metadata!.name!, b.metadata!.name!));
+    return [...this.store.namespaces.values()].sort((a, b) =>
+      cmp(a.metadata?.name ?? '', b.metadata?.name ?? ''),
+    );
   }
 
   getService(name: string, namespace = 'default'): Service | undefined {
@@ -946,8 +948,8 @@ export class Cluster {
 
   /** All slices (controller-managed and user-supplied) labelled with the Service's name. */
   slicesOfService(svc: Service): EndpointSlice[] {
-    const ns = svc.metadata!.namespace!;
-    const name = svc.metadata!.name!;
+    const ns = svc.metadata?.namespace ?? 'default';
+    const name = svc.metadata?.name ?? '';
     const managed = this.store.slicesByService.get(objectKey(ns, name));
     if (managed !== undefined && managesSlices(svc)) {
       // Fast path for controller-managed Services; user slices for them are rare but allowed.
@@ -1003,7 +1005,7 @@ function sortedValues<T extends { metadata?: { namespace?: string; name?: string
 ): T[] {
   return [...m.values()].sort(
     (a, b) =>
-      cmp(a.metadata!.namespace ?? '', b.metadata!.namespace ?? '') ||
-      cmp(a.metadata!.name!, b.metadata!.name!),
+      cmp(a.metadata?.namespace ?? '', b.metadata?.namespace ?? '') ||
+      cmp(a.metadata?.name ?? '', b.metadata?.name ?? ''),
   );
 }
