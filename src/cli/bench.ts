@@ -1,13 +1,18 @@
 /**
- * `dpsim bench hotpath --mode M --flows F --packets N [--passes P] [--workers W] [--seed S] [--json]`
+ * `dpsim bench hotpath --mode M --flows F --packets N [--passes P] [--workers W] [--seed S] [--json]`,
+ * `dpsim bench newconn --mode M --services N [--endpoints E] [--json]`,
+ * `dpsim bench compile --mode M --services N --endpoints E [--json]`
  * and `dpsim bench report [--results DIR] [--out DIR]`. Thin: the work is in src/bench.
  */
 import type { Command } from 'commander';
 import { formatHotpathResult, HotpathError, type HotpathResult, runHotpath } from '../bench/hotpath.js';
 import { hotpathModes, UnknownHotpathModeError } from '../bench/hotpath-modes.js';
+import { formatCompileResult, formatNewconnResult, runCompile, runNewconn } from '../bench/newconn.js';
 import { runHotpathParallel } from '../bench/parallel.js';
 import { buildReport } from '../bench/report.js';
 import { WorkloadError } from '../bench/workload.js';
+import { PROXY_MODES } from '../proxy/common/datapath.js';
+import { SyntheticModelError } from '../traffic/synthetic-model.js';
 
 export interface BenchIo {
   stdout: (text: string) => void;
@@ -40,7 +45,12 @@ function scaleOf(suffix: string): number {
 }
 
 function isUserError(e: unknown): e is Error {
-  return e instanceof HotpathError || e instanceof UnknownHotpathModeError || e instanceof WorkloadError;
+  return (
+    e instanceof HotpathError ||
+    e instanceof UnknownHotpathModeError ||
+    e instanceof WorkloadError ||
+    e instanceof SyntheticModelError
+  );
 }
 
 export function registerBench(program: Command, io: BenchIo = defaultIo): Command {
@@ -81,6 +91,56 @@ export function registerBench(program: Command, io: BenchIo = defaultIo): Comman
     });
 
   bench
+    .command('newconn')
+    .description(
+      'µs for the first packet of a new connection (pod → random ClusterIP) with N Services × E endpoints, at one node',
+    )
+    .option('--mode <mode>', `proxy mode (${PROXY_MODES.join(', ')})`, 'nftables')
+    .option('--services <n>', 'ClusterIP Services', '1000')
+    .option('--endpoints <n>', 'endpoints per Service', '10')
+    .option('--passes <n>', 'timed passes (the median is reported)', '5')
+    .option('--pass-ms <n>', 'minimum length of one timed pass, ms', '200')
+    .option('--json', 'print the result as JSON (field `us`)')
+    .action((opts: Record<string, string | boolean | undefined>) =>
+      reportErrors(io, () => {
+        const result = runNewconn({
+          mode: String(opts.mode),
+          services: parseCount('--services', String(opts.services)),
+          endpoints: parseCount('--endpoints', String(opts.endpoints)),
+          passes: parseCount('--passes', String(opts.passes)),
+          passMs: parseCount('--pass-ms', String(opts.passMs)),
+        });
+        io.stdout(
+          opts.json === true ? `${JSON.stringify(result, null, 2)}\n` : `${formatNewconnResult(result)}\n`,
+        );
+      }),
+    );
+
+  bench
+    .command('compile')
+    .description(
+      'ms for a full rule compile and for a one-endpoint sync with N Services × E endpoints, at one node',
+    )
+    .option('--mode <mode>', `proxy mode (${PROXY_MODES.join(', ')})`, 'nftables')
+    .option('--services <n>', 'ClusterIP Services', '10000')
+    .option('--endpoints <n>', 'endpoints per Service', '10')
+    .option('--runs <n>', 'runs of each (the median is reported; eBPF’s incremental sync: 21)', '3')
+    .option('--json', 'print the result as JSON (fields `fullMs`, `incrementalMs`)')
+    .action((opts: Record<string, string | boolean | undefined>) =>
+      reportErrors(io, () => {
+        const result = runCompile({
+          mode: String(opts.mode),
+          services: parseCount('--services', String(opts.services)),
+          endpoints: parseCount('--endpoints', String(opts.endpoints)),
+          runs: parseCount('--runs', String(opts.runs)),
+        });
+        io.stdout(
+          opts.json === true ? `${JSON.stringify(result, null, 2)}\n` : `${formatCompileResult(result)}\n`,
+        );
+      }),
+    );
+
+  bench
     .command('report')
     .description('turn bench/results/*.json into an offline HTML page with SVG plots (and standalone SVGs)')
     .option('--results <dir>', 'directory of benny (and .extra.json) results', 'bench/results')
@@ -98,4 +158,15 @@ export function registerBench(program: Command, io: BenchIo = defaultIo): Comman
     });
 
   return bench;
+}
+
+/** Runs `body`; a user error becomes one line on stderr and exit code 1, anything else propagates. */
+function reportErrors(io: BenchIo, body: () => void): void {
+  try {
+    body();
+  } catch (e) {
+    if (!isUserError(e)) throw e;
+    io.stderr(`error: ${e.message}\n`);
+    io.setExitCode(1);
+  }
 }
