@@ -62,8 +62,12 @@ const EBPF_MAP_SIZES = { ...DEFAULT_MAP_SIZES, lbMapMax: 524_288 };
 const CONNTRACK_MAX = 262_144;
 
 /** One node (node1) carrying `mode` for `model`, wired exactly as the simulator wires it. */
-export function attachOne(mode: ProxyMode, model: ProxyModel): { node: Host; proxy: NodeProxy } {
-  const rng = new Rng(HARNESS_SEED);
+export function attachOne(
+  mode: ProxyMode,
+  model: ProxyModel,
+  seed = HARNESS_SEED,
+): { node: Host; proxy: NodeProxy } {
+  const rng = new Rng(seed);
   const topology = buildClusterTopology(
     { clientIP: '192.168.100.1', nodes: [{ ...NODE }], pods: [] },
     rng.fork(),
@@ -118,6 +122,8 @@ export interface Harness {
   readonly services: number;
   readonly proxy: NodeProxy;
   newConn(): void;
+  /** Destination address (u32) of the last newConn's packet after the node's work: the backend chosen. */
+  lastDestination(): number;
   established(): void;
   /** Bytes of state one tracked flow costs. */
   perFlowBytes(): { value: number; note: string };
@@ -234,6 +240,10 @@ class NetfilterHarness implements Harness {
     if (this.ipvs !== null && (j & 0x3fff) === 0) this.ipvs.ipvs.conns.expireDue(nowNs);
   }
 
+  lastDestination(): number {
+    return this.ft.daddr >>> 0;
+  }
+
   established(): void {
     const k = this.e++ & (ESTABLISHED_FLOWS - 1);
     copyFrame(this.ackTemplates, k, this.work);
@@ -296,6 +306,12 @@ class EbpfHarness implements Harness {
     this.dp.tcIngressPod(w, 0, FRAME, 10 + j * 1e-3);
   }
 
+  lastDestination(): number {
+    // tc rewrote the frame in place: the IPv4 destination at 14 + 16.
+    const w = this.work;
+    return ((w[30] << 24) | (w[31] << 16) | (w[32] << 8) | w[33]) >>> 0;
+  }
+
   established(): void {
     const k = this.e++ & (ESTABLISHED_FLOWS - 1);
     copyFrame(this.ackTemplates, k, this.work);
@@ -311,9 +327,15 @@ class EbpfHarness implements Harness {
   }
 }
 
-export function buildHarness(mode: ProxyMode, model: ProxyModel, services: number): Harness {
-  const { node, proxy } = attachOne(mode, model);
-  const rng = new Rng(HARNESS_SEED + services);
+/** `seed` drives the node's random choices and the Services the new connections aim at. */
+export function buildHarness(
+  mode: ProxyMode,
+  model: ProxyModel,
+  services: number,
+  seed = HARNESS_SEED,
+): Harness {
+  const { node, proxy } = attachOne(mode, model, seed);
+  const rng = new Rng(seed + services);
   return mode === 'ebpf'
     ? new EbpfHarness(services, proxy, node, rng)
     : new NetfilterHarness(mode, services, proxy, node, rng);

@@ -2,7 +2,7 @@
  * `dpsim bench hotpath --mode M --flows F --packets N [--passes P] [--workers W] [--seed S] [--json]`,
  * `dpsim bench newconn --mode M --services N [--endpoints E] [--json]`,
  * `dpsim bench compile --mode M --services N --endpoints E [--json]`
- * and `dpsim bench report [--results DIR] [--out DIR]`. Thin: the work is in src/bench.
+ * and `dpsim bench report [--results DIR] [--out DIR] [--sweep DIR]`. Thin: the work is in src/bench.
  */
 import type { Command } from 'commander';
 import { formatHotpathResult, HotpathError, type HotpathResult, runHotpath } from '../bench/hotpath.js';
@@ -12,7 +12,9 @@ import { runHotpathParallel } from '../bench/parallel.js';
 import { buildReport } from '../bench/report.js';
 import { WorkloadError } from '../bench/workload.js';
 import { PROXY_MODES } from '../proxy/common/datapath.js';
+import { formatSweepSummary, mergeShards, readShardDir, SweepMergeError } from '../sweep/shard.js';
 import { SyntheticModelError } from '../traffic/synthetic-model.js';
+import { writeSweepResult } from './sweep.js';
 
 export interface BenchIo {
   stdout: (text: string) => void;
@@ -142,10 +144,25 @@ export function registerBench(program: Command, io: BenchIo = defaultIo): Comman
 
   bench
     .command('report')
-    .description('turn bench/results/*.json into an offline HTML page with SVG plots (and standalone SVGs)')
+    .description(
+      'turn bench/results/*.json into an offline HTML page with SVG plots (and standalone SVGs); with --sweep DIR, merge the shard results of a sweep',
+    )
     .option('--results <dir>', 'directory of benny (and .extra.json) results', 'bench/results')
     .option('--out <dir>', 'output directory', 'bench/report')
-    .action(async (opts: { results: string; out: string }) => {
+    .option('--sweep <dir>', 'merge the shard-*.json of `dpsim sweep` in DIR into DIR/sweep.json instead')
+    .action(async (opts: { results: string; out: string; sweep?: string }) => {
+      if (opts.sweep !== undefined) {
+        try {
+          const result = mergeShards(readShardDir(opts.sweep));
+          const path = writeSweepResult(opts.sweep, result);
+          io.stdout(`${formatSweepSummary(result)}wrote ${path}\n`);
+        } catch (e) {
+          if (!(e instanceof SweepMergeError)) throw e;
+          io.stderr(`error: ${e.message}\n`);
+          io.setExitCode(1);
+        }
+        return;
+      }
       const summary = await buildReport({ resultsDir: opts.results, outDir: opts.out });
       for (const problem of summary.results.problems) io.stderr(`warning: ${problem}\n`);
       for (const p of summary.plots) {

@@ -12,6 +12,7 @@ import { registerGet } from './get.js';
 import { registerLoad } from './load.js';
 import { registerRules } from './rules.js';
 import { registerRun } from './run.js';
+import { registerSweep } from './sweep.js';
 import { registerTrace } from './trace.js';
 import { registerVerify } from './verify.js';
 
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerConntrack(program);
   registerLoad(program);
   registerBench(program);
+  registerSweep(program);
   registerVerify(program);
   return program;
 }
