@@ -14,21 +14,11 @@ import { WorkloadError } from '../bench/workload.js';
 import { PROXY_MODES } from '../proxy/common/datapath.js';
 import { formatSweepSummary, mergeShards, readShardDir, SweepMergeError } from '../sweep/shard.js';
 import { SyntheticModelError } from '../traffic/synthetic-model.js';
+import { ensureDirectory } from './fs-checks.js';
+import { type CliIo, processIo } from './io.js';
 import { writeSweepResult } from './sweep.js';
 
-export interface BenchIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-  setExitCode: (code: number) => void;
-}
-
-const defaultIo: BenchIo = {
-  stdout: (t) => process.stdout.write(t),
-  stderr: (t) => process.stderr.write(t),
-  setExitCode: (c) => {
-    process.exitCode = c;
-  },
-};
+export type BenchIo = CliIo;
 
 /** A whole number from a flag; accepts 1e6, 100k, 10M and 1_000_000 spellings. */
 export function parseCount(flag: string, text: string): number {
@@ -55,7 +45,7 @@ function isUserError(e: unknown): e is Error {
   );
 }
 
-export function registerBench(program: Command, io: BenchIo = defaultIo): Command {
+export function registerBench(program: Command, io: BenchIo = processIo): Command {
   const bench = program.command('bench').description('benchmarks of the datapaths, and their report');
 
   bench
@@ -163,6 +153,8 @@ export function registerBench(program: Command, io: BenchIo = defaultIo): Comman
         }
         return;
       }
+      // Node's recursive mkdir never returns for some paths (/proc/x); create it step by step first.
+      ensureDirectory(opts.out, '--out');
       const summary = await buildReport({ resultsDir: opts.results, outDir: opts.out });
       for (const problem of summary.results.problems) io.stderr(`warning: ${problem}\n`);
       for (const p of summary.plots) {

@@ -18,6 +18,7 @@ import {
 } from '../sweep/shard.js';
 import { parseSweepSpec, type SweepSpec } from '../sweep/spec.js';
 import { CliError, parseInteger } from './common.js';
+import { type CliIo, processIo } from './io.js';
 
 interface SweepFlags {
   shard?: number;
@@ -67,7 +68,7 @@ export function writeSweepResult(outDir: string, result: SweepResult): string {
   return path;
 }
 
-export function registerSweep(program: Command): Command {
+export function registerSweep(program: Command, io: CliIo = processIo): Command {
   return program
     .command('sweep')
     .argument('<spec>', 'sweep spec (YAML): modes × services × seeds × settings')
@@ -109,7 +110,7 @@ export function registerSweep(program: Command): Command {
       if (flags.parallel !== undefined && !flags.local)
         throw new CliError('error: --parallel goes with --local');
       if (flags.emitJob) {
-        process.stdout.write(
+        io.stdout(
           sweepJobYaml(spec, text, {
             image: flags.image,
             resultsClaim: flags.resultsClaim,
@@ -121,7 +122,7 @@ export function registerSweep(program: Command): Command {
       if (flags.all) {
         const result = runAllCells(spec);
         const path = writeSweepResult(flags.out, result);
-        process.stdout.write(`${formatSweepSummary(result)}wrote ${path}\n`);
+        io.stdout(`${formatSweepSummary(result)}wrote ${path}\n`);
         return;
       }
       if (flags.local) {
@@ -132,9 +133,7 @@ export function registerSweep(program: Command): Command {
           parallel,
           outDir: resolve(flags.out),
           onShardDone: (shard, code) =>
-            process.stderr.write(
-              `shard ${shard + 1}/${spec.shards} ${code === 0 ? 'done' : `failed (exit ${code})`}\n`,
-            ),
+            io.stderr(`shard ${shard + 1}/${spec.shards} ${code === 0 ? 'done' : `failed (exit ${code})`}\n`),
         });
         if (failures.length > 0)
           throw new CliError(
@@ -142,7 +141,7 @@ export function registerSweep(program: Command): Command {
           );
         const result = mergeShards(readShardDir(flags.out).filter((s) => s.specHash === spec.hash));
         const path = writeSweepResult(flags.out, result);
-        process.stdout.write(`${formatSweepSummary(result)}wrote ${path}\n`);
+        io.stdout(`${formatSweepSummary(result)}wrote ${path}\n`);
         return;
       }
       const shard = shardIndex(flags, spec);
@@ -154,8 +153,6 @@ export function registerSweep(program: Command): Command {
       mkdirSync(flags.out, { recursive: true });
       const path = join(flags.out, shardFileName(shard, spec.shards));
       writeFileSync(path, `${JSON.stringify(result, null, 2)}\n`);
-      process.stdout.write(
-        `shard ${shard} of ${spec.shards}: ${result.outcomes.length} cell(s), wrote ${path}\n`,
-      );
+      io.stdout(`shard ${shard} of ${spec.shards}: ${result.outcomes.length} cell(s), wrote ${path}\n`);
     });
 }

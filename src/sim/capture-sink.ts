@@ -19,6 +19,8 @@ export class PcapngCaptureSink implements CaptureSink {
   readonly writer: PcapngWriter;
   frames = 0;
   private fd = -1;
+  /** The first write error (ENOSPC, EIO …), kept so the caller can name it rather than its echoes. */
+  private failure: Error | undefined;
 
   constructor(
     readonly snaplen = 0,
@@ -40,8 +42,13 @@ export class PcapngCaptureSink implements CaptureSink {
   }
 
   private writeAll(bytes: Uint8Array): void {
-    let off = 0;
-    while (off < bytes.length) off += writeSync(this.fd, bytes, off, bytes.length - off);
+    try {
+      let off = 0;
+      while (off < bytes.length) off += writeSync(this.fd, bytes, off, bytes.length - off);
+    } catch (e) {
+      this.failure ??= e as Error;
+      throw e;
+    }
   }
 
   addInterface(name: string, description: string): number {
@@ -54,6 +61,11 @@ export class PcapngCaptureSink implements CaptureSink {
     void this.writer.writeFrame(captureId, Math.round(timeNs), frame, length);
   }
 
+  /** The first error writing the file (e.g. ENOSPC), if any: the cause of any later writer error. */
+  get writeError(): Error | undefined {
+    return this.failure;
+  }
+
   /** The whole capture, for an in-memory sink. */
   toBuffer(): Uint8Array {
     return this.writer.toBuffer();
@@ -61,10 +73,13 @@ export class PcapngCaptureSink implements CaptureSink {
 
   /** Flushes and closes the file (a no-op for memory). */
   async close(): Promise<void> {
-    await this.writer.close();
-    if (this.fd >= 0) {
-      closeSync(this.fd);
-      this.fd = -1;
+    try {
+      await this.writer.close();
+    } finally {
+      if (this.fd >= 0) {
+        closeSync(this.fd);
+        this.fd = -1;
+      }
     }
   }
 }

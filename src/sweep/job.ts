@@ -26,11 +26,7 @@ export const SPEC_FILE = 'sweep.yaml';
 export const IMAGE_CLI = '/app/dist/cli/main.js';
 
 /** Typed against the Kubernetes API types (kubernetes-types), so a wrong field fails to compile. */
-export function sweepJobManifests(
-  spec: SweepSpec,
-  specText: string,
-  options: JobOptions,
-): [ConfigMap, Job] {
+export function sweepJobManifests(spec: SweepSpec, specText: string, options: JobOptions): [ConfigMap, Job] {
   const name = `dpsim-sweep-${spec.name}`.slice(0, 63).replace(/-+$/, '');
   const labels = {
     'app.kubernetes.io/name': 'dpsim',
