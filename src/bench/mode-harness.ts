@@ -28,7 +28,8 @@ import { IpvsNodeProgram } from '../proxy/ipvs/node-program.js';
 import { attachMode, type NodeProxy } from '../sim/modes.js';
 import { buildClusterTopology } from '../topology/build.js';
 import type { Host } from '../topology/host.js';
-import { type NodeNetfilter, PathVerdict } from '../topology/netfilter-path.js';
+import type { NodeNetfilter } from '../topology/netfilter-path.js';
+import { PathVerdict } from '../trace/drop-reasons.js';
 import { SYNTHETIC_NODES, SYNTHETIC_SERVICE_PORT, syntheticClusterIP } from '../traffic/synthetic-model.js';
 import { Rng } from '../util/rng.js';
 import {

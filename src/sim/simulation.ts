@@ -16,6 +16,7 @@ import {
 } from '../apps/index.js';
 import { formatConntrackList } from '../conntrack/index.js';
 import {
+  BOOTSTRAP_LEAD_SECONDS,
   type Cluster,
   type LoadOptions,
   type LoadResult,
@@ -38,8 +39,9 @@ import { PacketTracer } from '../trace/packet-trace.js';
 import { formatIPv4, isIPv4, parseIPv4 } from '../util/ipv4.js';
 import { Rng } from '../util/rng.js';
 import { PcapngCaptureSink } from './capture-sink.js';
+import { NodeHealthServers } from './health-servers.js';
 import { changedServices } from './model-diff.js';
-import { attachMode, type ModeOptions, type NodeProxy } from './modes.js';
+import { attachMode, type DumpPart, type ModeOptions, type NodeProxy } from './modes.js';
 
 export interface SimulationOptions extends ModeOptions {
   /** YAML manifests (default: the embedded origin scenario). */
@@ -118,6 +120,8 @@ export class Simulation {
   readonly loadResult: LoadResult | null;
   model: ProxyModel;
   private readonly stacks = new Map<Host, TcpStack>();
+  /** Each node's kube-proxy (or Cilium) health servers, by node name. */
+  private readonly healthServers = new Map<string, NodeHealthServers>();
   /** Server-side record per accepted connection, keyed by server host + local port + peer. */
   /**
    * The last connection a server accepted. The pump runs one curl to completion at a time,
@@ -174,7 +178,10 @@ export class Simulation {
       }
     }
     this.model = toProxyModel(this.cluster);
-    this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), options);
+    this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), {
+      clockEpochMs: this.cluster.now(),
+      ...options,
+    });
     this.routeVipsThroughFirstNode();
     this.startApplications();
   }
@@ -236,6 +243,17 @@ export class Simulation {
     const epochMs = this.cluster.now();
     this.stackOf(t.client);
     for (const node of t.nodes.values()) this.stackOf(node);
+    for (const [name, node] of t.nodes) {
+      const servers = new NodeHealthServers({
+        nodeName: name,
+        stack: this.stackOf(node),
+        mode: this.mode,
+        clockEpochMs: epochMs,
+        startedBeforeMs: BOOTSTRAP_LEAD_SECONDS * 1000,
+      });
+      servers.sync(this.model);
+      this.healthServers.set(name, servers);
+    }
     for (const app of this.cluster.podApps()) this.startPodApp(app.namespace, app.name);
     // Host-network endpoints (the apiserver behind the `kubernetes` Service) answer on their node.
     for (const sp of this.model.servicePorts) {
@@ -355,8 +373,8 @@ export class Simulation {
     return stdout + stderr;
   }
 
-  /** The mode's native dump on a node. */
-  rules(nodeName: string, options?: { counters?: boolean }): string {
+  /** The mode's native dump on a node (IPVS mode: `part` picks ipvsadm -Ln, -Lnc, ipset list or iptables-save). */
+  rules(nodeName: string, options?: { counters?: boolean; part?: DumpPart }): string {
     const proxy = this.proxies.get(nodeName);
     if (proxy === undefined) throw new SimulationError(`unknown node "${nodeName}"`);
     return proxy.dump(options);
@@ -404,6 +422,7 @@ export class Simulation {
     // Only the Services that changed: eBPF mode re-plans just those (the others resync fully).
     const changed = changedServices(before, this.model);
     for (const proxy of this.proxies.values()) proxy.sync(this.model, changed);
+    for (const servers of this.healthServers.values()) servers.sync(this.model);
     this.routeVipsThroughFirstNode();
   }
 }
