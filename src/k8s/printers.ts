@@ -13,6 +13,7 @@ import type { Cluster } from './cluster.js';
 import { managesSlices } from './controllers/endpointslice.js';
 import { isPodTerminating } from './controllers/pods.js';
 import { formatLabelSelector, formatSelectorMap } from './labels.js';
+import { formatLabelsColumn, type LabelSelectorText } from './selector-text.js';
 
 /** duration.HumanDuration: "23s", "5m", "2m30s", "3h5m", "2d4h", … */
 export function humanDuration(ms: number): string {
@@ -60,7 +61,14 @@ export function renderTable(header: readonly string[], rows: readonly (readonly 
     .join('\n');
 }
 
-type AnyObject = { metadata?: { name?: string; namespace?: string; creationTimestamp?: string } };
+type AnyObject = {
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    creationTimestamp?: string;
+    labels?: Record<string, string>;
+  };
+};
 
 export interface ResourceType {
   /** Canonical plural, as in `kubectl get <plural>`. */
@@ -430,6 +438,10 @@ export interface GetRequest {
   readonly output?: OutputFormat;
   readonly namespace?: string;
   readonly allNamespaces?: boolean;
+  /** `-l`: only objects whose labels match. */
+  readonly selector?: LabelSelectorText;
+  /** `--show-labels`: a LABELS column at the end of tables. */
+  readonly showLabels?: boolean;
 }
 
 export interface GetResult {
@@ -546,6 +558,8 @@ export function runGet(cluster: Cluster, req: GetRequest): GetResult {
   for (const sel of selections) {
     let items = sel.type.list(cluster);
     if (sel.type.namespaced && !req.allNamespaces) items = items.filter((o) => o.metadata?.namespace === ns);
+    const selector = req.selector;
+    if (selector !== undefined) items = items.filter((o) => selector.matches(o.metadata?.labels));
     if (sel.names !== undefined) {
       const picked: AnyObject[] = [];
       for (const n of sel.names) {
@@ -599,8 +613,10 @@ export function runGet(cluster: Cluster, req: GetRequest): GetResult {
     const rows = g.items.map((o) => {
       const r = g.type.row(cluster, o, wide);
       if (withKind) r[0] = `${g.type.prefix}/${r[0]}`;
+      if (req.showLabels) r.push(formatLabelsColumn(o.metadata?.labels));
       return showNs ? [o.metadata?.namespace ?? '', ...r] : r;
     });
+    if (req.showLabels) header = [...header, 'LABELS'];
     if (showNs) header = ['NAMESPACE', ...header];
     tables.push(renderTable(header, rows));
   }

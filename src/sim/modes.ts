@@ -22,6 +22,7 @@ import {
   parseIptables,
   type Ruleset,
   renderIptablesSave,
+  type SaveOptions,
 } from '../proxy/iptables/index.js';
 import { IptablesNodeProgram } from '../proxy/iptables/node-program.js';
 import {
@@ -56,6 +57,29 @@ export interface ModeOptions {
   readonly ebpfMapSizes?: LbMapSizes;
   /** IPVS mode: --ipvs-scheduler (default rr). */
   readonly ipvsScheduler?: string;
+  /**
+   * Wall clock (ms since the epoch) at simulated time 0: the nodes' clock, which dated dumps
+   * (iptables-save's header) show. Default 0, the epoch.
+   */
+  readonly clockEpochMs?: number;
+}
+
+/** A node's wall clock now, as its tools (iptables-save) date their output. */
+function nodeDate(node: Host, options: ModeOptions): Date {
+  return new Date((options.clockEpochMs ?? 0) + node.network.nowNs / 1e6);
+}
+
+/** iptables-save's options: dated by the node's clock; with -c, rule and policy counters. */
+function saveOptions(
+  node: Host,
+  options: ModeOptions,
+  evaluator: IptablesEvaluator,
+  counters: boolean | undefined,
+): SaveOptions {
+  const date = nodeDate(node, options);
+  return counters
+    ? { date, counters: evaluator.counterLookup(), policyCounters: evaluator.policyCounterLookup() }
+    : { date };
 }
 
 /**
@@ -145,7 +169,7 @@ function attachIptables(node: Host, model: ProxyModel, rng: Rng, options: ModeOp
     mode: 'iptables',
     node,
     conntrack,
-    dump: (o) => renderIptablesSave(ruleset, o?.counters ? { counters: evaluator.counterLookup() } : {}),
+    dump: (o) => renderIptablesSave(ruleset, saveOptions(node, options, evaluator, o?.counters)),
     sync: (m) => {
       if (options.iptablesSave !== undefined) return; // a user's dump is fixed
       ruleset = load(m);
@@ -220,7 +244,7 @@ function attachIpvs(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
         case 'iptables':
           return renderIptablesSave(
             state.iptables,
-            o?.counters ? { counters: program.evaluator.counterLookup() } : {},
+            saveOptions(node, options, program.evaluator, o?.counters),
           );
       }
     },

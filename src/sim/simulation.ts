@@ -4,9 +4,19 @@
  * pod, the apiserver on the control-plane node, a TCP stack with curl on every host).
  * This is the library entry point the CLI, the kernel comparison and the tests share.
  */
-import { type CurlResult, curl, startHttpResponder, type TcpConnection, TcpStack } from '../apps/index.js';
+import {
+  type CurlResult,
+  type CurlVerboseLine,
+  curl,
+  ipv6NotSupported,
+  parseCurlUrl,
+  startHttpResponder,
+  type TcpConnection,
+  TcpStack,
+} from '../apps/index.js';
 import { formatConntrackList } from '../conntrack/index.js';
 import {
+  BOOTSTRAP_LEAD_SECONDS,
   type Cluster,
   type LoadOptions,
   type LoadResult,
@@ -27,10 +37,11 @@ import {
 import type { Host } from '../topology/host.js';
 import type { OverlayKind } from '../topology/tunnel.js';
 import { PacketTracer } from '../trace/packet-trace.js';
-import { formatIPv4, parseIPv4 } from '../util/ipv4.js';
+import { formatIPv4, isIPv4, parseIPv4 } from '../util/ipv4.js';
 import { Rng } from '../util/rng.js';
 import { PcapngCaptureSink } from './capture-sink.js';
-import { attachMode, attachNodeProxy, type ModeOptions, type NodeProxy } from './modes.js';
+import { NodeHealthServers } from './health-servers.js';
+import { attachMode, attachNodeProxy, type DumpPart, type ModeOptions, type NodeProxy } from './modes.js';
 import { type PodAppInfo, podApps } from './pod-apps.js';
 
 export interface SimulationOptions extends ModeOptions {
@@ -68,6 +79,10 @@ export interface CurlOutcome {
   readonly elapsedMs: number;
   /** The client's source port. */
   readonly localPort: number;
+  /** The response head as received (what curl -i / -I print); '' on failure. */
+  readonly rawHead: string;
+  /** What curl -v prints (format with formatCurlVerbose). */
+  readonly verbose: readonly CurlVerboseLine[];
 }
 
 export interface CurlRequest {
@@ -77,6 +92,12 @@ export interface CurlRequest {
   readonly connectTimeoutMs?: number;
   /** --max-time. */
   readonly maxTimeMs?: number;
+  /** -X. */
+  readonly method?: string;
+  /** -I. */
+  readonly head?: boolean;
+  /** -H, as typed. */
+  readonly headers?: readonly string[];
 }
 
 export class SimulationError extends Error {
@@ -100,6 +121,8 @@ export class Simulation {
   readonly loadResult: LoadResult | null;
   model: ProxyModel;
   private readonly stacks = new Map<Host, TcpStack>();
+  /** Each node's kube-proxy (or Cilium) health servers, by node name. */
+  private readonly healthServers = new Map<string, NodeHealthServers>();
   /** Server-side record per accepted connection, keyed by server host + local port + peer. */
   /**
    * The last connection a server accepted. The pump runs one curl to completion at a time,
@@ -159,10 +182,10 @@ export class Simulation {
         this.topology.network.captureInterface(iface);
       }
     }
-    this.modeOptions = options;
+    this.modeOptions = { clockEpochMs: this.cluster.now(), ...options };
     // The model just built already holds every change made so far.
     this.cluster.changes.drain();
-    this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), options);
+    this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), this.modeOptions);
     this.routeVipsThroughFirstNode();
     this.startApplications(apps);
   }
@@ -224,6 +247,7 @@ export class Simulation {
     const epochMs = this.cluster.now();
     this.stackOf(t.client);
     for (const node of t.nodes.values()) this.stackOf(node);
+    for (const [name, node] of t.nodes) this.startHealthServers(name, node, epochMs);
     for (const app of apps) this.startPodApp(app);
     // Host-network endpoints (the apiserver behind the `kubernetes` Service) answer on their node.
     for (const sp of this.model.servicePorts) {
@@ -274,16 +298,22 @@ export class Simulation {
   curl(request: CurlRequest): CurlOutcome {
     const host = this.host(request.from);
     const stack = this.stackOf(host);
-    const target = parseUrl(request.url);
-    const localAddr = host.sourceAddressFor(target.addr);
-    if (localAddr === 0)
-      throw new SimulationError(`${request.from} has no route to ${formatIPv4(target.addr)}`);
+    const target = parseCurlUrl(request.url);
+    if (target.ok && target.url.family === 6) throw new SimulationError(ipv6NotSupported(target.url));
+    // A URL curl refuses (or a name, which nothing resolves yet) fails inside curl, with its exit code.
+    const addr = target.ok && isIPv4(target.url.host) ? parseIPv4(target.url.host) : undefined;
+    const localAddr = addr === undefined ? 0 : host.sourceAddressFor(addr);
+    if (addr !== undefined && localAddr === 0)
+      throw new SimulationError(`${request.from} has no route to ${formatIPv4(addr)}`);
     this.lastServed = null;
     const run = curl(stack, {
       url: request.url,
       localAddr,
       connectTimeoutMs: request.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       ...(request.maxTimeMs !== undefined ? { maxTimeMs: request.maxTimeMs } : {}),
+      ...(request.method !== undefined ? { method: request.method } : {}),
+      ...(request.head !== undefined ? { head: request.head } : {}),
+      ...(request.headers !== undefined ? { headers: request.headers } : {}),
     });
     const net = this.network;
     const deadline =
@@ -314,6 +344,8 @@ export class Simulation {
         stderr: result.message,
         elapsedMs: result.elapsedMs,
         localPort: result.localPort,
+        rawHead: '',
+        verbose: result.verbose,
       };
     }
     const served = this.lastServed;
@@ -324,6 +356,8 @@ export class Simulation {
       stderr: '',
       elapsedMs: result.elapsedMs,
       localPort: result.localPort,
+      rawHead: result.rawHead,
+      verbose: result.verbose,
       ...(servedBy !== undefined ? { servedBy } : {}),
     };
   }
@@ -338,8 +372,8 @@ export class Simulation {
     return stdout + stderr;
   }
 
-  /** The mode's native dump on a node. */
-  rules(nodeName: string, options?: { counters?: boolean }): string {
+  /** The mode's native dump on a node (IPVS mode: `part` picks ipvsadm -Ln, -Lnc, ipset list or iptables-save). */
+  rules(nodeName: string, options?: { counters?: boolean; part?: DumpPart }): string {
     const proxy = this.proxies.get(nodeName);
     if (proxy === undefined) throw new SimulationError(`unknown node "${nodeName}"`);
     return proxy.dump(options);
@@ -389,6 +423,7 @@ export class Simulation {
     const pending = this.cluster.changes.drain();
     this.lastSyncChanges = pending.full ? undefined : pending.services;
     for (const proxy of this.proxies.values()) proxy.sync(this.model, this.lastSyncChanges);
+    for (const servers of this.healthServers.values()) servers.sync(this.model);
     this.routeVipsThroughFirstNode();
   }
 
@@ -396,15 +431,22 @@ export class Simulation {
   private joinNode(n: ProxyModel['nodes'][number]): void {
     const host = joinNode(this.topology, n, this.rng.fork());
     if (this.capture !== null) this.network.captureInterface(host.interfaces[0]);
-    this.stackOf(host);
     this.proxies.set(n.name, attachNodeProxy(this.mode, host, this.model, this.rng.fork(), this.modeOptions));
+    this.startHealthServers(n.name, host, this.cluster.now());
   }
-}
 
-function parseUrl(url: string): { addr: number; port: number } {
-  const m = /^http:\/\/([0-9.]+)(?::(\d+))?(\/.*)?$/.exec(url);
-  if (m === null) throw new SimulationError(`unsupported URL "${url}": expected http://IPv4[:PORT][/path]`);
-  return { addr: parseIPv4(m[1]), port: m[2] === undefined ? 80 : Number(m[2]) };
+  /** kube-proxy's :10256/healthz and the healthCheckNodePorts, on one node. */
+  private startHealthServers(name: string, node: Host, epochMs: number): void {
+    const servers = new NodeHealthServers({
+      nodeName: name,
+      stack: this.stackOf(node),
+      mode: this.mode,
+      clockEpochMs: epochMs,
+      startedBeforeMs: BOOTSTRAP_LEAD_SECONDS * 1000,
+    });
+    servers.sync(this.model);
+    this.healthServers.set(name, servers);
+  }
 }
 
 export function buildSimulation(options: SimulationOptions = {}): Simulation {

@@ -17,22 +17,13 @@
  * order of addresses more than 2^31 apart could differ.)
  */
 import { formatIPv4 } from '../../util/ipv4.js';
-import { IpProto } from '../common/packet-meta.js';
+import { IpProtocol } from '../../wire/ip-protocol.js';
 import { CONN_TAB_SIZE, type IpvsConnTable } from './conn-table.js';
+import { SVC_F_ONEPACKET, SVC_F_PERSISTENT, SVC_F_SCHED1, SVC_F_SCHED2, SVC_F_SCHED3 } from './ip-vs.js';
 import type { IpsetTable } from './ipsets.js';
 import { ipsetReferences } from './iptables-rules.js';
 import { TCP_STATE_NAMES, TEMPLATE_STATE_NAMES } from './proto-states.js';
-import {
-  type IpvsDest,
-  type IpvsService,
-  type IpvsServiceTable,
-  type IpvsStats,
-  SVC_F_ONEPACKET,
-  SVC_F_PERSISTENT,
-  SVC_F_SCHED1,
-  SVC_F_SCHED2,
-  SVC_F_SCHED3,
-} from './service-table.js';
+import type { IpvsDest, IpvsService, IpvsServiceTable, IpvsStats } from './service-table.js';
 
 /** IP_VS_VERSION_CODE 0x010201 → "1.2.1". */
 export const IPVS_VERSION = '1.2.1';
@@ -46,9 +37,9 @@ function padLeft(s: string, width: number): string {
 }
 
 export function protocolName(proto: number): string {
-  if (proto === IpProto.TCP) return 'TCP';
-  if (proto === IpProto.UDP) return 'UDP';
-  if (proto === IpProto.SCTP) return 'SCTP';
+  if (proto === IpProtocol.TCP) return 'TCP';
+  if (proto === IpProtocol.UDP) return 'UDP';
+  if (proto === IpProtocol.SCTP) return 'SCTP';
   return 'IP';
 }
 
@@ -179,8 +170,8 @@ function stateName(conns: IpvsConnTable, i: number): string {
   const s = conns.state[i];
   if (conns.isTemplate(i)) return TEMPLATE_STATE_NAMES[s] ?? 'ERR!';
   const proto = conns.proto[i];
-  if (proto === IpProto.TCP) return TCP_STATE_NAMES[s] ?? 'ERR!';
-  if (proto === IpProto.UDP) return 'UDP';
+  if (proto === IpProtocol.TCP) return TCP_STATE_NAMES[s] ?? 'ERR!';
+  if (proto === IpProtocol.UDP) return 'UDP';
   return 'ESTABLISHED';
 }
 
