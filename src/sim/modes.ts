@@ -131,20 +131,28 @@ export function attachMode(
   options: ModeOptions = {},
 ): Map<string, NodeProxy> {
   const proxies = new Map<string, NodeProxy>();
-  for (const [name, node] of topology.nodes) {
-    const proxy =
-      mode === 'iptables'
-        ? attachIptables(node, model, rng.fork(), options)
-        : mode === 'nftables'
-          ? attachNftables(node, model, rng.fork(), options)
-          : mode === 'ebpf'
-            ? attachEbpf(node, model, rng.fork(), options)
-            : mode === 'ipvs'
-              ? attachIpvs(node, model, rng.fork(), options)
-              : unsupported(mode);
-    proxies.set(name, proxy);
-  }
+  for (const [name, node] of topology.nodes)
+    proxies.set(name, attachNodeProxy(mode, node, model, rng, options));
   return proxies;
+}
+
+/** The mode's proxy on one node (also for a node that joins a running simulation). */
+export function attachNodeProxy(
+  mode: ProxyMode,
+  node: Host,
+  model: ProxyModel,
+  rng: Rng,
+  options: ModeOptions = {},
+): NodeProxy {
+  return mode === 'iptables'
+    ? attachIptables(node, model, rng.fork(), options)
+    : mode === 'nftables'
+      ? attachNftables(node, model, rng.fork(), options)
+      : mode === 'ebpf'
+        ? attachEbpf(node, model, rng.fork(), options)
+        : mode === 'ipvs'
+          ? attachIpvs(node, model, rng.fork(), options)
+          : unsupported(mode);
 }
 
 function unsupported(mode: string): never {

@@ -6,8 +6,9 @@
  * getpeername). dpsim applies it to the host namespace only, as Cilium does with
  * `socketLB.hostNamespaceOnly=true`, so pods keep exercising the per-packet tc path.
  */
-import type { SocketLb, SocketLbVerdict } from '../../topology/host.js';
+
 import type { Rng } from '../../util/rng.js';
+import type { SocketLb, SocketLbVerdict } from '../common/socket-lb.js';
 import type { EbpfLoadBalancer, InstalledFrontend } from './compile.js';
 import { BackendState, SvcFlag } from './layouts.js';
 
