@@ -14,6 +14,7 @@ import { type CliIo, processIo } from './io.js';
 import { registerLoad } from './load.js';
 import { registerRules } from './rules.js';
 import { registerRun } from './run.js';
+import { registerSweep } from './sweep.js';
 import { registerTrace } from './trace.js';
 import { defaultVerifyDeps, registerVerify } from './verify.js';
 
@@ -41,6 +42,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerConntrack(program, io);
   registerLoad(program, io);
   registerBench(program, io);
+  registerSweep(program, io);
   registerVerify(program, { ...defaultVerifyDeps, io });
   registerExplore(program, io);
   return program;

@@ -8,6 +8,7 @@
  */
 import { readCapture } from '../capture/index.js';
 import type { ProxyMode } from '../proxy/common/datapath.js';
+import { podApps } from '../sim/pod-apps.js';
 import type { Simulation } from '../sim/simulation.js';
 import type { Host } from '../topology/host.js';
 import type { TraceStep } from '../trace/packet-trace.js';
@@ -69,7 +70,7 @@ function topologyView(sim: Simulation): TopologyView {
   const podOfVeth = new Map<string, string>();
   for (const [key, veth] of t.podVeths) podOfVeth.set(veth.qualifiedName, key);
   const nodeInfo = new Map(sim.model.nodes.map((n) => [n.name, n]));
-  const podNodes = new Map(sim.cluster.podApps().map((p) => [`${p.namespace}/${p.name}`, p.nodeName]));
+  const podNodes = new Map(podApps(sim.cluster.pods()).map((p) => [`${p.namespace}/${p.name}`, p.nodeName]));
   return {
     client: hostView(t.client, podOfVeth),
     nodes: [...t.nodes.values()].map((n) => ({
@@ -185,7 +186,7 @@ function serviceViews(sim: Simulation): {
   const views: ServicePortView[] = [];
   const urls: { sp: number; entry: string; kind: 'ClusterIP' | 'NodePort'; target: string }[] = [];
   const podByIp = new Map<string, string>();
-  for (const p of sim.cluster.podApps()) podByIp.set(p.ip, `${p.namespace}/${p.name}`);
+  for (const p of podApps(sim.cluster.pods())) podByIp.set(p.ip, `${p.namespace}/${p.name}`);
   for (const sp of sim.model.servicePorts) {
     if (sp.protocol !== 'TCP') continue;
     const index = views.length;

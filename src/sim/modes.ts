@@ -7,12 +7,14 @@
 import { ConntrackTable, kubeProxyTimeouts } from '../conntrack/index.js';
 import type { ProxyMode } from '../proxy/common/datapath.js';
 import type { ProxyModel } from '../proxy/common/model.js';
+import { renderCiliumCtList, renderCiliumServiceList } from '../proxy/ebpf/cilium-views.js';
 import {
   compileEbpf,
   EbpfDatapath,
   type EbpfLoadBalancer,
   type LbMapSizes,
   renderBpftoolDump,
+  renderCiliumLbList,
 } from '../proxy/ebpf/index.js';
 import { EbpfNodeIngress, EbpfPodIngress } from '../proxy/ebpf/node-program.js';
 import { EbpfSocketLb } from '../proxy/ebpf/socket-lb.js';
@@ -22,6 +24,7 @@ import {
   parseIptables,
   type Ruleset,
   renderIptablesSave,
+  type SaveOptions,
 } from '../proxy/iptables/index.js';
 import { IptablesNodeProgram } from '../proxy/iptables/node-program.js';
 import {
@@ -56,14 +59,47 @@ export interface ModeOptions {
   readonly ebpfMapSizes?: LbMapSizes;
   /** IPVS mode: --ipvs-scheduler (default rr). */
   readonly ipvsScheduler?: string;
+  /**
+   * Wall clock (ms since the epoch) at simulated time 0: the nodes' clock, which dated dumps
+   * (iptables-save's header) show. Default 0, the epoch.
+   */
+  readonly clockEpochMs?: number;
+}
+
+/** A node's wall clock now, as its tools (iptables-save) date their output. */
+function nodeDate(node: Host, options: ModeOptions): Date {
+  return new Date((options.clockEpochMs ?? 0) + node.network.nowNs / 1e6);
+}
+
+/** iptables-save's options: dated by the node's clock; with -c, rule and policy counters. */
+function saveOptions(
+  node: Host,
+  options: ModeOptions,
+  evaluator: IptablesEvaluator,
+  counters: boolean | undefined,
+): SaveOptions {
+  const date = nodeDate(node, options);
+  return counters
+    ? { date, counters: evaluator.counterLookup(), policyCounters: evaluator.policyCounterLookup() }
+    : { date };
 }
 
 /**
  * Which native text `dump` prints. IPVS mode has several: `ipvsadm -Ln` (default;
  * `counters` ⇒ `--stats`), `ipvsadm -Lnc` ('connections'), `ipset list` and the remaining
- * `iptables-save` (`counters` ⇒ `-c`). Other modes have one and ignore `part`.
+ * `iptables-save` (`counters` ⇒ `-c`). eBPF mode: `bpftool map dump` (default), and the agent's
+ * `cilium-dbg bpf lb list` ('cilium-lb'), `cilium-dbg service list` ('cilium-service') and
+ * `cilium-dbg bpf ct list global` ('cilium-ct'). iptables and nftables have one and ignore `part`.
  */
-export type DumpPart = 'ipvsadm' | 'connections' | 'ipset' | 'iptables';
+export type DumpPart =
+  | 'ipvsadm'
+  | 'connections'
+  | 'ipset'
+  | 'iptables'
+  | 'bpftool'
+  | 'cilium-lb'
+  | 'cilium-service'
+  | 'cilium-ct';
 
 /** One node's proxy: its native dump and its re-sync. */
 export interface NodeProxy {
@@ -95,20 +131,28 @@ export function attachMode(
   options: ModeOptions = {},
 ): Map<string, NodeProxy> {
   const proxies = new Map<string, NodeProxy>();
-  for (const [name, node] of topology.nodes) {
-    const proxy =
-      mode === 'iptables'
-        ? attachIptables(node, model, rng.fork(), options)
-        : mode === 'nftables'
-          ? attachNftables(node, model, rng.fork(), options)
-          : mode === 'ebpf'
-            ? attachEbpf(node, model, rng.fork(), options)
-            : mode === 'ipvs'
-              ? attachIpvs(node, model, rng.fork(), options)
-              : unsupported(mode);
-    proxies.set(name, proxy);
-  }
+  for (const [name, node] of topology.nodes)
+    proxies.set(name, attachNodeProxy(mode, node, model, rng, options));
   return proxies;
+}
+
+/** The mode's proxy on one node (also for a node that joins a running simulation). */
+export function attachNodeProxy(
+  mode: ProxyMode,
+  node: Host,
+  model: ProxyModel,
+  rng: Rng,
+  options: ModeOptions = {},
+): NodeProxy {
+  return mode === 'iptables'
+    ? attachIptables(node, model, rng.fork(), options)
+    : mode === 'nftables'
+      ? attachNftables(node, model, rng.fork(), options)
+      : mode === 'ebpf'
+        ? attachEbpf(node, model, rng.fork(), options)
+        : mode === 'ipvs'
+          ? attachIpvs(node, model, rng.fork(), options)
+          : unsupported(mode);
 }
 
 function unsupported(mode: string): never {
@@ -137,7 +181,7 @@ function attachIptables(node: Host, model: ProxyModel, rng: Rng, options: ModeOp
     mode: 'iptables',
     node,
     conntrack,
-    dump: (o) => renderIptablesSave(ruleset, o?.counters ? { counters: evaluator.counterLookup() } : {}),
+    dump: (o) => renderIptablesSave(ruleset, saveOptions(node, options, evaluator, o?.counters)),
     sync: (m) => {
       if (options.iptablesSave !== undefined) return; // a user's dump is fixed
       ruleset = load(m);
@@ -202,9 +246,7 @@ function attachIpvs(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
     node,
     conntrack,
     dump: (o) => {
-      switch (o?.part ?? 'ipvsadm') {
-        case 'ipvsadm':
-          return renderIpvsadmList(ipvs.services, { stats: o?.counters ?? false });
+      switch (o?.part) {
         case 'connections':
           return renderIpvsadmConnections(ipvs.conns, node.network.nowNs);
         case 'ipset':
@@ -212,8 +254,10 @@ function attachIpvs(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
         case 'iptables':
           return renderIptablesSave(
             state.iptables,
-            o?.counters ? { counters: program.evaluator.counterLookup() } : {},
+            saveOptions(node, options, program.evaluator, o?.counters),
           );
+        default:
+          return renderIpvsadmList(ipvs.services, { stats: o?.counters ?? false });
       }
     },
     sync: (m) => {
@@ -241,12 +285,23 @@ function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
   };
   attachPrograms();
   node.netfilter = null;
-  node.socketLb = new EbpfSocketLb(lb, rng.fork());
+  node.socketLb = new EbpfSocketLb(lb, rng.fork(), () => node.network.nowNs);
   return {
     mode: 'ebpf',
     node,
     conntrack: null,
-    dump: () => renderBpftoolDump(lb),
+    dump: (o) => {
+      switch (o?.part) {
+        case 'cilium-lb':
+          return renderCiliumLbList(lb);
+        case 'cilium-service':
+          return renderCiliumServiceList(lb);
+        case 'cilium-ct':
+          return renderCiliumCtList(lb);
+        default:
+          return renderBpftoolDump(lb);
+      }
+    },
     sync: (m, changed) => {
       lb.sync(m, changed);
       attachPrograms();

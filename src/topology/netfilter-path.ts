@@ -32,6 +32,7 @@ import {
   type RuleTraceSink,
 } from '../proxy/common/datapath.js';
 import { NfHook, newPacketMeta, type PacketMeta } from '../proxy/common/packet-meta.js';
+import { PathVerdict } from '../trace/drop-reasons.js';
 import {
   type FiveTuple,
   rewriteDestination,
@@ -44,19 +45,6 @@ import { IpProtocol } from '../wire/ip-protocol.js';
 
 const ICMP_ECHO_REQUEST = 8;
 const ICMP_ECHO_REPLY = 0;
-
-/** What a hook decided for the packet. */
-export const enum PathVerdict {
-  CONTINUE = 0,
-  DROP = 1,
-  REJECT = 2,
-  /** conntrack could not track it (table full). */
-  CT_FULL = 3,
-  /** NAT found no free tuple, or confirm found a clash. */
-  NAT_FAILED = 4,
-  /** INVALID packet dropped by the rules. */
-  INVALID = 5,
-}
 
 export class NodeNetfilter {
   readonly meta: PacketMeta = newPacketMeta();
