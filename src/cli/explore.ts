@@ -47,7 +47,11 @@ export function registerExplore(program: Command, io: CliIo = processIo): Comman
       title: files.length === 0 ? 'origin scenario' : files.join(', '),
       generatedBy: 'dpsim explore',
       simulate: async (mode, capture) => {
-        const sim = await loadSimulation({ ...flags, mode, proxyMode: undefined }, { capture }, quietAfterFirst);
+        const sim = await loadSimulation(
+          { ...flags, mode, proxyMode: undefined },
+          { capture },
+          quietAfterFirst,
+        );
         warned = true;
         return sim;
       },
