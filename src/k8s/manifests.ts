@@ -16,7 +16,7 @@ export const DPSIM_API_VERSION = 'dpsim/v1alpha1';
 /** The kinds dpsim simulates, by apiVersion (what the apiserver's discovery would map). */
 const SIMULATED: Record<string, readonly string[]> = {
   v1: ['Service', 'Pod', 'Node', 'Namespace'],
-  'apps/v1': ['ReplicaSet', 'Deployment'],
+  'apps/v1': ['ReplicaSet', 'Deployment', 'DaemonSet', 'StatefulSet'],
   'discovery.k8s.io/v1': ['EndpointSlice'],
 };
 /** Kinds a real cluster knows but dpsim does not model: reported as ignored, not rejected. */
@@ -30,7 +30,6 @@ const KNOWN_ELSEWHERE: Record<string, readonly string[]> = {
     'LimitRange',
     'ResourceQuota',
   ],
-  'apps/v1': ['StatefulSet', 'DaemonSet'],
   'batch/v1': ['Job', 'CronJob'],
   'networking.k8s.io/v1': ['Ingress', 'NetworkPolicy', 'IngressClass'],
   'policy/v1': ['PodDisruptionBudget'],

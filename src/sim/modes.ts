@@ -20,12 +20,14 @@ import {
 import { ConntrackTable } from '../conntrack/index.js';
 import type { ProxyMode } from '../proxy/common/datapath.js';
 import type { ProxyModel } from '../proxy/common/model.js';
+import { renderCiliumCtList, renderCiliumServiceList } from '../proxy/ebpf/cilium-views.js';
 import {
   compileEbpf,
   EbpfDatapath,
   type EbpfLoadBalancer,
   type LbMapSizes,
   renderBpftoolDump,
+  renderCiliumLbList,
 } from '../proxy/ebpf/index.js';
 import { EbpfNodeIngress, EbpfPodIngress } from '../proxy/ebpf/node-program.js';
 import { EbpfSocketLb } from '../proxy/ebpf/socket-lb.js';
@@ -110,9 +112,19 @@ function saveOptions(
 /**
  * Which native text `dump` prints. IPVS mode has several: `ipvsadm -Ln` (default;
  * `counters` ⇒ `--stats`), `ipvsadm -Lnc` ('connections'), `ipset list` and the remaining
- * `iptables-save` (`counters` ⇒ `-c`). Other modes have one and ignore `part`.
+ * `iptables-save` (`counters` ⇒ `-c`). eBPF mode: `bpftool map dump` (default), and the agent's
+ * `cilium-dbg bpf lb list` ('cilium-lb'), `cilium-dbg service list` ('cilium-service') and
+ * `cilium-dbg bpf ct list global` ('cilium-ct'). iptables and nftables have one and ignore `part`.
  */
-export type DumpPart = 'ipvsadm' | 'connections' | 'ipset' | 'iptables';
+export type DumpPart =
+  | 'ipvsadm'
+  | 'connections'
+  | 'ipset'
+  | 'iptables'
+  | 'bpftool'
+  | 'cilium-lb'
+  | 'cilium-service'
+  | 'cilium-ct';
 
 /** One node's proxy: its native dump and its re-sync. */
 export interface NodeProxy {
@@ -144,28 +156,39 @@ export function attachMode(
   options: ModeOptions = {},
 ): Map<string, NodeProxy> {
   const proxies = new Map<string, NodeProxy>();
-  const kubeProxy = options.kubeProxyConfig ?? defaultKubeProxyConfig(model.clusterCIDR);
-  for (const [name, node] of topology.nodes) {
-    const info = model.nodes.find((n) => n.name === name);
-    const facts =
-      options.nodeFacts?.get(name) ??
-      plainNodeFacts(name, info?.ip ?? formatIPv4(node.interfaces[0]?.addr ?? 0), info?.podCIDR ?? '');
-    // The node's other addresses (spec.nodes[].addresses) are local to it.
-    for (const a of facts.addresses.slice(1)) node.localAddresses.add(parseIPv4(a));
-    const ctx: NodeContext = { facts, kubeProxy };
-    const proxy =
-      mode === 'iptables'
-        ? attachIptables(node, model, rng.fork(), options, ctx)
-        : mode === 'nftables'
-          ? attachNftables(node, model, rng.fork(), options, ctx)
-          : mode === 'ebpf'
-            ? attachEbpf(node, model, rng.fork(), options)
-            : mode === 'ipvs'
-              ? attachIpvs(node, model, rng.fork(), options, ctx)
-              : unsupported(mode);
-    proxies.set(name, proxy);
-  }
+  for (const [name, node] of topology.nodes)
+    proxies.set(name, attachNodeProxy(mode, node, model, rng, options));
   return proxies;
+}
+
+/** The mode's proxy on one node (also for a node that joins a running simulation). */
+export function attachNodeProxy(
+  mode: ProxyMode,
+  node: Host,
+  model: ProxyModel,
+  rng: Rng,
+  options: ModeOptions = {},
+): NodeProxy {
+  const name = node.name;
+  const info = model.nodes.find((n) => n.name === name);
+  const facts =
+    options.nodeFacts?.get(name) ??
+    plainNodeFacts(name, info?.ip ?? formatIPv4(node.interfaces[0]?.addr ?? 0), info?.podCIDR ?? '');
+  // The node's other addresses (spec.nodes[].addresses) are local to it.
+  for (const a of facts.addresses.slice(1)) node.localAddresses.add(parseIPv4(a));
+  const ctx: NodeContext = {
+    facts,
+    kubeProxy: options.kubeProxyConfig ?? defaultKubeProxyConfig(model.clusterCIDR),
+  };
+  return mode === 'iptables'
+    ? attachIptables(node, model, rng.fork(), options, ctx)
+    : mode === 'nftables'
+      ? attachNftables(node, model, rng.fork(), options, ctx)
+      : mode === 'ebpf'
+        ? attachEbpf(node, model, rng.fork(), options)
+        : mode === 'ipvs'
+          ? attachIpvs(node, model, rng.fork(), options, ctx)
+          : unsupported(mode);
 }
 
 function unsupported(mode: string): never {
@@ -284,9 +307,7 @@ function attachIpvs(
     node,
     conntrack,
     dump: (o) => {
-      switch (o?.part ?? 'ipvsadm') {
-        case 'ipvsadm':
-          return renderIpvsadmList(ipvs.services, { stats: o?.counters ?? false });
+      switch (o?.part) {
         case 'connections':
           return renderIpvsadmConnections(ipvs.conns, node.network.nowNs);
         case 'ipset':
@@ -296,6 +317,8 @@ function attachIpvs(
             state.iptables,
             saveOptions(node, options, program.evaluator, o?.counters),
           );
+        default:
+          return renderIpvsadmList(ipvs.services, { stats: o?.counters ?? false });
       }
     },
     sync: (m) => {
@@ -330,13 +353,24 @@ function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
   };
   attachPrograms();
   node.netfilter = null;
-  const socketLbRng = rng.fork();
-  node.socketLb = (options.cilium?.socketLB ?? true) ? new EbpfSocketLb(lb, socketLbRng) : null;
+  node.socketLb =
+    (options.cilium?.socketLB ?? true) ? new EbpfSocketLb(lb, rng.fork(), () => node.network.nowNs) : null;
   return {
     mode: 'ebpf',
     node,
     conntrack: null,
-    dump: () => renderBpftoolDump(lb),
+    dump: (o) => {
+      switch (o?.part) {
+        case 'cilium-lb':
+          return renderCiliumLbList(lb);
+        case 'cilium-service':
+          return renderCiliumServiceList(lb);
+        case 'cilium-ct':
+          return renderCiliumCtList(lb);
+        default:
+          return renderBpftoolDump(lb);
+      }
+    },
     sync: (m, changed) => {
       lb.sync(m, changed);
       attachPrograms();
