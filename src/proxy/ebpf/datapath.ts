@@ -57,7 +57,7 @@ import {
   svcFlags2,
   svcRevNat,
 } from './lbmaps.js';
-import { NAT_NO_MAPPING, NatValue, revSnatV4Lookup, snatV4Port } from './nat.js';
+import { NAT_NO_MAPPING, NatValue, revSnatV4Lookup, SNAT_PORT_MIN, snatV4Port } from './nat.js';
 
 /** Cilium's IPV4_LOOPBACK (169.254.42.1): the source of a pod's connection to itself via a Service. */
 export const IPV4_LOOPBACK = 0xa9fe2a01;
@@ -70,6 +70,8 @@ const HOT_BATCH = 128;
 export interface DatapathOptions {
   /** Source of Cilium's `get_prandom_u32()` (random selection, SNAT ports). */
   readonly rng: Rng;
+  /** First SNAT port: nodePort.range's maximum + 1 (default SNAT_PORT_MIN, after 32767). */
+  readonly snatPortMin?: number;
 }
 
 /** Counters a run of the programs accumulates (read them; reset with `resetCounters`). */
@@ -98,6 +100,7 @@ export class EbpfDatapath {
   ctStatus = 0;
 
   private readonly rng: Rng;
+  private readonly snatPortMin: number;
   private readonly nodeIp: number;
   private readonly podNetwork: number;
   private readonly podMask: number;
@@ -134,6 +137,7 @@ export class EbpfDatapath {
   constructor(lb: EbpfLoadBalancer, options: DatapathOptions) {
     this.lb = lb;
     this.rng = options.rng;
+    this.snatPortMin = options.snatPortMin ?? SNAT_PORT_MIN;
     this.nodeIp = lb.nodeIp;
     const cidr = parseCidr(lb.podCidr);
     this.podNetwork = cidr.network;
@@ -779,6 +783,7 @@ export class EbpfDatapath {
       this.pDport,
       proto,
       now,
+      this.snatPortMin,
     );
     if (port === NAT_NO_MAPPING) return DropReason.NAT_NO_MAPPING;
     rewriteIpv4AddrAt(buf, this.pIp, Ipv4Field.SRC, this.pL4, proto, this.nodeIp);

@@ -40,15 +40,16 @@ export function snatV4Port(
   bport: number,
   proto: number,
   now: number,
+  /** First SNAT port: nodePort.range's maximum + 1 (Cilium's default SNAT_PORT_MIN). */
+  portMin: number = SNAT_PORT_MIN,
 ): number {
   const nv = nat.values;
   const fk2 = ((bport << 16) | cport) >>> 0;
   let f = nat.lookupWords(backend, client, fk2, proto | (NatDir.EGRESS << 8));
   if (f >= 0) return nv[nat.valueOffset(f) + NatValue.TO_PORT];
   // Cilium folds every candidate as (value % (max − min)) + min, so max itself never occurs.
-  const span = SNAT_PORT_MAX - SNAT_PORT_MIN;
-  let port =
-    cport >= SNAT_PORT_MIN && cport <= SNAT_PORT_MAX ? cport : (rng.nextU32() % span) + SNAT_PORT_MIN;
+  const span = SNAT_PORT_MAX - portMin;
+  let port = cport >= portMin && cport <= SNAT_PORT_MAX ? cport : (rng.nextU32() % span) + portMin;
   let r = -1;
   for (let retry = 0; retry <= SNAT_COLLISION_RETRIES; retry++) {
     // Reverse key: the reply backend:bport → node:port.
@@ -60,7 +61,7 @@ export function snatV4Port(
       proto | (NatDir.INGRESS << 8),
     );
     if (r >= 0) break;
-    port = ((retry === 0 ? rng.nextU32() : port + 1) % span) + SNAT_PORT_MIN;
+    port = ((retry === 0 ? rng.nextU32() : port + 1) % span) + portMin;
   }
   if (r < 0) return NAT_NO_MAPPING;
   const ro = nat.valueOffset(r);
