@@ -67,6 +67,7 @@ import {
   writeTcpFrame,
 } from '../src/wire/index.js';
 import { parseMac } from '../src/wire/mac.js';
+import { TcpFlag } from '../src/wire/tcp.js';
 
 const RESULTS = 'bench/results';
 /** DPSIM_BENCH_QUICK=1: small sizes only, to check the suite works (figures not comparable). */
@@ -91,9 +92,7 @@ const POD_NET = 0x0a800000;
 /** Client pods (and fresh sources of new connections) from 10.144.0.0 up: never a backend, so no hairpin. */
 const CLIENT_POD_NET = 0x0a900000;
 const POD_VETH = 'cali0';
-const TCP_SYN = 0x02;
-const TCP_ACK = 0x10;
-const SYN_ACK = TCP_SYN | TCP_ACK;
+const SYN_ACK = TcpFlag.SYN | TcpFlag.ACK;
 /** ebpf: room for 30 k Services × up to 10 endpoints in the LB maps. */
 const EBPF_MAP_SIZES = { ...DEFAULT_MAP_SIZES, lbMapMax: 524_288 };
 const CONNTRACK_MAX = 262_144;
@@ -135,7 +134,7 @@ const spec: TcpFrameSpec = {
   dport: 0,
   seq: 1000,
   ack: 0,
-  flags: TCP_SYN,
+  flags: TcpFlag.SYN,
   window: 64240,
 };
 
@@ -153,7 +152,7 @@ function writeFrame(
   spec.sport = sport;
   spec.dport = dport;
   spec.flags = flags;
-  spec.ack = flags & TCP_ACK ? 1 : 0;
+  spec.ack = flags & TcpFlag.ACK ? 1 : 0;
   writeTcpFrame(buf, at, spec);
 }
 
@@ -197,7 +196,7 @@ class NetfilterHarness implements Harness {
         1024,
         syntheticClusterIP(svc),
         SYNTHETIC_SERVICE_PORT,
-        TCP_SYN,
+        TcpFlag.SYN,
       );
     }
     this.openEstablishedFlows(rng);
@@ -231,7 +230,7 @@ class NetfilterHarness implements Harness {
     for (let k = 0; k < ESTABLISHED_FLOWS; k++) {
       const vip = syntheticClusterIP(rng.nextInt(this.services));
       const sport = 20_000 + k;
-      writeFrame(this.work, 0, pod, sport, vip, SYNTHETIC_SERVICE_PORT, TCP_SYN);
+      writeFrame(this.work, 0, pod, sport, vip, SYNTHETIC_SERVICE_PORT, TcpFlag.SYN);
       this.parse(this.work);
       if (this.forward(this.work, 0, POD_VETH, 'eth0') !== PathVerdict.CONTINUE)
         throw new Error(`${this.mode}: SYN of flow ${k} was not forwarded`);
@@ -243,7 +242,7 @@ class NetfilterHarness implements Harness {
       if (this.forward(reply, 1000, 'eth0', POD_VETH) !== PathVerdict.CONTINUE)
         throw new Error(`${this.mode}: SYN-ACK of flow ${k} was dropped`);
       if (this.ft.saddr !== vip) throw new Error(`${this.mode}: SYN-ACK of flow ${k} was not un-DNATed`);
-      writeFrame(this.ackTemplates, k * FRAME, pod, sport, vip, SYNTHETIC_SERVICE_PORT, TCP_ACK);
+      writeFrame(this.ackTemplates, k * FRAME, pod, sport, vip, SYNTHETIC_SERVICE_PORT, TcpFlag.ACK);
       copyFrame(this.ackTemplates, k, this.work);
       this.parse(this.work);
       if (this.forward(this.work, 2000, POD_VETH, 'eth0') !== PathVerdict.CONTINUE)
@@ -317,15 +316,15 @@ class EbpfHarness implements Harness {
         1024,
         syntheticClusterIP(rng.nextInt(services)),
         SYNTHETIC_SERVICE_PORT,
-        TCP_SYN,
+        TcpFlag.SYN,
       );
     const pod3 = (CLIENT_POD_NET | 3) >>> 0;
     for (let k = 0; k < ESTABLISHED_FLOWS; k++) {
       const vip = syntheticClusterIP(rng.nextInt(services));
-      writeFrame(this.work, 0, pod3, 20_000 + k, vip, SYNTHETIC_SERVICE_PORT, TCP_SYN);
+      writeFrame(this.work, 0, pod3, 20_000 + k, vip, SYNTHETIC_SERVICE_PORT, TcpFlag.SYN);
       this.dp.tcIngressPod(this.work, 0, FRAME, 1);
       if (this.dp.backendId === 0) throw new Error(`ebpf: SYN of flow ${k} was not load-balanced`);
-      writeFrame(this.ackTemplates, k * FRAME, pod3, 20_000 + k, vip, SYNTHETIC_SERVICE_PORT, TCP_ACK);
+      writeFrame(this.ackTemplates, k * FRAME, pod3, 20_000 + k, vip, SYNTHETIC_SERVICE_PORT, TcpFlag.ACK);
     }
     const before = this.dp.counters.dnat;
     for (let i = 0; i < 256; i++) this.newConn();

@@ -26,15 +26,27 @@
  *   N is the simulated time since the start, in whole ms (curl's Curl_timediff). Real
  *   curl wakes a little after a timer expires and typically prints 3001 where the
  *   simulation, whose timers are exact, prints 3000.
+ * - URLs as curl takes them: the scheme is optional (`192.168.100.100:31244` means
+ *   `http://192.168.100.100:31244/`), a fragment is not sent, `[v6]:port` parses (and is
+ *   refused: the simulated clusters are IPv4 only).
+ * - `-v`: the transcript curl writes on stderr (`*   Trying …`, `> GET / HTTP/1.1`,
+ *   `< HTTP/1.1 200 OK`, `* Connection #0 to host … left intact`), request and response
+ *   header lines with their CRLF, as curl's debug callback passes them on.
+ * - `-X`, `-H` (curl's rules: a custom Host replaces the built-in one in place, a custom
+ *   User-Agent or Accept replaces the built-in one at the end, `Name:` removes, `Name;`
+ *   sends an empty value) and `-I` (HEAD; the body a Content-Length announces is not
+ *   awaited — with `-X HEAD` it is, and curl times out, as the real one does).
  */
 import { formatIPv4, isIPv4, parseIPv4 } from '../util/ipv4.js';
 import {
   ByteAccumulator,
+  connectionHas,
   contentLength,
   encodeUtf8,
   findHeaderEnd,
   type HttpHeaders,
   headerValue,
+  latin1,
   parseResponseHead,
   type ResponseHead,
   utf8,
@@ -61,7 +73,7 @@ export const CurlCode = {
 } as const;
 
 export interface CurlOptions {
-  /** `http://HOST[:PORT][/path]`. Either this or `host` (+ `port`, `path`). */
+  /** `[http://]HOST[:PORT][/path]`, as curl takes it. Either this or `host` (+ `port`, `path`). */
   url?: string;
   /** IPv4 address (dotted or u32) or a name for `resolve`. */
   host?: string | number;
@@ -77,8 +89,21 @@ export interface CurlOptions {
   maxTimeMs?: number;
   /** Name resolution for non-IP hosts (the cluster's DNS); without it names fail with (6). */
   resolve?: (name: string) => number | undefined;
+  /** -X: the request method (default GET, or HEAD with `head`). */
+  method?: string;
+  /** -I: send HEAD and do not wait for a body. */
+  head?: boolean;
+  /** -H: extra request headers, as typed (`Name: value`, `Name:` to remove, `Name;` for empty). */
+  headers?: readonly string[];
   /** Called once with the result, from inside the simulated event that finished it. */
   onDone?: (result: CurlResult) => void;
+}
+
+/** One line of curl's -v output: `*` information, `>` header sent, `<` header received, `{` body data. */
+export interface CurlVerboseLine {
+  kind: '*' | '>' | '<' | '{';
+  /** Without the prefix; header lines keep their CRLF as curl prints them; '{' lines carry the byte count. */
+  text: string;
 }
 
 export interface CurlSuccess {
@@ -92,6 +117,10 @@ export interface CurlSuccess {
   stdout: string;
   elapsedMs: number;
   localPort: number;
+  /** The response head as received (status line, headers, blank line; CRLFs kept): what -i / -I print. */
+  rawHead: string;
+  /** What -v prints, in order. */
+  verbose: CurlVerboseLine[];
 }
 
 export interface CurlFailure {
@@ -103,6 +132,8 @@ export interface CurlFailure {
   elapsedMs: number;
   /** 0 when no connection was attempted. */
   localPort: number;
+  /** What -v prints before the `curl: (N)` line, in order. */
+  verbose: CurlVerboseLine[];
 }
 
 export type CurlResult = CurlSuccess | CurlFailure;
@@ -112,6 +143,70 @@ export interface CurlRun {
   readonly result: CurlResult | undefined;
   /** The client's TCP connection (undefined if none was opened). */
   readonly connection: TcpConnection | undefined;
+}
+
+/** A URL as curl splits it. */
+export interface CurlUrl {
+  /** The host as written (brackets removed for IPv6): what curl's messages name. */
+  host: string;
+  family: 4 | 6;
+  port: number;
+  /** Path and query as sent on the request line (no fragment). */
+  path: string;
+}
+
+export type CurlUrlParse = { ok: true; url: CurlUrl } | { ok: false; exitCode: number; message: string };
+
+const BAD_URL = {
+  ok: false,
+  exitCode: CurlCode.URL_MALFORMAT,
+  message: 'URL using bad/illegal format or missing URL',
+} as const;
+
+/**
+ * Splits a URL as curl 7.88 does: an optional `scheme://` (http when absent), a host
+ * (`[v6]` in brackets), an optional `:port` (0-65535), then path, query and a fragment that
+ * is not sent. Only http is simulated.
+ */
+export function parseCurlUrl(text: string): CurlUrlParse {
+  const schemeMatch = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text);
+  const scheme = schemeMatch === null ? 'http' : schemeMatch[1].toLowerCase();
+  const rest = schemeMatch === null ? text : text.slice(schemeMatch[0].length);
+  const m = /^(\[[0-9a-fA-F:.]*\]|[^/:?#[\]@\s]+)(?::([^/?#]*))?([/?#].*)?$/.exec(rest);
+  if (m === null) {
+    // curl reads `x:/y` as a URL whose scheme is "x" (and knows no such protocol).
+    const colon = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(rest);
+    if (schemeMatch === null && colon !== null)
+      return {
+        ok: false,
+        exitCode: CurlCode.UNSUPPORTED_PROTOCOL,
+        message: `Protocol "${colon[1]}" not supported or disabled in libcurl`,
+      };
+    return BAD_URL;
+  }
+  if (scheme !== 'http') {
+    return {
+      ok: false,
+      exitCode: CurlCode.UNSUPPORTED_PROTOCOL,
+      message: `Protocol "${schemeMatch?.[1] ?? scheme}" not supported or disabled in libcurl`,
+    };
+  }
+  let port = 80;
+  if (m[2] !== undefined && m[2] !== '') {
+    if (!/^\d{1,5}$/.test(m[2]) || Number(m[2]) > 65535) return BAD_URL;
+    port = Number(m[2]);
+  }
+  const bracketed = m[1].startsWith('[');
+  const host = bracketed ? m[1].slice(1, -1) : m[1];
+  if (bracketed && !host.includes(':')) return BAD_URL;
+  let path = (m[3] ?? '').replace(/#.*$/s, '');
+  if (!path.startsWith('/')) path = `/${path}`;
+  return { ok: true, url: { host, family: bracketed ? 6 : 4, port, path } };
+}
+
+/** The message for an IPv6 URL: dpsim's clusters are IPv4 only for now. */
+export function ipv6NotSupported(url: CurlUrl): string {
+  return `IPv6 not supported yet: [${url.host}]:${url.port} (dpsim simulates IPv4 clusters)`;
 }
 
 interface Target {
@@ -125,28 +220,14 @@ type TargetParse = { ok: true; target: Target } | { ok: false; exitCode: number;
 
 function resolveTarget(options: CurlOptions): TargetParse {
   let host: string;
-  let port = 80;
-  let path = '/';
+  let port: number;
+  let path: string;
   if (options.url !== undefined) {
-    const match = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/:?#]+)(?::(\d*))?([/?#].*)?$/.exec(options.url);
-    if (!match) {
-      return {
-        ok: false,
-        exitCode: CurlCode.URL_MALFORMAT,
-        message: 'URL using bad/illegal format or missing URL',
-      };
-    }
-    const scheme = match[1].toLowerCase();
-    if (scheme !== 'http') {
-      return {
-        ok: false,
-        exitCode: CurlCode.UNSUPPORTED_PROTOCOL,
-        message: `Protocol "${match[1]}" not supported or disabled in libcurl`,
-      };
-    }
-    host = match[2];
-    if (match[3] !== undefined && match[3] !== '') port = Number(match[3]);
-    if (match[4] !== undefined) path = match[4].startsWith('/') ? match[4] : `/${match[4]}`;
+    const parsed = parseCurlUrl(options.url);
+    if (!parsed.ok) return parsed;
+    if (parsed.url.family === 6)
+      return { ok: false, exitCode: CurlCode.COULDNT_CONNECT, message: ipv6NotSupported(parsed.url) };
+    ({ host, port, path } = parsed.url);
   } else if (options.host !== undefined) {
     host = typeof options.host === 'number' ? formatIPv4(options.host) : options.host;
     port = options.port ?? 80;
@@ -154,13 +235,7 @@ function resolveTarget(options: CurlOptions): TargetParse {
   } else {
     return { ok: false, exitCode: CurlCode.URL_MALFORMAT, message: 'no URL specified' };
   }
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    return {
-      ok: false,
-      exitCode: CurlCode.URL_MALFORMAT,
-      message: 'Port number was not a decimal number between 0 and 65535',
-    };
-  }
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return BAD_URL;
   let addr: number | undefined;
   if (isIPv4(host)) addr = parseIPv4(host);
   else addr = options.resolve?.(host);
@@ -168,6 +243,43 @@ function resolveTarget(options: CurlOptions): TargetParse {
     return { ok: false, exitCode: CurlCode.COULDNT_RESOLVE_HOST, message: `Could not resolve host: ${host}` };
   }
   return { ok: true, target: { host, addr, port, path } };
+}
+
+/** The header block curl sends, with its -H rules (see the file comment). */
+export function requestHead(method: string, target: Target, custom: readonly string[] = []): string {
+  const hostValue = target.port === 80 ? target.host : `${target.host}:${target.port}`;
+  const nameOf = (h: string): string => /^[^:;]*/.exec(h)![0].trim().toLowerCase();
+  const customNames = new Set(custom.map(nameOf));
+  const customHost = custom.find((h) => nameOf(h) === 'host');
+  const lines = [`${method} ${target.path} HTTP/1.1`];
+  if (customHost === undefined) lines.push(`Host: ${hostValue}`);
+  else if (!/^[^:]*:\s*$/.test(customHost)) lines.push(customHost);
+  if (!customNames.has('user-agent')) lines.push(`User-Agent: ${CURL_USER_AGENT}`);
+  if (!customNames.has('accept')) lines.push('Accept: */*');
+  for (const h of custom) {
+    if (nameOf(h) === 'host') continue;
+    const semicolon = /^([^:;]+);\s*$/.exec(h);
+    if (semicolon !== null) lines.push(`${semicolon[1]}:`);
+    else if (h.includes(':') && !/^[^:]*:\s*$/.test(h)) lines.push(h);
+  }
+  return `${lines.join('\r\n')}\r\n\r\n`;
+}
+
+/** Splits a header block into curl's -v lines (each keeps its CRLF). */
+function headerLines(block: string): string[] {
+  return block.split(/(?<=\r\n)/).filter((l) => l !== '');
+}
+
+/** curl's -v output as text; `{ [N bytes data]` lines appear only when stdout is not a terminal. */
+export function formatCurlVerbose(lines: readonly CurlVerboseLine[], stdoutIsTTY: boolean): string {
+  let out = '';
+  for (const l of lines) {
+    if (l.kind === '{') {
+      if (!stdoutIsTTY) out += `{ [${l.text} bytes data]\n`;
+    } else if (l.kind === '*') out += `* ${l.text}\n`;
+    else out += `${l.kind} ${l.text}`;
+  }
+  return out;
 }
 
 /** Starts a request; the returned object fills in as the simulation runs. */
@@ -181,6 +293,10 @@ export function curl(stack: TcpStack, options: CurlOptions): CurlRun {
     connection: undefined,
   };
   const timers: TimerHandle[] = [];
+  const verbose: CurlVerboseLine[] = [];
+  const info = (text: string): void => {
+    verbose.push({ kind: '*', text });
+  };
 
   const finish = (result: CurlResult): void => {
     if (run.done) return;
@@ -189,22 +305,39 @@ export function curl(stack: TcpStack, options: CurlOptions): CurlRun {
     for (const timer of timers) transport.clearTimer(timer);
     options.onDone?.(result);
   };
-  const failNow = (exitCode: number, message: string): void =>
+  const failNow = (exitCode: number, message: string): void => {
+    if (run.done) return;
+    // failf() also writes the message to the -v log; then the connection is closed.
+    info(message);
+    info('Closing connection 0');
     finish({
       ok: false,
       exitCode,
       message: `curl: (${exitCode}) ${message}`,
       elapsedMs: elapsedMs(),
       localPort: run.connection?.localPort ?? 0,
+      verbose,
     });
+  };
 
   const parsed = resolveTarget(options);
   if (!parsed.ok) {
-    failNow(parsed.exitCode, parsed.message);
+    if (parsed.exitCode === CurlCode.COULDNT_RESOLVE_HOST) failNow(parsed.exitCode, parsed.message);
+    // A malformed URL is refused before any connection exists: nothing in the -v log.
+    else
+      finish({
+        ok: false,
+        exitCode: parsed.exitCode,
+        message: `curl: (${parsed.exitCode}) ${parsed.message}`,
+        elapsedMs: 0,
+        localPort: 0,
+        verbose,
+      });
     return run;
   }
   const target = parsed.target;
   const localAddr = typeof options.localAddr === 'string' ? parseIPv4(options.localAddr) : options.localAddr;
+  const method = options.method ?? (options.head ? 'HEAD' : 'GET');
   const connectFailed = (exitCode: number, why: string): void =>
     failNow(
       exitCode,
@@ -218,10 +351,14 @@ export function curl(stack: TcpStack, options: CurlOptions): CurlRun {
   let expectedBody: number | undefined;
 
   const bodyReceived = (): number => (head ? response.length - headLength : 0);
+  let rawHead = '';
+  /** The server said it will close (or the body ran to EOF): curl does not keep the connection. */
+  let closing = false;
 
   const succeed = (connection: TcpConnection): void => {
     const body = response.view().slice(headLength, headLength + (expectedBody ?? bodyReceived()));
     connection.close();
+    info(closing ? 'Closing connection 0' : `Connection #0 to host ${target.host} left intact`);
     finish({
       ok: true,
       status: head!.status,
@@ -232,8 +369,12 @@ export function curl(stack: TcpStack, options: CurlOptions): CurlRun {
       stdout: utf8(body),
       elapsedMs: elapsedMs(),
       localPort: connection.localPort,
+      rawHead,
+      verbose,
     });
   };
+
+  info(`  Trying ${formatIPv4(target.addr)}:${target.port}...`);
 
   const opened = stack.connect({
     localAddr,
@@ -242,16 +383,10 @@ export function curl(stack: TcpStack, options: CurlOptions): CurlRun {
     events: {
       onConnected: (connection) => {
         connected = true;
-        const hostHeader = target.port === 80 ? target.host : `${target.host}:${target.port}`;
-        connection.send(
-          encodeUtf8(
-            `GET ${target.path} HTTP/1.1\r\n` +
-              `Host: ${hostHeader}\r\n` +
-              `User-Agent: ${CURL_USER_AGENT}\r\n` +
-              'Accept: */*\r\n' +
-              '\r\n',
-          ),
-        );
+        info(`Connected to ${target.host} (${formatIPv4(target.addr)}) port ${target.port} (#0)`);
+        const request = requestHead(method, target, options.headers);
+        for (const line of headerLines(request)) verbose.push({ kind: '>', text: line });
+        connection.send(encodeUtf8(request));
       },
       onData: (connection, data) => {
         if (run.done) return;
@@ -268,6 +403,9 @@ export function curl(stack: TcpStack, options: CurlOptions): CurlRun {
           }
           head = parsedHead.value;
           headLength = end;
+          rawHead = latin1(bytes.subarray(0, end));
+          for (const line of headerLines(rawHead)) verbose.push({ kind: '<', text: line });
+          if (connectionHas(head.headers, 'close')) closing = true;
           const length = contentLength(head.headers);
           if (length !== undefined && Number.isNaN(length)) {
             connection.close();
@@ -280,8 +418,12 @@ export function curl(stack: TcpStack, options: CurlOptions): CurlRun {
             failNow(CurlCode.WEIRD_SERVER_REPLY, 'Transfer-Encoding is not supported by dpsim curl');
             return;
           }
-          expectedBody = length;
-        }
+          // -I: a HEAD response has no body whatever its Content-Length says.
+          expectedBody = options.head ? 0 : length;
+          if (expectedBody === undefined) closing = true;
+          const inFirst = response.length - headLength;
+          if (inFirst > 0) verbose.push({ kind: '{', text: String(inFirst) });
+        } else if (data.length > 0) verbose.push({ kind: '{', text: String(data.length) });
         if (expectedBody !== undefined && bodyReceived() >= expectedBody) succeed(connection);
       },
       onPeerClosed: (connection) => {
@@ -304,6 +446,7 @@ export function curl(stack: TcpStack, options: CurlOptions): CurlRun {
         if (!connected) {
           // lib/connect.c: the message names CURLE_COULDNT_CONNECT; an OS ETIMEDOUT
           // turns the exit code into 28 afterwards.
+          info(`connect to ${formatIPv4(target.addr)} port ${target.port} failed: ${error.message}`);
           connectFailed(
             error.errno === 'ETIMEDOUT' ? CurlCode.OPERATION_TIMEDOUT : CurlCode.COULDNT_CONNECT,
             "Couldn't connect to server",
@@ -315,6 +458,7 @@ export function curl(stack: TcpStack, options: CurlOptions): CurlRun {
     },
   });
   if (!opened.ok) {
+    info(`connect to ${formatIPv4(target.addr)} port ${target.port} failed: ${opened.error.message}`);
     connectFailed(CurlCode.COULDNT_CONNECT, "Couldn't connect to server");
     return run;
   }
@@ -332,7 +476,10 @@ export function curl(stack: TcpStack, options: CurlOptions): CurlRun {
       connection.close();
       if (maxFirst)
         failNow(CurlCode.OPERATION_TIMEDOUT, `Connection timed out after ${elapsedMs()} milliseconds`);
-      else connectFailed(CurlCode.OPERATION_TIMEDOUT, 'Timeout was reached');
+      else {
+        info(`ipv4 connect timeout after ${connectMs}ms, move on!`);
+        connectFailed(CurlCode.OPERATION_TIMEDOUT, 'Timeout was reached');
+      }
     }),
   );
   if (maxMs !== undefined) {

@@ -7,7 +7,7 @@
 import type { TcpFrameSpec } from '../wire/build.js';
 import { verifyTcpChecksum } from '../wire/checksum.js';
 import { newFiveTuple, PARSE_STATUS_TEXT, ParseStatus, parseFiveTuple } from '../wire/five-tuple.js';
-import { IpProtocol } from '../wire/ipv4.js';
+import { IpProtocol } from '../wire/ip-protocol.js';
 import { parseTcpOptions, TcpView } from '../wire/tcp.js';
 import type { TcpSegment } from './transport.js';
 

@@ -9,6 +9,7 @@ import type { ProxyModel } from '../proxy/common/model.js';
 import { parseIPv4 } from '../util/ipv4.js';
 import { Rng } from '../util/rng.js';
 import { checksumReplace16, checksumReplace32 } from '../wire/checksum.js';
+import { IpProtocol } from '../wire/ip-protocol.js';
 import type { HotpathDatapath, HotpathPrepareOptions } from './hotpath.js';
 
 interface Backend {
@@ -51,7 +52,7 @@ export class NaiveMapHotpath implements HotpathDatapath {
     let translated = 0;
     for (let i = 0, f = 0; i < count; i++, f += frameSize) {
       const ip = f + 14;
-      if (((input[f + 12] << 8) | input[f + 13]) !== 0x0800 || input[ip + 9] !== 6) continue;
+      if (((input[f + 12] << 8) | input[f + 13]) !== 0x0800 || input[ip + 9] !== IpProtocol.TCP) continue;
       const l4 = ip + 20;
       const saddr =
         ((input[ip + 12] << 24) | (input[ip + 13] << 16) | (input[ip + 14] << 8) | input[ip + 15]) >>> 0;

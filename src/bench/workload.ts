@@ -12,7 +12,9 @@ import type { Endpoint, ProxyModel, ServicePort } from '../proxy/common/model.js
 import { formatIPv4, parseIPv4 } from '../util/ipv4.js';
 import { Rng } from '../util/rng.js';
 import { type TcpFrameSpec, writeTcpFrame } from '../wire/build.js';
+import { IpProtocol } from '../wire/ip-protocol.js';
 import { parseMac } from '../wire/mac.js';
+import { TcpFlag } from '../wire/tcp.js';
 
 /** Ethernet 14 + IPv4 20 + TCP 20: the smallest TCP frame, as packet-rate benchmarks use. */
 export const HOTPATH_FRAME_SIZE = 54;
@@ -25,8 +27,6 @@ export const BENCH_SERVICE_IP = '10.96.0.10';
 export const BENCH_SERVICE_PORT = 80;
 export const BENCH_TARGET_PORT = 8080;
 export const BENCH_ENDPOINTS = 16;
-const TCP = 6;
-const TCP_ACK = 0x10;
 /** Client addresses come from the cluster CIDR 10.244.0.0/16 (pods of any node). */
 const CLIENT_NET = 0x0af40000;
 const CLIENT_PORT_MIN = 1024;
@@ -120,7 +120,14 @@ export function makeFlows(count: number, seed: number): Flows {
     sport[i] = port;
     i++;
   }
-  return { count, saddr, sport, daddr: parseIPv4(BENCH_SERVICE_IP), dport: BENCH_SERVICE_PORT, proto: TCP };
+  return {
+    count,
+    saddr,
+    sport,
+    daddr: parseIPv4(BENCH_SERVICE_IP),
+    dport: BENCH_SERVICE_PORT,
+    proto: IpProtocol.TCP,
+  };
 }
 
 /** Writes flow `flow`'s frame at byte `offset` of `buf` (a full build with both checksums). */
@@ -160,7 +167,7 @@ export function writeFlowFrames(
     dport: flows.dport,
     seq: 0,
     ack: 1,
-    flags: TCP_ACK,
+    flags: TcpFlag.ACK,
     window: 65535,
   };
   for (let i = 0; i < n; i++) {

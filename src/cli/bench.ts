@@ -8,20 +8,10 @@ import { hotpathModes, UnknownHotpathModeError } from '../bench/hotpath-modes.js
 import { runHotpathParallel } from '../bench/parallel.js';
 import { buildReport } from '../bench/report.js';
 import { WorkloadError } from '../bench/workload.js';
+import { ensureDirectory } from './fs-checks.js';
+import { type CliIo, processIo } from './io.js';
 
-export interface BenchIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-  setExitCode: (code: number) => void;
-}
-
-const defaultIo: BenchIo = {
-  stdout: (t) => process.stdout.write(t),
-  stderr: (t) => process.stderr.write(t),
-  setExitCode: (c) => {
-    process.exitCode = c;
-  },
-};
+export type BenchIo = CliIo;
 
 /** A whole number from a flag; accepts 1e6, 100k, 10M and 1_000_000 spellings. */
 export function parseCount(flag: string, text: string): number {
@@ -43,7 +33,7 @@ function isUserError(e: unknown): e is Error {
   return e instanceof HotpathError || e instanceof UnknownHotpathModeError || e instanceof WorkloadError;
 }
 
-export function registerBench(program: Command, io: BenchIo = defaultIo): Command {
+export function registerBench(program: Command, io: BenchIo = processIo): Command {
   const bench = program.command('bench').description('benchmarks of the datapaths, and their report');
 
   bench
@@ -86,6 +76,8 @@ export function registerBench(program: Command, io: BenchIo = defaultIo): Comman
     .option('--results <dir>', 'directory of benny (and .extra.json) results', 'bench/results')
     .option('--out <dir>', 'output directory', 'bench/report')
     .action(async (opts: { results: string; out: string }) => {
+      // Node's recursive mkdir never returns for some paths (/proc/x); create it step by step first.
+      ensureDirectory(opts.out, '--out');
       const summary = await buildReport({ resultsDir: opts.results, outDir: opts.out });
       for (const problem of summary.results.problems) io.stderr(`warning: ${problem}\n`);
       for (const p of summary.plots) {

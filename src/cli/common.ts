@@ -4,10 +4,14 @@
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { clusterOptionsFromFlags, loadClusterFromFiles, ManifestFileError } from '../k8s/load-files.js';
-import type { DocumentOutcome } from '../k8s/manifests.js';
 import { PROXY_MODES, type ProxyMode } from '../proxy/common/datapath.js';
 import { Simulation, type SimulationOptions } from '../sim/simulation.js';
 import type { OverlayKind } from '../topology/tunnel.js';
+import { CliError, describeSystemError, isSystemError } from './errors.js';
+import { type CliIo, processIo } from './io.js';
+import { reportOutcomes } from './manifest-report.js';
+
+export { CliError } from './errors.js';
 
 export interface SimulationFlags {
   filename?: string[];
@@ -21,16 +25,6 @@ export interface SimulationFlags {
   iptablesSave?: string;
   maglev?: boolean;
   overlay?: string;
-}
-
-export class CliError extends Error {
-  override name = 'CliError';
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -51,7 +45,7 @@ export function addSimulationOptions(cmd: Command): Command {
   return cmd
     .option(
       '-f, --filename <file>',
-      'manifest file (repeatable); default: the embedded origin scenario',
+      'manifest file, directory (its .json/.yaml/.yml files) or - for stdin (repeatable); default: the embedded origin scenario',
       collect,
     )
     .option(
@@ -82,22 +76,11 @@ export function addSimulationOptions(cmd: Command): Command {
     );
 }
 
-/** Prints each rejected document's message; returns whether anything was rejected. */
-function reportOutcomes(outcomes: readonly DocumentOutcome[], stderr: (s: string) => void): void {
-  for (const o of outcomes) if (o.status === 'rejected' || o.status === 'ignored') stderr(`${o.message}\n`);
-}
-
-export interface LoadedSimulation {
-  readonly sim: Simulation;
-  /** Some document was rejected (its message has been printed); the command should exit non-zero. */
-  readonly rejected: boolean;
-}
-
 export async function loadSimulation(
   flags: SimulationFlags,
   extra: Partial<SimulationOptions> = {},
-  stderr: (s: string) => void = (s) => process.stderr.write(s),
-): Promise<LoadedSimulation> {
+  io: CliIo = processIo,
+): Promise<Simulation> {
   const modeFlag = flags.mode ?? flags.proxyMode;
   let loaded: ReturnType<typeof loadClusterFromFiles>;
   try {
@@ -105,32 +88,61 @@ export async function loadSimulation(
       ...clusterOptionsFromFlags({ ...flags, proxyMode: modeFlag }),
       seed: flags.seed,
       files: flags.filename ?? [],
+      ...(io.readStdin !== undefined ? { readStdin: io.readStdin } : {}),
     });
   } catch (e) {
     if (e instanceof ManifestFileError || (e instanceof Error && e.name === 'ClusterConfigError'))
       throw new CliError(e.message);
     throw e;
   }
-  reportOutcomes(loaded.outcomes, stderr);
-  const rejected = loaded.rejected;
+  reportOutcomes(loaded.outcomes, io.stderr);
+  // As after a failed `kubectl apply`, nothing runs on a half-applied cluster (and no capture is written).
+  if (loaded.rejected) throw new CliError('', 1);
   let iptablesSave: string | undefined;
   if (flags.iptablesSave !== undefined) {
     const { readFileSync } = await import('node:fs');
     try {
       iptablesSave = readFileSync(flags.iptablesSave, 'utf8');
     } catch (e) {
-      throw new CliError(`error: cannot read "${flags.iptablesSave}": ${(e as Error).message}`);
+      if (isSystemError(e)) throw new CliError(`error: --iptables-save: ${describeSystemError(e)}`);
+      throw e;
     }
   }
-  const sim = new Simulation({
-    cluster: loaded.cluster,
-    seed: flags.seed,
-    ...(modeFlag !== undefined ? { mode: modeFlag as ProxyMode } : {}),
-    ...(flags.conntrackMax !== undefined ? { conntrackMax: flags.conntrackMax } : {}),
-    ...(iptablesSave !== undefined ? { iptablesSave } : {}),
-    ...(flags.maglev ? { ebpfAlgorithm: 'maglev' as const } : {}),
-    ...(flags.overlay !== undefined ? { overlay: flags.overlay as OverlayKind } : {}),
-    ...extra,
-  });
-  return { sim, rejected };
+  try {
+    return new Simulation({
+      cluster: loaded.cluster,
+      seed: flags.seed,
+      ...(modeFlag !== undefined ? { mode: modeFlag as ProxyMode } : {}),
+      ...(flags.conntrackMax !== undefined ? { conntrackMax: flags.conntrackMax } : {}),
+      ...(iptablesSave !== undefined ? { iptablesSave } : {}),
+      ...(flags.maglev ? { ebpfAlgorithm: 'maglev' as const } : {}),
+      ...(flags.overlay !== undefined ? { overlay: flags.overlay as OverlayKind } : {}),
+      ...extra,
+    });
+  } catch (e) {
+    if (extra.captureFile !== undefined && isSystemError(e) && e.path === extra.captureFile)
+      throw new CliError(`error: --pcap: ${describeSystemError(e)}`);
+    throw e;
+  }
+}
+
+/**
+ * Runs the part of a command during which the capture file is written: when a write fails
+ * (a full disk, /dev/full), the command ends with one line naming the file and the reason,
+ * not with whatever the writer complains about afterwards.
+ */
+export async function writingCapture<T>(
+  sim: Simulation,
+  path: string | undefined,
+  work: () => T | Promise<T>,
+): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    const failure = sim.capture?.writeError;
+    if (path === undefined || failure === undefined) throw e;
+    throw new CliError(
+      `error: --pcap: ${isSystemError(failure) ? describeSystemError(failure, path) : `cannot write "${path}": ${failure.message}`}`,
+    );
+  }
 }

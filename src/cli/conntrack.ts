@@ -10,6 +10,7 @@ import {
   parseInteger,
   type SimulationFlags,
 } from './common.js';
+import { type CliIo, processIo } from './io.js';
 import { defaultTargets } from './run.js';
 
 interface ConntrackFlags extends SimulationFlags {
@@ -19,7 +20,7 @@ interface ConntrackFlags extends SimulationFlags {
   url?: string[];
 }
 
-export function registerConntrack(program: Command): Command {
+export function registerConntrack(program: Command, io: CliIo = processIo): Command {
   return addSimulationOptions(
     program
       .command('conntrack')
@@ -33,7 +34,7 @@ export function registerConntrack(program: Command): Command {
         (v: string, p: string[] = []) => [...p, v],
       ),
   ).action(async (flags: ConntrackFlags) => {
-    const { sim } = await loadSimulation(flags);
+    const sim = await loadSimulation(flags, {}, io);
     if (!sim.proxies.has(flags.node)) throw new CliError(`error: unknown node "${flags.node}"`);
     for (const url of flags.url ?? defaultTargets(sim)) {
       for (let i = 0; i < flags.count; i++) sim.curl({ from: 'client', url });
@@ -42,12 +43,12 @@ export function registerConntrack(program: Command): Command {
     // conntrack prints entries on stdout and its summary on stderr.
     const lines = text.split('\n');
     const summary = lines.filter((l) => l.startsWith('conntrack v'));
-    process.stdout.write(
+    io.stdout(
       lines
         .filter((l) => !l.startsWith('conntrack v') && l !== '')
         .map((l) => `${l}\n`)
         .join(''),
     );
-    for (const s of summary) process.stderr.write(`${s}\n`);
+    for (const s of summary) io.stderr(`${s}\n`);
   });
 }

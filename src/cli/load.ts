@@ -20,7 +20,9 @@ import {
   loadSimulation,
   parseInteger,
   type SimulationFlags,
+  writingCapture,
 } from './common.js';
+import { type CliIo, processIo } from './io.js';
 
 interface LoadFlags extends SimulationFlags {
   flows: number;
@@ -43,7 +45,7 @@ function parsePositiveNumber(name: string) {
   };
 }
 
-export function registerLoad(program: Command): Command {
+export function registerLoad(program: Command, io: CliIo = processIo): Command {
   return addSimulationOptions(
     program
       .command('load')
@@ -93,9 +95,10 @@ export function registerLoad(program: Command): Command {
         throw e;
       }
     }
-    const { sim, rejected } = await loadSimulation(
+    const sim = await loadSimulation(
       flags,
       flags.pcap !== undefined ? { capture: true, snaplen: flags.snaplen, captureFile: flags.pcap } : {},
+      io,
     );
     const bar =
       process.stderr.isTTY === true
@@ -112,28 +115,29 @@ export function registerLoad(program: Command): Command {
     bar?.start(flags.packets, 0);
     let report: LoadReport;
     try {
-      report = runLoad(sim, {
-        flows: flags.flows,
-        packets: flags.packets,
-        dist: flags.dist,
-        zipfExponent: flags.zipfExponent,
-        ...(flags.rate !== undefined ? { rate: flags.rate } : {}),
-        churn,
-        seed: flags.seed,
-        progressEvery: 4096,
-        ...(bar !== null ? { onProgress: (sent: number) => bar.update(sent) } : {}),
-      });
+      report = await writingCapture(sim, flags.pcap, () =>
+        runLoad(sim, {
+          flows: flags.flows,
+          packets: flags.packets,
+          dist: flags.dist,
+          zipfExponent: flags.zipfExponent,
+          ...(flags.rate !== undefined ? { rate: flags.rate } : {}),
+          churn,
+          seed: flags.seed,
+          progressEvery: 4096,
+          ...(bar !== null ? { onProgress: (sent: number) => bar.update(sent) } : {}),
+        }),
+      );
     } finally {
       bar?.stop();
     }
     let captureLine = '';
     if (flags.pcap !== undefined && sim.capture !== null) {
-      await sim.capture.close();
+      await writingCapture(sim, flags.pcap, () => sim.capture?.close());
       captureLine = `capture: ${flags.pcap} (${sim.capture.frames} frames on ${sim.capture.writer.interfaceCount} interfaces, snaplen ${flags.snaplen || 'whole frames'})\n`;
     }
-    if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    else process.stdout.write(formatLoadReport(report) + captureLine);
-    if (rejected) process.exitCode = 1;
+    if (flags.json) io.stdout(`${JSON.stringify(report, null, 2)}\n`);
+    else io.stdout(formatLoadReport(report) + captureLine);
   });
 }
 

@@ -3,66 +3,14 @@
  * dpsim's command line. Each command lives in its own file and only parses flags and
  * prints; the work is in the library (src/sim, src/k8s, src/proxy …).
  */
-import { Command, CommanderError } from 'commander';
-import { registerBench } from './bench.js';
-import { CliError } from './common.js';
-import { registerConntrack } from './conntrack.js';
-import { registerCurl } from './curl.js';
-import { registerGet } from './get.js';
-import { registerLoad } from './load.js';
-import { registerRules } from './rules.js';
-import { registerRun } from './run.js';
-import { registerTrace } from './trace.js';
-import { registerVerify } from './verify.js';
+import { EXIT_INTERNAL_ERROR, internalErrorText } from './errors.js';
+import { processIo } from './io.js';
+import { runCli } from './program.js';
 
-export function buildProgram(): Command {
-  const program = new Command('dpsim')
-    .description(
-      'packet-level simulator of the Kubernetes Service dataplane (iptables, nftables, IPVS, eBPF)',
-    )
-    .version('0.1.0')
-    .showHelpAfterError();
-  registerRun(program);
-  registerGet(program);
-  registerRules(program);
-  registerCurl(program);
-  registerTrace(program);
-  registerConntrack(program);
-  registerLoad(program);
-  registerBench(program);
-  registerVerify(program);
-  return program;
-}
+// An error escaping every handler (a stream's 'error' event, say) is still a bug report, not a crash dump.
+process.on('uncaughtException', (e) => {
+  process.stderr.write(internalErrorText(e));
+  process.exit(EXIT_INTERNAL_ERROR);
+});
 
-async function main(): Promise<void> {
-  const program = buildProgram();
-  program.exitOverride();
-  try {
-    await program.parseAsync(process.argv);
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      process.exitCode = e.exitCode;
-      return;
-    }
-    if (e instanceof CliError) {
-      process.stderr.write(`${e.message}\n`);
-      process.exitCode = e.exitCode;
-      return;
-    }
-    if (
-      e instanceof Error &&
-      /Error$/.test(e.name) &&
-      e.name !== 'Error' &&
-      e.name !== 'TypeError' &&
-      e.name !== 'RangeError'
-    ) {
-      // A library error with a specific message (bad manifest, unknown host, bad rule dump…).
-      process.stderr.write(`error: ${e.message}\n`);
-      process.exitCode = 1;
-      return;
-    }
-    throw e;
-  }
-}
-
-await main();
+process.exitCode = await runCli(process.argv, processIo);

@@ -4,13 +4,14 @@
  */
 import type { Command } from 'commander';
 import { addSimulationOptions, CliError, loadSimulation, type SimulationFlags } from './common.js';
+import { type CliIo, processIo } from './io.js';
 
 interface RulesFlags extends SimulationFlags {
   node: string;
   verbose: boolean;
 }
 
-export function registerRules(program: Command): Command {
+export function registerRules(program: Command, io: CliIo = processIo): Command {
   return addSimulationOptions(
     program
       .command('rules')
@@ -22,13 +23,12 @@ export function registerRules(program: Command): Command {
         false,
       ),
   ).action(async (flags: RulesFlags) => {
-    const { sim, rejected } = await loadSimulation(flags);
+    const sim = await loadSimulation(flags, {}, io);
     if (!sim.proxies.has(flags.node)) throw new CliError(`error: unknown node "${flags.node}"`);
     if (flags.verbose) {
       const { defaultTargets } = await import('./run.js');
       for (const url of defaultTargets(sim)) for (let i = 0; i < 3; i++) sim.curl({ from: 'client', url });
     }
-    process.stdout.write(sim.rules(flags.node, { counters: flags.verbose }));
-    if (rejected) process.exitCode = 1;
+    io.stdout(sim.rules(flags.node, { counters: flags.verbose }));
   });
 }

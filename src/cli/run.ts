@@ -7,7 +7,14 @@
 import type { Command } from 'commander';
 import { runGet } from '../k8s/printers.js';
 import type { Simulation } from '../sim/simulation.js';
-import { addSimulationOptions, loadSimulation, parseInteger, type SimulationFlags } from './common.js';
+import {
+  addSimulationOptions,
+  loadSimulation,
+  parseInteger,
+  type SimulationFlags,
+  writingCapture,
+} from './common.js';
+import { type CliIo, processIo } from './io.js';
 
 interface RunFlags extends SimulationFlags {
   count: number;
@@ -29,7 +36,7 @@ export function defaultTargets(sim: Simulation): string[] {
     .map((sp) => `http://${sp.clusterIP}:${sp.port}/`);
 }
 
-export function registerRun(program: Command): Command {
+export function registerRun(program: Command, io: CliIo = processIo): Command {
   return addSimulationOptions(
     program
       .command('run')
@@ -47,42 +54,53 @@ export function registerRun(program: Command): Command {
         0,
       ),
   ).action(async (flags: RunFlags) => {
-    const out = (s: string) => process.stdout.write(s);
-    const { sim, rejected } = await loadSimulation(flags, {
-      capture: flags.pcap !== false,
-      snaplen: flags.snaplen,
-      // Streamed to the file as the run goes: memory stays bounded however many curls.
-      ...(flags.pcap !== false ? { captureFile: flags.pcap } : {}),
-    });
-    out('$ kubectl get rs,po,svc\n');
-    out(runGet(sim.cluster, { args: ['rs,po,svc'] }).stdout);
-    const counts = new Map<string, number>();
-    let failures = 0;
-    for (const url of defaultTargets(sim)) {
-      for (let i = 0; i < flags.count; i++) {
-        out(`\n$ curl ${url.replace(/^http:\/\//, '').replace(/\/$/, '')}\n`);
-        const o = sim.curl({ from: flags.from, url });
-        if (o.exitCode === 0) {
-          out(o.stdout);
-          const who = o.servedBy?.pod ?? '(unknown)';
-          counts.set(who, (counts.get(who) ?? 0) + 1);
-        } else {
-          failures++;
-          out(`${o.stderr}\n`);
-        }
+    const sim = await loadSimulation(
+      flags,
+      {
+        capture: flags.pcap !== false,
+        snaplen: flags.snaplen,
+        // Streamed to the file as the run goes: memory stays bounded however many curls.
+        ...(flags.pcap !== false ? { captureFile: flags.pcap } : {}),
+      },
+      io,
+    );
+    const pcap = flags.pcap !== false ? flags.pcap : undefined;
+    const failures = await writingCapture(sim, pcap, () => runMainJob(sim, flags, io));
+    if (failures > 0) io.setExitCode(1);
+  });
+}
+
+/** The main job's output; returns how many curls failed. */
+async function runMainJob(sim: Simulation, flags: RunFlags, io: CliIo): Promise<number> {
+  const out = io.stdout;
+  out('$ kubectl get rs,po,svc\n');
+  out(runGet(sim.cluster, { args: ['rs,po,svc'] }).stdout);
+  const counts = new Map<string, number>();
+  let failures = 0;
+  for (const url of defaultTargets(sim)) {
+    for (let i = 0; i < flags.count; i++) {
+      out(`\n$ curl ${url.replace(/^http:\/\//, '').replace(/\/$/, '')}\n`);
+      const o = sim.curl({ from: flags.from, url });
+      if (o.exitCode === 0) {
+        out(o.stdout);
+        const who = o.servedBy?.pod ?? '(unknown)';
+        counts.set(who, (counts.get(who) ?? 0) + 1);
+      } else {
+        failures++;
+        out(`${o.stderr}\n`);
       }
     }
-    out('\n');
-    out(`${distributionLine(counts, failures)} (${sim.mode} mode, seed ${flags.seed})\n`);
-    out(`drops: ${formatDrops(sim)}\n`);
-    if (flags.pcap !== false && sim.capture !== null) {
-      await sim.capture.close();
-      out(
-        `capture: ${flags.pcap} (${sim.capture.frames} frames on ${sim.capture.writer.interfaceCount} interfaces)\n`,
-      );
-    }
-    if (rejected || failures > 0) process.exitCode = 1;
-  });
+  }
+  out('\n');
+  out(`${distributionLine(counts, failures)} (${sim.mode} mode, seed ${flags.seed})\n`);
+  out(`drops: ${formatDrops(sim)}\n`);
+  if (flags.pcap !== false && sim.capture !== null) {
+    await sim.capture.close();
+    out(
+      `capture: ${flags.pcap} (${sim.capture.frames} frames on ${sim.capture.writer.interfaceCount} interfaces)\n`,
+    );
+  }
+  return failures;
 }
 
 export function distributionLine(counts: Map<string, number>, failures: number): string {

@@ -6,13 +6,14 @@
 import type { Command } from 'commander';
 import { formatTraceSteps } from '../trace/packet-trace.js';
 import { addSimulationOptions, loadSimulation, type SimulationFlags } from './common.js';
+import { type CliIo, processIo } from './io.js';
 
 interface TraceFlags extends SimulationFlags {
   from: string;
   all: boolean;
 }
 
-export function registerTrace(program: Command): Command {
+export function registerTrace(program: Command, io: CliIo = processIo): Command {
   return addSimulationOptions(
     program
       .command('trace')
@@ -21,12 +22,12 @@ export function registerTrace(program: Command): Command {
       .option('--from <host>', 'where curl runs: client, a node name, or pod/NAME', 'client')
       .option('--all', 'trace every packet of the exchange, not only the first', false),
   ).action(async (url: string, flags: TraceFlags) => {
-    const { sim } = await loadSimulation(flags);
+    const sim = await loadSimulation(flags, {}, io);
     const { outcome, tracer } = sim.trace({ from: flags.from, url });
     const steps = flags.all ? tracer.steps : firstPacketSteps(tracer.steps);
-    process.stdout.write(`${formatTraceSteps(steps)}\n`);
-    process.stdout.write(outcome.exitCode === 0 ? `\n${outcome.stdout}` : `\n${outcome.stderr}\n`);
-    process.exitCode = outcome.exitCode;
+    io.stdout(`${formatTraceSteps(steps)}\n`);
+    io.stdout(outcome.exitCode === 0 ? `\n${outcome.stdout}` : `\n${outcome.stderr}\n`);
+    io.setExitCode(outcome.exitCode);
   });
 }
 

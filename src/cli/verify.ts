@@ -27,7 +27,7 @@ export interface VerifyDeps {
   readonly readFile: (path: string) => string;
 }
 
-const defaultDeps: VerifyDeps = {
+export const defaultVerifyDeps: VerifyDeps = {
   io: {
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
@@ -126,7 +126,7 @@ async function runVerify(flags: VerifyFlags, deps: VerifyDeps): Promise<void> {
   }
 }
 
-export function registerVerify(program: Command, deps: VerifyDeps = defaultDeps): Command {
+export function registerVerify(program: Command, deps: VerifyDeps = defaultVerifyDeps): Command {
   return program
     .command('verify')
     .description(

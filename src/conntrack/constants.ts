@@ -15,6 +15,19 @@ export const enum CtStatus {
   DYING = 1 << 9,
 }
 
+/** conntrack states as `-m conntrack --ctstate` and nft `ct state` name them (bit flags). */
+export const enum CtState {
+  INVALID = 1,
+  ESTABLISHED = 2,
+  RELATED = 4,
+  NEW = 8,
+  UNTRACKED = 64,
+  /** The connection's source was translated (`--ctstate SNAT`). */
+  SNAT = 128,
+  /** The connection's destination was translated (`--ctstate DNAT`). */
+  DNAT = 256,
+}
+
 export const enum CtDir {
   ORIGINAL = 0,
   REPLY = 1,

@@ -12,16 +12,17 @@
  */
 
 import { formatIPv4 } from '../util/ipv4.js';
+import { IpProtocol } from '../wire/ip-protocol.js';
 import { CtStatus } from './constants.js';
 import type { ConntrackTable } from './table.js';
 import { TCP_CT_STATE_NAMES } from './tcp-state.js';
-import { IPPROTO_ICMP, IPPROTO_TCP, protoName } from './tuple.js';
+import { protoName } from './tuple.js';
 
 export const CONNTRACK_TOOLS_VERSION = '1.4.7';
 
 function tupleText(saddr: number, daddr: number, ports: number, proto: number): string {
   const addrs = `src=${formatIPv4(saddr)} dst=${formatIPv4(daddr)} `;
-  if (proto === IPPROTO_ICMP) {
+  if (proto === IpProtocol.ICMP) {
     return `${addrs}type=${(ports >>> 8) & 0xff} code=${ports & 0xff} id=${ports >>> 16} `;
   }
   return `${addrs}sport=${ports >>> 16} dport=${ports & 0xffff} `;
@@ -33,7 +34,7 @@ export function formatConntrackEntry(ct: ConntrackTable, conn: number, nowNs: nu
   const st = ct.status[conn];
   const secondsLeft = Math.max(0, Math.floor((ct.expiresNs[conn] - nowNs) / 1e9));
   let line = `${protoName(proto).padEnd(8)} ${proto} ${secondsLeft} `;
-  if (proto === IPPROTO_TCP) line += `${TCP_CT_STATE_NAMES[ct.tcpState[conn]]} `;
+  if (proto === IpProtocol.TCP) line += `${TCP_CT_STATE_NAMES[ct.tcpState[conn]]} `;
   line += tupleText(ct.origSaddr[conn], ct.origDaddr[conn], ct.origPorts[conn], proto);
   if (!(st & CtStatus.SEEN_REPLY)) line += '[UNREPLIED] ';
   line += tupleText(ct.replySaddr[conn], ct.replyDaddr[conn], ct.replyPorts[conn], proto);

@@ -7,6 +7,7 @@ export {
   CtDir,
   CtDropReason,
   CtStat,
+  CtState,
   CtStatus,
   NAT_ERR_BAD_CONN,
   NAT_ERR_BAD_RANGE,
@@ -26,15 +27,10 @@ export {
   EARLY_DROP_SLOTS,
 } from './table.js';
 export {
-  TCP_ACK,
   TCP_CT_IGNORE,
   TCP_CT_INVALID,
   TCP_CT_STATE_COUNT,
   TCP_CT_STATE_NAMES,
-  TCP_FIN,
-  TCP_PSH,
-  TCP_RST,
-  TCP_SYN,
   TcpCtState,
   TcpFlagIndex,
   tcpFlagIndex,
@@ -44,9 +40,6 @@ export { type ConntrackTimeouts, defaultTimeouts, kubeProxyTimeouts, NS_PER_SECO
 export {
   ICMP_ECHO,
   ICMP_ECHOREPLY,
-  IPPROTO_ICMP,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
   icmpInverseType,
   icmpStartsConnection,
   icmpTypeCode,

@@ -17,9 +17,9 @@
  * and evicting closed TCP entries during the search (`nf_nat_used_tuple_harder`) are not modelled.
  */
 import type { Rng } from '../util/rng.js';
+import { IpProtocol } from '../wire/ip-protocol.js';
 import { NAT_RANGE_PROTO_RANDOM_ALL } from './constants.js';
 import type { ConntrackTable } from './table.js';
-import { IPPROTO_ICMP } from './tuple.js';
 
 const MAX_ATTEMPTS = 128;
 
@@ -29,7 +29,7 @@ function replyTaken(ct: ConntrackTable, conn: number, addr: number, port: number
   const rs = ct.replySaddr[conn];
   const rp = ct.replyPorts[conn];
   // TCP/UDP: the new port is the reply's destination port. ICMP: the id (source part).
-  return proto === IPPROTO_ICMP
+  return proto === IpProtocol.ICMP
     ? ct.tupleInUse(rs, addr, port, rp & 0xffff, proto)
     : ct.tupleInUse(rs, addr, rp >>> 16, port, proto);
 }
@@ -65,7 +65,7 @@ export function selectSnatPort(
   if (specified) {
     min = minPort;
     size = maxPort - minPort + 1;
-  } else if (ct.proto[conn] === IPPROTO_ICMP) {
+  } else if (ct.proto[conn] === IpProtocol.ICMP) {
     min = 0;
     size = 65536;
   } else if (origPort < 512) {

@@ -30,13 +30,14 @@
 import { BPF_NOEXIST } from '../maps/errno.js';
 import { packPorts } from '../maps/flow-hash.js';
 import { BpfHashMap } from '../maps/hash-map.js';
-import { CtState } from '../proxy/common/packet-meta.js';
 import type { Rng } from '../util/rng.js';
+import { IpProtocol } from '../wire/ip-protocol.js';
 import {
   CT_TRACK_DROP,
   CT_TRACK_INVALID,
   CtDropReason,
   CtStat,
+  CtState,
   CtStatus,
   NAT_ERR_BAD_CONN,
   NAT_ERR_BAD_RANGE,
@@ -52,7 +53,7 @@ import {
   tcpNextState,
 } from './tcp-state.js';
 import { type ConntrackTimeouts, defaultTimeouts, NS_PER_SECOND } from './timeouts.js';
-import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, icmpInverseType, icmpStartsConnection } from './tuple.js';
+import { icmpInverseType, icmpStartsConnection } from './tuple.js';
 
 export interface ConntrackOptions {
   /** `nf_conntrack_max`: connections (not hash nodes) the table may hold. */
@@ -81,7 +82,7 @@ export const EARLY_DROP_SLOTS = 16;
 /** UDP: a flow still active this long after creation counts as a stream (kernel: 2 s). */
 const UDP_STREAM_AFTER_NS = 2 * NS_PER_SECOND;
 
-const enum Verdict {
+const enum TcpPacketVerdict {
   ACCEPT = 0,
   INVALID = 1,
   /** An old connection is reopened: kill it and track the packet as new. */
@@ -232,13 +233,13 @@ export class ConntrackTable {
         this.stats[CtStat.FOUND]++;
         const dir = ref & 1;
         const verdict = this.handlePacket(conn, dir, tcpFlags, nowNs);
-        if (verdict === Verdict.INVALID) return this.invalid();
-        if (verdict !== Verdict.REOPEN) {
+        if (verdict === TcpPacketVerdict.INVALID) return this.invalid();
+        if (verdict !== TcpPacketVerdict.REOPEN) {
           this.ctState =
             dir === 1 || this.status[conn] & CtStatus.SEEN_REPLY ? CtState.ESTABLISHED : CtState.NEW;
           if (dir === 1) this.status[conn] |= CtStatus.SEEN_REPLY;
           this.use[conn]++;
-          if (verdict === Verdict.ACCEPT_AND_KILL) this.kill(conn);
+          if (verdict === TcpPacketVerdict.ACCEPT_AND_KILL) this.kill(conn);
           return ref;
         }
         this.kill(conn);
@@ -320,7 +321,7 @@ export class ConntrackTable {
     const err = this.checkNatTarget(conn);
     if (err < 0) return err;
     this.replySaddr[conn] = addr >>> 0;
-    if (this.proto[conn] !== IPPROTO_ICMP && port !== 0) {
+    if (this.proto[conn] !== IpProtocol.ICMP && port !== 0) {
       this.replyPorts[conn] = ((port & 0xffff) << 16) | (this.replyPorts[conn] & 0xffff);
     }
     this.status[conn] |= CtStatus.DST_NAT;
@@ -354,7 +355,7 @@ export class ConntrackTable {
     const a = addr >>> 0;
     const port = selectSnatPort(this, conn, a, minPort, maxPort, flags, this.rng);
     this.replyDaddr[conn] = a;
-    if (this.proto[conn] === IPPROTO_ICMP) {
+    if (this.proto[conn] === IpProtocol.ICMP) {
       this.replyPorts[conn] = (port << 16) | (this.replyPorts[conn] & 0xffff);
     } else {
       this.replyPorts[conn] = ((this.replyPorts[conn] & 0xffff0000) | port) >>> 0;
@@ -411,7 +412,7 @@ export class ConntrackTable {
   natSport(ref: number): number {
     const c = ref >>> 1;
     const otherPorts = (ref & 1) === 0 ? this.replyPorts[c] : this.origPorts[c];
-    return this.proto[c] === IPPROTO_ICMP ? otherPorts >>> 16 : otherPorts & 0xffff;
+    return this.proto[c] === IpProtocol.ICMP ? otherPorts >>> 16 : otherPorts & 0xffff;
   }
 
   // ------------------------------------------------------------------ control
@@ -489,9 +490,9 @@ export class ConntrackTable {
       this.ctState = CtState.INVALID;
       return CT_TRACK_DROP;
     }
-    if (proto === IPPROTO_TCP) {
+    if (proto === IpProtocol.TCP) {
       if (!this.tcpLoose && tcpFlagIndex(tcpFlags) !== TcpFlagIndex.SYN) return this.invalid();
-    } else if (proto === IPPROTO_ICMP) {
+    } else if (proto === IpProtocol.ICMP) {
       if (!icmpStartsConnection((ports >>> 8) & 0xff)) return this.invalid();
     }
     const conn = this.freeStack[--this.freeTop];
@@ -502,7 +503,7 @@ export class ConntrackTable {
     this.origPorts[conn] = ports;
     this.replySaddr[conn] = daddr >>> 0;
     this.replyDaddr[conn] = saddr >>> 0;
-    if (proto === IPPROTO_ICMP) {
+    if (proto === IpProtocol.ICMP) {
       const typeCode = ports & 0xffff;
       const replyType = icmpInverseType(typeCode >>> 8);
       this.replyPorts[conn] = ((ports & 0xffff0000) | (replyType << 8) | (typeCode & 0xff)) >>> 0;
@@ -517,7 +518,7 @@ export class ConntrackTable {
     this.origEntry[conn] = -1;
     this.replyEntry[conn] = -1;
     this.udpStreamNs[conn] = nowNs + UDP_STREAM_AFTER_NS;
-    if (this.handlePacket(conn, 0, tcpFlags, nowNs) !== Verdict.ACCEPT) {
+    if (this.handlePacket(conn, 0, tcpFlags, nowNs) !== TcpPacketVerdict.ACCEPT) {
       this.put(conn);
       return this.invalid();
     }
@@ -529,8 +530,8 @@ export class ConntrackTable {
   /** The protocol's packet handler: state machine, ASSURED, timeout refresh. */
   private handlePacket(conn: number, dir: number, tcpFlags: number, nowNs: number): number {
     const proto = this.proto[conn];
-    if (proto === IPPROTO_TCP) return this.tcpPacket(conn, dir, tcpFlags, nowNs);
-    if (proto === IPPROTO_UDP) {
+    if (proto === IpProtocol.TCP) return this.tcpPacket(conn, dir, tcpFlags, nowNs);
+    if (proto === IpProtocol.UDP) {
       if (this.status[conn] & CtStatus.SEEN_REPLY) {
         // Traffic seen both ways: once the flow outlives its first 2 s it is a stream.
         if (nowNs > this.udpStreamNs[conn]) {
@@ -542,20 +543,20 @@ export class ConntrackTable {
       } else {
         this.expiresNs[conn] = nowNs + this.udpNs;
       }
-      return Verdict.ACCEPT;
+      return TcpPacketVerdict.ACCEPT;
     }
-    this.expiresNs[conn] = nowNs + (proto === IPPROTO_ICMP ? this.icmpNs : this.genericNs);
-    return Verdict.ACCEPT;
+    this.expiresNs[conn] = nowNs + (proto === IpProtocol.ICMP ? this.icmpNs : this.genericNs);
+    return TcpPacketVerdict.ACCEPT;
   }
 
   private tcpPacket(conn: number, dir: number, tcpFlags: number, nowNs: number): number {
     const old = this.tcpState[conn];
     const index = tcpFlagIndex(tcpFlags);
     const next = tcpNextState(dir, index, old);
-    if (next === TCP_CT_INVALID) return Verdict.INVALID;
-    if (next === TCP_CT_IGNORE) return Verdict.ACCEPT;
+    if (next === TCP_CT_INVALID) return TcpPacketVerdict.INVALID;
+    if (next === TCP_CT_IGNORE) return TcpPacketVerdict.ACCEPT;
     if (next === TcpCtState.SYN_SENT && (old === TcpCtState.TIME_WAIT || old === TcpCtState.CLOSE)) {
-      return Verdict.REOPEN;
+      return TcpPacketVerdict.REOPEN;
     }
     this.tcpState[conn] = next;
     const timeout =
@@ -564,7 +565,7 @@ export class ConntrackTable {
     const st = this.status[conn];
     if (!(st & CtStatus.SEEN_REPLY)) {
       // An RST before any reply: nothing was established, drop the entry at once.
-      if (index === TcpFlagIndex.RST) return Verdict.ACCEPT_AND_KILL;
+      if (index === TcpFlagIndex.RST) return TcpPacketVerdict.ACCEPT_AND_KILL;
     } else if (
       !(st & CtStatus.ASSURED) &&
       (old === TcpCtState.SYN_RECV || old === TcpCtState.ESTABLISHED) &&
@@ -572,7 +573,7 @@ export class ConntrackTable {
     ) {
       this.status[conn] = st | CtStatus.ASSURED;
     }
-    return Verdict.ACCEPT;
+    return TcpPacketVerdict.ACCEPT;
   }
 
   /**

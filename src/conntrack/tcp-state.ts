@@ -6,6 +6,7 @@
  * SYN_RECV (older: ignored) and is invalid in later states, and a reply-direction SYN in
  * TIME_WAIT reopens to SYN_SENT.
  */
+import { TcpFlag } from '../wire/tcp.js';
 
 /** `enum tcp_conntrack` (values are the kernel's, shown by `conntrack -L`). */
 export const enum TcpCtState {
@@ -42,13 +43,6 @@ export const TCP_CT_STATE_NAMES: readonly string[] = [
   'SYN_SENT2',
 ];
 
-/** TCP header flag bits (byte 13 of the TCP header). */
-export const TCP_FIN = 0x01;
-export const TCP_SYN = 0x02;
-export const TCP_RST = 0x04;
-export const TCP_PSH = 0x08;
-export const TCP_ACK = 0x10;
-
 /** Row of the transition table chosen by the packet's dominant flag. */
 export const enum TcpFlagIndex {
   SYN = 0,
@@ -61,10 +55,10 @@ export const enum TcpFlagIndex {
 
 /** `get_conntrack_index`: RST > SYN (SYN/ACK if ACK too) > FIN > ACK > none. */
 export function tcpFlagIndex(flags: number): number {
-  if (flags & TCP_RST) return TcpFlagIndex.RST;
-  if (flags & TCP_SYN) return flags & TCP_ACK ? TcpFlagIndex.SYNACK : TcpFlagIndex.SYN;
-  if (flags & TCP_FIN) return TcpFlagIndex.FIN;
-  if (flags & TCP_ACK) return TcpFlagIndex.ACK;
+  if (flags & TcpFlag.RST) return TcpFlagIndex.RST;
+  if (flags & TcpFlag.SYN) return flags & TcpFlag.ACK ? TcpFlagIndex.SYNACK : TcpFlagIndex.SYN;
+  if (flags & TcpFlag.FIN) return TcpFlagIndex.FIN;
+  if (flags & TcpFlag.ACK) return TcpFlagIndex.ACK;
   return TcpFlagIndex.NONE;
 }
 

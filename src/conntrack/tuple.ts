@@ -5,10 +5,7 @@
  * echo identifier and the destination part is `type << 8 | code`. In the hash key they are
  * packed into one word, source part high.
  */
-
-export const IPPROTO_ICMP = 1;
-export const IPPROTO_TCP = 6;
-export const IPPROTO_UDP = 17;
+import { IpProtocol } from '../wire/ip-protocol.js';
 
 export const ICMP_ECHOREPLY = 0;
 export const ICMP_ECHO = 8;
@@ -53,11 +50,11 @@ export function icmpStartsConnection(type: number): boolean {
 /** Name printed by `conntrack -L` for an IP protocol number. */
 export function protoName(proto: number): string {
   switch (proto) {
-    case IPPROTO_TCP:
+    case IpProtocol.TCP:
       return 'tcp';
-    case IPPROTO_UDP:
+    case IpProtocol.UDP:
       return 'udp';
-    case IPPROTO_ICMP:
+    case IpProtocol.ICMP:
       return 'icmp';
     case 132:
       return 'sctp';

@@ -16,6 +16,8 @@ import type { CaptureSink } from '../topology/network.js';
 /** A Writable over a file descriptor whose writes finish synchronously. */
 class SyncFileWritable extends Writable {
   private fd: number;
+  /** The first write error (ENOSPC, EIO …), kept so the caller can name it rather than its echoes. */
+  failure: Error | undefined;
 
   constructor(path: string) {
     super({ highWaterMark: 1 << 20 });
@@ -28,6 +30,7 @@ class SyncFileWritable extends Writable {
       while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off);
       callback();
     } catch (e) {
+      this.failure ??= e as Error;
       callback(e as Error);
     }
   }
@@ -45,6 +48,7 @@ class SyncFileWritable extends Writable {
 export class PcapngCaptureSink implements CaptureSink {
   readonly writer: PcapngWriter;
   frames = 0;
+  private readonly file: SyncFileWritable | undefined;
 
   constructor(
     readonly snaplen = 0,
@@ -54,11 +58,12 @@ export class PcapngCaptureSink implements CaptureSink {
     /** Wall-clock time of simulated time 0, ms since the Unix epoch (the cluster's clock). */
     epochMs = 0,
   ) {
+    this.file = path !== undefined ? new SyncFileWritable(path) : undefined;
     this.writer = new PcapngWriter({
       application: 'dpsim',
       timestampOffsetNs: BigInt(Math.round(epochMs)) * 1_000_000n,
       ...(sectionComment ? { sectionComment } : {}),
-      ...(path !== undefined ? { stream: new SyncFileWritable(path) } : {}),
+      ...(this.file !== undefined ? { stream: this.file } : {}),
     });
   }
 
@@ -70,6 +75,11 @@ export class PcapngCaptureSink implements CaptureSink {
     this.frames++;
     // Memory or a synchronous file: the writer never asks to wait, so the pump stays synchronous.
     void this.writer.writePacket(captureId, Math.round(timeNs), frame.subarray(0, length));
+  }
+
+  /** The first error writing the file (e.g. ENOSPC), if any: the cause of any later writer error. */
+  get writeError(): Error | undefined {
+    return this.file?.failure;
   }
 
   /** The whole capture, for an in-memory sink. */

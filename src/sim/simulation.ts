@@ -4,7 +4,16 @@
  * pod, the apiserver on the control-plane node, a TCP stack with curl on every host).
  * This is the library entry point the CLI, the kernel comparison and the tests share.
  */
-import { type CurlResult, curl, startHttpResponder, type TcpConnection, TcpStack } from '../apps/index.js';
+import {
+  type CurlResult,
+  type CurlVerboseLine,
+  curl,
+  ipv6NotSupported,
+  parseCurlUrl,
+  startHttpResponder,
+  type TcpConnection,
+  TcpStack,
+} from '../apps/index.js';
 import { formatConntrackList } from '../conntrack/index.js';
 import {
   type Cluster,
@@ -26,7 +35,7 @@ import {
 import type { Host } from '../topology/host.js';
 import type { OverlayKind } from '../topology/tunnel.js';
 import { PacketTracer } from '../trace/packet-trace.js';
-import { formatIPv4, parseIPv4 } from '../util/ipv4.js';
+import { formatIPv4, isIPv4, parseIPv4 } from '../util/ipv4.js';
 import { Rng } from '../util/rng.js';
 import { PcapngCaptureSink } from './capture-sink.js';
 import { changedServices } from './model-diff.js';
@@ -67,6 +76,10 @@ export interface CurlOutcome {
   readonly elapsedMs: number;
   /** The client's source port. */
   readonly localPort: number;
+  /** The response head as received (what curl -i / -I print); '' on failure. */
+  readonly rawHead: string;
+  /** What curl -v prints (format with formatCurlVerbose). */
+  readonly verbose: readonly CurlVerboseLine[];
 }
 
 export interface CurlRequest {
@@ -76,6 +89,12 @@ export interface CurlRequest {
   readonly connectTimeoutMs?: number;
   /** --max-time. */
   readonly maxTimeMs?: number;
+  /** -X. */
+  readonly method?: string;
+  /** -I. */
+  readonly head?: boolean;
+  /** -H, as typed. */
+  readonly headers?: readonly string[];
 }
 
 export class SimulationError extends Error {
@@ -262,16 +281,22 @@ export class Simulation {
   curl(request: CurlRequest): CurlOutcome {
     const host = this.host(request.from);
     const stack = this.stackOf(host);
-    const target = parseUrl(request.url);
-    const localAddr = host.sourceAddressFor(target.addr);
-    if (localAddr === 0)
-      throw new SimulationError(`${request.from} has no route to ${formatIPv4(target.addr)}`);
+    const target = parseCurlUrl(request.url);
+    if (target.ok && target.url.family === 6) throw new SimulationError(ipv6NotSupported(target.url));
+    // A URL curl refuses (or a name, which nothing resolves yet) fails inside curl, with its exit code.
+    const addr = target.ok && isIPv4(target.url.host) ? parseIPv4(target.url.host) : undefined;
+    const localAddr = addr === undefined ? 0 : host.sourceAddressFor(addr);
+    if (addr !== undefined && localAddr === 0)
+      throw new SimulationError(`${request.from} has no route to ${formatIPv4(addr)}`);
     this.lastServed = null;
     const run = curl(stack, {
       url: request.url,
       localAddr,
       connectTimeoutMs: request.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       ...(request.maxTimeMs !== undefined ? { maxTimeMs: request.maxTimeMs } : {}),
+      ...(request.method !== undefined ? { method: request.method } : {}),
+      ...(request.head !== undefined ? { head: request.head } : {}),
+      ...(request.headers !== undefined ? { headers: request.headers } : {}),
     });
     const net = this.network;
     const deadline =
@@ -302,6 +327,8 @@ export class Simulation {
         stderr: result.message,
         elapsedMs: result.elapsedMs,
         localPort: result.localPort,
+        rawHead: '',
+        verbose: result.verbose,
       };
     }
     const served = this.lastServed;
@@ -312,6 +339,8 @@ export class Simulation {
       stderr: '',
       elapsedMs: result.elapsedMs,
       localPort: result.localPort,
+      rawHead: result.rawHead,
+      verbose: result.verbose,
       ...(servedBy !== undefined ? { servedBy } : {}),
     };
   }
@@ -377,12 +406,6 @@ export class Simulation {
     for (const proxy of this.proxies.values()) proxy.sync(this.model, changed);
     this.routeVipsThroughFirstNode();
   }
-}
-
-function parseUrl(url: string): { addr: number; port: number } {
-  const m = /^http:\/\/([0-9.]+)(?::(\d+))?(\/.*)?$/.exec(url);
-  if (m === null) throw new SimulationError(`unsupported URL "${url}": expected http://IPv4[:PORT][/path]`);
-  return { addr: parseIPv4(m[1]), port: m[2] === undefined ? 80 : Number(m[2]) };
 }
 
 export function buildSimulation(options: SimulationOptions = {}): Simulation {

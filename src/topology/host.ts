@@ -9,8 +9,9 @@
  * reuses one FiveTuple: nothing is allocated on the forwarding path.
  */
 import type { Errno, HostTransport, TcpSegment, TimerHandle } from '../apps/transport.js';
+import { CtState } from '../conntrack/constants.js';
 import { TcAction, TcResult } from '../proxy/common/datapath.js';
-import { CtState, NF_HOOK_NAMES, NfHook } from '../proxy/common/packet-meta.js';
+import { NF_HOOK_NAMES, NfHook } from '../proxy/common/packet-meta.js';
 import { DropCounters, DropReason } from '../trace/drop-reasons.js';
 import { formatIPv4 } from '../util/ipv4.js';
 import type { Rng } from '../util/rng.js';
@@ -34,6 +35,8 @@ import {
   writeTcpFrame,
   writeVxlanEncapsulation,
 } from '../wire/index.js';
+import { IpProtocol } from '../wire/ip-protocol.js';
+import { TcpFlag } from '../wire/tcp.js';
 import { MAX_FRAME } from './frame-pool.js';
 import { BROADCAST_MAC_KEY, macKey, NetInterface } from './net-interface.js';
 import { type NodeNetfilter, PathVerdict } from './netfilter-path.js';
@@ -77,9 +80,6 @@ export interface TcpReceiver {
   receiveIcmpError(type: number, code: number, quoted: TcpSegment): void;
 }
 
-const TCP = 6;
-const UDP = 17;
-const ICMP = 1;
 const ICMP_DEST_UNREACH = 3;
 const LOOPBACK_NET = 0x7f000000;
 
@@ -192,7 +192,7 @@ export class Host implements HostTransport {
     remotePort: number,
   ): Errno | undefined {
     if (this.socketLb === null) return undefined;
-    const verdict = this.socketLb.connect(remoteAddr, remotePort, TCP);
+    const verdict = this.socketLb.connect(remoteAddr, remotePort, IpProtocol.TCP);
     if (verdict.kind === 'no-backend') {
       if (this.network.tracer !== null)
         this.network.tracer.step(
@@ -247,9 +247,9 @@ export class Host implements HostTransport {
    */
   private socketTranslation(seg: TcpSegment): SocketTranslation | undefined {
     let x = this.sockOut.get(sockKey(seg.sport, seg.dst));
-    const isSyn = (seg.flags & 0x12) === 0x02;
+    const isSyn = (seg.flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN;
     if (isSyn && (x === undefined || x.vport !== seg.dport)) {
-      const verdict = this.socketLb!.connect(seg.dst, seg.dport, TCP);
+      const verdict = this.socketLb!.connect(seg.dst, seg.dport, IpProtocol.TCP);
       if (verdict.kind !== 'backend') return undefined;
       x = this.recordTranslation(seg.sport, seg.dst, seg.dport, verdict);
     }
@@ -626,7 +626,7 @@ export class Host implements HostTransport {
     const ft = this.ft;
     const frame = pool.view(slot);
     let inner: number;
-    if (tunnel.kind === 'ipip' && ft.proto === 4) {
+    if (tunnel.kind === 'ipip' && ft.proto === IpProtocol.IPIP) {
       inner = pool.acquire();
       const view = pool.view(inner);
       view.set(tunnel.device.mac, 0);
@@ -636,7 +636,7 @@ export class Host implements HostTransport {
       const innerLength = ft.ipTotalLength - (ft.l4Offset - ft.ipOffset);
       view.set(frame.subarray(ft.l4Offset, ft.l4Offset + innerLength), 14);
       pool.lengths[inner] = 14 + innerLength;
-    } else if (tunnel.kind === 'vxlan' && ft.proto === UDP && ft.dport === VXLAN_UDP_PORT) {
+    } else if (tunnel.kind === 'vxlan' && ft.proto === IpProtocol.UDP && ft.dport === VXLAN_UDP_PORT) {
       const start = ft.l4Offset + 16; // UDP (8) + VXLAN (8)
       const end = ft.ipOffset + ft.ipTotalLength;
       if (end - start < 14) {
@@ -662,7 +662,7 @@ export class Host implements HostTransport {
     const pool = net.pool;
     const frame = pool.view(slot);
     const ft = this.ft;
-    if (ft.proto === TCP) {
+    if (ft.proto === IpProtocol.TCP) {
       if (!verifyTcpChecksum(frame, ft.l4Offset, ft.l4Length, ft.saddr, ft.daddr)) {
         this.dropSlot(slot, DropReason.TCP_CSUM);
         return;
@@ -681,7 +681,7 @@ export class Host implements HostTransport {
       if (this.tcp !== null) this.tcp.receive(seg);
       return;
     }
-    if (ft.proto === ICMP && ft.icmpType === ICMP_DEST_UNREACH) {
+    if (ft.proto === IpProtocol.ICMP && ft.icmpType === ICMP_DEST_UNREACH) {
       const quoted = readQuotedTcp(frame, ft);
       pool.release(slot);
       if (quoted === null || this.tcp === null) {
@@ -702,7 +702,7 @@ export class Host implements HostTransport {
       this.tcp.receiveIcmpError(ft.icmpType, ft.icmpCode, quoted);
       return;
     }
-    if (ft.proto === UDP) {
+    if (ft.proto === IpProtocol.UDP) {
       // No UDP sockets are simulated: answer as Linux does for a closed port.
       this.sendIcmpUnreachable(slot, 3, null);
       this.dropSlot(slot, DropReason.NO_SOCKET);
@@ -861,7 +861,7 @@ function readQuotedTcp(frame: Uint8Array, ft: FiveTuple): TcpSegment | null {
   const end = ft.ipOffset + ft.ipTotalLength;
   if (inner + 20 > end || frame[inner] >>> 4 !== 4) return null;
   const ihl = (frame[inner] & 0x0f) * 4;
-  if (frame[inner + 9] !== TCP || inner + ihl + 8 > end) return null;
+  if (frame[inner + 9] !== IpProtocol.TCP || inner + ihl + 8 > end) return null;
   const l4 = inner + ihl;
   return {
     src: readU32(frame, inner + 12),

@@ -14,6 +14,8 @@
  * A connection's NAT bindings live in its conntrack entry; later packets (both
  * directions) are rewritten from the entry without consulting the rules again.
  */
+
+import { CtState } from '../conntrack/constants.js';
 import {
   type ConntrackTable,
   CT_TRACK_DROP,
@@ -25,11 +27,11 @@ import {
 import {
   HookResult,
   HookVerdict,
-  NatRequest,
+  NatKind,
   type NetfilterProgram,
   type RuleTraceSink,
 } from '../proxy/common/datapath.js';
-import { CtState, NfHook, newPacketMeta, type PacketMeta } from '../proxy/common/packet-meta.js';
+import { NfHook, newPacketMeta, type PacketMeta } from '../proxy/common/packet-meta.js';
 import {
   type FiveTuple,
   rewriteDestination,
@@ -38,8 +40,8 @@ import {
   rewriteIpv4Src,
   rewriteSource,
 } from '../wire/index.js';
+import { IpProtocol } from '../wire/ip-protocol.js';
 
-const ICMP = 1;
 const ICMP_ECHO_REQUEST = 8;
 const ICMP_ECHO_REPLY = 0;
 
@@ -82,7 +84,7 @@ export class NodeNetfilter {
     trace: RuleTraceSink | null,
   ): PathVerdict {
     const ct = this.conntrack;
-    const isIcmp = ft.proto === ICMP;
+    const isIcmp = ft.proto === IpProtocol.ICMP;
     // ICMP echo: the identifier is the "port"; type<<8|code identifies the message.
     const sport = isIcmp ? ft.icmpId : ft.sport;
     const dport = isIcmp ? (ft.icmpType << 8) | ft.icmpCode : ft.dport;
@@ -121,7 +123,7 @@ export class NodeNetfilter {
     this.refreshNatState();
     const v = this.runProgram(trace);
     if (v !== PathVerdict.CONTINUE) return v;
-    if (this.result.nat === NatRequest.DNAT) {
+    if (this.result.nat === NatKind.DNAT) {
       this.applyNatRequest(hook);
       if (this.ref >= 0 && this.conntrack.needsDstRewrite(this.ref)) this.rewriteDst(frame, ft);
     }
@@ -130,7 +132,7 @@ export class NodeNetfilter {
 
   /** True when the last runHook redirected the packet (IPVS DNAT at INPUT). */
   get redirected(): boolean {
-    return this.result.nat === NatRequest.DNAT;
+    return this.result.nat === NatKind.DNAT;
   }
 
   /** POSTROUTING: rules, source manip, confirm. `outAddr` is the out-interface address for MASQUERADE. */
@@ -150,8 +152,8 @@ export class NodeNetfilter {
     const ct = this.conntrack;
     const ref = this.ref;
     const r = this.result;
-    if (this.firstPacket && ref >= 0 && (r.nat === NatRequest.SNAT || r.nat === NatRequest.MASQUERADE)) {
-      const addr = r.nat === NatRequest.MASQUERADE ? outAddr : r.natAddr;
+    if (this.firstPacket && ref >= 0 && (r.nat === NatKind.SNAT || r.nat === NatKind.MASQUERADE)) {
+      const addr = r.nat === NatKind.MASQUERADE ? outAddr : r.natAddr;
       const flags = r.natRandomFully ? NAT_RANGE_PROTO_RANDOM_FULLY : 0;
       if (ct.setSnat(connOf(ref), addr, r.natPortMin, r.natPortMax, flags) < 0) {
         ct.release(ref);
@@ -230,7 +232,7 @@ export class NodeNetfilter {
 
   private applyNatRequest(hook: NfHook): void {
     const r = this.result;
-    if (r.nat !== NatRequest.DNAT || !this.firstPacket || this.ref < 0) return;
+    if (r.nat !== NatKind.DNAT || !this.firstPacket || this.ref < 0) return;
     if (hook !== NfHook.PREROUTING && hook !== NfHook.OUTPUT && hook !== NfHook.INPUT) return;
     this.conntrack.setDnat(connOf(this.ref), r.natAddr, r.natPortMin);
   }
@@ -240,7 +242,7 @@ export class NodeNetfilter {
     const ref = this.ref;
     const daddr = ct.natDaddr(ref);
     const dport = ct.natDport(ref);
-    if (ft.proto === ICMP) {
+    if (ft.proto === IpProtocol.ICMP) {
       if (daddr !== ft.daddr) rewriteIpv4Dst(frame, ft.ipOffset, daddr);
       // Echo replies carry the identifier the requester chose: un-NAT it on the way back.
       if (ft.icmpType === ICMP_ECHO_REPLY && dport !== ft.icmpId) {
@@ -260,7 +262,7 @@ export class NodeNetfilter {
     const ref = this.ref;
     const saddr = ct.natSaddr(ref);
     const sport = ct.natSport(ref);
-    if (ft.proto === ICMP) {
+    if (ft.proto === IpProtocol.ICMP) {
       if (saddr !== ft.saddr) rewriteIpv4Src(frame, ft.ipOffset, saddr);
       if (ft.icmpType === ICMP_ECHO_REQUEST && sport !== ft.icmpId) {
         rewriteIcmpEchoId(frame, ft.ipOffset, sport);

@@ -31,14 +31,11 @@ import type { Host, TcpReceiver } from '../topology/host.js';
 import { formatIPv4, parseIPv4 } from '../util/ipv4.js';
 import { Rng } from '../util/rng.js';
 import { type TcpFrameSpec, writeTcpFrame } from '../wire/build.js';
+import { TcpFlag } from '../wire/tcp.js';
 import { type AppliedChurn, applyChurn, type ChurnEvent } from './churn.js';
 import { type FairnessSummary, fairness } from './fairness.js';
 import { DEFAULT_ZIPF_EXPONENT, flowSampler, type PopularityLaw } from './popularity.js';
 
-const TCP_FIN = 0x01;
-const TCP_SYN = 0x02;
-const TCP_RST = 0x04;
-const TCP_ACK = 0x10;
 const WINDOW = 65535;
 /** Generator source ports: above the Service/NodePort ranges, below nothing a pod listens on. */
 export const LOAD_PORT_MIN = 33000;
@@ -375,12 +372,12 @@ export class LoadGenerator {
   }
 
   countAtBackend(backend: number, seg: TcpSegment): void {
-    if ((seg.flags & (TCP_RST | TCP_FIN)) !== 0) return;
+    if ((seg.flags & (TcpFlag.RST | TcpFlag.FIN)) !== 0) return;
     const f = this.flowOfSequence(seg.seq);
     if (f < 0) return;
     const b = this.backends[backend];
     this.atBackends++;
-    if ((seg.flags & TCP_SYN) !== 0) {
+    if ((seg.flags & TcpFlag.SYN) !== 0) {
       if (this.flowBackend[f] === backend) return; // a retransmitted SYN
       this.flowBackend[f] = backend;
       b.flows++;
@@ -398,12 +395,12 @@ export class LoadGenerator {
     if (seg.dst !== src.addr) return false;
     const f = src.flowOfPort[seg.dport];
     if (f < 0) return false;
-    if ((seg.flags & TCP_RST) !== 0) {
+    if ((seg.flags & TcpFlag.RST) !== 0) {
       if (this.flowState[f] !== FlowState.RESET) this.resets++;
       this.flowState[f] = FlowState.RESET;
       return true;
     }
-    const synAck = TCP_SYN | TCP_ACK;
+    const synAck = TcpFlag.SYN | TcpFlag.ACK;
     if ((seg.flags & synAck) === synAck && seg.ack === (2 * f + 1) >>> 0) {
       if (this.flowState[f] === FlowState.SYN_SENT) {
         this.flowState[f] = FlowState.ESTABLISHED;
@@ -412,7 +409,7 @@ export class LoadGenerator {
       }
       // The handshake's ACK (also re-sent for a retransmitted SYN-ACK, as TCP does).
       if (this.flowState[f] === FlowState.ESTABLISHED) {
-        this.send(f, TCP_ACK);
+        this.send(f, TcpFlag.ACK);
         this.handshakeAcks++;
       }
     }
@@ -437,7 +434,7 @@ export class LoadGenerator {
     spec.dst = this.flowDaddr[f];
     spec.sport = this.flowSport[f];
     spec.dport = this.flowDport[f];
-    if (flags === TCP_SYN) {
+    if (flags === TcpFlag.SYN) {
       spec.seq = (2 * f) >>> 0;
       spec.ack = 0;
     } else {
@@ -460,13 +457,13 @@ export class LoadGenerator {
     }
     const state = this.flowState[f];
     if (state === FlowState.ESTABLISHED) {
-      this.send(f, TCP_ACK);
+      this.send(f, TcpFlag.ACK);
       this.data++;
       return;
     }
     if (state === FlowState.RESET) this.flowBackend[f] = -1;
     this.flowState[f] = FlowState.SYN_SENT;
-    this.send(f, TCP_SYN);
+    this.send(f, TcpFlag.SYN);
     this.syn++;
   }
 
@@ -495,7 +492,7 @@ export class LoadGenerator {
       const f = this.cursor;
       this.cursor = f + 1 === this.flows ? 0 : f + 1;
       if (this.flowState[f] !== FlowState.ESTABLISHED) continue;
-      this.send(f, TCP_ACK);
+      this.send(f, TcpFlag.ACK);
       this.data++;
       sent++;
     }

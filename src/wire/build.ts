@@ -18,11 +18,11 @@ import { icmpChecksum, tcpChecksum, udpChecksum } from './checksum.js';
 import { WireBuildError } from './errors.js';
 import { ETHERNET_HEADER_LENGTH, EtherType, writeEthernetHeader } from './ethernet.js';
 import { ICMP_HEADER_LENGTH, IcmpField, IcmpUnreachableCode, writeIcmpHeader } from './icmp.js';
+import { IpProtocol } from './ip-protocol.js';
 import {
   IPV4_MAX_OPTIONS_LENGTH,
   IPV4_MAX_TOTAL_LENGTH,
   IPV4_MIN_HEADER_LENGTH,
-  IpProtocol,
   type Ipv4Repr,
   writeIpv4Header,
 } from './ipv4.js';

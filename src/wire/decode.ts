@@ -15,7 +15,8 @@ import { ARP_HTYPE_ETHERNET, ARP_LENGTH, ARP_PTYPE_IPV4, type ArpRepr, ArpView }
 import { verifyIcmpChecksum, verifyTcpChecksum, verifyUdpChecksum } from './checksum.js';
 import { ETHERNET_HEADER_LENGTH, type EthernetRepr, EthernetView, EtherType } from './ethernet.js';
 import { ICMP_HEADER_LENGTH, type IcmpRepr, IcmpView } from './icmp.js';
-import { IPV4_MIN_HEADER_LENGTH, IpProtocol, type Ipv4Repr, Ipv4View } from './ipv4.js';
+import { IpProtocol } from './ip-protocol.js';
+import { IPV4_MIN_HEADER_LENGTH, type Ipv4Repr, Ipv4View } from './ipv4.js';
 import { parseTcpOptions, readTcpRepr, TCP_MIN_HEADER_LENGTH, type TcpRepr, TcpView } from './tcp.js';
 import { formatTcpdumpLine } from './tcpdump.js';
 import { UDP_HEADER_LENGTH, type UdpRepr, UdpView } from './udp.js';

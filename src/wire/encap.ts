@@ -12,7 +12,8 @@ import { readU16, writeU16 } from './bytes.js';
 import { udpChecksum } from './checksum.js';
 import { WireBuildError } from './errors.js';
 import { ETHERNET_HEADER_LENGTH, EtherType, writeEthernetHeader } from './ethernet.js';
-import { IPV4_MIN_HEADER_LENGTH, IpProtocol, Ipv4Field, type Ipv4Repr, writeIpv4Header } from './ipv4.js';
+import { IpProtocol } from './ip-protocol.js';
+import { IPV4_MIN_HEADER_LENGTH, Ipv4Field, type Ipv4Repr, writeIpv4Header } from './ipv4.js';
 import { UDP_HEADER_LENGTH, UdpField, type UdpRepr, writeUdpHeader } from './udp.js';
 import { checkFits, checkMac, checkUint } from './validate.js';
 import {

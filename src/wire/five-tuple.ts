@@ -6,7 +6,8 @@
 import { readU16, readU32 } from './bytes.js';
 import { ETHERNET_HEADER_LENGTH, EtherType } from './ethernet.js';
 import { ICMP_HEADER_LENGTH } from './icmp.js';
-import { IPV4_FRAG_OFFSET_MASK, IPV4_MIN_HEADER_LENGTH, IpProtocol, Ipv4Field } from './ipv4.js';
+import { IpProtocol } from './ip-protocol.js';
+import { IPV4_FRAG_OFFSET_MASK, IPV4_MIN_HEADER_LENGTH, Ipv4Field } from './ipv4.js';
 import { TCP_MIN_HEADER_LENGTH, TcpField } from './tcp.js';
 import { UDP_HEADER_LENGTH, UdpField } from './udp.js';
 

@@ -31,14 +31,6 @@ export const IPV4_FLAG_DF = 0x4000;
 export const IPV4_FLAG_MF = 0x2000;
 export const IPV4_FRAG_OFFSET_MASK = 0x1fff;
 
-/** IP protocol numbers this layer knows (IpProto in proxy/common covers ICMP/TCP/UDP/SCTP). */
-export const enum IpProtocol {
-  ICMP = 1,
-  IPIP = 4,
-  TCP = 6,
-  UDP = 17,
-}
-
 export interface Ipv4Repr {
   /** Differentiated services code point, 0..63 (upper 6 bits of the old TOS byte). */
   dscp: number;

@@ -22,7 +22,8 @@ import {
   udpChecksumReplace32,
 } from './checksum.js';
 import { IcmpField } from './icmp.js';
-import { IPV4_FRAG_OFFSET_MASK, IpProtocol, Ipv4Field } from './ipv4.js';
+import { IpProtocol } from './ip-protocol.js';
+import { IPV4_FRAG_OFFSET_MASK, Ipv4Field } from './ipv4.js';
 import { TcpField } from './tcp.js';
 import { UdpField } from './udp.js';
 

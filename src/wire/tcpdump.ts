@@ -19,7 +19,7 @@
 import type { DecodedLayer, DecodeFault } from './decode.js';
 import { ETHERTYPE_NAMES } from './ethernet.js';
 import { formatMac } from './mac.js';
-import type { TcpOption } from './tcp.js';
+import { TcpFlag, type TcpOption } from './tcp.js';
 
 function ip(addr: number): string {
   return `${addr >>> 24}.${(addr >>> 16) & 0xff}.${(addr >>> 8) & 0xff}.${addr & 0xff}`;
@@ -197,13 +197,13 @@ function tcpText(layer: Extract<DecodedLayer, { kind: 'tcp' }>): string {
   const t = layer.repr;
   const length = layer.payload.length;
   let text = `Flags [${formatTcpFlags(t.flags)}]`;
-  if (length > 0 || t.flags & 0x07) {
+  if (length > 0 || t.flags & (TcpFlag.FIN | TcpFlag.SYN | TcpFlag.RST)) {
     text += `, seq ${t.seq}`;
     if (length > 0) text += `:${(t.seq + length) >>> 0}`;
   }
-  if (t.flags & 0x10) text += `, ack ${t.ack}`;
+  if (t.flags & TcpFlag.ACK) text += `, ack ${t.ack}`;
   text += `, win ${t.window}`;
-  if (t.flags & 0x20) text += `, urg ${t.urgent}`;
+  if (t.flags & TcpFlag.URG) text += `, urg ${t.urgent}`;
   if (t.options.length > 0) text += `, options [${t.options.map(formatTcpOption).join(',')}]`;
   return `${text}, length ${length}`;
 }

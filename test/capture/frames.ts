@@ -4,15 +4,10 @@
  */
 import { parseIPv4 } from '../../src/util/ipv4.js';
 import { buildTcpFrame as buildWireTcpFrame, parseMac } from '../../src/wire/index.js';
+import { TcpFlag } from '../../src/wire/tcp.js';
 
 export const CLIENT_MAC = '02:00:00:00:00:01';
 export const NODE_MAC = '02:00:00:00:00:02';
-
-export const TCP_FIN = 0x01;
-export const TCP_SYN = 0x02;
-export const TCP_RST = 0x04;
-export const TCP_PSH = 0x08;
-export const TCP_ACK = 0x10;
 
 export interface TcpFrameSpec {
   srcIp: string;
@@ -82,14 +77,14 @@ export function tcpConversation(
     });
   const afterData = c + 1 + data.length;
   return [
-    up(c, 0, TCP_SYN),
-    down(s, c + 1, TCP_SYN | TCP_ACK),
-    up(c + 1, s + 1, TCP_ACK),
-    up(c + 1, s + 1, TCP_PSH | TCP_ACK, data),
-    down(s + 1, afterData, TCP_ACK),
-    up(afterData, s + 1, TCP_FIN | TCP_ACK),
-    down(s + 1, afterData + 1, TCP_FIN | TCP_ACK),
-    up(afterData + 1, s + 2, TCP_ACK),
+    up(c, 0, TcpFlag.SYN),
+    down(s, c + 1, TcpFlag.SYN | TcpFlag.ACK),
+    up(c + 1, s + 1, TcpFlag.ACK),
+    up(c + 1, s + 1, TcpFlag.PSH | TcpFlag.ACK, data),
+    down(s + 1, afterData, TcpFlag.ACK),
+    up(afterData, s + 1, TcpFlag.FIN | TcpFlag.ACK),
+    down(s + 1, afterData + 1, TcpFlag.FIN | TcpFlag.ACK),
+    up(afterData + 1, s + 2, TcpFlag.ACK),
   ];
 }
 

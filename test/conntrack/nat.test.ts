@@ -10,18 +10,15 @@ import {
   dirOf,
   ICMP_ECHO,
   ICMP_ECHOREPLY,
-  IPPROTO_ICMP,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
   icmpTypeCode,
   NAT_ERR_BAD_RANGE,
   NAT_ERR_CONFIRMED,
   NAT_RANGE_PROTO_RANDOM_FULLY,
-  TCP_ACK,
-  TCP_SYN,
 } from '../../src/conntrack/index.js';
 import { parseIPv4 } from '../../src/util/ipv4.js';
 import { Rng } from '../../src/util/rng.js';
+import { IpProtocol } from '../../src/wire/ip-protocol.js';
+import { TcpFlag } from '../../src/wire/tcp.js';
 
 const CLIENT = parseIPv4('192.168.100.1');
 const NODE = parseIPv4('192.168.100.100');
@@ -35,9 +32,9 @@ function nodePortSyn(
   clientPort: number,
   snatAddr: number,
   flags = 0,
-  proto = IPPROTO_TCP,
+  proto = IpProtocol.TCP,
 ): { ref: number; port: number } {
-  const ref = ct.track(clientAddr, NODE, clientPort, 30532, proto, TCP_SYN, 0);
+  const ref = ct.track(clientAddr, NODE, clientPort, 30532, proto, TcpFlag.SYN, 0);
   expect(ref).toBeGreaterThanOrEqual(0);
   expect(ct.setDnat(connOf(ref), POD, 8080)).toBe(0);
   const port = ct.setSnat(connOf(ref), snatAddr, 0, 0, flags);
@@ -59,7 +56,7 @@ describe('NAT bindings', () => {
     expect(ct.confirm(ref, 0)).toBe(0);
 
     // The pod's SYN/ACK is found through the reply tuple and translated back.
-    const reply = ct.track(POD, NODE_POD_SIDE, 8080, 40000, IPPROTO_TCP, TCP_SYN | TCP_ACK, 1);
+    const reply = ct.track(POD, NODE_POD_SIDE, 8080, 40000, IpProtocol.TCP, TcpFlag.SYN | TcpFlag.ACK, 1);
     expect(connOf(reply)).toBe(connOf(ref));
     expect(dirOf(reply)).toBe(CtDir.REPLY);
     expect(ct.isUnconfirmed(reply)).toBe(false);
@@ -80,7 +77,15 @@ describe('NAT bindings', () => {
     expect(second.port).not.toBe(40000);
     expect(second.port).toBeGreaterThanOrEqual(1024);
     expect(ct.confirm(second.ref, 0)).toBe(0);
-    const reply = ct.track(POD, NODE_POD_SIDE, 8080, second.port, IPPROTO_TCP, TCP_SYN | TCP_ACK, 1);
+    const reply = ct.track(
+      POD,
+      NODE_POD_SIDE,
+      8080,
+      second.port,
+      IpProtocol.TCP,
+      TcpFlag.SYN | TcpFlag.ACK,
+      1,
+    );
     expect(ct.natDaddr(reply)).toBe(parseIPv4('192.168.100.2'));
     expect(ct.natDport(reply)).toBe(40000);
     ct.release(reply);
@@ -108,7 +113,7 @@ describe('NAT bindings', () => {
           fc.record({
             client: fc.integer({ min: 1, max: 4 }),
             port: fc.constantFrom(40000, 40001, 80, 700, 1024, 65535),
-            proto: fc.constantFrom(IPPROTO_TCP, IPPROTO_UDP),
+            proto: fc.constantFrom(IpProtocol.TCP, IpProtocol.UDP),
             randomFully: fc.boolean(),
           }),
           { maxLength: 60 },
@@ -121,7 +126,7 @@ describe('NAT bindings', () => {
             const client = (parseIPv4('192.168.100.0') + f.client) >>> 0;
             // The same client, port and protocol again is the same connection, not a new one.
             if (ct.find(client, NODE, f.port, 30532, f.proto, 0) >= 0) continue;
-            const ref = ct.track(client, NODE, f.port, 30532, f.proto, TCP_SYN, 0);
+            const ref = ct.track(client, NODE, f.port, 30532, f.proto, TcpFlag.SYN, 0);
             const c = connOf(ref);
             ct.setDnat(c, POD, 8080);
             ct.setSnat(c, NODE_POD_SIDE, 0, 0, f.randomFully ? NAT_RANGE_PROTO_RANDOM_FULLY : 0);
@@ -153,7 +158,7 @@ describe('NAT bindings', () => {
     const ct = new ConntrackTable({ max: 16, rng: new Rng(5) });
     const ports: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const ref = ct.track(CLIENT, NODE, 40000 + i, 30532, IPPROTO_TCP, TCP_SYN, 0);
+      const ref = ct.track(CLIENT, NODE, 40000 + i, 30532, IpProtocol.TCP, TcpFlag.SYN, 0);
       ct.setDnat(connOf(ref), POD, 8080);
       ports.push(ct.setSnat(connOf(ref), NODE_POD_SIDE, 5000, 5001, 0));
       const verdict = ct.confirm(ref, 0);
@@ -163,7 +168,7 @@ describe('NAT bindings', () => {
     expect(ct.drops[CtDropReason.INSERT_FAILED]).toBe(1);
     expect(ct.stats[CtStat.INSERT_FAILED]).toBe(1);
     expect(ct.count).toBe(2);
-    const ref = ct.track(CLIENT, NODE, 41000, 30532, IPPROTO_TCP, TCP_SYN, 0);
+    const ref = ct.track(CLIENT, NODE, 41000, 30532, IpProtocol.TCP, TcpFlag.SYN, 0);
     expect(ct.setSnat(connOf(ref), NODE_POD_SIDE, 6000, 5000, 0)).toBe(NAT_ERR_BAD_RANGE);
     ct.release(ref);
     expect(ct.count).toBe(2);
@@ -171,11 +176,11 @@ describe('NAT bindings', () => {
 
   it('translates ICMP echo through SNAT by the echo id', () => {
     const ct = new ConntrackTable({ max: 16, rng: new Rng(5) });
-    const ref = ct.track(CLIENT, POD, 4660, icmpTypeCode(ICMP_ECHO, 0), IPPROTO_ICMP, 0, 0);
+    const ref = ct.track(CLIENT, POD, 4660, icmpTypeCode(ICMP_ECHO, 0), IpProtocol.ICMP, 0, 0);
     expect(ct.setSnat(connOf(ref), NODE_POD_SIDE, 0, 0, 0)).toBe(4660);
     expect([ct.natSaddr(ref), ct.natSport(ref)]).toEqual([NODE_POD_SIDE, 4660]);
     expect(ct.confirm(ref, 0)).toBe(0);
-    const reply = ct.track(POD, NODE_POD_SIDE, 4660, icmpTypeCode(ICMP_ECHOREPLY, 0), IPPROTO_ICMP, 0, 1);
+    const reply = ct.track(POD, NODE_POD_SIDE, 4660, icmpTypeCode(ICMP_ECHOREPLY, 0), IpProtocol.ICMP, 0, 1);
     expect(dirOf(reply)).toBe(CtDir.REPLY);
     expect([ct.natDaddr(reply), ct.natDport(reply)]).toEqual([CLIENT, 4660]);
     ct.confirm(reply, 1);
@@ -185,12 +190,12 @@ describe('NAT bindings', () => {
       POD,
       4660,
       icmpTypeCode(ICMP_ECHO, 0),
-      IPPROTO_ICMP,
+      IpProtocol.ICMP,
       0,
       2,
     );
     expect(ct.setSnat(connOf(other), NODE_POD_SIDE, 0, 0, 0)).not.toBe(4660);
     ct.release(other);
-    expect(ct.track(CLIENT, POD, 1, icmpTypeCode(ICMP_ECHOREPLY, 0), IPPROTO_ICMP, 0, 3)).toBeLessThan(0);
+    expect(ct.track(CLIENT, POD, 1, icmpTypeCode(ICMP_ECHOREPLY, 0), IpProtocol.ICMP, 0, 3)).toBeLessThan(0);
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { CtState } from '../../src/conntrack/constants.js';
 import {
   ConntrackTable,
   CT_TRACK_INVALID,
@@ -6,22 +7,17 @@ import {
   CtStatus,
   connOf,
   dirOf,
-  IPPROTO_TCP,
   NS_PER_SECOND,
-  TCP_ACK,
   TCP_CT_IGNORE,
   TCP_CT_INVALID,
-  TCP_FIN,
-  TCP_PSH,
-  TCP_RST,
-  TCP_SYN,
   TcpCtState,
   TcpFlagIndex,
   tcpNextState,
 } from '../../src/conntrack/index.js';
-import { CtState } from '../../src/proxy/common/packet-meta.js';
 import { parseIPv4 } from '../../src/util/ipv4.js';
 import { Rng } from '../../src/util/rng.js';
+import { IpProtocol } from '../../src/wire/ip-protocol.js';
+import { TcpFlag } from '../../src/wire/tcp.js';
 
 const CLIENT = parseIPv4('10.0.0.1');
 const SERVER = parseIPv4('10.0.0.2');
@@ -30,8 +26,8 @@ const S = NS_PER_SECOND;
 /** Sends one packet through track + confirm, as a node's hooks would. */
 function send(ct: ConntrackTable, fromClient: boolean, flags: number, now: number): number {
   const ref = fromClient
-    ? ct.track(CLIENT, SERVER, 40000, 80, IPPROTO_TCP, flags, now)
-    : ct.track(SERVER, CLIENT, 80, 40000, IPPROTO_TCP, flags, now);
+    ? ct.track(CLIENT, SERVER, 40000, 80, IpProtocol.TCP, flags, now)
+    : ct.track(SERVER, CLIENT, 80, 40000, IpProtocol.TCP, flags, now);
   if (ref >= 0) expect(ct.confirm(ref, now)).toBe(0);
   return ref;
 }
@@ -43,14 +39,14 @@ function newTable(tcpLoose = true): ConntrackTable {
 describe('TCP conntrack state machine', () => {
   it('follows handshake, data and FIN teardown through every state with the kernel timeouts', () => {
     const ct = newTable();
-    const syn = send(ct, true, TCP_SYN, 0);
+    const syn = send(ct, true, TcpFlag.SYN, 0);
     const c = connOf(syn);
     expect(ct.ctState).toBe(CtState.NEW);
     expect(ct.tcpState[c]).toBe(TcpCtState.SYN_SENT);
     expect(ct.expiresNs[c]).toBe(120 * S);
     expect(ct.status[c] & CtStatus.SEEN_REPLY).toBe(0);
 
-    const synAck = send(ct, false, TCP_SYN | TCP_ACK, 1 * S);
+    const synAck = send(ct, false, TcpFlag.SYN | TcpFlag.ACK, 1 * S);
     expect(connOf(synAck)).toBe(c);
     expect(dirOf(synAck)).toBe(CtDir.REPLY);
     expect(ct.ctState).toBe(CtState.ESTABLISHED);
@@ -59,20 +55,20 @@ describe('TCP conntrack state machine', () => {
     expect(ct.status[c] & CtStatus.SEEN_REPLY).toBeTruthy();
     expect(ct.status[c] & CtStatus.ASSURED).toBe(0);
 
-    send(ct, true, TCP_ACK, 2 * S);
+    send(ct, true, TcpFlag.ACK, 2 * S);
     expect(ct.tcpState[c]).toBe(TcpCtState.ESTABLISHED);
     expect(ct.status[c] & CtStatus.ASSURED).toBeTruthy();
     expect(ct.expiresNs[c]).toBe((2 + 432000) * S);
 
-    send(ct, true, TCP_PSH | TCP_ACK, 3 * S);
-    send(ct, false, TCP_PSH | TCP_ACK, 4 * S);
+    send(ct, true, TcpFlag.PSH | TcpFlag.ACK, 3 * S);
+    send(ct, false, TcpFlag.PSH | TcpFlag.ACK, 4 * S);
     expect(ct.tcpState[c]).toBe(TcpCtState.ESTABLISHED);
 
     const steps: [boolean, number, TcpCtState, number][] = [
-      [true, TCP_FIN | TCP_ACK, TcpCtState.FIN_WAIT, 120],
-      [false, TCP_ACK, TcpCtState.CLOSE_WAIT, 60],
-      [false, TCP_FIN | TCP_ACK, TcpCtState.LAST_ACK, 30],
-      [true, TCP_ACK, TcpCtState.TIME_WAIT, 120],
+      [true, TcpFlag.FIN | TcpFlag.ACK, TcpCtState.FIN_WAIT, 120],
+      [false, TcpFlag.ACK, TcpCtState.CLOSE_WAIT, 60],
+      [false, TcpFlag.FIN | TcpFlag.ACK, TcpCtState.LAST_ACK, 30],
+      [true, TcpFlag.ACK, TcpCtState.TIME_WAIT, 120],
     ];
     let now = 10 * S;
     for (const [fromClient, flags, state, timeout] of steps) {
@@ -86,23 +82,23 @@ describe('TCP conntrack state machine', () => {
 
   it('moves to CLOSE with the 10 s close timeout on RST of an established connection', () => {
     const ct = newTable();
-    const c = connOf(send(ct, true, TCP_SYN, 0));
-    send(ct, false, TCP_SYN | TCP_ACK, 0);
-    send(ct, true, TCP_ACK, 0);
-    send(ct, false, TCP_RST, 5 * S);
+    const c = connOf(send(ct, true, TcpFlag.SYN, 0));
+    send(ct, false, TcpFlag.SYN | TcpFlag.ACK, 0);
+    send(ct, true, TcpFlag.ACK, 0);
+    send(ct, false, TcpFlag.RST, 5 * S);
     expect(ct.tcpState[c]).toBe(TcpCtState.CLOSE);
     expect(ct.expiresNs[c]).toBe(15 * S);
-    expect(ct.find(CLIENT, SERVER, 40000, 80, IPPROTO_TCP, 14 * S)).toBe(c << 1);
-    expect(ct.find(CLIENT, SERVER, 40000, 80, IPPROTO_TCP, 15 * S)).toBe(-1);
+    expect(ct.find(CLIENT, SERVER, 40000, 80, IpProtocol.TCP, 14 * S)).toBe(c << 1);
+    expect(ct.find(CLIENT, SERVER, 40000, 80, IpProtocol.TCP, 15 * S)).toBe(-1);
   });
 
   it('deletes the entry at once when the only answer to a SYN is an RST (port closed)', () => {
     const ct = newTable();
-    send(ct, true, TCP_SYN, 0);
-    const rst = ct.track(SERVER, CLIENT, 80, 40000, IPPROTO_TCP, TCP_RST | TCP_ACK, S);
+    send(ct, true, TcpFlag.SYN, 0);
+    const rst = ct.track(SERVER, CLIENT, 80, 40000, IpProtocol.TCP, TcpFlag.RST | TcpFlag.ACK, S);
     expect(dirOf(rst)).toBe(CtDir.REPLY);
     // The RST itself still carries its connection (so NAT can be undone) ...
-    expect(ct.find(CLIENT, SERVER, 40000, 80, IPPROTO_TCP, S)).toBe(-1);
+    expect(ct.find(CLIENT, SERVER, 40000, 80, IpProtocol.TCP, S)).toBe(-1);
     expect(ct.count).toBe(1);
     ct.confirm(rst, S);
     // ... and once it has left, nothing remains.
@@ -111,37 +107,41 @@ describe('TCP conntrack state machine', () => {
 
   it('marks out-of-state packets INVALID without creating or changing entries', () => {
     const ct = newTable();
-    expect(ct.track(CLIENT, SERVER, 40000, 80, IPPROTO_TCP, TCP_SYN | TCP_ACK, 0)).toBe(CT_TRACK_INVALID);
-    expect(ct.track(CLIENT, SERVER, 40000, 80, IPPROTO_TCP, TCP_FIN, 0)).toBe(CT_TRACK_INVALID);
+    expect(ct.track(CLIENT, SERVER, 40000, 80, IpProtocol.TCP, TcpFlag.SYN | TcpFlag.ACK, 0)).toBe(
+      CT_TRACK_INVALID,
+    );
+    expect(ct.track(CLIENT, SERVER, 40000, 80, IpProtocol.TCP, TcpFlag.FIN, 0)).toBe(CT_TRACK_INVALID);
     expect(ct.ctState).toBe(CtState.INVALID);
     expect(ct.count).toBe(0);
-    const c = connOf(send(ct, true, TCP_SYN, 0));
+    const c = connOf(send(ct, true, TcpFlag.SYN, 0));
     // ACK from the client before any SYN/ACK: invalid in SYN_SENT.
-    expect(ct.track(CLIENT, SERVER, 40000, 80, IPPROTO_TCP, TCP_ACK, 0)).toBe(CT_TRACK_INVALID);
+    expect(ct.track(CLIENT, SERVER, 40000, 80, IpProtocol.TCP, TcpFlag.ACK, 0)).toBe(CT_TRACK_INVALID);
     expect(ct.tcpState[c]).toBe(TcpCtState.SYN_SENT);
   });
 
   it('picks up a connection mid-stream from an ACK only when tcp_loose is on', () => {
     const loose = newTable(true);
-    const c = connOf(send(loose, true, TCP_ACK, 0));
+    const c = connOf(send(loose, true, TcpFlag.ACK, 0));
     expect(loose.tcpState[c]).toBe(TcpCtState.ESTABLISHED);
     expect(loose.status[c] & CtStatus.ASSURED).toBe(0);
-    send(loose, false, TCP_ACK, 0);
-    send(loose, true, TCP_ACK, 0);
+    send(loose, false, TcpFlag.ACK, 0);
+    send(loose, true, TcpFlag.ACK, 0);
     expect(loose.status[c] & CtStatus.ASSURED).toBeTruthy();
-    expect(newTable(false).track(CLIENT, SERVER, 40000, 80, IPPROTO_TCP, TCP_ACK, 0)).toBe(CT_TRACK_INVALID);
+    expect(newTable(false).track(CLIENT, SERVER, 40000, 80, IpProtocol.TCP, TcpFlag.ACK, 0)).toBe(
+      CT_TRACK_INVALID,
+    );
   });
 
   it('reopens a TIME_WAIT connection when the client reuses the tuple with a new SYN', () => {
     const ct = newTable();
-    const old = connOf(send(ct, true, TCP_SYN, 0));
-    send(ct, false, TCP_SYN | TCP_ACK, 0);
-    send(ct, true, TCP_ACK, 0);
-    send(ct, true, TCP_FIN | TCP_ACK, 0);
-    send(ct, false, TCP_FIN | TCP_ACK, 0);
-    send(ct, true, TCP_ACK, 0);
+    const old = connOf(send(ct, true, TcpFlag.SYN, 0));
+    send(ct, false, TcpFlag.SYN | TcpFlag.ACK, 0);
+    send(ct, true, TcpFlag.ACK, 0);
+    send(ct, true, TcpFlag.FIN | TcpFlag.ACK, 0);
+    send(ct, false, TcpFlag.FIN | TcpFlag.ACK, 0);
+    send(ct, true, TcpFlag.ACK, 0);
     expect(ct.tcpState[old]).toBe(TcpCtState.TIME_WAIT);
-    const fresh = send(ct, true, TCP_SYN, S);
+    const fresh = send(ct, true, TcpFlag.SYN, S);
     expect(ct.ctState).toBe(CtState.NEW);
     expect(ct.tcpState[connOf(fresh)]).toBe(TcpCtState.SYN_SENT);
     expect(ct.status[connOf(fresh)] & CtStatus.ASSURED).toBe(0);

@@ -16,24 +16,21 @@
  * Each run is seeded, so the p-values are the same on every run: the test is deterministic.
  */
 import { describe, expect, it } from 'vitest';
+import { CtState } from '../../src/conntrack/constants.js';
+import { NatKind, TcAction } from '../../src/proxy/common/datapath.js';
 import type { ProxyModel } from '../../src/proxy/common/model.js';
-import { CtState, IpProto, NfHook, newPacketMeta } from '../../src/proxy/common/packet-meta.js';
-import {
-  compileEbpf,
-  DEFAULT_MAP_SIZES,
-  EbpfDatapath,
-  Verdict as EbpfVerdict,
-} from '../../src/proxy/ebpf/index.js';
+import { NfHook, newPacketMeta } from '../../src/proxy/common/packet-meta.js';
+import { compileEbpf, DEFAULT_MAP_SIZES, EbpfDatapath } from '../../src/proxy/ebpf/index.js';
 import {
   compileIptables,
   IptablesEvaluator,
-  NatKind,
   NfTable,
   newIptablesResult,
 } from '../../src/proxy/iptables/index.js';
 import { formatIPv4, parseIPv4 } from '../../src/util/ipv4.js';
 import { Rng } from '../../src/util/rng.js';
 import { chiSquareUniformTest } from '../../src/util/stats.js';
+import { IpProtocol } from '../../src/wire/ip-protocol.js';
 import { buildFrame, model as ebpfModel, ep, NODE_A, readFrame, svcPort } from './ebpf/fixtures.js';
 import { model as iptablesModel, servicePort } from './iptables/helpers.js';
 
@@ -118,7 +115,7 @@ function iptablesChooser(rng: Rng): (n: number, flow: number) => string {
       hook: NfHook.PREROUTING,
       saddr: parseIPv4('10.0.0.5'),
       daddr: parseIPv4(clusterIPOf(n)),
-      proto: IpProto.TCP,
+      proto: IpProtocol.TCP,
       sport: 10000 + (flow % 50000),
       dport: 80,
       tcpFlags: 0x02,
@@ -164,7 +161,7 @@ function ebpfChooser(rng: Rng): (n: number, flow: number) => string {
       sport: 10000 + Math.floor(flow / 200),
       dport: 80,
     });
-    if (dp.tcIngressPod(frame, 0, frame.length, now++) !== EbpfVerdict.PASS) return '';
+    if (dp.tcIngressPod(frame, 0, frame.length, now++) !== TcAction.PASS) return '';
     const out = readFrame(frame);
     return out.dport === 8080 ? out.dst : '';
   };

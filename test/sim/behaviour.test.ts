@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Simulation } from '../../src/sim/simulation.js';
 import { DropReason } from '../../src/trace/drop-reasons.js';
 import { decodeFrame, findLayer } from '../../src/wire/index.js';
+import { TcpFlag } from '../../src/wire/tcp.js';
 import {
   advance,
   buildSmall,
@@ -24,8 +25,6 @@ import {
   podsByNode,
   service,
   splitPeer,
-  TCP_ACK,
-  TCP_SYN,
   type WiredMode,
 } from './harness.js';
 import { BEHAVIOUR_YAML } from './scenarios.js';
@@ -64,7 +63,7 @@ describe.each(MODES)('%s mode, Service behaviours', (mode: WiredMode) => {
     expect(peerAddr).toBe('192.168.100.102');
     // The SYN as the pod received it: from node3's address, to the pod's own IP and targetPort.
     const syn = framesOf(capturedFrames(sim), o).find(
-      (f) => f.iface === `${pod}/eth0` && f.tcpFlags === TCP_SYN,
+      (f) => f.iface === `${pod}/eth0` && f.tcpFlags === TcpFlag.SYN,
     );
     expect(syn).toBeDefined();
     expect([syn!.src, syn!.sport, syn!.dst, syn!.dport]).toEqual([
@@ -97,7 +96,7 @@ describe.each(MODES)('%s mode, Service behaviours', (mode: WiredMode) => {
         'curl: (28) Failed to connect to 192.168.100.102 port 30081 after 250 ms: Timeout was reached',
       );
       const syns = framesOf(capturedFrames(sim), o).filter(
-        (f) => f.iface === 'node3/eth0' && f.tcpFlags === TCP_SYN,
+        (f) => f.iface === 'node3/eth0' && f.tcpFlags === TcpFlag.SYN,
       );
       expect(syns.length).toBeGreaterThan(0);
       // Nothing left node3 towards a pod, and every SYN that arrived is counted as dropped there.
@@ -112,14 +111,16 @@ describe.each(MODES)('%s mode, Service behaviours', (mode: WiredMode) => {
       const o = observe(sim, { from: 'client', url: 'http://192.168.100.102:30081/', connectTimeoutMs: 250 });
       expect(o.outcome.exitCode).toBe(28);
       const frames = framesOf(capturedFrames(sim), o);
-      const atPod = frames.filter((f) => f.iface.startsWith('web-') && f.tcpFlags === TCP_SYN);
+      const atPod = frames.filter((f) => f.iface.startsWith('web-') && f.tcpFlags === TcpFlag.SYN);
       expect(atPod.length).toBeGreaterThan(0);
       const pod = atPod[0].iface.slice(0, -'/eth0'.length);
       expect(['node1', 'node2'].map((n) => webPodOn(sim, n))).toContain(pod);
       // Client address kept (KUBE-NODE-PORT-LOCAL-TCP skips the masquerade mark).
       for (const f of atPod) expect([f.src, f.sport]).toEqual([CLIENT_IP, o.outcome.localPort]);
       // The SYN-ACK reaches the client from the pod's address, not the address it called.
-      const synAcks = frames.filter((f) => f.iface === 'client/eth0' && f.tcpFlags === (TCP_SYN | TCP_ACK));
+      const synAcks = frames.filter(
+        (f) => f.iface === 'client/eth0' && f.tcpFlags === (TcpFlag.SYN | TcpFlag.ACK),
+      );
       expect(synAcks.length).toBeGreaterThan(0);
       for (const f of synAcks) expect([f.src, f.sport]).toEqual([podIP(sim, pod), 8080]);
     });
@@ -199,7 +200,7 @@ describe.each(MODES)('%s mode, Service behaviours', (mode: WiredMode) => {
       const fromClient = framesOf(frames, o).filter((f) => f.iface === 'client/eth0' && f.src === CLIENT_IP);
       // SYN-ACK, the response, the server's FIN at least.
       expect(toClient.length).toBeGreaterThanOrEqual(3);
-      expect(toClient[0].tcpFlags).toBe(TCP_SYN | TCP_ACK);
+      expect(toClient[0].tcpFlags).toBe(TcpFlag.SYN | TcpFlag.ACK);
       for (const f of fromClient)
         expect([f.dst, f.dport, f.sport]).toEqual([o.target.addr, o.target.port, o.outcome.localPort]);
       for (const f of toClient)
@@ -264,7 +265,7 @@ describe.each(NETFILTER_MODES)('%s mode, Service behaviours that need netfilter'
     const [peerAddr, peerPort] = splitPeer(o.outcome.servedBy!.peer);
     expect(peerAddr).toBe('192.168.100.100');
     const syns = framesOf(capturedFrames(sim), o).filter(
-      (f) => f.iface === `${solo}/eth0` && f.tcpFlags === TCP_SYN,
+      (f) => f.iface === `${solo}/eth0` && f.tcpFlags === TcpFlag.SYN,
     );
     // Out: pod → ClusterIP:80. Back in: node1's address → the pod's own IP and targetPort.
     expect(syns.map((f) => [f.src, f.dst, f.dport])).toEqual([
@@ -283,7 +284,7 @@ describe('ebpf mode, a Service without backends', () => {
     expect(o.outcome.exitCode).toBe(28);
     const frames = framesOf(capturedFrames(sim), o);
     expect(frames.some((f) => f.proto === 1)).toBe(false);
-    const syns = frames.filter((f) => f.iface === 'node1/eth0' && f.tcpFlags === TCP_SYN);
+    const syns = frames.filter((f) => f.iface === 'node1/eth0' && f.tcpFlags === TcpFlag.SYN);
     expect(node1.drops.tcReasons.get('DROP_NO_SERVICE')).toBe(syns.length);
   });
 
@@ -305,7 +306,7 @@ describe('ebpf mode, a Service without backends', () => {
       .find((p) => p.startsWith('solo-'))!;
     const served = observe(sim, { from: 'node1', url: `http://${service(sim, 'solo').clusterIP}/` });
     expect(served.outcome.exitCode, served.outcome.stderr).toBe(0);
-    const syns = framesOf(capturedFrames(sim), served).filter((f) => f.tcpFlags === TCP_SYN);
+    const syns = framesOf(capturedFrames(sim), served).filter((f) => f.tcpFlags === TcpFlag.SYN);
     // Translated from the first SYN: every capture of it carries the backend, the pod's eth0 included.
     expect(syns.map((f) => f.iface)).toContain(`${solo}/eth0`);
     for (const f of syns) expect([f.dst, f.dport]).toEqual([podIP(sim, solo), 8080]);
@@ -325,7 +326,7 @@ describe('ebpf mode, a pod reaching itself through its Service (hairpin)', () =>
     const [peerAddr, peerPort] = splitPeer(o.outcome.servedBy!.peer);
     expect(peerAddr).toBe('169.254.42.1');
     const frames = framesOf(capturedFrames(sim), o).filter((f) => f.iface === `${solo}/eth0`);
-    const syns = frames.filter((f) => f.tcpFlags === TCP_SYN);
+    const syns = frames.filter((f) => f.tcpFlags === TcpFlag.SYN);
     // Out: pod → ClusterIP:80. Back in: 169.254.42.1 → the pod's own IP and targetPort.
     expect(syns.map((f) => [f.src, f.dst, f.dport])).toEqual([
       [podIP(sim, solo), clusterIP, 80],

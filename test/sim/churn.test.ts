@@ -8,6 +8,7 @@ import type { TcpConnection, TcpStack } from '../../src/apps/index.js';
 import type { ClusterEvent } from '../../src/k8s/cluster.js';
 import type { Simulation } from '../../src/sim/simulation.js';
 import { parseIPv4 } from '../../src/util/ipv4.js';
+import { TcpFlag } from '../../src/wire/tcp.js';
 import {
   buildSmall,
   CLIENT_IP,
@@ -15,7 +16,6 @@ import {
   fixture,
   MODES,
   NODE_IPS,
-  TCP_RST,
   type WiredMode,
 } from './harness.js';
 
@@ -129,11 +129,11 @@ describe.each(MODES)('%s mode, endpoint churn', (mode: WiredMode) => {
       expect(r.connection.state).toBe('CLOSED');
       // The RST reaches the client reverse-NATed: from the address and port it called.
       const rst = r.frames.filter(
-        (f) => f.iface === 'client/eth0' && f.dst === CLIENT_IP && f.tcpFlags & TCP_RST,
+        (f) => f.iface === 'client/eth0' && f.dst === CLIENT_IP && f.tcpFlags & TcpFlag.RST,
       );
       expect(rst.map((f) => [f.src, f.sport])).toEqual([['192.168.100.100', 31313]]);
       // It came from one of the live pods.
-      const fromPods = r.frames.filter((f) => f.iface.startsWith('myweb-rs-') && f.tcpFlags & TCP_RST);
+      const fromPods = r.frames.filter((f) => f.iface.startsWith('myweb-rs-') && f.tcpFlags & TcpFlag.RST);
       expect(fromPods).toHaveLength(1);
       expect(rsPods(sim)).toContain(fromPods[0].iface.slice(0, -'/eth0'.length));
       newFlowsAvoid(sim, r.victim);
@@ -148,7 +148,7 @@ describe.each(MODES)('%s mode, endpoint churn', (mode: WiredMode) => {
       const sent = r.frames.filter((f) => f.iface === 'client/eth0' && f.src === CLIENT_IP);
       expect(sent.length).toBeGreaterThanOrEqual(3); // the request and its retransmissions
       expect(r.frames.filter((f) => f.iface === 'client/eth0' && f.dst === CLIENT_IP)).toEqual([]);
-      expect(r.frames.some((f) => f.tcpFlags & TCP_RST)).toBe(false);
+      expect(r.frames.some((f) => f.tcpFlags & TcpFlag.RST)).toBe(false);
       expect(r.podRxAfter).toEqual(r.podRx);
       r.connection.abort();
       newFlowsAvoid(sim, r.victim);

@@ -19,6 +19,7 @@ import { applyManifests, type Cluster, loadManifests } from '../../src/k8s/index
 import type { Endpoint, ServicePort } from '../../src/proxy/common/model.js';
 import type { Simulation } from '../../src/sim/simulation.js';
 import { cidrContains, parseCidr, parseIPv4 } from '../../src/util/ipv4.js';
+import { TcpFlag } from '../../src/wire/tcp.js';
 import {
   buildSmall,
   CLIENT_IP,
@@ -32,7 +33,6 @@ import {
   observe,
   podIP,
   splitPeer,
-  TCP_SYN,
   type WiredMode,
 } from './harness.js';
 
@@ -480,7 +480,7 @@ function check(sim: Simulation, mode: WiredMode, ctx: RequestContext, o: Observe
   const peers = new Set(podFrames.map((f) => (f.dst === ip ? `${f.src}:${f.sport}` : `${f.dst}:${f.dport}`)));
   expect([...peers], label).toEqual([served!.peer]);
   expect(
-    podFrames.some((f) => f.tcpFlags === TCP_SYN),
+    podFrames.some((f) => f.tcpFlags === TcpFlag.SYN),
     label,
   ).toBe(true);
   const caller = callerAddress(sim, ctx);
@@ -668,7 +668,7 @@ describe('the by-design differences between the modes, one example each', () => 
     expect(internal.o.outcome.servedBy?.pod).toBe(endpointPod(0, 0));
     expect(splitPeer(internal.o.outcome.servedBy!.peer)[0]).toBe(podIP(ipvs.sim, clientPod(1)));
     const syns = endpointPodFrames(framesOf(capturedFrames(ipvs.sim), external.o)).filter(
-      (f) => f.tcpFlags === TCP_SYN,
+      (f) => f.tcpFlags === TcpFlag.SYN,
     );
     expect(syns.length).toBeGreaterThan(0);
     for (const f of syns) expect([f.iface, f.src]).toEqual([`${endpointPod(2, 0)}/eth0`, CLIENT_IP]);

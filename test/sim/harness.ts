@@ -68,11 +68,6 @@ export interface Frame {
   readonly data: Uint8Array;
 }
 
-export const TCP_FIN = 0x01;
-export const TCP_SYN = 0x02;
-export const TCP_RST = 0x04;
-export const TCP_ACK = 0x10;
-
 export function decodePacket(packet: CapturedPacket, index: number, names: readonly string[]): Frame {
   const ft = newFiveTuple();
   const status = parseFiveTuple(packet.data, ft);

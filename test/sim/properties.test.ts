@@ -14,6 +14,7 @@ import {
   verifyIpv4HeaderChecksum,
   verifyTcpChecksum,
 } from '../../src/wire/index.js';
+import { TcpFlag } from '../../src/wire/tcp.js';
 import {
   buildSmall,
   CLIENT_IP,
@@ -27,8 +28,6 @@ import {
   podIP,
   service,
   splitPeer,
-  TCP_FIN,
-  TCP_SYN,
 } from './harness.js';
 import { BEHAVIOUR_YAML } from './scenarios.js';
 
@@ -81,8 +80,8 @@ describe('dataplane properties', () => {
             podFrames.map((f) => (f.dst === ip ? `${f.src}:${f.sport}` : `${f.dst}:${f.dport}`)),
           );
           expect([...peers]).toEqual([o.outcome.servedBy!.peer]);
-          expect(podFrames.some((f) => f.tcpFlags === TCP_SYN)).toBe(true);
-          expect(podFrames.filter((f) => f.tcpFlags & TCP_FIN)).toHaveLength(2);
+          expect(podFrames.some((f) => f.tcpFlags === TcpFlag.SYN)).toBe(true);
+          expect(podFrames.filter((f) => f.tcpFlags & TcpFlag.FIN)).toHaveLength(2);
         }
       }),
       { numRuns: 12 },

@@ -17,14 +17,20 @@ import type { PacketMeta } from './packet-meta.js';
 export type ProxyMode = 'iptables' | 'nftables' | 'ipvs' | 'ebpf';
 export const PROXY_MODES: readonly ProxyMode[] = ['iptables', 'nftables', 'ipvs', 'ebpf'];
 
+/** A netfilter hook's verdict on a packet (iptables, nftables and IPVS node programs alike). */
 export const enum HookVerdict {
-  ACCEPT = 0,
-  DROP = 1,
+  /** The kernel's NF_DROP = 0, NF_ACCEPT = 1; REJECT is a DROP that answers. */
+  DROP = 0,
+  ACCEPT = 1,
   /** Drop and answer with ICMP destination unreachable (code in `rejectCode`). */
   REJECT = 2,
 }
 
-export const enum NatRequest {
+/**
+ * The one NAT kind: what a rule asks for (`-j DNAT/SNAT/MASQUERADE`, nft `dnat`/`snat`/
+ * `masquerade`) and what the netfilter path then binds in conntrack.
+ */
+export const enum NatKind {
   NONE = 0,
   DNAT = 1,
   SNAT = 2,
@@ -36,7 +42,7 @@ export class HookResult {
   verdict: HookVerdict = HookVerdict.ACCEPT;
   /** ICMP unreachable code for REJECT (3 = port unreachable, the default of `-j REJECT` and nft `reject`). */
   rejectCode = 3;
-  nat: NatRequest = NatRequest.NONE;
+  nat: NatKind = NatKind.NONE;
   /** DNAT/SNAT target address (u32); MASQUERADE leaves it 0 (the out-interface address is used). */
   natAddr = 0;
   /** Port range; 0/0 keeps the port (DNAT) or uses the kernel's default range (SNAT). */
@@ -50,7 +56,7 @@ export class HookResult {
   reset(): void {
     this.verdict = HookVerdict.ACCEPT;
     this.rejectCode = 3;
-    this.nat = NatRequest.NONE;
+    this.nat = NatKind.NONE;
     this.natAddr = 0;
     this.natPortMin = 0;
     this.natPortMax = 0;

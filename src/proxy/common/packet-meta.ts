@@ -5,6 +5,7 @@
  * The topology fills one reusable PacketMeta per node from the frame bytes before
  * running a hook, so evaluators read numbers and never parse or allocate.
  */
+import { CtState } from '../../conntrack/constants.js';
 
 /** Netfilter hooks in the order a forwarded packet meets them. */
 export const enum NfHook {
@@ -16,27 +17,6 @@ export const enum NfHook {
 }
 
 export const NF_HOOK_NAMES = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'] as const;
-
-/** conntrack states as `-m conntrack --ctstate` and nft `ct state` name them (bit flags). */
-export const enum CtState {
-  INVALID = 1,
-  ESTABLISHED = 2,
-  RELATED = 4,
-  NEW = 8,
-  UNTRACKED = 64,
-  /** The connection's source was translated (`--ctstate SNAT`). */
-  SNAT = 128,
-  /** The connection's destination was translated (`--ctstate DNAT`). */
-  DNAT = 256,
-}
-
-/** IANA protocol numbers used by the matches (`-p tcp`, `meta l4proto`). */
-export const enum IpProto {
-  ICMP = 1,
-  TCP = 6,
-  UDP = 17,
-  SCTP = 132,
-}
 
 export interface PacketMeta {
   hook: NfHook;

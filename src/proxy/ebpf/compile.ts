@@ -22,6 +22,7 @@
 
 import { BPF_ANY, BpfArrayMap, BpfLpmTrie } from '../../maps/index.js';
 import { type Cidr, parseCidr, parseIPv4 } from '../../util/ipv4.js';
+import { IpProtocol } from '../../wire/ip-protocol.js';
 import { categorizeEndpoints, externalPolicyLocal, internalPolicyLocal } from '../common/categorize.js';
 import type { Endpoint, ProxyModel, ServicePort } from '../common/model.js';
 import { BackendState, LbAlgorithm, LbScope, SvcFlag, SvcFlag2 } from './layouts.js';
@@ -55,7 +56,11 @@ export interface EbpfOptions {
   readonly ctMapKind?: CtMapKind;
 }
 
-const PROTO_NUMBERS: Record<string, number> = { TCP: 6, UDP: 17, SCTP: 132 };
+const PROTO_NUMBERS: Record<string, number> = {
+  TCP: IpProtocol.TCP,
+  UDP: IpProtocol.UDP,
+  SCTP: IpProtocol.SCTP,
+};
 
 interface PlannedBackend {
   readonly key: string;

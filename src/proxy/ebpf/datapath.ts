@@ -11,7 +11,7 @@
  * - `tcIngressPod` — tc ingress of a pod's host-side veth (`bpf_lxc` from-container): pod →
  *   service (per-packet LB, no socket-LB) and replies from local backends (rev-NAT).
  *
- * Both return a Verdict; on DROP `dropReason` holds Cilium's reason. Every rewrite updates
+ * Both return a TcAction; on DROP `dropReason` holds Cilium's reason. Every rewrite updates
  * the IPv4 and L4 checksums incrementally (RFC 1624). Nothing here allocates per packet:
  * state is numbers on `this`, maps are typed arrays, and results are read from fields.
  *
@@ -30,8 +30,11 @@ import {
   udpChecksumReplace16,
   udpChecksumReplace32,
 } from '../../wire/checksum.js';
+import { IpProtocol } from '../../wire/ip-protocol.js';
+import { TcpFlag } from '../../wire/tcp.js';
+import { TcAction } from '../common/datapath.js';
 import type { EbpfLoadBalancer } from './compile.js';
-import { DropReason, Verdict } from './drop.js';
+import { DropReason } from './drop.js';
 import { ciliumMaglevHashV4 } from './hash.js';
 import { CtEntryFlag, LbScope, NatDir, SvcFlag, SvcFlag2, TupleFlag } from './layouts.js';
 import { BACKEND_VALUE_WORDS, type LbMaps } from './lbmaps.js';
@@ -52,7 +55,7 @@ export const SNAT_PORT_MAX = 65535;
 export const SNAT_COLLISION_RETRIES = 128;
 
 /** Cilium's CT lookup results. */
-export const enum CtStatus {
+export const enum CtLookupResult {
   NEW = 0,
   ESTABLISHED = 1,
   REPLY = 2,
@@ -62,11 +65,6 @@ export const enum CtStatus {
 
 const ETH_HLEN = 14;
 const ETH_P_IP = 0x0800;
-const PROTO_TCP = 6;
-const PROTO_UDP = 17;
-const TCP_FIN = 0x01;
-const TCP_SYN = 0x02;
-const TCP_RST = 0x04;
 /** Frames per stage of the hot path (its scratch arrays hold one batch). */
 const HOT_BATCH = 128;
 
@@ -123,7 +121,7 @@ function rewriteAddr(
   if (old === addr) return;
   put32(buf, ip + field, addr);
   put16(buf, ip + 10, checksumReplace32(u16(buf, ip + 10), old, addr));
-  if (proto === PROTO_TCP) put16(buf, l4 + 16, checksumReplace32(u16(buf, l4 + 16), old, addr));
+  if (proto === IpProtocol.TCP) put16(buf, l4 + 16, checksumReplace32(u16(buf, l4 + 16), old, addr));
   else put16(buf, l4 + 6, udpChecksumReplace32(u16(buf, l4 + 6), old, addr));
 }
 
@@ -132,7 +130,7 @@ function rewritePort(buf: Uint8Array, l4: number, field: number, proto: number, 
   const old = u16(buf, l4 + field);
   if (old === port) return;
   put16(buf, l4 + field, port);
-  if (proto === PROTO_TCP) put16(buf, l4 + 16, checksumReplace16(u16(buf, l4 + 16), old, port));
+  if (proto === IpProtocol.TCP) put16(buf, l4 + 16, checksumReplace16(u16(buf, l4 + 16), old, port));
   else put16(buf, l4 + 6, udpChecksumReplace16(u16(buf, l4 + 6), old, port));
 }
 
@@ -232,17 +230,17 @@ export class EbpfDatapath {
   // ------------------------------------------------------------------ programs
 
   /** tc ingress of the node's external device. `now` is mono seconds. */
-  tcIngressNode(frame: Uint8Array, off: number, len: number, now: number): Verdict {
+  tcIngressNode(frame: Uint8Array, off: number, len: number, now: number): TcAction {
     this.counters.packets++;
     this.dropReason = DropReason.NONE;
     this.backendId = 0;
     const parsed = this.parse(frame, off, len);
-    if (parsed !== 1) return parsed === 0 ? Verdict.PASS : this.drop(this.dropReason);
+    if (parsed !== 1) return parsed === 0 ? TcAction.PASS : this.drop(this.dropReason);
 
     // Replies to SNAT'ed NodePort flows: rev-SNAT, then rev-DNAT via CT.
     if (this.pDaddr === this.nodeIp && this.revSnat(frame, now)) {
-      if (this.revNatReply(frame, now, true)) return Verdict.TX;
-      return Verdict.PASS;
+      if (this.revNatReply(frame, now, true)) return TcAction.TX;
+      return TcAction.PASS;
     }
 
     const svc = this.lookupService(this.pDaddr, this.pDport, this.pProto, LbScope.EXT);
@@ -263,21 +261,21 @@ export class EbpfDatapath {
         const s = this.snat(frame, now);
         if (s !== 0) return this.drop(s);
       }
-      return Verdict.PASS;
+      return TcAction.PASS;
     }
 
     // Replies of pod→service flows whose backend sat on another node.
     this.revNatReply(frame, now, false);
-    return Verdict.PASS;
+    return TcAction.PASS;
   }
 
   /** tc ingress of a pod's host-side veth (traffic the pod sends). `now` is mono seconds. */
-  tcIngressPod(frame: Uint8Array, off: number, len: number, now: number): Verdict {
+  tcIngressPod(frame: Uint8Array, off: number, len: number, now: number): TcAction {
     this.counters.packets++;
     this.dropReason = DropReason.NONE;
     this.backendId = 0;
     const parsed = this.parse(frame, off, len);
-    if (parsed !== 1) return parsed === 0 ? Verdict.PASS : this.drop(this.dropReason);
+    if (parsed !== 1) return parsed === 0 ? TcAction.PASS : this.drop(this.dropReason);
 
     let svc = this.lookupService(this.pDaddr, this.pDport, this.pProto, LbScope.EXT);
     if (svc >= 0) {
@@ -292,11 +290,11 @@ export class EbpfDatapath {
       }
       const r = this.lbLocal(frame, svc, scope, now, false);
       if (r !== 0) return this.drop(r);
-      return Verdict.PASS;
+      return TcAction.PASS;
     }
     // Replies from a local backend: restore the frontend as source.
     this.revNatReply(frame, now, false);
-    return Verdict.PASS;
+    return TcAction.PASS;
   }
 
   /**
@@ -362,14 +360,14 @@ export class EbpfDatapath {
       const ip = f + ETH_HLEN;
       if (iv.getUint16(f + 12) !== ETH_P_IP || iv.getUint8(ip) !== 0x45) continue;
       const proto = iv.getUint8(ip + 9);
-      if (proto !== PROTO_TCP && proto !== PROTO_UDP) continue;
+      if (proto !== IpProtocol.TCP && proto !== IpProtocol.UDP) continue;
       const k = m << 2;
       keys[k] = iv.getInt32(ip + 16);
       keys[k + 1] = iv.getInt32(ip + 12);
       keys[k + 2] = iv.getInt32(ip + 20);
       keys[k + 3] = proto | (TupleFlag.SERVICE << 8);
       // UDP goes to the any-protocol CT map, looked up in stage 3.
-      found[m] = proto === PROTO_TCP ? -1 : LOOKUP_SKIP;
+      found[m] = proto === IpProtocol.TCP ? -1 : LOOKUP_SKIP;
       frameOf[m] = ip;
       m++;
     }
@@ -394,7 +392,7 @@ export class EbpfDatapath {
       const saddr = keys[k + 1];
       const ports = keys[k + 2];
       const k3 = keys[k + 3];
-      const tcp = (k3 & 0xff) === PROTO_TCP;
+      const tcp = (k3 & 0xff) === IpProtocol.TCP;
       const map = tcp ? ct : ctAny;
       let e = found[j];
       // Re-look-up when the batch had no answer for this key (UDP), when an insert earlier in
@@ -517,10 +515,10 @@ export class EbpfDatapath {
 
   // ------------------------------------------------------------------ steps
 
-  private drop(reason: number): Verdict {
+  private drop(reason: number): TcAction {
     this.dropReason = reason;
     this.counters.drops[reason & 0xff]++;
-    return Verdict.DROP;
+    return TcAction.DROP;
   }
 
   /** 1 = IPv4 TCP/UDP parsed into the scratch registers, 0 = not for the LB (pass), −1 = drop. */
@@ -538,13 +536,13 @@ export class EbpfDatapath {
       return -1;
     }
     const proto = buf[ip + 9];
-    if (proto !== PROTO_TCP && proto !== PROTO_UDP) return 0;
+    if (proto !== IpProtocol.TCP && proto !== IpProtocol.UDP) return 0;
     if ((u16(buf, ip + 6) & 0x3fff) !== 0) {
       this.dropReason = DropReason.FRAG_NOSUPPORT;
       return -1;
     }
     const l4 = ip + ihl;
-    if (l4 - off + (proto === PROTO_TCP ? 20 : 8) > len) {
+    if (l4 - off + (proto === IpProtocol.TCP ? 20 : 8) > len) {
       this.dropReason = DropReason.CT_INVALID_HDR;
       return -1;
     }
@@ -555,8 +553,8 @@ export class EbpfDatapath {
     this.pDaddr = u32(buf, ip + 16);
     this.pSport = u16(buf, l4);
     this.pDport = u16(buf, l4 + 2);
-    this.pTcpFlags = proto === PROTO_TCP ? buf[l4 + 13] : 0;
-    this.ctMap = proto === PROTO_TCP ? this.lb.maps.ctTcp : this.lb.maps.ctAny;
+    this.pTcpFlags = proto === IpProtocol.TCP ? buf[l4 + 13] : 0;
+    this.ctMap = proto === IpProtocol.TCP ? this.lb.maps.ctTcp : this.lb.maps.ctAny;
     return 1;
   }
 
@@ -580,7 +578,7 @@ export class EbpfDatapath {
     const revNat = sv[so + 1] >>> 16;
     const flags = sv[so + 2] & 0xff;
     if (count === 0) return DropReason.NO_SERVICE;
-    const tcp = this.pProto === PROTO_TCP;
+    const tcp = this.pProto === IpProtocol.TCP;
     const saddr = this.pSaddr;
     const sport = this.pSport;
     const vip = this.pDaddr;
@@ -648,7 +646,7 @@ export class EbpfDatapath {
     // Regular CT on the translated tuple (CT_EGRESS), remembering the rev-NAT index.
     const status = this.ctLookup(client, baddr, sport, bport, false, now);
     this.ctStatus = status;
-    if (status === CtStatus.NEW) {
+    if (status === CtLookupResult.NEW) {
       // Forward key: {daddr=client, saddr=backend, dport=backend port, sport=client port, OUT}.
       const ne = ct.insertWords(BPF_NOEXIST, client, baddr, ((bport << 16) | sport) >>> 0, this.pProto);
       if (ne < 0) return DropReason.CT_CREATE_FAILED;
@@ -676,31 +674,31 @@ export class EbpfDatapath {
     const ct = this.ctMap;
     const cv = ct.values;
     const proto = this.pProto;
-    const tcp = proto === PROTO_TCP;
+    const tcp = proto === IpProtocol.TCP;
     const first = ingress ? TupleFlag.OUT : TupleFlag.IN;
     let e = ct.lookupWords(daddr, saddr, ((sport << 16) | dport) >>> 0, proto | (first << 8));
-    let status: number = CtStatus.REPLY;
+    let status: number = CtLookupResult.REPLY;
     if (e < 0) {
       e = ct.lookupWords(saddr, daddr, ((dport << 16) | sport) >>> 0, proto | ((first ^ TupleFlag.IN) << 8));
-      status = CtStatus.ESTABLISHED;
+      status = CtLookupResult.ESTABLISHED;
     }
     this.ctEntry = e;
-    if (e < 0) return CtStatus.NEW;
+    if (e < 0) return CtLookupResult.NEW;
     const eo = ct.valueOffset(e);
     const f = this.pTcpFlags;
     if (
       tcp &&
-      (f & TCP_SYN) !== 0 &&
+      (f & TcpFlag.SYN) !== 0 &&
       (cv[eo + 1] & (CtEntryFlag.RX_CLOSING | CtEntryFlag.TX_CLOSING)) !== 0
     ) {
       cv[eo + 1] &= ~(CtEntryFlag.RX_CLOSING | CtEntryFlag.TX_CLOSING);
-      status = CtStatus.REOPENED;
+      status = CtLookupResult.REOPENED;
     }
-    if (tcp && (f & (TCP_RST | TCP_FIN)) !== 0) {
-      cv[eo + 1] |= status === CtStatus.REPLY ? CtEntryFlag.RX_CLOSING : CtEntryFlag.TX_CLOSING;
+    if (tcp && (f & (TcpFlag.RST | TcpFlag.FIN)) !== 0) {
+      cv[eo + 1] |= status === CtLookupResult.REPLY ? CtEntryFlag.RX_CLOSING : CtEntryFlag.TX_CLOSING;
     }
     this.refreshLifetime(cv, eo, tcp, false, now);
-    if (status === CtStatus.REPLY) cv[eo + 2] = (cv[eo + 2] + 1) >>> 0;
+    if (status === CtLookupResult.REPLY) cv[eo + 2] = (cv[eo + 2] + 1) >>> 0;
     else cv[eo + 3] = (cv[eo + 3] + 1) >>> 0;
     return status;
   }
@@ -719,7 +717,7 @@ export class EbpfDatapath {
       return;
     }
     let seen = flags & CtEntryFlag.SEEN_NON_SYN;
-    if (seen === 0 && (this.pTcpFlags & TCP_SYN) === 0) {
+    if (seen === 0 && (this.pTcpFlags & TcpFlag.SYN) === 0) {
       seen = CtEntryFlag.SEEN_NON_SYN;
       cv[eo + 1] = flags | seen;
     }
@@ -786,7 +784,7 @@ export class EbpfDatapath {
   private revNatReply(buf: Uint8Array, now: number, requireNodePort: boolean): boolean {
     const status = this.ctLookup(this.pSaddr, this.pDaddr, this.pSport, this.pDport, true, now);
     this.ctStatus = status;
-    if (status !== CtStatus.REPLY) return false;
+    if (status !== CtLookupResult.REPLY) return false;
     const ct = this.ctMap;
     const eo = ct.valueOffset(this.ctEntry);
     const word = ct.values[eo + 1];

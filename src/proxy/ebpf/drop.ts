@@ -1,20 +1,8 @@
 /**
- * Verdicts and drop reasons of the eBPF-like datapath. Drop reason numbers and texts are
+ * Drop reasons of the eBPF-like datapath (its programs answer with the shared TcAction). Drop reason numbers and texts are
  * Cilium's (`bpf/lib/common.h` DROP_* = −reason, texts from `pkg/monitor/api/drop.go`), so a
  * `cilium-dbg monitor`-style trace reads the same.
  */
-
-/** What a program tells the caller to do with the frame (tc's TC_ACT_* semantics, simplified). */
-export const enum Verdict {
-  /** Continue in the stack: route the (possibly rewritten) frame by its destination. */
-  PASS = 0,
-  /** Drop; the reason is in the program's `dropReason`. */
-  DROP = 1,
-  /** Send the rewritten frame back out of the device it arrived on (replies to external clients). */
-  TX = 2,
-}
-
-export const VERDICT_NAMES = ['PASS', 'DROP', 'TX'] as const;
 
 export const enum DropReason {
   NONE = 0,

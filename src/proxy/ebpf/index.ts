@@ -18,7 +18,7 @@ export {
   CT_SERVICE_LIFETIME_NONTCP,
   CT_SERVICE_LIFETIME_TCP,
   CT_SYN_TIMEOUT,
-  CtStatus,
+  CtLookupResult,
   type DatapathCounters,
   type DatapathOptions,
   EbpfDatapath,
@@ -26,7 +26,7 @@ export {
   SNAT_PORT_MAX,
   SNAT_PORT_MIN,
 } from './datapath.js';
-export { DROP_REASONS, DropReason, dropReasonName, dropReasonText, VERDICT_NAMES, Verdict } from './drop.js';
+export { DROP_REASONS, DropReason, dropReasonName, dropReasonText } from './drop.js';
 export {
   ciliumMaglevHashV4,
   jhash2words,

@@ -5,18 +5,20 @@
  */
 import { type RuleTraceSink, TcAction, type TcProgram, type TcResult } from '../common/datapath.js';
 import type { EbpfDatapath } from './datapath.js';
-import { dropReasonName, Verdict } from './drop.js';
+import { dropReasonName } from './drop.js';
 
 const NS_PER_S = 1e9;
-const VERDICT_TEXT = ['TC_ACT_OK (pass to the stack)', 'TC_ACT_SHOT (drop)', 'bpf_redirect back out (TX)'];
+/** Trace text per TcAction. */
+const ACTION_TEXT: Record<TcAction, string> = {
+  [TcAction.PASS]: 'TC_ACT_OK (pass to the stack)',
+  [TcAction.DROP]: 'TC_ACT_SHOT (drop)',
+  [TcAction.REDIRECT]: 'bpf_redirect_neigh',
+  [TcAction.TX]: 'bpf_redirect back out (TX)',
+};
 
-function finish(dp: EbpfDatapath, v: Verdict, out: TcResult): void {
-  if (v === Verdict.PASS) out.action = TcAction.PASS;
-  else if (v === Verdict.TX) out.action = TcAction.TX;
-  else {
-    out.action = TcAction.DROP;
-    out.dropReason = dp.dropReason;
-  }
+function finish(dp: EbpfDatapath, v: TcAction, out: TcResult): void {
+  out.action = v;
+  if (v === TcAction.DROP) out.dropReason = dp.dropReason;
 }
 
 /** Which of the node's two programs an attachment runs. */
@@ -44,7 +46,7 @@ class EbpfTcIngress implements TcProgram {
         table: 'bpf',
         chain: this.name,
         ruleIndex: 0,
-        ruleText: VERDICT_TEXT[v] ?? String(v),
+        ruleText: ACTION_TEXT[v] ?? String(v),
       });
   }
 

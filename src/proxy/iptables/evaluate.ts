@@ -17,6 +17,8 @@
 
 import { parseCidr, parseIPv4, prefixMask } from '../../util/ipv4.js';
 import type { Rng } from '../../util/rng.js';
+import { IpProtocol } from '../../wire/ip-protocol.js';
+import { HookVerdict, NatKind } from '../common/datapath.js';
 import { NF_HOOK_NAMES, type PacketMeta } from '../common/packet-meta.js';
 import { RecentTable } from './recent.js';
 import { formatRule, type RuleCounterLookup } from './render.js';
@@ -42,17 +44,14 @@ export function tableId(name: TableName): number {
   return TABLE_BY_ID.indexOf(name);
 }
 
-/** Verdict numbers follow the kernel's NF_DROP = 0, NF_ACCEPT = 1; REJECT is a DROP that answers. */
-export const Verdict = { DROP: 0, ACCEPT: 1, REJECT: 2 } as const;
-export const NatKind = { NONE: 0, DNAT: 1, SNAT: 2, MASQUERADE: 3 } as const;
 export const NatFlag = { RANDOM: 1, RANDOM_FULLY: 2, PERSISTENT: 4 } as const;
 
 /** The outcome of one table at one hook. Reused across packets: evaluate() overwrites every field. */
 export interface IptablesResult {
-  verdict: number;
+  verdict: HookVerdict;
   /** Index into REJECT_WITH_NAMES when verdict is REJECT. */
   rejectWith: number;
-  natKind: number;
+  natKind: NatKind;
   /** DNAT/SNAT range (address already the packet's own when the rule gave only ports). */
   natAddrMin: number;
   natAddrMax: number;
@@ -66,7 +65,7 @@ export interface IptablesResult {
 
 export function newIptablesResult(): IptablesResult {
   return {
-    verdict: Verdict.ACCEPT,
+    verdict: HookVerdict.ACCEPT,
     rejectWith: 0,
     natKind: NatKind.NONE,
     natAddrMin: 0,
@@ -496,7 +495,7 @@ export class IptablesEvaluator {
       case 'tcp':
       case 'udp':
       case 'sctp': {
-        const proto = m.kind === 'tcp' ? 6 : m.kind === 'udp' ? 17 : 132;
+        const proto = m.kind === 'tcp' ? IpProtocol.TCP : m.kind === 'udp' ? IpProtocol.UDP : IpProtocol.SCTP;
         let fl = 0;
         if (m.sport) fl |= PORT_S | (m.sport.invert ? PORT_S_INV : 0);
         if (m.dport) fl |= PORT_D | (m.dport.invert ? PORT_D_INV : 0);
@@ -810,7 +809,7 @@ export class IptablesEvaluator {
    * rule count into `out`, the mark into meta.mark, and returns the verdict.
    */
   evaluate(table: number, meta: PacketMeta, out: IptablesResult, trace?: IptablesTraceSink): number {
-    out.verdict = Verdict.ACCEPT;
+    out.verdict = HookVerdict.ACCEPT;
     out.rejectWith = 0;
     out.natKind = NatKind.NONE;
     out.natAddrMin = 0;
@@ -820,9 +819,9 @@ export class IptablesEvaluator {
     out.natFlags = 0;
     out.rulesEvaluated = 0;
     const t = this.tables[table];
-    if (t === undefined) return Verdict.ACCEPT;
+    if (t === undefined) return HookVerdict.ACCEPT;
     const base = t.entry[meta.hook];
-    if (base === NO_CHAIN) return Verdict.ACCEPT;
+    if (base === NO_CHAIN) return HookVerdict.ACCEPT;
     const stackChain = this.stackChain;
     const stackRule = this.stackRule;
     const flags = t.flags;
@@ -882,16 +881,16 @@ export class IptablesEvaluator {
           continue;
         case T_ACCEPT:
           out.rulesEvaluated = evaluated;
-          return Verdict.ACCEPT;
+          return HookVerdict.ACCEPT;
         case T_DROP:
           out.rulesEvaluated = evaluated;
-          out.verdict = Verdict.DROP;
-          return Verdict.DROP;
+          out.verdict = HookVerdict.DROP;
+          return HookVerdict.DROP;
         case T_REJECT:
           out.rulesEvaluated = evaluated;
-          out.verdict = Verdict.REJECT;
+          out.verdict = HookVerdict.REJECT;
           out.rejectWith = t.tA[r];
-          return Verdict.REJECT;
+          return HookVerdict.REJECT;
         case T_DNAT:
         case T_SNAT: {
           const dnat = t.tKind[r] === T_DNAT;
@@ -904,7 +903,7 @@ export class IptablesEvaluator {
           out.natPortMax = t.tD[r];
           out.natFlags = t.tE[r] & 7;
           out.rulesEvaluated = evaluated;
-          return Verdict.ACCEPT;
+          return HookVerdict.ACCEPT;
         }
         case T_MASQUERADE:
           out.natKind = NatKind.MASQUERADE;
@@ -912,12 +911,12 @@ export class IptablesEvaluator {
           out.natPortMax = t.tD[r];
           out.natFlags = t.tE[r];
           out.rulesEvaluated = evaluated;
-          return Verdict.ACCEPT;
+          return HookVerdict.ACCEPT;
       }
     }
     // Reached the end of the built-in chain (or RETURN with nothing to return to): its policy.
     out.rulesEvaluated = evaluated;
-    const verdict = t.chainPolicy[base] === 1 ? Verdict.ACCEPT : Verdict.DROP;
+    const verdict = t.chainPolicy[base] === 1 ? HookVerdict.ACCEPT : HookVerdict.DROP;
     out.verdict = verdict;
     return verdict;
   }

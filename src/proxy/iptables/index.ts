@@ -21,11 +21,9 @@ export {
   type IptablesTraceEvent,
   type IptablesTraceSink,
   NatFlag,
-  NatKind,
   NfTable,
   newIptablesResult,
   tableId,
-  Verdict,
 } from './evaluate.js';
 export {
   ctime,

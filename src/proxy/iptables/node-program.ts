@@ -3,24 +3,24 @@
  * netfilter hook in the kernel's table order (nat before filter at OUTPUT; nat only for
  * a connection's first packet), answering the node's netfilter path.
  */
+
+import { CtState } from '../../conntrack/constants.js';
 import {
   type HookResult,
   HookVerdict,
-  NatRequest,
+  NatKind,
   type NetfilterProgram,
   type RuleTraceSink,
 } from '../common/datapath.js';
-import { CtState, NF_HOOK_NAMES, NfHook, type PacketMeta } from '../common/packet-meta.js';
+import { NF_HOOK_NAMES, NfHook, type PacketMeta } from '../common/packet-meta.js';
 import {
   type IptablesEvaluator,
   type IptablesResult,
   type IptablesTraceEvent,
   type IptablesTraceSink,
   NatFlag,
-  NatKind,
   NfTable,
   newIptablesResult,
-  Verdict,
 } from './evaluate.js';
 import { REJECT_WITH_NAMES } from './types.js';
 
@@ -111,22 +111,17 @@ export function runIptablesTable(
   const r = scratch;
   evaluator.evaluate(table, meta, r, sink);
   out.rulesEvaluated += r.rulesEvaluated;
-  if (r.verdict === Verdict.DROP) {
+  if (r.verdict === HookVerdict.DROP) {
     out.verdict = HookVerdict.DROP;
     return false;
   }
-  if (r.verdict === Verdict.REJECT) {
+  if (r.verdict === HookVerdict.REJECT) {
     out.verdict = HookVerdict.REJECT;
     out.rejectCode = REJECT_CODES[REJECT_WITH_NAMES[r.rejectWith]];
     return false;
   }
   if (r.natKind === NatKind.NONE) return true;
-  out.nat =
-    r.natKind === NatKind.DNAT
-      ? NatRequest.DNAT
-      : r.natKind === NatKind.SNAT
-        ? NatRequest.SNAT
-        : NatRequest.MASQUERADE;
+  out.nat = r.natKind;
   // The kernel picks within the range; kube-proxy's ranges are single addresses.
   out.natAddr = r.natAddrMin;
   out.natPortMin = r.natPortMin;
@@ -143,7 +138,7 @@ export function runFilterAfterDnat(
   out: HookResult,
   sink: IptablesTraceSink | undefined,
 ): void {
-  if (out.nat !== NatRequest.DNAT) {
+  if (out.nat !== NatKind.DNAT) {
     runIptablesTable(evaluator, scratch, NfTable.FILTER, meta, out, sink);
     return;
   }
@@ -152,12 +147,12 @@ export function runFilterAfterDnat(
   const savedDport = meta.dport;
   meta.daddr = natAddr;
   if (natPortMin !== 0) meta.dport = natPortMin;
-  out.nat = NatRequest.NONE;
+  out.nat = NatKind.NONE;
   runIptablesTable(evaluator, scratch, NfTable.FILTER, meta, out, sink);
   meta.daddr = savedDaddr;
   meta.dport = savedDport;
   if (out.verdict === HookVerdict.ACCEPT) {
-    out.nat = NatRequest.DNAT;
+    out.nat = NatKind.DNAT;
     out.natAddr = natAddr;
     out.natPortMin = natPortMin;
     out.natPortMax = natPortMax;

@@ -11,6 +11,7 @@
  * IptablesParseError naming the line, as iptables-restore would refuse it.
  */
 import { parseIPv4 } from '../../util/ipv4.js';
+import { IpProtocol } from '../../wire/ip-protocol.js';
 import { probabilityToKernel } from './format.js';
 import {
   ADDRTYPE_NAMES,
@@ -639,7 +640,7 @@ function parseNatRange(ctx: RuleContext, text: string, proto: number | null, wha
   }
   if (range.addrMax < range.addrMin) fail(ctx, `${what}: bad address range "${text}"`);
   if (m[3] !== undefined) {
-    if (proto !== 6 && proto !== 17 && proto !== 132) {
+    if (proto !== IpProtocol.TCP && proto !== IpProtocol.UDP && proto !== IpProtocol.SCTP) {
       fail(ctx, `${what}: Need TCP, UDP, SCTP or DCCP with port specification`);
     }
     range.portMin = parsePortRange(ctx, m[3], false).min;
@@ -674,7 +675,7 @@ function convertTarget(ctx: RuleContext, t: TargetArgs, proto: number | null): T
           ? (w as RejectWith)
           : REJECT_ALIASES[w];
         if (rejectWith === undefined) fail(ctx, `REJECT: unknown reject type "${w}"`);
-        if (rejectWith === 'tcp-reset' && proto !== 6)
+        if (rejectWith === 'tcp-reset' && proto !== IpProtocol.TCP)
           fail(ctx, 'REJECT: tcp-reset is only valid with -p tcp');
         return { kind: 'REJECT', rejectWith };
       }
@@ -696,7 +697,7 @@ function convertTarget(ctx: RuleContext, t: TargetArgs, proto: number | null): T
         let portMax = 0;
         const to = opts.get('--to-ports');
         if (to !== undefined) {
-          if (proto !== 6 && proto !== 17 && proto !== 132) {
+          if (proto !== IpProtocol.TCP && proto !== IpProtocol.UDP && proto !== IpProtocol.SCTP) {
             fail(ctx, 'MASQUERADE: Need TCP, UDP, SCTP or DCCP with port specification');
           }
           const m = /^(\d+)(?:-(\d+))?$/.exec(to);

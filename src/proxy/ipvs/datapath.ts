@@ -23,19 +23,20 @@
  * Per packet: numbers and typed arrays only; the verdict's NAT fields are written into the
  * reusable `result` object.
  */
-import { IpProto, type PacketMeta } from '../common/packet-meta.js';
+
+import { IpProtocol } from '../../wire/ip-protocol.js';
+import { TcpFlag } from '../../wire/tcp.js';
+import type { PacketMeta } from '../common/packet-meta.js';
 import type { IpvsConnTable } from './conn-table.js';
 import {
   DEFAULT_SCTP_TIMEOUT_S,
   DEFAULT_TCP_TIMEOUTS_S,
   DEFAULT_UDP_TIMEOUT_S,
+  IpvsTcpState,
   NEW_CONN_TIMEOUT_S,
   nextTcpState,
   TCP_ACTIVE,
-  TCP_RST,
-  TCP_SYN,
   TcpDir,
-  TcpState,
   TemplateState,
   UDP_STATE_NORMAL,
 } from './proto-states.js';
@@ -72,8 +73,8 @@ export interface IpvsTimeouts {
 }
 
 export const DEFAULT_IPVS_TIMEOUTS: IpvsTimeouts = {
-  tcpEstablishedS: DEFAULT_TCP_TIMEOUTS_S[TcpState.ESTABLISHED],
-  tcpFinWaitS: DEFAULT_TCP_TIMEOUTS_S[TcpState.FIN_WAIT],
+  tcpEstablishedS: DEFAULT_TCP_TIMEOUTS_S[IpvsTcpState.ESTABLISHED],
+  tcpFinWaitS: DEFAULT_TCP_TIMEOUTS_S[IpvsTcpState.FIN_WAIT],
   udpS: DEFAULT_UDP_TIMEOUT_S,
 };
 
@@ -114,8 +115,8 @@ export class IpvsDatapath {
     readonly sysctls: IpvsSysctls = KUBE_PROXY_SYSCTLS,
   ) {
     this.tcpTimeouts = Float64Array.from(DEFAULT_TCP_TIMEOUTS_S);
-    this.tcpTimeouts[TcpState.ESTABLISHED] = timeouts.tcpEstablishedS;
-    this.tcpTimeouts[TcpState.FIN_WAIT] = timeouts.tcpFinWaitS;
+    this.tcpTimeouts[IpvsTcpState.ESTABLISHED] = timeouts.tcpEstablishedS;
+    this.tcpTimeouts[IpvsTcpState.FIN_WAIT] = timeouts.tcpFinWaitS;
     this.udpTimeoutS = timeouts.udpS;
   }
 
@@ -128,13 +129,13 @@ export class IpvsDatapath {
     r.daddr = meta.daddr;
     r.dport = meta.dport;
     const proto = meta.proto;
-    if (proto !== IpProto.TCP && proto !== IpProto.UDP && proto !== IpProto.SCTP)
+    if (proto !== IpProtocol.TCP && proto !== IpProtocol.UDP && proto !== IpProtocol.SCTP)
       return this.done(IpvsVerdict.NOT_IPVS);
     const now = meta.nowNs;
     const ct = this.conns;
     let cp = this.liveIn(proto, meta.saddr, meta.sport, meta.daddr, meta.dport, now);
 
-    const isSyn = proto === IpProto.TCP && (tcpFlags & TCP_SYN) !== 0;
+    const isSyn = proto === IpProtocol.TCP && (tcpFlags & TcpFlag.SYN) !== 0;
     if (cp >= 0 && isSyn && this.shouldReschedule(cp)) {
       ct.expire(cp, now);
       cp = -1;
@@ -143,7 +144,7 @@ export class IpvsDatapath {
     if (cp < 0) {
       const svc = this.services.find(proto, meta.daddr, meta.dport);
       if (svc === undefined) return this.done(IpvsVerdict.NOT_IPVS);
-      if (proto === IpProto.TCP && (!isSyn || (tcpFlags & TCP_RST) !== 0))
+      if (proto === IpProtocol.TCP && (!isSyn || (tcpFlags & TcpFlag.RST) !== 0))
         return this.done(IpvsVerdict.NOT_IPVS);
       cp = svc.persistent
         ? this.schedulePersistent(svc, meta.saddr, meta.sport, meta.daddr, meta.dport, now)
@@ -227,7 +228,7 @@ export class IpvsDatapath {
     r.daddr = meta.daddr;
     r.dport = meta.dport;
     const proto = meta.proto;
-    return proto === IpProto.TCP || proto === IpProto.UDP || proto === IpProto.SCTP;
+    return proto === IpProtocol.TCP || proto === IpProtocol.UDP || proto === IpProtocol.SCTP;
   }
 
   /** The real-server-side connection (server ip:port → client ip:port), unless it has expired; -1 otherwise. */
@@ -271,7 +272,7 @@ export class IpvsDatapath {
     if (this.sysctls.expireNodestConn && dest !== null && dest.weight === 0) return ct.nControl[cp] === 0;
     if (this.sysctls.connReuseMode === 0 || ct.control[cp] >= 0) return false;
     const s = ct.state[cp];
-    return ct.nControl[cp] === 0 && (s === TcpState.TIME_WAIT || s === TcpState.CLOSE);
+    return ct.nControl[cp] === 0 && (s === IpvsTcpState.TIME_WAIT || s === IpvsTcpState.CLOSE);
   }
 
   private newConn(
@@ -375,10 +376,10 @@ export class IpvsDatapath {
   /** ip_vs_set_state: TCP follows tcp_states[]; UDP/SCTP just refresh their one timeout. */
   private transition(cp: number, proto: number, dir: number, tcpFlags: number): void {
     const ct = this.conns;
-    if (proto === IpProto.TCP) {
+    if (proto === IpProtocol.TCP) {
       const next = nextTcpState(dir, tcpFlags, ct.state[cp]);
       ct.setState(cp, next, TCP_ACTIVE[next], this.tcpTimeouts[next]);
-      if (next === TcpState.ESTABLISHED) {
+      if (next === IpvsTcpState.ESTABLISHED) {
         // ip_vs_control_assure_ct: the controlling template becomes ASSURED.
         const tpl = ct.control[cp];
         if (tpl >= 0) ct.state[tpl] |= TemplateState.ASSURED;
@@ -388,7 +389,7 @@ export class IpvsDatapath {
         cp,
         UDP_STATE_NORMAL,
         false,
-        proto === IpProto.UDP ? this.udpTimeoutS : DEFAULT_SCTP_TIMEOUT_S,
+        proto === IpProtocol.UDP ? this.udpTimeoutS : DEFAULT_SCTP_TIMEOUT_S,
       );
     }
   }

@@ -20,16 +20,17 @@
  * net.ipv4.vs.conntrack=1, so conntrack holds the translation in the kernel too).
  */
 
+import { CtState } from '../../conntrack/constants.js';
 import { formatIPv4 } from '../../util/ipv4.js';
 import type { Rng } from '../../util/rng.js';
 import {
   type HookResult,
   HookVerdict,
-  NatRequest,
+  NatKind,
   type NetfilterProgram,
   type RuleTraceSink,
 } from '../common/datapath.js';
-import { CtState, NF_HOOK_NAMES, NfHook, type PacketMeta } from '../common/packet-meta.js';
+import { NF_HOOK_NAMES, NfHook, type PacketMeta } from '../common/packet-meta.js';
 // IpsetLookup / IpvsMatchState live in evaluate.ts (not re-exported by the iptables index).
 import { type IpvsMatchState, newIpvsMatchState } from '../iptables/evaluate.js';
 import {
@@ -102,7 +103,7 @@ export class IpvsNodeProgram implements NetfilterProgram {
       case NfHook.OUTPUT:
         this.startPacket(meta);
         if (isNew && !this.runTable(NfTable.NAT, meta, out, sink)) return;
-        if (out.nat !== NatRequest.DNAT) this.ipvsLocalOut(meta, out, trace);
+        if (out.nat !== NatKind.DNAT) this.ipvsLocalOut(meta, out, trace);
         if (out.verdict === HookVerdict.ACCEPT) this.runFilterAfterDnat(meta, out, sink);
         return;
       case NfHook.POSTROUTING:
@@ -154,7 +155,7 @@ export class IpvsNodeProgram implements NetfilterProgram {
     const res = this.ipvs.datapath.result;
     switch (v) {
       case IpvsVerdict.FORWARD:
-        out.nat = NatRequest.DNAT;
+        out.nat = NatKind.DNAT;
         out.natAddr = res.daddr;
         out.natPortMin = res.dport;
         out.natPortMax = res.dport;

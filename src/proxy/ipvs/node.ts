@@ -16,7 +16,7 @@
 
 import { formatIPv4, parseIPv4 } from '../../util/ipv4.js';
 import type { Rng } from '../../util/rng.js';
-import { IpProto } from '../common/packet-meta.js';
+import { IpProtocol } from '../../wire/ip-protocol.js';
 import type { IpvsNodeState, IpvsVirtualServerSpec } from './compile.js';
 import { IpvsConnTable } from './conn-table.js';
 import {
@@ -31,7 +31,7 @@ import { type IpvsDest, IpvsService, IpvsServiceTable, serviceKey } from './serv
 /** kube-proxy's rsCheckDeleteInterval. */
 export const GRACEFUL_CHECK_INTERVAL_S = 60;
 
-const PROTO_NUMBER = { TCP: IpProto.TCP, UDP: IpProto.UDP, SCTP: IpProto.SCTP } as const;
+const PROTO_NUMBER = { TCP: IpProtocol.TCP, UDP: IpProtocol.UDP, SCTP: IpProtocol.SCTP } as const;
 
 export interface IpvsNodeOptions {
   readonly rng: Rng;
@@ -138,7 +138,7 @@ export class IpvsNode {
   }
 
   private needsGrace(svc: IpvsService): boolean {
-    return svc.protocol === IpProto.TCP;
+    return svc.protocol === IpProtocol.TCP;
   }
 
   /** One run of kube-proxy's graceful-termination loop (every 60 s): drops drained real servers. */

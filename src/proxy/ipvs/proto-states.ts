@@ -8,9 +8,10 @@
  * connection starts INACTIVE (the destination's conn_flags always carry
  * IP_VS_CONN_F_INACTIVE) and the first state transition moves it.
  */
+import { TcpFlag } from '../../wire/tcp.js';
 
 /** IP_VS_TCP_S_* in kernel order (the table columns below use it). */
-export const enum TcpState {
+export const enum IpvsTcpState {
   NONE = 0,
   ESTABLISHED = 1,
   SYN_SENT = 2,
@@ -89,15 +90,15 @@ export const enum TcpDir {
 }
 
 // Row = dir + flag index (syn 0, fin 1, ack 2, rst 3); column = current state.
-const sES = TcpState.ESTABLISHED;
-const sSS = TcpState.SYN_SENT;
-const sSR = TcpState.SYN_RECV;
-const sFW = TcpState.FIN_WAIT;
-const sTW = TcpState.TIME_WAIT;
-const sCL = TcpState.CLOSE;
-const sCW = TcpState.CLOSE_WAIT;
-const sLA = TcpState.LAST_ACK;
-const sLI = TcpState.LISTEN;
+const sES = IpvsTcpState.ESTABLISHED;
+const sSS = IpvsTcpState.SYN_SENT;
+const sSR = IpvsTcpState.SYN_RECV;
+const sFW = IpvsTcpState.FIN_WAIT;
+const sTW = IpvsTcpState.TIME_WAIT;
+const sCL = IpvsTcpState.CLOSE;
+const sCW = IpvsTcpState.CLOSE_WAIT;
+const sLA = IpvsTcpState.LAST_ACK;
+const sLI = IpvsTcpState.LISTEN;
 
 /** tcp_states[] (secure_tcp off): rows INPUT syn/fin/ack/rst, OUTPUT …, INPUT-ONLY …; columns = state. */
 const TCP_STATE_ROWS: readonly (readonly number[])[] = [
@@ -118,18 +119,12 @@ const TCP_STATE_ROWS: readonly (readonly number[])[] = [
 /** The same table flattened row-major (12 rows × 11 states) for allocation-free lookups. */
 export const TCP_TRANSITIONS = Uint8Array.from(TCP_STATE_ROWS.flat());
 
-/** TCP header flag bits as they sit in byte 13 of the header. */
-export const TCP_FIN = 0x01;
-export const TCP_SYN = 0x02;
-export const TCP_RST = 0x04;
-export const TCP_ACK = 0x10;
-
 /** tcp_state_idx(): RST wins, then SYN, FIN, ACK; -1 when none is set. */
 export function tcpFlagIndex(flags: number): number {
-  if (flags & TCP_RST) return 3;
-  if (flags & TCP_SYN) return 0;
-  if (flags & TCP_FIN) return 1;
-  if (flags & TCP_ACK) return 2;
+  if (flags & TcpFlag.RST) return 3;
+  if (flags & TcpFlag.SYN) return 0;
+  if (flags & TcpFlag.FIN) return 1;
+  if (flags & TcpFlag.ACK) return 2;
   return -1;
 }
 
@@ -139,6 +134,6 @@ export function tcpFlagIndex(flags: number): number {
  */
 export function nextTcpState(dir: number, flags: number, state: number): number {
   const idx = tcpFlagIndex(flags);
-  if (idx < 0) return TcpState.CLOSE;
+  if (idx < 0) return IpvsTcpState.CLOSE;
   return TCP_TRANSITIONS[(dir + idx) * 11 + state];
 }

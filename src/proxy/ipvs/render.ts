@@ -17,7 +17,7 @@
  * order of addresses more than 2^31 apart could differ.)
  */
 import { formatIPv4 } from '../../util/ipv4.js';
-import { IpProto } from '../common/packet-meta.js';
+import { IpProtocol } from '../../wire/ip-protocol.js';
 import { CONN_TAB_SIZE, type IpvsConnTable } from './conn-table.js';
 import type { IpsetTable } from './ipsets.js';
 import { ipsetReferences } from './iptables-rules.js';
@@ -46,9 +46,9 @@ function padLeft(s: string, width: number): string {
 }
 
 export function protocolName(proto: number): string {
-  if (proto === IpProto.TCP) return 'TCP';
-  if (proto === IpProto.UDP) return 'UDP';
-  if (proto === IpProto.SCTP) return 'SCTP';
+  if (proto === IpProtocol.TCP) return 'TCP';
+  if (proto === IpProtocol.UDP) return 'UDP';
+  if (proto === IpProtocol.SCTP) return 'SCTP';
   return 'IP';
 }
 
@@ -179,8 +179,8 @@ function stateName(conns: IpvsConnTable, i: number): string {
   const s = conns.state[i];
   if (conns.isTemplate(i)) return TEMPLATE_STATE_NAMES[s] ?? 'ERR!';
   const proto = conns.proto[i];
-  if (proto === IpProto.TCP) return TCP_STATE_NAMES[s] ?? 'ERR!';
-  if (proto === IpProto.UDP) return 'UDP';
+  if (proto === IpProtocol.TCP) return TCP_STATE_NAMES[s] ?? 'ERR!';
+  if (proto === IpProtocol.UDP) return 'UDP';
   return 'ESTABLISHED';
 }
 

@@ -8,7 +8,8 @@
  * HEAD of `svc->destinations` (list_add_rcu in __ip_vs_update_dest), so the list is in
  * reverse order of addition.
  */
-import { IpProto } from '../common/packet-meta.js';
+
+import { IpProtocol } from '../../wire/ip-protocol.js';
 import { createScheduler, type Scheduler, type SchedulerName } from './schedulers.js';
 
 export class IpvsConfigError extends Error {
@@ -137,9 +138,9 @@ function validateWeight(weight: number): void {
 
 /** Dense protocol index for numeric service keys (TCP 0, UDP 1, SCTP 2). */
 export function protoIndex(proto: number): number {
-  if (proto === IpProto.TCP) return 0;
-  if (proto === IpProto.UDP) return 1;
-  if (proto === IpProto.SCTP) return 2;
+  if (proto === IpProtocol.TCP) return 0;
+  if (proto === IpProtocol.UDP) return 1;
+  if (proto === IpProtocol.SCTP) return 2;
   return -1;
 }
 

@@ -15,26 +15,14 @@
  * allocates nothing (unless a trace sink is attached).
  */
 
+import { CtState } from '../../conntrack/constants.js';
 import { parseCidr, parseIPv4, prefixMask } from '../../util/ipv4.js';
 import type { Rng } from '../../util/rng.js';
-import { CtState, NfHook, type PacketMeta } from '../common/packet-meta.js';
+import { HookVerdict, NatKind } from '../common/datapath.js';
+import { NfHook, type PacketMeta } from '../common/packet-meta.js';
 import { NOT_FOUND, PairMap, TimeoutAddrSet } from './lookup-tables.js';
 import { PROTO_NUMBER, renderRule, renderVerdict } from './render.js';
 import type { NftHookName, NftMatch, NftStatement, NftTable, NftVerdict } from './table.js';
-
-/** Final verdict of a hook for a packet. */
-export const enum NftVerdictCode {
-  ACCEPT = 1,
-  DROP = 2,
-  /** Dropped after answering with ICMP destination-unreachable / port-unreachable (type 3, code 3). */
-  REJECT = 3,
-}
-
-export const enum NftNatKind {
-  NONE = 0,
-  DNAT = 1,
-  MASQUERADE = 2,
-}
 
 /** ICMP type/code nft's plain `reject` sends for IPv4 (the same as iptables' `-j REJECT`). */
 export const REJECT_ICMP_TYPE = 3;
@@ -42,8 +30,8 @@ export const REJECT_ICMP_CODE = 3;
 
 /** Reusable result of one hook evaluation (fill with `evaluate`, read the fields). */
 export class NftHookResult {
-  verdict: NftVerdictCode = NftVerdictCode.ACCEPT;
-  nat: NftNatKind = NftNatKind.NONE;
+  verdict: HookVerdict = HookVerdict.ACCEPT;
+  nat: NatKind = NatKind.NONE;
   /** DNAT destination (u32 address and port) when nat is DNAT. */
   natAddr = 0;
   natPort = 0;
@@ -54,8 +42,8 @@ export class NftHookResult {
   rule = -1;
 
   reset(): void {
-    this.verdict = NftVerdictCode.ACCEPT;
-    this.nat = NftNatKind.NONE;
+    this.verdict = HookVerdict.ACCEPT;
+    this.nat = NatKind.NONE;
     this.natAddr = 0;
     this.natPort = 0;
     this.natFullyRandom = false;
@@ -387,7 +375,7 @@ export class NftDatapath {
       if (this.chains[ci].isNat && !isNew) continue;
       const v = this.runBaseChain(ci, meta, out);
       if (v === V_DROP || v === V_REJECT) {
-        out.verdict = v === V_DROP ? NftVerdictCode.DROP : NftVerdictCode.REJECT;
+        out.verdict = v === V_DROP ? HookVerdict.DROP : HookVerdict.REJECT;
         return out;
       }
     }
@@ -488,11 +476,11 @@ export class NftDatapath {
           meta.mark = (meta.mark ^ s.value) >>> 0;
           break;
         case S_MASQUERADE:
-          out.nat = NftNatKind.MASQUERADE;
+          out.nat = NatKind.MASQUERADE;
           out.natFullyRandom = s.fullyRandom;
           return V_ACCEPT;
         case S_DNAT:
-          out.nat = NftNatKind.DNAT;
+          out.nat = NatKind.DNAT;
           out.natAddr = s.value;
           out.natPort = s.port;
           // Later base chains at this hook see the translated destination.

@@ -12,10 +12,8 @@ export {
   type NftDatapathOptions,
   NftEvaluateError,
   NftHookResult,
-  NftNatKind,
   type NftRuleCounter,
   type NftTraceSink,
-  NftVerdictCode,
   REJECT_ICMP_CODE,
   REJECT_ICMP_TYPE,
 } from './evaluate.js';

@@ -6,18 +6,12 @@
 import {
   type HookResult,
   HookVerdict,
-  NatRequest,
+  NatKind,
   type NetfilterProgram,
   type RuleTraceSink,
 } from '../common/datapath.js';
 import { NF_HOOK_NAMES, type NfHook, type PacketMeta } from '../common/packet-meta.js';
-import {
-  type NftDatapath,
-  NftHookResult,
-  NftNatKind,
-  type NftTraceSink,
-  NftVerdictCode,
-} from './evaluate.js';
+import { type NftDatapath, NftHookResult, type NftTraceSink } from './evaluate.js';
 
 class TraceBridge implements NftTraceSink {
   target: RuleTraceSink | null = null;
@@ -54,22 +48,22 @@ export class NftablesNodeProgram implements NetfilterProgram {
     const r = this.datapath.evaluate(meta, this.r);
     meta.daddr = daddr;
     meta.dport = dport;
-    if (r.verdict === NftVerdictCode.DROP) {
+    if (r.verdict === HookVerdict.DROP) {
       out.verdict = HookVerdict.DROP;
       return;
     }
-    if (r.verdict === NftVerdictCode.REJECT) {
+    if (r.verdict === HookVerdict.REJECT) {
       out.verdict = HookVerdict.REJECT;
       out.rejectCode = 3;
       return;
     }
-    if (r.nat === NftNatKind.DNAT) {
-      out.nat = NatRequest.DNAT;
+    if (r.nat === NatKind.DNAT) {
+      out.nat = NatKind.DNAT;
       out.natAddr = r.natAddr;
       out.natPortMin = r.natPort;
       out.natPortMax = r.natPort;
-    } else if (r.nat === NftNatKind.MASQUERADE) {
-      out.nat = NatRequest.MASQUERADE;
+    } else if (r.nat === NatKind.MASQUERADE) {
+      out.nat = NatKind.MASQUERADE;
       out.natRandomFully = r.natFullyRandom;
     }
   }

@@ -10,6 +10,7 @@
  * marks print as 0x%08x; a dynamic set that a rule updates gets nft's default `size 65535`.
  */
 import { parseCidr } from '../../util/ipv4.js';
+import { IpProtocol } from '../../wire/ip-protocol.js';
 import type {
   NftBaseChainSpec,
   NftChain,
@@ -27,7 +28,7 @@ const NEWLINE_DELIMITER = ',\n\t\t\t     ';
 /** nft's default size for a set that the packet path fills (`update @set`). */
 const DYNAMIC_SET_DEFAULT_SIZE = 65535;
 
-export const PROTO_NUMBER = { tcp: 6, udp: 17, sctp: 132 } as const;
+export const PROTO_NUMBER = { tcp: IpProtocol.TCP, udp: IpProtocol.UDP, sctp: IpProtocol.SCTP } as const;
 
 export function renderVerdict(v: NftVerdict): string {
   return v.kind === 'jump' || v.kind === 'goto' ? `${v.kind} ${v.chain}` : v.kind;

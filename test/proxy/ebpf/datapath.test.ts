@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { TcAction } from '../../../src/proxy/common/datapath.js';
 import { compileEbpf, type EbpfOptions } from '../../../src/proxy/ebpf/compile.js';
 import { EbpfDatapath, SNAT_PORT_MAX, SNAT_PORT_MIN } from '../../../src/proxy/ebpf/datapath.js';
-import { DropReason, Verdict } from '../../../src/proxy/ebpf/drop.js';
+import { DropReason } from '../../../src/proxy/ebpf/drop.js';
 import { ciliumMaglevHashV4 } from '../../../src/proxy/ebpf/hash.js';
 import { parseIPv4 } from '../../../src/util/ipv4.js';
 import { Rng } from '../../../src/util/rng.js';
@@ -104,7 +105,7 @@ describe('pod → ClusterIP (bpf_lxc per-packet LB)', () => {
   it('DNATs to a backend of the service with valid checksums and reverse-NATs the reply to the VIP', () => {
     const { dp } = setup();
     const { frame, verdict } = fromPod(dp, { src: '10.244.0.2', dst: '10.96.0.10', sport: 40000, dport: 80 });
-    expect(verdict).toBe(Verdict.PASS);
+    expect(verdict).toBe(TcAction.PASS);
     const out = readFrame(frame);
     expect(WEB_BACKENDS).toContain(out.dst);
     expect(out.dport).toBe(8080);
@@ -116,7 +117,7 @@ describe('pod → ClusterIP (bpf_lxc per-packet LB)', () => {
     const v = out.dst.startsWith('10.244.0.')
       ? dp.tcIngressPod(reply, 0, reply.length, NOW)
       : dp.tcIngressNode(reply, 0, reply.length, NOW);
-    expect(v).toBe(Verdict.PASS);
+    expect(v).toBe(TcAction.PASS);
     const back = readFrame(reply);
     expect([back.src, back.sport, back.dst, back.dport]).toEqual(['10.96.0.10', 80, '10.244.0.2', 40000]);
     expect(checksumsValid(reply)).toBe(true);
@@ -141,7 +142,7 @@ describe('pod → ClusterIP (bpf_lxc per-packet LB)', () => {
               dport: 80,
               flags,
             });
-            if (verdict !== Verdict.PASS || !checksumsValid(frame)) return false;
+            if (verdict !== TcAction.PASS || !checksumsValid(frame)) return false;
             const dst = readFrame(frame).dst;
             if (!first.has(flow)) first.set(flow, dst);
             else if (first.get(flow) !== dst) return false;
@@ -191,7 +192,7 @@ describe('pod → ClusterIP (bpf_lxc per-packet LB)', () => {
   it('drops a service without backends as DROP_NO_SERVICE and counts it', () => {
     const { dp } = setup();
     expect(fromPod(dp, { src: '10.244.0.2', dst: '10.96.0.60', sport: 40000, dport: 80 }).verdict).toBe(
-      Verdict.DROP,
+      TcAction.DROP,
     );
     expect(dp.dropReason).toBe(DropReason.NO_SERVICE);
     expect(dp.counters.drops[DropReason.NO_SERVICE]).toBe(1);
@@ -201,7 +202,7 @@ describe('pod → ClusterIP (bpf_lxc per-packet LB)', () => {
     const { dp } = setup();
     const spec = { src: '10.244.0.2', dst: '10.244.1.6', sport: 40000, dport: 8080 };
     const { frame, verdict } = fromPod(dp, spec);
-    expect(verdict).toBe(Verdict.PASS);
+    expect(verdict).toBe(TcAction.PASS);
     expect(frame).toEqual(buildFrame(spec));
   });
 });
@@ -293,7 +294,7 @@ describe('NodePort / LoadBalancer from outside (bpf_host nodeport_lb4)', () => {
       sport: 5555,
       dport: 30090,
     });
-    expect(verdict).toBe(Verdict.PASS);
+    expect(verdict).toBe(TcAction.PASS);
     const out = readFrame(frame);
     expect(out.dst).toBe('10.244.1.6');
     expect(out.dport).toBe(9090);
@@ -312,7 +313,7 @@ describe('NodePort / LoadBalancer from outside (bpf_host nodeport_lb4)', () => {
     expect(readFrame(second)).toMatchObject({ src: NODE_A.ip, sport: out.sport, dst: '10.244.1.6' });
 
     const reply = replyTo(frame);
-    expect(dp.tcIngressNode(reply, 0, reply.length, NOW)).toBe(Verdict.TX);
+    expect(dp.tcIngressNode(reply, 0, reply.length, NOW)).toBe(TcAction.TX);
     const back = readFrame(reply);
     expect([back.src, back.sport, back.dst, back.dport]).toEqual([NODE_A.ip, 30090, '198.51.100.7', 5555]);
     expect(checksumsValid(reply)).toBe(true);
@@ -341,7 +342,7 @@ describe('NodePort / LoadBalancer from outside (bpf_host nodeport_lb4)', () => {
       dport: 9090,
     });
     const reply = replyTo(frame);
-    expect(dp.tcIngressPod(reply, 0, reply.length, NOW)).toBe(Verdict.PASS);
+    expect(dp.tcIngressPod(reply, 0, reply.length, NOW)).toBe(TcAction.PASS);
     expect(readFrame(reply)).toMatchObject({
       src: NODE_B.ip,
       sport: 30090,
@@ -354,7 +355,7 @@ describe('NodePort / LoadBalancer from outside (bpf_host nodeport_lb4)', () => {
   it('with externalTrafficPolicy=Local drops on a node without local backends and preserves the client IP where there is one', () => {
     const a = setup('node-a').dp;
     expect(fromWire(a, { src: '198.51.100.7', dst: NODE_A.ip, sport: 5555, dport: 30081 }).verdict).toBe(
-      Verdict.DROP,
+      TcAction.DROP,
     );
     expect(a.dropReason).toBe(DropReason.NO_SERVICE);
     expect(a.counters.drops[DropReason.NO_SERVICE]).toBe(1);
@@ -366,21 +367,21 @@ describe('NodePort / LoadBalancer from outside (bpf_host nodeport_lb4)', () => {
       sport: 5555,
       dport: 30081,
     });
-    expect(verdict).toBe(Verdict.PASS);
+    expect(verdict).toBe(TcAction.PASS);
     expect(readFrame(frame)).toMatchObject({ src: '198.51.100.7', dst: '10.244.1.7', dport: 8080 });
   });
 
   it('lets in-cluster clients of an externalTrafficPolicy=Local NodePort use every backend (INT scope)', () => {
     const { dp } = setup('node-a');
     const { frame, verdict } = fromPod(dp, { src: '10.244.0.2', dst: NODE_A.ip, sport: 40000, dport: 30081 });
-    expect(verdict).toBe(Verdict.PASS);
+    expect(verdict).toBe(TcAction.PASS);
     expect(readFrame(frame).dst).toBe('10.244.1.7');
   });
 
   it('refuses a ClusterIP reached from outside as DROP_IS_CLUSTER_IP', () => {
     const { dp } = setup();
     expect(fromWire(dp, { src: '198.51.100.7', dst: '10.96.0.10', sport: 5555, dport: 80 }).verdict).toBe(
-      Verdict.DROP,
+      TcAction.DROP,
     );
     expect(dp.dropReason).toBe(DropReason.IS_CLUSTER_IP);
   });
@@ -393,15 +394,15 @@ describe('NodePort / LoadBalancer from outside (bpf_host nodeport_lb4)', () => {
         const inside = (addr & 0xffffff00) >>> 0 === parseIPv4('198.51.100.0');
         const { verdict } = fromWire(dp, { src, dst: '203.0.113.10', sport: 5555, dport: 443 });
         return inside
-          ? verdict === Verdict.PASS
-          : verdict === Verdict.DROP && dp.dropReason === DropReason.NOT_IN_SRC_RANGE;
+          ? verdict === TcAction.PASS
+          : verdict === TcAction.DROP && dp.dropReason === DropReason.NOT_IN_SRC_RANGE;
       }),
       { numRuns: 50 },
     );
     const { dp } = setup('node-a');
     expect(
       fromWire(dp, { src: '198.51.100.200', dst: '203.0.113.10', sport: 5555, dport: 443 }).verdict,
-    ).toBe(Verdict.PASS);
+    ).toBe(TcAction.PASS);
   });
 });
 
@@ -412,17 +413,17 @@ describe('conntrack capacity', () => {
     // Each flow takes a CT_SERVICE entry and a regular entry: 4 flows fill 8 entries.
     for (let i = 0; i < 4; i++) {
       expect(fromPod(dp, { src: '10.244.0.2', dst: '10.96.0.10', sport: 1000 + i, dport: 80 }).verdict).toBe(
-        Verdict.PASS,
+        TcAction.PASS,
       );
     }
     expect(fromPod(dp, { src: '10.244.0.2', dst: '10.96.0.10', sport: 2000, dport: 80 }).verdict).toBe(
-      Verdict.DROP,
+      TcAction.DROP,
     );
     expect(dp.dropReason).toBe(DropReason.CT_CREATE_FAILED);
     expect(dp.counters.drops[DropReason.CT_CREATE_FAILED]).toBe(1);
     expect(
       fromPod(dp, { src: '10.244.0.2', dst: '10.96.0.10', sport: 1000, dport: 80, flags: 0x10 }).verdict,
-    ).toBe(Verdict.PASS);
+    ).toBe(TcAction.PASS);
   });
 
   it('with an LRU CT map evicts the oldest flows instead of dropping', () => {

@@ -1,24 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import {
-  CtState,
-  IpProto,
-  NfHook,
-  newPacketMeta,
-  type PacketMeta,
-} from '../../../src/proxy/common/packet-meta.js';
+import { CtState } from '../../../src/conntrack/constants.js';
+import { HookVerdict, NatKind } from '../../../src/proxy/common/datapath.js';
+import { NfHook, newPacketMeta, type PacketMeta } from '../../../src/proxy/common/packet-meta.js';
 import {
   IptablesEvaluator,
   IptablesLoadError,
   type IptablesTraceEvent,
-  NatKind,
   NfTable,
   newIptablesResult,
   parseIptables,
   renderIptablesSave,
-  Verdict,
 } from '../../../src/proxy/iptables/index.js';
 import { parseIPv4 } from '../../../src/util/ipv4.js';
 import { Rng } from '../../../src/util/rng.js';
+import { IpProtocol } from '../../../src/wire/ip-protocol.js';
 
 function evaluator(text: string, seed = 1, unmodeled: 'error' | 'ignore' = 'error') {
   return new IptablesEvaluator(parseIptables(text).ruleset, {
@@ -30,7 +25,7 @@ function evaluator(text: string, seed = 1, unmodeled: 'error' | 'ignore' = 'erro
 
 function packet(fields: Partial<PacketMeta> & { src?: string; dst?: string } = {}): PacketMeta {
   const m = newPacketMeta();
-  Object.assign(m, { proto: IpProto.TCP, sport: 40000, dport: 80, length: 60, ctState: CtState.NEW });
+  Object.assign(m, { proto: IpProtocol.TCP, sport: 40000, dport: 80, length: 60, ctState: CtState.NEW });
   const { src, dst, ...rest } = fields;
   Object.assign(m, rest);
   m.saddr = parseIPv4(src ?? '10.0.0.2');
@@ -68,7 +63,7 @@ COMMIT
   it('returns to the rule after a -j when the called chain RETURNs', () => {
     const ev = evaluator(rules);
     const r = trace(ev, NfTable.FILTER, packet({ hook: NfHook.INPUT, dport: 1 }));
-    expect(r.verdict).toBe(Verdict.ACCEPT);
+    expect(r.verdict).toBe(HookVerdict.ACCEPT);
     expect(r.events).toEqual(['INPUT#0', 'A#0', 'B#0', 'B#1', 'A#1']);
   });
 
@@ -79,15 +74,19 @@ COMMIT
     expect(r.events).toEqual(['INPUT#1', 'A#0', 'B#0', 'B#1', 'A#1']);
     const r3 = trace(ev, NfTable.FILTER, packet({ hook: NfHook.INPUT, dport: 3 }));
     expect(r3.events).toEqual(['INPUT#2', 'B#0', 'B#1', 'INPUT#3']);
-    expect(r3.verdict).toBe(Verdict.DROP);
+    expect(r3.verdict).toBe(HookVerdict.DROP);
   });
 
   it('applies the built-in policy after falling off or returning from the built-in chain', () => {
     const ev = evaluator(rules);
-    expect(trace(ev, NfTable.FILTER, packet({ hook: NfHook.FORWARD, dport: 4 })).verdict).toBe(Verdict.DROP);
-    expect(trace(ev, NfTable.FILTER, packet({ hook: NfHook.FORWARD, dport: 5 })).verdict).toBe(Verdict.DROP);
-    expect(trace(ev, NfTable.FILTER, packet({ hook: NfHook.OUTPUT })).verdict).toBe(Verdict.ACCEPT);
-    expect(trace(ev, NfTable.NAT, packet({ hook: NfHook.OUTPUT })).verdict).toBe(Verdict.ACCEPT);
+    expect(trace(ev, NfTable.FILTER, packet({ hook: NfHook.FORWARD, dport: 4 })).verdict).toBe(
+      HookVerdict.DROP,
+    );
+    expect(trace(ev, NfTable.FILTER, packet({ hook: NfHook.FORWARD, dport: 5 })).verdict).toBe(
+      HookVerdict.DROP,
+    );
+    expect(trace(ev, NfTable.FILTER, packet({ hook: NfHook.OUTPUT })).verdict).toBe(HookVerdict.ACCEPT);
+    expect(trace(ev, NfTable.NAT, packet({ hook: NfHook.OUTPUT })).verdict).toBe(HookVerdict.ACCEPT);
   });
 
   it('goto from a built-in chain makes the end of the user chain apply the policy', () => {
@@ -98,7 +97,7 @@ COMMIT
 -A FORWARD -j ACCEPT
 COMMIT
 `);
-    expect(trace(ev, NfTable.FILTER, packet({ hook: NfHook.FORWARD })).verdict).toBe(Verdict.DROP);
+    expect(trace(ev, NfTable.FILTER, packet({ hook: NfHook.FORWARD })).verdict).toBe(HookVerdict.DROP);
   });
 
   it('counts packets and bytes per matched rule and renders them as iptables-save -c', () => {
@@ -140,14 +139,14 @@ COMMIT
 `);
     const res = newIptablesResult();
     expect(ev.evaluate(NfTable.FILTER, packet({ hook: NfHook.INPUT, src: '11.0.0.1' }), res)).toBe(
-      Verdict.DROP,
+      HookVerdict.DROP,
     );
     expect(ev.evaluate(NfTable.FILTER, packet({ hook: NfHook.INPUT, inIface: 'cni0', mark: 5 }), res)).toBe(
-      Verdict.REJECT,
+      HookVerdict.REJECT,
     );
     expect(res.rejectWith).toBe(5);
     expect(ev.evaluate(NfTable.FILTER, packet({ hook: NfHook.INPUT, inIface: 'cni0', mark: 2 }), res)).toBe(
-      Verdict.ACCEPT,
+      HookVerdict.ACCEPT,
     );
     expect(
       ev.evaluate(
@@ -155,7 +154,7 @@ COMMIT
         packet({ hook: NfHook.INPUT, inIface: 'lo', ctState: CtState.ESTABLISHED }),
         res,
       ),
-    ).toBe(Verdict.DROP);
+    ).toBe(HookVerdict.DROP);
     const m = packet({ hook: NfHook.INPUT, inIface: 'eth0', src: '10.9.0.7', mark: 0xff });
     ev.evaluate(NfTable.FILTER, m, res);
     expect(m.mark).toBe(0xdf);
@@ -184,7 +183,7 @@ COMMIT
       parseIPv4('172.30.0.9'),
       9090,
     ]);
-    ev.evaluate(NfTable.NAT, packet({ hook: NfHook.POSTROUTING, proto: IpProto.UDP }), res);
+    ev.evaluate(NfTable.NAT, packet({ hook: NfHook.POSTROUTING, proto: IpProtocol.UDP }), res);
     expect([res.natKind, res.natAddrMax, res.natFlags]).toEqual([NatKind.SNAT, parseIPv4('1.2.3.5'), 2]);
     ev.evaluate(NfTable.NAT, packet({ hook: NfHook.POSTROUTING }), res);
     expect([res.natKind, res.natFlags]).toEqual([NatKind.MASQUERADE, 2]);
@@ -216,7 +215,7 @@ COMMIT
     const seen = Array.from({ length: 7 }, () =>
       ev.evaluate(NfTable.FILTER, packet({ hook: NfHook.INPUT }), newIptablesResult()),
     );
-    expect(seen).toEqual([1, 0, 1, 1, 0, 1, 1].map((d) => (d === 0 ? Verdict.DROP : Verdict.ACCEPT)));
+    expect(seen).toEqual([1, 0, 1, 1, 0, 1, 1].map((d) => (d === 0 ? HookVerdict.DROP : HookVerdict.ACCEPT)));
   });
 
   it('draws statistic random with the declared probabilities (chi-square, 3 and 5 endpoints)', () => {
@@ -251,10 +250,10 @@ COMMIT
 `);
     for (let k = 0; k < 2000; k++) {
       expect(ev.evaluate(NfTable.FILTER, packet({ hook: NfHook.INPUT }), newIptablesResult())).toBe(
-        Verdict.ACCEPT,
+        HookVerdict.ACCEPT,
       );
       expect(ev.evaluate(NfTable.FILTER, packet({ hook: NfHook.OUTPUT }), newIptablesResult())).toBe(
-        Verdict.DROP,
+        HookVerdict.DROP,
       );
     }
   });
@@ -276,12 +275,12 @@ COMMIT
     const res = newIptablesResult();
     const at = (nowNs: number, dport = 80, src = '10.0.0.9') =>
       ev.evaluate(NfTable.FILTER, packet({ hook: NfHook.INPUT, nowNs, dport, src }), res);
-    expect(at(0)).toBe(Verdict.ACCEPT);
-    expect(at(1 * sec, 22)).toBe(Verdict.ACCEPT);
-    expect(at(5 * sec)).toBe(Verdict.DROP);
-    expect(at(11 * sec)).toBe(Verdict.DROP); // exactly 10 s after the stamp still counts
-    expect(at(11 * sec + 1)).toBe(Verdict.ACCEPT);
-    expect(at(5 * sec, 80, '10.0.0.10')).toBe(Verdict.ACCEPT);
+    expect(at(0)).toBe(HookVerdict.ACCEPT);
+    expect(at(1 * sec, 22)).toBe(HookVerdict.ACCEPT);
+    expect(at(5 * sec)).toBe(HookVerdict.DROP);
+    expect(at(11 * sec)).toBe(HookVerdict.DROP); // exactly 10 s after the stamp still counts
+    expect(at(11 * sec + 1)).toBe(HookVerdict.ACCEPT);
+    expect(at(5 * sec, 80, '10.0.0.10')).toBe(HookVerdict.ACCEPT);
   });
 
   it('reaps the oldest expired entry when --reap runs, and keeps the table to its capacity', () => {
@@ -310,12 +309,12 @@ COMMIT
     const hit = (t: number) =>
       ev.evaluate(NfTable.FILTER, packet({ hook: NfHook.INPUT, dport: 23, nowNs: t * sec }), res);
     expect([hit(0), hit(1), hit(2), hit(3)]).toEqual([
-      Verdict.ACCEPT,
-      Verdict.ACCEPT,
-      Verdict.ACCEPT,
-      Verdict.REJECT,
+      HookVerdict.ACCEPT,
+      HookVerdict.ACCEPT,
+      HookVerdict.ACCEPT,
+      HookVerdict.REJECT,
     ]);
-    expect(hit(20)).toBe(Verdict.ACCEPT);
+    expect(hit(20)).toBe(HookVerdict.ACCEPT);
   });
 });
 
@@ -335,7 +334,7 @@ COMMIT
   it("never match and do nothing with unmodeled: 'ignore'", () => {
     const ev = evaluator(text, 1, 'ignore');
     expect(ev.evaluate(NfTable.FILTER, packet({ hook: NfHook.INPUT }), newIptablesResult())).toBe(
-      Verdict.ACCEPT,
+      HookVerdict.ACCEPT,
     );
   });
 });

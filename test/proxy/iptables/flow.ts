@@ -4,18 +4,19 @@
  * then runs at INPUT / FORWARD / OUTPUT, nat POSTROUTING decides masquerade.
  */
 
-import { CtState, IpProto, NfHook, newPacketMeta } from '../../../src/proxy/common/packet-meta.js';
+import { CtState } from '../../../src/conntrack/constants.js';
+import { HookVerdict, NatKind } from '../../../src/proxy/common/datapath.js';
+import { NfHook, newPacketMeta } from '../../../src/proxy/common/packet-meta.js';
 import {
   CT_STATE_BITS,
   IptablesEvaluator,
-  NatKind,
   NfTable,
   newIptablesResult,
   type Ruleset,
-  Verdict,
 } from '../../../src/proxy/iptables/index.js';
 import { formatIPv4, parseIPv4 } from '../../../src/util/ipv4.js';
 import { Rng } from '../../../src/util/rng.js';
+import { IpProtocol } from '../../../src/wire/ip-protocol.js';
 
 export interface FlowSpec {
   src: string;
@@ -33,7 +34,7 @@ export interface FlowResult {
   masq: boolean;
 }
 
-const PROTO = { tcp: IpProto.TCP, udp: IpProto.UDP, sctp: IpProto.SCTP } as const;
+const PROTO = { tcp: IpProtocol.TCP, udp: IpProtocol.UDP, sctp: IpProtocol.SCTP } as const;
 
 export class Tracer {
   readonly evaluator: IptablesEvaluator;
@@ -67,8 +68,8 @@ export class Tracer {
     }
     meta.hook = spec.fromNode ? NfHook.OUTPUT : this.local.has(meta.daddr) ? NfHook.INPUT : NfHook.FORWARD;
     const verdict = this.evaluator.evaluate(NfTable.FILTER, meta, res);
-    if (verdict === Verdict.REJECT) return { output: 'REJECT', masq: false };
-    if (verdict === Verdict.DROP) return { output: 'DROP', masq: false };
+    if (verdict === HookVerdict.REJECT) return { output: 'REJECT', masq: false };
+    if (verdict === HookVerdict.DROP) return { output: 'DROP', masq: false };
     meta.hook = NfHook.POSTROUTING;
     this.evaluator.evaluate(NfTable.NAT, meta, res);
     return { output, masq: res.natKind === NatKind.MASQUERADE };

@@ -1,13 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { CtState } from '../../../src/conntrack/constants.js';
+import { NatKind } from '../../../src/proxy/common/datapath.js';
 import type { ServicePort } from '../../../src/proxy/common/model.js';
-import { CtState, IpProto, NfHook, newPacketMeta } from '../../../src/proxy/common/packet-meta.js';
+import { NfHook, newPacketMeta } from '../../../src/proxy/common/packet-meta.js';
 import {
   CT_STATE_BITS,
   compileIptables,
   IptablesEvaluator,
   type IptablesTraceEvent,
-  NatKind,
   NfTable,
   newIptablesResult,
   parseIptables,
@@ -16,6 +17,7 @@ import {
 } from '../../../src/proxy/iptables/index.js';
 import { parseIPv4 } from '../../../src/util/ipv4.js';
 import { Rng } from '../../../src/util/rng.js';
+import { IpProtocol } from '../../../src/wire/ip-protocol.js';
 import { model, servicePort } from './helpers.js';
 
 const NODE_IP = '192.168.0.2';
@@ -119,7 +121,7 @@ function run(ruleset: Ruleset, packets: readonly Flow[], seed: number): unknown[
     const meta = newPacketMeta();
     meta.saddr = parseIPv4(p.src);
     meta.daddr = parseIPv4(p.dst);
-    meta.proto = p.udp ? IpProto.UDP : IpProto.TCP;
+    meta.proto = p.udp ? IpProtocol.UDP : IpProtocol.TCP;
     meta.sport = 40000;
     meta.dport = p.dport;
     meta.length = 60;

@@ -4,13 +4,9 @@
  * through the injected ipset membership and IPVS packet state.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  CtState,
-  IpProto,
-  NfHook,
-  newPacketMeta,
-  type PacketMeta,
-} from '../../../src/proxy/common/packet-meta.js';
+import { CtState } from '../../../src/conntrack/constants.js';
+import { HookVerdict } from '../../../src/proxy/common/datapath.js';
+import { NfHook, newPacketMeta, type PacketMeta } from '../../../src/proxy/common/packet-meta.js';
 import {
   type IpsetLookup,
   type IpvsMatchState,
@@ -24,10 +20,10 @@ import {
   newIptablesResult,
   parseIptables,
   renderIptablesSave,
-  Verdict,
 } from '../../../src/proxy/iptables/index.js';
 import { parseIPv4 } from '../../../src/util/ipv4.js';
 import { Rng } from '../../../src/util/rng.js';
+import { IpProtocol } from '../../../src/wire/ip-protocol.js';
 
 function wrap(rules: string): string {
   return `*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n${rules}\nCOMMIT\n`;
@@ -43,7 +39,7 @@ function packet(fields: Partial<PacketMeta> & { src?: string; dst?: string } = {
   const m = newPacketMeta();
   Object.assign(m, {
     hook: NfHook.INPUT,
-    proto: IpProto.TCP,
+    proto: IpProtocol.TCP,
     sport: 40000,
     dport: 80,
     length: 60,
@@ -148,16 +144,16 @@ describe('-m set: evaluation through an injected membership', () => {
   it('asks the membership with the set, the directions picked per dimension, and honours "!"', () => {
     const { ev, ipsets } = load(new Set([cip]));
     const res = newIptablesResult();
-    expect(ev.evaluate(NfTable.FILTER, packet(), res)).toBe(Verdict.ACCEPT);
+    expect(ev.evaluate(NfTable.FILTER, packet(), res)).toBe(HookVerdict.ACCEPT);
     expect(ipsets.calls).toEqual([cip]);
     // Not in CIP (port 81); not in OTHER, and the rule is inverted: DROP.
-    expect(ev.evaluate(NfTable.FILTER, packet({ dport: 81 }), res)).toBe(Verdict.DROP);
+    expect(ev.evaluate(NfTable.FILTER, packet({ dport: 81 }), res)).toBe(HookVerdict.DROP);
     expect(ipsets.calls.at(-1)).toBe(`OTHER|${parseIPv4('10.0.0.2')}`);
   });
 
   it('falls through when the source is in OTHER, reaching REJECT', () => {
     const { ev } = load(new Set([`OTHER|${parseIPv4('10.0.0.2')}`]));
-    expect(ev.evaluate(NfTable.FILTER, packet({ dport: 81 }), newIptablesResult())).toBe(Verdict.REJECT);
+    expect(ev.evaluate(NfTable.FILTER, packet({ dport: 81 }), newIptablesResult())).toBe(HookVerdict.REJECT);
   });
 
   it('refuses at load a set the membership does not know, as iptables-restore does', () => {
@@ -225,16 +221,16 @@ describe('-m ipvs', () => {
     const meta = packet({ hook: NfHook.OUTPUT, dst: '10.233.64.7', dport: 8443 });
     const res = newIptablesResult();
     // Not an IPVS packet: the first rule cannot match, `! --ipvs` does.
-    expect(ev.evaluate(NfTable.FILTER, meta, res)).toBe(Verdict.REJECT);
+    expect(ev.evaluate(NfTable.FILTER, meta, res)).toBe(HookVerdict.REJECT);
     Object.assign(state, { property: true, vaddr: parseIPv4('203.0.113.10'), vport: 443, reply: false });
-    expect(ev.evaluate(NfTable.FILTER, meta, res)).toBe(Verdict.DROP);
+    expect(ev.evaluate(NfTable.FILTER, meta, res)).toBe(HookVerdict.DROP);
     state.reply = true;
-    expect(ev.evaluate(NfTable.FILTER, meta, res)).toBe(Verdict.ACCEPT);
+    expect(ev.evaluate(NfTable.FILTER, meta, res)).toBe(HookVerdict.ACCEPT);
     Object.assign(state, { reply: false, vport: 80 });
-    expect(ev.evaluate(NfTable.FILTER, meta, res)).toBe(Verdict.ACCEPT);
+    expect(ev.evaluate(NfTable.FILTER, meta, res)).toBe(HookVerdict.ACCEPT);
     Object.assign(state, { vport: 443 });
-    meta.proto = IpProto.UDP;
-    expect(ev.evaluate(NfTable.FILTER, meta, res)).toBe(Verdict.ACCEPT);
+    meta.proto = IpProtocol.UDP;
+    expect(ev.evaluate(NfTable.FILTER, meta, res)).toBe(HookVerdict.ACCEPT);
   });
 
   it('refuses at load a ruleset using -m ipvs when no IPVS state is given', () => {
@@ -263,6 +259,6 @@ describe('-m physdev', () => {
 
   it('matches only when every option is inverted: no packet crosses a bridge in dpsim', () => {
     const ev = new IptablesEvaluator(parseIptables(text).ruleset, { rng: new Rng(1), localAddresses: [] });
-    expect(ev.evaluate(NfTable.FILTER, packet(), newIptablesResult())).toBe(Verdict.REJECT);
+    expect(ev.evaluate(NfTable.FILTER, packet(), newIptablesResult())).toBe(HookVerdict.REJECT);
   });
 });

@@ -5,17 +5,14 @@ import {
   compileIpvs,
   connOverhead,
   IpvsNode,
+  IpvsTcpState,
   IpvsVerdict,
   renderIpvsadmConnections,
   renderIpvsadmList,
-  TCP_ACK,
-  TCP_FIN,
-  TCP_RST,
-  TCP_SYN,
-  TcpState,
 } from '../../../src/proxy/ipvs/index.js';
 import { formatIPv4, parseIPv4 } from '../../../src/util/ipv4.js';
 import { Rng } from '../../../src/util/rng.js';
+import { TcpFlag } from '../../../src/wire/tcp.js';
 import { ep, model, WEB } from './fixtures.js';
 
 const S = 1e9;
@@ -63,10 +60,10 @@ function webService(ipvs: IpvsNode) {
 describe('IPVS datapath (ip_vs_in / ip_vs_out)', () => {
   it('DNATs a SYN to a real server and un-NATs the reply back to the VIP', () => {
     const ipvs = node();
-    const dest = send(ipvs, 40000, TCP_SYN, 0);
+    const dest = send(ipvs, 40000, TcpFlag.SYN, 0);
     expect(dest).toMatch(/^10\.233\.6[456]\.2:8080$/);
     const [ip, port] = dest.split(':');
-    const v = ipvs.datapath.reply(pkt(parseIPv4(ip), +port, CLIENT, 40000, 0.001), TCP_SYN | TCP_ACK);
+    const v = ipvs.datapath.reply(pkt(parseIPv4(ip), +port, CLIENT, 40000, 0.001), TcpFlag.SYN | TcpFlag.ACK);
     expect(v).toBe(IpvsVerdict.FORWARD);
     expect(formatIPv4(ipvs.datapath.result.saddr)).toBe('10.233.17.37');
     expect(ipvs.datapath.result.sport).toBe(80);
@@ -75,34 +72,38 @@ describe('IPVS datapath (ip_vs_in / ip_vs_out)', () => {
 
   it('rr spreads successive new connections over the real servers in kernel list order', () => {
     const ipvs = node();
-    const picks = [0, 1, 2, 3].map((i) => send(ipvs, 40000 + i, TCP_SYN, 0));
+    const picks = [0, 1, 2, 3].map((i) => send(ipvs, 40000 + i, TcpFlag.SYN, 0));
     // Real servers were added in sorted order, each at the list head: the list is reversed.
     expect(picks).toEqual(['10.233.66.2:8080', '10.233.65.2:8080', '10.233.64.2:8080', '10.233.66.2:8080']);
   });
 
   it('leaves non-SYN TCP without a connection alone and rejects when there is no real server', () => {
     const ipvs = node();
-    expect(send(ipvs, 40000, TCP_ACK, 0)).toBe(`verdict ${IpvsVerdict.NOT_IPVS}`);
-    expect(ipvs.datapath.request(pkt(CLIENT, 1, VIP, 81, 0), TCP_SYN)).toBe(IpvsVerdict.NOT_IPVS);
+    expect(send(ipvs, 40000, TcpFlag.ACK, 0)).toBe(`verdict ${IpvsVerdict.NOT_IPVS}`);
+    expect(ipvs.datapath.request(pkt(CLIENT, 1, VIP, 81, 0), TcpFlag.SYN)).toBe(IpvsVerdict.NOT_IPVS);
     const empty = node([{ ...WEB, endpoints: [] }]);
-    expect(send(empty, 40000, TCP_SYN, 0)).toBe(`verdict ${IpvsVerdict.REJECT}`);
+    expect(send(empty, 40000, TcpFlag.SYN, 0)).toBe(`verdict ${IpvsVerdict.REJECT}`);
   });
 
   it('counts a connection active from SYN to ESTABLISHED and inactive from FIN on, then expires it', () => {
     const ipvs = node();
-    const d = send(ipvs, 40000, TCP_SYN, 0);
+    const d = send(ipvs, 40000, TcpFlag.SYN, 0);
     const dest = webService(ipvs).dests.find((x) => `${formatIPv4(x.addr)}:${x.port}` === d);
     if (dest === undefined) throw new Error('dest');
     const cp = ipvs.datapath.result.conn;
-    expect([dest.activeConns, dest.inactConns, ipvs.conns.state[cp]]).toEqual([1, 0, TcpState.SYN_RECV]);
-    send(ipvs, 40000, TCP_ACK, 1);
-    expect(ipvs.conns.state[cp]).toBe(TcpState.ESTABLISHED);
-    send(ipvs, 40000, TCP_FIN | TCP_ACK, 2); // client FIN: ESTABLISHED → CLOSE_WAIT (input table)
-    expect([ipvs.conns.state[cp], dest.activeConns, dest.inactConns]).toEqual([TcpState.CLOSE_WAIT, 0, 1]);
+    expect([dest.activeConns, dest.inactConns, ipvs.conns.state[cp]]).toEqual([1, 0, IpvsTcpState.SYN_RECV]);
+    send(ipvs, 40000, TcpFlag.ACK, 1);
+    expect(ipvs.conns.state[cp]).toBe(IpvsTcpState.ESTABLISHED);
+    send(ipvs, 40000, TcpFlag.FIN | TcpFlag.ACK, 2); // client FIN: ESTABLISHED → CLOSE_WAIT (input table)
+    expect([ipvs.conns.state[cp], dest.activeConns, dest.inactConns]).toEqual([
+      IpvsTcpState.CLOSE_WAIT,
+      0,
+      1,
+    ]);
     const [ip, port] = d.split(':');
-    ipvs.datapath.reply(pkt(parseIPv4(ip), +port, CLIENT, 40000, 2.1), TCP_FIN | TCP_ACK); // → TIME_WAIT
-    send(ipvs, 40000, TCP_ACK, 2.2);
-    expect(ipvs.conns.state[cp]).toBe(TcpState.TIME_WAIT);
+    ipvs.datapath.reply(pkt(parseIPv4(ip), +port, CLIENT, 40000, 2.1), TcpFlag.FIN | TcpFlag.ACK); // → TIME_WAIT
+    send(ipvs, 40000, TcpFlag.ACK, 2.2);
+    expect(ipvs.conns.state[cp]).toBe(IpvsTcpState.TIME_WAIT);
     // TIME_WAIT lasts 120 s after the last packet.
     expect(ipvs.conns.expireDue((2.2 + 119.9) * S)).toBe(0);
     expect(ipvs.conns.expireDue((2.2 + 120) * S)).toBe(1);
@@ -111,9 +112,9 @@ describe('IPVS datapath (ip_vs_in / ip_vs_out)', () => {
 
   it('expires idle connections after the kernel timeouts: established 900 s, SYN_RECV 60 s, UDP 300 s', () => {
     const ipvs = node();
-    send(ipvs, 1, TCP_SYN, 0);
-    send(ipvs, 1, TCP_ACK, 0);
-    send(ipvs, 2, TCP_SYN, 0);
+    send(ipvs, 1, TcpFlag.SYN, 0);
+    send(ipvs, 1, TcpFlag.ACK, 0);
+    send(ipvs, 2, TcpFlag.SYN, 0);
     expect(ipvs.conns.expireDue(59.999 * S)).toBe(0);
     expect(ipvs.conns.expireDue(60 * S)).toBe(1); // the half-open one
     expect(ipvs.conns.expireDue(899.999 * S)).toBe(0);
@@ -130,11 +131,11 @@ describe('IPVS datapath (ip_vs_in / ip_vs_out)', () => {
 
   it('a new SYN on a TIME_WAIT entry is rescheduled (conn_reuse_mode 1)', () => {
     const ipvs = node();
-    const first = send(ipvs, 40000, TCP_SYN, 0);
-    send(ipvs, 40000, TCP_ACK, 0.5);
-    send(ipvs, 40000, TCP_RST, 1); // ESTABLISHED → CLOSE (an RST in SYN_RECV would keep SYN_RECV)
-    expect(ipvs.conns.state[ipvs.datapath.result.conn]).toBe(TcpState.CLOSE);
-    const second = send(ipvs, 40000, TCP_SYN, 2);
+    const first = send(ipvs, 40000, TcpFlag.SYN, 0);
+    send(ipvs, 40000, TcpFlag.ACK, 0.5);
+    send(ipvs, 40000, TcpFlag.RST, 1); // ESTABLISHED → CLOSE (an RST in SYN_RECV would keep SYN_RECV)
+    expect(ipvs.conns.state[ipvs.datapath.result.conn]).toBe(IpvsTcpState.CLOSE);
+    const second = send(ipvs, 40000, TcpFlag.SYN, 2);
     expect(second).not.toBe(first);
     expect(ipvs.conns.count).toBe(1);
   });
@@ -144,9 +145,9 @@ describe('IPVS datapath (ip_vs_in / ip_vs_out)', () => {
     const ipvs = node([sticky]);
     /** A whole short connection: SYN, ACK, RST (ESTABLISHED → CLOSE, expiring 10 s later). */
     const shortConn = (sport: number, t: number, saddr = CLIENT): string => {
-      const d = send(ipvs, sport, TCP_SYN, t, saddr);
-      send(ipvs, sport, TCP_ACK, t, saddr);
-      send(ipvs, sport, TCP_RST, t, saddr);
+      const d = send(ipvs, sport, TcpFlag.SYN, t, saddr);
+      send(ipvs, sport, TcpFlag.ACK, t, saddr);
+      send(ipvs, sport, TcpFlag.RST, t, saddr);
       return d;
     };
     const first = shortConn(40000, 0);
@@ -157,7 +158,7 @@ describe('IPVS datapath (ip_vs_in / ip_vs_out)', () => {
     expect(shortConn(40100, 149.9)).toBe(first);
     // Re-armed at 149.9; once it fires (249.9) the client is scheduled afresh.
     ipvs.conns.expireDue(249.9 * S);
-    expect(send(ipvs, 40200, TCP_SYN, 250)).not.toBe(first);
+    expect(send(ipvs, 40200, TcpFlag.SYN, 250)).not.toBe(first);
   });
 
   it('a persistence template lapses once the connections it controls have timed out (TIME_WAIT 120 s) and its own timer fires', () => {
@@ -165,15 +166,15 @@ describe('IPVS datapath (ip_vs_in / ip_vs_out)', () => {
     const ipvs = node([sticky]);
     /** A closed connection: SYN, ACK, client FIN, server FIN+ACK, client ACK → TIME_WAIT. */
     const closedConn = (sport: number, t: number): string => {
-      const d = send(ipvs, sport, TCP_SYN, t);
+      const d = send(ipvs, sport, TcpFlag.SYN, t);
       const [ip, port] = d.split(':');
       const reply = (flags: number) =>
         ipvs.datapath.reply(pkt(parseIPv4(ip), +port, CLIENT, sport, t), flags);
-      reply(TCP_SYN | TCP_ACK);
-      send(ipvs, sport, TCP_ACK, t);
-      send(ipvs, sport, TCP_FIN | TCP_ACK, t);
-      reply(TCP_FIN | TCP_ACK);
-      send(ipvs, sport, TCP_ACK, t);
+      reply(TcpFlag.SYN | TcpFlag.ACK);
+      send(ipvs, sport, TcpFlag.ACK, t);
+      send(ipvs, sport, TcpFlag.FIN | TcpFlag.ACK, t);
+      reply(TcpFlag.FIN | TcpFlag.ACK);
+      send(ipvs, sport, TcpFlag.ACK, t);
       return d;
     };
     const first = closedConn(40000, 0);
@@ -189,8 +190,8 @@ describe('IPVS datapath (ip_vs_in / ip_vs_out)', () => {
   it('shows connections and templates like ipvsadm -Lnc', () => {
     const sticky = { ...WEB, sessionAffinity: 'ClientIP' as const, stickyMaxAgeSeconds: 10800 };
     const ipvs = node([sticky]);
-    const d = send(ipvs, 40000, TCP_SYN, 0);
-    send(ipvs, 40000, TCP_ACK, 0);
+    const d = send(ipvs, 40000, TcpFlag.SYN, 0);
+    send(ipvs, 40000, TcpFlag.ACK, 0);
     const text = renderIpvsadmConnections(ipvs.conns, 75 * S);
     const lines = text.split('\n');
     expect(lines.slice(0, 2)).toEqual([
@@ -208,10 +209,10 @@ describe('IPVS datapath (ip_vs_in / ip_vs_out)', () => {
 
   it('counts connections, packets and bytes like ipvsadm -Ln --stats', () => {
     const ipvs = node();
-    const d = send(ipvs, 40000, TCP_SYN, 0);
+    const d = send(ipvs, 40000, TcpFlag.SYN, 0);
     const [ip, port] = d.split(':');
-    ipvs.datapath.reply(pkt(parseIPv4(ip), +port, CLIENT, 40000, 0), TCP_SYN | TCP_ACK);
-    send(ipvs, 40000, TCP_ACK, 0);
+    ipvs.datapath.reply(pkt(parseIPv4(ip), +port, CLIENT, 40000, 0), TcpFlag.SYN | TcpFlag.ACK);
+    send(ipvs, 40000, TcpFlag.ACK, 0);
     const lines = renderIpvsadmList(ipvs.services, { stats: true }).split('\n');
     expect(lines[1]).toBe('Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes');
     expect(lines[2]).toBe('  -> RemoteAddress:Port');
@@ -224,16 +225,16 @@ describe('IPVS datapath (ip_vs_in / ip_vs_out)', () => {
 
   it('graceful termination: a removed TCP real server goes to weight 0 until its connections drain', () => {
     const ipvs = node();
-    const d = send(ipvs, 40000, TCP_SYN, 0);
-    send(ipvs, 40000, TCP_ACK, 0);
+    const d = send(ipvs, 40000, TcpFlag.SYN, 0);
+    send(ipvs, 40000, TcpFlag.ACK, 0);
     const [ip] = d.split(':');
     const remaining = WEB.endpoints.filter((e) => e.ip !== ip);
     ipvs.sync(compileIpvs(model([{ ...WEB, endpoints: remaining }]), 'node1'));
     const gone = webService(ipvs).dests.find((x) => formatIPv4(x.addr) === ip);
     expect(gone?.weight).toBe(0);
     // The established connection keeps flowing to it; new ones never pick it.
-    expect(send(ipvs, 40000, TCP_ACK, 1)).toBe(d);
-    for (let i = 1; i <= 6; i++) expect(send(ipvs, 40000 + i, TCP_SYN, 1)).not.toBe(d);
+    expect(send(ipvs, 40000, TcpFlag.ACK, 1)).toBe(d);
+    for (let i = 1; i <= 6; i++) expect(send(ipvs, 40000 + i, TcpFlag.SYN, 1)).not.toBe(d);
     expect(ipvs.gracefulTick(60 * S)).toBe(0);
     expect(ipvs.gracefulTick(901 * S)).toBe(1);
     expect(webService(ipvs).dests.some((x) => formatIPv4(x.addr) === ip)).toBe(false);
@@ -282,7 +283,7 @@ describe('IPVS datapath (ip_vs_in / ip_vs_out)', () => {
               // Expected choice from the counters the kernel sees at scheduling time.
               const existing = ipvs.conns.findIn(6, CLIENT, o.port, VIP, 80);
               if (existing >= 0) {
-                send(ipvs, o.port, TCP_SYN, now);
+                send(ipvs, o.port, TcpFlag.SYN, now);
                 continue;
               }
               const avail = svc.dests.filter((d) => d.weight > 0);
@@ -298,10 +299,10 @@ describe('IPVS datapath (ip_vs_in / ip_vs_out)', () => {
                   if (cost(d) * bw < cost(best) * w) best = d;
                 }
               }
-              const got = send(ipvs, o.port, TCP_SYN, now);
+              const got = send(ipvs, o.port, TcpFlag.SYN, now);
               if (got !== `${formatIPv4(best.addr)}:${best.port}`) return false;
             } else {
-              send(ipvs, o.port, o.op === 'ack' ? TCP_ACK : TCP_RST, now);
+              send(ipvs, o.port, o.op === 'ack' ? TcpFlag.ACK : TcpFlag.RST, now);
             }
             // Counters must equal what the table holds.
             for (const d of svc.dests) {

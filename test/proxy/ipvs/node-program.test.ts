@@ -4,20 +4,10 @@
  * end on the simulated cluster with real frames.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  HookResult,
-  HookVerdict,
-  NatRequest,
-  type RuleTraceEvent,
-} from '../../../src/proxy/common/datapath.js';
+import { CtState } from '../../../src/conntrack/constants.js';
+import { HookResult, HookVerdict, NatKind, type RuleTraceEvent } from '../../../src/proxy/common/datapath.js';
 import type { ServicePort } from '../../../src/proxy/common/model.js';
-import {
-  CtState,
-  IpProto,
-  NfHook,
-  newPacketMeta,
-  type PacketMeta,
-} from '../../../src/proxy/common/packet-meta.js';
+import { NfHook, newPacketMeta, type PacketMeta } from '../../../src/proxy/common/packet-meta.js';
 import {
   compileIpvs,
   type IpvsCompileOptions,
@@ -32,6 +22,7 @@ import type { CaptureSink } from '../../../src/topology/network.js';
 import { formatIPv4, parseIPv4 } from '../../../src/util/ipv4.js';
 import { Rng } from '../../../src/util/rng.js';
 import { newFiveTuple, ParseStatus, parseFiveTuple, writeTcpFrame } from '../../../src/wire/index.js';
+import { IpProtocol } from '../../../src/wire/ip-protocol.js';
 import { ep, model, NODES, ORIGIN, servicePort, WEB } from './fixtures.js';
 
 const SYN = 0x02;
@@ -56,7 +47,7 @@ function newPacket(src: string, sport: number, dst: string, dport: number, tcpFl
     sport,
     daddr: parseIPv4(dst),
     dport,
-    proto: IpProto.TCP,
+    proto: IpProtocol.TCP,
     tcpFlags,
     length: 60,
     ctState: tcpFlags === SYN ? CtState.NEW : CtState.ESTABLISHED,
@@ -84,7 +75,7 @@ function deliverNew(program: IpvsNodeProgram, meta: PacketMeta, inIface: string,
   const markAfterPrerouting = meta.mark;
   const input = hook(program, meta, NfHook.INPUT, inIface, '');
   let post: HookResult | null = null;
-  if (input.verdict === HookVerdict.ACCEPT && input.nat === NatRequest.DNAT) {
+  if (input.verdict === HookVerdict.ACCEPT && input.nat === NatKind.DNAT) {
     meta.daddr = input.natAddr;
     meta.dport = input.natPortMin;
     post = hook(program, meta, NfHook.POSTROUTING, inIface, outIfaceAfterDnat);
@@ -103,12 +94,12 @@ describe('IpvsNodeProgram hook by hook', () => {
     const { program } = programFor([WEB]);
     const r = deliverNew(program, newPacket(CLIENT, 40000, NODE1, 31313), 'eth0');
     expect(r.pre.verdict).toBe(HookVerdict.ACCEPT);
-    expect(r.pre.nat).toBe(NatRequest.NONE);
+    expect(r.pre.nat).toBe(NatKind.NONE);
     expect(r.markAfterPrerouting).toBe(MASQ_MARK); // KUBE-NODE-PORT-TCP → KUBE-MARK-MASQ
     expect(r.input.verdict).toBe(HookVerdict.ACCEPT);
-    expect(r.input.nat).toBe(NatRequest.DNAT);
+    expect(r.input.nat).toBe(NatKind.DNAT);
     expect(WEB_PODS.map((ip) => `${ip}:8080`)).toContain(r.target);
-    expect(r.post?.nat).toBe(NatRequest.MASQUERADE);
+    expect(r.post?.nat).toBe(NatKind.MASQUERADE);
     expect(r.post?.natRandomFully).toBe(true);
   });
 
@@ -116,16 +107,16 @@ describe('IpvsNodeProgram hook by hook', () => {
     const { program } = programFor([WEB]);
     const r = deliverNew(program, newPacket('10.233.64.9', 40000, '10.233.17.37', 80), 'cali0123456789a');
     expect(r.markAfterPrerouting).toBe(0);
-    expect(r.input.nat).toBe(NatRequest.DNAT);
+    expect(r.input.nat).toBe(NatKind.DNAT);
     expect(WEB_PODS.map((ip) => `${ip}:8080`)).toContain(r.target);
-    expect(r.post?.nat).toBe(NatRequest.NONE);
+    expect(r.post?.nat).toBe(NatKind.NONE);
   });
 
   it('ClusterIP from outside the cluster CIDR is masqueraded (KUBE-CLUSTER-IP with ! -s clusterCIDR)', () => {
     const { program } = programFor([WEB]);
     const r = deliverNew(program, newPacket(CLIENT, 40001, '10.233.17.37', 80), 'eth0');
     expect(r.markAfterPrerouting).toBe(MASQ_MARK);
-    expect(r.post?.nat).toBe(NatRequest.MASQUERADE);
+    expect(r.post?.nat).toBe(NatKind.MASQUERADE);
   });
 
   it('a pod reaching itself through its Service is masqueraded by the KUBE-LOOP-BACK hairpin rule', () => {
@@ -139,7 +130,7 @@ describe('IpvsNodeProgram hook by hook', () => {
     const r = deliverNew(program, newPacket('10.233.64.2', 40000, '10.233.9.9', 80), 'cali0', 'cali0');
     expect(r.target).toBe('10.233.64.2:8080');
     expect(r.markAfterPrerouting).toBe(0);
-    expect(r.post?.nat).toBe(NatRequest.MASQUERADE);
+    expect(r.post?.nat).toBe(NatKind.MASQUERADE);
   });
 
   it('a Service without endpoints is REJECTed with ICMP port unreachable by IPVS itself', () => {
@@ -214,7 +205,7 @@ describe('IpvsNodeProgram hook by hook', () => {
     const meta = newPacket(NODE1, 50000, '10.233.17.37', 80);
     const out = hook(program, meta, NfHook.OUTPUT, '', 'eth0');
     expect(out.verdict).toBe(HookVerdict.ACCEPT);
-    expect(out.nat).toBe(NatRequest.DNAT);
+    expect(out.nat).toBe(NatKind.DNAT);
     expect(WEB_PODS).toContain(formatIPv4(out.natAddr));
     expect(meta.mark).toBe(MASQ_MARK); // the node IP is outside the cluster CIDR
   });
@@ -262,7 +253,7 @@ describe('IpvsNodeProgram hook by hook', () => {
     expect(r.target).toBe('10.233.65.2:8080');
     // …and KUBE-NODE-PORT-LOCAL-TCP returns before KUBE-MARK-MASQ: the client IP is kept.
     expect(r.markAfterPrerouting).toBe(0);
-    expect(r.post?.nat).toBe(NatRequest.NONE);
+    expect(r.post?.nat).toBe(NatKind.NONE);
   });
 });
 

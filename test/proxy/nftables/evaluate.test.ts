@@ -1,24 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { CtState } from '../../../src/conntrack/constants.js';
+import { HookVerdict, NatKind } from '../../../src/proxy/common/datapath.js';
 import type { ProxyModel } from '../../../src/proxy/common/model.js';
-import {
-  CtState,
-  IpProto,
-  NfHook,
-  newPacketMeta,
-  type PacketMeta,
-} from '../../../src/proxy/common/packet-meta.js';
+import { NfHook, newPacketMeta, type PacketMeta } from '../../../src/proxy/common/packet-meta.js';
 import { compileNftables } from '../../../src/proxy/nftables/compile.js';
-import {
-  NftDatapath,
-  NftHookResult,
-  NftNatKind,
-  type NftTraceSink,
-  NftVerdictCode,
-} from '../../../src/proxy/nftables/evaluate.js';
+import { NftDatapath, NftHookResult, type NftTraceSink } from '../../../src/proxy/nftables/evaluate.js';
 import type { NftTable } from '../../../src/proxy/nftables/table.js';
 import { formatIPv4, parseIPv4 } from '../../../src/util/ipv4.js';
 import { Rng } from '../../../src/util/rng.js';
 import { chiSquareUniformTest } from '../../../src/util/stats.js';
+import { IpProtocol } from '../../../src/wire/ip-protocol.js';
 import {
   endpoint,
   everyServiceTypeModel,
@@ -59,7 +50,7 @@ function packet(
     hook,
     saddr: parseIPv4(saddr),
     daddr: parseIPv4(daddr),
-    proto: IpProto.TCP,
+    proto: IpProtocol.TCP,
     sport: 40000,
     dport,
     length: 60,
@@ -74,14 +65,14 @@ function run(dp: NftDatapath, meta: PacketMeta): NftHookResult {
 }
 
 const dnatTarget = (r: NftHookResult) =>
-  r.nat === NftNatKind.DNAT ? `${formatIPv4(r.natAddr)}:${r.natPort}` : 'none';
+  r.nat === NatKind.DNAT ? `${formatIPv4(r.natAddr)}:${r.natPort}` : 'none';
 
 describe('NftDatapath dispatch', () => {
   it('DNATs a ClusterIP connection from a pod to its endpoint without marking it for masquerade', () => {
     const dp = datapath(originLikeModel());
     const meta = packet(NfHook.PREROUTING, POD_ON_NODE, '10.233.0.1', 443);
     const r = run(dp, meta);
-    expect(r.verdict).toBe(NftVerdictCode.ACCEPT);
+    expect(r.verdict).toBe(HookVerdict.ACCEPT);
     expect(dnatTarget(r)).toBe('192.168.100.100:6443');
     expect(meta.mark).toBe(0);
     // Later hooks see the translated destination.
@@ -97,7 +88,7 @@ describe('NftDatapath dispatch', () => {
     expect(meta.mark).toBe(0x4000);
     meta.hook = NfHook.POSTROUTING;
     const post = run(dp, meta);
-    expect(post.nat).toBe(NftNatKind.MASQUERADE);
+    expect(post.nat).toBe(NatKind.MASQUERADE);
     expect(post.natFullyRandom).toBe(true);
     expect(meta.mark).toBe(0);
   });
@@ -108,43 +99,43 @@ describe('NftDatapath dispatch', () => {
     expect(dnatTarget(run(dp, meta))).toMatch(/^10\.244\.1\.[234]:8080$/);
     expect(meta.mark).toBe(0x4000);
     const elsewhere = packet(NfHook.PREROUTING, OUTSIDE, '192.168.100.101', 30532);
-    expect(run(dp, elsewhere).nat).toBe(NftNatKind.NONE);
+    expect(run(dp, elsewhere).nat).toBe(NatKind.NONE);
   });
 
   it('drops new connections to unallocated ClusterIPs in the service CIDR and rejects wrong ports of live ones', () => {
     const dp = datapath(originLikeModel());
     for (const hook of [NfHook.FORWARD, NfHook.OUTPUT]) {
-      expect(run(dp, packet(hook, POD_ON_NODE, '10.233.0.99', 80)).verdict).toBe(NftVerdictCode.DROP);
-      expect(run(dp, packet(hook, POD_ON_NODE, '10.233.0.1', 80)).verdict).toBe(NftVerdictCode.REJECT);
+      expect(run(dp, packet(hook, POD_ON_NODE, '10.233.0.99', 80)).verdict).toBe(HookVerdict.DROP);
+      expect(run(dp, packet(hook, POD_ON_NODE, '10.233.0.1', 80)).verdict).toBe(HookVerdict.REJECT);
       // Outside the service CIDR nothing happens.
-      expect(run(dp, packet(hook, POD_ON_NODE, '10.234.0.99', 80)).verdict).toBe(NftVerdictCode.ACCEPT);
+      expect(run(dp, packet(hook, POD_ON_NODE, '10.234.0.99', 80)).verdict).toBe(HookVerdict.ACCEPT);
     }
   });
 
   it('lets the translated packet through filter-output after nat-output DNATs it', () => {
     const dp = datapath(originLikeModel());
     const r = run(dp, packet(NfHook.OUTPUT, NODE_IP, '10.233.21.104', 80));
-    expect(r.verdict).toBe(NftVerdictCode.ACCEPT);
-    expect(r.nat).toBe(NftNatKind.DNAT);
+    expect(r.verdict).toBe(HookVerdict.ACCEPT);
+    expect(r.nat).toBe(NatKind.DNAT);
   });
 
   it('rejects a Service without endpoints on its ClusterIP, external IP and NodePort', () => {
     const dp = datapath(everyServiceTypeModel());
     const pre = packet(NfHook.PREROUTING, POD_ON_NODE, '10.233.0.20', 80);
-    expect(run(dp, pre).nat).toBe(NftNatKind.NONE);
+    expect(run(dp, pre).nat).toBe(NatKind.NONE);
     const fwd = run(dp, packet(NfHook.FORWARD, POD_ON_NODE, '10.233.0.20', 80));
-    expect(fwd.verdict).toBe(NftVerdictCode.REJECT);
+    expect(fwd.verdict).toBe(HookVerdict.REJECT);
     expect(dp.chainName(fwd.chain)).toBe('reject-chain');
-    expect(run(dp, packet(NfHook.FORWARD, OUTSIDE, '203.0.113.7', 80)).verdict).toBe(NftVerdictCode.REJECT);
-    expect(run(dp, packet(NfHook.INPUT, OUTSIDE, NODE_IP, 30001)).verdict).toBe(NftVerdictCode.REJECT);
+    expect(run(dp, packet(NfHook.FORWARD, OUTSIDE, '203.0.113.7', 80)).verdict).toBe(HookVerdict.REJECT);
+    expect(run(dp, packet(NfHook.INPUT, OUTSIDE, NODE_IP, 30001)).verdict).toBe(HookVerdict.REJECT);
   });
 
   it('drops external traffic for eTP=Local without local endpoints, but short-circuits pods to the cluster endpoints', () => {
     const dp = datapath(everyServiceTypeModel());
     const ext = packet(NfHook.PREROUTING, OUTSIDE, NODE_IP, 30004);
-    expect(run(dp, ext).nat).toBe(NftNatKind.NONE);
+    expect(run(dp, ext).nat).toBe(NatKind.NONE);
     ext.hook = NfHook.INPUT;
-    expect(run(dp, ext).verdict).toBe(NftVerdictCode.DROP);
+    expect(run(dp, ext).verdict).toBe(HookVerdict.DROP);
     const fromPod = run(dp, packet(NfHook.PREROUTING, POD_ON_NODE, NODE_IP, 30004));
     expect(dnatTarget(fromPod)).toBe('10.244.2.7:8080');
   });
@@ -155,33 +146,35 @@ describe('NftDatapath dispatch', () => {
     expect(dnatTarget(run(dp, ext))).toBe('10.244.1.5:8080');
     expect(ext.mark).toBe(0);
     const local = packet(NfHook.OUTPUT, NODE_IP, NODE_IP, 30003);
-    expect(run(dp, local).nat).toBe(NftNatKind.DNAT);
+    expect(run(dp, local).nat).toBe(NatKind.DNAT);
     expect(local.mark).toBe(0x4000);
   });
 
   it('drops ClusterIP traffic for iTP=Local without local endpoints', () => {
     const dp = datapath(everyServiceTypeModel());
-    expect(run(dp, packet(NfHook.PREROUTING, POD_ON_NODE, '10.233.0.60', 80)).nat).toBe(NftNatKind.NONE);
-    expect(run(dp, packet(NfHook.FORWARD, POD_ON_NODE, '10.233.0.60', 80)).verdict).toBe(NftVerdictCode.DROP);
+    expect(run(dp, packet(NfHook.PREROUTING, POD_ON_NODE, '10.233.0.60', 80)).nat).toBe(NatKind.NONE);
+    expect(run(dp, packet(NfHook.FORWARD, POD_ON_NODE, '10.233.0.60', 80)).verdict).toBe(HookVerdict.DROP);
   });
 
   it('enforces loadBalancerSourceRanges before DNAT', () => {
     const dp = datapath(everyServiceTypeModel());
     const blocked = run(dp, packet(NfHook.PREROUTING, '198.18.0.1', '198.51.100.5', 80));
-    expect(blocked.verdict).toBe(NftVerdictCode.DROP);
+    expect(blocked.verdict).toBe(HookVerdict.DROP);
     expect(dp.chainName(blocked.chain)).toBe('firewall-AKOP7O27-ns5/lb/tcp/p80');
-    expect(run(dp, packet(NfHook.PREROUTING, '203.0.113.4', '198.51.100.5', 80)).nat).toBe(NftNatKind.DNAT);
+    expect(run(dp, packet(NfHook.PREROUTING, '203.0.113.4', '198.51.100.5', 80)).nat).toBe(NatKind.DNAT);
   });
 
   it('dispatches UDP and SCTP by protocol and leaves other protocols alone', () => {
     const dp = datapath(everyServiceTypeModel());
     expect(
-      dnatTarget(run(dp, packet(NfHook.PREROUTING, POD_ON_NODE, '10.233.0.3', 53, { proto: IpProto.UDP }))),
+      dnatTarget(
+        run(dp, packet(NfHook.PREROUTING, POD_ON_NODE, '10.233.0.3', 53, { proto: IpProtocol.UDP })),
+      ),
     ).toBe('10.244.2.9:53');
-    expect(run(dp, packet(NfHook.PREROUTING, POD_ON_NODE, '10.233.0.3', 53)).nat).toBe(NftNatKind.NONE);
+    expect(run(dp, packet(NfHook.PREROUTING, POD_ON_NODE, '10.233.0.3', 53)).nat).toBe(NatKind.NONE);
     expect(
       dnatTarget(
-        run(dp, packet(NfHook.PREROUTING, POD_ON_NODE, '10.233.0.11', 9999, { proto: IpProto.SCTP })),
+        run(dp, packet(NfHook.PREROUTING, POD_ON_NODE, '10.233.0.11', 9999, { proto: IpProtocol.SCTP })),
       ),
     ).toBe('10.244.2.9:9999');
   });
@@ -189,11 +182,11 @@ describe('NftDatapath dispatch', () => {
   it('consults nat chains only for the first packet of a connection', () => {
     const dp = datapath(originLikeModel());
     const est = packet(NfHook.PREROUTING, POD_ON_NODE, '10.233.0.1', 443, { ctState: CtState.ESTABLISHED });
-    expect(run(dp, est).nat).toBe(NftNatKind.NONE);
+    expect(run(dp, est).nat).toBe(NatKind.NONE);
     expect(
       run(dp, packet(NfHook.FORWARD, POD_ON_NODE, '10.233.0.99', 80, { ctState: CtState.ESTABLISHED }))
         .verdict,
-    ).toBe(NftVerdictCode.ACCEPT);
+    ).toBe(HookVerdict.ACCEPT);
   });
 
   it('numgen index i selects the i-th endpoint in kube-proxy order (reciprocal_scale of a u32)', () => {
@@ -228,7 +221,7 @@ describe('NftDatapath load balancing', () => {
           hook: NfHook.PREROUTING,
           saddr: parseIPv4(POD_ON_NODE),
           daddr: parseIPv4(`10.233.1.${n}`),
-          proto: IpProto.TCP,
+          proto: IpProtocol.TCP,
           dport: 80,
           mark: 0,
           ctState: CtState.NEW,
@@ -381,6 +374,6 @@ describe('NftDatapath trace and counters', () => {
       node: { name: 'n', ip: NODE_IP },
     };
     const dp = new NftDatapath(table, { rng: new Rng(1) });
-    expect(run(dp, packet(NfHook.INPUT, OUTSIDE, NODE_IP, 1)).verdict).toBe(NftVerdictCode.DROP);
+    expect(run(dp, packet(NfHook.INPUT, OUTSIDE, NODE_IP, 1)).verdict).toBe(HookVerdict.DROP);
   });
 });
