@@ -11,21 +11,20 @@ import {
   ConntrackTable,
   CtDir,
   connOf,
-  IPPROTO_TCP,
   NS_PER_SECOND,
-  TCP_ACK,
   TCP_CT_IGNORE,
   TCP_CT_INVALID,
   TCP_CT_STATE_NAMES,
-  TCP_FIN,
-  TCP_RST,
-  TCP_SYN,
   TcpCtState,
   tcpFlagIndex,
   tcpNextState,
 } from '../../src/conntrack/index.js';
 import { parseIPv4 } from '../../src/util/ipv4.js';
 import { Rng } from '../../src/util/rng.js';
+import { IpProtocol } from '../../src/wire/ip-protocol.js';
+import { TcpFlag } from '../../src/wire/tcp.js';
+
+const [TCP_SYN, TCP_ACK, TCP_FIN, TCP_RST] = [TcpFlag.SYN, TcpFlag.ACK, TcpFlag.FIN, TcpFlag.RST];
 
 /** Column order of the kernel's table (enum tcp_conntrack). */
 const KERNEL_COLUMNS = ['sNO', 'sSS', 'sSR', 'sES', 'sFW', 'sCW', 'sLA', 'sTW', 'sCL', 'sS2'] as const;
@@ -89,8 +88,8 @@ const S = NS_PER_SECOND;
 /** One packet through track + confirm, as a node's hooks would send it. */
 function send(ct: ConntrackTable, fromClient: boolean, flags: number, now: number): number {
   const ref = fromClient
-    ? ct.track(CLIENT, SERVER, 40000, 80, IPPROTO_TCP, flags, now)
-    : ct.track(SERVER, CLIENT, 80, 40000, IPPROTO_TCP, flags, now);
+    ? ct.track(CLIENT, SERVER, 40000, 80, IpProtocol.TCP, flags, now)
+    : ct.track(SERVER, CLIENT, 80, 40000, IpProtocol.TCP, flags, now);
   if (ref >= 0) expect(ct.confirm(ref, now)).toBe(0);
   return ref;
 }
@@ -131,8 +130,8 @@ describe('TCP teardown through the conntrack table (kernel states and timeouts)'
       ['server', TCP_FIN | TCP_ACK, TcpCtState.LAST_ACK, 30],
       ['client', TCP_ACK, TcpCtState.TIME_WAIT, 120],
     ]);
-    expect(ct.find(CLIENT, SERVER, 40000, 80, IPPROTO_TCP, (13 + 119) * S)).toBeGreaterThanOrEqual(0);
-    expect(ct.find(CLIENT, SERVER, 40000, 80, IPPROTO_TCP, (13 + 120) * S)).toBe(-1);
+    expect(ct.find(CLIENT, SERVER, 40000, 80, IpProtocol.TCP, (13 + 119) * S)).toBeGreaterThanOrEqual(0);
+    expect(ct.find(CLIENT, SERVER, 40000, 80, IpProtocol.TCP, (13 + 120) * S)).toBe(-1);
   });
 
   it('server closes first: its FIN (reply direction) makes FIN_WAIT, the client’s ACK CLOSE_WAIT, the client’s FIN LAST_ACK and the server’s last ACK (reply direction, in LAST_ACK) TIME_WAIT — not CLOSE — for 120 s', () => {
@@ -142,8 +141,8 @@ describe('TCP teardown through the conntrack table (kernel states and timeouts)'
       ['client', TCP_FIN | TCP_ACK, TcpCtState.LAST_ACK, 30],
       ['server', TCP_ACK, TcpCtState.TIME_WAIT, 120],
     ]);
-    expect(ct.find(CLIENT, SERVER, 40000, 80, IPPROTO_TCP, (13 + 119) * S)).toBeGreaterThanOrEqual(0);
-    expect(ct.find(CLIENT, SERVER, 40000, 80, IPPROTO_TCP, (13 + 120) * S)).toBe(-1);
+    expect(ct.find(CLIENT, SERVER, 40000, 80, IpProtocol.TCP, (13 + 119) * S)).toBeGreaterThanOrEqual(0);
+    expect(ct.find(CLIENT, SERVER, 40000, 80, IpProtocol.TCP, (13 + 120) * S)).toBe(-1);
   });
 
   it('simultaneous close: both FINs (FIN_WAIT, then LAST_ACK), then either last ACK makes TIME_WAIT', () => {
