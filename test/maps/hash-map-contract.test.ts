@@ -89,7 +89,7 @@ function keyOf(n: number, keyWords: number): Uint32Array {
   return k;
 }
 
-function valueOf(v: number, valueWords: number): Uint32Array {
+function valueWordsOf(v: number, valueWords: number): Uint32Array {
   return Uint32Array.from({ length: valueWords }, (_, i) => (v + i * 7919) >>> 0);
 }
 
@@ -130,7 +130,7 @@ describe.each(IMPLEMENTATIONS)('hash-map contract: %s', (_name, make) => {
           const key = keyOf(o.key, shape.keyWords);
           const name = [...key].join(',');
           if (o.kind === 'update') {
-            const value = valueOf(o.value, shape.valueWords);
+            const value = valueWordsOf(o.value, shape.valueWords);
             const present = model.has(name);
             const want =
               o.flags === BPF_NOEXIST && present
