@@ -39,6 +39,45 @@ export interface HttpResponderOptions {
   clockEpochMs?: number;
   /** Called for every accepted connection (the simulator records who connected from where). */
   onAccept?: (connection: TcpConnection) => void;
+  /**
+   * Builds the reply instead of the body template (host daemons such as kube-proxy's health
+   * servers); `clockMs` is the wall clock the Date header shows.
+   */
+  handler?: (request: RequestHead, clockMs: number) => HttpReply;
+}
+
+/**
+ * A handler's reply. Its headers are the ones a Go handler sets itself: Go's net/http writes
+ * them sorted by name, then its own Date and Content-Length.
+ */
+export interface HttpReply {
+  readonly status: number;
+  readonly headers: readonly (readonly [name: string, value: string])[];
+  readonly body: string;
+}
+
+const REASON_PHRASES: Readonly<Record<number, string>> = {
+  200: 'OK',
+  404: 'Not Found',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** A handler's reply as Go's net/http puts it on the wire. */
+export function encodeReply(reply: HttpReply, clockMs: number, method: string): Uint8Array {
+  const body = encodeUtf8(reply.body);
+  const sorted = [...reply.headers].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const head =
+    `HTTP/1.1 ${reply.status} ${REASON_PHRASES[reply.status] ?? ''}\r\n` +
+    sorted.map(([name, value]) => `${name}: ${value}\r\n`).join('') +
+    `Date: ${httpDate(clockMs)}\r\n` +
+    `Content-Length: ${body.length}\r\n` +
+    '\r\n';
+  const headBytes = encodeUtf8(head);
+  const out = new Uint8Array(headBytes.length + (method === 'HEAD' ? 0 : body.length));
+  out.set(headBytes);
+  if (method !== 'HEAD') out.set(body, headBytes.length);
+  return out;
 }
 
 export interface HttpResponderStats {
@@ -73,6 +112,11 @@ export function startHttpResponder(stack: TcpStack, options: HttpResponderOption
   const clockMs = (): number => epochMs + stack.transport.nowNs() / 1e6;
 
   const respond = (connection: TcpConnection, request: RequestHead): void => {
+    if (options.handler !== undefined) {
+      const now = clockMs();
+      connection.send(encodeReply(options.handler(request, now), now, request.method));
+      return;
+    }
     const body = encodeUtf8(renderBody(template, options.podName, request));
     const head =
       'HTTP/1.1 200 OK\r\n' +

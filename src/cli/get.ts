@@ -8,23 +8,14 @@ import type { ClusterLoadRequest } from '../k8s/load-files.js';
 import { clusterOptionsFromFlags, loadClusterFromFiles, ManifestFileError } from '../k8s/load-files.js';
 import type { LoadResult } from '../k8s/manifests.js';
 import { type OutputFormat, runGet } from '../k8s/printers.js';
+import { type LabelSelectorText, parseLabelSelector, SelectorParseError } from '../k8s/selector-text.js';
+import { type CliIo, processIo } from './io.js';
+import { reportOutcomes } from './manifest-report.js';
 
 /** Builds the cluster for a command; may return a bare Cluster or a LoadResult with outcomes. */
 export type LoadClusterFn = (req: ClusterLoadRequest) => Cluster | LoadResult | Promise<Cluster | LoadResult>;
 
-export interface GetIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-  setExitCode: (code: number) => void;
-}
-
-const defaultIo: GetIo = {
-  stdout: (t) => process.stdout.write(t),
-  stderr: (t) => process.stderr.write(t),
-  setExitCode: (c) => {
-    process.exitCode = c;
-  },
-};
+export type GetIo = CliIo;
 
 const FORMATS = ['wide', 'yaml', 'json', 'name'];
 
@@ -35,7 +26,7 @@ function collect(value: string, previous: string[] = []): string[] {
 export function registerGet(
   program: Command,
   loadCluster: LoadClusterFn = loadClusterFromFiles,
-  io: GetIo = defaultIo,
+  io: GetIo = processIo,
 ): Command {
   return program
     .command('get')
@@ -47,12 +38,14 @@ export function registerGet(
     .argument('[names...]', 'object names (with a single type)')
     .option(
       '-f, --filename <file>',
-      'manifest file (repeatable); default: the embedded origin scenario',
+      'manifest file, directory (its .json/.yaml/.yml files) or - for stdin (repeatable); default: the embedded origin scenario',
       collect,
     )
     .option('-o, --output <format>', 'output format: wide, yaml, json or name')
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-A, --all-namespaces', 'list across all namespaces')
+    .option('-l, --selector <selector>', 'label selector, e.g. app=myweb or "tier in (web,api),!canary"')
+    .option('--show-labels', 'add a LABELS column')
     .option('--seed <n>', 'seed for every random choice (ClusterIPs, NodePorts, names)')
     .action(async (types: string, names: string[], _opts: unknown, cmd: Command) => {
       const flags = cmd.optsWithGlobals() as Record<string, unknown>;
@@ -64,11 +57,23 @@ export function registerGet(
         io.setExitCode(1);
         return;
       }
+      let selector: LabelSelectorText | undefined;
+      if (typeof flags.selector === 'string') {
+        try {
+          selector = parseLabelSelector(flags.selector);
+        } catch (e) {
+          if (!(e instanceof SelectorParseError)) throw e;
+          io.stderr(`error: ${e.message}\n`);
+          io.setExitCode(1);
+          return;
+        }
+      }
       let loaded: Cluster | LoadResult;
       try {
         loaded = await loadCluster({
           ...clusterOptionsFromFlags(flags),
           files: (flags.filename as string[] | undefined) ?? [],
+          ...(io.readStdin !== undefined ? { readStdin: io.readStdin } : {}),
         });
       } catch (e) {
         if (e instanceof ManifestFileError || (e instanceof Error && e.name === 'ClusterConfigError')) {
@@ -81,7 +86,7 @@ export function registerGet(
       const cluster = 'cluster' in loaded ? loaded.cluster : loaded;
       let exitCode = 0;
       if ('outcomes' in loaded) {
-        for (const o of loaded.outcomes) if (o.status === 'rejected') io.stderr(`${o.message}\n`);
+        reportOutcomes(loaded.outcomes, io.stderr);
         if (loaded.rejected) exitCode = 1;
       }
       const result = runGet(cluster, {
@@ -89,6 +94,8 @@ export function registerGet(
         output: (output ?? 'table') as OutputFormat,
         namespace: flags.namespace as string | undefined,
         allNamespaces: flags.allNamespaces === true,
+        ...(selector !== undefined ? { selector } : {}),
+        showLabels: flags.showLabels === true,
       });
       io.stdout(result.stdout);
       io.stderr(result.stderr);

@@ -4,7 +4,7 @@
  * (minimum cell width 6, padding 3, last column unpadded), ages in
  * apimachinery's duration.HumanDuration, and `-o yaml|json` as kubectl prints lists.
  */
-import type { Deployment, ReplicaSet } from 'kubernetes-types/apps/v1.js';
+import type { DaemonSet, Deployment, ReplicaSet, StatefulSet } from 'kubernetes-types/apps/v1.js';
 import type { Namespace, Node, Pod, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { stringify as yamlStringify } from 'yaml';
@@ -13,6 +13,7 @@ import type { Cluster } from './cluster.js';
 import { managesSlices } from './controllers/endpointslice.js';
 import { isPodTerminating } from './controllers/pods.js';
 import { formatLabelSelector, formatSelectorMap } from './labels.js';
+import { formatLabelsColumn, type LabelSelectorText } from './selector-text.js';
 
 /** duration.HumanDuration: "23s", "5m", "2m30s", "3h5m", "2d4h", … */
 export function humanDuration(ms: number): string {
@@ -60,7 +61,14 @@ export function renderTable(header: readonly string[], rows: readonly (readonly 
     .join('\n');
 }
 
-type AnyObject = { metadata?: { name?: string; namespace?: string; creationTimestamp?: string } };
+type AnyObject = {
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    creationTimestamp?: string;
+    labels?: Record<string, string>;
+  };
+};
 
 export interface ResourceType {
   /** Canonical plural, as in `kubectl get <plural>`. */
@@ -236,6 +244,54 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     },
   },
   {
+    plural: 'daemonsets',
+    kind: 'DaemonSet',
+    apiVersion: 'apps/v1',
+    prefix: 'daemonset.apps',
+    namespaced: true,
+    aliases: ['daemonsets', 'daemonset', 'ds'],
+    list: (c) => c.daemonSets(),
+    header: (wide) => {
+      const base = ['NAME', 'DESIRED', 'CURRENT', 'READY', 'UP-TO-DATE', 'AVAILABLE', 'NODE SELECTOR', 'AGE'];
+      return wide ? [...base, 'CONTAINERS', 'IMAGES', 'SELECTOR'] : base;
+    },
+    row: (c, o, wide) => {
+      const ds = o as DaemonSet;
+      const st = ds.status;
+      const base = [
+        ds.metadata?.name ?? '',
+        String(st?.desiredNumberScheduled ?? 0),
+        String(st?.currentNumberScheduled ?? 0),
+        String(st?.numberReady ?? 0),
+        String(st?.updatedNumberScheduled ?? 0),
+        String(st?.numberAvailable ?? 0),
+        formatSelectorMap(ds.spec?.template?.spec?.nodeSelector) || '<none>',
+        age(c, ds),
+      ];
+      if (!wide) return base;
+      return [...base, ...containersAndImages(ds.spec?.template), formatLabelSelector(ds.spec?.selector)];
+    },
+  },
+  {
+    plural: 'statefulsets',
+    kind: 'StatefulSet',
+    apiVersion: 'apps/v1',
+    prefix: 'statefulset.apps',
+    namespaced: true,
+    aliases: ['statefulsets', 'statefulset', 'sts'],
+    list: (c) => c.statefulSets(),
+    header: (wide) => (wide ? ['NAME', 'READY', 'AGE', 'CONTAINERS', 'IMAGES'] : ['NAME', 'READY', 'AGE']),
+    row: (c, o, wide) => {
+      const sts = o as StatefulSet;
+      const base = [
+        sts.metadata?.name ?? '',
+        `${sts.status?.readyReplicas ?? 0}/${sts.spec?.replicas ?? 1}`,
+        age(c, sts),
+      ];
+      return wide ? [...base, ...containersAndImages(sts.spec?.template)] : base;
+    },
+  },
+  {
     plural: 'services',
     kind: 'Service',
     apiVersion: 'v1',
@@ -358,7 +414,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
 ];
 
 /** `kubectl get all` (for the kinds dpsim has). */
-const ALL = ['pods', 'services', 'deployments', 'replicasets'];
+const ALL = ['pods', 'services', 'daemonsets', 'deployments', 'replicasets', 'statefulsets'];
 
 export class GetError extends Error {
   override name = 'GetError';
@@ -382,6 +438,10 @@ export interface GetRequest {
   readonly output?: OutputFormat;
   readonly namespace?: string;
   readonly allNamespaces?: boolean;
+  /** `-l`: only objects whose labels match. */
+  readonly selector?: LabelSelectorText;
+  /** `--show-labels`: a LABELS column at the end of tables. */
+  readonly showLabels?: boolean;
 }
 
 export interface GetResult {
@@ -498,6 +558,8 @@ export function runGet(cluster: Cluster, req: GetRequest): GetResult {
   for (const sel of selections) {
     let items = sel.type.list(cluster);
     if (sel.type.namespaced && !req.allNamespaces) items = items.filter((o) => o.metadata?.namespace === ns);
+    const selector = req.selector;
+    if (selector !== undefined) items = items.filter((o) => selector.matches(o.metadata?.labels));
     if (sel.names !== undefined) {
       const picked: AnyObject[] = [];
       for (const n of sel.names) {
@@ -551,8 +613,10 @@ export function runGet(cluster: Cluster, req: GetRequest): GetResult {
     const rows = g.items.map((o) => {
       const r = g.type.row(cluster, o, wide);
       if (withKind) r[0] = `${g.type.prefix}/${r[0]}`;
+      if (req.showLabels) r.push(formatLabelsColumn(o.metadata?.labels));
       return showNs ? [o.metadata?.namespace ?? '', ...r] : r;
     });
+    if (req.showLabels) header = [...header, 'LABELS'];
     if (showNs) header = ['NAMESPACE', ...header];
     tables.push(renderTable(header, rows));
   }

@@ -21,7 +21,7 @@ import { IpProtocol } from '../../wire/ip-protocol.js';
 import { HookVerdict, NatKind } from '../common/datapath.js';
 import { NF_HOOK_NAMES, type PacketMeta } from '../common/packet-meta.js';
 import { RecentTable } from './recent.js';
-import { formatRule, type RuleCounterLookup } from './render.js';
+import { formatRule, type PolicyCounterLookup, type RuleCounterLookup } from './render.js';
 import {
   ADDRTYPE_BROADCAST,
   ADDRTYPE_LOCAL,
@@ -236,6 +236,9 @@ class CompiledTable {
   chainEnd!: Uint32Array;
   /** 1 = ACCEPT, 0 = DROP for built-ins; ignored for user chains. */
   chainPolicy!: Uint8Array;
+  /** Packets and bytes that fell to each built-in chain's policy (iptables-save -c's `:CHAIN POLICY [p:b]`). */
+  policyPackets!: Float64Array;
+  policyBytes!: Float64Array;
   /** Built-in chain per NfHook, or NO_CHAIN. */
   readonly entry = new Int32Array(NF_HOOK_NAMES.length).fill(NO_CHAIN);
   rules: Rule[] = [];
@@ -358,6 +361,8 @@ export class IptablesEvaluator {
     t.chainStart = new Uint32Array(nChains);
     t.chainEnd = new Uint32Array(nChains);
     t.chainPolicy = new Uint8Array(nChains);
+    t.policyPackets = new Float64Array(nChains);
+    t.policyBytes = new Float64Array(nChains);
     t.ruleChain = new Uint32Array(nRules);
     t.flags = new Uint16Array(nRules);
     t.srcAddr = new Uint32Array(nRules);
@@ -916,6 +921,8 @@ export class IptablesEvaluator {
     }
     // Reached the end of the built-in chain (or RETURN with nothing to return to): its policy.
     out.rulesEvaluated = evaluated;
+    t.policyPackets[base]++;
+    t.policyBytes[base] += meta.length;
     const verdict = t.chainPolicy[base] === 1 ? HookVerdict.ACCEPT : HookVerdict.DROP;
     out.verdict = verdict;
     return verdict;
@@ -947,6 +954,16 @@ export class IptablesEvaluator {
     };
   }
 
+  /** Per-chain policy counters for `iptables-save -c` (built-in chains; user chains read [0, 0]). */
+  policyCounterLookup(): PolicyCounterLookup {
+    return (table, chain) => {
+      const t = this.tables[tableId(table)];
+      const c = t?.chainIndex.get(chain);
+      if (t === undefined || c === undefined) return [0, 0];
+      return [t.policyPackets[c], t.policyBytes[c]];
+    };
+  }
+
   /** The `-m recent` list of that name, if any rule uses it. */
   recentList(name: string): RecentTable | undefined {
     const i = this.recentByName.get(name);
@@ -962,6 +979,8 @@ export class IptablesEvaluator {
     for (const t of this.tables) {
       t?.packets.fill(0);
       t?.bytes.fill(0);
+      t?.policyPackets.fill(0);
+      t?.policyBytes.fill(0);
     }
   }
 }
