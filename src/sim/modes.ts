@@ -363,7 +363,11 @@ function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
   });
   const attachPrograms = () => {
     for (const iface of node.interfaces) {
-      if (iface.name === 'eth0') iface.tcIngress = new EbpfNodeIngress(datapath);
+      // The overlay's tunnel device gets the uplink's program too (Cilium's cil_from_overlay):
+      // a reply from a backend on another node arrives there, decapsulated, and needs its
+      // reverse NAT before it reaches the pod that called the ClusterIP.
+      if (iface.name === 'eth0' || iface === node.tunnel?.device)
+        iface.tcIngress = new EbpfNodeIngress(datapath);
       else if (iface.peer >= 0) iface.tcIngress = new EbpfPodIngress(datapath);
     }
   };
