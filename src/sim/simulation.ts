@@ -249,18 +249,24 @@ export class Simulation {
     for (const node of t.nodes.values()) this.stackOf(node);
     for (const [name, node] of t.nodes) this.startHealthServers(name, node, epochMs);
     for (const app of apps) this.startPodApp(app);
-    // Host-network endpoints (the apiserver behind the `kubernetes` Service) answer on their node.
+    // Host-network endpoints (the apiserver behind the `kubernetes` Service) answer on their
+    // node. Looked up by address: with 100k pod endpoints, asking every node about every
+    // endpoint would dominate the build.
+    const byAddress = new Map<string, [string, Host]>();
+    for (const [name, node] of t.nodes)
+      for (const iface of node.interfaces)
+        if (iface.addr !== 0) byAddress.set(formatIPv4(iface.addr), [name, node]);
     for (const sp of this.model.servicePorts) {
       for (const ep of sp.endpoints) {
-        for (const [name, node] of t.nodes) {
-          if (!node.isLocal(parseIPv4(ep.ip))) continue;
-          this.listen(
-            node,
-            ep.port,
-            name === ep.nodeName || ep.nodeName === '' ? 'kube-apiserver' : name,
-            epochMs,
-          );
-        }
+        const owner = byAddress.get(ep.ip);
+        if (owner === undefined) continue;
+        const [name, node] = owner;
+        this.listen(
+          node,
+          ep.port,
+          name === ep.nodeName || ep.nodeName === '' ? 'kube-apiserver' : name,
+          epochMs,
+        );
       }
     }
   }
