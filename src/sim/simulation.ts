@@ -14,6 +14,7 @@ import {
   type TcpConnection,
   TcpStack,
 } from '../apps/index.js';
+import type { KubeProxyConfig } from '../config/kube-proxy-config.js';
 import type { NodeFacts } from '../config/node-options.js';
 import { formatConntrackList } from '../conntrack/index.js';
 import type { ClusterConfig } from '../k8s/cluster-config.js';
@@ -454,6 +455,7 @@ export class Simulation {
       mode: this.mode,
       clockEpochMs: epochMs,
       startedBeforeMs: BOOTSTRAP_LEAD_SECONDS * 1000,
+      ...healthzPortOf(this.modeOptions.kubeProxyConfig),
     });
     servers.sync(this.model);
     this.healthServers.set(name, servers);
@@ -482,4 +484,12 @@ function nodeFactsOf(config: ClusterConfig): Map<string, NodeFacts> {
       { name: n.name, addresses: n.addresses, podCIDR: n.podCIDR, kernel: n.kernel },
     ]),
   );
+}
+
+/** The port of the KubeProxyConfiguration's healthzBindAddress (host:port, [v6]:port). */
+function healthzPortOf(config: KubeProxyConfig | undefined): { healthzPort?: number } {
+  if (config === undefined) return {};
+  return {
+    healthzPort: Number(config.healthzBindAddress.slice(config.healthzBindAddress.lastIndexOf(':') + 1)),
+  };
 }
