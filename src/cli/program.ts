@@ -8,6 +8,7 @@ import { registerBench } from './bench.js';
 import { registerConntrack } from './conntrack.js';
 import { registerCurl } from './curl.js';
 import { EXIT_INTERNAL_ERROR, internalErrorText, userErrorLine } from './errors.js';
+import { registerExplore } from './explore.js';
 import { registerGet } from './get.js';
 import { type CliIo, processIo } from './io.js';
 import { registerLoad } from './load.js';
@@ -43,6 +44,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerBench(program, io);
   registerSweep(program, io);
   registerVerify(program, { ...defaultVerifyDeps, io });
+  registerExplore(program, io);
   return program;
 }
 

@@ -14,7 +14,10 @@ import {
   type TcpConnection,
   TcpStack,
 } from '../apps/index.js';
+import type { KubeProxyConfig } from '../config/kube-proxy-config.js';
+import type { NodeFacts } from '../config/node-options.js';
 import { formatConntrackList } from '../conntrack/index.js';
+import type { ClusterConfig } from '../k8s/cluster-config.js';
 import {
   BOOTSTRAP_LEAD_SECONDS,
   type Cluster,
@@ -182,7 +185,12 @@ export class Simulation {
         this.topology.network.captureInterface(iface);
       }
     }
-    this.modeOptions = { clockEpochMs: this.cluster.now(), ...options };
+    this.modeOptions = {
+      clockEpochMs: this.cluster.now(),
+      ...options,
+      ...nodeConfigOf(options, this.loadResult),
+      nodeFacts: options.nodeFacts ?? nodeFactsOf(config),
+    };
     // The model just built already holds every change made so far.
     this.cluster.changes.drain();
     this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), this.modeOptions);
@@ -368,12 +376,16 @@ export class Simulation {
     };
   }
 
-  /** `conntrack -L` on a node (stdout and the summary line conntrack prints on stderr). */
+  /**
+   * `conntrack -L` on a node (stdout and the summary line conntrack prints on stderr); in eBPF
+   * mode, whose connections never enter nf_conntrack, the BPF CT map as `cilium-dbg bpf ct list
+   * global` prints it.
+   */
   conntrackList(nodeName: string): string {
     const proxy = this.proxies.get(nodeName);
     if (proxy === undefined) throw new SimulationError(`unknown node "${nodeName}"`);
-    if (proxy.conntrack === null)
-      return `# ${this.mode} mode keeps its connections in BPF maps, not nf_conntrack\n`;
+    // eBPF mode tracks connections in its own CT maps: their `cilium-dbg bpf ct list global` view.
+    if (proxy.conntrack === null) return proxy.dump({ part: 'cilium-ct' });
     const { stdout, stderr } = formatConntrackList(proxy.conntrack, this.network.nowNs);
     return stdout + stderr;
   }
@@ -449,6 +461,7 @@ export class Simulation {
       mode: this.mode,
       clockEpochMs: epochMs,
       startedBeforeMs: BOOTSTRAP_LEAD_SECONDS * 1000,
+      ...healthzPortOf(this.modeOptions.kubeProxyConfig),
     });
     servers.sync(this.model);
     this.healthServers.set(name, servers);
@@ -457,4 +470,32 @@ export class Simulation {
 
 export function buildSimulation(options: SimulationOptions = {}): Simulation {
   return new Simulation(options);
+}
+
+/** The KubeProxyConfiguration and Cilium values: given as options, else found among the manifests. */
+function nodeConfigOf(options: SimulationOptions, loaded: LoadResult | null): Partial<ModeOptions> {
+  const kubeProxyConfig = options.kubeProxyConfig ?? loaded?.kubeProxyConfig;
+  const cilium = options.cilium ?? loaded?.cilium;
+  return {
+    ...(kubeProxyConfig !== undefined ? { kubeProxyConfig } : {}),
+    ...(cilium !== undefined ? { cilium } : {}),
+  };
+}
+
+/** What each node's proxy finds on its node, from the Cluster document. */
+function nodeFactsOf(config: ClusterConfig): Map<string, NodeFacts> {
+  return new Map(
+    config.nodes.map((n) => [
+      n.name,
+      { name: n.name, addresses: n.addresses, podCIDR: n.podCIDR, kernel: n.kernel },
+    ]),
+  );
+}
+
+/** The port of the KubeProxyConfiguration's healthzBindAddress (host:port, [v6]:port). */
+function healthzPortOf(config: KubeProxyConfig | undefined): { healthzPort?: number } {
+  if (config === undefined) return {};
+  return {
+    healthzPort: Number(config.healthzBindAddress.slice(config.healthzBindAddress.lastIndexOf(':') + 1)),
+  };
 }
