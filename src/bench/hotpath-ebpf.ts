@@ -6,7 +6,7 @@
 import type { ProxyModel } from '../proxy/common/model.js';
 import { compileEbpf, DEFAULT_MAP_SIZES, EbpfDatapath, type LbAlgorithmName } from '../proxy/ebpf/index.js';
 import { Rng } from '../util/rng.js';
-import type { HotpathDatapath, HotpathPrepareOptions } from './hotpath.js';
+import type { HotpathDatapath, HotpathPrepareOptions } from './hotpath-datapath.js';
 
 export class EbpfHotpath implements HotpathDatapath {
   readonly mode: string;

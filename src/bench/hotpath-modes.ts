@@ -4,7 +4,7 @@
  * added at run time with `registerHotpathMode` exists only in the thread that added it).
  */
 import { PROXY_MODES } from '../proxy/common/datapath.js';
-import type { HotpathDatapath } from './hotpath.js';
+import type { HotpathDatapath } from './hotpath-datapath.js';
 import { EbpfHotpath } from './hotpath-ebpf.js';
 import { NaiveMapHotpath } from './hotpath-naive.js';
 

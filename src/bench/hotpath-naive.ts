@@ -10,7 +10,7 @@ import { parseIPv4 } from '../util/ipv4.js';
 import { Rng } from '../util/rng.js';
 import { checksumReplace16, checksumReplace32 } from '../wire/checksum.js';
 import { IpProtocol } from '../wire/ip-protocol.js';
-import type { HotpathDatapath, HotpathPrepareOptions } from './hotpath.js';
+import type { HotpathDatapath, HotpathPrepareOptions } from './hotpath-datapath.js';
 
 interface Backend {
   readonly addr: number;

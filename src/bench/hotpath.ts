@@ -15,6 +15,7 @@ import type { ProxyModel } from '../proxy/common/model.js';
 import { formatIPv4 } from '../util/ipv4.js';
 import { Rng } from '../util/rng.js';
 import { verifyIpv4HeaderChecksum, verifyTcpChecksum } from '../wire/checksum.js';
+import type { HotpathDatapath } from './hotpath-datapath.js';
 import { createHotpathDatapath } from './hotpath-modes.js';
 import { type MachineInfo, machineInfo } from './machine.js';
 import {
@@ -28,34 +29,7 @@ import {
   writeFlowFrames,
 } from './workload.js';
 
-/** What a mode must offer to be benchmarked on the hot path. */
-export interface HotpathDatapath {
-  readonly mode: string;
-  /** Compiles the model for the node; sizes flow tables for `expectedFlows`. Control plane. */
-  prepare(model: ProxyModel, options: HotpathPrepareOptions): void;
-  /**
-   * Processes `count` frames of `frameSize` bytes laid back to back in `input`; writes the
-   * translated fields into `output` at the same offsets (the rest of `output` is untouched).
-   * Returns the number of frames translated. Must not allocate per packet.
-   */
-  processBatch(
-    input: Uint8Array,
-    output: Uint8Array,
-    frameSize: number,
-    count: number,
-    nowSec: number,
-  ): number;
-  /** Live flow-table entries (optional, for the report). */
-  flowEntries?(): number;
-}
-
-export interface HotpathPrepareOptions {
-  readonly nodeName: string;
-  /** Distinct flows the run will send (flow tables must hold them all). */
-  readonly expectedFlows: number;
-  /** Seed of the mode's own random choices (backend selection). */
-  readonly seed: number;
-}
+export type { HotpathDatapath, HotpathPrepareOptions } from './hotpath-datapath.js';
 
 export class HotpathError extends Error {
   override name = 'HotpathError';

@@ -201,8 +201,8 @@ export const PLOTS: readonly PlotDefinition[] = [
   },
   {
     id: 'topology-throughput',
-    title: 'Full-topology interface traversals per second, capture off and on',
-    expects: 'cases named topology/<mode>/capture=off|on in traversals/s (topology.extra.json)',
+    title: 'Full-topology interface traversals per second, capture off, in memory and to a file',
+    expects: 'cases named topology/<mode>/capture=off|on|file in traversals/s (topology.extra.json)',
     kind: 'bar',
     xTitle: 'mode',
     yTitle: 'million interface traversals/s',

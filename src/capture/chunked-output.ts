@@ -6,6 +6,20 @@ import { CaptureWriteError } from './errors.js';
 export const DEFAULT_CHUNK_SIZE = 64 * 1024;
 
 /**
+ * A destination that consumes bytes before it returns (e.g. `fs.writeSync` on a file
+ * descriptor). The writer then reuses one preallocated chunk for the whole run: no chunk is
+ * allocated per hand-off, and nothing ever waits for a drain.
+ */
+export type SyncSink = (bytes: Uint8Array) => void;
+
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+function wordsOf(chunk: Buffer): Uint32Array | null {
+  if (!LITTLE_ENDIAN_HOST || (chunk.byteOffset & 3) !== 0) return null;
+  return new Uint32Array(chunk.buffer, chunk.byteOffset, chunk.length >>> 2);
+}
+
+/**
  * Batches encoded records into one fixed-size chunk and hands full chunks either to a Node
  * `Writable` (honouring backpressure) or to an in-memory list.
  *
@@ -20,8 +34,11 @@ export const DEFAULT_CHUNK_SIZE = 64 * 1024;
 export class ChunkedOutput {
   readonly chunkSize: number;
   private readonly stream: Writable | undefined;
+  private readonly sink: SyncSink | undefined;
   private readonly memory: Buffer[] = [];
   private chunk: Buffer;
+  /** The chunk as little-endian u32 words (null on a big-endian host or an unaligned chunk). */
+  private chunkWords: Uint32Array | null;
   private used = 0;
   /** A parked record (with the chunk bytes before it): being encoded, or waiting for a drain. */
   private big: Buffer | undefined;
@@ -32,13 +49,16 @@ export class ChunkedOutput {
   private closed = false;
   private peakHeld = 0;
 
-  constructor(stream: Writable | undefined, chunkSize = DEFAULT_CHUNK_SIZE) {
+  constructor(stream: Writable | SyncSink | undefined, chunkSize = DEFAULT_CHUNK_SIZE) {
     if (!Number.isInteger(chunkSize) || chunkSize < 64) {
       throw new CaptureWriteError(`chunkSize must be an integer >= 64 bytes, got ${chunkSize}`);
     }
+    this.sink = typeof stream === 'function' ? stream : undefined;
+    stream = typeof stream === 'function' ? undefined : stream;
     this.stream = stream;
     this.chunkSize = chunkSize;
     this.chunk = Buffer.allocUnsafe(chunkSize);
+    this.chunkWords = wordsOf(this.chunk);
     if (stream) {
       stream.on('error', (err: Error) => {
         this.failure ??= err;
@@ -88,6 +108,15 @@ export class ChunkedOutput {
     return this.big;
   }
 
+  /**
+   * The buffer {@link reserve} returned as u32 words when it is the current chunk, the record
+   * starts on a 4-byte boundary and the host is little-endian (so a word store writes the
+   * bytes pcapng's little-endian section expects); otherwise null and the caller stores bytes.
+   */
+  wordsFor(buf: Buffer, at: number): Uint32Array | null {
+    return buf === this.chunk && (at & 3) === 0 ? this.chunkWords : null;
+  }
+
   /** Offset at which the buffer returned by {@link reserve} expects the record. */
   get offset(): number {
     return this.big ? this.bigPrefix : this.used;
@@ -132,16 +161,24 @@ export class ChunkedOutput {
 
   /** Everything written so far as one buffer (in-memory mode only). */
   toBuffer(): Buffer {
-    if (this.stream) throw new CaptureWriteError('toBuffer() is only available when writing to memory');
+    if (this.stream || this.sink)
+      throw new CaptureWriteError('toBuffer() is only available when writing to memory');
     // In memory nothing ever waits for a drain, so no record is parked here.
     return Buffer.concat([...this.memory, this.chunk.subarray(0, this.used)]);
   }
 
   private handOff(): void {
     this.assertNotDraining();
+    if (this.sink !== undefined) {
+      // The sink is done with the bytes when it returns: the same chunk serves again.
+      this.emitToSink(this.chunk, this.used);
+      this.used = 0;
+      return;
+    }
     const full = this.chunk.subarray(0, this.used);
     // The stream (or memory list) keeps `full`, so later records need a fresh chunk.
     this.chunk = Buffer.allocUnsafe(this.chunkSize);
+    this.chunkWords = wordsOf(this.chunk);
     this.used = 0;
     this.emit(full);
   }
@@ -154,7 +191,20 @@ export class ChunkedOutput {
     this.emit(big);
   }
 
+  private emitToSink(bytes: Buffer, length: number): void {
+    try {
+      this.sink!(length === bytes.length ? bytes : bytes.subarray(0, length));
+    } catch (e) {
+      this.failure ??= e as Error;
+      throw this.wrapFailure();
+    }
+  }
+
   private emit(bytes: Buffer): void {
+    if (this.sink !== undefined) {
+      this.emitToSink(bytes, bytes.length);
+      return;
+    }
     const stream = this.stream;
     if (!stream) {
       this.memory.push(bytes);

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { ChunkedOutput } from './chunked-output.js';
+import { ChunkedOutput, type SyncSink } from './chunked-output.js';
 import { CaptureWriteError } from './errors.js';
 import {
   BLOCK_TRAILER_LENGTH,
@@ -22,10 +22,18 @@ import { copyPrefix } from './pcap-writer.js';
 import { lastLow, splitHighLow, type TimestampNs } from './timestamp.js';
 
 const TWO_POW_32 = 4294967296;
+/** Up to this many bytes a plain loop copies faster than making a view for `set`. */
+const SMALL_COPY = 128;
 
 export interface PcapngWriterOptions {
   /** Destination; omit to write into memory and read the result with `toBuffer()`. */
   stream?: Writable;
+  /**
+   * Instead of `stream`: a function that consumes each full chunk before it returns (e.g.
+   * `fs.writeSync`). The writer then reuses one preallocated chunk for the whole run and
+   * never waits for a drain; close() flushes the last chunk (closing the file is the caller's).
+   */
+  sink?: SyncSink;
   /** Blocks are batched into chunks of this many bytes (default 64 KiB). */
   chunkSize?: number;
   /** shb_userappl of the Section Header Block (default 'dpsim'). */
@@ -69,6 +77,8 @@ export class PcapngWriter {
   /** timestampOffsetNs as u32 halves, added with a carry: no BigInt per packet. */
   private readonly offsetHigh: number;
   private readonly offsetLow: number;
+  /** u32 view of the buffer the last word-copied frame lived in (the frame pool's). */
+  private sourceWords: Uint32Array | null = null;
 
   constructor(options: PcapngWriterOptions = {}) {
     this.endStream = options.endStream ?? true;
@@ -77,7 +87,9 @@ export class PcapngWriter {
       throw new CaptureWriteError(`timestampOffsetNs ${offset} is not a u64`);
     this.offsetHigh = Number(offset >> 32n);
     this.offsetLow = Number(offset & 0xffffffffn);
-    this.out = new ChunkedOutput(options.stream, options.chunkSize);
+    if (options.stream !== undefined && options.sink !== undefined)
+      throw new CaptureWriteError('give either stream or sink, not both');
+    this.out = new ChunkedOutput(options.stream ?? options.sink, options.chunkSize);
     const application = options.application ?? 'dpsim';
     const comment = options.sectionComment;
     const optionsLength =
@@ -206,6 +218,111 @@ export class PcapngWriter {
     return this.out.commit(blockLength);
   }
 
+  /**
+   * The simulator's per-packet path: an Enhanced Packet Block of the first `length` bytes of
+   * `frame` (cut to the interface's snap length), no options, timestamp a whole number of
+   * nanoseconds. Same bytes as {@link writePacket}, without its per-packet costs: no
+   * subarray, no BigInt, no Buffer.writeUInt32LE argument checks; when the frame is 4-byte
+   * aligned (frame pool slots are) the block is stored and the frame copied a u32 word at a
+   * time into the preallocated chunk.
+   */
+  writeFrame(
+    interfaceId: number,
+    timestampNs: number,
+    frame: Uint8Array,
+    length: number,
+  ): Promise<void> | undefined {
+    if (!(interfaceId >= 0 && interfaceId < this.snaplens.length)) {
+      throw new CaptureWriteError(
+        `unknown interface id ${interfaceId}: ${this.snaplens.length} declared; call addInterface() first`,
+      );
+    }
+    if (!(length >= 0 && length <= frame.length) || (length | 0) !== length)
+      throw new CaptureWriteError(
+        `length ${length} must be a whole number within the ${frame.length}-byte frame`,
+      );
+    if (!Number.isSafeInteger(timestampNs) || timestampNs < 0)
+      throw new CaptureWriteError(
+        `invalid timestamp ${timestampNs}: expected a non-negative integer count of nanoseconds`,
+      );
+    let high = Math.floor(timestampNs / TWO_POW_32);
+    let low = timestampNs - high * TWO_POW_32 + this.offsetLow;
+    high += this.offsetHigh;
+    if (low >= TWO_POW_32) {
+      low -= TWO_POW_32;
+      high++;
+    }
+    if (high > 0xffffffff)
+      throw new CaptureWriteError(`timestamp ${timestampNs} plus the offset overflows 64 bits`);
+    const snaplen = this.snaplens[interfaceId];
+    const caplen = snaplen !== 0 && length > snaplen ? snaplen : length;
+    const paddedData = pad4(caplen);
+    const blockLength = EPB_HEADER_LENGTH + paddedData + BLOCK_TRAILER_LENGTH;
+    const buf = this.out.reserve(blockLength);
+    const start = this.out.offset;
+    const words = this.out.wordsFor(buf, start);
+    if (
+      words !== null &&
+      this.copyWords(words, start >>> 2, frame, caplen, blockLength, interfaceId, high, low, length)
+    )
+      return this.out.commit(blockLength);
+    putU32(buf, start, PCAPNG_BLOCK_EPB);
+    putU32(buf, start + 4, blockLength);
+    putU32(buf, start + 8, interfaceId);
+    putU32(buf, start + 12, high);
+    putU32(buf, start + 16, low);
+    putU32(buf, start + 20, caplen);
+    putU32(buf, start + 24, length);
+    const at = start + EPB_HEADER_LENGTH;
+    if (caplen <= SMALL_COPY) for (let i = 0; i < caplen; i++) buf[at + i] = frame[i];
+    else buf.set(caplen === frame.length ? frame : frame.subarray(0, caplen), at);
+    for (let i = at + caplen; i < at + paddedData; i++) buf[i] = 0;
+    putU32(buf, at + paddedData, blockLength);
+    return this.out.commit(blockLength);
+  }
+
+  /**
+   * writeFrame's fast case: the whole EPB stored as u32 words, the frame copied a word at a
+   * time. Needs the frame 4-byte aligned in its buffer (the simulator's frame pool slots
+   * are) with its padded length inside that buffer; returns false (nothing written) if not.
+   */
+  private copyWords(
+    out: Uint32Array,
+    w: number,
+    frame: Uint8Array,
+    caplen: number,
+    blockLength: number,
+    interfaceId: number,
+    high: number,
+    low: number,
+    length: number,
+  ): boolean {
+    const src = frame.byteOffset;
+    const dataWords = (caplen + 3) >>> 2;
+    if ((src & 3) !== 0 || src + dataWords * 4 > frame.buffer.byteLength) return false;
+    let from = this.sourceWords;
+    if (from === null || from.buffer !== frame.buffer) {
+      from = new Uint32Array(frame.buffer, 0, frame.buffer.byteLength >>> 2);
+      this.sourceWords = from;
+    }
+    out[w] = PCAPNG_BLOCK_EPB;
+    out[w + 1] = blockLength;
+    out[w + 2] = interfaceId;
+    out[w + 3] = high;
+    out[w + 4] = low;
+    out[w + 5] = caplen;
+    out[w + 6] = length;
+    const d = w + 7;
+    const s = src >>> 2;
+    const whole = caplen >>> 2;
+    for (let i = 0; i < whole; i++) out[d + i] = from[s + i];
+    // The last partial word: only the frame's bytes, the padding zero (little-endian host).
+    const tail = caplen & 3;
+    if (tail !== 0) out[d + whole] = from[s + whole] & ((1 << (8 * tail)) - 1);
+    out[d + dataWords] = blockLength;
+    return true;
+  }
+
   /** Resolves when the stream has drained; undefined when nothing is pending. */
   get pendingDrain(): Promise<void> | undefined {
     return this.out.pendingDrain;
@@ -250,6 +367,14 @@ function writeEndOfOptions(buf: Buffer, at: number): number {
   buf.writeUInt16LE(OPT_ENDOFOPT, at);
   buf.writeUInt16LE(0, at + 2);
   return at + 4;
+}
+
+/** Little-endian u32 store without Buffer.writeUInt32LE's argument checks (the hot path's callers checked). */
+function putU32(buf: Uint8Array, at: number, value: number): void {
+  buf[at] = value;
+  buf[at + 1] = value >>> 8;
+  buf[at + 2] = value >>> 16;
+  buf[at + 3] = value >>> 24;
 }
 
 function zeroPad(buf: Buffer, from: number, to: number): number {

@@ -1,15 +1,22 @@
 /**
- * `dpsim bench hotpath --mode M --flows F --packets N [--passes P] [--workers W] [--seed S] [--json]`
- * and `dpsim bench report [--results DIR] [--out DIR]`. Thin: the work is in src/bench.
+ * `dpsim bench hotpath --mode M --flows F --packets N [--passes P] [--workers W] [--seed S] [--json]`,
+ * `dpsim bench newconn --mode M --services N [--endpoints E] [--json]`,
+ * `dpsim bench compile --mode M --services N --endpoints E [--json]`
+ * and `dpsim bench report [--results DIR] [--out DIR] [--sweep DIR]`. Thin: the work is in src/bench.
  */
 import type { Command } from 'commander';
 import { formatHotpathResult, HotpathError, type HotpathResult, runHotpath } from '../bench/hotpath.js';
 import { hotpathModes, UnknownHotpathModeError } from '../bench/hotpath-modes.js';
+import { formatCompileResult, formatNewconnResult, runCompile, runNewconn } from '../bench/newconn.js';
 import { runHotpathParallel } from '../bench/parallel.js';
 import { buildReport } from '../bench/report.js';
 import { WorkloadError } from '../bench/workload.js';
+import { PROXY_MODES } from '../proxy/common/datapath.js';
+import { formatSweepSummary, mergeShards, readShardDir, SweepMergeError } from '../sweep/shard.js';
+import { SyntheticModelError } from '../traffic/synthetic-model.js';
 import { ensureDirectory } from './fs-checks.js';
 import { type CliIo, processIo } from './io.js';
+import { writeSweepResult } from './sweep.js';
 
 export type BenchIo = CliIo;
 
@@ -30,7 +37,12 @@ function scaleOf(suffix: string): number {
 }
 
 function isUserError(e: unknown): e is Error {
-  return e instanceof HotpathError || e instanceof UnknownHotpathModeError || e instanceof WorkloadError;
+  return (
+    e instanceof HotpathError ||
+    e instanceof UnknownHotpathModeError ||
+    e instanceof WorkloadError ||
+    e instanceof SyntheticModelError
+  );
 }
 
 export function registerBench(program: Command, io: BenchIo = processIo): Command {
@@ -71,11 +83,76 @@ export function registerBench(program: Command, io: BenchIo = processIo): Comman
     });
 
   bench
+    .command('newconn')
+    .description(
+      'µs for the first packet of a new connection (pod → random ClusterIP) with N Services × E endpoints, at one node',
+    )
+    .option('--mode <mode>', `proxy mode (${PROXY_MODES.join(', ')})`, 'nftables')
+    .option('--services <n>', 'ClusterIP Services', '1000')
+    .option('--endpoints <n>', 'endpoints per Service', '10')
+    .option('--passes <n>', 'timed passes (the median is reported)', '5')
+    .option('--pass-ms <n>', 'minimum length of one timed pass, ms', '200')
+    .option('--json', 'print the result as JSON (field `us`)')
+    .action((opts: Record<string, string | boolean | undefined>) =>
+      reportErrors(io, () => {
+        const result = runNewconn({
+          mode: String(opts.mode),
+          services: parseCount('--services', String(opts.services)),
+          endpoints: parseCount('--endpoints', String(opts.endpoints)),
+          passes: parseCount('--passes', String(opts.passes)),
+          passMs: parseCount('--pass-ms', String(opts.passMs)),
+        });
+        io.stdout(
+          opts.json === true ? `${JSON.stringify(result, null, 2)}\n` : `${formatNewconnResult(result)}\n`,
+        );
+      }),
+    );
+
+  bench
+    .command('compile')
+    .description(
+      'ms for a full rule compile and for a one-endpoint sync with N Services × E endpoints, at one node',
+    )
+    .option('--mode <mode>', `proxy mode (${PROXY_MODES.join(', ')})`, 'nftables')
+    .option('--services <n>', 'ClusterIP Services', '10000')
+    .option('--endpoints <n>', 'endpoints per Service', '10')
+    .option('--runs <n>', 'runs of each (the median is reported; eBPF’s incremental sync: 21)', '3')
+    .option('--json', 'print the result as JSON (fields `fullMs`, `incrementalMs`)')
+    .action((opts: Record<string, string | boolean | undefined>) =>
+      reportErrors(io, () => {
+        const result = runCompile({
+          mode: String(opts.mode),
+          services: parseCount('--services', String(opts.services)),
+          endpoints: parseCount('--endpoints', String(opts.endpoints)),
+          runs: parseCount('--runs', String(opts.runs)),
+        });
+        io.stdout(
+          opts.json === true ? `${JSON.stringify(result, null, 2)}\n` : `${formatCompileResult(result)}\n`,
+        );
+      }),
+    );
+
+  bench
     .command('report')
-    .description('turn bench/results/*.json into an offline HTML page with SVG plots (and standalone SVGs)')
+    .description(
+      'turn bench/results/*.json into an offline HTML page with SVG plots (and standalone SVGs); with --sweep DIR, merge the shard results of a sweep',
+    )
     .option('--results <dir>', 'directory of benny (and .extra.json) results', 'bench/results')
     .option('--out <dir>', 'output directory', 'bench/report')
-    .action(async (opts: { results: string; out: string }) => {
+    .option('--sweep <dir>', 'merge the shard-*.json of `dpsim sweep` in DIR into DIR/sweep.json instead')
+    .action(async (opts: { results: string; out: string; sweep?: string }) => {
+      if (opts.sweep !== undefined) {
+        try {
+          const result = mergeShards(readShardDir(opts.sweep));
+          const path = writeSweepResult(opts.sweep, result);
+          io.stdout(`${formatSweepSummary(result)}wrote ${path}\n`);
+        } catch (e) {
+          if (!(e instanceof SweepMergeError)) throw e;
+          io.stderr(`error: ${e.message}\n`);
+          io.setExitCode(1);
+        }
+        return;
+      }
       // Node's recursive mkdir never returns for some paths (/proc/x); create it step by step first.
       ensureDirectory(opts.out, '--out');
       const summary = await buildReport({ resultsDir: opts.results, outDir: opts.out });
@@ -90,4 +167,15 @@ export function registerBench(program: Command, io: BenchIo = processIo): Comman
     });
 
   return bench;
+}
+
+/** Runs `body`; a user error becomes one line on stderr and exit code 1, anything else propagates. */
+function reportErrors(io: BenchIo, body: () => void): void {
+  try {
+    body();
+  } catch (e) {
+    if (!isUserError(e)) throw e;
+    io.stderr(`error: ${e.message}\n`);
+    io.setExitCode(1);
+  }
 }

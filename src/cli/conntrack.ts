@@ -20,6 +20,11 @@ interface ConntrackFlags extends SimulationFlags {
   url?: string[];
 }
 
+/** Why eBPF mode's `conntrack -L` shows Cilium's CT map instead. */
+export const EBPF_CONNTRACK_NOTE =
+  'note: ebpf mode tracks connections in its BPF CT maps, not nf_conntrack (conntrack -L would list 0 flow entries); ' +
+  'this is `cilium-dbg bpf ct list global`';
+
 export function registerConntrack(program: Command, io: CliIo = processIo): Command {
   return addSimulationOptions(
     program
@@ -39,6 +44,7 @@ export function registerConntrack(program: Command, io: CliIo = processIo): Comm
     for (const url of flags.url ?? defaultTargets(sim)) {
       for (let i = 0; i < flags.count; i++) sim.curl({ from: 'client', url });
     }
+    if (sim.mode === 'ebpf') io.stderr(`${EBPF_CONNTRACK_NOTE}\n`);
     const text = sim.conntrackList(flags.node);
     // conntrack prints entries on stdout and its summary on stderr.
     const lines = text.split('\n');

@@ -8,11 +8,13 @@ import { registerBench } from './bench.js';
 import { registerConntrack } from './conntrack.js';
 import { registerCurl } from './curl.js';
 import { EXIT_INTERNAL_ERROR, internalErrorText, userErrorLine } from './errors.js';
+import { registerExplore } from './explore.js';
 import { registerGet } from './get.js';
 import { type CliIo, processIo } from './io.js';
 import { registerLoad } from './load.js';
 import { registerRules } from './rules.js';
 import { registerRun } from './run.js';
+import { registerSweep } from './sweep.js';
 import { registerTrace } from './trace.js';
 import { defaultVerifyDeps, registerVerify } from './verify.js';
 
@@ -40,7 +42,9 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerConntrack(program, io);
   registerLoad(program, io);
   registerBench(program, io);
+  registerSweep(program, io);
   registerVerify(program, { ...defaultVerifyDeps, io });
+  registerExplore(program, io);
   return program;
 }
 

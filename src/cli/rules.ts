@@ -1,8 +1,9 @@
 /**
  * `dpsim rules --mode M [--node NAME] [--view V] [-v]`: the mode's tables on a node in the real
  * tool's format — iptables-save, nft list table ip kube-proxy, ipvsadm -Ln, bpftool map dump —
- * and, in IPVS mode, the other views kube-proxy's IPVS state is read with: `ipvsadm -Lnc`,
- * `ipset list` and the remaining `iptables-save`.
+ * and the other views each mode's state is read with: in IPVS mode `ipvsadm -Lnc`, `ipset list`
+ * and the remaining `iptables-save`; in eBPF mode Cilium's `cilium-dbg bpf lb list`,
+ * `cilium-dbg service list` and `cilium-dbg bpf ct list global`.
  */
 import type { Command } from 'commander';
 import type { DumpPart } from '../sim/modes.js';
@@ -15,13 +16,29 @@ interface RulesFlags extends SimulationFlags {
   view?: string;
 }
 
+type Views = Readonly<Record<string, { part: DumpPart; tool: string }>>;
+
 /** IPVS mode's views, each named after the command whose output it imitates. */
-const IPVS_VIEWS: Readonly<Record<string, { part: DumpPart; tool: string }>> = {
+const IPVS_VIEWS: Views = {
   ipvsadm: { part: 'ipvsadm', tool: 'ipvsadm -Ln (-v: --stats)' },
   conn: { part: 'connections', tool: 'ipvsadm -Lnc, after the scenario’s curls' },
   ipset: { part: 'ipset', tool: 'ipset list' },
   iptables: { part: 'iptables', tool: 'iptables-save (-v: -c)' },
 };
+
+/** eBPF mode's views: the raw maps, and the Cilium agent's readings of them. */
+const EBPF_VIEWS: Views = {
+  bpf: { part: 'bpftool', tool: 'bpftool map dump' },
+  lb: { part: 'cilium-lb', tool: 'cilium-dbg bpf lb list' },
+  service: { part: 'cilium-service', tool: 'cilium-dbg service list' },
+  ct: { part: 'cilium-ct', tool: 'cilium-dbg bpf ct list global, after the scenario’s curls' },
+};
+
+const VIEWS: Readonly<Record<string, Views>> = { ipvs: IPVS_VIEWS, ebpf: EBPF_VIEWS };
+const describeViews = (mode: string, views: Views): string =>
+  `${mode} mode: ${Object.entries(views)
+    .map(([name, v]) => `${name} (${v.tool})`)
+    .join(', ')}`;
 
 /** Why nftables mode's -v adds nothing: nft prints counters only where a rule has a counter. */
 export const NFT_COUNTERS_NOTE =
@@ -34,12 +51,7 @@ export function registerRules(program: Command, io: CliIo = processIo): Command 
       .command('rules')
       .description("print a node's compiled rules as the mode's own tool shows them")
       .option('--node <name>', 'node', 'node1')
-      .option(
-        '--view <view>',
-        `IPVS mode: ${Object.entries(IPVS_VIEWS)
-          .map(([name, v]) => `${name} (${v.tool})`)
-          .join(', ')}`,
-      )
+      .option('--view <view>', `${describeViews('IPVS', IPVS_VIEWS)}; ${describeViews('eBPF', EBPF_VIEWS)}`)
       .option(
         '-v, --verbose',
         "with per-rule packet/byte counters (iptables-save -c), after the main job's curls",
@@ -48,20 +60,20 @@ export function registerRules(program: Command, io: CliIo = processIo): Command 
   ).action(async (flags: RulesFlags) => {
     const sim = await loadSimulation(flags, {}, io);
     if (!sim.proxies.has(flags.node)) throw new CliError(`error: unknown node "${flags.node}"`);
-    const view = flags.view ?? (sim.mode === 'ipvs' ? 'ipvsadm' : undefined);
+    const views = VIEWS[sim.mode];
     let part: DumpPart | undefined;
-    if (view !== undefined) {
-      const known = sim.mode === 'ipvs' ? IPVS_VIEWS[view] : undefined;
+    if (flags.view !== undefined) {
+      const known = views?.[flags.view];
       if (known === undefined)
         throw new CliError(
-          sim.mode === 'ipvs'
-            ? `error: unknown view "${view}" for ipvs mode: use ${Object.keys(IPVS_VIEWS).join(', ')}`
-            : `error: ${sim.mode} mode has one view (--view is for ipvs mode)`,
+          views !== undefined
+            ? `error: unknown view "${flags.view}" for ${sim.mode} mode: use ${Object.keys(views).join(', ')}`
+            : `error: ${sim.mode} mode has one view (--view is for ipvs and ebpf modes)`,
         );
       part = known.part;
     }
-    // Counters and IPVS connections show what traffic did: run the main job's curls first.
-    if (flags.verbose || part === 'connections') {
+    // Counters and connection tables show what traffic did: run the main job's curls first.
+    if (flags.verbose || part === 'connections' || part === 'cilium-ct') {
       const { defaultTargets } = await import('./run.js');
       for (const url of defaultTargets(sim)) for (let i = 0; i < 3; i++) sim.curl({ from: 'client', url });
     }

@@ -6,10 +6,10 @@
  * a proxy mode can tell when to recompile.
  */
 
-import type { Deployment, ReplicaSet } from 'kubernetes-types/apps/v1.js';
+import type { DaemonSet, Deployment, ReplicaSet, StatefulSet } from 'kubernetes-types/apps/v1.js';
 import type { Namespace, Node, Pod, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
-import { cidrContains, formatIPv4, parseCidr, parseIPv4 } from '../util/ipv4.js';
+import { cidrContains, formatIPv4, isIPv4, parseCidr, parseIPv4 } from '../util/ipv4.js';
 import {
   type ClusterConfig,
   type ClusterDocumentSpec,
@@ -17,6 +17,7 @@ import {
   type ProxyMode,
   resolveClusterConfig,
 } from './cluster-config.js';
+import { syncDaemonSet, updateDaemonSetStatus } from './controllers/daemonset.js';
 import {
   LABEL_MANAGED_BY,
   LABEL_SERVICE_NAME,
@@ -24,21 +25,14 @@ import {
   managesSlices,
   syncServiceSlices,
 } from './controllers/endpointslice.js';
-import {
-  isPodReady,
-  isPodTerminating,
-  nodeIP,
-  removePod,
-  setPodReady,
-  startPod,
-  terminatePod,
-} from './controllers/pods.js';
+import { nodeIP, removePod, setPodReady, startPod, terminatePod } from './controllers/pods.js';
 import {
   syncDeployment,
   syncReplicaSet,
   updateDeploymentStatus,
   updateReplicaSetStatus,
 } from './controllers/replicaset.js';
+import { syncStatefulSet, updateStatefulSetStatus } from './controllers/statefulset.js';
 import {
   ApiError,
   ClusterConfigError,
@@ -47,13 +41,16 @@ import {
   NotFoundError,
 } from './errors.js';
 import { matchesMap } from './labels.js';
+import { ServiceChangeTracker } from './service-change-tracker.js';
 import { ClusterStore, DEFAULT_START_TIME_MS, formatTimestamp, objectKey } from './store.js';
 import {
+  validateDaemonSet,
   validateDeployment,
   validateEndpointSlice,
   validateObjectName,
   validatePod,
   validateReplicaSet,
+  validateStatefulSet,
 } from './workload-validation.js';
 import { cloneJson, writable } from './writable.js';
 
@@ -64,7 +61,16 @@ export const DEFAULT_TERMINATION_GRACE_SECONDS = 30;
 /** The simulated kubelet version shown by `get nodes`. */
 export const SIMULATED_KUBELET_VERSION = 'v1.30.4';
 
-export type KubeObject = Service | Pod | ReplicaSet | Deployment | EndpointSlice | Node | Namespace;
+export type KubeObject =
+  | Service
+  | Pod
+  | ReplicaSet
+  | Deployment
+  | DaemonSet
+  | StatefulSet
+  | EndpointSlice
+  | Node
+  | Namespace;
 
 export type ApplyStatus = 'created' | 'configured' | 'unchanged' | 'rejected' | 'ignored';
 
@@ -127,28 +133,6 @@ export interface EventResult {
   readonly changedServices: readonly string[];
 }
 
-/** A pod as the simulator's responder needs it. */
-export interface PodAppInfo {
-  readonly name: string;
-  readonly namespace: string;
-  readonly nodeName: string;
-  readonly ip: string;
-  readonly ready: boolean;
-  readonly terminating: boolean;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly containerPorts: readonly {
-    readonly name: string;
-    readonly port: number;
-    readonly protocol: 'TCP' | 'UDP' | 'SCTP';
-  }[];
-  /** What the origin scenario's app answers over HTTP: "Hello World!" followed by the pod name. */
-  readonly greeting: string;
-}
-
-export type DnsAnswer =
-  | { readonly type: 'CNAME'; readonly target: string }
-  | { readonly type: 'A'; readonly addresses: readonly string[] };
-
 export interface ClusterCreateOptions extends ClusterOptions {
   /** The optional dpsim/v1alpha1 Cluster document's spec and name. */
   clusterSpec?: ClusterDocumentSpec;
@@ -158,11 +142,25 @@ export interface ClusterCreateOptions extends ClusterOptions {
 interface Dirty {
   deployments: Set<string>;
   replicaSets: Set<string>;
+  daemonSets: Set<string>;
+  statefulSets: Set<string>;
   services: Set<string>;
+}
+
+function newDirty(): Dirty {
+  return {
+    deployments: new Set(),
+    replicaSets: new Set(),
+    daemonSets: new Set(),
+    statefulSets: new Set(),
+    services: new Set(),
+  };
 }
 
 const GROUPED: Record<string, string> = {
   ReplicaSet: 'replicaset.apps',
+  DaemonSet: 'daemonset.apps',
+  StatefulSet: 'statefulset.apps',
   Deployment: 'deployment.apps',
   EndpointSlice: 'endpointslice.discovery.k8s.io',
 };
@@ -177,6 +175,8 @@ export class Cluster {
   /** Internal store; exposed for controllers, printers and the benchmark. */
   readonly store: ClusterStore;
   private gen = 0;
+  /** Which Services changed since a proxy last synced (drained by the simulation). */
+  readonly changes = new ServiceChangeTracker();
   /** Services the last applyObject resynced (reported by events that wrap it). */
   private lastChangedServices: string[] = [];
   private readonly listeners: ((generation: number, event: ClusterEvent) => void)[] = [];
@@ -223,13 +223,7 @@ export class Cluster {
       s.namespaces.set(ns, this.namespaceObject(ns));
     }
     for (const n of this.config.nodes) {
-      const labels: Record<string, string> = {
-        'beta.kubernetes.io/arch': 'amd64',
-        'beta.kubernetes.io/os': 'linux',
-        'kubernetes.io/arch': 'amd64',
-        'kubernetes.io/hostname': n.name,
-        'kubernetes.io/os': 'linux',
-      };
+      const labels = kubeletNodeLabels(n.name);
       if (n.controlPlane) labels['node-role.kubernetes.io/control-plane'] = '';
       this.addNode(
         { apiVersion: 'v1', kind: 'Node', metadata: { name: n.name, labels }, spec: { podCIDR: n.podCIDR } },
@@ -284,7 +278,7 @@ export class Cluster {
   }
 
   private addNode(input: Node, ip: string): Node {
-    const name = input.metadata!.name!;
+    const name = input.metadata?.name ?? '';
     const node: Node = cloneJson(input);
     node.metadata = this.store.stampNew(node.metadata, undefined);
     delete node.metadata.namespace;
@@ -355,7 +349,7 @@ export class Cluster {
       if (!clusterScoped && !this.store.namespaces.has(namespace)) {
         throw new NotFoundError('namespaces', namespace, source);
       }
-      const dirty: Dirty = { deployments: new Set(), replicaSets: new Set(), services: new Set() };
+      const dirty = newDirty();
       let status: 'created' | 'configured' | 'unchanged';
       switch (kind) {
         case 'Namespace':
@@ -363,6 +357,11 @@ export class Cluster {
           break;
         case 'Node':
           status = this.applyNode(obj as Node);
+          // A new node gets a pod of every DaemonSet that selects it.
+          if (status === 'created') {
+            this.changes.recordTopology();
+            for (const k of this.store.daemonSets.keys()) dirty.daemonSets.add(k);
+          }
           break;
         case 'Service':
           status = this.applyService(obj as Service, namespace, source, dirty);
@@ -373,11 +372,17 @@ export class Cluster {
         case 'Deployment':
           status = this.applyDeployment(obj as Deployment, namespace, dirty);
           break;
+        case 'DaemonSet':
+          status = this.applyWorkload('DaemonSet', obj as DaemonSet, namespace, dirty);
+          break;
+        case 'StatefulSet':
+          status = this.applyWorkload('StatefulSet', obj as StatefulSet, namespace, dirty);
+          break;
         case 'Pod':
           status = this.applyPod(obj as Pod, namespace, dirty);
           break;
         case 'EndpointSlice':
-          status = this.applyEndpointSlice(obj as EndpointSlice, namespace);
+          status = this.applyEndpointSlice(obj as EndpointSlice, namespace, dirty);
           break;
         default:
           return {
@@ -420,6 +425,7 @@ export class Cluster {
         `dpsim: node "${name}" needs status.addresses with an InternalIP (or list it in the Cluster document)`,
       );
     }
+    this.checkNodeAddress(name, ip);
     const podCIDR = node.spec?.podCIDR;
     if (
       podCIDR !== undefined &&
@@ -429,8 +435,38 @@ export class Cluster {
         `dpsim: node "${name}" podCIDR ${podCIDR} is outside the cluster CIDR ${this.config.clusterCIDR}`,
       );
     }
-    this.addNode({ apiVersion: 'v1', kind: 'Node', metadata: node.metadata, spec: { podCIDR } }, ip);
+    const labels = { ...kubeletNodeLabels(name), ...(node.metadata?.labels ?? {}) };
+    this.addNode(
+      { apiVersion: 'v1', kind: 'Node', metadata: { ...node.metadata, labels }, spec: { podCIDR } },
+      ip,
+    );
     return 'created';
+  }
+
+  /**
+   * dpsim puts every node's eth0 on the client's L2 segment (the Cluster document's nodes
+   * must be there too), so a Node's InternalIP must be an unused IPv4 address of that /24.
+   */
+  private checkNodeAddress(name: string, ip: string): void {
+    if (!isIPv4(ip))
+      throw new ClusterConfigError(`dpsim: node "${name}" InternalIP "${ip}" is not an IPv4 address`);
+    const segment = (parseIPv4(this.config.clientIP) & 0xffffff00) >>> 0;
+    if ((parseIPv4(ip) & 0xffffff00) >>> 0 !== segment)
+      throw new ClusterConfigError(
+        `dpsim: node "${name}" InternalIP ${ip} is not on the nodes' segment ${formatIPv4(segment)}/24 (the client's, ${this.config.clientIP})`,
+      );
+    if (ip === this.config.clientIP)
+      throw new ClusterConfigError(`dpsim: node "${name}" InternalIP ${ip} is the external client's address`);
+    for (const other of this.store.nodes.values()) {
+      if (nodeAddress(other) === ip)
+        throw new ClusterConfigError(
+          `dpsim: node "${name}" InternalIP ${ip} is already node "${other.metadata?.name ?? ''}"'s`,
+        );
+    }
+    if (cidrContains(parseCidr(this.config.clusterCIDR), parseIPv4(ip)))
+      throw new ClusterConfigError(
+        `dpsim: node "${name}" InternalIP ${ip} lies inside the cluster CIDR ${this.config.clusterCIDR}`,
+      );
   }
 
   private applyService(
@@ -465,7 +501,7 @@ export class Cluster {
   }
 
   private indexService(key: string, svc: Service, add: boolean): void {
-    const ns = svc.metadata!.namespace!;
+    const ns = svc.metadata?.namespace ?? 'default';
     if (add) this.store.serviceSelectors.add(ns, key, svc.spec?.selector, key);
     else this.store.serviceSelectors.remove(ns, key, svc.spec?.selector);
   }
@@ -480,7 +516,7 @@ export class Cluster {
     const key = objectKey(ns, name);
     const old = this.store.replicaSets.get(key);
     const rs: ReplicaSet = cloneJson(input);
-    rs.spec = { ...rs.spec!, replicas: rs.spec?.replicas ?? 1 };
+    if (rs.spec !== undefined) rs.spec = { ...rs.spec, replicas: rs.spec.replicas ?? 1 };
     if (old === undefined) {
       rs.metadata = this.store.stampNew({ ...rs.metadata, generation: 1 }, ns);
       this.store.replicaSets.set(key, rs);
@@ -508,7 +544,7 @@ export class Cluster {
     const key = objectKey(ns, name);
     const old = this.store.deployments.get(key);
     const d: Deployment = cloneJson(input);
-    d.spec = { ...d.spec!, replicas: d.spec?.replicas ?? 1 };
+    if (d.spec !== undefined) d.spec = { ...d.spec, replicas: d.spec.replicas ?? 1 };
     if (old === undefined) {
       d.metadata = this.store.stampNew({ ...d.metadata, generation: 1 }, ns);
       this.store.deployments.set(key, d);
@@ -522,6 +558,47 @@ export class Cluster {
     };
     this.store.deployments.set(key, d);
     dirty.deployments.add(key);
+    return 'configured';
+  }
+
+  /** DaemonSets and StatefulSets: created, or updated when their spec or labels changed. */
+  private applyWorkload(
+    kind: 'DaemonSet' | 'StatefulSet',
+    input: DaemonSet | StatefulSet,
+    ns: string,
+    dirty: Dirty,
+  ): 'created' | 'configured' | 'unchanged' {
+    const name = input.metadata?.name ?? '';
+    const key = objectKey(ns, name);
+    const map: Map<string, DaemonSet | StatefulSet> =
+      kind === 'DaemonSet' ? this.store.daemonSets : this.store.statefulSets;
+    this.invalid(
+      kind,
+      name,
+      kind === 'DaemonSet'
+        ? validateDaemonSet(input as DaemonSet)
+        : validateStatefulSet(input as StatefulSet),
+    );
+    const old = map.get(key);
+    const obj = cloneJson(input);
+    if (kind === 'StatefulSet') {
+      const sts = obj as StatefulSet;
+      if (sts.spec !== undefined) sts.spec.replicas ??= 1;
+    }
+    const marked = kind === 'DaemonSet' ? dirty.daemonSets : dirty.statefulSets;
+    if (old === undefined) {
+      obj.metadata = this.store.stampNew({ ...obj.metadata, generation: 1 }, ns);
+      map.set(key, obj);
+      marked.add(key);
+      return 'created';
+    }
+    if (JSON.stringify(obj.spec) === JSON.stringify(old.spec) && sameLabels(obj, old)) return 'unchanged';
+    obj.metadata = {
+      ...this.store.stampUpdate(obj.metadata, old.metadata),
+      generation: (old.metadata?.generation ?? 1) + 1,
+    };
+    map.set(key, obj);
+    marked.add(key);
     return 'configured';
   }
 
@@ -548,7 +625,12 @@ export class Cluster {
     return 'created';
   }
 
-  private applyEndpointSlice(input: EndpointSlice, ns: string): 'created' | 'configured' | 'unchanged' {
+  /** A user-supplied slice; the Services it is (and was) labelled with are marked changed. */
+  private applyEndpointSlice(
+    input: EndpointSlice,
+    ns: string,
+    dirty: Dirty,
+  ): 'created' | 'configured' | 'unchanged' {
     const name = input.metadata?.name ?? '';
     this.invalid('EndpointSlice', name, validateEndpointSlice(input));
     const key = objectKey(ns, name);
@@ -564,6 +646,7 @@ export class Cluster {
       slice.metadata = this.store.stampNew({ ...slice.metadata, generation: 1 }, ns);
       this.store.endpointSlices.set(key, slice);
       this.store.indexUserSlice(key, ns, slice.metadata.labels?.[LABEL_SERVICE_NAME], true);
+      this.markSliceService(ns, slice, dirty);
       return 'created';
     }
     if (
@@ -579,13 +662,20 @@ export class Cluster {
     this.store.indexUserSlice(key, ns, old.metadata?.labels?.[LABEL_SERVICE_NAME], false);
     this.store.endpointSlices.set(key, slice);
     this.store.indexUserSlice(key, ns, slice.metadata.labels?.[LABEL_SERVICE_NAME], true);
+    this.markSliceService(ns, old, dirty);
+    this.markSliceService(ns, slice, dirty);
     return 'configured';
+  }
+
+  private markSliceService(ns: string, slice: EndpointSlice, dirty: Dirty): void {
+    const svc = slice.metadata?.labels?.[LABEL_SERVICE_NAME];
+    if (svc !== undefined) dirty.services.add(objectKey(ns, svc));
   }
 
   // ---------------------------------------------------------------- controllers
 
   private markServicesForPod(pod: Pod, dirty: Dirty): void {
-    const ns = pod.metadata!.namespace!;
+    const ns = pod.metadata?.namespace ?? 'default';
     for (const svcKey of this.store.serviceSelectors.matchAny(ns, pod.metadata?.labels)) {
       const svc = this.store.services.get(svcKey);
       if (svc !== undefined && matchesMap(svc.spec?.selector, pod.metadata?.labels))
@@ -602,7 +692,18 @@ export class Cluster {
       for (const p of ch.created) this.markServicesForPod(p, dirty);
       for (const p of ch.removedOrTerminating) this.markServicesForPod(p, dirty);
     }
-    for (const k of dirty.services) syncServiceSlices(this.store, k);
+    for (const k of dirty.daemonSets) {
+      const ch = syncDaemonSet(this.store, k, gracePeriodSeconds);
+      for (const p of [...ch.created, ...ch.removedOrTerminating]) this.markServicesForPod(p, dirty);
+    }
+    for (const k of dirty.statefulSets) {
+      const ch = syncStatefulSet(this.store, k, gracePeriodSeconds);
+      for (const p of [...ch.created, ...ch.removedOrTerminating]) this.markServicesForPod(p, dirty);
+    }
+    for (const k of dirty.services) {
+      syncServiceSlices(this.store, k);
+      this.changes.recordService(k);
+    }
     for (const k of dirty.deployments) {
       const d = this.store.deployments.get(k);
       if (d !== undefined) updateDeploymentStatus(this.store, d);
@@ -611,12 +712,32 @@ export class Cluster {
 
   private ownerReplicaSetKey(pod: Pod): string | undefined {
     const ref = pod.metadata?.ownerReferences?.find((o) => o.controller && o.kind === 'ReplicaSet');
-    return ref === undefined ? undefined : objectKey(pod.metadata!.namespace!, ref.name);
+    return ref === undefined ? undefined : objectKey(pod.metadata?.namespace ?? 'default', ref.name);
+  }
+
+  /** Marks the controller that owns a pod (ReplicaSet, DaemonSet or StatefulSet) for a sync. */
+  private markOwner(pod: Pod, dirty: Dirty): void {
+    const ref = pod.metadata?.ownerReferences?.find((o) => o.controller);
+    if (ref === undefined) return;
+    const key = objectKey(pod.metadata?.namespace ?? 'default', ref.name);
+    if (ref.kind === 'ReplicaSet') dirty.replicaSets.add(key);
+    else if (ref.kind === 'DaemonSet') dirty.daemonSets.add(key);
+    else if (ref.kind === 'StatefulSet') dirty.statefulSets.add(key);
   }
 
   private ownerDeploymentKey(rs: ReplicaSet): string | undefined {
     const ref = rs.metadata?.ownerReferences?.find((o) => o.controller && o.kind === 'Deployment');
-    return ref === undefined ? undefined : objectKey(rs.metadata!.namespace!, ref.name);
+    return ref === undefined ? undefined : objectKey(rs.metadata?.namespace ?? 'default', ref.name);
+  }
+
+  private updateWorkloadStatus(pod: Pod): void {
+    const ref = pod.metadata?.ownerReferences?.find((o) => o.controller);
+    if (ref === undefined) return;
+    const key = objectKey(pod.metadata?.namespace ?? 'default', ref.name);
+    const ds = ref.kind === 'DaemonSet' ? this.store.daemonSets.get(key) : undefined;
+    if (ds !== undefined) updateDaemonSetStatus(this.store, ds);
+    const sts = ref.kind === 'StatefulSet' ? this.store.statefulSets.get(key) : undefined;
+    if (sts !== undefined) updateStatefulSetStatus(this.store, sts);
   }
 
   // ---------------------------------------------------------------- events
@@ -626,7 +747,7 @@ export class Cluster {
     if (event.type === 'addService' || event.type === 'addEndpointSlice' || event.type === 'applyObject') {
       return this.applyObjectEvent(event);
     }
-    const dirty: Dirty = { deployments: new Set(), replicaSets: new Set(), services: new Set() };
+    const dirty = newDirty();
     let message: string;
     let grace = 0;
     const fail = (msg: string): EventResult => ({
@@ -643,8 +764,8 @@ export class Cluster {
         if (!Number.isInteger(event.replicas) || event.replicas < 0) {
           return fail(`replicas must be a non-negative integer, got ${event.replicas}`);
         }
-        rs.spec = { ...rs.spec!, replicas: event.replicas };
-        writable(rs.metadata!).generation = (rs.metadata!.generation ?? 1) + 1;
+        if (rs.spec !== undefined) rs.spec = { ...rs.spec, replicas: event.replicas };
+        if (rs.metadata !== undefined) writable(rs.metadata).generation = (rs.metadata.generation ?? 1) + 1;
         grace = event.gracePeriodSeconds ?? 0;
         dirty.replicaSets.add(key);
         message = `replicaset.apps/${event.name} scaled`;
@@ -657,8 +778,8 @@ export class Cluster {
         if (!Number.isInteger(event.replicas) || event.replicas < 0) {
           return fail(`replicas must be a non-negative integer, got ${event.replicas}`);
         }
-        d.spec = { ...d.spec!, replicas: event.replicas };
-        writable(d.metadata!).generation = (d.metadata!.generation ?? 1) + 1;
+        if (d.spec !== undefined) d.spec = { ...d.spec, replicas: event.replicas };
+        if (d.metadata !== undefined) writable(d.metadata).generation = (d.metadata.generation ?? 1) + 1;
         grace = event.gracePeriodSeconds ?? 0;
         dirty.deployments.add(key);
         message = `deployment.apps/${event.name} scaled`;
@@ -673,8 +794,7 @@ export class Cluster {
           event.type === 'deletePod' ? 0 : (event.gracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS);
         terminatePod(this.store, key, g);
         this.markServicesForPod(pod, dirty);
-        const owner = this.ownerReplicaSetKey(pod);
-        if (owner !== undefined) dirty.replicaSets.add(owner);
+        this.markOwner(pod, dirty);
         message = `pod "${event.name}" deleted`;
         break;
       }
@@ -689,6 +809,7 @@ export class Cluster {
           const rs = this.store.replicaSets.get(owner);
           if (rs !== undefined) updateReplicaSetStatus(this.store, rs);
         }
+        this.updateWorkloadStatus(pod);
         message = `pod/${event.name} ${event.ready ? 'ready' : 'not ready'}`;
         break;
       }
@@ -710,10 +831,10 @@ export class Cluster {
           return fail(new NotFoundError('endpointslices.discovery.k8s.io', event.name).message);
         this.store.endpointSlices.delete(key);
         const svcName = slice.metadata?.labels?.[LABEL_SERVICE_NAME];
-        this.store.indexUserSlice(key, slice.metadata!.namespace!, svcName, false);
+        this.store.indexUserSlice(key, slice.metadata?.namespace ?? 'default', svcName, false);
         // A controller-managed slice comes straight back: the controller resyncs its Service.
         if (svcName !== undefined) {
-          const svcKey = objectKey(slice.metadata!.namespace!, svcName);
+          const svcKey = objectKey(slice.metadata?.namespace ?? 'default', svcName);
           this.store.slicesByService.get(svcKey)?.delete(key);
           dirty.services.add(svcKey);
         }
@@ -729,8 +850,7 @@ export class Cluster {
           const pod = removePod(this.store, key);
           if (pod === undefined) continue;
           this.markServicesForPod(pod, dirty);
-          const owner = this.ownerReplicaSetKey(pod);
-          if (owner !== undefined) dirty.replicaSets.add(owner);
+          this.markOwner(pod, dirty);
         }
         message = `clock advanced by ${event.seconds}s`;
         break;
@@ -767,22 +887,15 @@ export class Cluster {
     if (out.status === 'rejected' || out.status === 'ignored') {
       return { ok: false, generation: this.gen, message: out.message, changedServices: [] };
     }
-    // applyObject already bumped the generation for real changes. lastChangedServices is
-    // sorted and distinct, so only a slice's own Service needs merging in.
-    const ofSlice = this.servicesOfSlice(obj);
-    const changed =
-      ofSlice.length === 0
-        ? [...this.lastChangedServices]
-        : [...new Set([...this.lastChangedServices, ...ofSlice])].sort();
-    const result = { ok: true, generation: this.gen, message: out.message, changedServices: changed };
+    // applyObject already bumped the generation for real changes and recorded the Services.
+    const result = {
+      ok: true,
+      generation: this.gen,
+      message: out.message,
+      changedServices: [...this.lastChangedServices],
+    };
     if (this.gen !== before) this.notify(event);
     return result;
-  }
-
-  private servicesOfSlice(obj: KubeObject): string[] {
-    if (obj.kind !== 'EndpointSlice') return [];
-    const svc = obj.metadata?.labels?.[LABEL_SERVICE_NAME];
-    return svc === undefined ? [] : [objectKey(obj.metadata?.namespace || 'default', svc)];
   }
 
   private notify(event: ClusterEvent): void {
@@ -803,14 +916,22 @@ export class Cluster {
   deployments(): Deployment[] {
     return sortedValues(this.store.deployments);
   }
+  daemonSets(): DaemonSet[] {
+    return sortedValues(this.store.daemonSets);
+  }
+  statefulSets(): StatefulSet[] {
+    return sortedValues(this.store.statefulSets);
+  }
   endpointSlices(): EndpointSlice[] {
     return sortedValues(this.store.endpointSlices);
   }
   nodes(): Node[] {
-    return [...this.store.nodes.values()].sort((a, b) => cmp(a.metadata!.name!, b.metadata!.name!));
+    return [...this.store.nodes.values()].sort((a, b) => cmp(a.metadata?.name ?? '', b.metadata?.name ?? ''));
   }
   namespaces(): Namespace[] {
-    return [...this.store.namespaces.values()].sort((a, b) => cmp(a.metadata!.name!, b.metadata!.name!));
+    return [...this.store.namespaces.values()].sort((a, b) =>
+      cmp(a.metadata?.name ?? '', b.metadata?.name ?? ''),
+    );
   }
 
   getService(name: string, namespace = 'default'): Service | undefined {
@@ -820,70 +941,15 @@ export class Cluster {
     return this.store.pods.get(objectKey(namespace, name));
   }
 
-  /** Every scheduled pod with an IP, as the simulator's app responders need them. */
-  podApps(): PodAppInfo[] {
-    const out: PodAppInfo[] = [];
-    for (const pod of this.pods()) {
-      const ip = pod.status?.podIP;
-      const nodeName = pod.spec?.nodeName;
-      if (ip === undefined || nodeName === undefined) continue;
-      const name = pod.metadata!.name!;
-      out.push({
-        name,
-        namespace: pod.metadata!.namespace!,
-        nodeName,
-        ip,
-        ready: isPodReady(pod),
-        terminating: isPodTerminating(pod),
-        labels: { ...(pod.metadata?.labels ?? {}) },
-        containerPorts: (pod.spec?.containers ?? []).flatMap((c) =>
-          (c.ports ?? []).map((p) => ({
-            name: p.name ?? '',
-            port: p.containerPort,
-            protocol: (p.protocol ?? 'TCP') as 'TCP' | 'UDP' | 'SCTP',
-          })),
-        ),
-        greeting: `Hello World! ${name}`,
-      });
-    }
-    return out;
-  }
-
   /** The node's InternalIP. */
   nodeIP(nodeName: string): string {
     return nodeIP(this.store, nodeName);
   }
 
-  /**
-   * Cluster DNS (CoreDNS `kubernetes` plugin) for Service names: `svc`, `svc.ns`, `svc.ns.svc`
-   * and `svc.ns.svc.cluster.local` (bare names resolve in `default`). ExternalName → CNAME;
-   * headless → the ready endpoint addresses; otherwise the ClusterIP. Undefined = NXDOMAIN.
-   */
-  resolveDns(name: string): DnsAnswer | undefined {
-    const parts = name.replace(/\.$/, '').split('.');
-    let labels = parts;
-    if (labels.length >= 5 && labels.slice(-3).join('.') === 'svc.cluster.local')
-      labels = labels.slice(0, -3);
-    else if (labels.length === 3 && labels[2] === 'svc') labels = labels.slice(0, 2);
-    if (labels.length < 1 || labels.length > 2) return undefined;
-    const svc = this.getService(labels[0], labels[1] ?? 'default');
-    if (svc === undefined) return undefined;
-    if (svc.spec?.type === 'ExternalName') return { type: 'CNAME', target: svc.spec.externalName ?? '' };
-    if (svc.spec?.clusterIP === 'None') {
-      const addrs = new Set<string>();
-      for (const s of this.slicesOfService(svc)) {
-        for (const e of s.endpoints)
-          if (e.conditions?.ready !== false) for (const a of e.addresses) addrs.add(a);
-      }
-      return { type: 'A', addresses: [...addrs].sort((a, b) => parseIPv4(a) - parseIPv4(b)) };
-    }
-    return { type: 'A', addresses: svc.spec?.clusterIP ? [svc.spec.clusterIP] : [] };
-  }
-
   /** All slices (controller-managed and user-supplied) labelled with the Service's name. */
   slicesOfService(svc: Service): EndpointSlice[] {
-    const ns = svc.metadata!.namespace!;
-    const name = svc.metadata!.name!;
+    const ns = svc.metadata?.namespace ?? 'default';
+    const name = svc.metadata?.name ?? '';
     const managed = this.store.slicesByService.get(objectKey(ns, name));
     if (managed !== undefined && managesSlices(svc)) {
       // Fast path for controller-managed Services; user slices for them are rare but allowed.
@@ -908,6 +974,21 @@ export class Cluster {
   }
 }
 
+/** The labels a kubelet puts on its Node when it registers. */
+function kubeletNodeLabels(name: string): Record<string, string> {
+  return {
+    'beta.kubernetes.io/arch': 'amd64',
+    'beta.kubernetes.io/os': 'linux',
+    'kubernetes.io/arch': 'amd64',
+    'kubernetes.io/hostname': name,
+    'kubernetes.io/os': 'linux',
+  };
+}
+
+function nodeAddress(node: Node): string | undefined {
+  return node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+}
+
 function sameLabels(
   a: { metadata?: { labels?: Record<string, string> } },
   b: { metadata?: { labels?: Record<string, string> } },
@@ -924,7 +1005,7 @@ function sortedValues<T extends { metadata?: { namespace?: string; name?: string
 ): T[] {
   return [...m.values()].sort(
     (a, b) =>
-      cmp(a.metadata!.namespace ?? '', b.metadata!.namespace ?? '') ||
-      cmp(a.metadata!.name!, b.metadata!.name!),
+      cmp(a.metadata?.namespace ?? '', b.metadata?.namespace ?? '') ||
+      cmp(a.metadata?.name ?? '', b.metadata?.name ?? ''),
   );
 }

@@ -21,10 +21,8 @@ export {
   type ClusterCreateOptions,
   type ClusterEvent,
   DEFAULT_TERMINATION_GRACE_SECONDS,
-  type DnsAnswer,
   type EventResult,
   type KubeObject,
-  type PodAppInfo,
   resourceRef,
 } from './cluster.js';
 export {
@@ -37,6 +35,7 @@ export {
   type ProxyMode,
   resolveClusterConfig,
 } from './cluster-config.js';
+export { type DnsAnswer, resolveDns } from './cluster-dns.js';
 export {
   LABEL_HEADLESS,
   LABEL_MANAGED_BY,

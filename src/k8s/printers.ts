@@ -4,7 +4,7 @@
  * (minimum cell width 6, padding 3, last column unpadded), ages in
  * apimachinery's duration.HumanDuration, and `-o yaml|json` as kubectl prints lists.
  */
-import type { Deployment, ReplicaSet } from 'kubernetes-types/apps/v1.js';
+import type { DaemonSet, Deployment, ReplicaSet, StatefulSet } from 'kubernetes-types/apps/v1.js';
 import type { Namespace, Node, Pod, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { stringify as yamlStringify } from 'yaml';
@@ -244,6 +244,54 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     },
   },
   {
+    plural: 'daemonsets',
+    kind: 'DaemonSet',
+    apiVersion: 'apps/v1',
+    prefix: 'daemonset.apps',
+    namespaced: true,
+    aliases: ['daemonsets', 'daemonset', 'ds'],
+    list: (c) => c.daemonSets(),
+    header: (wide) => {
+      const base = ['NAME', 'DESIRED', 'CURRENT', 'READY', 'UP-TO-DATE', 'AVAILABLE', 'NODE SELECTOR', 'AGE'];
+      return wide ? [...base, 'CONTAINERS', 'IMAGES', 'SELECTOR'] : base;
+    },
+    row: (c, o, wide) => {
+      const ds = o as DaemonSet;
+      const st = ds.status;
+      const base = [
+        ds.metadata?.name ?? '',
+        String(st?.desiredNumberScheduled ?? 0),
+        String(st?.currentNumberScheduled ?? 0),
+        String(st?.numberReady ?? 0),
+        String(st?.updatedNumberScheduled ?? 0),
+        String(st?.numberAvailable ?? 0),
+        formatSelectorMap(ds.spec?.template?.spec?.nodeSelector) || '<none>',
+        age(c, ds),
+      ];
+      if (!wide) return base;
+      return [...base, ...containersAndImages(ds.spec?.template), formatLabelSelector(ds.spec?.selector)];
+    },
+  },
+  {
+    plural: 'statefulsets',
+    kind: 'StatefulSet',
+    apiVersion: 'apps/v1',
+    prefix: 'statefulset.apps',
+    namespaced: true,
+    aliases: ['statefulsets', 'statefulset', 'sts'],
+    list: (c) => c.statefulSets(),
+    header: (wide) => (wide ? ['NAME', 'READY', 'AGE', 'CONTAINERS', 'IMAGES'] : ['NAME', 'READY', 'AGE']),
+    row: (c, o, wide) => {
+      const sts = o as StatefulSet;
+      const base = [
+        sts.metadata?.name ?? '',
+        `${sts.status?.readyReplicas ?? 0}/${sts.spec?.replicas ?? 1}`,
+        age(c, sts),
+      ];
+      return wide ? [...base, ...containersAndImages(sts.spec?.template)] : base;
+    },
+  },
+  {
     plural: 'services',
     kind: 'Service',
     apiVersion: 'v1',
@@ -366,7 +414,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
 ];
 
 /** `kubectl get all` (for the kinds dpsim has). */
-const ALL = ['pods', 'services', 'deployments', 'replicasets'];
+const ALL = ['pods', 'services', 'daemonsets', 'deployments', 'replicasets', 'statefulsets'];
 
 export class GetError extends Error {
   override name = 'GetError';

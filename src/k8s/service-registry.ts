@@ -9,6 +9,7 @@ import type { Service } from 'kubernetes-types/core/v1.js';
 import { formatIPv4, isIPv4, parseIPv4 } from '../util/ipv4.js';
 import type { ClusterIPAllocator, LoadBalancerIPPool, NodePortAllocator } from './allocators.js';
 import { type FieldError, fieldErr, InternalApiError, InvalidObjectError } from './errors.js';
+import { initIPFamilyFields } from './service-ip-families.js';
 import {
   defaultService,
   isHeadless,
@@ -30,6 +31,7 @@ export class ServiceRegistry {
   /** Creates a Service: returns the stored spec/status, or throws an ApiError worded as kubectl shows it. */
   create(input: Service, source: string): Service {
     const svc = defaultService(input);
+    initIPFamilyFields(svc);
     const undo: Undo[] = [];
     try {
       this.allocateClusterIP(svc, undo, source);
@@ -53,6 +55,9 @@ export class ServiceRegistry {
    */
   update(old: Service, input: Service, source: string): Service {
     const svc = defaultService(input);
+    // Before the live values are carried over, so the spec's keys keep create()'s order and an
+    // unchanged re-apply compares equal.
+    initIPFamilyFields(svc, old);
     const spec = svc.spec!;
     const oldSpec = old.spec ?? {};
     const name = svc.metadata?.name ?? '';

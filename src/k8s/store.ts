@@ -4,7 +4,7 @@
  * Controllers and the registry read and write it; `Cluster` is the public face.
  */
 
-import type { Deployment, ReplicaSet } from 'kubernetes-types/apps/v1.js';
+import type { DaemonSet, Deployment, ReplicaSet, StatefulSet } from 'kubernetes-types/apps/v1.js';
 import type { Namespace, Node, Pod, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
@@ -64,6 +64,8 @@ export class ClusterStore {
   readonly services = new Map<string, Service>();
   readonly replicaSets = new Map<string, ReplicaSet>();
   readonly deployments = new Map<string, Deployment>();
+  readonly daemonSets = new Map<string, DaemonSet>();
+  readonly statefulSets = new Map<string, StatefulSet>();
   readonly pods = new Map<string, Pod>();
   readonly endpointSlices = new Map<string, EndpointSlice>();
   /** Pods by label pair (ids are pod keys; each stores its pod). */

@@ -3,7 +3,7 @@
  * user-supplied EndpointSlices: the subset of upstream checks that matter for the dataplane,
  * worded as the apiserver words them.
  */
-import type { Deployment, ReplicaSet } from 'kubernetes-types/apps/v1.js';
+import type { DaemonSet, Deployment, ReplicaSet, StatefulSet } from 'kubernetes-types/apps/v1.js';
 import type { Container, Pod, PodTemplateSpec } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import type { LabelSelector } from 'kubernetes-types/meta/v1.js';
@@ -83,6 +83,14 @@ function validateTemplated(
 
 export function validateReplicaSet(rs: ReplicaSet): FieldError[] {
   return validateTemplated(rs.metadata?.name, rs.spec?.replicas, rs.spec?.selector, rs.spec?.template);
+}
+
+export function validateDaemonSet(ds: DaemonSet): FieldError[] {
+  return validateTemplated(ds.metadata?.name, undefined, ds.spec?.selector, ds.spec?.template);
+}
+
+export function validateStatefulSet(sts: StatefulSet): FieldError[] {
+  return validateTemplated(sts.metadata?.name, sts.spec?.replicas, sts.spec?.selector, sts.spec?.template);
 }
 
 export function validateDeployment(d: Deployment): FieldError[] {

@@ -4,51 +4,23 @@
  * `myweb-rs-abcde/eth0`), packets timestamped with the simulated clock.
  *
  * The pump is synchronous, so the sink writes either into memory (read it with
- * `toBuffer()`) or straight to a file through a Writable whose writes complete at once
- * (`fs.writeSync` per 64 KiB chunk): memory stays bounded however long the run, and the
- * writer never has to wait for a drain in the middle of a packet.
+ * `toBuffer()`) or straight to a file with `fs.writeSync`, one 256 KiB chunk at a time from a
+ * single preallocated buffer: memory stays bounded however long the run, nothing is
+ * allocated per packet or per chunk, and the writer never waits for a drain.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import { PcapngWriter } from '../capture/index.js';
 import type { CaptureSink } from '../topology/network.js';
 
-/** A Writable over a file descriptor whose writes finish synchronously. */
-class SyncFileWritable extends Writable {
-  private fd: number;
-  /** The first write error (ENOSPC, EIO …), kept so the caller can name it rather than its echoes. */
-  failure: Error | undefined;
-
-  constructor(path: string) {
-    super({ highWaterMark: 1 << 20 });
-    this.fd = openSync(path, 'w');
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    try {
-      let off = 0;
-      while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off);
-      callback();
-    } catch (e) {
-      this.failure ??= e as Error;
-      callback(e as Error);
-    }
-  }
-
-  override _final(callback: (error?: Error | null) => void): void {
-    try {
-      closeSync(this.fd);
-      callback();
-    } catch (e) {
-      callback(e as Error);
-    }
-  }
-}
+/** Bytes handed to the file per write: few syscalls, and small enough to stay in the CPU cache (1 MiB measured slower). */
+const FILE_CHUNK = 256 * 1024;
 
 export class PcapngCaptureSink implements CaptureSink {
   readonly writer: PcapngWriter;
   frames = 0;
-  private readonly file: SyncFileWritable | undefined;
+  private fd = -1;
+  /** The first write error (ENOSPC, EIO …), kept so the caller can name it rather than its echoes. */
+  private failure: Error | undefined;
 
   constructor(
     readonly snaplen = 0,
@@ -58,13 +30,25 @@ export class PcapngCaptureSink implements CaptureSink {
     /** Wall-clock time of simulated time 0, ms since the Unix epoch (the cluster's clock). */
     epochMs = 0,
   ) {
-    this.file = path !== undefined ? new SyncFileWritable(path) : undefined;
+    if (path !== undefined) this.fd = openSync(path, 'w');
     this.writer = new PcapngWriter({
       application: 'dpsim',
       timestampOffsetNs: BigInt(Math.round(epochMs)) * 1_000_000n,
       ...(sectionComment ? { sectionComment } : {}),
-      ...(this.file !== undefined ? { stream: this.file } : {}),
+      ...(path !== undefined
+        ? { sink: (bytes: Uint8Array) => this.writeAll(bytes), chunkSize: FILE_CHUNK }
+        : {}),
     });
+  }
+
+  private writeAll(bytes: Uint8Array): void {
+    try {
+      let off = 0;
+      while (off < bytes.length) off += writeSync(this.fd, bytes, off, bytes.length - off);
+    } catch (e) {
+      this.failure ??= e as Error;
+      throw e;
+    }
   }
 
   addInterface(name: string, description: string): number {
@@ -74,12 +58,12 @@ export class PcapngCaptureSink implements CaptureSink {
   record(captureId: number, timeNs: number, frame: Uint8Array, length: number): void {
     this.frames++;
     // Memory or a synchronous file: the writer never asks to wait, so the pump stays synchronous.
-    void this.writer.writePacket(captureId, Math.round(timeNs), frame.subarray(0, length));
+    void this.writer.writeFrame(captureId, Math.round(timeNs), frame, length);
   }
 
   /** The first error writing the file (e.g. ENOSPC), if any: the cause of any later writer error. */
   get writeError(): Error | undefined {
-    return this.file?.failure;
+    return this.failure;
   }
 
   /** The whole capture, for an in-memory sink. */
@@ -88,7 +72,14 @@ export class PcapngCaptureSink implements CaptureSink {
   }
 
   /** Flushes and closes the file (a no-op for memory). */
-  close(): Promise<void> {
-    return this.writer.close();
+  async close(): Promise<void> {
+    try {
+      await this.writer.close();
+    } finally {
+      if (this.fd >= 0) {
+        closeSync(this.fd);
+        this.fd = -1;
+      }
+    }
   }
 }

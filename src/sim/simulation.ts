@@ -14,7 +14,9 @@ import {
   type TcpConnection,
   TcpStack,
 } from '../apps/index.js';
+import type { NodeFacts } from '../config/node-options.js';
 import { formatConntrackList } from '../conntrack/index.js';
+import type { ClusterConfig } from '../k8s/cluster-config.js';
 import {
   BOOTSTRAP_LEAD_SECONDS,
   type Cluster,
@@ -31,6 +33,7 @@ import {
   buildClusterTopology,
   type ClusterTopology,
   detachPod,
+  joinNode,
   podKey,
 } from '../topology/build.js';
 import type { Host } from '../topology/host.js';
@@ -40,8 +43,8 @@ import { formatIPv4, isIPv4, parseIPv4 } from '../util/ipv4.js';
 import { Rng } from '../util/rng.js';
 import { PcapngCaptureSink } from './capture-sink.js';
 import { NodeHealthServers } from './health-servers.js';
-import { changedServices } from './model-diff.js';
-import { attachMode, type DumpPart, type ModeOptions, type NodeProxy } from './modes.js';
+import { attachMode, attachNodeProxy, type DumpPart, type ModeOptions, type NodeProxy } from './modes.js';
+import { type PodAppInfo, podApps } from './pod-apps.js';
 
 export interface SimulationOptions extends ModeOptions {
   /** YAML manifests (default: the embedded origin scenario). */
@@ -129,6 +132,9 @@ export class Simulation {
    */
   private lastServed: ServedRecord | null = null;
   private readonly rng: Rng;
+  private readonly modeOptions: ModeOptions;
+  /** The Services the last syncFromCluster handed to the proxies (undefined: a full sync). */
+  lastSyncChanges: ReadonlySet<string> | undefined;
   /** VIPs the client routes via the first node (see routeVipsThroughFirstNode). */
   private readonly vipRoutes = new Set<number>();
 
@@ -148,13 +154,14 @@ export class Simulation {
     }
     this.mode = options.mode ?? (this.cluster.proxyMode as ProxyMode);
     const config = this.cluster.config;
+    const apps = podApps(this.cluster.pods());
+    // Every registered Node, from the Cluster document or a `kind: Node` manifest.
+    this.model = toProxyModel(this.cluster);
     this.topology = buildClusterTopology(
       {
         clientIP: config.clientIP,
-        nodes: config.nodes.map((n) => ({ name: n.name, ip: n.ip, podCIDR: n.podCIDR })),
-        pods: this.cluster
-          .podApps()
-          .map((p) => ({ name: p.name, namespace: p.namespace, nodeName: p.nodeName, ip: p.ip })),
+        nodes: this.model.nodes.map((n) => ({ name: n.name, ip: n.ip, podCIDR: n.podCIDR })),
+        pods: apps.map((p) => ({ name: p.name, namespace: p.namespace, nodeName: p.nodeName, ip: p.ip })),
         overlay: options.overlay ?? 'none',
       },
       this.rng.fork(),
@@ -177,13 +184,17 @@ export class Simulation {
         this.topology.network.captureInterface(iface);
       }
     }
-    this.model = toProxyModel(this.cluster);
-    this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), {
+    this.modeOptions = {
       clockEpochMs: this.cluster.now(),
       ...options,
-    });
+      ...nodeConfigOf(options, this.loadResult),
+      nodeFacts: options.nodeFacts ?? nodeFactsOf(config),
+    };
+    // The model just built already holds every change made so far.
+    this.cluster.changes.drain();
+    this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), this.modeOptions);
     this.routeVipsThroughFirstNode();
-    this.startApplications();
+    this.startApplications(apps);
   }
 
   get network() {
@@ -238,23 +249,13 @@ export class Simulation {
     return stack;
   }
 
-  private startApplications(): void {
+  private startApplications(apps: readonly PodAppInfo[]): void {
     const t = this.topology;
     const epochMs = this.cluster.now();
     this.stackOf(t.client);
     for (const node of t.nodes.values()) this.stackOf(node);
-    for (const [name, node] of t.nodes) {
-      const servers = new NodeHealthServers({
-        nodeName: name,
-        stack: this.stackOf(node),
-        mode: this.mode,
-        clockEpochMs: epochMs,
-        startedBeforeMs: BOOTSTRAP_LEAD_SECONDS * 1000,
-      });
-      servers.sync(this.model);
-      this.healthServers.set(name, servers);
-    }
-    for (const app of this.cluster.podApps()) this.startPodApp(app.namespace, app.name);
+    for (const [name, node] of t.nodes) this.startHealthServers(name, node, epochMs);
+    for (const app of apps) this.startPodApp(app);
     // Host-network endpoints (the apiserver behind the `kubernetes` Service) answer on their node.
     for (const sp of this.model.servicePorts) {
       for (const ep of sp.endpoints) {
@@ -271,21 +272,26 @@ export class Simulation {
     }
   }
 
-  private startPodApp(namespace: string, name: string): void {
-    const pod = this.topology.pods.get(podKey(namespace, name));
-    const app = this.cluster.podApps().find((p) => p.namespace === namespace && p.name === name);
-    if (pod === undefined || app === undefined) return;
-    for (const port of app.containerPorts)
-      if (port.protocol === 'TCP') this.listen(pod, port.port, name, this.cluster.now());
+  /**
+   * Every pod gets a TCP stack, so a port its app does not listen on answers with a RST
+   * (curl: (7)) as a Linux pod does, and the app listens where pod-apps.ts says.
+   */
+  private startPodApp(app: PodAppInfo): void {
+    const pod = this.topology.pods.get(podKey(app.namespace, app.name));
+    if (pod === undefined) return;
+    this.stackOf(pod);
+    const epochMs = this.cluster.now();
+    for (const port of app.tcpPorts) this.listen(pod, port, app.name, epochMs, app.bodyTemplate);
   }
 
-  private listen(host: Host, port: number, serverName: string, epochMs: number): void {
+  private listen(host: Host, port: number, serverName: string, epochMs: number, bodyTemplate?: string): void {
     const stack = this.stackOf(host);
     if (stack.hasListener(port)) return;
     startHttpResponder(stack, {
       port,
       podName: serverName,
       clockEpochMs: epochMs,
+      ...(bodyTemplate !== undefined ? { bodyTemplate } : {}),
       onAccept: (c: TcpConnection) => {
         this.lastServed = { server: serverName, peer: `${formatIPv4(c.remoteAddr)}:${c.remotePort}` };
       },
@@ -363,12 +369,16 @@ export class Simulation {
     };
   }
 
-  /** `conntrack -L` on a node (stdout and the summary line conntrack prints on stderr). */
+  /**
+   * `conntrack -L` on a node (stdout and the summary line conntrack prints on stderr); in eBPF
+   * mode, whose connections never enter nf_conntrack, the BPF CT map as `cilium-dbg bpf ct list
+   * global` prints it.
+   */
   conntrackList(nodeName: string): string {
     const proxy = this.proxies.get(nodeName);
     if (proxy === undefined) throw new SimulationError(`unknown node "${nodeName}"`);
-    if (proxy.conntrack === null)
-      return `# ${this.mode} mode keeps its connections in BPF maps, not nf_conntrack\n`;
+    // eBPF mode tracks connections in its own CT maps: their `cilium-dbg bpf ct list global` view.
+    if (proxy.conntrack === null) return proxy.dump({ part: 'cilium-ct' });
     const { stdout, stderr } = formatConntrackList(proxy.conntrack, this.network.nowNs);
     return stdout + stderr;
   }
@@ -393,8 +403,10 @@ export class Simulation {
 
   /** Re-reads the cluster after control-plane events: pods plugged/unplugged, rules re-synced. */
   syncFromCluster(): void {
+    this.model = toProxyModel(this.cluster);
+    for (const n of this.model.nodes) if (!this.topology.nodes.has(n.name)) this.joinNode(n);
     const live = new Set<string>();
-    for (const app of this.cluster.podApps()) {
+    for (const app of podApps(this.cluster.pods())) {
       const key = podKey(app.namespace, app.name);
       live.add(key);
       if (!this.topology.pods.has(key)) {
@@ -408,7 +420,7 @@ export class Simulation {
           this.network.captureInterface(pod.interfaces[0]);
           this.network.captureInterface(this.topology.podVeths.get(key)!);
         }
-        this.startPodApp(app.namespace, app.name);
+        this.startPodApp(app);
       }
     }
     for (const key of [...this.topology.pods.keys()]) {
@@ -417,16 +429,57 @@ export class Simulation {
         detachPod(this.topology, ns, name);
       }
     }
-    const before = this.model;
-    this.model = toProxyModel(this.cluster);
-    // Only the Services that changed: eBPF mode re-plans just those (the others resync fully).
-    const changed = changedServices(before, this.model);
-    for (const proxy of this.proxies.values()) proxy.sync(this.model, changed);
+    // Only the Services the control plane changed since the last sync: eBPF mode re-plans just
+    // those (the other modes resync fully), as kube-proxy's change tracker hands them over.
+    const pending = this.cluster.changes.drain();
+    this.lastSyncChanges = pending.full ? undefined : pending.services;
+    for (const proxy of this.proxies.values()) proxy.sync(this.model, this.lastSyncChanges);
     for (const servers of this.healthServers.values()) servers.sync(this.model);
     this.routeVipsThroughFirstNode();
+  }
+
+  /** A Node registered after the simulation was built: wired into the topology, its proxy attached. */
+  private joinNode(n: ProxyModel['nodes'][number]): void {
+    const host = joinNode(this.topology, n, this.rng.fork());
+    if (this.capture !== null) this.network.captureInterface(host.interfaces[0]);
+    this.proxies.set(n.name, attachNodeProxy(this.mode, host, this.model, this.rng.fork(), this.modeOptions));
+    this.startHealthServers(n.name, host, this.cluster.now());
+  }
+
+  /** kube-proxy's :10256/healthz and the healthCheckNodePorts, on one node. */
+  private startHealthServers(name: string, node: Host, epochMs: number): void {
+    const servers = new NodeHealthServers({
+      nodeName: name,
+      stack: this.stackOf(node),
+      mode: this.mode,
+      clockEpochMs: epochMs,
+      startedBeforeMs: BOOTSTRAP_LEAD_SECONDS * 1000,
+    });
+    servers.sync(this.model);
+    this.healthServers.set(name, servers);
   }
 }
 
 export function buildSimulation(options: SimulationOptions = {}): Simulation {
   return new Simulation(options);
+}
+
+/** The KubeProxyConfiguration and Cilium values: given as options, else found among the manifests. */
+function nodeConfigOf(options: SimulationOptions, loaded: LoadResult | null): Partial<ModeOptions> {
+  const kubeProxyConfig = options.kubeProxyConfig ?? loaded?.kubeProxyConfig;
+  const cilium = options.cilium ?? loaded?.cilium;
+  return {
+    ...(kubeProxyConfig !== undefined ? { kubeProxyConfig } : {}),
+    ...(cilium !== undefined ? { cilium } : {}),
+  };
+}
+
+/** What each node's proxy finds on its node, from the Cluster document. */
+function nodeFactsOf(config: ClusterConfig): Map<string, NodeFacts> {
+  return new Map(
+    config.nodes.map((n) => [
+      n.name,
+      { name: n.name, addresses: n.addresses, podCIDR: n.podCIDR, kernel: n.kernel },
+    ]),
+  );
 }

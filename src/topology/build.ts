@@ -73,6 +73,14 @@ export interface ClusterTopology {
   readonly network: Network;
   readonly client: Host;
   readonly nodes: ReadonlyMap<string, Host>;
+  /** The L2 segment of the client and the nodes' eth0s, and its prefix length. */
+  readonly segment: Segment;
+  readonly segmentPrefixLength: number;
+  readonly overlay: OverlayKind;
+  /** Each node's pod CIDR (its blackhole route, and the route every other node has to it). */
+  readonly nodePodCidrs: Map<string, Cidr>;
+  /** Tunnel-device MAC per node address (the overlay's neighbour table). */
+  readonly tunnelMacs: Map<number, Uint8Array>;
   /** Pod hosts by `namespace/name`. */
   readonly pods: Map<string, Host>;
   /** Node-side veth of each pod (`namespace/name` → interface). */
@@ -129,27 +137,7 @@ export function buildClusterTopology(
       const node = nodes.get(n.name)!;
       const cidr = nodeCidrs.get(n.name)!;
       const addr = parseIPv4(n.ip);
-      // vxlan.calico gets a locally administered MAC; tunl0 has none (ARPHRD_TUNNEL), zeros stand in.
-      const mac =
-        overlay === 'vxlan'
-          ? Uint8Array.of(
-              0x66,
-              0x63,
-              (addr >>> 24) & 0xff,
-              (addr >>> 16) & 0xff,
-              (addr >>> 8) & 0xff,
-              addr & 0xff,
-            )
-          : new Uint8Array(6);
-      const device = node.addInterface(
-        overlay === 'ipip' ? 'tunl0' : 'vxlan.calico',
-        mac,
-        cidr.network,
-        32,
-        `${overlay} tunnel of ${n.name}`,
-      );
-      node.tunnel = { kind: overlay, device, peerMacs: tunnelMacs };
-      tunnelMacs.set(addr, mac);
+      addTunnelDevice(node, overlay, addr, cidr, tunnelMacs);
     }
   }
   for (const n of spec.nodes) {
@@ -166,9 +154,91 @@ export function buildClusterTopology(
     }
   }
 
-  const topology: ClusterTopology = { network, client, nodes, pods: new Map(), podVeths: new Map() };
+  const topology: ClusterTopology = {
+    network,
+    client,
+    nodes,
+    segment,
+    segmentPrefixLength: prefix,
+    overlay,
+    nodePodCidrs: nodeCidrs,
+    tunnelMacs,
+    pods: new Map(),
+    podVeths: new Map(),
+  };
   for (const p of spec.pods) attachPod(topology, p);
   return topology;
+}
+
+/** Calico's tunnel device on a node: `tunl0` (IPIP) or `vxlan.calico`, addressed from its pod CIDR. */
+function addTunnelDevice(
+  node: Host,
+  overlay: Exclude<OverlayKind, 'none'>,
+  addr: number,
+  cidr: Cidr,
+  tunnelMacs: Map<number, Uint8Array>,
+): void {
+  // vxlan.calico gets a locally administered MAC; tunl0 has none (ARPHRD_TUNNEL), zeros stand in.
+  const mac =
+    overlay === 'vxlan'
+      ? Uint8Array.of(
+          0x66,
+          0x63,
+          (addr >>> 24) & 0xff,
+          (addr >>> 16) & 0xff,
+          (addr >>> 8) & 0xff,
+          addr & 0xff,
+        )
+      : new Uint8Array(6);
+  const device = node.addInterface(
+    overlay === 'ipip' ? 'tunl0' : 'vxlan.calico',
+    mac,
+    cidr.network,
+    32,
+    `${overlay} tunnel of ${node.name}`,
+  );
+  node.tunnel = { kind: overlay, device, peerMacs: tunnelMacs };
+  tunnelMacs.set(addr, mac);
+}
+
+/**
+ * A node that registers after the topology was built (a `kind: Node` applied later): its
+ * eth0 on the segment, every segment member's neighbour entry for it and its for them, its
+ * pod CIDR's blackhole, and a route to its pod CIDR on every other node (and theirs on it).
+ */
+export function joinNode(topology: ClusterTopology, n: TopologyNodeSpec, rng: Rng): Host {
+  if (topology.nodes.has(n.name)) throw new TopologyError(`node ${n.name} is already part of the topology`);
+  const prefix = topology.segmentPrefixLength;
+  const clientEth = topology.client.interfaces[0];
+  const segmentNet = (clientEth.addr & prefixMask(prefix)) >>> 0;
+  const addr = parseIPv4(n.ip);
+  if ((addr & prefixMask(prefix)) >>> 0 !== segmentNet)
+    throw new TopologyError(`node ${n.name} (${n.ip}) is not on the client's /${prefix} segment`);
+  const node = new Host(topology.network, n.name, 'node', rng);
+  node.ipForward = true;
+  const eth = node.addInterface('eth0', hostMac(addr), addr, prefix, `node ${n.name} uplink`);
+  for (const member of topology.segment.members) {
+    member.host.neighbours.set(addr, eth.mac);
+    node.neighbours.set(member.addr, member.mac);
+  }
+  topology.segment.attach(eth);
+  node.routes.add(segmentNet, prefix, NO_GATEWAY, eth.index);
+  node.routes.add(0, 0, clientEth.addr, eth.index);
+  const cidr = parseCidr(n.podCIDR);
+  if (topology.overlay !== 'none') addTunnelDevice(node, topology.overlay, addr, cidr, topology.tunnelMacs);
+  node.routes.add(cidr.network, cidr.prefixLength, NO_GATEWAY, BLACKHOLE);
+  const out = node.tunnel?.device ?? eth;
+  for (const [name, other] of topology.nodes) {
+    const otherCidr = topology.nodePodCidrs.get(name);
+    const otherEth = other.interfaceByName('eth0');
+    if (otherCidr === undefined || otherEth === undefined) continue;
+    node.routes.add(otherCidr.network, otherCidr.prefixLength, otherEth.addr, out.index);
+    const back = other.tunnel?.device ?? otherEth;
+    other.routes.add(cidr.network, cidr.prefixLength, addr, back.index);
+  }
+  (topology.nodes as Map<string, Host>).set(n.name, node);
+  topology.nodePodCidrs.set(n.name, cidr);
+  return node;
 }
 
 /**

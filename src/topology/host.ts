@@ -12,7 +12,20 @@ import type { Errno, HostTransport, TcpSegment, TimerHandle } from '../apps/tran
 import { CtState } from '../conntrack/constants.js';
 import { TcAction, TcResult } from '../proxy/common/datapath.js';
 import { NF_HOOK_NAMES, NfHook } from '../proxy/common/packet-meta.js';
-import { DropCounters, DropReason } from '../trace/drop-reasons.js';
+import { type SocketLb, SocketLbTranslations } from '../proxy/common/socket-lb.js';
+import { DropCounters, DropReason, PATH_VERDICT_DROP_REASON, PathVerdict } from '../trace/drop-reasons.js';
+import {
+  decapsulatedText,
+  deliverIcmpText,
+  deliverTcpText,
+  dropText,
+  encapsulatedText,
+  hookStepText,
+  icmpSentText,
+  ipvsRedirectText,
+  routeText,
+  socketLbNoBackendText,
+} from '../trace/host-steps.js';
 import { formatIPv4 } from '../util/ipv4.js';
 import type { Rng } from '../util/rng.js';
 import {
@@ -36,42 +49,20 @@ import {
   writeVxlanEncapsulation,
 } from '../wire/index.js';
 import { IpProtocol } from '../wire/ip-protocol.js';
-import { TcpFlag } from '../wire/tcp.js';
 import { MAX_FRAME } from './frame-pool.js';
 import { BROADCAST_MAC_KEY, macKey, NetInterface } from './net-interface.js';
-import { type NodeNetfilter, PathVerdict } from './netfilter-path.js';
+import type { NodeNetfilter } from './netfilter-path.js';
 import type { Network } from './network.js';
 import { BLACKHOLE, RouteTable } from './routes.js';
-import { CALICO_VXLAN_VNI, type TunnelConfig, VXLAN_UDP_PORT } from './tunnel.js';
+import {
+  NO_TUNNEL_PEER,
+  NOT_TUNNEL_TRAFFIC,
+  TUNNEL_MALFORMED,
+  type TunnelConfig,
+  TunnelEndpoint,
+} from './tunnel.js';
 
 export type HostKind = 'client' | 'node' | 'pod';
-
-/**
- * What socket-LB makes of one connect(): no Service (connect as asked), the backend to
- * connect to instead, or a Service with no backend to pick (connect() fails, EHOSTUNREACH).
- */
-export type SocketLbVerdict =
-  | { readonly kind: 'not-service' }
-  | { readonly kind: 'backend'; readonly addr: number; readonly port: number }
-  | { readonly kind: 'no-backend' };
-
-/** Connect-time Service translation for the host's own sockets (Cilium's socket-LB). */
-export interface SocketLb {
-  connect(daddr: number, dport: number, proto: number): SocketLbVerdict;
-}
-
-/** One socket's translation: the Service address the app connected to and the backend used. */
-interface SocketTranslation {
-  readonly vip: number;
-  readonly vport: number;
-  readonly addr: number;
-  readonly port: number;
-}
-
-/** Keys fit in a double exactly: port · 2^32 + address. */
-function sockKey(port: number, addr: number): number {
-  return port * 4294967296 + addr;
-}
 
 /** What a host does with TCP segments and ICMP errors addressed to it (src/apps' TcpStack). */
 export interface TcpReceiver {
@@ -95,25 +86,11 @@ export class Host implements HostTransport {
   /** net.ipv4.ip_forward. */
   ipForward = false;
   tcp: TcpReceiver | null = null;
-  /** Set on nodes of an overlay cluster (`--overlay ipip|vxlan`). */
-  tunnel: TunnelConfig | null = null;
+  private tunnelEnd: TunnelEndpoint | null = null;
   /** Set in eBPF mode on nodes: the host's connects to Service addresses are translated. */
-  socketLb: SocketLb | null = null;
-  /** Socket-LB translations by (local port, Service address) and by (local port, backend address). */
-  private readonly sockOut = new Map<number, SocketTranslation>();
-  private readonly sockIn = new Map<number, SocketTranslation>();
+  private sockets: SocketLbTranslations | null = null;
 
   private readonly ft: FiveTuple = newFiveTuple();
-  /** Reused outer-header descriptions: encapsulating allocates nothing per packet. */
-  private readonly ipipSpec: IpipEncapSpec = { srcMac: ZERO_MAC, dstMac: ZERO_MAC, src: 0, dst: 0 };
-  private readonly vxlanSpec: VxlanEncapSpec = {
-    srcMac: ZERO_MAC,
-    dstMac: ZERO_MAC,
-    src: 0,
-    dst: 0,
-    srcPort: 0,
-    vni: CALICO_VXLAN_VNI,
-  };
   private readonly tc = new TcResult();
 
   constructor(
@@ -180,6 +157,24 @@ export class Host implements HostTransport {
     this.network.clearTimer(handle);
   }
 
+  /** Set on nodes of an overlay cluster (`--overlay ipip|vxlan`): the tunnel device and its peers. */
+  get tunnel(): TunnelConfig | null {
+    return this.tunnelEnd === null ? null : this.tunnelEnd.config;
+  }
+
+  set tunnel(config: TunnelConfig | null) {
+    this.tunnelEnd = config === null ? null : new TunnelEndpoint(config);
+  }
+
+  /** The mode's socket-LB hook for this host's own sockets (eBPF mode's nodes), or null. */
+  get socketLb(): SocketLb | null {
+    return this.sockets === null ? null : this.sockets.lb;
+  }
+
+  set socketLb(lb: SocketLb | null) {
+    this.sockets = lb === null ? null : new SocketLbTranslations(lb);
+  }
+
   /**
    * The connect4 hook: socket-LB picks the backend when the app connects (recorded for the
    * socket's segments), and a Service with no backend to pick fails the connect() with
@@ -191,27 +186,26 @@ export class Host implements HostTransport {
     remoteAddr: number,
     remotePort: number,
   ): Errno | undefined {
-    if (this.socketLb === null) return undefined;
-    const verdict = this.socketLb.connect(remoteAddr, remotePort, IpProtocol.TCP);
+    if (this.sockets === null) return undefined;
+    const verdict = this.sockets.connect(localPort, remoteAddr, remotePort, IpProtocol.TCP);
     if (verdict.kind === 'no-backend') {
       if (this.network.tracer !== null)
         this.network.tracer.step(
           this.network.nowNs,
           this.name,
           'socket-lb',
-          `connect ${formatIPv4(localAddr)}:${localPort} -> ${formatIPv4(remoteAddr)}:${remotePort}: service has no backend, EHOSTUNREACH`,
+          socketLbNoBackendText(localAddr, localPort, remoteAddr, remotePort),
         );
       return 'EHOSTUNREACH';
     }
-    if (verdict.kind === 'backend') this.recordTranslation(localPort, remoteAddr, remotePort, verdict);
     return undefined;
   }
 
   sendTcp(seg: TcpSegment): void {
     let dst = seg.dst;
     let dport = seg.dport;
-    if (this.socketLb !== null) {
-      const x = this.socketTranslation(seg);
+    if (this.sockets !== null) {
+      const x = this.sockets.outgoing(seg.sport, seg.dst, seg.dport, seg.flags, IpProtocol.TCP);
       if (x !== undefined) {
         dst = x.addr;
         dport = x.port;
@@ -239,42 +233,6 @@ export class Host implements HostTransport {
     });
     pool.lengths[slot] = len;
     this.output(slot);
-  }
-
-  /**
-   * The socket-LB translation of an outgoing segment's socket: made by `connectError` when
-   * the app connected through the stack, else at the SYN (a segment sent without connect()).
-   */
-  private socketTranslation(seg: TcpSegment): SocketTranslation | undefined {
-    let x = this.sockOut.get(sockKey(seg.sport, seg.dst));
-    const isSyn = (seg.flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN;
-    if (isSyn && (x === undefined || x.vport !== seg.dport)) {
-      const verdict = this.socketLb!.connect(seg.dst, seg.dport, IpProtocol.TCP);
-      if (verdict.kind !== 'backend') return undefined;
-      x = this.recordTranslation(seg.sport, seg.dst, seg.dport, verdict);
-    }
-    return x !== undefined && x.vport === seg.dport ? x : undefined;
-  }
-
-  private recordTranslation(
-    localPort: number,
-    vip: number,
-    vport: number,
-    backend: { readonly addr: number; readonly port: number },
-  ): SocketTranslation {
-    const x: SocketTranslation = { vip, vport, addr: backend.addr, port: backend.port };
-    this.sockOut.set(sockKey(localPort, vip), x);
-    this.sockIn.set(sockKey(localPort, backend.addr), x);
-    return x;
-  }
-
-  /** recvmsg/getpeername side of socket-LB: the app sees the Service address again. */
-  private untranslate(seg: { src: number; sport: number }, localPort: number): void {
-    const x = this.sockIn.get(sockKey(localPort, seg.src));
-    if (x !== undefined && x.port === seg.sport) {
-      seg.src = x.vip;
-      seg.sport = x.vport;
-    }
   }
 
   // ---------------------------------------------------------------- receive path
@@ -308,7 +266,7 @@ export class Host implements HostTransport {
       this.dropSlot(slot, DropReason.IP_CSUM);
       return;
     }
-    if (this.tunnel !== null && this.isLocal(ft.daddr) && this.decapsulate(slot)) return;
+    if (this.tunnelEnd !== null && this.isLocal(ft.daddr) && this.decapsulate(slot)) return;
     this.ipRcv(iface, slot);
   }
 
@@ -404,7 +362,7 @@ export class Host implements HostTransport {
       if (nf.redirected && !this.isLocal(ft.daddr)) {
         // IPVS (ip_vs_nat_xmit): the packet now goes to a real server.
         if (net.tracer !== null)
-          net.tracer.step(net.nowNs, this.name, 'ipvs', `→ ${formatIPv4(ft.daddr)}:${ft.dport}`);
+          net.tracer.step(net.nowNs, this.name, 'ipvs', ipvsRedirectText(ft.daddr, ft.dport));
         this.routeOut(inName, slot, false);
         return;
       }
@@ -451,12 +409,7 @@ export class Host implements HostTransport {
     const out = net.interfaces[this.routes.iface(route)];
     const nextHop = this.routes.nextHop(route, ft.daddr);
     if (net.tracer !== null)
-      net.tracer.step(
-        net.nowNs,
-        this.name,
-        'route',
-        `${formatIPv4(ft.daddr)} via ${formatIPv4(nextHop)} dev ${out.name}`,
-      );
+      net.tracer.step(net.nowNs, this.name, 'route', routeText(ft.daddr, nextHop, out.name));
     if (nf !== null) {
       if (forwarding) {
         const v = nf.runHook(NfHook.FORWARD, frame, ft, inName, out.name, net.nowNs, net.tracer);
@@ -473,7 +426,7 @@ export class Host implements HostTransport {
         return;
       }
     }
-    if (this.tunnel !== null && out === this.tunnel.device) {
+    if (this.tunnelEnd !== null && out === this.tunnelEnd.config.device) {
       this.encapsulate(slot, nextHop);
       return;
     }
@@ -561,57 +514,25 @@ export class Host implements HostTransport {
   private encapsulate(slot: number, remoteNode: number): void {
     const net = this.network;
     const pool = net.pool;
-    const tunnel = this.tunnel!;
-    const ft = this.ft;
+    const tunnel = this.tunnelEnd!;
     const route = this.routes.lookup(remoteNode);
     const underlay =
       route < 0 || this.routes.iface(route) === BLACKHOLE
         ? undefined
         : net.interfaces[this.routes.iface(route)];
     const mac = this.neighbours.get(remoteNode);
-    if (underlay === undefined || underlay === tunnel.device || mac === undefined) {
+    if (underlay === undefined || underlay === tunnel.config.device || mac === undefined) {
       this.dropSlot(slot, DropReason.NEIGH_FAILED);
       return;
     }
-    const frame = pool.view(slot);
-    const out = pool.acquire();
-    let len: number;
-    if (tunnel.kind === 'ipip') {
-      const spec = this.ipipSpec;
-      spec.srcMac = underlay.mac;
-      spec.dstMac = mac;
-      spec.src = underlay.addr;
-      spec.dst = remoteNode;
-      len = writeIpipEncapsulation(pool.view(out), 0, spec, frame, ft.ipOffset, ft.ipTotalLength);
-    } else {
-      const peerMac = tunnel.peerMacs.get(remoteNode);
-      if (peerMac === undefined) {
-        pool.release(out);
-        this.dropSlot(slot, DropReason.NEIGH_FAILED);
-        return;
-      }
-      // Inner Ethernet: between the two vxlan.calico devices.
-      frame.set(peerMac, 0);
-      frame.set(tunnel.device.mac, 6);
-      const spec = this.vxlanSpec;
-      spec.srcMac = underlay.mac;
-      spec.dstMac = mac;
-      spec.src = underlay.addr;
-      spec.dst = remoteNode;
-      spec.dstPort = VXLAN_UDP_PORT;
-      // Linux's udp_flow_src_port: the outer source port carries the inner flow's entropy.
-      spec.srcPort = flowSourcePort(((ft.saddr ^ ft.daddr) * 31 + ((ft.sport << 16) | ft.dport)) >>> 0);
-      len = writeVxlanEncapsulation(pool.view(out), 0, spec, frame, 0, ft.ipOffset + ft.ipTotalLength);
+    const out = tunnel.encapsulate(pool, slot, this.ft, underlay, mac, remoteNode);
+    if (out === NO_TUNNEL_PEER) {
+      this.dropSlot(slot, DropReason.NEIGH_FAILED);
+      return;
     }
-    pool.lengths[out] = len;
     pool.releaseReplaced(slot);
     if (net.tracer !== null)
-      net.tracer.step(
-        net.nowNs,
-        this.name,
-        tunnel.kind,
-        `encapsulated → ${formatIPv4(remoteNode)} via ${underlay.name}`,
-      );
+      net.tracer.step(net.nowNs, this.name, tunnel.config.kind, encapsulatedText(remoteNode, underlay.name));
     this.transmitTo(underlay, out, mac);
   }
 
@@ -622,36 +543,18 @@ export class Host implements HostTransport {
   private decapsulate(slot: number): boolean {
     const net = this.network;
     const pool = net.pool;
-    const tunnel = this.tunnel!;
-    const ft = this.ft;
-    const frame = pool.view(slot);
-    let inner: number;
-    if (tunnel.kind === 'ipip' && ft.proto === IpProtocol.IPIP) {
-      inner = pool.acquire();
-      const view = pool.view(inner);
-      view.set(tunnel.device.mac, 0);
-      view.fill(0, 6, 12);
-      view[12] = EtherType.IPV4 >>> 8;
-      view[13] = EtherType.IPV4 & 0xff;
-      const innerLength = ft.ipTotalLength - (ft.l4Offset - ft.ipOffset);
-      view.set(frame.subarray(ft.l4Offset, ft.l4Offset + innerLength), 14);
-      pool.lengths[inner] = 14 + innerLength;
-    } else if (tunnel.kind === 'vxlan' && ft.proto === IpProtocol.UDP && ft.dport === VXLAN_UDP_PORT) {
-      const start = ft.l4Offset + 16; // UDP (8) + VXLAN (8)
-      const end = ft.ipOffset + ft.ipTotalLength;
-      if (end - start < 14) {
-        this.dropSlot(slot, DropReason.TUNNEL_DECAP);
-        return true;
-      }
-      inner = pool.copyIn(frame, start, end - start);
-    } else {
-      return false;
+    const tunnel = this.tunnelEnd!;
+    const inner = tunnel.decapsulate(pool, slot, this.ft);
+    if (inner === NOT_TUNNEL_TRAFFIC) return false;
+    if (inner === TUNNEL_MALFORMED) {
+      this.dropSlot(slot, DropReason.TUNNEL_DECAP);
+      return true;
     }
     // Not counted as delivered: the inner packet is the same packet, still on its way.
     pool.releaseReplaced(slot);
     if (net.tracer !== null)
-      net.tracer.step(net.nowNs, this.name, tunnel.kind, `decapsulated on ${tunnel.device.name}`);
-    this.receive(tunnel.device, inner);
+      net.tracer.step(net.nowNs, this.name, tunnel.config.kind, decapsulatedText(tunnel.config.device.name));
+    this.receive(tunnel.config.device, inner);
     return true;
   }
 
@@ -668,7 +571,7 @@ export class Host implements HostTransport {
         return;
       }
       const seg = readSegment(frame, ft);
-      if (this.socketLb !== null) this.untranslate(seg, seg.dport);
+      if (this.sockets !== null) this.sockets.untranslate(seg, seg.dport);
       pool.release(slot);
       this.countDelivered();
       if (net.tracer !== null)
@@ -676,7 +579,7 @@ export class Host implements HostTransport {
           net.nowNs,
           this.name,
           'deliver',
-          `tcp ${formatIPv4(ft.daddr)}:${ft.dport} from ${formatIPv4(ft.saddr)}:${ft.sport}`,
+          deliverTcpText(ft.daddr, ft.dport, ft.saddr, ft.sport),
         );
       if (this.tcp !== null) this.tcp.receive(seg);
       return;
@@ -690,15 +593,14 @@ export class Host implements HostTransport {
         return;
       }
       this.countDelivered();
-      if (this.socketLb !== null) {
+      if (this.sockets !== null) {
         // The quoted header carries the backend as destination: show the app its Service.
         const q = { src: quoted.dst, sport: quoted.dport };
-        this.untranslate(q, quoted.sport);
+        this.sockets.untranslate(q, quoted.sport);
         quoted.dst = q.src;
         quoted.dport = q.sport;
       }
-      if (net.tracer !== null)
-        net.tracer.step(net.nowNs, this.name, 'deliver', `icmp unreachable code ${ft.icmpCode}`);
+      if (net.tracer !== null) net.tracer.step(net.nowNs, this.name, 'deliver', deliverIcmpText(ft.icmpCode));
       this.tcp.receiveIcmpError(ft.icmpType, ft.icmpCode, quoted);
       return;
     }
@@ -718,30 +620,23 @@ export class Host implements HostTransport {
 
   // ---------------------------------------------------------------- drops and rejects
 
-  private refuse(slot: number, v: PathVerdict, inIface: NetInterface | null): void {
+  private refuse(
+    slot: number,
+    v: Exclude<PathVerdict, PathVerdict.CONTINUE>,
+    inIface: NetInterface | null,
+  ): void {
     const nf = this.netfilter;
     const rejectCode = nf === null ? 3 : nf.result.rejectCode;
     // Release the offending packet's conntrack reference before the ICMP error, which is
     // a new packet of its own through OUTPUT and POSTROUTING.
     nf?.abandon();
     if (v === PathVerdict.REJECT) this.sendIcmpUnreachable(slot, rejectCode, inIface);
-    const reason =
-      v === PathVerdict.REJECT
-        ? DropReason.NETFILTER_REJECT
-        : v === PathVerdict.CT_FULL
-          ? DropReason.CONNTRACK_FULL
-          : v === PathVerdict.NAT_FAILED
-            ? DropReason.NAT_FAILED
-            : v === PathVerdict.INVALID
-              ? DropReason.CONNTRACK_INVALID
-              : DropReason.NETFILTER_DROP;
-    this.dropSlot(slot, reason);
+    this.dropSlot(slot, PATH_VERDICT_DROP_REASON[v]);
   }
 
   private dropSlot(slot: number, reason: DropReason): void {
     const net = this.network;
-    if (net.tracer !== null)
-      net.tracer.step(net.nowNs, this.name, 'drop', DROP_TEXT[reason] ?? String(reason));
+    if (net.tracer !== null) net.tracer.step(net.nowNs, this.name, 'drop', dropText(reason));
     net.pool.release(slot);
     net.drop(this, reason);
   }
@@ -771,8 +666,7 @@ export class Host implements HostTransport {
     });
     pool.lengths[out] = len;
     if (len > MAX_FRAME) throw new Error('ICMP error larger than a frame slot');
-    if (net.tracer !== null)
-      net.tracer.step(net.nowNs, this.name, 'icmp', `unreachable code ${code} → ${formatIPv4(dst)}`);
+    if (net.tracer !== null) net.tracer.step(net.nowNs, this.name, 'icmp', icmpSentText(code, dst));
     // The error is a new locally generated packet; the offending one's state is saved and restored.
     const saved = saveTuple(ft);
     this.output(out);
@@ -782,59 +676,13 @@ export class Host implements HostTransport {
   private traceHook(hook: NfHook, v: PathVerdict): void {
     const net = this.network;
     const nf = this.netfilter!;
-    const verdict = [
-      'ACCEPT',
-      'DROP',
-      'REJECT',
-      'DROP (conntrack table full)',
-      'DROP (NAT failed)',
-      'DROP (INVALID)',
-    ][v];
-    const ft = this.ft;
-    const m = nf.meta; // the tuple the rules saw, before this hook's NAT
-    const after = `${formatIPv4(ft.saddr)}:${ft.sport} → ${formatIPv4(ft.daddr)}:${ft.dport}`;
-    let nat = '';
-    if (m.daddr !== ft.daddr || m.dport !== ft.dport)
-      nat = `  DNAT ${formatIPv4(m.daddr)}:${m.dport} → ${formatIPv4(ft.daddr)}:${ft.dport}`;
-    if (m.saddr !== ft.saddr || m.sport !== ft.sport)
-      nat += `  SNAT ${formatIPv4(m.saddr)}:${m.sport} → ${formatIPv4(ft.saddr)}:${ft.sport}`;
-    const ct = ctStateText(m.ctState) + (nf.firstPacket ? ', first packet' : '');
-    net.tracer!.step(net.nowNs, this.name, NF_HOOK_NAMES[hook], `${verdict}  ${after}  ct ${ct}${nat}`);
+    // nf.meta holds the tuple the rules saw, before this hook's NAT.
+    const text = hookStepText(v, nf.meta, this.ft, nf.meta.ctState, nf.firstPacket);
+    net.tracer!.step(net.nowNs, this.name, NF_HOOK_NAMES[hook], text);
   }
 }
 
 const ZERO_MAC = new Uint8Array(6);
-
-/** `--ctstate`-style text of CtState bits (trace only). */
-function ctStateText(bits: number): string {
-  const names: string[] = [];
-  if (bits & CtState.NEW) names.push('NEW');
-  if (bits & CtState.ESTABLISHED) names.push('ESTABLISHED');
-  if (bits & CtState.RELATED) names.push('RELATED');
-  if (bits & CtState.INVALID) names.push('INVALID');
-  if (bits & CtState.DNAT) names.push('DNAT');
-  if (bits & CtState.SNAT) names.push('SNAT');
-  return names.join(',') || 'UNTRACKED';
-}
-
-const DROP_TEXT: Partial<Record<DropReason, string>> = {
-  [DropReason.OTHERHOST]: 'not our MAC',
-  [DropReason.UNHANDLED_PROTO]: 'unhandled protocol',
-  [DropReason.PKT_TOO_SMALL]: 'malformed',
-  [DropReason.IP_CSUM]: 'bad IP checksum',
-  [DropReason.TCP_CSUM]: 'bad TCP checksum',
-  [DropReason.IP_NOROUTE]: 'no route',
-  [DropReason.IP_NOT_FORWARDING]: 'not forwarding',
-  [DropReason.IP_TTL_EXCEEDED]: 'TTL exceeded',
-  [DropReason.NEIGH_FAILED]: 'no neighbour',
-  [DropReason.NETFILTER_DROP]: 'netfilter DROP',
-  [DropReason.NETFILTER_REJECT]: 'netfilter REJECT',
-  [DropReason.CONNTRACK_FULL]: 'nf_conntrack: table full, dropping packet',
-  [DropReason.CONNTRACK_INVALID]: 'conntrack INVALID',
-  [DropReason.NAT_FAILED]: 'NAT failed',
-  [DropReason.NO_SOCKET]: 'no socket',
-  [DropReason.TC_PROGRAM]: 'tc program',
-};
 
 /** The TCP segment in a validated frame, as the apps see it (payload copied: the slot is recycled). */
 function readSegment(frame: Uint8Array, ft: FiveTuple): TcpSegment {

@@ -97,3 +97,27 @@ export class DropCounters {
     return out;
   }
 }
+
+/** What a node's netfilter path decided for a packet at one hook (topology/netfilter-path.ts). */
+export const enum PathVerdict {
+  CONTINUE = 0,
+  DROP = 1,
+  REJECT = 2,
+  /** conntrack could not track it (table full). */
+  CT_FULL = 3,
+  /** NAT found no free tuple, or confirm found a clash. */
+  NAT_FAILED = 4,
+  /** INVALID packet dropped by the rules. */
+  INVALID = 5,
+}
+
+/** The drop reason each refusing PathVerdict is counted under: exhaustive, so a new verdict must say. */
+export const PATH_VERDICT_DROP_REASON: Readonly<
+  Record<Exclude<PathVerdict, PathVerdict.CONTINUE>, DropReason>
+> = {
+  [PathVerdict.DROP]: DropReason.NETFILTER_DROP,
+  [PathVerdict.REJECT]: DropReason.NETFILTER_REJECT,
+  [PathVerdict.CT_FULL]: DropReason.CONNTRACK_FULL,
+  [PathVerdict.NAT_FAILED]: DropReason.NAT_FAILED,
+  [PathVerdict.INVALID]: DropReason.CONNTRACK_INVALID,
+};

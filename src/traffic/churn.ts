@@ -11,6 +11,7 @@
  * Pods are picked with the run's seeded Rng. Events run in packet order (ties: spec order).
  */
 import type { ClusterEvent } from '../k8s/index.js';
+import { podApps } from '../sim/pod-apps.js';
 import type { Simulation } from '../sim/simulation.js';
 import type { Rng } from '../util/rng.js';
 
@@ -76,8 +77,7 @@ function backendPods(sim: Simulation): { namespace: string; name: string; ready:
   const names = new Set<string>();
   for (const sp of sim.model.servicePorts)
     for (const ep of sp.endpoints) if (ep.podName !== '') names.add(`${sp.namespace}/${ep.podName}`);
-  return sim.cluster
-    .podApps()
+  return podApps(sim.cluster.pods())
     .filter((p) => names.has(`${p.namespace}/${p.name}`) && !p.terminating)
     .map((p) => ({ namespace: p.namespace, name: p.name, ready: p.ready }))
     .sort((a, b) => (`${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1));

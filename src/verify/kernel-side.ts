@@ -4,8 +4,9 @@
  * connections, and what happened collected (answers, peers, conntrack, DNAT counters).
  * The topology is always torn down, whatever fails.
  */
-import type { PodAppInfo } from '../k8s/cluster.js';
+
 import type { ProxyModel } from '../proxy/common/model.js';
+import type { PodAppInfo } from '../sim/pod-apps.js';
 import { natShapesFor } from './conntrack-text.js';
 import { PrerequisiteError, RuleLoadError } from './errors.js';
 import { cleanupStaleNamespaces } from './lifecycle.js';
@@ -33,28 +34,12 @@ export interface KernelSideOptions {
   readonly log?: (line: string) => void;
 }
 
-/** The TCP ports each pod must answer on: its endpoint ports plus its declared container ports. */
+/** The TCP ports each pod answers on: exactly where its simulated app listens (sim/pod-apps.ts). */
 function topologyPods(model: ProxyModel, pods: readonly PodAppInfo[]): TopologyPod[] {
   const nodeNames = new Set(model.nodes.map((n) => n.name));
-  const ports = new Map<string, Set<number>>();
-  for (const sp of model.servicePorts) {
-    if (sp.protocol !== 'TCP') continue;
-    for (const e of sp.endpoints) {
-      let s = ports.get(e.ip);
-      if (s === undefined) {
-        s = new Set();
-        ports.set(e.ip, s);
-      }
-      s.add(e.port);
-    }
-  }
   return pods
     .filter((p) => nodeNames.has(p.nodeName))
-    .map((p) => {
-      const set = new Set(ports.get(p.ip) ?? []);
-      for (const c of p.containerPorts) if (c.protocol === 'TCP') set.add(c.port);
-      return { name: p.name, nodeName: p.nodeName, ip: p.ip, tcpPorts: [...set].sort((a, b) => a - b) };
-    });
+    .map((p) => ({ name: p.name, nodeName: p.nodeName, ip: p.ip, tcpPorts: [...p.tcpPorts] }));
 }
 
 async function loadRules(topo: NetnsTopology, node: string, mode: KernelMode, text: string): Promise<void> {

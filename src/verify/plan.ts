@@ -10,9 +10,10 @@
  * - ClusterIP: from the first node and from a source pod (the first pod by name that backs
  *   none of the probed Services, so its own traffic is not hairpinned; else the first pod).
  */
-import type { PodAppInfo } from '../k8s/cluster.js';
+
 import { categorizeEndpoints, externalPolicyLocal, internalPolicyLocal } from '../proxy/common/categorize.js';
 import type { Endpoint, ProxyModel, ServicePort } from '../proxy/common/model.js';
+import type { PodAppInfo } from '../sim/pod-apps.js';
 import { cidrContains, parseCidr, parseIPv4 } from '../util/ipv4.js';
 
 export type ProbeKind = 'nodeport' | 'loadbalancer' | 'clusterip';

@@ -7,6 +7,7 @@ import type { Cluster } from '../k8s/cluster.js';
 import { loadManifests } from '../k8s/manifests.js';
 import { toProxyModel } from '../k8s/proxy-model.js';
 import { originScenarioYaml } from '../k8s/scenarios/origin.js';
+import { podApps } from '../sim/pod-apps.js';
 import { compareSides, type VerifyReport } from './compare.js';
 import { type BuildSimulation, loadBuildSimulation, runDpsimSide } from './dpsim-side.js';
 import { ScenarioError } from './errors.js';
@@ -52,7 +53,7 @@ function checkN(n: number): number {
 }
 
 function planFor(cluster: Cluster, options: VerifyOptions): ProbePlan {
-  const plan = planProbes(toProxyModel(cluster), cluster.podApps(), {
+  const plan = planProbes(toProxyModel(cluster), podApps(cluster.pods()), {
     clientIP: cluster.config.clientIP,
     ...(options.lbEntryNode !== undefined ? { lbEntryNode: options.lbEntryNode } : {}),
   });
@@ -73,7 +74,7 @@ function kernelSide(
 ): Promise<SideResult> {
   return runKernelSide({
     model: toProxyModel(cluster),
-    pods: cluster.podApps(),
+    pods: podApps(cluster.pods()),
     plan,
     mode: options.mode,
     n,

@@ -71,4 +71,12 @@ describe('dpsim rules views', () => {
       'note: nft lists packet/byte counters only for rules with a `counter` statement',
     );
   });
+
+  it('ebpf: conntrack -L notes on stderr that the connections are in BPF maps and prints cilium-dbg bpf ct list global', () => {
+    const r = dpsim('conntrack', '-L', '--mode', 'ebpf');
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain('note: ebpf mode tracks connections in its BPF CT maps, not nf_conntrack');
+    expect(r.stdout).toMatch(/^TCP OUT [\d.]+:\d+ -> [\d.]+:\d+ /m);
+    expect(r.stdout).toMatch(/ service expires=\d+ /);
+  });
 });

@@ -2,10 +2,13 @@ import fc from 'fast-check';
 import type { Pod, Service } from 'kubernetes-types/core/v1.js';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { renderBody } from '../../src/apps/http-responder.js';
 import { Cluster, type KubeObject } from '../../src/k8s/cluster.js';
+import { resolveDns } from '../../src/k8s/cluster-dns.js';
 import { MAX_ENDPOINTS_PER_SLICE } from '../../src/k8s/controllers/endpointslice.js';
 import { loadManifests } from '../../src/k8s/manifests.js';
 import { originScenarioYaml } from '../../src/k8s/scenarios/origin.js';
+import { podApps } from '../../src/sim/pod-apps.js';
 import { cidrContains, parseCidr, parseIPv4 } from '../../src/util/ipv4.js';
 
 const POD_NAME = /^myweb-rs-[bcdfghjklmnpqrstvwxz2456789]{5}$/;
@@ -49,7 +52,7 @@ describe('origin scenario', () => {
 
   it("loads without rejections and runs three pods, one per node, from each node's podCIDR", () => {
     expect(rejected).toBe(false);
-    const apps = cluster.podApps();
+    const apps = podApps(cluster.pods());
     expect(apps).toHaveLength(3);
     expect(new Set(apps.map((a) => a.nodeName))).toEqual(new Set(['node1', 'node2', 'node3']));
     for (const a of apps) {
@@ -57,8 +60,8 @@ describe('origin scenario', () => {
       const node = cluster.nodes().find((n) => n.metadata?.name === a.nodeName)!;
       expect(cidrContains(parseCidr(node.spec!.podCIDR!), parseIPv4(a.ip))).toBe(true);
       expect(a.ip.endsWith('.2')).toBe(true); // .0 network, .1 gateway
-      expect(a.containerPorts).toEqual([{ name: 'http', port: 8080, protocol: 'TCP' }]);
-      expect(a.greeting).toBe(`Hello World! ${a.name}`);
+      expect(a.tcpPorts).toEqual([8080]);
+      expect(renderBody(a.bodyTemplate, a.name)).toBe(`Hello World!\n${a.name}\n`);
     }
     expect(cluster.nodes().map((n) => n.spec?.podCIDR)).toEqual([
       '10.233.64.0/24',
@@ -89,7 +92,7 @@ describe('origin scenario', () => {
     const b = loadManifests(originScenarioYaml, { seed: 9 }).cluster;
     const c = loadManifests(originScenarioYaml, { seed: 10 }).cluster;
     const sig = (x: Cluster) =>
-      JSON.stringify([x.podApps().map((p) => p.name), x.getService('myweb-svc-np')!.spec]);
+      JSON.stringify([podApps(x.pods()).map((p) => p.name), x.getService('myweb-svc-np')!.spec]);
     expect(sig(a)).toBe(sig(b));
     expect(sig(a)).not.toBe(sig(c));
   });
@@ -307,18 +310,18 @@ describe('DNS view', () => {
         'apiVersion: v1\nkind: Service\nmetadata: {name: hl}\nspec: {clusterIP: None, selector: {app: web}, ports: [{port: 8080}]}',
       ),
     );
-    expect(c.resolveDns('ext.default.svc.cluster.local')).toEqual({
+    expect(resolveDns(c, 'ext.default.svc.cluster.local')).toEqual({
       type: 'CNAME',
       target: 'db.example.com',
     });
-    expect(c.resolveDns('kubernetes')).toEqual({ type: 'A', addresses: ['10.233.0.1'] });
+    expect(resolveDns(c, 'kubernetes')).toEqual({ type: 'A', addresses: ['10.233.0.1'] });
     const ips = c
       .pods()
       .map((p) => p.status!.podIP!)
       .sort();
-    const hl = c.resolveDns('hl.default');
+    const hl = resolveDns(c, 'hl.default');
     expect(hl?.type === 'A' ? [...hl.addresses].sort() : []).toEqual(ips);
-    expect(c.resolveDns('missing')).toBeUndefined();
+    expect(resolveDns(c, 'missing')).toBeUndefined();
   });
 });
 

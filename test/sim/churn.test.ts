@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TcpConnection, TcpStack } from '../../src/apps/index.js';
 import type { ClusterEvent } from '../../src/k8s/cluster.js';
+import { podApps } from '../../src/sim/pod-apps.js';
 import type { Simulation } from '../../src/sim/simulation.js';
 import { parseIPv4 } from '../../src/util/ipv4.js';
 import { TcpFlag } from '../../src/wire/tcp.js';
@@ -28,8 +29,7 @@ function apply(sim: Simulation, event: ClusterEvent): void {
 }
 
 function rsPods(sim: Simulation): string[] {
-  return sim.cluster
-    .podApps()
+  return podApps(sim.cluster.pods())
     .filter((p) => p.name.startsWith('myweb-rs-'))
     .map((p) => p.name)
     .sort();

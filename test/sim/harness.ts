@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CapturedPacket, readCapture } from '../../src/capture/index.js';
 import { DEFAULT_MAP_SIZES } from '../../src/proxy/ebpf/index.js';
+import { podApps } from '../../src/sim/pod-apps.js';
 import {
   buildSimulation,
   type CurlOutcome,
@@ -150,12 +151,12 @@ export function service(sim: Simulation, name: string) {
 export function podsByNode(sim: Simulation): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const n of NODE_NAMES) out.set(n, []);
-  for (const p of sim.cluster.podApps()) out.get(p.nodeName)?.push(p.name);
+  for (const p of podApps(sim.cluster.pods())) out.get(p.nodeName)?.push(p.name);
   return out;
 }
 
 export function podIP(sim: Simulation, name: string): string {
-  const p = sim.cluster.podApps().find((a) => a.name === name);
+  const p = podApps(sim.cluster.pods()).find((a) => a.name === name);
   if (p === undefined) throw new Error(`no pod ${name}`);
   return p.ip;
 }

@@ -1,11 +1,11 @@
 /**
  * eBPF mode in the simulator syncs only the Services a control-plane event changed
- * (`syncFromCluster` diffs the models). After each event the maps must be what a full sync
- * gives: a full sync right after changes nothing.
+ * (`syncFromCluster` takes them from the cluster's change tracker). After each event the maps
+ * must be what a full sync gives: a full sync right after changes nothing.
  */
 import { describe, expect, it } from 'vitest';
 import type { ClusterEvent } from '../../src/k8s/cluster.js';
-import { changedServices } from '../../src/sim/model-diff.js';
+import { podApps } from '../../src/sim/pod-apps.js';
 import type { Simulation } from '../../src/sim/simulation.js';
 import { buildSmall, fixture, NODE_NAMES } from './harness.js';
 
@@ -18,7 +18,7 @@ function dumps(sim: Simulation): string[] {
 describe('ebpf mode, incremental sync from the cluster', () => {
   it('leaves every node the maps a full sync gives, through scaling, deletions, readiness, Service removal and re-creation', () => {
     const sim = buildSmall({ manifests: EVERY_TYPE, mode: 'ebpf', seed: 5, capture: false });
-    const web = () => sim.cluster.podApps().filter((p) => p.name.startsWith('web-'));
+    const web = () => podApps(sim.cluster.pods()).filter((p) => p.name.startsWith('web-'));
     const events: (() => ClusterEvent)[] = [
       () => ({ type: 'scaleDeployment', name: 'web', replicas: 5 }),
       () => ({ type: 'setPodReady', name: web()[0].name, ready: false }),
@@ -47,10 +47,9 @@ describe('ebpf mode, incremental sync from the cluster', () => {
       const e = event();
       const result = sim.cluster.apply(e);
       expect(result.ok, `${e.type}: ${result.message}`).toBe(true);
-      const before = sim.model;
       sim.syncFromCluster();
       // A real, partial change: the incremental path ran on some Services, not all.
-      const changed = changedServices(before, sim.model);
+      const changed = sim.lastSyncChanges;
       expect(changed?.size, `${e.type} changed no Service`).toBeGreaterThan(0);
       expect(changed!.size).toBeLessThan(sim.model.servicePorts.length);
       const after = dumps(sim);

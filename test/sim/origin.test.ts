@@ -5,6 +5,7 @@
  * ClusterIP from a node and from a pod, and the run's pcapng clean under tshark.
  */
 import { describe, expect, it } from 'vitest';
+import { podApps } from '../../src/sim/pod-apps.js';
 import type { Simulation } from '../../src/sim/simulation.js';
 import { describeWithTshark } from '../helpers/tshark.js';
 import {
@@ -41,8 +42,7 @@ const POD_NAME = /^myweb-rs-[bcdfghjklmnpqrstvwxz2456789]{5}$/;
 const BODY = /^Hello World!\n(myweb-rs-[a-z0-9]{5})\n$/;
 
 function rsPods(sim: Simulation): string[] {
-  return sim.cluster
-    .podApps()
+  return podApps(sim.cluster.pods())
     .filter((p) => p.name.startsWith('myweb-rs-'))
     .map((p) => p.name);
 }

@@ -2,6 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { toProxyModel } from '../../src/k8s/proxy-model.js';
+import { podApps } from '../../src/sim/pod-apps.js';
 import { compareSides, homogeneity, outcomeSummary, uniformFit } from '../../src/verify/compare.js';
 import { natShapesFor, parseConntrack } from '../../src/verify/conntrack-text.js';
 import { classifyCurl } from '../../src/verify/dpsim-side.js';
@@ -14,7 +15,7 @@ import { SCENARIOS } from './scenarios.js';
 function planOf(name: string): ProbePlan {
   const s = SCENARIOS.find((x) => x.name === name)!;
   const cluster = clusterFromManifests(s.manifests);
-  return planProbes(toProxyModel(cluster), cluster.podApps(), { clientIP: cluster.config.clientIP });
+  return planProbes(toProxyModel(cluster), podApps(cluster.pods()), { clientIP: cluster.config.clientIP });
 }
 
 /** An observation of `probe` as kube-proxy specifies it: `n` answers spread evenly, expected peers and NAT. */

@@ -95,6 +95,7 @@ function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
   return (
     a.addresses[0] === b.addresses[0] &&
     a.nodeName === b.nodeName &&
+    a.hostname === b.hostname &&
     a.targetRef?.uid === b.targetRef?.uid &&
     a.conditions?.ready === b.conditions?.ready &&
     a.conditions?.serving === b.conditions?.serving &&
@@ -124,6 +125,10 @@ function podEndpoint(pod: Pod, svc: Service): Endpoint {
       serving,
       terminating,
     },
+    // A pod whose subdomain names this Service publishes its hostname (StatefulSet pods' DNS names).
+    ...(pod.spec?.hostname && pod.spec.subdomain === svc.metadata?.name
+      ? { hostname: pod.spec.hostname }
+      : {}),
     nodeName: pod.spec?.nodeName,
     targetRef: {
       kind: 'Pod',

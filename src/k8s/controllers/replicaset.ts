@@ -9,7 +9,8 @@
  */
 
 import type { Deployment, ReplicaSet } from 'kubernetes-types/apps/v1.js';
-import type { Pod } from 'kubernetes-types/core/v1.js';
+import type { Pod, PodTemplateSpec } from 'kubernetes-types/core/v1.js';
+import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import { generateName, podTemplateHash } from '../names.js';
 import { type ClusterStore, objectKey } from '../store.js';
 import { cloneJson, writable } from '../writable.js';
@@ -23,12 +24,58 @@ export interface PodChanges {
   readonly removedOrTerminating: Pod[];
 }
 
-function uniquePodName(store: ClusterStore, ns: string, base: string): string {
+export function uniquePodName(store: ClusterStore, ns: string, base: string): string {
   // The apiserver retries on a name collision (AlreadyExists); so do we.
   for (;;) {
     const name = generateName(base, store.random.names);
     if (!store.pods.has(objectKey(ns, name))) return name;
   }
+}
+
+/**
+ * Creates, schedules and starts one pod from a controller's template, owned by it (the
+ * ReplicaSet, DaemonSet and StatefulSet controllers share this). `meta` adds to the template's
+ * metadata (its labels merge into the template's); `nodeName` binds the pod to a node (the
+ * DaemonSet's node affinity); `spec` adds fields such as a StatefulSet pod's hostname.
+ */
+export function createOwnedPod(
+  store: ClusterStore,
+  owner: { readonly metadata?: ObjectMeta },
+  kind: 'ReplicaSet' | 'DaemonSet' | 'StatefulSet',
+  template: PodTemplateSpec | undefined,
+  name: string,
+  meta: { generateName?: string; labels?: Record<string, string> },
+  nodeName?: string,
+  spec?: { hostname?: string; subdomain?: string },
+): Pod {
+  const ns = owner.metadata?.namespace ?? 'default';
+  const tmpl = cloneJson(template ?? {});
+  const { labels, ...rest } = meta;
+  const merged: ObjectMeta = { ...(tmpl.metadata ?? {}), name, ...rest };
+  if (labels !== undefined) merged.labels = { ...(tmpl.metadata?.labels ?? {}), ...labels };
+  const stamped = store.stampNew(merged, ns);
+  stamped.ownerReferences = [
+    {
+      apiVersion: 'apps/v1',
+      kind,
+      name: owner.metadata?.name ?? '',
+      uid: owner.metadata?.uid ?? '',
+      controller: true,
+      blockOwnerDeletion: true,
+    },
+  ];
+  const pod: Pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: stamped,
+    spec: {
+      ...(tmpl.spec ?? { containers: [] }),
+      restartPolicy: tmpl.spec?.restartPolicy ?? 'Always',
+      ...(nodeName !== undefined ? { nodeName } : {}),
+      ...(spec ?? {}),
+    },
+  };
+  return startPod(store, pod);
 }
 
 /** Lower rank = deleted first (controller.ActivePodsWithRanks, simplified). */
@@ -61,29 +108,12 @@ export function syncReplicaSet(store: ClusterStore, rsKey: string, gracePeriodSe
   const want = rs.spec?.replicas ?? 1;
   if (active.length < want) {
     for (let i = active.length; i < want; i++) {
-      const tmpl = cloneJson(rs.spec?.template ?? {});
       const name = uniquePodName(store, ns, `${rs.metadata!.name}-`);
-      const meta = store.stampNew(
-        { ...(tmpl.metadata ?? {}), name, generateName: `${rs.metadata!.name}-` },
-        ns,
+      changes.created.push(
+        createOwnedPod(store, rs, 'ReplicaSet', rs.spec?.template, name, {
+          generateName: `${rs.metadata!.name}-`,
+        }),
       );
-      meta.ownerReferences = [
-        {
-          apiVersion: 'apps/v1',
-          kind: 'ReplicaSet',
-          name: rs.metadata!.name!,
-          uid,
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-      ];
-      const pod: Pod = {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: meta,
-        spec: { ...(tmpl.spec ?? { containers: [] }), restartPolicy: tmpl.spec?.restartPolicy ?? 'Always' },
-      };
-      changes.created.push(startPod(store, pod));
     }
   } else if (active.length > want) {
     const colocated = new Map<string, number>();

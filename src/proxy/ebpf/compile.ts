@@ -52,6 +52,8 @@ export interface EbpfOptions {
   /** `--bpf-lb-maglev-hash-seed`. */
   readonly maglevHashSeed?: string;
   readonly mapSizes?: LbMapSizes;
+  /** `bpf.lbExternalClusterIP` (default false: a ClusterIP reached from outside is DROP_IS_CLUSTER_IP). */
+  readonly externalClusterIP?: boolean;
   /** 'hash' models old kernels without LRU maps: a full CT map refuses new flows. */
   readonly ctMapKind?: CtMapKind;
 }
@@ -123,7 +125,12 @@ function toBackend(e: Endpoint, proto: number, protocol: string, internalScope: 
 }
 
 /** The frontends Cilium installs on `nodeName` for one service port. */
-export function planServicePort(sp: ServicePort, nodeName: string, nodeIp: number): FrontendPlan[] {
+export function planServicePort(
+  sp: ServicePort,
+  nodeName: string,
+  nodeIp: number,
+  externalClusterIP = false,
+): FrontendPlan[] {
   const proto = PROTO_NUMBERS[sp.protocol];
   const cat = categorizeEndpoints(sp, nodeName);
   const cluster = (cat.clusterEndpoints ?? []).map((e) => toBackend(e, proto, sp.protocol, false));
@@ -172,7 +179,10 @@ export function planServicePort(sp: ServicePort, nodeName: string, nodeIp: numbe
       sourceRanges,
     };
   };
-  out.push(frontend('ClusterIP', parseIPv4(sp.clusterIP), sp.port, 0, []));
+  // bpf.lbExternalClusterIP: ClusterIPs answer traffic from outside the cluster too.
+  out.push(
+    frontend('ClusterIP', parseIPv4(sp.clusterIP), sp.port, externalClusterIP ? SvcFlag.ROUTABLE : 0, []),
+  );
   if (sp.nodePort !== 0)
     out.push(frontend('NodePort', nodeIp, sp.nodePort, SvcFlag.NODEPORT | SvcFlag.ROUTABLE, []));
   for (const ip of sp.externalIPs) {
@@ -279,6 +289,7 @@ export class EbpfLoadBalancer {
   readonly maps: LbMaps;
   readonly algorithm: LbAlgorithmName;
   readonly maglevTableSize: number;
+  readonly externalClusterIP: boolean;
   readonly maglevSeeds: ReturnType<typeof parseMaglevSeed>;
   private readonly maglevSeedText: string;
   /** Installed frontends by key. */
@@ -306,6 +317,7 @@ export class EbpfLoadBalancer {
     this.podCidr = node.podCIDR;
     parseCidr(node.podCIDR);
     this.algorithm = options.algorithm ?? 'random';
+    this.externalClusterIP = options.externalClusterIP ?? false;
     this.maglevTableSize = options.maglevTableSize ?? DEFAULT_MAGLEV_TABLE_SIZE;
     if (!isMaglevTableSize(this.maglevTableSize)) {
       throw new EbpfCompileError(
@@ -350,7 +362,7 @@ export class EbpfLoadBalancer {
     for (const sp of this.portsToPlan(model, services)) {
       if (PROTO_NUMBERS[sp.protocol] === undefined)
         throw new EbpfCompileError(`unsupported protocol ${sp.protocol}`);
-      for (const plan of planServicePort(sp, this.nodeName, this.nodeIp)) {
+      for (const plan of planServicePort(sp, this.nodeName, this.nodeIp, this.externalClusterIP)) {
         const claimant = plans.get(plan.key)?.servicePortName ?? this.outsideClaimant(plan.key, services);
         if (claimant !== undefined) {
           throw new EbpfCompileError(

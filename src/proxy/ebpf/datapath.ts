@@ -71,6 +71,8 @@ const HOT_BATCH = 128;
 export interface DatapathOptions {
   /** Source of Cilium's `get_prandom_u32()` (random selection, SNAT ports). */
   readonly rng: Rng;
+  /** First SNAT port: nodePort.range's maximum + 1 (default SNAT_PORT_MIN, after 32767). */
+  readonly snatPortMin?: number;
 }
 
 /** Counters a run of the programs accumulates (read them; reset with `resetCounters`). */
@@ -157,6 +159,7 @@ export class EbpfDatapath {
   ctStatus = 0;
 
   private readonly rng: Rng;
+  private readonly snatPortMin: number;
   private readonly nodeIp: number;
   private readonly podNetwork: number;
   private readonly podMask: number;
@@ -191,6 +194,7 @@ export class EbpfDatapath {
   constructor(lb: EbpfLoadBalancer, options: DatapathOptions) {
     this.lb = lb;
     this.rng = options.rng;
+    this.snatPortMin = options.snatPortMin ?? SNAT_PORT_MIN;
     this.nodeIp = lb.nodeIp;
     const cidr = parseCidr(lb.podCidr);
     this.podNetwork = cidr.network;
@@ -828,12 +832,10 @@ export class EbpfDatapath {
     if (f >= 0) {
       port = nv[nat.valueOffset(f) + 1];
     } else {
+      const portMin = this.snatPortMin;
       // Cilium folds every candidate as (value % (max − min)) + min, so max itself never occurs.
-      const span = SNAT_PORT_MAX - SNAT_PORT_MIN;
-      port =
-        cport >= SNAT_PORT_MIN && cport <= SNAT_PORT_MAX
-          ? cport
-          : (this.rng.nextU32() % span) + SNAT_PORT_MIN;
+      const span = SNAT_PORT_MAX - portMin;
+      port = cport >= portMin && cport <= SNAT_PORT_MAX ? cport : (this.rng.nextU32() % span) + portMin;
       let r = -1;
       for (let retry = 0; retry <= SNAT_COLLISION_RETRIES; retry++) {
         // Reverse key: the reply backend:bport → node:port.
@@ -845,7 +847,7 @@ export class EbpfDatapath {
           proto | (NatDir.INGRESS << 8),
         );
         if (r >= 0) break;
-        port = ((retry === 0 ? this.rng.nextU32() : port + 1) % span) + SNAT_PORT_MIN;
+        port = ((retry === 0 ? this.rng.nextU32() : port + 1) % span) + portMin;
       }
       if (r < 0) return DropReason.NAT_NO_MAPPING;
       const ro = nat.valueOffset(r);

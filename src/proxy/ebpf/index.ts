@@ -1,4 +1,5 @@
 /** The eBPF-like (Cilium/Katran-style) proxy mode: Maglev, LB maps, compiler, datapath, renderers. */
+export { renderCiliumCtList, renderCiliumServiceList } from './cilium-views.js';
 export {
   compileEbpf,
   EbpfCompileError,

@@ -3,9 +3,12 @@
  * eth0 and `cil_from_container` on each pod's host-side veth, both sharing the node's
  * EbpfDatapath (and so its maps).
  */
+
+import { formatIPv4 } from '../../util/ipv4.js';
 import { type RuleTraceSink, TcAction, type TcProgram, type TcResult } from '../common/datapath.js';
 import type { EbpfDatapath } from './datapath.js';
 import { dropReasonName } from './drop.js';
+import { BACKEND_VALUE_WORDS } from './lbmaps.js';
 
 const NS_PER_S = 1e9;
 /** Trace text per TcAction. */
@@ -35,24 +38,92 @@ class EbpfTcIngress implements TcProgram {
 
   run(frame: Uint8Array, length: number, nowNs: number, out: TcResult, trace: RuleTraceSink | null): void {
     const now = nowNs / NS_PER_S;
+    // Only when tracing: what the packet was, and the datapath's counters, to tell what it did.
+    const before = trace !== null ? snapshot(this.datapath, frame, length) : null;
     const v =
       this.attachment === 'netdev'
         ? this.datapath.tcIngressNode(frame, 0, length, now)
         : this.datapath.tcIngressPod(frame, 0, length, now);
     finish(this.datapath, v, out);
-    if (trace !== null)
-      trace.record({
-        hook: 'tc ingress',
-        table: 'bpf',
-        chain: this.name,
-        ruleIndex: 0,
-        ruleText: ACTION_TEXT[v] ?? String(v),
-      });
+    if (trace === null || before === null) return;
+    const lines = explain(this.datapath, before, snapshot(this.datapath, frame, out.length));
+    lines.push(ACTION_TEXT[v] ?? String(v));
+    for (let i = 0; i < lines.length; i++)
+      trace.record({ hook: 'tc ingress', table: 'bpf', chain: this.name, ruleIndex: i, ruleText: lines[i] });
   }
 
   dropReasonName(code: number): string {
     return dropReasonName(code);
   }
+}
+
+/** A packet's addresses and the datapath's translation counters at one moment (tracing only). */
+interface Snapshot {
+  readonly tuple: { saddr: number; daddr: number; sport: number; dport: number } | null;
+  readonly dnat: number;
+  readonly snat: number;
+  readonly revNat: number;
+  readonly revSnat: number;
+}
+
+function snapshot(dp: EbpfDatapath, frame: Uint8Array, length: number): Snapshot {
+  const c = dp.counters;
+  return { tuple: tupleOf(frame, length), dnat: c.dnat, snat: c.snat, revNat: c.revNat, revSnat: c.revSnat };
+}
+
+/** The IPv4 TCP/UDP 4-tuple of an Ethernet frame, or null. */
+function tupleOf(frame: Uint8Array, length: number): Snapshot['tuple'] {
+  if (length < 34 || frame[12] !== 0x08 || frame[13] !== 0x00) return null;
+  const ip = 14;
+  const ihl = (frame[ip] & 0x0f) * 4;
+  const proto = frame[ip + 9];
+  const l4 = ip + ihl;
+  if ((proto !== 6 && proto !== 17) || length < l4 + 4) return null;
+  const u32 = (at: number) =>
+    ((frame[at] << 24) | (frame[at + 1] << 16) | (frame[at + 2] << 8) | frame[at + 3]) >>> 0;
+  return {
+    saddr: u32(ip + 12),
+    daddr: u32(ip + 16),
+    sport: (frame[l4] << 8) | frame[l4 + 1],
+    dport: (frame[l4 + 2] << 8) | frame[l4 + 3],
+  };
+}
+
+const endpoint = (addr: number, port: number): string => `${formatIPv4(addr)}:${port}`;
+
+/**
+ * What the program did to the packet, in the words of `cilium monitor -v`'s debug messages
+ * (frontend lookup, the backend chosen, reverse NAT), plus the DNAT/SNAT it applied as
+ * pwru shows them: the tuple before and after.
+ */
+function explain(dp: EbpfDatapath, a: Snapshot, b: Snapshot): string[] {
+  const lines: string[] = [];
+  if (a.tuple === null || b.tuple === null) return lines;
+  const t0 = a.tuple;
+  const t1 = b.tuple;
+  if (b.dnat > a.dnat) {
+    lines.push(`Frontend service lookup, addr=${formatIPv4(t0.daddr)} key.dport=${t0.dport}`);
+    const fe = [...dp.lb.frontends.values()].find(
+      (f) => f.plan.addr === t0.daddr && f.plan.port === t0.dport,
+    );
+    const bv = dp.lb.maps.backends.values;
+    const o = dp.backendId * BACKEND_VALUE_WORDS;
+    if (dp.backendId > 0 && o < bv.length)
+      lines.push(
+        `Service backend slot lookup result: target=${formatIPv4(bv[o])} port=${bv[o + 1] & 0xffff}` +
+          ` (backend ${dp.backendId}${fe !== undefined ? `, service ${fe.plan.servicePortName}, revNAT ${fe.revNat}` : ''})`,
+      );
+    lines.push(`DNAT ${endpoint(t0.daddr, t0.dport)} -> ${endpoint(t1.daddr, t1.dport)}`);
+  }
+  if (b.snat > a.snat) lines.push(`SNAT ${endpoint(t0.saddr, t0.sport)} -> ${endpoint(t1.saddr, t1.sport)}`);
+  if (b.revSnat > a.revSnat)
+    lines.push(`reverse SNAT ${endpoint(t0.daddr, t0.dport)} -> ${endpoint(t1.daddr, t1.dport)}`);
+  if (b.revNat > a.revNat)
+    lines.push(
+      `Performing reverse NAT, address=${formatIPv4(t1.saddr)} port=${t1.sport}` +
+        ` (${endpoint(t0.saddr, t0.sport)} -> ${endpoint(t1.saddr, t1.sport)})`,
+    );
+  return lines;
 }
 
 /** `cil_from_netdev` on the node's eth0. */

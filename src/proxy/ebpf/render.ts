@@ -245,7 +245,7 @@ export function serviceFlagsString(flags: number, flags2: number): string {
 }
 
 /** Go text/tabwriter with minwidth 5, tabwidth 0, padding 3, every cell tab-terminated. */
-function tabwrite(rows: readonly (readonly string[])[]): string {
+export function tabwrite(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
   for (const r of rows) {
     for (let i = 0; i < r.length; i++) widths[i] = Math.max(widths[i] ?? 0, 5, r[i].length + 3);

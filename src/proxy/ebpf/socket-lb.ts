@@ -6,19 +6,37 @@
  * getpeername). dpsim applies it to the host namespace only, as Cilium does with
  * `socketLB.hostNamespaceOnly=true`, so pods keep exercising the per-packet tc path.
  */
-import type { SocketLb, SocketLbVerdict } from '../../topology/host.js';
+
 import type { Rng } from '../../util/rng.js';
+import type { SocketLb, SocketLbVerdict } from '../common/socket-lb.js';
 import type { EbpfLoadBalancer, InstalledFrontend } from './compile.js';
-import { BackendState } from './layouts.js';
+import { BackendState, SvcFlag } from './layouts.js';
 
 /** Shared verdicts without a payload: deciding them allocates nothing. */
 const NOT_SERVICE: SocketLbVerdict = { kind: 'not-service' };
 const NO_BACKEND: SocketLbVerdict = { kind: 'no-backend' };
 
+/** A sessionAffinity choice of the host namespace: the backend, and when it was last used. */
+interface AffinityEntry {
+  addr: number;
+  port: number;
+  lastUsedNs: number;
+}
+
 export class EbpfSocketLb implements SocketLb {
+  /**
+   * sessionAffinity: ClientIP for the node's own connect()s. Cilium's sock4 hook keys its
+   * affinity by the socket's network namespace (`lb4_affinity_backend_id_by_netns`), not by an
+   * address: every connection of the host namespace to the Service gets the same backend until
+   * it has been idle for the Service's timeout. Keyed here by revNat (one per frontend).
+   */
+  private readonly affinity = new Map<number, AffinityEntry>();
+
   constructor(
     readonly lb: EbpfLoadBalancer,
     private readonly rng: Rng,
+    /** The node's clock (ns), for affinity timeouts. */
+    private readonly nowNs: () => number = () => 0,
   ) {}
 
   /**
@@ -39,6 +57,21 @@ export class EbpfSocketLb implements SocketLb {
     const active = planned.filter((b) => b.state === BackendState.ACTIVE);
     const backends = active.length > 0 ? active : planned;
     if (backends.length === 0) return NO_BACKEND;
+    if ((fe.plan.flags & SvcFlag.AFFINITY) !== 0) {
+      const now = this.nowNs();
+      const held = this.affinity.get(fe.revNat);
+      if (
+        held !== undefined &&
+        now - held.lastUsedNs <= fe.plan.affinityTimeout * 1e9 &&
+        backends.some((b) => b.addr === held.addr && b.port === held.port)
+      ) {
+        held.lastUsedNs = now;
+        return { kind: 'backend', addr: held.addr, port: held.port };
+      }
+      const b = backends[this.rng.nextInt(backends.length)];
+      this.affinity.set(fe.revNat, { addr: b.addr, port: b.port, lastUsedNs: now });
+      return { kind: 'backend', addr: b.addr, port: b.port };
+    }
     const b = backends[this.rng.nextInt(backends.length)];
     return { kind: 'backend', addr: b.addr, port: b.port };
   }

@@ -30,10 +30,11 @@ import { cidrContains, isIPv4, parseCidr, parseIPv4 } from '../../util/ipv4.js';
 import { categorizeEndpoints, externalPolicyLocal, internalPolicyLocal } from '../common/categorize.js';
 import type { Endpoint, ProxyModel, ServicePort } from '../common/model.js';
 import { type Ruleset, renderIptablesSave } from '../iptables/index.js';
+import { SVC_F_PERSISTENT, SVC_F_SCHED2 } from './ip-vs.js';
 import { IpsetTable, ipsetProto } from './ipsets.js';
 import { buildIpvsIptables } from './iptables-rules.js';
 import { isSchedulerName, type SchedulerName, UnknownSchedulerError } from './schedulers.js';
-import { IpvsConfigError, SVC_F_PERSISTENT, SVC_F_SCHED2 } from './service-table.js';
+import { IpvsConfigError } from './service-table.js';
 
 export const DUMMY_INTERFACE = 'kube-ipvs0';
 

@@ -3,6 +3,7 @@ export * from './compile.js';
 export * from './conn-table.js';
 export * from './datapath.js';
 export * from './hash.js';
+export * from './ip-vs.js';
 export * from './ipsets.js';
 export * from './iptables-rules.js';
 export * from './node.js';

@@ -19,20 +19,11 @@
 import { formatIPv4 } from '../../util/ipv4.js';
 import { IpProtocol } from '../../wire/ip-protocol.js';
 import { CONN_TAB_SIZE, type IpvsConnTable } from './conn-table.js';
+import { SVC_F_ONEPACKET, SVC_F_PERSISTENT, SVC_F_SCHED1, SVC_F_SCHED2, SVC_F_SCHED3 } from './ip-vs.js';
 import type { IpsetTable } from './ipsets.js';
 import { ipsetReferences } from './iptables-rules.js';
 import { TCP_STATE_NAMES, TEMPLATE_STATE_NAMES } from './proto-states.js';
-import {
-  type IpvsDest,
-  type IpvsService,
-  type IpvsServiceTable,
-  type IpvsStats,
-  SVC_F_ONEPACKET,
-  SVC_F_PERSISTENT,
-  SVC_F_SCHED1,
-  SVC_F_SCHED2,
-  SVC_F_SCHED3,
-} from './service-table.js';
+import type { IpvsDest, IpvsService, IpvsServiceTable, IpvsStats } from './service-table.js';
 
 /** IP_VS_VERSION_CODE 0x010201 → "1.2.1". */
 export const IPVS_VERSION = '1.2.1';

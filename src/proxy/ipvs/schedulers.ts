@@ -12,8 +12,8 @@
  * `schedule()` runs once per new connection: it reads numbers and existing objects only.
  */
 import { hash32, hsiphash32 } from './hash.js';
+import { SVC_F_SCHED1, SVC_F_SCHED2 } from './ip-vs.js';
 import type { IpvsDest, IpvsService } from './service-table.js';
-import { SVC_F_SCHED1, SVC_F_SCHED2 } from './service-table.js';
 
 export const SCHEDULER_NAMES = ['rr', 'wrr', 'lc', 'wlc', 'sed', 'nq', 'sh', 'dh', 'mh'] as const;
 export type SchedulerName = (typeof SCHEDULER_NAMES)[number];

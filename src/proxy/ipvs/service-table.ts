@@ -10,21 +10,12 @@
  */
 
 import { IpProtocol } from '../../wire/ip-protocol.js';
+import { SVC_F_PERSISTENT } from './ip-vs.js';
 import { createScheduler, type Scheduler, type SchedulerName } from './schedulers.js';
 
 export class IpvsConfigError extends Error {
   override name = 'IpvsConfigError';
 }
-
-/** IP_VS_SVC_F_* flags as the kernel and ipvsadm use them. */
-export const SVC_F_PERSISTENT = 0x1;
-export const SVC_F_HASHED = 0x2;
-export const SVC_F_ONEPACKET = 0x4;
-/** sh-fallback / mh-fallback. */
-export const SVC_F_SCHED1 = 0x8;
-/** sh-port / mh-port (kube-proxy's FlagSourceHash = 0x10, set for `mh`). */
-export const SVC_F_SCHED2 = 0x10;
-export const SVC_F_SCHED3 = 0x20;
 
 /** Traffic counters kept per service and per destination (ip_vs_stats). */
 export class IpvsStats {

@@ -1,0 +1,62 @@
+/**
+ * Compile timing of a proxy mode: what the simulator does on a sync (NodeProxy.sync from
+ * src/sim/modes.ts). Full: a fresh node proxy for the model. Incremental: one endpoint of one
+ * Service changed, the sync told which Service. iptables, nftables and IPVS recompile their
+ * whole tables on every sync (kube-proxy's full sync; partial sync is not modelled), so their
+ * incremental figure is another full compile; eBPF's `lb.sync(model, changed)` re-plans and
+ * rewrites only that Service's frontends.
+ *
+ * Used by bench/modes.bench.ts and `dpsim bench compile`.
+ */
+import type { ProxyMode } from '../proxy/common/datapath.js';
+import type { ProxyModel } from '../proxy/common/model.js';
+import type { NodeProxy } from '../sim/modes.js';
+import type { Host } from '../topology/host.js';
+import { withOneEndpointChanged } from '../traffic/synthetic-model.js';
+import { median } from './hotpath.js';
+import { attachOne } from './mode-harness.js';
+
+/** eBPF's incremental sync is sub-millisecond: a median of many runs costs nothing. */
+export const EBPF_INCREMENTAL_RUNS = 21;
+
+export function elapsedMs<T>(fn: () => T): [T, number] {
+  const t = performance.now();
+  const r = fn();
+  return [r, performance.now() - t];
+}
+
+export interface CompileTiming {
+  full: number;
+  incremental: number;
+  runs: number;
+  incrementalRuns: number;
+}
+
+/**
+ * Full: a fresh node proxy for the model (median of `runs`). Incremental: NodeProxy.sync after
+ * one endpoint of one Service changed, told which Service (median of `runs`, or of
+ * EBPF_INCREMENTAL_RUNS for eBPF, whose incremental sync costs well under a millisecond).
+ * Each change builds on the last, so the model the proxy holds differs from the next one in
+ * exactly the Service named.
+ */
+export function timeCompile(mode: ProxyMode, model: ProxyModel, runs: number): CompileTiming {
+  const full: number[] = [];
+  let attached: { node: Host; proxy: NodeProxy } | null = null;
+  for (let r = 0; r < runs; r++) {
+    attached = null;
+    const [a, ms] = elapsedMs(() => attachOne(mode, model));
+    attached = a;
+    full.push(ms);
+  }
+  const incremental: number[] = [];
+  const incrementalRuns = mode === 'ebpf' ? EBPF_INCREMENTAL_RUNS : runs;
+  let current = model;
+  for (let r = 0; r < incrementalRuns; r++) {
+    const service = (r * 7919) % model.servicePorts.length;
+    current = withOneEndpointChanged(current, service, r + 1);
+    const changed = new Set([current.servicePorts[service].servicePortName]);
+    const next = current;
+    incremental.push(elapsedMs(() => attached!.proxy.sync(next, changed))[1]);
+  }
+  return { full: median(full), incremental: median(incremental), runs, incrementalRuns };
+}

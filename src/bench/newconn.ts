@@ -1,0 +1,152 @@
+/**
+ * `dpsim bench newconn` and `dpsim bench compile`: one figure of bench/modes.bench.ts alone,
+ * for quick side-by-side comparisons in one run.
+ *
+ * newconn: µs for the first packet of a new connection with N Services × E endpoints (the
+ * harness of src/bench/mode-harness.ts). Each timed pass runs the op until at least
+ * `passMs` have elapsed (the clock is read every 64 ops, so its cost is spread thin);
+ * the median pass is reported. compile: full compile and one-endpoint incremental sync
+ * (src/bench/compile-timing.ts).
+ */
+import { PROXY_MODES, type ProxyMode } from '../proxy/common/datapath.js';
+import { syntheticModel } from '../traffic/synthetic-model.js';
+import { elapsedMs, timeCompile } from './compile-timing.js';
+import { HotpathError, median } from './hotpath.js';
+import { type MachineInfo, machineInfo } from './machine.js';
+import { buildHarness } from './mode-harness.js';
+
+export interface NewconnOptions {
+  readonly mode: string;
+  readonly services: number;
+  /** Endpoints per Service (default 10). */
+  readonly endpoints?: number;
+  /** Timed passes; the median is reported (default 5). */
+  readonly passes?: number;
+  /** Minimum length of one timed pass in ms (default 200). */
+  readonly passMs?: number;
+}
+
+export interface NewconnResult {
+  readonly mode: ProxyMode;
+  readonly services: number;
+  readonly endpoints: number;
+  /** µs per first packet of a new connection (median pass). */
+  readonly us: number;
+  /** µs of every timed pass, in order. */
+  readonly passesUs: readonly number[];
+  /** New connections timed in all. */
+  readonly ops: number;
+  /** Building the node's tables and the harness, ms (untimed setup). */
+  readonly buildMs: number;
+  readonly machine: MachineInfo;
+}
+
+export interface CompileOptions {
+  readonly mode: string;
+  readonly services: number;
+  readonly endpoints: number;
+  /** Runs of each (median reported; default 3, eBPF's incremental sync always 21). */
+  readonly runs?: number;
+}
+
+export interface CompileResult {
+  readonly mode: ProxyMode;
+  readonly services: number;
+  readonly endpoints: number;
+  /** Full compile: a fresh node proxy for the model, ms. */
+  readonly fullMs: number;
+  /** One endpoint of one Service changed, sync told which Service, ms. */
+  readonly incrementalMs: number;
+  readonly runs: number;
+  readonly incrementalRuns: number;
+  readonly machine: MachineInfo;
+}
+
+const CLOCK_EVERY = 64;
+
+export function proxyModeOf(text: string): ProxyMode {
+  const mode = PROXY_MODES.find((m) => m === text);
+  if (mode === undefined)
+    throw new HotpathError(`--mode must be one of ${PROXY_MODES.join(', ')}, got "${text}"`);
+  return mode;
+}
+
+function syntheticFor(services: number, endpoints: number) {
+  if (!Number.isInteger(endpoints) || endpoints < 1 || endpoints > 1000)
+    throw new HotpathError(`--endpoints must be a whole number in 1..1000, got ${endpoints}`);
+  if (services * endpoints > 2_000_000)
+    throw new HotpathError(`services × endpoints must be at most 2000000, got ${services * endpoints}`);
+  return syntheticModel({ services, endpointsOf: () => endpoints });
+}
+
+export function runNewconn(options: NewconnOptions): NewconnResult {
+  const mode = proxyModeOf(options.mode);
+  const endpoints = options.endpoints ?? 10;
+  const passes = options.passes ?? 5;
+  const passMs = options.passMs ?? 200;
+  const model = syntheticFor(options.services, endpoints);
+  const [h, buildMs] = elapsedMs(() => buildHarness(mode, model, options.services));
+  // Warm-up (untimed): lets V8 optimise the path before the first timed pass.
+  timePass(() => h.newConn(), Math.min(passMs, 100));
+  const passesUs: number[] = [];
+  let ops = 0;
+  for (let p = 0; p < passes; p++) {
+    const pass = timePass(() => h.newConn(), passMs);
+    passesUs.push(pass.us);
+    ops += pass.ops;
+  }
+  return {
+    mode,
+    services: options.services,
+    endpoints,
+    us: median(passesUs),
+    passesUs,
+    ops,
+    buildMs,
+    machine: machineInfo(),
+  };
+}
+
+function timePass(op: () => void, minMs: number): { us: number; ops: number } {
+  let ops = 0;
+  const t0 = performance.now();
+  let elapsed = 0;
+  do {
+    for (let i = 0; i < CLOCK_EVERY; i++) op();
+    ops += CLOCK_EVERY;
+    elapsed = performance.now() - t0;
+  } while (elapsed < minMs);
+  return { us: (elapsed * 1000) / ops, ops };
+}
+
+export function runCompile(options: CompileOptions): CompileResult {
+  const mode = proxyModeOf(options.mode);
+  const model = syntheticFor(options.services, options.endpoints);
+  const t = timeCompile(mode, model, options.runs ?? 3);
+  return {
+    mode,
+    services: options.services,
+    endpoints: options.endpoints,
+    fullMs: t.full,
+    incrementalMs: t.incremental,
+    runs: t.runs,
+    incrementalRuns: t.incrementalRuns,
+    machine: machineInfo(),
+  };
+}
+
+export function formatNewconnResult(r: NewconnResult): string {
+  return (
+    `newconn ${r.mode}: ${r.us.toFixed(2)} µs per first packet of a new connection ` +
+    `(${r.services} Services × ${r.endpoints} endpoints; median of ${r.passesUs.length} passes, ${r.ops} connections; ` +
+    `tables built in ${(r.buildMs / 1000).toFixed(1)} s)`
+  );
+}
+
+export function formatCompileResult(r: CompileResult): string {
+  return (
+    `compile ${r.mode}: full ${r.fullMs.toFixed(1)} ms (median of ${r.runs}), ` +
+    `one endpoint changed ${r.incrementalMs.toFixed(3)} ms (median of ${r.incrementalRuns}) ` +
+    `at ${r.services} Services × ${r.endpoints} endpoints`
+  );
+}
