@@ -142,6 +142,19 @@ export interface NodeProxy {
   sync(model: ProxyModel, changed?: ReadonlySet<string>): void;
   /** Rules a new connection walked on this node (last packet), for benchmarks. */
   readonly conntrack: ConntrackTable | null;
+  /** The node's flow table and how full it is (nf_conntrack, or the eBPF TCP CT map). */
+  flowTable(): FlowTableUsage;
+}
+
+/** How full a node's flow table is, whichever mode keeps it. */
+export interface FlowTableUsage {
+  readonly table: 'nf_conntrack' | 'cilium_ct4_global';
+  readonly entries: number;
+  readonly max: number;
+}
+
+function conntrackUsage(ct: ConntrackTable): FlowTableUsage {
+  return { table: 'nf_conntrack', entries: ct.count, max: ct.max };
 }
 
 export class ModeError extends Error {
@@ -227,6 +240,7 @@ function attachIptables(
     mode: 'iptables',
     node,
     conntrack,
+    flowTable: () => conntrackUsage(conntrack),
     dump: (o) => renderIptablesSave(ruleset, saveOptions(node, options, evaluator, o?.counters)),
     sync: (m) => {
       if (options.iptablesSave !== undefined) return; // a user's dump is fixed
@@ -255,6 +269,7 @@ function attachNftables(
     mode: 'nftables',
     node,
     conntrack,
+    flowTable: () => conntrackUsage(conntrack),
     dump: () => renderTable(table),
     sync: (m) => {
       table = compileNftables(m, node.name, compileOptions);
@@ -306,6 +321,7 @@ function attachIpvs(
     mode: 'ipvs',
     node,
     conntrack,
+    flowTable: () => conntrackUsage(conntrack),
     dump: (o) => {
       switch (o?.part) {
         case 'connections':
@@ -347,7 +363,11 @@ function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
   });
   const attachPrograms = () => {
     for (const iface of node.interfaces) {
-      if (iface.name === 'eth0') iface.tcIngress = new EbpfNodeIngress(datapath);
+      // The overlay's tunnel device gets the uplink's program too (Cilium's cil_from_overlay):
+      // a reply from a backend on another node arrives there, decapsulated, and needs its
+      // reverse NAT before it reaches the pod that called the ClusterIP.
+      if (iface.name === 'eth0' || iface === node.tunnel?.device)
+        iface.tcIngress = new EbpfNodeIngress(datapath);
       else if (iface.peer >= 0) iface.tcIngress = new EbpfPodIngress(datapath);
     }
   };
@@ -359,6 +379,11 @@ function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
     mode: 'ebpf',
     node,
     conntrack: null,
+    flowTable: () => ({
+      table: 'cilium_ct4_global',
+      entries: lb.maps.ctTcp.count,
+      max: lb.maps.ctTcp.maxEntries,
+    }),
     dump: (o) => {
       switch (o?.part) {
         case 'cilium-lb':

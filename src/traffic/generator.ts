@@ -28,7 +28,6 @@
  */
 import type { TcpSegment } from '../apps/transport.js';
 import type { ServicePort } from '../proxy/common/model.js';
-import { EbpfNodeIngress } from '../proxy/ebpf/node-program.js';
 import type { Simulation } from '../sim/simulation.js';
 import type { Host, TcpReceiver } from '../topology/host.js';
 import { formatIPv4, parseIPv4 } from '../util/ipv4.js';
@@ -692,23 +691,7 @@ export class LoadGenerator {
 
   private occupancy(): ConntrackOccupancy[] {
     const out: ConntrackOccupancy[] = [];
-    for (const [name, proxy] of this.sim.proxies) {
-      if (proxy.conntrack !== null) {
-        out.push({
-          node: name,
-          entries: proxy.conntrack.count,
-          max: proxy.conntrack.max,
-          table: 'nf_conntrack',
-        });
-        continue;
-      }
-      const eth0 = proxy.node.interfaceByName('eth0');
-      const prog = eth0?.tcIngress;
-      if (prog instanceof EbpfNodeIngress) {
-        const ct = prog.datapath.lb.maps.ctTcp;
-        out.push({ node: name, entries: ct.count, max: ct.maxEntries, table: 'cilium_ct4_global' });
-      }
-    }
+    for (const [name, proxy] of this.sim.proxies) out.push({ node: name, ...proxy.flowTable() });
     return out.sort((a, b) => (a.node < b.node ? -1 : 1));
   }
 

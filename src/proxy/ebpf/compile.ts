@@ -26,7 +26,15 @@ import { IpProtocol } from '../../wire/ip-protocol.js';
 import { categorizeEndpoints, externalPolicyLocal, internalPolicyLocal } from '../common/categorize.js';
 import type { Endpoint, ProxyModel, ServicePort } from '../common/model.js';
 import { BackendState, LbAlgorithm, LbScope, SvcFlag, SvcFlag2 } from './layouts.js';
-import { type CtMapKind, DEFAULT_MAP_SIZES, type LbMapSizes, LbMaps } from './lbmaps.js';
+import {
+  type CtMapKind,
+  DEFAULT_MAP_SIZES,
+  type LbMapSizes,
+  LbMaps,
+  RevNatValue,
+  writeBackendValue,
+  writeSvcValue,
+} from './lbmaps.js';
 import {
   ciliumBackendKey,
   DEFAULT_MAGLEV_HASH_SEED,
@@ -499,9 +507,7 @@ export class EbpfLoadBalancer {
     const m = this.maps.backends;
     if (id >= m.maxEntries) throw new EbpfCompileError(`backends map full (${m.maxEntries - 1} entries)`);
     const v = m.valueOffset(id);
-    m.values[v] = b.addr;
-    m.values[v + 1] = (b.port | (b.proto << 16) | (b.state << 24)) >>> 0;
-    m.values[v + 2] = 1;
+    writeBackendValue(m.values, v, b.addr, b.port, b.proto, b.state);
   }
 
   private releaseBackend(key: string, stats: SyncStats): void {
@@ -531,9 +537,7 @@ export class EbpfLoadBalancer {
     const e = m.insertWords(BPF_ANY, f.addr, f.port | (slot << 16), f.proto | (scope << 8));
     if (e < 0) throw new EbpfCompileError(`services map full (${m.maxEntries} entries)`);
     const v = m.valueOffset(e);
-    m.values[v] = word0 >>> 0;
-    m.values[v + 1] = (count | (revNat << 16)) >>> 0;
-    m.values[v + 2] = f.flags | (flags2 << 8);
+    writeSvcValue(m.values, v, word0, count, revNat, f.flags, flags2);
   }
 
   private deleteServiceSlots(
@@ -583,8 +587,9 @@ export class EbpfLoadBalancer {
     // Reverse NAT: rev_nat id → frontend address and port.
     const rn = this.maps.revNat.insertWords(BPF_ANY, revNat);
     if (rn < 0) throw new EbpfCompileError('reverse NAT map full');
-    this.maps.revNat.values[this.maps.revNat.valueOffset(rn)] = plan.addr;
-    this.maps.revNat.values[this.maps.revNat.valueOffset(rn) + 1] = plan.port;
+    const ro = this.maps.revNat.valueOffset(rn);
+    this.maps.revNat.values[ro + RevNatValue.ADDR] = plan.addr;
+    this.maps.revNat.values[ro + RevNatValue.PORT] = plan.port;
 
     // Affinity match entries: (backend, rev_nat) pairs still valid for stickiness.
     if (old !== undefined) {
