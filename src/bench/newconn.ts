@@ -32,6 +32,8 @@ export interface NewconnResult {
   readonly endpoints: number;
   /** µs per first packet of a new connection (median pass). */
   readonly us: number;
+  /** µs of the fastest pass: on a shared machine, the pass least disturbed by other work. */
+  readonly minUs: number;
   /** µs of every timed pass, in order. */
   readonly passesUs: readonly number[];
   /** New connections timed in all. */
@@ -80,31 +82,76 @@ function syntheticFor(services: number, endpoints: number) {
 }
 
 export function runNewconn(options: NewconnOptions): NewconnResult {
+  return runNewconnSizes({ ...options, services: [options.services] }).results[0];
+}
+
+export interface NewconnSizesOptions extends Omit<NewconnOptions, 'services'> {
+  readonly services: readonly number[];
+}
+
+export interface NewconnComparison {
+  readonly mode: ProxyMode;
+  readonly endpoints: number;
+  readonly results: readonly NewconnResult[];
+  /** Last size ÷ first size, of the medians and of the fastest passes (same run, interleaved passes). */
+  readonly ratio: { readonly of: string; readonly median: number; readonly min: number };
+}
+
+/**
+ * Several Service counts in one run: every harness is built first, then the timed passes
+ * alternate between them (pass 1 of each size, pass 2 of each …), so load from other work on
+ * the machine falls on every size alike and their ratio is meaningful.
+ */
+export function runNewconnSizes(options: NewconnSizesOptions): NewconnComparison {
   const mode = proxyModeOf(options.mode);
   const endpoints = options.endpoints ?? 10;
   const passes = options.passes ?? 5;
   const passMs = options.passMs ?? 200;
-  const model = syntheticFor(options.services, endpoints);
-  const [h, buildMs] = elapsedMs(() => buildHarness(mode, model, options.services));
-  // Warm-up (untimed): lets V8 optimise the path before the first timed pass.
-  timePass(() => h.newConn(), Math.min(passMs, 100));
-  const passesUs: number[] = [];
-  let ops = 0;
+  const built = options.services.map((services) => {
+    const model = syntheticFor(services, endpoints);
+    const [h, buildMs] = elapsedMs(() => buildHarness(mode, model, services));
+    // Warm-up (untimed): lets V8 optimise the path before the first timed pass.
+    timePass(() => h.newConn(), Math.min(passMs, 100));
+    return { services, h, buildMs, passesUs: [] as number[], ops: 0 };
+  });
   for (let p = 0; p < passes; p++) {
-    const pass = timePass(() => h.newConn(), passMs);
-    passesUs.push(pass.us);
-    ops += pass.ops;
+    for (const b of built) {
+      const pass = timePass(() => b.h.newConn(), passMs);
+      b.passesUs.push(pass.us);
+      b.ops += pass.ops;
+    }
   }
+  const machine = machineInfo();
+  const results = built.map((b) => ({
+    mode,
+    services: b.services,
+    endpoints,
+    us: median(b.passesUs),
+    minUs: Math.min(...b.passesUs),
+    passesUs: b.passesUs,
+    ops: b.ops,
+    buildMs: b.buildMs,
+    machine,
+  }));
+  const first = results[0];
+  const last = results[results.length - 1];
   return {
     mode,
-    services: options.services,
     endpoints,
-    us: median(passesUs),
-    passesUs,
-    ops,
-    buildMs,
-    machine: machineInfo(),
+    results,
+    ratio: {
+      of: `services=${last.services} ÷ services=${first.services}`,
+      median: last.us / first.us,
+      min: last.minUs / first.minUs,
+    },
   };
+}
+
+export function formatNewconnComparison(c: NewconnComparison): string {
+  return [
+    ...c.results.map(formatNewconnResult),
+    `ratio ${c.ratio.of}: ${c.ratio.median.toFixed(2)}× (medians), ${c.ratio.min.toFixed(2)}× (fastest passes); passes interleaved in one run`,
+  ].join('\n');
 }
 
 function timePass(op: () => void, minMs: number): { us: number; ops: number } {
@@ -138,7 +185,7 @@ export function runCompile(options: CompileOptions): CompileResult {
 export function formatNewconnResult(r: NewconnResult): string {
   return (
     `newconn ${r.mode}: ${r.us.toFixed(2)} µs per first packet of a new connection ` +
-    `(${r.services} Services × ${r.endpoints} endpoints; median of ${r.passesUs.length} passes, ${r.ops} connections; ` +
+    `(${r.services} Services × ${r.endpoints} endpoints; median of ${r.passesUs.length} passes, fastest ${r.minUs.toFixed(2)}, ${r.ops} connections; ` +
     `tables built in ${(r.buildMs / 1000).toFixed(1)} s)`
   );
 }

@@ -7,7 +7,14 @@
 import type { Command } from 'commander';
 import { formatHotpathResult, HotpathError, type HotpathResult, runHotpath } from '../bench/hotpath.js';
 import { hotpathModes, UnknownHotpathModeError } from '../bench/hotpath-modes.js';
-import { formatCompileResult, formatNewconnResult, runCompile, runNewconn } from '../bench/newconn.js';
+import {
+  formatCompileResult,
+  formatNewconnComparison,
+  formatNewconnResult,
+  runCompile,
+  runNewconn,
+  runNewconnSizes,
+} from '../bench/newconn.js';
 import { runHotpathParallel } from '../bench/parallel.js';
 import { buildReport } from '../bench/report.js';
 import { WorkloadError } from '../bench/workload.js';
@@ -88,22 +95,38 @@ export function registerBench(program: Command, io: BenchIo = processIo): Comman
       'µs for the first packet of a new connection (pod → random ClusterIP) with N Services × E endpoints, at one node',
     )
     .option('--mode <mode>', `proxy mode (${PROXY_MODES.join(', ')})`, 'nftables')
-    .option('--services <n>', 'ClusterIP Services', '1000')
+    .option(
+      '--services <n>',
+      'ClusterIP Services; several, comma-separated (100,30000), are measured in one run with interleaved passes and their ratio printed',
+      '1000',
+    )
     .option('--endpoints <n>', 'endpoints per Service', '10')
     .option('--passes <n>', 'timed passes (the median is reported)', '5')
     .option('--pass-ms <n>', 'minimum length of one timed pass, ms', '200')
     .option('--json', 'print the result as JSON (field `us`)')
     .action((opts: Record<string, string | boolean | undefined>) =>
       reportErrors(io, () => {
-        const result = runNewconn({
+        const sizes = String(opts.services)
+          .split(',')
+          .map((t) => parseCount('--services', t));
+        const request = {
           mode: String(opts.mode),
-          services: parseCount('--services', String(opts.services)),
           endpoints: parseCount('--endpoints', String(opts.endpoints)),
           passes: parseCount('--passes', String(opts.passes)),
           passMs: parseCount('--pass-ms', String(opts.passMs)),
-        });
+        };
+        if (sizes.length === 1) {
+          const result = runNewconn({ ...request, services: sizes[0] });
+          io.stdout(
+            opts.json === true ? `${JSON.stringify(result, null, 2)}\n` : `${formatNewconnResult(result)}\n`,
+          );
+          return;
+        }
+        const comparison = runNewconnSizes({ ...request, services: sizes });
         io.stdout(
-          opts.json === true ? `${JSON.stringify(result, null, 2)}\n` : `${formatNewconnResult(result)}\n`,
+          opts.json === true
+            ? `${JSON.stringify(comparison, null, 2)}\n`
+            : `${formatNewconnComparison(comparison)}\n`,
         );
       }),
     );

@@ -3,8 +3,11 @@
  * plane's range flags) and the one way they turn into a Simulation.
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { readNodeConfigFile } from '../config/files.js';
 import { clusterOptionsFromFlags, loadClusterFromFiles, ManifestFileError } from '../k8s/load-files.js';
 import { PROXY_MODES, type ProxyMode } from '../proxy/common/datapath.js';
+import { parseIptables } from '../proxy/iptables/parse.js';
+import { unreachableRootChains } from '../proxy/iptables/reachability.js';
 import { Simulation, type SimulationOptions } from '../sim/simulation.js';
 import type { OverlayKind } from '../topology/tunnel.js';
 import { CliError, describeSystemError, isSystemError } from './errors.js';
@@ -25,6 +28,8 @@ export interface SimulationFlags {
   iptablesSave?: string;
   maglev?: boolean;
   overlay?: string;
+  config?: string;
+  ciliumValues?: string;
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -68,7 +73,12 @@ export function addSimulationOptions(cmd: Command): Command {
       '--iptables-save <file>',
       "run a real node's iptables-save dump instead of the compiled rules (iptables mode)",
     )
-    .option('--maglev', 'eBPF mode: Maglev backend selection instead of random')
+    .option('--config <file>', "kube-proxy's --config: a KubeProxyConfiguration for every node")
+    .option('--cilium-values <file>', "eBPF mode: Cilium's Helm values (load-balancer keys)")
+    .option(
+      '--maglev',
+      'eBPF mode: Maglev backend selection instead of random (loadBalancer.algorithm=maglev)',
+    )
     .addOption(
       new Option('--overlay <kind>', "pod traffic between nodes: routed, or Calico's IPIP/VXLAN overlay")
         .choices(['none', 'ipip', 'vxlan'])
@@ -81,7 +91,11 @@ export async function loadSimulation(
   extra: Partial<SimulationOptions> = {},
   io: CliIo = processIo,
 ): Promise<Simulation> {
-  const modeFlag = flags.mode ?? flags.proxyMode;
+  const fileConfig = readNodeConfigFile(flags.config, flags.ciliumValues, (m) => new CliError(m));
+  const modeFlag =
+    flags.mode ??
+    flags.proxyMode ??
+    (fileConfig.kubeProxy?.mode === '' ? undefined : fileConfig.kubeProxy?.mode);
   let loaded: ReturnType<typeof loadClusterFromFiles>;
   try {
     loaded = loadClusterFromFiles({
@@ -98,6 +112,12 @@ export async function loadSimulation(
   reportOutcomes(loaded.outcomes, io.stderr);
   // As after a failed `kubectl apply`, nothing runs on a half-applied cluster (and no capture is written).
   if (loaded.rejected) throw new CliError('', 1);
+  if (fileConfig.kubeProxy !== undefined && loaded.kubeProxyConfig !== undefined)
+    throw new CliError('error: a KubeProxyConfiguration is given both by --config and among the -f files');
+  if (fileConfig.cilium !== undefined && loaded.cilium !== undefined)
+    throw new CliError('error: Cilium values are given both by --cilium-values and among the -f files');
+  const kubeProxyConfig = fileConfig.kubeProxy ?? loaded.kubeProxyConfig;
+  const cilium = fileConfig.cilium ?? loaded.cilium;
   let iptablesSave: string | undefined;
   if (flags.iptablesSave !== undefined) {
     const { readFileSync } = await import('node:fs');
@@ -108,6 +128,7 @@ export async function loadSimulation(
       throw e;
     }
   }
+  if (iptablesSave !== undefined) warnUnreachable(flags.iptablesSave!, iptablesSave, io.stderr);
   try {
     return new Simulation({
       cluster: loaded.cluster,
@@ -116,6 +137,8 @@ export async function loadSimulation(
       ...(flags.conntrackMax !== undefined ? { conntrackMax: flags.conntrackMax } : {}),
       ...(iptablesSave !== undefined ? { iptablesSave } : {}),
       ...(flags.maglev ? { ebpfAlgorithm: 'maglev' as const } : {}),
+      ...(kubeProxyConfig !== undefined ? { kubeProxyConfig } : {}),
+      ...(cilium !== undefined ? { cilium } : {}),
       ...(flags.overlay !== undefined ? { overlay: flags.overlay as OverlayKind } : {}),
       ...extra,
     });
@@ -143,6 +166,25 @@ export async function writingCapture<T>(
     if (path === undefined || failure === undefined) throw e;
     throw new CliError(
       `error: --pcap: ${isSystemError(failure) ? describeSystemError(failure, path) : `cannot write "${path}": ${failure.message}`}`,
+    );
+  }
+}
+
+/**
+ * A dump whose kube-proxy chains no built-in chain jumps to (kube-proxy's restore input
+ * carries no such jumps: it adds them with `iptables -I`) would let every packet through
+ * unmatched; say so rather than run it silently.
+ */
+function warnUnreachable(file: string, text: string, stderr: (s: string) => void): void {
+  let roots: ReturnType<typeof unreachableRootChains>;
+  try {
+    roots = unreachableRootChains(parseIptables(text).ruleset);
+  } catch {
+    return; // the simulation reports the parse error itself
+  }
+  for (const r of roots) {
+    stderr(
+      `warning: ${file}: ${r.table} chain ${r.chain} (${r.rules} rule${r.rules === 1 ? '' : 's'}) is not reached from any built-in chain; no packet will match it (a kube-proxy restore input lacks the -j ${r.chain} jumps kube-proxy adds with iptables -I)\n`,
     );
   }
 }

@@ -12,6 +12,9 @@ export const enum CtStatus {
   CONFIRMED = 1 << 3,
   SRC_NAT = 1 << 4,
   DST_NAT = 1 << 5,
+  /** The source binding is set up (a null binding when the nat table asked for none). */
+  SRC_NAT_DONE = 1 << 7,
+  DST_NAT_DONE = 1 << 8,
   DYING = 1 << 9,
 }
 

@@ -10,6 +10,12 @@
  * node1 the control-plane node whose apiserver (:6443) backs the `kubernetes` Service.
  */
 
+import {
+  DEFAULT_KERNEL_FACTS,
+  type KernelFacts,
+  KernelFactsError,
+  parseKernelFacts,
+} from '../config/kernel-facts.js';
 // The proxy modes are the dataplane's vocabulary; the Cluster document only names one.
 import { PROXY_MODES, type ProxyMode } from '../proxy/common/datapath.js';
 import {
@@ -34,6 +40,10 @@ export interface NodeConfig {
   readonly podCIDR: string;
   /** Runs the apiserver: its IP:6443 is an endpoint of default/kubernetes. */
   readonly controlPlane: boolean;
+  /** Every address of the node, InternalIP first (spec.nodes[].addresses adds more). */
+  readonly addresses: readonly string[];
+  /** What kube-proxy probes on this node (spec.kernel, overridden by spec.nodes[].kernel). */
+  readonly kernel: KernelFacts;
 }
 
 export interface ClusterConfig {
@@ -71,7 +81,15 @@ export interface ClusterOptions {
 
 /** Raw spec of the Cluster document, as written in YAML. */
 export interface ClusterDocumentSpec {
-  nodes?: Array<{ name?: unknown; ip?: unknown; podCIDR?: unknown; controlPlane?: unknown }>;
+  nodes?: Array<{
+    name?: unknown;
+    ip?: unknown;
+    podCIDR?: unknown;
+    controlPlane?: unknown;
+    addresses?: unknown;
+    kernel?: unknown;
+  }>;
+  kernel?: unknown;
   serviceCIDR?: unknown;
   clusterCIDR?: unknown;
   nodeCIDRMaskSize?: unknown;
@@ -110,6 +128,15 @@ function checkCidr(text: string, what: string): Cidr {
     return parseCidr(text);
   } catch (e) {
     throw new ClusterConfigError(`Cluster: ${what}: ${(e as Error).message}`);
+  }
+}
+
+function kernelFacts(raw: unknown, where: string, base: KernelFacts): KernelFacts {
+  try {
+    return parseKernelFacts(raw, where, base);
+  } catch (e) {
+    if (e instanceof KernelFactsError) throw new ClusterConfigError(`Cluster: ${e.message}`);
+    throw e;
   }
 }
 
@@ -178,6 +205,7 @@ export function resolveClusterConfig(
   const rawNodes: NonNullable<ClusterDocumentSpec['nodes']> = s.nodes ?? d.nodes.map((n) => ({ ...n }));
   if (!Array.isArray(rawNodes) || rawNodes.length === 0)
     throw new ClusterConfigError('Cluster: nodes must be a non-empty list');
+  const clusterKernel = kernelFacts(s.kernel, 'kernel', DEFAULT_KERNEL_FACTS);
   const subnetSize = 2 ** (32 - nodeCIDRMaskSize);
   const subnetCount = 2 ** (nodeCIDRMaskSize - podCidr.prefixLength);
   const usedSubnets = new Set<number>();
@@ -200,7 +228,20 @@ export function resolveClusterConfig(
       if (c.prefixLength === nodeCIDRMaskSize) usedSubnets.add((c.network - podCidr.network) / subnetSize);
     }
     const controlPlane = n.controlPlane === undefined ? i === 0 : n.controlPlane === true;
-    return { name, ip, podCIDR, controlPlane };
+    const addresses = [ip];
+    if (n.addresses !== undefined) {
+      if (!Array.isArray(n.addresses))
+        throw new ClusterConfigError(`Cluster: nodes[${i}].addresses must be a list of IPv4 addresses`);
+      for (const a of n.addresses) {
+        if (typeof a !== 'string' || !isIPv4(a))
+          throw new ClusterConfigError(
+            `Cluster: nodes[${i}].addresses: ${JSON.stringify(a)} is not an IPv4 address`,
+          );
+        if (!addresses.includes(a)) addresses.push(a);
+      }
+    }
+    const kernel = kernelFacts(n.kernel, `nodes[${i}].kernel`, clusterKernel);
+    return { name, ip, podCIDR, controlPlane, addresses, kernel };
   });
   let next = 0;
   const nodes: NodeConfig[] = partial.map((n) => {

@@ -4,6 +4,9 @@
  * The dpsim `Cluster` document (apiVersion dpsim/v1alpha1) is read first, wherever it sits.
  */
 import { LineCounter, parseAllDocuments } from 'yaml';
+import type { CiliumConfig } from '../config/cilium-values.js';
+import { extractNodeConfig } from '../config/documents.js';
+import type { KubeProxyConfig } from '../config/kube-proxy-config.js';
 import { type ApplyOutcome, Cluster, type ClusterCreateOptions, type KubeObject } from './cluster.js';
 import type { ClusterDocumentSpec, ClusterOptions } from './cluster-config.js';
 import { ClusterConfigError, ManifestError } from './errors.js';
@@ -61,6 +64,10 @@ export interface LoadResult {
   readonly outcomes: readonly DocumentOutcome[];
   /** True when any document or object was rejected (the CLI then exits non-zero). */
   readonly rejected: boolean;
+  /** A KubeProxyConfiguration document among the manifests, parsed and defaulted. */
+  readonly kubeProxyConfig?: KubeProxyConfig;
+  /** A dpsim/v1alpha1 CiliumValues document among the manifests. */
+  readonly cilium?: CiliumConfig;
 }
 
 export interface LoadOptions extends ClusterOptions {
@@ -192,8 +199,10 @@ export function loadManifests(
 ): LoadResult {
   const sources: readonly ManifestSource[] =
     typeof input === 'string' ? [{ source: options.source ?? 'manifest.yaml', text: input }] : input;
-  const docs = sources.flatMap((s) => parseManifests(s.text, s.source));
-  const outcomes: DocumentOutcome[] = [];
+  // Node configuration (KubeProxyConfiguration, CiliumValues) configures the proxies, not the API.
+  const nodeConfig = extractNodeConfig(sources.flatMap((s) => parseManifests(s.text, s.source)));
+  const docs = nodeConfig.rest;
+  const outcomes: DocumentOutcome[] = nodeConfig.rejected.map((r) => rejectDoc(r.doc, r.message));
 
   // The Cluster document shapes everything else, so it is read first.
   let clusterDoc: ParsedDocument | undefined;
@@ -212,6 +221,13 @@ export function loadManifests(
   }
 
   const create: ClusterCreateOptions = { ...options };
+  // kube-proxy's own mode setting wins over the Cluster document's; the --mode flag over both.
+  if (
+    create.proxyMode === undefined &&
+    nodeConfig.kubeProxy !== undefined &&
+    nodeConfig.kubeProxy.mode !== ''
+  )
+    create.proxyMode = nodeConfig.kubeProxy.mode;
   if (clusterDoc !== undefined) {
     const spec = clusterDoc.object!.spec;
     const meta = clusterDoc.object!.metadata as Record<string, unknown> | undefined;
@@ -253,7 +269,13 @@ export function loadManifests(
   outcomes.sort(
     (a, b) => (order.get(a.source) ?? 0) - (order.get(b.source) ?? 0) || a.documentIndex - b.documentIndex,
   );
-  return { cluster, outcomes, rejected: outcomes.some((o) => o.status === 'rejected') };
+  return {
+    cluster,
+    outcomes,
+    rejected: outcomes.some((o) => o.status === 'rejected'),
+    ...(nodeConfig.kubeProxy !== undefined ? { kubeProxyConfig: nodeConfig.kubeProxy } : {}),
+    ...(nodeConfig.cilium !== undefined ? { cilium: nodeConfig.cilium } : {}),
+  };
 }
 
 /** Applies more manifests to an existing cluster (a later `kubectl apply -f`). */

@@ -25,6 +25,8 @@ export interface NodeHealthServersOptions {
   readonly clockEpochMs: number;
   /** How long before simulated time 0 the proxy started, ms (Go's monotonic clock origin). */
   readonly startedBeforeMs: number;
+  /** The healthz port (healthzBindAddress of the KubeProxyConfiguration; default 10256). */
+  readonly healthzPort?: number;
 }
 
 export class NodeHealthServers {
@@ -34,14 +36,15 @@ export class NodeHealthServers {
 
   constructor(private readonly options: NodeHealthServersOptions) {
     const { stack, mode, clockEpochMs } = options;
-    if (mode === 'ebpf' || stack.hasListener(KUBE_PROXY_HEALTHZ_PORT)) return;
+    const healthzPort = options.healthzPort ?? KUBE_PROXY_HEALTHZ_PORT;
+    if (mode === 'ebpf' || stack.hasListener(healthzPort)) return;
     const epochNs = BigInt(Math.round(clockEpochMs)) * 1_000_000n;
     const handle = proxyHealthzHandler({
       wallNs: () => epochNs + BigInt(Math.round(stack.transport.nowNs())),
       startedWallNs: epochNs - BigInt(Math.round(options.startedBeforeMs)) * 1_000_000n,
     });
     startHttpResponder(stack, {
-      port: KUBE_PROXY_HEALTHZ_PORT,
+      port: healthzPort,
       podName: 'kube-proxy',
       clockEpochMs,
       handler: (request) => handle(request),

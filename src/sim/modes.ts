@@ -4,7 +4,20 @@
  * (netfilter hooks or tc ingress), and re-syncs when the cluster changes — what
  * kube-proxy (or Cilium's agent) does on each node.
  */
-import { ConntrackTable, kubeProxyTimeouts } from '../conntrack/index.js';
+import type { CiliumConfig } from '../config/cilium-values.js';
+import type { KubeProxyConfig } from '../config/kube-proxy-config.js';
+import {
+  conntrackSettings,
+  defaultKubeProxyConfig,
+  ebpfOptions,
+  iptablesOptions,
+  ipvsOptions,
+  ipvsTimeouts,
+  type NodeFacts,
+  nftablesOptions,
+  plainNodeFacts,
+} from '../config/node-options.js';
+import { ConntrackTable } from '../conntrack/index.js';
 import type { ProxyMode } from '../proxy/common/datapath.js';
 import type { ProxyModel } from '../proxy/common/model.js';
 import { renderCiliumCtList, renderCiliumServiceList } from '../proxy/ebpf/cilium-views.js';
@@ -64,6 +77,18 @@ export interface ModeOptions {
    * (iptables-save's header) show. Default 0, the epoch.
    */
   readonly clockEpochMs?: number;
+  /** The nodes' KubeProxyConfiguration (default: kube-proxy's defaults with the model's cluster CIDR). */
+  readonly kubeProxyConfig?: KubeProxyConfig;
+  /** Cilium's values for eBPF mode (flags above, when given, take precedence). */
+  readonly cilium?: CiliumConfig;
+  /** What each node's proxy finds on it: addresses, podCIDR, kernel (default: the model's node IP, today's kernel). */
+  readonly nodeFacts?: ReadonlyMap<string, NodeFacts>;
+}
+
+/** One node's view for its proxy: the facts plus the configuration in effect. */
+interface NodeContext {
+  readonly facts: NodeFacts;
+  readonly kubeProxy: KubeProxyConfig;
 }
 
 /** A node's wall clock now, as its tools (iptables-save) date their output. */
@@ -117,6 +142,19 @@ export interface NodeProxy {
   sync(model: ProxyModel, changed?: ReadonlySet<string>): void;
   /** Rules a new connection walked on this node (last packet), for benchmarks. */
   readonly conntrack: ConntrackTable | null;
+  /** The node's flow table and how full it is (nf_conntrack, or the eBPF TCP CT map). */
+  flowTable(): FlowTableUsage;
+}
+
+/** How full a node's flow table is, whichever mode keeps it. */
+export interface FlowTableUsage {
+  readonly table: 'nf_conntrack' | 'cilium_ct4_global';
+  readonly entries: number;
+  readonly max: number;
+}
+
+function conntrackUsage(ct: ConntrackTable): FlowTableUsage {
+  return { table: 'nf_conntrack', entries: ct.count, max: ct.max };
 }
 
 export class ModeError extends Error {
@@ -144,14 +182,25 @@ export function attachNodeProxy(
   rng: Rng,
   options: ModeOptions = {},
 ): NodeProxy {
+  const name = node.name;
+  const info = model.nodes.find((n) => n.name === name);
+  const facts =
+    options.nodeFacts?.get(name) ??
+    plainNodeFacts(name, info?.ip ?? formatIPv4(node.interfaces[0]?.addr ?? 0), info?.podCIDR ?? '');
+  // The node's other addresses (spec.nodes[].addresses) are local to it.
+  for (const a of facts.addresses.slice(1)) node.localAddresses.add(parseIPv4(a));
+  const ctx: NodeContext = {
+    facts,
+    kubeProxy: options.kubeProxyConfig ?? defaultKubeProxyConfig(model.clusterCIDR),
+  };
   return mode === 'iptables'
-    ? attachIptables(node, model, rng.fork(), options)
+    ? attachIptables(node, model, rng.fork(), options, ctx)
     : mode === 'nftables'
-      ? attachNftables(node, model, rng.fork(), options)
+      ? attachNftables(node, model, rng.fork(), options, ctx)
       : mode === 'ebpf'
         ? attachEbpf(node, model, rng.fork(), options)
         : mode === 'ipvs'
-          ? attachIpvs(node, model, rng.fork(), options)
+          ? attachIpvs(node, model, rng.fork(), options, ctx)
           : unsupported(mode);
 }
 
@@ -159,53 +208,72 @@ function unsupported(mode: string): never {
   throw new ModeError(`proxy mode "${mode}" is not attachable to the simulated topology yet`);
 }
 
-function newConntrack(rng: Rng, options: ModeOptions): ConntrackTable {
-  return new ConntrackTable({ max: options.conntrackMax ?? 131072, rng, timeouts: kubeProxyTimeouts() });
+/** nf_conntrack as kube-proxy leaves it: its max and timeouts; --conntrack-max, when given, wins. */
+function newConntrack(rng: Rng, options: ModeOptions, ctx: NodeContext): ConntrackTable {
+  const { max, timeouts } = conntrackSettings(ctx.kubeProxy, ctx.facts, 131072);
+  return new ConntrackTable({ max: options.conntrackMax ?? max, rng, timeouts });
 }
 
-function nodeAddresses(node: Host): string[] {
-  return node.interfaces.filter((i) => i.addr !== 0).map((i) => formatIPv4(i.addr));
+function nodeAddresses(node: Host, ctx: NodeContext): string[] {
+  const own = node.interfaces.filter((i) => i.addr !== 0).map((i) => formatIPv4(i.addr));
+  return [...own, ...ctx.facts.addresses.filter((a) => !own.includes(a))];
 }
 
-function attachIptables(node: Host, model: ProxyModel, rng: Rng, options: ModeOptions): NodeProxy {
-  const conntrack = newConntrack(rng.fork(), options);
+function attachIptables(
+  node: Host,
+  model: ProxyModel,
+  rng: Rng,
+  options: ModeOptions,
+  ctx: NodeContext,
+): NodeProxy {
+  const conntrack = newConntrack(rng.fork(), options, ctx);
   const evalRng = rng.fork();
+  const compileOptions = iptablesOptions(ctx.kubeProxy, ctx.facts);
   const load = (m: ProxyModel): Ruleset =>
     options.iptablesSave !== undefined
       ? parseIptables(options.iptablesSave).ruleset
-      : compileIptables(m, node.name).ruleset;
+      : compileIptables(m, node.name, compileOptions).ruleset;
   let ruleset = load(model);
-  let evaluator = new IptablesEvaluator(ruleset, { rng: evalRng, localAddresses: nodeAddresses(node) });
+  let evaluator = new IptablesEvaluator(ruleset, { rng: evalRng, localAddresses: nodeAddresses(node, ctx) });
   node.netfilter = new NodeNetfilter(conntrack, new IptablesNodeProgram(evaluator));
   return {
     mode: 'iptables',
     node,
     conntrack,
+    flowTable: () => conntrackUsage(conntrack),
     dump: (o) => renderIptablesSave(ruleset, saveOptions(node, options, evaluator, o?.counters)),
     sync: (m) => {
       if (options.iptablesSave !== undefined) return; // a user's dump is fixed
       ruleset = load(m);
       // iptables-restore replaces the tables; conntrack and xt_recent state survive.
-      evaluator = new IptablesEvaluator(ruleset, { rng: evalRng, localAddresses: nodeAddresses(node) });
+      evaluator = new IptablesEvaluator(ruleset, { rng: evalRng, localAddresses: nodeAddresses(node, ctx) });
       node.netfilter = new NodeNetfilter(conntrack, new IptablesNodeProgram(evaluator));
     },
   };
 }
 
-function attachNftables(node: Host, model: ProxyModel, rng: Rng, options: ModeOptions): NodeProxy {
-  const conntrack = newConntrack(rng.fork(), options);
+function attachNftables(
+  node: Host,
+  model: ProxyModel,
+  rng: Rng,
+  options: ModeOptions,
+  ctx: NodeContext,
+): NodeProxy {
+  const conntrack = newConntrack(rng.fork(), options, ctx);
   const evalRng = rng.fork();
-  let table = compileNftables(model, node.name);
-  let datapath = new NftDatapath(table, { rng: evalRng, localAddresses: nodeAddresses(node) });
+  const compileOptions = nftablesOptions(ctx.kubeProxy, ctx.facts);
+  let table = compileNftables(model, node.name, compileOptions);
+  let datapath = new NftDatapath(table, { rng: evalRng, localAddresses: nodeAddresses(node, ctx) });
   node.netfilter = new NodeNetfilter(conntrack, new NftablesNodeProgram(datapath));
   return {
     mode: 'nftables',
     node,
     conntrack,
+    flowTable: () => conntrackUsage(conntrack),
     dump: () => renderTable(table),
     sync: (m) => {
-      table = compileNftables(m, node.name);
-      datapath = new NftDatapath(table, { rng: evalRng, localAddresses: nodeAddresses(node) });
+      table = compileNftables(m, node.name, compileOptions);
+      datapath = new NftDatapath(table, { rng: evalRng, localAddresses: nodeAddresses(node, ctx) });
       node.netfilter = new NodeNetfilter(conntrack, new NftablesNodeProgram(datapath));
     },
   };
@@ -217,13 +285,21 @@ function attachNftables(node: Host, model: ProxyModel, rng: Rng, options: ModeOp
  * addresses of the node, and the remaining iptables rules plus the IPVS hooks run as the
  * node's netfilter program.
  */
-function attachIpvs(node: Host, model: ProxyModel, rng: Rng, options: ModeOptions): NodeProxy {
-  const conntrack = newConntrack(rng.fork(), options);
+function attachIpvs(
+  node: Host,
+  model: ProxyModel,
+  rng: Rng,
+  options: ModeOptions,
+  ctx: NodeContext,
+): NodeProxy {
+  const conntrack = newConntrack(rng.fork(), options, ctx);
   const evalRng = rng.fork();
-  const ipvs = new IpvsNode({ rng: rng.fork() });
-  const ownAddresses = nodeAddresses(node);
+  const ipvs = new IpvsNode({ rng: rng.fork(), timeouts: ipvsTimeouts(ctx.kubeProxy) });
+  const ownAddresses = nodeAddresses(node, ctx);
+  const compileOptions = ipvsOptions(ctx.kubeProxy, ctx.facts);
   const compile = (m: ProxyModel): IpvsNodeState =>
     compileIpvs(m, node.name, {
+      ...compileOptions,
       nodeAddresses: ownAddresses,
       ...(options.ipvsScheduler !== undefined ? { scheduler: options.ipvsScheduler } : {}),
     });
@@ -245,6 +321,7 @@ function attachIpvs(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
     mode: 'ipvs',
     node,
     conntrack,
+    flowTable: () => conntrackUsage(conntrack),
     dump: (o) => {
       switch (o?.part) {
         case 'connections':
@@ -271,25 +348,42 @@ function attachIpvs(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
 }
 
 function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOptions): NodeProxy {
+  const fromValues = options.cilium !== undefined ? ebpfOptions(options.cilium) : {};
   const lb: EbpfLoadBalancer = compileEbpf(model, node.name, {
-    algorithm: options.ebpfAlgorithm ?? 'random',
+    ...fromValues,
+    algorithm: options.ebpfAlgorithm ?? fromValues.algorithm ?? 'random',
     ...(options.maglevTableSize !== undefined ? { maglevTableSize: options.maglevTableSize } : {}),
     ...(options.ebpfMapSizes !== undefined ? { mapSizes: options.ebpfMapSizes } : {}),
   });
-  const datapath = new EbpfDatapath(lb, { rng: rng.fork() });
+  // Cilium SNATs NodePort traffic to ports above nodePort.range.
+  const snatPortMin = options.cilium !== undefined ? options.cilium.nodePortRange[1] + 1 : undefined;
+  const datapath = new EbpfDatapath(lb, {
+    rng: rng.fork(),
+    ...(snatPortMin !== undefined ? { snatPortMin } : {}),
+  });
   const attachPrograms = () => {
     for (const iface of node.interfaces) {
-      if (iface.name === 'eth0') iface.tcIngress = new EbpfNodeIngress(datapath);
+      // The overlay's tunnel device gets the uplink's program too (Cilium's cil_from_overlay):
+      // a reply from a backend on another node arrives there, decapsulated, and needs its
+      // reverse NAT before it reaches the pod that called the ClusterIP.
+      if (iface.name === 'eth0' || iface === node.tunnel?.device)
+        iface.tcIngress = new EbpfNodeIngress(datapath);
       else if (iface.peer >= 0) iface.tcIngress = new EbpfPodIngress(datapath);
     }
   };
   attachPrograms();
   node.netfilter = null;
-  node.socketLb = new EbpfSocketLb(lb, rng.fork(), () => node.network.nowNs);
+  node.socketLb =
+    (options.cilium?.socketLB ?? true) ? new EbpfSocketLb(lb, rng.fork(), () => node.network.nowNs) : null;
   return {
     mode: 'ebpf',
     node,
     conntrack: null,
+    flowTable: () => ({
+      table: 'cilium_ct4_global',
+      entries: lb.maps.ctTcp.count,
+      max: lb.maps.ctTcp.maxEntries,
+    }),
     dump: (o) => {
       switch (o?.part) {
         case 'cilium-lb':

@@ -14,7 +14,10 @@ import {
   type TcpConnection,
   TcpStack,
 } from '../apps/index.js';
+import type { KubeProxyConfig } from '../config/kube-proxy-config.js';
+import type { NodeFacts } from '../config/node-options.js';
 import { formatConntrackList } from '../conntrack/index.js';
+import type { ClusterConfig } from '../k8s/cluster-config.js';
 import {
   BOOTSTRAP_LEAD_SECONDS,
   type Cluster,
@@ -182,7 +185,12 @@ export class Simulation {
         this.topology.network.captureInterface(iface);
       }
     }
-    this.modeOptions = { clockEpochMs: this.cluster.now(), ...options };
+    this.modeOptions = {
+      clockEpochMs: this.cluster.now(),
+      ...options,
+      ...nodeConfigOf(options, this.loadResult),
+      nodeFacts: options.nodeFacts ?? nodeFactsOf(config),
+    };
     // The model just built already holds every change made so far.
     this.cluster.changes.drain();
     this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), this.modeOptions);
@@ -249,18 +257,24 @@ export class Simulation {
     for (const node of t.nodes.values()) this.stackOf(node);
     for (const [name, node] of t.nodes) this.startHealthServers(name, node, epochMs);
     for (const app of apps) this.startPodApp(app);
-    // Host-network endpoints (the apiserver behind the `kubernetes` Service) answer on their node.
+    // Host-network endpoints (the apiserver behind the `kubernetes` Service) answer on their
+    // node. Looked up by address: with 100k pod endpoints, asking every node about every
+    // endpoint would dominate the build.
+    const byAddress = new Map<string, [string, Host]>();
+    for (const [name, node] of t.nodes)
+      for (const iface of node.interfaces)
+        if (iface.addr !== 0) byAddress.set(formatIPv4(iface.addr), [name, node]);
     for (const sp of this.model.servicePorts) {
       for (const ep of sp.endpoints) {
-        for (const [name, node] of t.nodes) {
-          if (!node.isLocal(parseIPv4(ep.ip))) continue;
-          this.listen(
-            node,
-            ep.port,
-            name === ep.nodeName || ep.nodeName === '' ? 'kube-apiserver' : name,
-            epochMs,
-          );
-        }
+        const owner = byAddress.get(ep.ip);
+        if (owner === undefined) continue;
+        const [name, node] = owner;
+        this.listen(
+          node,
+          ep.port,
+          name === ep.nodeName || ep.nodeName === '' ? 'kube-apiserver' : name,
+          epochMs,
+        );
       }
     }
   }
@@ -447,6 +461,7 @@ export class Simulation {
       mode: this.mode,
       clockEpochMs: epochMs,
       startedBeforeMs: BOOTSTRAP_LEAD_SECONDS * 1000,
+      ...healthzPortOf(this.modeOptions.kubeProxyConfig),
     });
     servers.sync(this.model);
     this.healthServers.set(name, servers);
@@ -455,4 +470,32 @@ export class Simulation {
 
 export function buildSimulation(options: SimulationOptions = {}): Simulation {
   return new Simulation(options);
+}
+
+/** The KubeProxyConfiguration and Cilium values: given as options, else found among the manifests. */
+function nodeConfigOf(options: SimulationOptions, loaded: LoadResult | null): Partial<ModeOptions> {
+  const kubeProxyConfig = options.kubeProxyConfig ?? loaded?.kubeProxyConfig;
+  const cilium = options.cilium ?? loaded?.cilium;
+  return {
+    ...(kubeProxyConfig !== undefined ? { kubeProxyConfig } : {}),
+    ...(cilium !== undefined ? { cilium } : {}),
+  };
+}
+
+/** What each node's proxy finds on its node, from the Cluster document. */
+function nodeFactsOf(config: ClusterConfig): Map<string, NodeFacts> {
+  return new Map(
+    config.nodes.map((n) => [
+      n.name,
+      { name: n.name, addresses: n.addresses, podCIDR: n.podCIDR, kernel: n.kernel },
+    ]),
+  );
+}
+
+/** The port of the KubeProxyConfiguration's healthzBindAddress (host:port, [v6]:port). */
+function healthzPortOf(config: KubeProxyConfig | undefined): { healthzPort?: number } {
+  if (config === undefined) return {};
+  return {
+    healthzPort: Number(config.healthzBindAddress.slice(config.healthzBindAddress.lastIndexOf(':') + 1)),
+  };
 }

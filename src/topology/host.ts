@@ -9,8 +9,7 @@
  * reuses one FiveTuple: nothing is allocated on the forwarding path.
  */
 import type { Errno, HostTransport, TcpSegment, TimerHandle } from '../apps/transport.js';
-import { CtState } from '../conntrack/constants.js';
-import { TcAction, TcResult } from '../proxy/common/datapath.js';
+import { TcAction, type TcProgram, TcResult } from '../proxy/common/datapath.js';
 import { NF_HOOK_NAMES, NfHook } from '../proxy/common/packet-meta.js';
 import { type SocketLb, SocketLbTranslations } from '../proxy/common/socket-lb.js';
 import { DropCounters, DropReason, PATH_VERDICT_DROP_REASON, PathVerdict } from '../trace/drop-reasons.js';
@@ -26,27 +25,21 @@ import {
   routeText,
   socketLbNoBackendText,
 } from '../trace/host-steps.js';
-import { formatIPv4 } from '../util/ipv4.js';
+import type { PacketTracer } from '../trace/packet-trace.js';
 import type { Rng } from '../util/rng.js';
 import {
   decrementTtl,
-  EtherType,
   type FiveTuple,
-  flowSourcePort,
-  type IpipEncapSpec,
   newFiveTuple,
   PARSE_STATUS_TEXT,
   ParseStatus,
   parseFiveTuple,
   parseTcpOptions,
   readU32,
-  type VxlanEncapSpec,
   verifyIpv4HeaderChecksum,
   verifyTcpChecksum,
   writeIcmpUnreachableFrame,
-  writeIpipEncapsulation,
   writeTcpFrame,
-  writeVxlanEncapsulation,
 } from '../wire/index.js';
 import { IpProtocol } from '../wire/ip-protocol.js';
 import { MAX_FRAME } from './frame-pool.js';
@@ -245,7 +238,7 @@ export class Host implements HostTransport {
     const tracer = net.tracer;
     if (tracer !== null) tracer.step(net.nowNs, this.name, `rx ${iface.name}`, '');
 
-    if (iface.tcIngress !== null && !this.runTcIngress(iface, slot)) return;
+    if (iface.tcIngress !== null && !this.runTcIngress(iface, iface.tcIngress, slot)) return;
 
     const dstMac = macKey(frame, 0);
     if (dstMac !== macKey(iface.mac) && dstMac !== BROADCAST_MAC_KEY) {
@@ -266,15 +259,14 @@ export class Host implements HostTransport {
       this.dropSlot(slot, DropReason.IP_CSUM);
       return;
     }
-    if (this.tunnelEnd !== null && this.isLocal(ft.daddr) && this.decapsulate(slot)) return;
+    if (this.tunnelEnd !== null && this.isLocal(ft.daddr) && this.decapsulate(this.tunnelEnd, slot)) return;
     this.ipRcv(iface, slot);
   }
 
   /** Runs the interface's tc ingress program; false when it consumed the frame. */
-  private runTcIngress(iface: NetInterface, slot: number): boolean {
+  private runTcIngress(iface: NetInterface, prog: TcProgram, slot: number): boolean {
     const net = this.network;
     const pool = net.pool;
-    const prog = iface.tcIngress!;
     const tc = this.tc;
     tc.reset(pool.lengths[slot]);
     prog.run(pool.view(slot), pool.lengths[slot], net.nowNs, tc, net.tracer);
@@ -328,7 +320,7 @@ export class Host implements HostTransport {
     const nf = this.netfilter;
     if (nf !== null) {
       const v = nf.trackAndRunDst(NfHook.PREROUTING, frame, ft, iface.name, '', net.nowNs, net.tracer);
-      if (net.tracer !== null) this.traceHook(NfHook.PREROUTING, v);
+      if (net.tracer !== null) this.traceHook(net.tracer, nf, NfHook.PREROUTING, v);
       if (v !== PathVerdict.CONTINUE) {
         this.refuse(slot, v, iface);
         return;
@@ -354,7 +346,7 @@ export class Host implements HostTransport {
     if (nf !== null) {
       const inName = iface === null ? 'lo' : iface.name;
       const v = nf.runHook(NfHook.INPUT, frame, ft, inName, '', net.nowNs, net.tracer);
-      if (net.tracer !== null) this.traceHook(NfHook.INPUT, v);
+      if (net.tracer !== null) this.traceHook(net.tracer, nf, NfHook.INPUT, v);
       if (v !== PathVerdict.CONTINUE) {
         this.refuse(slot, v, iface);
         return;
@@ -413,21 +405,21 @@ export class Host implements HostTransport {
     if (nf !== null) {
       if (forwarding) {
         const v = nf.runHook(NfHook.FORWARD, frame, ft, inName, out.name, net.nowNs, net.tracer);
-        if (net.tracer !== null) this.traceHook(NfHook.FORWARD, v);
+        if (net.tracer !== null) this.traceHook(net.tracer, nf, NfHook.FORWARD, v);
         if (v !== PathVerdict.CONTINUE) {
           this.refuse(slot, v, null);
           return;
         }
       }
       const v = nf.runPostrouting(frame, ft, inName, out.name, this.outAddress(out), net.nowNs, net.tracer);
-      if (net.tracer !== null) this.traceHook(NfHook.POSTROUTING, v);
+      if (net.tracer !== null) this.traceHook(net.tracer, nf, NfHook.POSTROUTING, v);
       if (v !== PathVerdict.CONTINUE) {
         this.refuse(slot, v, null);
         return;
       }
     }
     if (this.tunnelEnd !== null && out === this.tunnelEnd.config.device) {
-      this.encapsulate(slot, nextHop);
+      this.encapsulate(this.tunnelEnd, slot, nextHop);
       return;
     }
     const mac = this.neighbours.get(nextHop);
@@ -455,7 +447,7 @@ export class Host implements HostTransport {
           ? ''
           : net.interfaces[this.routes.iface(route)].name;
       const v = nf.trackAndRunDst(NfHook.OUTPUT, frame, ft, '', outName, net.nowNs, net.tracer);
-      if (net.tracer !== null) this.traceHook(NfHook.OUTPUT, v);
+      if (net.tracer !== null) this.traceHook(net.tracer, nf, NfHook.OUTPUT, v);
       if (v !== PathVerdict.CONTINUE) {
         this.refuse(slot, v, null);
         return;
@@ -511,10 +503,9 @@ export class Host implements HostTransport {
    * Wraps the packet for the tunnel to `remoteNode` (the route's next hop) and sends the
    * outer packet out of the underlay interface that reaches it.
    */
-  private encapsulate(slot: number, remoteNode: number): void {
+  private encapsulate(tunnel: TunnelEndpoint, slot: number, remoteNode: number): void {
     const net = this.network;
     const pool = net.pool;
-    const tunnel = this.tunnelEnd!;
     const route = this.routes.lookup(remoteNode);
     const underlay =
       route < 0 || this.routes.iface(route) === BLACKHOLE
@@ -540,10 +531,9 @@ export class Host implements HostTransport {
    * Unwraps an overlay packet addressed to this node and feeds the inner packet to the
    * stack as received on the tunnel device. False when the packet is not tunnel traffic.
    */
-  private decapsulate(slot: number): boolean {
+  private decapsulate(tunnel: TunnelEndpoint, slot: number): boolean {
     const net = this.network;
     const pool = net.pool;
-    const tunnel = this.tunnelEnd!;
     const inner = tunnel.decapsulate(pool, slot, this.ft);
     if (inner === NOT_TUNNEL_TRAFFIC) return false;
     if (inner === TUNNEL_MALFORMED) {
@@ -673,12 +663,11 @@ export class Host implements HostTransport {
     restoreTuple(ft, saved);
   }
 
-  private traceHook(hook: NfHook, v: PathVerdict): void {
+  private traceHook(tracer: PacketTracer, nf: NodeNetfilter, hook: NfHook, v: PathVerdict): void {
     const net = this.network;
-    const nf = this.netfilter!;
     // nf.meta holds the tuple the rules saw, before this hook's NAT.
     const text = hookStepText(v, nf.meta, this.ft, nf.meta.ctState, nf.firstPacket);
-    net.tracer!.step(net.nowNs, this.name, NF_HOOK_NAMES[hook], text);
+    tracer.step(net.nowNs, this.name, NF_HOOK_NAMES[hook], text);
   }
 }
 

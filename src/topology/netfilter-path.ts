@@ -4,15 +4,18 @@
  * "a frame leaves" that kube-proxy's modes act on.
  *
  * Order per hook, as in the kernel:
- *  PREROUTING  conntrack in (-200) → mode (nat dstnat -100, only for a connection's
- *              first packet) → destination manip (DNAT, or un-SNAT for replies)
+ *  PREROUTING  conntrack in (-200) → mode (nat dstnat -100, only while the connection's
+ *              destination binding is not set up) → destination manip (DNAT, or un-SNAT
+ *              for replies)
  *  INPUT       mode (filter; IPVS at LOCAL_IN may claim the packet) → source manip → confirm
  *  FORWARD     mode (filter)
  *  OUTPUT      conntrack in → mode (nat, then filter) → destination manip (→ reroute)
- *  POSTROUTING mode (nat srcnat 100, first packet) → source manip (SNAT/MASQUERADE, or
+ *  POSTROUTING mode (nat srcnat 100, source binding not set up) → source manip (SNAT/MASQUERADE, or
  *              un-DNAT for replies) → confirm
  * A connection's NAT bindings live in its conntrack entry; later packets (both
- * directions) are rewritten from the entry without consulting the rules again.
+ * directions) are rewritten from the entry without consulting the rules again — a
+ * retransmitted SYN included, though its ctstate is still NEW (nf_nat_inet_fn checks
+ * nf_nat_initialized(), not the ctstate).
  */
 
 import { CtState } from '../conntrack/constants.js';
@@ -87,9 +90,14 @@ export class NodeNetfilter {
     if (inIface !== 'lo') meta.mark = 0;
     meta.ctState = ref === CT_TRACK_INVALID ? CtState.INVALID : ct.ctState;
     this.refreshNatState();
+    meta.natDone = ref < 0 || (ct.status[connOf(ref)] & CtStatus.DST_NAT_DONE) !== 0;
     const v = this.runProgram(trace);
     if (v !== PathVerdict.CONTINUE) return v;
-    this.applyNatRequest(hook);
+    if (!meta.natDone) {
+      this.applyNatRequest(hook);
+      // The destination binding is now set up, a null one if the rules asked for none.
+      ct.status[connOf(ref)] |= CtStatus.DST_NAT_DONE;
+    }
     if (ref >= 0 && ct.needsDstRewrite(ref)) this.rewriteDst(frame, ft);
     return PathVerdict.CONTINUE;
   }
@@ -107,8 +115,10 @@ export class NodeNetfilter {
     nowNs: number,
     trace: RuleTraceSink | null,
   ): PathVerdict {
-    this.fillMeta(hook, ft, inIface, outIface, nowNs);
+    const meta = this.fillMeta(hook, ft, inIface, outIface, nowNs);
     this.refreshNatState();
+    // No mode walks a nat table at INPUT or FORWARD (IPVS's claim at INPUT is not nf_nat).
+    meta.natDone = true;
     const v = this.runProgram(trace);
     if (v !== PathVerdict.CONTINUE) return v;
     if (this.result.nat === NatKind.DNAT) {
@@ -133,21 +143,25 @@ export class NodeNetfilter {
     nowNs: number,
     trace: RuleTraceSink | null,
   ): PathVerdict {
-    this.fillMeta(NfHook.POSTROUTING, ft, inIface, outIface, nowNs);
+    const meta = this.fillMeta(NfHook.POSTROUTING, ft, inIface, outIface, nowNs);
     this.refreshNatState();
-    const v = this.runProgram(trace);
-    if (v !== PathVerdict.CONTINUE) return v;
     const ct = this.conntrack;
     const ref = this.ref;
+    meta.natDone = ref < 0 || (ct.status[connOf(ref)] & CtStatus.SRC_NAT_DONE) !== 0;
+    const v = this.runProgram(trace);
+    if (v !== PathVerdict.CONTINUE) return v;
     const r = this.result;
-    if (this.firstPacket && ref >= 0 && (r.nat === NatKind.SNAT || r.nat === NatKind.MASQUERADE)) {
-      const addr = r.nat === NatKind.MASQUERADE ? outAddr : r.natAddr;
-      const flags = r.natRandomFully ? NAT_RANGE_PROTO_RANDOM_FULLY : 0;
-      if (ct.setSnat(connOf(ref), addr, r.natPortMin, r.natPortMax, flags) < 0) {
-        ct.release(ref);
-        this.ref = CT_TRACK_INVALID;
-        return PathVerdict.NAT_FAILED;
+    if (!meta.natDone) {
+      if (this.firstPacket && (r.nat === NatKind.SNAT || r.nat === NatKind.MASQUERADE)) {
+        const addr = r.nat === NatKind.MASQUERADE ? outAddr : r.natAddr;
+        const flags = r.natRandomFully ? NAT_RANGE_PROTO_RANDOM_FULLY : 0;
+        if (ct.setSnat(connOf(ref), addr, r.natPortMin, r.natPortMax, flags) < 0) {
+          ct.release(ref);
+          this.ref = CT_TRACK_INVALID;
+          return PathVerdict.NAT_FAILED;
+        }
       }
+      ct.status[connOf(ref)] |= CtStatus.SRC_NAT_DONE;
     }
     if (ref >= 0 && ct.needsSrcRewrite(ref)) this.rewriteSrc(frame, ft);
     return this.confirm(nowNs);

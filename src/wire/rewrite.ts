@@ -172,3 +172,104 @@ export function decrementTtl(frame: Uint8Array, ipOffset: number): number {
   writeU16(frame, at, checksumAfterTtlDecrement(readU16(frame, at)));
   return ttl;
 }
+
+// ------------------------------------------------------------------ known-offset variants
+// For datapaths that parsed the headers already (the eBPF programs and their benchmark):
+// the caller passes the IP and L4 offsets and the protocol, so nothing is re-derived.
+
+/**
+ * The checksum after changes whose one's-complement difference (Σ ~old + new over 16-bit
+ * words) is `delta`, given the old checksum's complement: RFC 1624 eqn. 3 for several
+ * words at once, equal to chained checksumReplace16/32 calls.
+ */
+function checksumFold(notCheck: number, delta: number): number {
+  let sum = notCheck + delta;
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  return sum === 0 ? 0 : ~sum & 0xffff;
+}
+
+/**
+ * One-pass NAT of one IPv4 endpoint (address at `ip + addrField`, port at `l4 + portField`)
+ * with both checksums patched once. Reads the old header through `from` and writes the
+ * changed fields through `to`, `toDelta` bytes further on: pass the same view and 0 to
+ * rewrite in place, or a scratch copy's view to keep the input untouched (the benchmark
+ * replays its frames). Offsets are DataView byte offsets. TCP and UDP only (the caller
+ * parsed the protocol); a UDP checksum of 0 stays 0.
+ */
+export function natIpv4EndpointAt(
+  from: DataView,
+  to: DataView,
+  toDelta: number,
+  ip: number,
+  l4: number,
+  protocol: number,
+  addrField: number,
+  portField: number,
+  newAddr: number,
+  newPort: number,
+): void {
+  const oldAddr = from.getInt32(ip + addrField);
+  const oldPort = from.getUint16(l4 + portField);
+  to.setInt32(ip + toDelta + addrField, newAddr);
+  to.setUint16(l4 + toDelta + portField, newPort);
+  // One's-complement difference of the address change, shared by both checksums.
+  const addrDelta = (~oldAddr >>> 16) + (~oldAddr & 0xffff) + (newAddr >>> 16) + (newAddr & 0xffff);
+  const ipCheck = ip + Ipv4Field.CHECKSUM;
+  to.setUint16(ipCheck + toDelta, checksumFold(~from.getUint16(ipCheck) & 0xffff, addrDelta));
+  if (protocol === IpProtocol.TCP) {
+    const check = l4 + TcpField.CHECKSUM;
+    const delta = addrDelta + (~oldPort & 0xffff) + newPort;
+    to.setUint16(check + toDelta, checksumFold(~from.getUint16(check) & 0xffff, delta));
+  } else {
+    const check = l4 + UdpField.CHECKSUM;
+    const old = from.getUint16(check);
+    to.setUint16(
+      check + toDelta,
+      udpChecksumReplace16(udpChecksumReplace32(old, oldAddr >>> 0, newAddr >>> 0), oldPort, newPort),
+    );
+  }
+}
+
+/** Sets the IPv4 address at `ip + field` (SRC or DST), patching the IP and TCP/UDP checksums. */
+export function rewriteIpv4AddrAt(
+  frame: Uint8Array,
+  ip: number,
+  field: number,
+  l4: number,
+  protocol: number,
+  addr: number,
+): void {
+  const old = readU32(frame, ip + field);
+  if (old === addr >>> 0) return;
+  writeU32(frame, ip + field, addr);
+  const ipCheck = ip + Ipv4Field.CHECKSUM;
+  writeU16(frame, ipCheck, checksumReplace32(readU16(frame, ipCheck), old, addr));
+  if (protocol === IpProtocol.TCP) {
+    const at = l4 + TcpField.CHECKSUM;
+    writeU16(frame, at, checksumReplace32(readU16(frame, at), old, addr));
+  } else {
+    const at = l4 + UdpField.CHECKSUM;
+    writeU16(frame, at, udpChecksumReplace32(readU16(frame, at), old, addr));
+  }
+}
+
+/** Sets the TCP/UDP port at `l4 + field` (SRC_PORT or DST_PORT), patching the L4 checksum. */
+export function rewriteL4PortAt(
+  frame: Uint8Array,
+  l4: number,
+  field: number,
+  protocol: number,
+  port: number,
+): void {
+  const old = readU16(frame, l4 + field);
+  if (old === port) return;
+  writeU16(frame, l4 + field, port);
+  if (protocol === IpProtocol.TCP) {
+    const at = l4 + TcpField.CHECKSUM;
+    writeU16(frame, at, checksumReplace16(readU16(frame, at), old, port));
+  } else {
+    const at = l4 + UdpField.CHECKSUM;
+    writeU16(frame, at, udpChecksumReplace16(readU16(frame, at), old, port));
+  }
+}

@@ -53,6 +53,34 @@ describe('dpsim bench newconn / compile', () => {
     },
   );
 
+  it('newconn --services 5,20 measures both sizes in one run and reports their ratio (medians and fastest passes)', async () => {
+    const h = cli();
+    await h.run([
+      'bench',
+      'newconn',
+      '--mode',
+      'nftables',
+      '--services',
+      '5,20',
+      '--passes',
+      '3',
+      '--pass-ms',
+      '5',
+      '--json',
+    ]);
+    expect(h.err()).toBe('');
+    const c = JSON.parse(h.out());
+    expect(c.mode).toBe('nftables');
+    expect(c.results.map((r: { services: number }) => r.services)).toEqual([5, 20]);
+    for (const r of c.results) {
+      expect(r.passesUs).toHaveLength(3);
+      expect(r.minUs).toBe(Math.min(...r.passesUs));
+    }
+    expect(c.ratio.of).toBe('services=20 ÷ services=5');
+    expect(c.ratio.median).toBeCloseTo(c.results[1].us / c.results[0].us, 10);
+    expect(c.ratio.min).toBeCloseTo(c.results[1].minUs / c.results[0].minUs, 10);
+  });
+
   it('newconn without --json prints one line naming mode and size', async () => {
     const h = cli();
     await h.run(['bench', 'newconn', '--mode', 'ebpf', '--services', '5', '--passes', '1', '--pass-ms', '1']);

@@ -4,24 +4,17 @@
  * include the built-in chains' policy counters; the iptables-save header dated by the cluster
  * clock; and nftables' `-v` saying why nft shows no counters.
  */
-import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { dpsim as runDpsim } from './harness.js';
 
-const REPO = resolve(import.meta.dirname, '../..');
-
-function dpsim(...args: string[]): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: REPO,
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+async function dpsim(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  const r = await runDpsim(args);
+  return { status: r.exitCode, stdout: r.stdout, stderr: r.stderr };
 }
 
 describe('dpsim rules views', () => {
-  it('ipvs --view conn prints ipvsadm -Lnc: the connections of the scenario’s curls, client → NodePort → pod', () => {
-    const r = dpsim('rules', '--mode', 'ipvs', '--view', 'conn');
+  it('ipvs --view conn prints ipvsadm -Lnc: the connections of the scenario’s curls, client → NodePort → pod', async () => {
+    const r = await dpsim('rules', '--mode', 'ipvs', '--view', 'conn');
     expect(r.status).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines[0]).toBe('IPVS connection entries');
@@ -33,12 +26,12 @@ describe('dpsim rules views', () => {
       );
   });
 
-  it('ipvs --view ipset prints ipset list with kube-proxy’s sets; --view iptables the remaining rules, dated by the cluster clock', () => {
-    const ipset = dpsim('rules', '--mode', 'ipvs', '--view', 'ipset');
+  it('ipvs --view ipset prints ipset list with kube-proxy’s sets; --view iptables the remaining rules, dated by the cluster clock', async () => {
+    const ipset = await dpsim('rules', '--mode', 'ipvs', '--view', 'ipset');
     expect(ipset.status).toBe(0);
     expect(ipset.stdout).toContain('Name: KUBE-CLUSTER-IP\nType: hash:ip,port\n');
     expect(ipset.stdout).toMatch(/Name: KUBE-NODE-PORT-TCP\nType: bitmap:port\n[\s\S]*?Members:\n31244\n/);
-    const ipt = dpsim('rules', '--mode', 'ipvs', '--view', 'iptables');
+    const ipt = await dpsim('rules', '--mode', 'ipvs', '--view', 'iptables');
     expect(ipt.status).toBe(0);
     expect(ipt.stdout).toContain(
       '-A KUBE-SERVICES ! -s 10.233.64.0/18 -m comment --comment "Kubernetes service cluster ip + port for masquerade purpose" -m set --match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ\n',
@@ -48,14 +41,14 @@ describe('dpsim rules views', () => {
     );
   });
 
-  it('an unknown view is one line naming the mode’s views, exit 1', () => {
-    const r = dpsim('rules', '--mode', 'ipvs', '--view', 'stats');
+  it('an unknown view is one line naming the mode’s views, exit 1', async () => {
+    const r = await dpsim('rules', '--mode', 'ipvs', '--view', 'stats');
     expect(r.stderr).toBe('error: unknown view "stats" for ipvs mode: use ipvsadm, conn, ipset, iptables\n');
     expect(r.status).toBe(1);
   });
 
-  it('iptables -v counts packets that met a built-in chain’s policy, so not every policy shows [0:0]', () => {
-    const r = dpsim('rules', '--mode', 'iptables', '-v');
+  it('iptables -v counts packets that met a built-in chain’s policy, so not every policy shows [0:0]', async () => {
+    const r = await dpsim('rules', '--mode', 'iptables', '-v');
     expect(r.status).toBe(0);
     const policies = r.stdout.split('\n').filter((l) => /^:[A-Z]+ (ACCEPT|DROP) \[/.test(l));
     expect(policies.length).toBeGreaterThan(0);
@@ -63,8 +56,8 @@ describe('dpsim rules views', () => {
     for (const l of policies) expect(l).toMatch(/ \[\d+:\d+\]$/);
   });
 
-  it('nftables -v says on stderr why nft shows no counters, and prints the plain listing', () => {
-    const r = dpsim('rules', '--mode', 'nftables', '-v');
+  it('nftables -v says on stderr why nft shows no counters, and prints the plain listing', async () => {
+    const r = await dpsim('rules', '--mode', 'nftables', '-v');
     expect(r.status).toBe(0);
     expect(r.stdout.split('\n')[0]).toBe('table ip kube-proxy {');
     expect(r.stderr).toContain(
@@ -72,8 +65,8 @@ describe('dpsim rules views', () => {
     );
   });
 
-  it('ebpf: conntrack -L notes on stderr that the connections are in BPF maps and prints cilium-dbg bpf ct list global', () => {
-    const r = dpsim('conntrack', '-L', '--mode', 'ebpf');
+  it('ebpf: conntrack -L notes on stderr that the connections are in BPF maps and prints cilium-dbg bpf ct list global', async () => {
+    const r = await dpsim('conntrack', '-L', '--mode', 'ebpf');
     expect(r.status).toBe(0);
     expect(r.stderr).toContain('note: ebpf mode tracks connections in its BPF CT maps, not nf_conntrack');
     expect(r.stdout).toMatch(/^TCP OUT [\d.]+:\d+ -> [\d.]+:\d+ /m);

@@ -4,7 +4,9 @@
  * EndpointSlice of 0–4 endpoints in any condition, on pods pinned to the 3 nodes) and
  * requests (client → NodePort / LB VIP, node or pod → ClusterIP). Every request runs in
  * every mode on the same state; each answer is compared with kube-proxy's semantics,
- * computed here from `categorizeEndpoints`, adjusted only by the differences the real
+ * computed here by `kubeProxyEligibility` — kube-proxy's CategorizeEndpoints rules restated
+ * in this file, not dpsim's `categorizeEndpoints` that all four compilers call (an oracle that
+ * shared that code would agree with any bug in it) — adjusted only by the differences the real
  * modes have by design (each named in `deviations` below and shown by an example test).
  *
  * User EndpointSlices rather than Deployments: they give direct control over every
@@ -14,11 +16,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { applyManifests, type Cluster, loadManifests } from '../../src/k8s/index.js';
-import {
-  categorizeEndpoints,
-  externalPolicyLocal,
-  internalPolicyLocal,
-} from '../../src/proxy/common/categorize.js';
 import type { Endpoint, ServicePort } from '../../src/proxy/common/model.js';
 import type { Simulation } from '../../src/sim/simulation.js';
 import { cidrContains, parseCidr, parseIPv4 } from '../../src/util/ipv4.js';
@@ -171,6 +168,49 @@ endpoints:${endpoints.length === 0 ? ' []' : `\n${endpoints.join('\n')}`}`);
   return cluster;
 }
 
+// ------------------------------------------------------------------ the oracle's own eligibility rules
+
+/**
+ * kube-proxy's endpoint eligibility (pkg/proxy/topology.go CategorizeEndpoints and
+ * ServicePort's UsesClusterEndpoints / UsesLocalEndpoints, no topology hints), restated
+ * independently of src/proxy/common/categorize.ts:
+ * - a port is externally accessible with a NodePort, a load-balancer VIP or an external IP;
+ *   externalTrafficPolicy Local only counts for such a port;
+ * - the cluster set is used unless internalTrafficPolicy is Local and the port is not
+ *   externally accessible; the local set when either policy is Local;
+ * - each set holds its scope's ready endpoints or, when none is ready, its serving and
+ *   terminating ones (ProxyTerminatingEndpoints);
+ * - "has any endpoints" (REJECT vs DROP) means some endpoint anywhere is ready, or serving
+ *   and terminating.
+ */
+interface Eligibility {
+  readonly cluster: readonly Endpoint[] | null;
+  readonly local: readonly Endpoint[] | null;
+  readonly hasAnyEndpoints: boolean;
+  readonly externalLocal: boolean;
+  readonly internalLocal: boolean;
+}
+
+function kubeProxyEligibility(sp: ServicePort, nodeName: string): Eligibility {
+  const externallyAccessible =
+    sp.nodePort !== 0 || sp.loadBalancerIPs.length > 0 || sp.externalIPs.length > 0;
+  const externalLocal = sp.externalTrafficPolicy === 'Local' && externallyAccessible;
+  const internalLocal = sp.internalTrafficPolicy === 'Local';
+  const servingTerminating = (e: Endpoint) => !e.ready && e.serving && e.terminating;
+  const readyElseTerminating = (eps: readonly Endpoint[]) =>
+    eps.some((e) => e.ready) ? eps.filter((e) => e.ready) : eps.filter(servingTerminating);
+  return {
+    cluster: !internalLocal || externallyAccessible ? readyElseTerminating(sp.endpoints) : null,
+    local:
+      internalLocal || externalLocal
+        ? readyElseTerminating(sp.endpoints.filter((e) => e.nodeName === nodeName))
+        : null,
+    hasAnyEndpoints: sp.endpoints.some((e) => e.ready || servingTerminating(e)),
+    externalLocal,
+    internalLocal,
+  };
+}
+
 // ------------------------------------------------------------------ expectations
 
 type Outcome = 'delivered' | 'refused' | 'dropped';
@@ -211,7 +251,7 @@ function outsideSourceRanges(ctx: RequestContext): boolean {
 /** kube-proxy (pkg/proxy/iptables, and nftables alike), from CategorizeEndpoints on the ingress node. */
 function kubeProxyExpectation(ctx: RequestContext): Expectation {
   const { sp, spec } = ctx;
-  const cat = categorizeEndpoints(sp, ctx.ingressNode);
+  const cat = kubeProxyEligibility(sp, ctx.ingressNode);
   // No endpoints anywhere ⇒ filter-table REJECT ("has no endpoints"); endpoints elsewhere
   // but none usable under a Local policy ⇒ DROP ("has no local endpoints").
   const empty = (local: boolean): Expectation => ({
@@ -221,8 +261,8 @@ function kubeProxyExpectation(ctx: RequestContext): Expectation {
   if (ctx.external) {
     // KUBE-FW (and its KUBE-PROXY-FIREWALL DROP) exists only when the Service has endpoints.
     if (outsideSourceRanges(ctx) && cat.hasAnyEndpoints) return { outcome: 'dropped', eligible: [] };
-    const local = externalPolicyLocal(sp);
-    const set = (local ? cat.localEndpoints : cat.clusterEndpoints) ?? [];
+    const local = cat.externalLocal;
+    const set = (local ? cat.local : cat.cluster) ?? [];
     if (set.length === 0) return empty(local);
     return {
       outcome: 'delivered',
@@ -231,8 +271,8 @@ function kubeProxyExpectation(ctx: RequestContext): Expectation {
       source: local ? 'caller' : 'ingress-node',
     };
   }
-  const local = internalPolicyLocal(sp);
-  const set = (local ? cat.localEndpoints : cat.clusterEndpoints) ?? [];
+  const local = cat.internalLocal;
+  const set = (local ? cat.local : cat.cluster) ?? [];
   if (set.length === 0) return empty(local);
   // From a pod: no masquerade (the source is inside --cluster-cidr). From the node: masqueraded.
   return {
@@ -256,13 +296,13 @@ const deviations = {
    */
   ipvsLocalFallsBackToCluster(mode: WiredMode, ctx: RequestContext, base: Expectation): Expectation | null {
     if (mode !== 'ipvs' || base.outcome !== 'dropped' || base.eligible.length > 0) return null;
-    const local = ctx.external ? externalPolicyLocal(ctx.sp) : internalPolicyLocal(ctx.sp);
-    const cat = categorizeEndpoints(ctx.sp, ctx.ingressNode);
+    const cat = kubeProxyEligibility(ctx.sp, ctx.ingressNode);
+    const local = ctx.external ? cat.externalLocal : cat.internalLocal;
     if (!local || !cat.hasAnyEndpoints || outsideSourceRanges(ctx)) return null;
     // syncEndpoint takes `clusterEndpoints` as they are: CategorizeEndpoints leaves them nil for
     // an iTP=Local Service that is not externally accessible, so its virtual server has no real
     // server and the kernel answers port unreachable (ip_vs_leave).
-    const cluster = cat.clusterEndpoints ?? [];
+    const cluster = cat.cluster ?? [];
     if (cluster.length === 0) return { outcome: 'refused', eligible: [] };
     if (ctx.external) return { outcome: 'dropped', eligible: cluster, scope: 'cluster' };
     return {
@@ -321,7 +361,12 @@ function expectationFor(mode: WiredMode, ctx: RequestContext): Expectation {
  * node sees the client's own address even under externalTrafficPolicy Cluster.
  */
 function expectedSource(mode: WiredMode, ctx: RequestContext, e: Expectation, served: Endpoint): SourceSeen {
-  if (mode === 'ebpf' && ctx.external && !externalPolicyLocal(ctx.sp) && served.nodeName === ctx.ingressNode)
+  if (
+    mode === 'ebpf' &&
+    ctx.external &&
+    !kubeProxyEligibility(ctx.sp, ctx.ingressNode).externalLocal &&
+    served.nodeName === ctx.ingressNode
+  )
     return 'caller';
   return e.source!;
 }
@@ -466,7 +511,12 @@ function asKubeProxy(mode: WiredMode, ctx: RequestContext, v: Verdict): Verdict 
   const base = kubeProxyExpectation(ctx);
   for (const deviation of Object.values(deviations))
     if (deviation(mode, ctx, base) !== null) return { outcome: base.outcome };
-  if (v.outcome === 'delivered' && mode === 'ebpf' && ctx.external && !externalPolicyLocal(ctx.sp))
+  if (
+    v.outcome === 'delivered' &&
+    mode === 'ebpf' &&
+    ctx.external &&
+    !kubeProxyEligibility(ctx.sp, ctx.ingressNode).externalLocal
+  )
     return { outcome: v.outcome, source: base.source! };
   return v;
 }

@@ -10,7 +10,8 @@
  * conversations (unordered address/port pairs, including the connection an ICMP error
  * quotes) are disjoint cannot disturb each other's analysis, so they are checked together
  * in one file: every interface is still analysed exactly as if it were alone, with
- * checksum validation and TCP analysis on.
+ * checksum validation and TCP analysis on. A tunnelled frame (IPIP, VXLAN) belongs to its
+ * inner conversation as well as its outer one, since tshark dissects both.
  */
 import { PcapngWriter, readCapture } from '../../src/capture/index.js';
 import { formatIPv4 } from '../../src/util/ipv4.js';
@@ -58,6 +59,15 @@ function conversationKeys(data: Uint8Array, into: Set<string>): void {
     return;
   }
   into.add(conversation(ft.proto, endpoint(ft.saddr, ft.sport), endpoint(ft.daddr, ft.dport)));
+  // Overlay traffic: tshark dissects the packet inside an IPIP or VXLAN wrapper and runs its
+  // TCP analysis on that inner conversation too, so it is one of the frame's conversations.
+  if (ft.proto === 4 || (ft.proto === 17 && ft.dport === 4789)) {
+    const innerIp = ft.proto === 4 ? ft.l4Offset : ft.l4Offset + 8 + 8 + 14;
+    const inner = new Uint8Array(14 + (ft.ipOffset + ft.ipTotalLength - innerIp));
+    inner[12] = 0x08;
+    inner.set(data.subarray(innerIp, ft.ipOffset + ft.ipTotalLength), 14);
+    conversationKeys(inner, into);
+  }
   if (ft.proto === 1 && ft.icmpType === 3) {
     const inner = ft.l4Offset + 8;
     const ihl = (data[inner] & 0x0f) * 4;

@@ -38,6 +38,13 @@ export interface PacketMeta {
   mark: number;
   /** Conntrack state bits of the packet's connection (one of CtState). */
   ctState: number;
+  /**
+   * The connection already has its NAT binding for this hook's manipulation (destination at
+   * PREROUTING/OUTPUT, source at POSTROUTING): the kernel's nf_nat_initialized(). The nat
+   * table is walked only for a ctstate NEW packet whose binding is not yet set up, so a
+   * retransmitted SYN of a confirmed connection skips it. Unset means not yet set up.
+   */
+  natDone?: boolean;
   /** Simulated time in nanoseconds, for `-m recent` and timeouts. */
   nowNs: number;
 }
@@ -56,6 +63,7 @@ export function newPacketMeta(): PacketMeta {
     outIface: '',
     mark: 0,
     ctState: 0,
+    natDone: false,
     nowNs: 0,
   };
 }

@@ -26,7 +26,15 @@ import { IpProtocol } from '../../wire/ip-protocol.js';
 import { categorizeEndpoints, externalPolicyLocal, internalPolicyLocal } from '../common/categorize.js';
 import type { Endpoint, ProxyModel, ServicePort } from '../common/model.js';
 import { BackendState, LbAlgorithm, LbScope, SvcFlag, SvcFlag2 } from './layouts.js';
-import { type CtMapKind, DEFAULT_MAP_SIZES, type LbMapSizes, LbMaps } from './lbmaps.js';
+import {
+  type CtMapKind,
+  DEFAULT_MAP_SIZES,
+  type LbMapSizes,
+  LbMaps,
+  RevNatValue,
+  writeBackendValue,
+  writeSvcValue,
+} from './lbmaps.js';
 import {
   ciliumBackendKey,
   DEFAULT_MAGLEV_HASH_SEED,
@@ -52,6 +60,8 @@ export interface EbpfOptions {
   /** `--bpf-lb-maglev-hash-seed`. */
   readonly maglevHashSeed?: string;
   readonly mapSizes?: LbMapSizes;
+  /** `bpf.lbExternalClusterIP` (default false: a ClusterIP reached from outside is DROP_IS_CLUSTER_IP). */
+  readonly externalClusterIP?: boolean;
   /** 'hash' models old kernels without LRU maps: a full CT map refuses new flows. */
   readonly ctMapKind?: CtMapKind;
 }
@@ -123,7 +133,12 @@ function toBackend(e: Endpoint, proto: number, protocol: string, internalScope: 
 }
 
 /** The frontends Cilium installs on `nodeName` for one service port. */
-export function planServicePort(sp: ServicePort, nodeName: string, nodeIp: number): FrontendPlan[] {
+export function planServicePort(
+  sp: ServicePort,
+  nodeName: string,
+  nodeIp: number,
+  externalClusterIP = false,
+): FrontendPlan[] {
   const proto = PROTO_NUMBERS[sp.protocol];
   const cat = categorizeEndpoints(sp, nodeName);
   const cluster = (cat.clusterEndpoints ?? []).map((e) => toBackend(e, proto, sp.protocol, false));
@@ -172,7 +187,10 @@ export function planServicePort(sp: ServicePort, nodeName: string, nodeIp: numbe
       sourceRanges,
     };
   };
-  out.push(frontend('ClusterIP', parseIPv4(sp.clusterIP), sp.port, 0, []));
+  // bpf.lbExternalClusterIP: ClusterIPs answer traffic from outside the cluster too.
+  out.push(
+    frontend('ClusterIP', parseIPv4(sp.clusterIP), sp.port, externalClusterIP ? SvcFlag.ROUTABLE : 0, []),
+  );
   if (sp.nodePort !== 0)
     out.push(frontend('NodePort', nodeIp, sp.nodePort, SvcFlag.NODEPORT | SvcFlag.ROUTABLE, []));
   for (const ip of sp.externalIPs) {
@@ -279,6 +297,7 @@ export class EbpfLoadBalancer {
   readonly maps: LbMaps;
   readonly algorithm: LbAlgorithmName;
   readonly maglevTableSize: number;
+  readonly externalClusterIP: boolean;
   readonly maglevSeeds: ReturnType<typeof parseMaglevSeed>;
   private readonly maglevSeedText: string;
   /** Installed frontends by key. */
@@ -306,6 +325,7 @@ export class EbpfLoadBalancer {
     this.podCidr = node.podCIDR;
     parseCidr(node.podCIDR);
     this.algorithm = options.algorithm ?? 'random';
+    this.externalClusterIP = options.externalClusterIP ?? false;
     this.maglevTableSize = options.maglevTableSize ?? DEFAULT_MAGLEV_TABLE_SIZE;
     if (!isMaglevTableSize(this.maglevTableSize)) {
       throw new EbpfCompileError(
@@ -350,7 +370,7 @@ export class EbpfLoadBalancer {
     for (const sp of this.portsToPlan(model, services)) {
       if (PROTO_NUMBERS[sp.protocol] === undefined)
         throw new EbpfCompileError(`unsupported protocol ${sp.protocol}`);
-      for (const plan of planServicePort(sp, this.nodeName, this.nodeIp)) {
+      for (const plan of planServicePort(sp, this.nodeName, this.nodeIp, this.externalClusterIP)) {
         const claimant = plans.get(plan.key)?.servicePortName ?? this.outsideClaimant(plan.key, services);
         if (claimant !== undefined) {
           throw new EbpfCompileError(
@@ -487,9 +507,7 @@ export class EbpfLoadBalancer {
     const m = this.maps.backends;
     if (id >= m.maxEntries) throw new EbpfCompileError(`backends map full (${m.maxEntries - 1} entries)`);
     const v = m.valueOffset(id);
-    m.values[v] = b.addr;
-    m.values[v + 1] = (b.port | (b.proto << 16) | (b.state << 24)) >>> 0;
-    m.values[v + 2] = 1;
+    writeBackendValue(m.values, v, b.addr, b.port, b.proto, b.state);
   }
 
   private releaseBackend(key: string, stats: SyncStats): void {
@@ -519,9 +537,7 @@ export class EbpfLoadBalancer {
     const e = m.insertWords(BPF_ANY, f.addr, f.port | (slot << 16), f.proto | (scope << 8));
     if (e < 0) throw new EbpfCompileError(`services map full (${m.maxEntries} entries)`);
     const v = m.valueOffset(e);
-    m.values[v] = word0 >>> 0;
-    m.values[v + 1] = (count | (revNat << 16)) >>> 0;
-    m.values[v + 2] = f.flags | (flags2 << 8);
+    writeSvcValue(m.values, v, word0, count, revNat, f.flags, flags2);
   }
 
   private deleteServiceSlots(
@@ -571,8 +587,9 @@ export class EbpfLoadBalancer {
     // Reverse NAT: rev_nat id → frontend address and port.
     const rn = this.maps.revNat.insertWords(BPF_ANY, revNat);
     if (rn < 0) throw new EbpfCompileError('reverse NAT map full');
-    this.maps.revNat.values[this.maps.revNat.valueOffset(rn)] = plan.addr;
-    this.maps.revNat.values[this.maps.revNat.valueOffset(rn) + 1] = plan.port;
+    const ro = this.maps.revNat.valueOffset(rn);
+    this.maps.revNat.values[ro + RevNatValue.ADDR] = plan.addr;
+    this.maps.revNat.values[ro + RevNatValue.PORT] = plan.port;
 
     // Affinity match entries: (backend, rev_nat) pairs still valid for stickiness.
     if (old !== undefined) {

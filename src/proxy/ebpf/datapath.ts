@@ -24,44 +24,43 @@
 import { BPF_NOEXIST, type BpfHashMap, type BpfInlineHashMap, LOOKUP_SKIP } from '../../maps/index.js';
 import { parseCidr } from '../../util/ipv4.js';
 import type { Rng } from '../../util/rng.js';
-import {
-  checksumReplace16,
-  checksumReplace32,
-  udpChecksumReplace16,
-  udpChecksumReplace32,
-} from '../../wire/checksum.js';
+import { readU16, readU32 } from '../../wire/bytes.js';
 import { IpProtocol } from '../../wire/ip-protocol.js';
-import { TcpFlag } from '../../wire/tcp.js';
+import { Ipv4Field } from '../../wire/ipv4.js';
+import { natIpv4EndpointAt, rewriteIpv4AddrAt, rewriteL4PortAt } from '../../wire/rewrite.js';
+import { TcpField } from '../../wire/tcp.js';
 import { TcAction } from '../common/datapath.js';
 import type { EbpfLoadBalancer } from './compile.js';
+import {
+  CtLookup,
+  CtLookupResult,
+  CtValue,
+  ctRefreshLifetime,
+  ctRevNat,
+  ctServiceHit,
+  ctSetRevNat,
+} from './ct.js';
 import { DropReason } from './drop.js';
 import { ciliumMaglevHashV4 } from './hash.js';
-import { CtEntryFlag, LbScope, NatDir, SvcFlag, SvcFlag2, TupleFlag } from './layouts.js';
-import { BACKEND_VALUE_WORDS, type LbMaps } from './lbmaps.js';
+import { CtEntryFlag, LbScope, SvcFlag, SvcFlag2, TupleFlag } from './layouts.js';
+import {
+  BACKEND_VALUE_WORDS,
+  BackendValue,
+  backendAddr,
+  backendPort,
+  type LbMaps,
+  RevNatValue,
+  svcAffinityTimeout,
+  svcBackendId,
+  svcCount,
+  svcFlags,
+  svcFlags2,
+  svcRevNat,
+} from './lbmaps.js';
+import { NAT_NO_MAPPING, NatValue, revSnatV4Lookup, SNAT_PORT_MIN, snatV4Port } from './nat.js';
 
 /** Cilium's IPV4_LOOPBACK (169.254.42.1): the source of a pod's connection to itself via a Service. */
 export const IPV4_LOOPBACK = 0xa9fe2a01;
-
-/** CT lifetimes (seconds), current Cilium defaults. */
-export const CT_SYN_TIMEOUT = 60;
-export const CT_CONNECTION_LIFETIME_TCP = 8000;
-export const CT_SERVICE_LIFETIME_TCP = 8000;
-export const CT_CONNECTION_LIFETIME_NONTCP = 60;
-export const CT_SERVICE_LIFETIME_NONTCP = 60;
-export const CT_CLOSE_TIMEOUT = 10;
-/** SNAT port range for NodePort masquerading (NODEPORT_PORT_MAX+1 .. 65535). */
-export const SNAT_PORT_MIN = 32768;
-export const SNAT_PORT_MAX = 65535;
-export const SNAT_COLLISION_RETRIES = 128;
-
-/** Cilium's CT lookup results. */
-export const enum CtLookupResult {
-  NEW = 0,
-  ESTABLISHED = 1,
-  REPLY = 2,
-  RELATED = 3,
-  REOPENED = 4,
-}
 
 const ETH_HLEN = 14;
 const ETH_P_IP = 0x0800;
@@ -71,6 +70,8 @@ const HOT_BATCH = 128;
 export interface DatapathOptions {
   /** Source of Cilium's `get_prandom_u32()` (random selection, SNAT ports). */
   readonly rng: Rng;
+  /** First SNAT port: nodePort.range's maximum + 1 (default SNAT_PORT_MIN, after 32767). */
+  readonly snatPortMin?: number;
 }
 
 /** Counters a run of the programs accumulates (read them; reset with `resetCounters`). */
@@ -88,64 +89,6 @@ export interface DatapathCounters {
   ctCreated: number;
 }
 
-function u16(buf: Uint8Array, at: number): number {
-  return (buf[at] << 8) | buf[at + 1];
-}
-
-function u32(buf: Uint8Array, at: number): number {
-  return ((buf[at] << 24) | (buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3]) >>> 0;
-}
-
-function put16(buf: Uint8Array, at: number, v: number): void {
-  buf[at] = v >>> 8;
-  buf[at + 1] = v;
-}
-
-function put32(buf: Uint8Array, at: number, v: number): void {
-  buf[at] = v >>> 24;
-  buf[at + 1] = v >>> 16;
-  buf[at + 2] = v >>> 8;
-  buf[at + 3] = v;
-}
-
-/** Rewrites the IPv4 address at `ip + field` (12 = saddr, 16 = daddr) and fixes IP + L4 checksums. */
-function rewriteAddr(
-  buf: Uint8Array,
-  ip: number,
-  field: number,
-  l4: number,
-  proto: number,
-  addr: number,
-): void {
-  const old = u32(buf, ip + field);
-  if (old === addr) return;
-  put32(buf, ip + field, addr);
-  put16(buf, ip + 10, checksumReplace32(u16(buf, ip + 10), old, addr));
-  if (proto === IpProtocol.TCP) put16(buf, l4 + 16, checksumReplace32(u16(buf, l4 + 16), old, addr));
-  else put16(buf, l4 + 6, udpChecksumReplace32(u16(buf, l4 + 6), old, addr));
-}
-
-/** Rewrites the L4 port at `l4 + field` (0 = source, 2 = destination) and fixes the L4 checksum. */
-function rewritePort(buf: Uint8Array, l4: number, field: number, proto: number, port: number): void {
-  const old = u16(buf, l4 + field);
-  if (old === port) return;
-  put16(buf, l4 + field, port);
-  if (proto === IpProtocol.TCP) put16(buf, l4 + 16, checksumReplace16(u16(buf, l4 + 16), old, port));
-  else put16(buf, l4 + 6, udpChecksumReplace16(u16(buf, l4 + 6), old, port));
-}
-
-/**
- * A checksum after changes whose one's-complement difference (Σ ~old + new, 16-bit words) is
- * `delta`, given the old checksum's complement: RFC 1624 eqn. 3 for several words at once.
- * Equals chained `checksumReplace16/32` calls (one's-complement addition is associative).
- */
-function checksumFold(notCheck: number, delta: number): number {
-  let sum = notCheck + delta;
-  sum = (sum & 0xffff) + (sum >>> 16);
-  sum = (sum & 0xffff) + (sum >>> 16);
-  return sum === 0 ? 0 : ~sum & 0xffff;
-}
-
 export class EbpfDatapath {
   readonly lb: EbpfLoadBalancer;
   readonly counters: DatapathCounters;
@@ -157,6 +100,7 @@ export class EbpfDatapath {
   ctStatus = 0;
 
   private readonly rng: Rng;
+  private readonly snatPortMin: number;
   private readonly nodeIp: number;
   private readonly podNetwork: number;
   private readonly podMask: number;
@@ -175,7 +119,7 @@ export class EbpfDatapath {
   private pSport = 0;
   private pDport = 0;
   private pTcpFlags = 0;
-  private ctEntry = -1;
+  private readonly ctl = new CtLookup();
   private ctMap: BpfInlineHashMap;
   private readonly ctTcp: BpfInlineHashMap;
   private readonly ctAny: BpfInlineHashMap;
@@ -186,11 +130,14 @@ export class EbpfDatapath {
   private inBuffer: ArrayBufferLike | null = null;
   private inView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   private outBuffer: ArrayBufferLike | null = null;
+  private frameBuffer: ArrayBufferLike | null = null;
+  private frameBufView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   private outView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
 
   constructor(lb: EbpfLoadBalancer, options: DatapathOptions) {
     this.lb = lb;
     this.rng = options.rng;
+    this.snatPortMin = options.snatPortMin ?? SNAT_PORT_MIN;
     this.nodeIp = lb.nodeIp;
     const cidr = parseCidr(lb.podCidr);
     this.podNetwork = cidr.network;
@@ -247,9 +194,9 @@ export class EbpfDatapath {
     if (svc >= 0) {
       const v = this.svc.values;
       const vo = this.svc.valueOffset(svc);
-      const flags = v[vo + 2] & 0xff;
+      const flags = svcFlags(v, vo);
       if ((flags & SvcFlag.ROUTABLE) === 0) return this.drop(DropReason.IS_CLUSTER_IP);
-      const revNat = v[vo + 1] >>> 16;
+      const revNat = svcRevNat(v, vo);
       if (flags & SvcFlag.SOURCE_RANGE) {
         const trie = this.lb.maps.sourceRanges[revNat];
         if (trie === undefined || trie.lookup(this.pSaddr) < 0) return this.drop(DropReason.NOT_IN_SRC_RANGE);
@@ -281,7 +228,7 @@ export class EbpfDatapath {
     if (svc >= 0) {
       let scope = LbScope.EXT;
       // In-cluster clients of a two-scope service (eTP=Local, iTP=Cluster) use the INT scope.
-      if ((this.svc.values[this.svc.valueOffset(svc) + 2] >>> 8) & SvcFlag2.TWO_SCOPES) {
+      if (svcFlags2(this.svc.values, this.svc.valueOffset(svc)) & SvcFlag2.TWO_SCOPES) {
         const internal = this.lookupService(this.pDaddr, this.pDport, this.pProto, LbScope.INT);
         if (internal >= 0) {
           svc = internal;
@@ -376,71 +323,106 @@ export class EbpfDatapath {
     ct.lookupBatch(keys, m, found);
     const moves = ct.moves;
 
-    // Stage 3: per frame, in arrival order.
+    // Stage 3: per frame, in arrival order. This loop is the hit path only; at the first
+    // frame without a live CT_SERVICE entry the rest of the batch goes, still in order,
+    // through hotpathRest, so the rare miss path (service lookup, backend choice, CT insert)
+    // stays out of this loop and the compiler keeps the per-packet calls below inline.
     let translated = 0;
     const bv = this.maps.backends.values;
     const bmax = this.maps.backends.maxEntries | 0;
-    const ctAny = this.ctAny;
-    // Value offset = handle × stride + keyWords, with the layouts read once per batch.
+    // Value offset = handle × stride + keyWords, with the layout read once per batch.
     const tcpStride = ct.stride | 0;
     const tcpKeyWords = ct.keyWords | 0;
-    const anyStride = ctAny.stride | 0;
-    const anyKeyWords = ctAny.keyWords | 0;
     for (let j = 0; j < m; j++) {
+      const k = j << 2;
+      const k3 = keys[k + 3];
+      const e = found[j];
+      // UDP (no batch answer), entries moved since the batch lookup, and misses: slow path.
+      if (e < 0 || ct.moves !== moves || (k3 & 0xff) !== IpProtocol.TCP)
+        return translated + this.hotpathRest(j, m, moves, iv, ov, outDelta, now);
+      const cv = ct.values;
+      const eo = Math.imul(e, tcpStride) + tcpKeyWords;
+      const id = cv[eo + CtValue.BACKEND_OR_RX] | 0;
+      if (id <= 0 || id >= bmax) return translated + this.hotpathRest(j, m, moves, iv, ov, outDelta, now);
+      const bo = Math.imul(id, BACKEND_VALUE_WORDS);
+      if (bv[bo + BackendValue.PRESENT] === 0)
+        return translated + this.hotpathRest(j, m, moves, iv, ov, outDelta, now);
+      translated += this.hotpathTranslate(cv, eo, bo, frameOf[j], IpProtocol.TCP, iv, ov, outDelta, now);
+    }
+    return translated;
+  }
+
+  /**
+   * From the simulation's own code on: the CT_SERVICE refresh (ct.ts, as lbLocal) and the
+   * DNAT (wire's known-offset NAT, as lbLocal), writing into the output view. Returns 1.
+   */
+  private hotpathTranslate(
+    cv: Uint32Array,
+    eo: number,
+    bo: number,
+    ip: number,
+    proto: number,
+    iv: DataView<ArrayBufferLike>,
+    ov: DataView<ArrayBufferLike>,
+    outDelta: number,
+    now: number,
+  ): number {
+    const bv = this.maps.backends.values;
+    const l4 = ip + 20;
+    const tcp = proto === IpProtocol.TCP;
+    ctServiceHit(cv, eo, tcp, tcp ? iv.getUint8(l4 + TcpField.FLAGS) : 0, now);
+    natIpv4EndpointAt(
+      iv,
+      ov,
+      outDelta,
+      ip,
+      l4,
+      proto,
+      Ipv4Field.DST,
+      TcpField.DST_PORT,
+      backendAddr(bv, bo) | 0,
+      backendPort(bv, bo),
+    );
+    return 1;
+  }
+
+  /** Frames `from`..`m` − 1 of the hot batch, one by one in order, misses included. */
+  private hotpathRest(
+    from: number,
+    m: number,
+    moves: number,
+    iv: DataView<ArrayBufferLike>,
+    ov: DataView<ArrayBufferLike>,
+    outDelta: number,
+    now: number,
+  ): number {
+    const keys = this.hotKeys;
+    const found = this.hotFound;
+    const ct = this.ctTcp;
+    let translated = 0;
+    for (let j = from; j < m; j++) {
       const k = j << 2;
       const daddr = keys[k];
       const saddr = keys[k + 1];
       const ports = keys[k + 2];
       const k3 = keys[k + 3];
-      const tcp = (k3 & 0xff) === IpProtocol.TCP;
-      const map = tcp ? ct : ctAny;
+      const proto = k3 & 0xff;
+      const map = proto === IpProtocol.TCP ? ct : this.ctAny;
       let e = found[j];
       // Re-look-up when the batch had no answer for this key (UDP), when an insert earlier in
       // this batch may have created it (a flow's second packet), or when an eviction or delete
       // moved entries since the batch lookup.
       if (e < 0 || ct.moves !== moves) e = map.lookupWords(daddr, saddr, ports, k3);
       const cv = map.values;
-      let eo = tcp ? Math.imul(e, tcpStride) + tcpKeyWords : Math.imul(e, anyStride) + anyKeyWords;
-      let bo = -1;
-      if (e >= 0) {
-        const id = cv[eo + 2] | 0;
-        if (id > 0 && id < bmax) {
-          bo = Math.imul(id, BACKEND_VALUE_WORDS);
-          if (bv[bo + 2] === 0) bo = -1;
-        }
-      }
+      let eo = e < 0 ? -1 : map.valueOffset(e);
+      let bo = e < 0 ? -1 : this.maps.backendOffset(cv[eo + CtValue.BACKEND_OR_RX]);
       if (bo < 0) {
         e = this.hotpathMiss(map, e, daddr, saddr, ports, k3);
         if (e < 0) continue;
         eo = map.valueOffset(e);
-        bo = Math.imul(cv[eo + 2], BACKEND_VALUE_WORDS);
+        bo = this.maps.backendOffset(cv[eo + CtValue.BACKEND_OR_RX]);
       }
-      cv[eo] = now + (tcp ? CT_SERVICE_LIFETIME_TCP : CT_SERVICE_LIFETIME_NONTCP);
-      cv[eo + 3] = (cv[eo + 3] + 1) | 0;
-
-      // DNAT: address (IP + pseudo-header) and port, RFC 1624 on both checksums.
-      const baddr = bv[bo] | 0;
-      const bport = bv[bo + 1] & 0xffff;
-      const dport = ports & 0xffff;
-      const ip = frameOf[j];
-      const l4 = ip + 20;
-      const oip = ip + outDelta;
-      ov.setInt32(oip + 16, baddr);
-      ov.setUint16(oip + 22, bport);
-      // One's-complement difference of the address change, shared by both checksums.
-      const addrDelta = (~daddr >>> 16) + (~daddr & 0xffff) + (baddr >>> 16) + (baddr & 0xffff);
-      ov.setUint16(oip + 10, checksumFold(~iv.getUint16(ip + 10) & 0xffff, addrDelta));
-      if (tcp) {
-        const sum = addrDelta + (~dport & 0xffff) + bport;
-        ov.setUint16(oip + 36, checksumFold(~iv.getUint16(l4 + 16) & 0xffff, sum));
-      } else {
-        const old = iv.getUint16(l4 + 6);
-        ov.setUint16(
-          oip + 26,
-          udpChecksumReplace16(udpChecksumReplace32(old, daddr >>> 0, baddr >>> 0), dport, bport),
-        );
-      }
-      translated++;
+      translated += this.hotpathTranslate(cv, eo, bo, this.hotFrame[j], proto, iv, ov, outDelta, now);
     }
     return translated;
   }
@@ -452,6 +434,15 @@ export class EbpfDatapath {
       this.inView = new DataView(input.buffer);
     }
     return this.inView;
+  }
+
+  /** A DataView over a simulated frame's buffer (the frame pool's), kept while it stays the same. */
+  private frameView(frame: Uint8Array): DataView<ArrayBufferLike> {
+    if (frame.buffer !== this.frameBuffer) {
+      this.frameBuffer = frame.buffer;
+      this.frameBufView = new DataView(frame.buffer);
+    }
+    return this.frameBufView;
   }
 
   private outputView(output: Uint8Array): DataView<ArrayBufferLike> {
@@ -483,8 +474,8 @@ export class EbpfDatapath {
     const svc = svcMap.lookupWords(daddr, dport, proto);
     if (svc < 0) return -1;
     const so = svcMap.valueOffset(svc);
-    const cnt = sv[so + 1] & 0xffff;
-    if (cnt === 0 || (sv[so + 2] & SvcFlag.AFFINITY) !== 0) {
+    const cnt = svcCount(sv, so);
+    if (cnt === 0 || (svcFlags(sv, so) & SvcFlag.AFFINITY) !== 0) {
       // Affinity services take the full path (affinity map); empty ones drop.
       if (cnt === 0) drops[DropReason.NO_SERVICE]++;
       return -1;
@@ -493,23 +484,40 @@ export class EbpfDatapath {
     this.pSport = ports >>> 16;
     this.pDport = dport;
     this.pProto = proto;
-    const revNat = sv[so + 1] >>> 16;
+    const revNat = svcRevNat(sv, so);
     const id = this.selectBackend(svc, LbScope.EXT, revNat, cnt, false);
     if (this.maps.backendOffset(id) < 0) {
       drops[DropReason.NO_SERVICE]++;
       return -1;
     }
+    e = this.ctServiceRecord(map, e, daddr, saddr, ports, k3, revNat, id);
+    if (e < 0) drops[DropReason.CT_CREATE_FAILED]++;
+    return e;
+  }
+
+  /**
+   * Records the flow's backend in its CT_SERVICE entry {VIP, client, ports, SERVICE},
+   * creating the entry when `e` < 0. Returns the entry's handle, or −1 when the map is full.
+   * Both the programs (lbLocal) and the benchmark's miss path go through here.
+   */
+  private ctServiceRecord(
+    ct: BpfInlineHashMap,
+    e: number,
+    vip: number,
+    saddr: number,
+    ports: number,
+    k3: number,
+    revNat: number,
+    backendId: number,
+  ): number {
     if (e < 0) {
-      e = map.insertWords(BPF_NOEXIST, daddr, saddr, ports, k3);
-      if (e < 0) {
-        drops[DropReason.CT_CREATE_FAILED]++;
-        return -1;
-      }
+      e = ct.insertWords(BPF_NOEXIST, vip, saddr, ports, k3);
+      if (e < 0) return -1;
       this.counters.ctServiceCreated++;
     }
-    const eo = map.valueOffset(e);
-    map.values[eo + 1] = (map.values[eo + 1] & 0xffff) | (revNat << 16);
-    map.values[eo + 2] = id;
+    const eo = ct.valueOffset(e);
+    ctSetRevNat(ct.values, eo, revNat);
+    ct.values[eo + CtValue.BACKEND_OR_RX] = backendId;
     return e;
   }
 
@@ -527,7 +535,7 @@ export class EbpfDatapath {
       this.dropReason = DropReason.INVALID;
       return -1;
     }
-    if (u16(buf, off + 12) !== ETH_P_IP) return 0;
+    if (readU16(buf, off + 12) !== ETH_P_IP) return 0;
     const ip = off + ETH_HLEN;
     const vihl = buf[ip];
     const ihl = (vihl & 0x0f) << 2;
@@ -537,7 +545,7 @@ export class EbpfDatapath {
     }
     const proto = buf[ip + 9];
     if (proto !== IpProtocol.TCP && proto !== IpProtocol.UDP) return 0;
-    if ((u16(buf, ip + 6) & 0x3fff) !== 0) {
+    if ((readU16(buf, ip + 6) & 0x3fff) !== 0) {
       this.dropReason = DropReason.FRAG_NOSUPPORT;
       return -1;
     }
@@ -549,10 +557,10 @@ export class EbpfDatapath {
     this.pIp = ip;
     this.pL4 = l4;
     this.pProto = proto;
-    this.pSaddr = u32(buf, ip + 12);
-    this.pDaddr = u32(buf, ip + 16);
-    this.pSport = u16(buf, l4);
-    this.pDport = u16(buf, l4 + 2);
+    this.pSaddr = readU32(buf, ip + 12);
+    this.pDaddr = readU32(buf, ip + 16);
+    this.pSport = readU16(buf, l4);
+    this.pDport = readU16(buf, l4 + 2);
     this.pTcpFlags = proto === IpProtocol.TCP ? buf[l4 + 13] : 0;
     this.ctMap = proto === IpProtocol.TCP ? this.lb.maps.ctTcp : this.lb.maps.ctAny;
     return 1;
@@ -574,9 +582,9 @@ export class EbpfDatapath {
   private lbLocal(buf: Uint8Array, svc: number, scope: number, now: number, fromNetdev: boolean): number {
     const sv = this.svc.values;
     const so = this.svc.valueOffset(svc);
-    const count = sv[so + 1] & 0xffff;
-    const revNat = sv[so + 1] >>> 16;
-    const flags = sv[so + 2] & 0xff;
+    const count = svcCount(sv, so);
+    const revNat = svcRevNat(sv, so);
+    const flags = svcFlags(sv, so);
     if (count === 0) return DropReason.NO_SERVICE;
     const tcp = this.pProto === IpProtocol.TCP;
     const saddr = this.pSaddr;
@@ -594,39 +602,43 @@ export class EbpfDatapath {
     let be = -1;
     if (e >= 0) {
       const eo = ct.valueOffset(e);
-      backendId = cv[eo + 2];
+      backendId = cv[eo + CtValue.BACKEND_OR_RX];
       be = this.lookupBackend(backendId);
       // Stale entry (service re-created) or vanished backend ⇒ reselect.
-      if (cv[eo + 1] >>> 16 !== revNat || be < 0) backendId = 0;
+      if (ctRevNat(cv, eo) !== revNat || be < 0) backendId = 0;
     }
     if (backendId === 0) {
       const affinity = (flags & SvcFlag.AFFINITY) !== 0;
-      if (affinity) backendId = this.affinityBackend(saddr, revNat, sv[so] & 0xffffff, now);
+      if (affinity) backendId = this.affinityBackend(saddr, revNat, svcAffinityTimeout(sv, so), now);
       if (backendId === 0) backendId = this.selectBackend(svc, scope, revNat, count, affinity);
       be = this.lookupBackend(backendId);
       if (be < 0) return DropReason.NO_SERVICE;
-      if (e < 0) {
-        e = ct.insertWords(BPF_NOEXIST, vip, saddr, k2, k3);
-        if (e < 0) return DropReason.CT_CREATE_FAILED;
-        this.counters.ctServiceCreated++;
-      }
-      const eo = ct.valueOffset(e);
-      cv[eo + 1] = (cv[eo + 1] & 0xffff) | (revNat << 16);
-      cv[eo + 2] = backendId;
+      e = this.ctServiceRecord(ct, e, vip, saddr, k2, k3, revNat, backendId);
+      if (e < 0) return DropReason.CT_CREATE_FAILED;
     }
-    const eo = ct.valueOffset(e);
-    this.refreshLifetime(cv, eo, tcp, true, now);
-    cv[eo + 3] = (cv[eo + 3] + 1) >>> 0;
+    ctServiceHit(cv, ct.valueOffset(e), tcp, this.pTcpFlags, now);
     if (flags & SvcFlag.AFFINITY) this.touchAffinity(saddr, revNat, backendId, now);
     this.backendId = backendId;
 
     // DNAT to the backend.
     const bv = this.maps.backends.values;
     const bo = be;
-    const baddr = bv[bo];
-    const bport = bv[bo + 1] & 0xffff;
-    rewriteAddr(buf, this.pIp, 16, this.pL4, this.pProto, baddr);
-    rewritePort(buf, this.pL4, 2, this.pProto, bport);
+    const baddr = backendAddr(bv, bo);
+    const bport = backendPort(bv, bo);
+    const view = this.frameView(buf);
+    const base = buf.byteOffset;
+    natIpv4EndpointAt(
+      view,
+      view,
+      0,
+      base + this.pIp,
+      base + this.pL4,
+      this.pProto,
+      Ipv4Field.DST,
+      TcpField.DST_PORT,
+      baddr,
+      bport,
+    );
     this.pDaddr = baddr;
     this.pDport = bport;
     this.counters.dnat++;
@@ -639,7 +651,7 @@ export class EbpfDatapath {
     if (baddr === saddr && !fromNetdev) {
       client = IPV4_LOOPBACK;
       loopback = CtEntryFlag.LB_LOOPBACK;
-      rewriteAddr(buf, this.pIp, 12, this.pL4, this.pProto, IPV4_LOOPBACK);
+      rewriteIpv4AddrAt(buf, this.pIp, Ipv4Field.SRC, this.pL4, this.pProto, IPV4_LOOPBACK);
       this.pSaddr = IPV4_LOOPBACK;
     }
 
@@ -651,18 +663,15 @@ export class EbpfDatapath {
       const ne = ct.insertWords(BPF_NOEXIST, client, baddr, ((bport << 16) | sport) >>> 0, this.pProto);
       if (ne < 0) return DropReason.CT_CREATE_FAILED;
       const no = ct.valueOffset(ne);
-      cv[no + 1] = (fromNetdev ? CtEntryFlag.NODE_PORT : 0) | loopback | (revNat << 16);
-      this.refreshLifetime(cv, no, tcp, false, now);
-      cv[no + 3] = 1;
+      cv[no + CtValue.FLAGS_REV_NAT] = (fromNetdev ? CtEntryFlag.NODE_PORT : 0) | loopback | (revNat << 16);
+      ctRefreshLifetime(cv, no, tcp, false, this.pTcpFlags, now);
+      cv[no + CtValue.TX_PACKETS] = 1;
       this.counters.ctCreated++;
     }
     return 0;
   }
 
-  /**
-   * `ct_lookup4` for a packet saddr:sport → daddr:dport. `ingress` selects the direction
-   * (first key tried is the reply-direction key). Sets `ctEntry`; refreshes lifetime and counters.
-   */
+  /** `ct_lookup4` for the current packet's tuple (see ct.ts); the entry is in `ctl.entry`. */
   private ctLookup(
     saddr: number,
     daddr: number,
@@ -671,58 +680,7 @@ export class EbpfDatapath {
     ingress: boolean,
     now: number,
   ): number {
-    const ct = this.ctMap;
-    const cv = ct.values;
-    const proto = this.pProto;
-    const tcp = proto === IpProtocol.TCP;
-    const first = ingress ? TupleFlag.OUT : TupleFlag.IN;
-    let e = ct.lookupWords(daddr, saddr, ((sport << 16) | dport) >>> 0, proto | (first << 8));
-    let status: number = CtLookupResult.REPLY;
-    if (e < 0) {
-      e = ct.lookupWords(saddr, daddr, ((dport << 16) | sport) >>> 0, proto | ((first ^ TupleFlag.IN) << 8));
-      status = CtLookupResult.ESTABLISHED;
-    }
-    this.ctEntry = e;
-    if (e < 0) return CtLookupResult.NEW;
-    const eo = ct.valueOffset(e);
-    const f = this.pTcpFlags;
-    if (
-      tcp &&
-      (f & TcpFlag.SYN) !== 0 &&
-      (cv[eo + 1] & (CtEntryFlag.RX_CLOSING | CtEntryFlag.TX_CLOSING)) !== 0
-    ) {
-      cv[eo + 1] &= ~(CtEntryFlag.RX_CLOSING | CtEntryFlag.TX_CLOSING);
-      status = CtLookupResult.REOPENED;
-    }
-    if (tcp && (f & (TcpFlag.RST | TcpFlag.FIN)) !== 0) {
-      cv[eo + 1] |= status === CtLookupResult.REPLY ? CtEntryFlag.RX_CLOSING : CtEntryFlag.TX_CLOSING;
-    }
-    this.refreshLifetime(cv, eo, tcp, false, now);
-    if (status === CtLookupResult.REPLY) cv[eo + 2] = (cv[eo + 2] + 1) >>> 0;
-    else cv[eo + 3] = (cv[eo + 3] + 1) >>> 0;
-    return status;
-  }
-
-  private refreshLifetime(cv: Uint32Array, eo: number, tcp: boolean, service: boolean, now: number): void {
-    const flags = cv[eo + 1];
-    if (
-      (flags & (CtEntryFlag.RX_CLOSING | CtEntryFlag.TX_CLOSING)) ===
-      (CtEntryFlag.RX_CLOSING | CtEntryFlag.TX_CLOSING)
-    ) {
-      cv[eo] = now + CT_CLOSE_TIMEOUT;
-      return;
-    }
-    if (!tcp) {
-      cv[eo] = now + (service ? CT_SERVICE_LIFETIME_NONTCP : CT_CONNECTION_LIFETIME_NONTCP);
-      return;
-    }
-    let seen = flags & CtEntryFlag.SEEN_NON_SYN;
-    if (seen === 0 && (this.pTcpFlags & TcpFlag.SYN) === 0) {
-      seen = CtEntryFlag.SEEN_NON_SYN;
-      cv[eo + 1] = flags | seen;
-    }
-    cv[eo] =
-      now + (seen === 0 ? CT_SYN_TIMEOUT : service ? CT_SERVICE_LIFETIME_TCP : CT_CONNECTION_LIFETIME_TCP);
+    return this.ctl.lookup(this.ctMap, this.pProto, saddr, daddr, sport, dport, this.pTcpFlags, ingress, now);
   }
 
   /** Random (slot = prandom % count + 1) or Maglev (lut[hash % M]) backend id; 0 if none. */
@@ -754,7 +712,7 @@ export class EbpfDatapath {
     const sk = this.svc.keys;
     const ko = this.svc.keyOffset(svc);
     const s = this.svc.lookupWords(sk[ko], (sk[ko + 1] & 0xffff) | (slot << 16), sk[ko + 2]);
-    return s < 0 ? 0 : this.svc.values[this.svc.valueOffset(s)];
+    return s < 0 ? 0 : svcBackendId(this.svc.values, this.svc.valueOffset(s));
   }
 
   /** Sticky backend if the affinity entry is fresh and the backend still serves the service; else 0. */
@@ -786,23 +744,23 @@ export class EbpfDatapath {
     this.ctStatus = status;
     if (status !== CtLookupResult.REPLY) return false;
     const ct = this.ctMap;
-    const eo = ct.valueOffset(this.ctEntry);
-    const word = ct.values[eo + 1];
+    const eo = ct.valueOffset(this.ctl.entry);
+    const word = ct.values[eo + CtValue.FLAGS_REV_NAT];
     const revNat = word >>> 16;
     const nodePort = (word & CtEntryFlag.NODE_PORT) !== 0;
     if (revNat === 0 || (requireNodePort && !nodePort)) return false;
     const r = this.revNatMap.lookupWords(revNat);
     if (r < 0) return false;
     const ro = this.revNatMap.valueOffset(r);
-    const addr = this.revNatMap.values[ro];
-    const port = this.revNatMap.values[ro + 1];
+    const addr = this.revNatMap.values[ro + RevNatValue.ADDR];
+    const port = this.revNatMap.values[ro + RevNatValue.PORT];
     // Loopback connection: the reply goes back to the pod itself, which is also the backend.
     if (word & CtEntryFlag.LB_LOOPBACK) {
-      rewriteAddr(buf, this.pIp, 16, this.pL4, this.pProto, this.pSaddr);
+      rewriteIpv4AddrAt(buf, this.pIp, Ipv4Field.DST, this.pL4, this.pProto, this.pSaddr);
       this.pDaddr = this.pSaddr;
     }
-    rewriteAddr(buf, this.pIp, 12, this.pL4, this.pProto, addr);
-    rewritePort(buf, this.pL4, 0, this.pProto, port);
+    rewriteIpv4AddrAt(buf, this.pIp, Ipv4Field.SRC, this.pL4, this.pProto, addr);
+    rewriteL4PortAt(buf, this.pL4, TcpField.SRC_PORT, this.pProto, port);
     this.pSaddr = addr;
     this.pSport = port;
     this.counters.revNat++;
@@ -810,60 +768,26 @@ export class EbpfDatapath {
   }
 
   /**
-   * SNAT the (already DNAT'ed) packet to the node IP (`snat_v4_nat` + `snat_v4_new_mapping`):
-   * reuse the flow's mapping, else keep the client port if it lies in range, else try random
-   * then consecutive ports. Returns 0 or DROP_NAT_NO_MAPPING.
+   * SNAT the (already DNAT'ed) packet to the node IP with the flow's mapping (nat.ts).
+   * Returns 0 or DROP_NAT_NO_MAPPING.
    */
   private snat(buf: Uint8Array, now: number): number {
-    const nat = this.lb.maps.nat;
-    const nv = nat.values;
-    const client = this.pSaddr;
-    const cport = this.pSport;
-    const backend = this.pDaddr;
-    const bport = this.pDport;
     const proto = this.pProto;
-    const fk2 = ((bport << 16) | cport) >>> 0;
-    let f = nat.lookupWords(backend, client, fk2, proto | (NatDir.EGRESS << 8));
-    let port: number;
-    if (f >= 0) {
-      port = nv[nat.valueOffset(f) + 1];
-    } else {
-      // Cilium folds every candidate as (value % (max − min)) + min, so max itself never occurs.
-      const span = SNAT_PORT_MAX - SNAT_PORT_MIN;
-      port =
-        cport >= SNAT_PORT_MIN && cport <= SNAT_PORT_MAX
-          ? cport
-          : (this.rng.nextU32() % span) + SNAT_PORT_MIN;
-      let r = -1;
-      for (let retry = 0; retry <= SNAT_COLLISION_RETRIES; retry++) {
-        // Reverse key: the reply backend:bport → node:port.
-        r = nat.insertWords(
-          BPF_NOEXIST,
-          this.nodeIp,
-          backend,
-          ((port << 16) | bport) >>> 0,
-          proto | (NatDir.INGRESS << 8),
-        );
-        if (r >= 0) break;
-        port = ((retry === 0 ? this.rng.nextU32() : port + 1) % span) + SNAT_PORT_MIN;
-      }
-      if (r < 0) return DropReason.NAT_NO_MAPPING;
-      const ro = nat.valueOffset(r);
-      nv[ro] = client;
-      nv[ro + 1] = cport;
-      nv[ro + 2] = now;
-      f = nat.insertWords(BPF_NOEXIST, backend, client, fk2, proto | (NatDir.EGRESS << 8));
-      if (f < 0) {
-        nat.deleteEntry(r);
-        return DropReason.NAT_NO_MAPPING;
-      }
-      const fo = nat.valueOffset(f);
-      nv[fo] = this.nodeIp;
-      nv[fo + 1] = port;
-      nv[fo + 2] = now;
-    }
-    rewriteAddr(buf, this.pIp, 12, this.pL4, proto, this.nodeIp);
-    rewritePort(buf, this.pL4, 0, proto, port);
+    const port = snatV4Port(
+      this.lb.maps.nat,
+      this.rng,
+      this.nodeIp,
+      this.pSaddr,
+      this.pSport,
+      this.pDaddr,
+      this.pDport,
+      proto,
+      now,
+      this.snatPortMin,
+    );
+    if (port === NAT_NO_MAPPING) return DropReason.NAT_NO_MAPPING;
+    rewriteIpv4AddrAt(buf, this.pIp, Ipv4Field.SRC, this.pL4, proto, this.nodeIp);
+    rewriteL4PortAt(buf, this.pL4, TcpField.SRC_PORT, proto, port);
     this.pSaddr = this.nodeIp;
     this.pSport = port;
     this.counters.snat++;
@@ -873,18 +797,12 @@ export class EbpfDatapath {
   /** Rev-SNAT a packet addressed to the node: true when a NAT mapping rewrote its destination. */
   private revSnat(buf: Uint8Array, _now: number): boolean {
     const nat = this.lb.maps.nat;
-    const r = nat.lookupWords(
-      this.pDaddr,
-      this.pSaddr,
-      ((this.pDport << 16) | this.pSport) >>> 0,
-      this.pProto | (NatDir.INGRESS << 8),
-    );
-    if (r < 0) return false;
-    const ro = nat.valueOffset(r);
-    const addr = nat.values[ro];
-    const port = nat.values[ro + 1];
-    rewriteAddr(buf, this.pIp, 16, this.pL4, this.pProto, addr);
-    rewritePort(buf, this.pL4, 2, this.pProto, port);
+    const ro = revSnatV4Lookup(nat, this.pSaddr, this.pDaddr, this.pSport, this.pDport, this.pProto);
+    if (ro < 0) return false;
+    const addr = nat.values[ro + NatValue.TO_ADDR];
+    const port = nat.values[ro + NatValue.TO_PORT];
+    rewriteIpv4AddrAt(buf, this.pIp, Ipv4Field.DST, this.pL4, this.pProto, addr);
+    rewriteL4PortAt(buf, this.pL4, TcpField.DST_PORT, this.pProto, port);
     this.pDaddr = addr;
     this.pDport = port;
     this.counters.revSnat++;

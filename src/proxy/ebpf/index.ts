@@ -20,13 +20,9 @@ export {
   CT_SERVICE_LIFETIME_TCP,
   CT_SYN_TIMEOUT,
   CtLookupResult,
-  type DatapathCounters,
-  type DatapathOptions,
-  EbpfDatapath,
-  SNAT_COLLISION_RETRIES,
-  SNAT_PORT_MAX,
-  SNAT_PORT_MIN,
-} from './datapath.js';
+  CtValue,
+} from './ct.js';
+export { type DatapathCounters, type DatapathOptions, EbpfDatapath } from './datapath.js';
 export { DROP_REASONS, DropReason, dropReasonName, dropReasonText } from './drop.js';
 export {
   ciliumMaglevHashV4,
@@ -57,6 +53,7 @@ export {
   parseMaglevSeed,
   populateMaglev,
 } from './maglev.js';
+export { NatValue, SNAT_COLLISION_RETRIES, SNAT_PORT_MAX, SNAT_PORT_MIN } from './nat.js';
 export {
   dumpMaps,
   formatBpftoolJson,

@@ -72,6 +72,106 @@ export const DEFAULT_MAP_SIZES: LbMapSizes = {
 
 export type CtMapKind = 'lru' | 'hash';
 
+/**
+ * `lb4_service` as words (services map value): the compiler writes it with writeSvcValue
+ * and the datapath and renderers read it with the accessors below, so the layout is named
+ * in one place (as Cilium's `struct lb4_service`).
+ */
+export const enum SvcValue {
+  /** backend_id (slots ≥ 1), or affinity_timeout | algorithm << 24 (slot 0, the master). */
+  WORD0 = 0,
+  /** count | rev_nat << 16. */
+  COUNT_REV_NAT = 1,
+  /** flags | flags2 << 8 | qcount << 16. */
+  FLAGS = 2,
+}
+
+export function writeSvcValue(
+  v: Uint32Array,
+  o: number,
+  word0: number,
+  count: number,
+  revNat: number,
+  flags: number,
+  flags2: number,
+): void {
+  v[o + SvcValue.WORD0] = word0 >>> 0;
+  v[o + SvcValue.COUNT_REV_NAT] = (count | (revNat << 16)) >>> 0;
+  v[o + SvcValue.FLAGS] = flags | (flags2 << 8);
+}
+
+/** Backend id of a slot ≥ 1 entry. */
+export function svcBackendId(v: Uint32Array, o: number): number {
+  return v[o + SvcValue.WORD0];
+}
+
+/** Session-affinity timeout of a master (slot 0) entry, in seconds. */
+export function svcAffinityTimeout(v: Uint32Array, o: number): number {
+  return v[o + SvcValue.WORD0] & 0xffffff;
+}
+
+export function svcCount(v: Uint32Array, o: number): number {
+  return v[o + SvcValue.COUNT_REV_NAT] & 0xffff;
+}
+
+export function svcRevNat(v: Uint32Array, o: number): number {
+  return v[o + SvcValue.COUNT_REV_NAT] >>> 16;
+}
+
+/** `lb4_service.flags` (SvcFlag). */
+export function svcFlags(v: Uint32Array, o: number): number {
+  return v[o + SvcValue.FLAGS] & 0xff;
+}
+
+/** `lb4_service.flags2` (SvcFlag2). */
+export function svcFlags2(v: Uint32Array, o: number): number {
+  return (v[o + SvcValue.FLAGS] >>> 8) & 0xff;
+}
+
+/** `lb4_backend` as words (backends map value, indexed by id). */
+export const enum BackendValue {
+  ADDR = 0,
+  /** port | proto << 16 | state << 24. */
+  PORT_PROTO_STATE = 1,
+  /** 1 while the id is allocated (the ARRAY model of Cilium's HASH map). */
+  PRESENT = 2,
+}
+
+export function writeBackendValue(
+  v: Uint32Array,
+  o: number,
+  addr: number,
+  port: number,
+  proto: number,
+  state: number,
+): void {
+  v[o + BackendValue.ADDR] = addr;
+  v[o + BackendValue.PORT_PROTO_STATE] = (port | (proto << 16) | (state << 24)) >>> 0;
+  v[o + BackendValue.PRESENT] = 1;
+}
+
+export function backendAddr(v: Uint32Array, o: number): number {
+  return v[o + BackendValue.ADDR];
+}
+
+export function backendPort(v: Uint32Array, o: number): number {
+  return v[o + BackendValue.PORT_PROTO_STATE] & 0xffff;
+}
+
+export function backendProto(v: Uint32Array, o: number): number {
+  return (v[o + BackendValue.PORT_PROTO_STATE] >>> 16) & 0xff;
+}
+
+export function backendState(v: Uint32Array, o: number): number {
+  return v[o + BackendValue.PORT_PROTO_STATE] >>> 24;
+}
+
+/** `lb4_reverse_nat` as words (reverse NAT map value). */
+export const enum RevNatValue {
+  ADDR = 0,
+  PORT = 1,
+}
+
 export const SVC_KEY_WORDS = 3;
 export const CT_VALUE_WORDS = 4;
 export const BACKEND_VALUE_WORDS = 3;
@@ -114,7 +214,7 @@ export class LbMaps {
   backendOffset(id: number): number {
     if (id <= 0 || id >= this.backends.maxEntries) return -1;
     const o = id * BACKEND_VALUE_WORDS;
-    return this.backends.values[o + 2] === 0 ? -1 : o;
+    return this.backends.values[o + BackendValue.PRESENT] === 0 ? -1 : o;
   }
 
   /** Typed-array bytes one CT entry costs (slots with key and value, ctrl bytes). */

@@ -11,6 +11,7 @@
 import type { BpfHashMap, BpfInlineHashMap } from '../../maps/index.js';
 import { formatIPv4 } from '../../util/ipv4.js';
 import type { EbpfLoadBalancer } from './compile.js';
+import { CtValue, ctRevNat } from './ct.js';
 import {
   encodeCtEntry,
   encodeCtTuple,
@@ -28,7 +29,19 @@ import {
   SvcFlag2,
   TupleFlag,
 } from './layouts.js';
-import { BACKEND_VALUE_WORDS } from './lbmaps.js';
+import {
+  BACKEND_VALUE_WORDS,
+  BackendValue,
+  backendAddr,
+  backendPort,
+  backendProto,
+  backendState,
+  RevNatValue,
+  svcFlags,
+  svcFlags2,
+  svcRevNat,
+} from './lbmaps.js';
+import { NatValue } from './nat.js';
 
 export interface MapEntryBytes {
   readonly key: Uint8Array;
@@ -68,14 +81,14 @@ function ctDump(name: string, map: BpfInlineHashMap): MapDump {
         key: encodeCtTuple(k[ko], k[ko + 1], k[ko + 2] >>> 16, k[ko + 2] & 0xffff, k[ko + 3] & 0xff, flags),
         value: encodeCtEntry(
           {
-            rxPackets: service ? 0 : v[vo + 2],
+            rxPackets: service ? 0 : v[vo + CtValue.BACKEND_OR_RX],
             rxBytes: 0,
-            txPackets: v[vo + 3],
+            txPackets: v[vo + CtValue.TX_PACKETS],
             txBytes: 0,
-            lifetime: v[vo],
-            flags: v[vo + 1] & 0xffff,
-            revNat: v[vo + 1] >>> 16,
-            backendId: service ? v[vo + 2] : 0,
+            lifetime: v[vo + CtValue.LIFETIME],
+            flags: v[vo + CtValue.FLAGS_REV_NAT] & 0xffff,
+            revNat: ctRevNat(v, vo),
+            backendId: service ? v[vo + CtValue.BACKEND_OR_RX] : 0,
           },
           service,
         ),
@@ -94,23 +107,17 @@ export function dumpMaps(lb: EbpfLoadBalancer, options: { maglevInner?: boolean 
     valueSize: 12,
     entries: hashEntries(m.services, (k, ko, v, vo) => ({
       key: encodeLb4Key(k[ko], k[ko + 1] & 0xffff, k[ko + 1] >>> 16, k[ko + 2] & 0xff, k[ko + 2] >>> 8),
-      value: encodeLb4Service(
-        v[vo],
-        v[vo + 1] & 0xffff,
-        v[vo + 1] >>> 16,
-        v[vo + 2] & 0xff,
-        (v[vo + 2] >>> 8) & 0xff,
-      ),
+      value: encodeLb4Service(v[vo], v[vo + 1] & 0xffff, svcRevNat(v, vo), svcFlags(v, vo), svcFlags2(v, vo)),
     })),
   });
   const backends: MapEntryBytes[] = [];
   for (let id = 1; id < m.backends.maxEntries; id++) {
     const o = id * BACKEND_VALUE_WORDS;
     const v = m.backends.values;
-    if (v[o + 2] === 0) continue;
+    if (v[o + BackendValue.PRESENT] === 0) continue;
     backends.push({
       key: encodeU32Key(id),
-      value: encodeLb4Backend(v[o], v[o + 1] & 0xffff, (v[o + 1] >>> 16) & 0xff, v[o + 1] >>> 24),
+      value: encodeLb4Backend(backendAddr(v, o), backendPort(v, o), backendProto(v, o), backendState(v, o)),
     });
   }
   dumps.push({ name: 'cilium_lb4_backends_v3', keySize: 4, valueSize: 12, entries: backends });
@@ -120,7 +127,7 @@ export function dumpMaps(lb: EbpfLoadBalancer, options: { maglevInner?: boolean 
     valueSize: 6,
     entries: hashEntries(m.revNat, (k, ko, v, vo) => ({
       key: encodeU16Key(k[ko]),
-      value: encodeLb4ReverseNat(v[vo], v[vo + 1]),
+      value: encodeLb4ReverseNat(v[vo + RevNatValue.ADDR], v[vo + RevNatValue.PORT]),
     })),
   });
   dumps.push({
@@ -177,7 +184,7 @@ export function dumpMaps(lb: EbpfLoadBalancer, options: { maglevInner?: boolean 
         k[ko + 3] & 0xff,
         k[ko + 3] >>> 8,
       ),
-      value: encodeNatEntry(v[vo + 2], v[vo], v[vo + 1]),
+      value: encodeNatEntry(v[vo + NatValue.CREATED], v[vo + NatValue.TO_ADDR], v[vo + NatValue.TO_PORT]),
     })),
   });
   return dumps;
@@ -266,17 +273,17 @@ export function renderCiliumLbList(lb: EbpfLoadBalancer): string {
     const proto = PROTO_NAMES[k[ko + 2] & 0xff] ?? 'NONE';
     const scope = k[ko + 2] >>> 8;
     const svc = `${formatIPv4(addr)}:${port}/${proto}${scope === 1 ? '/i' : ''}`;
-    const revNat = v[vo + 1] >>> 16;
+    const revNat = svcRevNat(v, vo);
     let text: string;
     if (slot === 0) {
-      text = `0.0.0.0:0 (${revNat}) (0) [${serviceFlagsString(v[vo + 2] & 0xff, (v[vo + 2] >>> 8) & 0xff)}]`;
+      text = `0.0.0.0:0 (${revNat}) (0) [${serviceFlagsString(svcFlags(v, vo), svcFlags2(v, vo))}]`;
     } else {
       const o = m.backendOffset(v[vo]);
       if (o < 0) text = `backend ${v[vo]} not found`;
       else {
         const bv = m.backends.values;
-        const bproto = PROTO_NAMES[(bv[o + 1] >>> 16) & 0xff] ?? 'NONE';
-        text = `${formatIPv4(bv[o])}:${bv[o + 1] & 0xffff}/${bproto} (${revNat}) (${slot})`;
+        const bproto = PROTO_NAMES[backendProto(bv, o)] ?? 'NONE';
+        text = `${formatIPv4(backendAddr(bv, o))}:${backendPort(bv, o)}/${bproto} (${revNat}) (${slot})`;
       }
     }
     const list = byService.get(svc) ?? [];

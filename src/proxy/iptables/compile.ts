@@ -33,6 +33,19 @@ export interface IptablesCompileOptions {
   readonly masqueradeAll?: boolean;
   /** Use the ClusterCIDR local-traffic detector (default true; needs model.clusterCIDR). */
   readonly localDetector?: boolean;
+  /**
+   * kube-proxy's LocalTrafficDetector as match arguments, overriding `localDetector`:
+   * e.g. `{ ifLocal: '-i cali+', ifNotLocal: '! -i cali+' }` (InterfaceNamePrefix), or null
+   * for no detector (ClusterCIDR mode without a cluster CIDR).
+   */
+  readonly localTrafficDetector?: LocalTrafficDetector | null;
+  /**
+   * --nodeport-addresses as CIDRs ('primary' already resolved to the node's IPs as /32);
+   * unset or empty = every local address (the `-m addrtype --dst-type LOCAL` rule).
+   */
+  readonly nodePortAddresses?: readonly string[];
+  /** The node's addresses NodePort CIDRs select from, loopback excluded (default: its InternalIP). */
+  readonly nodeAddresses?: readonly string[];
   /** iptables supports MASQUERADE --random-fully (default true, as iptables 1.8.9 does). */
   readonly randomFully?: boolean;
   /** --iptables-localhost-nodeports (default true). */
@@ -43,6 +56,12 @@ export interface IptablesCompileOptions {
   readonly conntrackTCPLiberal?: boolean;
   /** Create the empty KUBE-PROXY-CANARY chains in mangle, nat and filter (default true). */
   readonly canaryChains?: boolean;
+}
+
+/** Match arguments selecting traffic from this node's pods, and the negation. */
+export interface LocalTrafficDetector {
+  readonly ifLocal: string;
+  readonly ifNotLocal: string;
 }
 
 export interface IptablesCompileResult {
@@ -189,7 +208,22 @@ export function compileIptables(
   const masqueradeMark = goHex08((1 << masqueradeBit) >>> 0);
   const masqueradeAll = options.masqueradeAll ?? false;
   const clusterCidr = (options.localDetector ?? true) ? normalizeCidr(model.clusterCIDR) : null;
-  const localhostNodePorts = options.localhostNodePorts ?? true;
+  const localDetector: LocalTrafficDetector | null =
+    options.localTrafficDetector !== undefined
+      ? options.localTrafficDetector
+      : clusterCidr === null
+        ? null
+        : { ifLocal: `-s ${clusterCidr.text}`, ifNotLocal: `! -s ${clusterCidr.text}` };
+  const nodePortCidrs = (options.nodePortAddresses ?? []).map((text) => {
+    const c = normalizeCidr(text);
+    if (c === null) throw new IptablesCompileError(`nodePortAddresses: "${text}" is not an IPv4 CIDR`);
+    return c;
+  });
+  const inCidrs = (ip: string) => nodePortCidrs.some((c) => (parseIPv4(ip) & c.mask) >>> 0 === c.network);
+  const nodePortsMatchAll = nodePortCidrs.length === 0 || nodePortCidrs.some((c) => c.mask === 0);
+  // NewNodePortAddresses: localhost NodePorts only when the addresses include IPv4 loopback.
+  const localhostNodePorts =
+    (options.localhostNodePorts ?? true) && (nodePortsMatchAll || inCidrs('127.0.0.1'));
   const nfacct = options.nfacct ?? false;
 
   const filterChains = new Lines();
@@ -418,8 +452,8 @@ export function compileIptables(
     if (hasInternalEndpoints) {
       const args = `-m comment --comment ${quoted(`${spn} cluster IP`)} ${match(sp.clusterIP, sp.port)}`;
       if (masqueradeAll) natRules.write('-A', internalTrafficChain, args, '-j KUBE-MARK-MASQ');
-      else if (clusterCidr !== null) {
-        natRules.write('-A', internalTrafficChain, args, `! -s ${clusterCidr.text}`, '-j KUBE-MARK-MASQ');
+      else if (localDetector !== null) {
+        natRules.write('-A', internalTrafficChain, args, localDetector.ifNotLocal, '-j KUBE-MARK-MASQ');
       }
     }
 
@@ -435,13 +469,13 @@ export function compileIptables(
           '-j KUBE-MARK-MASQ',
         );
       } else {
-        if (clusterCidr !== null) {
+        if (localDetector !== null) {
           natRules.write(
             '-A',
             externalTrafficChain,
             '-m comment --comment',
             quoted(`pod traffic for ${spn} external destinations`),
-            `-s ${clusterCidr.text}`,
+            localDetector.ifLocal,
             '-j',
             chains.svc,
           );
@@ -535,14 +569,31 @@ export function compileIptables(
     }
   }
 
-  // nodePortAddresses unset: every local address accepts nodePorts (127/8 only with localhost nodePorts).
-  natRules.write(
-    '-A KUBE-SERVICES -m comment --comment',
-    quoted('kubernetes service nodeports; NOTE: this must be the last rule in this chain'),
-    '-m addrtype --dst-type LOCAL',
-    localhostNodePorts ? '' : '! -d 127.0.0.0/8',
-    '-j KUBE-NODEPORTS',
+  const nodePortsComment = quoted(
+    'kubernetes service nodeports; NOTE: this must be the last rule in this chain',
   );
+  if (nodePortsMatchAll) {
+    // Every local address accepts nodePorts (127/8 only with localhost nodePorts).
+    natRules.write(
+      '-A KUBE-SERVICES -m comment --comment',
+      nodePortsComment,
+      '-m addrtype --dst-type LOCAL',
+      localhostNodePorts ? '' : '! -d 127.0.0.0/8',
+      '-j KUBE-NODEPORTS',
+    );
+  } else {
+    // GetNodeIPs: the node's addresses inside the CIDRs, interface order (lo first).
+    const addresses = ['127.0.0.1', ...(options.nodeAddresses ?? [node.ip])];
+    for (const ip of addresses.filter(inCidrs)) {
+      if (ip.startsWith('127.') && !localhostNodePorts) continue;
+      natRules.write(
+        '-A KUBE-SERVICES -m comment --comment',
+        nodePortsComment,
+        `-d ${ip}`,
+        '-j KUBE-NODEPORTS',
+      );
+    }
+  }
 
   if (!(options.conntrackTCPLiberal ?? false)) {
     filterRules.write(

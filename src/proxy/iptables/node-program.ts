@@ -1,7 +1,7 @@
 /**
  * iptables mode on a node: the parsed/compiled ruleset run by the evaluator at each
  * netfilter hook in the kernel's table order (nat before filter at OUTPUT; nat only for
- * a connection's first packet), answering the node's netfilter path.
+ * a connection's NEW packets whose NAT binding is not set up yet), answering the node's netfilter path.
  */
 
 import { CtState } from '../../conntrack/constants.js';
@@ -59,7 +59,8 @@ export class IptablesNodeProgram implements NetfilterProgram {
   constructor(readonly evaluator: IptablesEvaluator) {}
 
   runHook(meta: PacketMeta, out: HookResult, trace: RuleTraceSink | null): void {
-    const isNew = (meta.ctState & CtState.NEW) !== 0;
+    // nf_nat_inet_fn: the nat table runs for IP_CT_NEW only while the binding is not set up.
+    const runNat = (meta.ctState & CtState.NEW) !== 0 && meta.natDone !== true;
     const sink = trace === null ? undefined : this.bridge;
     if (trace !== null) {
       this.bridge.target = trace;
@@ -68,14 +69,14 @@ export class IptablesNodeProgram implements NetfilterProgram {
     switch (meta.hook) {
       case NfHook.PREROUTING:
       case NfHook.POSTROUTING:
-        if (isNew) this.run(NfTable.NAT, meta, out, sink);
+        if (runNat) this.run(NfTable.NAT, meta, out, sink);
         return;
       case NfHook.INPUT:
       case NfHook.FORWARD:
         this.run(NfTable.FILTER, meta, out, sink);
         return;
       case NfHook.OUTPUT:
-        if (isNew && !this.run(NfTable.NAT, meta, out, sink)) return;
+        if (runNat && !this.run(NfTable.NAT, meta, out, sink)) return;
         this.runFilterKeepingNat(meta, out, sink);
         return;
     }

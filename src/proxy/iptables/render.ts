@@ -153,7 +153,8 @@ function matchText(m: Match): string {
         (m.side === 'source' ? ' --rsource' : ' --rdest')
       );
     case 'nfacct':
-      return ` -m nfacct --nfacct-name ${saveString(m.name)}`;
+      // libxt_nfacct prints " --nfacct-name " and xtables_save_string adds its own leading space.
+      return ` -m nfacct --nfacct-name  ${saveString(m.name)}`;
     case 'set': {
       // libxt_set print_match: bit i+1 of the kernel's flags marks a src direction.
       let dirs = '';

@@ -81,7 +81,8 @@ export class IpvsNodeProgram implements NetfilterProgram {
   }
 
   runHook(meta: PacketMeta, out: HookResult, trace: RuleTraceSink | null): void {
-    const isNew = (meta.ctState & CtState.NEW) !== 0;
+    // nf_nat_inet_fn: the nat table runs for IP_CT_NEW only while the binding is not set up.
+    const runNat = (meta.ctState & CtState.NEW) !== 0 && meta.natDone !== true;
     const sink = trace === null ? undefined : this.bridge;
     if (trace !== null) {
       this.bridge.target = trace;
@@ -92,7 +93,7 @@ export class IpvsNodeProgram implements NetfilterProgram {
         // A packet entering the stack starts unmarked and unseen by IPVS (looped-back
         // packets keep theirs).
         if (meta.inIface !== 'lo') this.startPacket(meta);
-        if (isNew) this.runTable(NfTable.NAT, meta, out, sink);
+        if (runNat) this.runTable(NfTable.NAT, meta, out, sink);
         return;
       case NfHook.INPUT:
         if (this.runTable(NfTable.FILTER, meta, out, sink)) this.ipvsLocalIn(meta, out, trace);
@@ -102,12 +103,12 @@ export class IpvsNodeProgram implements NetfilterProgram {
         return;
       case NfHook.OUTPUT:
         this.startPacket(meta);
-        if (isNew && !this.runTable(NfTable.NAT, meta, out, sink)) return;
+        if (runNat && !this.runTable(NfTable.NAT, meta, out, sink)) return;
         if (out.nat !== NatKind.DNAT) this.ipvsLocalOut(meta, out, trace);
         if (out.verdict === HookVerdict.ACCEPT) this.runFilterAfterDnat(meta, out, sink);
         return;
       case NfHook.POSTROUTING:
-        if (isNew) this.runTable(NfTable.NAT, meta, out, sink);
+        if (runNat) this.runTable(NfTable.NAT, meta, out, sink);
         return;
     }
   }

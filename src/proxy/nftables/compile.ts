@@ -54,6 +54,13 @@ export interface NftCompileOptions {
    * or 'all' (match-all: `fib daddr type local ip daddr != 127.0.0.0/8`, no nodeport-ips set).
    */
   readonly nodePortAddresses?: 'primary' | 'all';
+  /** With 'primary' (or CIDRs): the addresses in @nodeport-ips (default: the node's primary IP). */
+  readonly nodePortIPs?: readonly string[];
+  /**
+   * The source prefix kube-proxy's local-traffic detector matches (ClusterCIDR or NodeCIDR
+   * mode); null for no detector. Default: the model's cluster CIDR.
+   */
+  readonly localDetectorCIDR?: string | null;
 }
 
 // Fixed object names inside the table (kube-proxy uses no "kube-" prefix there).
@@ -182,11 +189,18 @@ export function compileNftables(
   const serviceCIDRs = model.serviceCIDR === '' ? [] : model.serviceCIDR.split(',').map((c) => c.trim());
   for (const c of serviceCIDRs) parseCidrOrThrow(c, 'serviceCIDR');
   // The default local detector (ClusterCIDR) is only "implemented" when --cluster-cidr is set.
-  const clusterCIDR = model.clusterCIDR === '' ? null : model.clusterCIDR;
+  const clusterCIDR =
+    options.localDetectorCIDR !== undefined
+      ? options.localDetectorCIDR
+      : model.clusterCIDR === ''
+        ? null
+        : model.clusterCIDR;
   if (clusterCIDR !== null) parseCidrOrThrow(clusterCIDR, 'clusterCIDR');
 
   const b = new TableBuilder();
-  const sets = setupBase(b, { masqueradeMark, matchAllNodePorts, serviceCIDRs, nodeIP: node.ip });
+  const nodePortIPs = options.nodePortIPs ?? [node.ip];
+  for (const ip of nodePortIPs) checkIPv4(ip, 'nodePortIPs');
+  const sets = setupBase(b, { masqueradeMark, matchAllNodePorts, serviceCIDRs, nodePortIPs });
 
   for (const sp of model.servicePorts) {
     // Headless and other-family Services are ignored by an IPv4 proxier.
@@ -221,7 +235,7 @@ interface BaseParams {
   readonly masqueradeMark: number;
   readonly matchAllNodePorts: boolean;
   readonly serviceCIDRs: readonly string[];
-  readonly nodeIP: string;
+  readonly nodePortIPs: readonly string[];
 }
 
 /** setupNFTables(): the fixed chains, sets and rules, in kube-proxy's creation order. */
@@ -302,7 +316,7 @@ function setupBase(b: TableBuilder, p: BaseParams): ServiceSets {
       name: SET.nodePortIPs,
       type: 'ipv4_addr',
       comment: 'IPs that accept NodePort traffic',
-      elements: [p.nodeIP],
+      elements: [...p.nodePortIPs],
     });
   }
 

@@ -369,10 +369,11 @@ export class NftDatapath {
   evaluate(meta: PacketMeta, out: NftHookResult): NftHookResult {
     out.reset();
     const list = this.hookChains[meta.hook];
-    const isNew = (meta.ctState & CtState.NEW) !== 0;
+    // nat base chains run for a NEW packet whose NAT binding is not set up (nf_nat_initialized).
+    const runNat = (meta.ctState & CtState.NEW) !== 0 && meta.natDone !== true;
     for (let i = 0; i < list.length; i++) {
       const ci = list[i];
-      if (this.chains[ci].isNat && !isNew) continue;
+      if (this.chains[ci].isNat && !runNat) continue;
       const v = this.runBaseChain(ci, meta, out);
       if (v === V_DROP || v === V_REJECT) {
         out.verdict = v === V_DROP ? HookVerdict.DROP : HookVerdict.REJECT;

@@ -2,9 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TcAction } from '../../../src/proxy/common/datapath.js';
 import { compileEbpf, type EbpfOptions } from '../../../src/proxy/ebpf/compile.js';
-import { EbpfDatapath, SNAT_PORT_MAX, SNAT_PORT_MIN } from '../../../src/proxy/ebpf/datapath.js';
+import { EbpfDatapath } from '../../../src/proxy/ebpf/datapath.js';
 import { DropReason } from '../../../src/proxy/ebpf/drop.js';
 import { ciliumMaglevHashV4 } from '../../../src/proxy/ebpf/hash.js';
+import { SNAT_PORT_MAX, SNAT_PORT_MIN } from '../../../src/proxy/ebpf/nat.js';
 import { parseIPv4 } from '../../../src/util/ipv4.js';
 import { Rng } from '../../../src/util/rng.js';
 import {

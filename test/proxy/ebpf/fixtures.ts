@@ -9,45 +9,18 @@ import {
   verifyTcpChecksum,
   verifyUdpChecksum,
 } from '../../../src/wire/checksum.js';
+import { endpoint, type ServicePortSpec, servicePort } from '../../helpers/service-port.js';
 
 export const NODE_A = { name: 'node-a', ip: '192.168.0.10', podCIDR: '10.244.0.0/24' };
 export const NODE_B = { name: 'node-b', ip: '192.168.0.11', podCIDR: '10.244.1.0/24' };
 
 export function ep(ip: string, port: number, nodeName: string, extra: Partial<Endpoint> = {}): Endpoint {
-  return {
-    ip,
-    port,
-    nodeName,
-    ready: true,
-    serving: true,
-    terminating: false,
-    podName: `pod-${ip}`,
-    ...extra,
-  };
+  return endpoint({ ip, port, nodeName, podName: `pod-${ip}`, ...extra });
 }
 
-export function svcPort(over: Partial<ServicePort> & { name: string; clusterIP: string }): ServicePort {
-  const base: ServicePort = {
-    namespace: 'default',
-    name: over.name,
-    portName: '',
-    protocol: 'TCP',
-    servicePortName: `default/${over.name}`,
-    type: 'ClusterIP',
-    clusterIP: over.clusterIP,
-    port: 80,
-    nodePort: 0,
-    externalIPs: [],
-    loadBalancerIPs: [],
-    loadBalancerSourceRanges: [],
-    sessionAffinity: 'None',
-    stickyMaxAgeSeconds: 0,
-    externalTrafficPolicy: 'Cluster',
-    internalTrafficPolicy: 'Cluster',
-    healthCheckNodePort: 0,
-    endpoints: [],
-  };
-  return { ...base, ...over };
+/** The shared builder (test/helpers/service-port.ts), endpoints kept in the order given. */
+export function svcPort(spec: ServicePortSpec): ServicePort {
+  return servicePort({ sortEndpoints: false, ...spec });
 }
 
 export function model(servicePorts: ServicePort[]): ProxyModel {

@@ -125,7 +125,6 @@ function servicePorts(slot: number, spec: ServiceSpec): ServicePort[] {
         name,
         namespace,
         portName,
-        servicePortName: `${namespace}/${name}${portName === '' ? '' : `:${portName}`}`,
         protocol: spec.udp && p === 1 ? 'UDP' : 'TCP',
         clusterIP: `10.96.0.${10 + slot}`,
         port: 80 + p,

@@ -2,66 +2,15 @@
  * Hand-built ProxyModel values for the iptables tests (the control plane in src/k8s is
  * developed separately; these tests must not depend on it).
  */
-import type { Endpoint, NodeInfo, ProxyModel, ServicePort } from '../../../src/proxy/common/model.js';
+import type { NodeInfo, ProxyModel, ServicePort } from '../../../src/proxy/common/model.js';
+import { servicePort } from '../../helpers/service-port.js';
 
-export interface EndpointSpec {
-  ip: string;
-  port: number;
-  nodeName?: string;
-  ready?: boolean;
-  serving?: boolean;
-  terminating?: boolean;
-}
-
-export function endpoint(spec: EndpointSpec): Endpoint {
-  const ready = spec.ready ?? true;
-  return {
-    ip: spec.ip,
-    port: spec.port,
-    nodeName: spec.nodeName ?? '',
-    ready,
-    serving: spec.serving ?? ready,
-    terminating: spec.terminating ?? false,
-    podName: '',
-  };
-}
-
-export type ServicePortSpec = Partial<Omit<ServicePort, 'endpoints' | 'servicePortName'>> & {
-  namespace: string;
-  name: string;
-  clusterIP: string;
-  port: number;
-  endpoints?: readonly EndpointSpec[];
-};
-
-/** A ServicePort with kube-proxy's defaults; endpoints are sorted by "ip:port" as kube-proxy sorts them. */
-export function servicePort(spec: ServicePortSpec): ServicePort {
-  const portName = spec.portName ?? '';
-  const endpoints = (spec.endpoints ?? []).map(endpoint);
-  const key = (e: Endpoint) => `${e.ip}:${e.port}`;
-  endpoints.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
-  const sessionAffinity = spec.sessionAffinity ?? 'None';
-  return {
-    namespace: spec.namespace,
-    name: spec.name,
-    portName,
-    protocol: spec.protocol ?? 'TCP',
-    servicePortName: `${spec.namespace}/${spec.name}${portName === '' ? '' : `:${portName}`}`,
-    type: spec.type ?? 'ClusterIP',
-    clusterIP: spec.clusterIP,
-    port: spec.port,
-    nodePort: spec.nodePort ?? 0,
-    externalIPs: spec.externalIPs ?? [],
-    loadBalancerIPs: spec.loadBalancerIPs ?? [],
-    loadBalancerSourceRanges: spec.loadBalancerSourceRanges ?? [],
-    sessionAffinity,
-    stickyMaxAgeSeconds: spec.stickyMaxAgeSeconds ?? (sessionAffinity === 'ClientIP' ? 10800 : 0),
-    externalTrafficPolicy: spec.externalTrafficPolicy ?? 'Cluster',
-    internalTrafficPolicy: spec.internalTrafficPolicy ?? 'Cluster',
-    healthCheckNodePort: spec.healthCheckNodePort ?? 0,
-    endpoints,
-  };
-}
+export {
+  type EndpointSpec,
+  endpoint,
+  type ServicePortSpec,
+  servicePort,
+} from '../../helpers/service-port.js';
 
 export interface ModelSpec {
   servicePorts: readonly ServicePort[];

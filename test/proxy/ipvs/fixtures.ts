@@ -4,43 +4,19 @@
  * the `kubernetes` Service and the origin NodePort Service (3 web pods, one per node).
  */
 import type { Endpoint, ProxyModel, ServicePort } from '../../../src/proxy/common/model.js';
+import {
+  endpoint,
+  type ServicePortSpec,
+  servicePort as sharedServicePort,
+} from '../../helpers/service-port.js';
 
 export function ep(ip: string, port: number, nodeName: string, extra: Partial<Endpoint> = {}): Endpoint {
-  return {
-    ip,
-    port,
-    nodeName,
-    ready: true,
-    serving: true,
-    terminating: false,
-    podName: `pod-${ip}`,
-    ...extra,
-  };
+  return endpoint({ ip, port, nodeName, podName: `pod-${ip}`, ...extra });
 }
 
-export function servicePort(
-  over: Partial<ServicePort> & Pick<ServicePort, 'name' | 'clusterIP' | 'port'>,
-): ServicePort {
-  const namespace = over.namespace ?? 'default';
-  const portName = over.portName ?? '';
-  return {
-    namespace,
-    portName,
-    protocol: 'TCP',
-    servicePortName: `${namespace}/${over.name}${portName === '' ? '' : `:${portName}`}`,
-    type: 'ClusterIP',
-    nodePort: 0,
-    externalIPs: [],
-    loadBalancerIPs: [],
-    loadBalancerSourceRanges: [],
-    sessionAffinity: 'None',
-    stickyMaxAgeSeconds: 0,
-    externalTrafficPolicy: 'Cluster',
-    internalTrafficPolicy: 'Cluster',
-    healthCheckNodePort: 0,
-    endpoints: [],
-    ...over,
-  };
+/** The shared builder (test/helpers/service-port.ts), endpoints kept in the order given. */
+export function servicePort(spec: ServicePortSpec & Pick<ServicePort, 'port'>): ServicePort {
+  return sharedServicePort({ sortEndpoints: false, ...spec });
 }
 
 export const NODES = [

@@ -6,6 +6,9 @@
  * exist, so they are created first with the real `ipset` tool, members included.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { release as osRelease } from 'node:os';
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { ProxyModel } from '../../../src/proxy/common/model.js';
 import { compileIpvs, type IpsetTable, renderIpsetList } from '../../../src/proxy/ipvs/index.js';
@@ -91,21 +94,57 @@ function externalModel(): ProxyModel {
   return model([WEB, lb]);
 }
 
-/** xt_ipvs is a kernel module; where it cannot be loaded `-m ipvs` rules cannot be tested. */
-function xtIpvsMissing(): string | null {
-  if (missing !== null) return missing;
+/**
+ * Which of three cases this kernel is in for the xt_ipvs match, read from the kernel's own
+ * lists rather than guessed from a failed restore (which would hide any other failure):
+ * - `registered`: /proc/net/ip_tables_matches lists `ipvs` (built in, or already loaded);
+ * - `loadable`: the running kernel's modules.dep lists xt_ipvs.ko, so nft_compat's
+ *   request_module loads it on the first `-m ipvs` rule;
+ * - `absent`: neither — the kernel config (when readable) says why.
+ */
+interface XtIpvsCase {
+  readonly kind: 'registered' | 'loadable' | 'absent';
+  readonly evidence: string;
+}
+
+function readText(path: string): string | null {
   try {
-    // `--test` does not reach the kernel (it passes without the module): restore for real.
-    withNamespace((exec) =>
-      exec(
-        ['iptables-restore'],
-        '*filter\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -m ipvs --ipvs -j ACCEPT\nCOMMIT\n',
-      ),
-    );
-    return null;
+    return path.endsWith('.gz')
+      ? gunzipSync(readFileSync(path)).toString('utf8')
+      : readFileSync(path, 'utf8');
   } catch {
-    return 'the kernel has no xt_ipvs match (module not loadable here)';
+    return null;
   }
+}
+
+function registeredMatches(): string[] | null {
+  return (
+    readText('/proc/net/ip_tables_matches')
+      ?.split('\n')
+      .filter((l) => l !== '') ?? null
+  );
+}
+
+function detectXtIpvs(): XtIpvsCase {
+  const matches = registeredMatches();
+  if (matches?.includes('ipvs'))
+    return { kind: 'registered', evidence: '/proc/net/ip_tables_matches lists ipvs' };
+  const release = osRelease();
+  const dep = readText(`/lib/modules/${release}/modules.dep`);
+  if (dep !== null && /(^|\/)xt_ipvs\.ko(\.[gx]z|\.zst)?:/m.test(dep))
+    return { kind: 'loadable', evidence: `/lib/modules/${release}/modules.dep lists xt_ipvs.ko` };
+  const config = readText('/proc/config.gz') ?? readText(`/boot/config-${release}`);
+  const option =
+    config === null ? null : (/^.*CONFIG_NETFILTER_XT_MATCH_IPVS\b.*$/m.exec(config)?.[0] ?? null);
+  const ipvs = config === null ? null : (/^.*CONFIG_IP_VS[= ].*$/m.exec(config)?.[0] ?? null);
+  const why = [
+    matches === null ? 'no /proc/net/ip_tables_matches' : 'not in /proc/net/ip_tables_matches',
+    dep === null ? `no /lib/modules/${release}/modules.dep` : 'not in modules.dep',
+    config === null
+      ? 'kernel config unreadable'
+      : `config: ${option ?? 'no CONFIG_NETFILTER_XT_MATCH_IPVS'}, ${ipvs ?? 'no CONFIG_IP_VS'}`,
+  ];
+  return { kind: 'absent', evidence: why.join('; ') };
 }
 
 const scenarios: [string, () => ProxyModel][] = [
@@ -165,24 +204,43 @@ describe.skipIf(missing !== null && !process.env.CI)(
       });
     });
 
-    const noIpvs = xtIpvsMissing();
-    // Both branches assert what this kernel really does with the rule.
-    it(
-      noIpvs === null
-        ? 'the kernel loads that -m ipvs rule and iptables-save prints it back'
-        : 'without the xt_ipvs module the real restore refuses that -m ipvs rule, as on a node lacking it',
-      () => {
+    const xtIpvs = detectXtIpvs();
+    if (missing === null) console.info(`xt_ipvs on this kernel: ${xtIpvs.kind} (${xtIpvs.evidence})`);
+    // Only the case detected above runs; its name says which one it was and why.
+    if (xtIpvs.kind === 'absent') {
+      it(`xt_ipvs absent (${xtIpvs.evidence}): the real restore refuses exactly the -m ipvs rule, for the missing extension, and the rest of the same rules loads and prints back`, () => {
+        const state = lbExcludingNode();
+        const lines = state.iptablesSave.split('\n');
+        const ipvsLine = lines.findIndex((l) => l.includes(' -m ipvs ')) + 1;
+        expect(ipvsLine).toBeGreaterThan(0);
+        withNamespace((exec) => {
+          exec(['ipset', 'restore'], ipsetRestore(state.ipsets));
+          let refusal = '';
+          try {
+            exec(['iptables-restore'], state.iptablesSave);
+          } catch (e) {
+            refusal = (e as Error).message;
+          }
+          expect(refusal).toContain('Extension ipvs revision 0 not supported, missing kernel module?');
+          expect(refusal).toContain(
+            `line ${ipvsLine}: RULE_APPEND failed (No such file or directory): rule in chain KUBE-IPVS-OUT-FILTER`,
+          );
+          // Nothing else in the rules is refused: without that one line they load as written.
+          const rest = lines.filter((_, i) => i !== ipvsLine - 1).join('\n');
+          exec(['iptables-restore'], rest);
+          expect(body(exec(['iptables-save']))).toBe(body(rest));
+        });
+      });
+    } else {
+      it(`xt_ipvs ${xtIpvs.kind} (${xtIpvs.evidence}): the kernel loads the -m ipvs rule, iptables-save prints it back, and the match is registered`, () => {
         const state = lbExcludingNode();
         withNamespace((exec) => {
           exec(['ipset', 'restore'], ipsetRestore(state.ipsets));
-          if (noIpvs === null) {
-            exec(['iptables-restore'], state.iptablesSave);
-            expect(body(exec(['iptables-save']))).toBe(body(state.iptablesSave));
-          } else {
-            expect(() => exec(['iptables-restore'], state.iptablesSave)).toThrow(/RULE_APPEND failed|ipvs/);
-          }
+          exec(['iptables-restore'], state.iptablesSave);
+          expect(body(exec(['iptables-save']))).toBe(body(state.iptablesSave));
         });
-      },
-    );
+        expect(registeredMatches()).toContain('ipvs');
+      });
+    }
   },
 );

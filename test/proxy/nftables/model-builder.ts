@@ -3,6 +3,7 @@
  * written separately; these tests must not depend on it).
  */
 import type { Endpoint, NodeInfo, ProxyModel, ServicePort } from '../../../src/proxy/common/model.js';
+import { endpoint as sharedEndpoint, servicePort as sharedServicePort } from '../../helpers/service-port.js';
 
 export function endpoint(
   ip: string,
@@ -10,42 +11,11 @@ export function endpoint(
   nodeName: string,
   extra: Partial<Endpoint> = {},
 ): Endpoint {
-  return { ip, port, nodeName, ready: true, serving: true, terminating: false, podName: '', ...extra };
+  return sharedEndpoint({ ip, port, nodeName, ...extra });
 }
 
-/** Sorted by the "ip:port" string, as kube-proxy's endpoint cache orders them. */
-export function sortEndpoints(eps: Endpoint[]): Endpoint[] {
-  return [...eps].sort((a, b) => {
-    const ka = `${a.ip}:${a.port}`;
-    const kb = `${b.ip}:${b.port}`;
-    return ka < kb ? -1 : ka > kb ? 1 : 0;
-  });
-}
-
-export type ServicePortSpec = Partial<Omit<ServicePort, 'servicePortName'>> &
-  Pick<ServicePort, 'namespace' | 'name' | 'clusterIP' | 'port'>;
-
-export function servicePort(spec: ServicePortSpec): ServicePort {
-  const portName = spec.portName ?? '';
-  const affinity = spec.sessionAffinity ?? 'None';
-  return {
-    portName,
-    protocol: 'TCP',
-    type: spec.nodePort ? 'NodePort' : 'ClusterIP',
-    nodePort: 0,
-    externalIPs: [],
-    loadBalancerIPs: [],
-    loadBalancerSourceRanges: [],
-    sessionAffinity: affinity,
-    stickyMaxAgeSeconds: affinity === 'ClientIP' ? 10800 : 0,
-    externalTrafficPolicy: 'Cluster',
-    internalTrafficPolicy: 'Cluster',
-    healthCheckNodePort: 0,
-    ...spec,
-    endpoints: sortEndpoints([...(spec.endpoints ?? [])]),
-    servicePortName: `${spec.namespace}/${spec.name}${portName === '' ? '' : `:${portName}`}`,
-  };
-}
+/** The shared builder (test/helpers/service-port.ts), endpoints in kube-proxy's "ip:port" order. */
+export const servicePort = sharedServicePort;
 
 export function proxyModel(servicePorts: ServicePort[], extra: Partial<ProxyModel> = {}): ProxyModel {
   const nodes: NodeInfo[] = [
