@@ -8,6 +8,7 @@
  * Per-packet work reads and rewrites the frame in its pool slot through src/wire and
  * reuses one FiveTuple: nothing is allocated on the forwarding path.
  */
+import { readQuotedTcpSegment, readTcpSegment, tcpSegmentFrameSpec } from '../apps/segment-codec.js';
 import type { Errno, HostTransport, TcpSegment, TimerHandle } from '../apps/transport.js';
 import { TcAction, type TcProgram, TcResult } from '../proxy/common/datapath.js';
 import { NF_HOOK_NAMES, NfHook } from '../proxy/common/packet-meta.js';
@@ -34,8 +35,6 @@ import {
   PARSE_STATUS_TEXT,
   ParseStatus,
   parseFiveTuple,
-  parseTcpOptions,
-  readU32,
   verifyIpv4HeaderChecksum,
   verifyTcpChecksum,
   writeIcmpUnreachableFrame,
@@ -207,23 +206,12 @@ export class Host implements HostTransport {
     const pool = this.network.pool;
     const slot = pool.acquire();
     const frame = pool.view(slot);
-    // MACs are filled after routing; write placeholders now.
-    const len = writeTcpFrame(frame, 0, {
-      srcMac: ZERO_MAC,
-      dstMac: ZERO_MAC,
-      src: seg.src,
-      dst,
-      sport: seg.sport,
-      dport,
-      seq: seg.seq,
-      ack: seg.ack,
-      flags: seg.flags,
-      window: seg.window,
-      options: seg.options,
-      payload: seg.payload,
-      id: seg.ipId ?? 0,
-      ttl: 64,
-    });
+    // MACs are filled after routing; write placeholders now. The socket-LB may have
+    // changed the destination; IP defaults (TTL 64) come from the wire builder.
+    const spec = tcpSegmentFrameSpec(seg, ZERO_MAC, ZERO_MAC);
+    spec.dst = dst;
+    spec.dport = dport;
+    const len = writeTcpFrame(frame, 0, spec);
     pool.lengths[slot] = len;
     this.output(slot);
   }
@@ -560,7 +548,7 @@ export class Host implements HostTransport {
         this.dropSlot(slot, DropReason.TCP_CSUM);
         return;
       }
-      const seg = readSegment(frame, ft);
+      const seg = readTcpSegment(frame, ft);
       if (this.sockets !== null) this.sockets.untranslate(seg, seg.dport);
       pool.release(slot);
       this.countDelivered();
@@ -575,7 +563,7 @@ export class Host implements HostTransport {
       return;
     }
     if (ft.proto === IpProtocol.ICMP && ft.icmpType === ICMP_DEST_UNREACH) {
-      const quoted = readQuotedTcp(frame, ft);
+      const quoted = readQuotedTcpSegment(frame, ft);
       pool.release(slot);
       if (quoted === null || this.tcp === null) {
         this.drops.add(DropReason.ICMP_NO_SOCKET);
@@ -672,47 +660,6 @@ export class Host implements HostTransport {
 }
 
 const ZERO_MAC = new Uint8Array(6);
-
-/** The TCP segment in a validated frame, as the apps see it (payload copied: the slot is recycled). */
-function readSegment(frame: Uint8Array, ft: FiveTuple): TcpSegment {
-  const l4 = ft.l4Offset;
-  const dataOffset = (frame[l4 + 12] >>> 4) * 4;
-  const opts = parseTcpOptions(frame, l4 + 20, l4 + dataOffset);
-  return {
-    src: ft.saddr,
-    dst: ft.daddr,
-    sport: ft.sport,
-    dport: ft.dport,
-    seq: readU32(frame, l4 + 4),
-    ack: readU32(frame, l4 + 8),
-    flags: ((frame[l4 + 12] & 1) << 8) | frame[l4 + 13],
-    window: (frame[l4 + 14] << 8) | frame[l4 + 15],
-    options: opts.ok ? opts.options : [],
-    payload: frame.slice(l4 + dataOffset, l4 + ft.l4Length),
-  };
-}
-
-/** The TCP header quoted in an ICMP error (IP header + at least 8 bytes), or null. */
-function readQuotedTcp(frame: Uint8Array, ft: FiveTuple): TcpSegment | null {
-  const inner = ft.l4Offset + 8;
-  const end = ft.ipOffset + ft.ipTotalLength;
-  if (inner + 20 > end || frame[inner] >>> 4 !== 4) return null;
-  const ihl = (frame[inner] & 0x0f) * 4;
-  if (frame[inner + 9] !== IpProtocol.TCP || inner + ihl + 8 > end) return null;
-  const l4 = inner + ihl;
-  return {
-    src: readU32(frame, inner + 12),
-    dst: readU32(frame, inner + 16),
-    sport: (frame[l4] << 8) | frame[l4 + 1],
-    dport: (frame[l4 + 2] << 8) | frame[l4 + 3],
-    seq: readU32(frame, l4 + 4),
-    ack: 0,
-    flags: 0,
-    window: 0,
-    options: [],
-    payload: new Uint8Array(0),
-  };
-}
 
 function saveTuple(ft: FiveTuple): FiveTuple {
   return { ...ft };
