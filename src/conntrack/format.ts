@@ -14,7 +14,7 @@
 import { formatIPv4 } from '../util/ipv4.js';
 import { IpProtocol } from '../wire/ip-protocol.js';
 import { CtStatus } from './constants.js';
-import type { ConntrackTable } from './table.js';
+import { asConnId, type ConntrackTable } from './table.js';
 import { TCP_CT_STATE_NAMES } from './tcp-state.js';
 import { protoName } from './tuple.js';
 
@@ -52,7 +52,7 @@ export function formatConntrackList(ct: ConntrackTable, nowNs: number): { stdout
   let stdout = '';
   let shown = 0;
   for (let c = 0; c < ct.max; c++) {
-    if (!ct.isListed(c, nowNs)) continue;
+    if (!ct.isListed(asConnId(c), nowNs)) continue;
     stdout += `${formatConntrackEntry(ct, c, nowNs)}\n`;
     shown++;
   }

@@ -19,6 +19,10 @@ export {
 export { CONNTRACK_TOOLS_VERSION, formatConntrackEntry, formatConntrackList } from './format.js';
 export { selectSnatPort } from './nat.js';
 export {
+  asConnId,
+  asConnRef,
+  type ConnId,
+  type ConnRef,
   ConntrackConfigError,
   type ConntrackOptions,
   ConntrackTable,

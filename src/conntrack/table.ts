@@ -91,13 +91,36 @@ const enum TcpPacketVerdict {
   ACCEPT_AND_KILL = 3,
 }
 
+/**
+ * A packet reference: `(conn << 1) | dir` (>= 0), or a negative `track` result
+ * (CT_TRACK_INVALID / CT_TRACK_DROP). Branded so it cannot be confused with a ConnId:
+ * both are plain numbers at run time, so the brand costs nothing on the hot path.
+ */
+export type ConnRef = number & { readonly __brand: 'ConnRef' };
+
+/** A connection id: the slot of one connection in the table's arrays. */
+export type ConnId = number & { readonly __brand: 'ConnId' };
+
+/**
+ * Asserts that `n` is a packet reference. Only for values that came from `track`/`find`
+ * and were stored as plain numbers (typed arrays, packet metadata).
+ */
+export function asConnRef(n: number): ConnRef {
+  return n as ConnRef;
+}
+
+/** Asserts that `n` is a connection id (a slot index, e.g. while walking the table). */
+export function asConnId(n: number): ConnId {
+  return n as ConnId;
+}
+
 /** The connection id of a packet reference. */
-export function connOf(ref: number): number {
-  return ref >>> 1;
+export function connOf(ref: ConnRef): ConnId {
+  return (ref >>> 1) as ConnId;
 }
 
 /** The direction (CtDir) of a packet reference. */
-export function dirOf(ref: number): number {
+export function dirOf(ref: ConnRef): number {
   return ref & 1;
 }
 
@@ -220,7 +243,7 @@ export class ConntrackTable {
     proto: number,
     tcpFlags: number,
     nowNs: number,
-  ): number {
+  ): ConnRef {
     const ports = packPorts(sport, dport);
     const e = this.tuples.lookupWords(saddr, daddr, ports, proto);
     if (e >= 0) {
@@ -233,19 +256,19 @@ export class ConntrackTable {
         this.stats[CtStat.FOUND]++;
         const dir = ref & 1;
         const verdict = this.handlePacket(conn, dir, tcpFlags, nowNs);
-        if (verdict === TcpPacketVerdict.INVALID) return this.invalid();
+        if (verdict === TcpPacketVerdict.INVALID) return this.invalid() as ConnRef;
         if (verdict !== TcpPacketVerdict.REOPEN) {
           this.ctState =
             dir === 1 || this.status[conn] & CtStatus.SEEN_REPLY ? CtState.ESTABLISHED : CtState.NEW;
           if (dir === 1) this.status[conn] |= CtStatus.SEEN_REPLY;
           this.use[conn]++;
           if (verdict === TcpPacketVerdict.ACCEPT_AND_KILL) this.kill(conn);
-          return ref;
+          return ref as ConnRef;
         }
         this.kill(conn);
       }
     }
-    return this.trackNew(saddr, daddr, ports, proto, tcpFlags, nowNs);
+    return this.trackNew(saddr, daddr, ports, proto, tcpFlags, nowNs) as ConnRef;
   }
 
   /**
@@ -254,7 +277,7 @@ export class ConntrackTable {
    * taken (counted as insert_failed; the connection is discarded). Releases the packet's reference.
    * A negative `ref` (INVALID/DROP result of `track`) is accepted as a no-op returning 0.
    */
-  confirm(ref: number, _nowNs: number): number {
+  confirm(ref: ConnRef, _nowNs: number): number {
     if (!this.holdsConnection(ref)) return 0;
     const conn = ref >>> 1;
     const st = this.status[conn];
@@ -301,7 +324,7 @@ export class ConntrackTable {
   }
 
   /** The packet holding `ref` was dropped (or consumed) before confirmation. */
-  release(ref: number): void {
+  release(ref: ConnRef): void {
     if (this.holdsConnection(ref)) this.put(ref >>> 1);
   }
 
@@ -317,7 +340,7 @@ export class ConntrackTable {
    * `port` 0 keeps the original destination port (`--to-destination addr`). ICMP ignores
    * the port. Returns 0, NAT_ERR_CONFIRMED or NAT_ERR_BAD_CONN.
    */
-  setDnat(conn: number, addr: number, port: number): number {
+  setDnat(conn: ConnId, addr: number, port: number): number {
     const err = this.checkNatTarget(conn);
     if (err < 0) return err;
     this.replySaddr[conn] = addr >>> 0;
@@ -336,7 +359,7 @@ export class ConntrackTable {
    * ranges). `flags`: NAT_RANGE_PROTO_RANDOM / NAT_RANGE_PROTO_RANDOM_FULLY.
    * Call after any DNAT. Returns the chosen port (ICMP: id), or a NAT_ERR_* code (NAT_ERR_BAD_RANGE for an empty range).
    */
-  setSnat(conn: number, addr: number, minPort: number, maxPort: number, flags: number): number {
+  setSnat(conn: ConnId, addr: number, minPort: number, maxPort: number, flags: number): number {
     const err = this.checkNatTarget(conn);
     if (err < 0) return err;
     const specified = !(minPort === 0 && maxPort === 0);
@@ -368,7 +391,7 @@ export class ConntrackTable {
    * True while the packet's connection is unconfirmed, i.e. this is the first packet of a
    * new connection: only then do the nat chains run (and setDnat/setSnat apply).
    */
-  isUnconfirmed(ref: number): boolean {
+  isUnconfirmed(ref: ConnRef): boolean {
     return ref >= 0 && (this.status[ref >>> 1] & CtStatus.CONFIRMED) === 0;
   }
 
@@ -378,38 +401,38 @@ export class ConntrackTable {
   }
 
   /** At a destination-manip hook (PREROUTING, OUTPUT): must this packet's destination be rewritten? */
-  needsDstRewrite(ref: number): boolean {
+  needsDstRewrite(ref: ConnRef): boolean {
     const st = this.status[ref >>> 1];
     return (ref & 1) === 0 ? (st & CtStatus.DST_NAT) !== 0 : (st & CtStatus.SRC_NAT) !== 0;
   }
 
   /** At a source-manip hook (POSTROUTING, INPUT): must this packet's source be rewritten? */
-  needsSrcRewrite(ref: number): boolean {
+  needsSrcRewrite(ref: ConnRef): boolean {
     const st = this.status[ref >>> 1];
     return (ref & 1) === 0 ? (st & CtStatus.SRC_NAT) !== 0 : (st & CtStatus.DST_NAT) !== 0;
   }
 
   /** Destination address the packet carries after NAT (the other direction's tuple, inverted). */
-  natDaddr(ref: number): number {
+  natDaddr(ref: ConnRef): number {
     const c = ref >>> 1;
     return (ref & 1) === 0 ? this.replySaddr[c] : this.origSaddr[c];
   }
 
   /** Destination port after NAT (ICMP: the echo id). */
-  natDport(ref: number): number {
+  natDport(ref: ConnRef): number {
     const c = ref >>> 1;
     const otherPorts = (ref & 1) === 0 ? this.replyPorts[c] : this.origPorts[c];
     return otherPorts >>> 16;
   }
 
   /** Source address after NAT. */
-  natSaddr(ref: number): number {
+  natSaddr(ref: ConnRef): number {
     const c = ref >>> 1;
     return (ref & 1) === 0 ? this.replyDaddr[c] : this.origDaddr[c];
   }
 
   /** Source port after NAT (ICMP: the echo id). */
-  natSport(ref: number): number {
+  natSport(ref: ConnRef): number {
     const c = ref >>> 1;
     const otherPorts = (ref & 1) === 0 ? this.replyPorts[c] : this.origPorts[c];
     return this.proto[c] === IpProtocol.ICMP ? otherPorts >>> 16 : otherPorts & 0xffff;
@@ -417,12 +440,12 @@ export class ConntrackTable {
 
   // ------------------------------------------------------------------ control
 
-  setMark(conn: number, mark: number): void {
+  setMark(conn: ConnId, mark: number): void {
     this.mark[conn] = mark >>> 0;
   }
 
   /** True for a confirmed, live connection that `conntrack -L` would list at `nowNs`. */
-  isListed(conn: number, nowNs: number): boolean {
+  isListed(conn: ConnId, nowNs: number): boolean {
     return (
       this.allocated[conn] === 1 &&
       (this.status[conn] & (CtStatus.CONFIRMED | CtStatus.DYING)) === CtStatus.CONFIRMED &&
@@ -431,11 +454,11 @@ export class ConntrackTable {
   }
 
   /** Packet reference for a tuple without touching state or counters, or −1 (control plane, tests). */
-  find(saddr: number, daddr: number, sport: number, dport: number, proto: number, nowNs: number): number {
+  find(saddr: number, daddr: number, sport: number, dport: number, proto: number, nowNs: number): ConnRef {
     const e = this.tuples.peekWords(saddr, daddr, packPorts(sport, dport), proto);
-    if (e < 0) return -1;
+    if (e < 0) return -1 as ConnRef;
     const ref = this.tuples.values[e];
-    return this.expiresNs[ref >>> 1] > nowNs ? ref : -1;
+    return (this.expiresNs[ref >>> 1] > nowNs ? ref : -1) as ConnRef;
   }
 
   /** The kernel's GC worker: removes every expired confirmed connection; returns how many. */
@@ -462,7 +485,7 @@ export class ConntrackTable {
   }
 
   /** `conntrack -D` for one connection: unhash it now (it is freed once no packet holds it). */
-  delete(conn: number): boolean {
+  delete(conn: ConnId): boolean {
     return this.allocated[conn] === 1 && this.kill(conn);
   }
 

@@ -163,7 +163,18 @@ function conntrackOfConnection(
   for (const node of sim.topology.nodes.keys()) {
     if (mode === 'ebpf') {
       if (firstRx === undefined || firstTx === undefined) continue;
-      const lines = ebpfConntrackLines(sim.rules(node).split('\n'), firstRx.dst, firstTx.dst, firstRx.src);
+      // `cilium-dbg bpf ct list global` (what dpsim conntrack -L prints in eBPF mode): the
+      // entries naming the client's address and port; the raw CT map entries otherwise.
+      const [clientIp, clientPort] = firstRx.src.split(':');
+      const port = new RegExp(`:${clientPort}\\b`);
+      const listed = sim
+        .conntrackList(node)
+        .split('\n')
+        .filter((l) => l.startsWith('TCP ') && l.includes(`${clientIp}:`) && port.test(l));
+      const lines =
+        listed.length > 0
+          ? listed
+          : ebpfConntrackLines(sim.rules(node).split('\n'), firstRx.dst, firstTx.dst, firstRx.src);
       if (lines.length > 0) out.set(node, lines.join('\n'));
       continue;
     }

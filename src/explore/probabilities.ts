@@ -69,12 +69,14 @@ function ebpfProbabilities(dump: readonly string[], sp: ServicePort): RuleProbab
   // Backend id → address from cilium_lb4_backends, then the frontend's slots.
   const backends = new Map<string, string>();
   const slots: string[] = [];
+  let maglev = false;
   let map = '';
   for (const line of dump) {
     const h = /^# bpftool map dump pinned \S*\/(\S+)$/.exec(line);
     if (h !== null) map = h[1];
     const m = /^key: ([0-9a-f ]+?)\s+value: ([0-9a-f ]+)$/.exec(line);
     if (m === null) continue;
+    if (map.startsWith('cilium_lb4_maglev')) maglev = true;
     const key = m[1].replace(/\s+/g, '');
     const value = m[2].replace(/\s+/g, '');
     if (map.startsWith('cilium_lb4_backends')) {
@@ -90,7 +92,12 @@ function ebpfProbabilities(dump: readonly string[], sp: ServicePort): RuleProbab
     const ep = backends.get(id);
     if (ep !== undefined) byEndpoint.set(ep, (byEndpoint.get(ep) ?? 0) + 1 / slots.length);
   }
-  return { source: 'cilium_lb4_services_v2 backend slots (one slot per backend)', byEndpoint };
+  return {
+    source: maglev
+      ? 'Maglev: cilium_lb4_maglev picks the backend (its lookup table is not in the dump; backend slots of cilium_lb4_services_v2 shown)'
+      : 'cilium_lb4_services_v2 backend slots, one picked at random',
+    byEndpoint,
+  };
 }
 
 export function ruleProbabilities(mode: string, dump: readonly string[], sp: ServicePort): RuleProbabilities {

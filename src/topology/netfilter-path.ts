@@ -20,6 +20,8 @@
 
 import { CtState } from '../conntrack/constants.js';
 import {
+  asConnRef,
+  type ConnRef,
   type ConntrackTable,
   CT_TRACK_DROP,
   CT_TRACK_INVALID,
@@ -53,7 +55,7 @@ export class NodeNetfilter {
   readonly meta: PacketMeta = newPacketMeta();
   readonly result = new HookResult();
   /** Conntrack reference of the packet being processed (or CT_TRACK_INVALID). */
-  ref = CT_TRACK_INVALID;
+  ref: ConnRef = asConnRef(CT_TRACK_INVALID);
   /** True when the current packet created its connection (nat rules apply). */
   firstPacket = false;
   /** Rules examined for the current packet across hooks (iptables' linear cost). */
@@ -157,7 +159,7 @@ export class NodeNetfilter {
         const flags = r.natRandomFully ? NAT_RANGE_PROTO_RANDOM_FULLY : 0;
         if (ct.setSnat(connOf(ref), addr, r.natPortMin, r.natPortMax, flags) < 0) {
           ct.release(ref);
-          this.ref = CT_TRACK_INVALID;
+          this.ref = asConnRef(CT_TRACK_INVALID);
           return PathVerdict.NAT_FAILED;
         }
       }
@@ -177,7 +179,7 @@ export class NodeNetfilter {
   /** The packet was dropped or consumed before confirmation: release its conntrack reference. */
   abandon(): void {
     if (this.ref >= 0) this.conntrack.release(this.ref);
-    this.ref = CT_TRACK_INVALID;
+    this.ref = asConnRef(CT_TRACK_INVALID);
   }
 
   /** `--ctstate DNAT/SNAT` reflect the bindings made at earlier hooks (KUBE-FIREWALL tests `! --ctstate DNAT`). */
@@ -193,7 +195,7 @@ export class NodeNetfilter {
 
   private confirm(nowNs: number): PathVerdict {
     const ref = this.ref;
-    this.ref = CT_TRACK_INVALID;
+    this.ref = asConnRef(CT_TRACK_INVALID);
     if (ref < 0) return PathVerdict.CONTINUE;
     return this.conntrack.confirm(ref, nowNs) === CT_TRACK_DROP
       ? PathVerdict.NAT_FAILED

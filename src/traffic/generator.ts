@@ -8,17 +8,20 @@
  * network's frame pool and sent by the source host (`Host.output`: routing, the node's
  * netfilter or tc programs, NAT, every link) — the pump carries it to the backend pod.
  *
- * TCP stays honest with a real handshake and one-way data: a flow's first packet is a SYN;
- * the backend pod's own TCP stack answers SYN-ACK, which comes back through the reverse NAT
- * to the source, where the generator (not the source's stack) takes it and answers the
- * handshake's ACK. Later packets of the flow are in-window ACK segments without payload, so
- * the pod's stack accepts them silently (no reply traffic) and conntrack sees an ESTABLISHED
- * connection; a flow that was reset (RST or ICMP error) sends a fresh SYN when picked again.
+ * TCP stays honest, so a capture of the run reads as clean TCP: a flow's first packet is a
+ * SYN; the backend pod's own TCP stack answers SYN-ACK, which comes back through the reverse
+ * NAT to the source, where the generator (not the source's stack) takes it and answers the
+ * handshake's ACK. Each later pick of the flow sends one HTTP/1.1 request (real payload, PSH),
+ * the pod's HTTP responder answers it on the same keep-alive connection, and the generator
+ * acknowledges every segment of the answer with the exact sequence numbers. A flow that was
+ * reset (RST or ICMP error) sends a fresh SYN when picked again. At the end every established
+ * flow is closed as curl closes: FIN from the source, the pod's FIN, the last ACK.
  *
  * Attribution: a flow's initial sequence number is 2·(flow index), so the pod that receives
- * a segment knows which flow it belongs to whatever NAT happened on the way (NAT never
- * touches sequence numbers). That gives the per-backend distribution without trusting the
- * proxy's own bookkeeping.
+ * the SYN knows which flow it is whatever NAT happened on the way (NAT never touches sequence
+ * numbers); it remembers the flow by the (NATed) source address and port it sees on its own
+ * port, for the flow's later segments. That gives the per-backend distribution without
+ * trusting the proxy's own bookkeeping.
  *
  * Packets are injected in a closed loop (each one after the previous has been delivered or
  * dropped), or, with `rate`, at fixed simulated-time intervals with frames overlapping.
@@ -47,6 +50,10 @@ const enum FlowState {
   SYN_SENT = 1,
   ESTABLISHED = 2,
   RESET = 3,
+  /** The source sent its FIN (end of the run). */
+  CLOSING = 4,
+  /** Both FINs exchanged. */
+  CLOSED = 5,
 }
 
 export class LoadError extends Error {
@@ -112,11 +119,16 @@ export interface LoadReport {
   };
   readonly packets: {
     readonly requested: number;
-    /** Every packet the generator sent: the N picks plus the handshake ACKs. */
+    /** The N picks plus the handshake ACKs (what Mpps counts). */
     readonly injected: number;
     readonly syn: number;
     readonly handshakeAcks: number;
+    /** Picks on an established flow: one HTTP request each. */
     readonly data: number;
+    /** ACKs the sources sent for the pods' answers (and their FINs); not in `injected`. */
+    readonly replyAcks: number;
+    /** FINs that closed the established flows after the run; not in `injected`. */
+    readonly fins: number;
     /** Picks skipped because the flow's source pod had been deleted by churn. */
     readonly skippedSourceGone: number;
     /** Generator segments that reached a backend pod's TCP stack. */
@@ -158,6 +170,8 @@ interface Backend {
   readonly node: string;
   flows: number;
   packets: number;
+  /** Per port of the pod: the flow behind each (source address · 65536 + source port) it saw a SYN from. */
+  readonly peers: Map<number, Map<number, number>>;
 }
 
 /** Frontends a source can use for one Service port. */
@@ -226,6 +240,13 @@ export class LoadGenerator {
   private readonly flowService: Uint16Array;
   private readonly flowState: Uint8Array;
   private readonly flowServerIsn: Uint32Array;
+  /** The source's next sequence number, and the next one it expects from the pod (its ACK). */
+  private readonly flowClientNext: Uint32Array;
+  private readonly flowServerNext: Uint32Array;
+  /** The HTTP request a flow sends, per service. */
+  private readonly requests: Uint8Array[] = [];
+  /** Once the run is over (closing the flows), segments are no longer counted at the backends. */
+  private closing = false;
   private readonly flowBackend: Int32Array;
   private readonly spec: TcpFrameSpec;
 
@@ -237,6 +258,8 @@ export class LoadGenerator {
   private delivered = 0;
   private resets = 0;
   private atBackends = 0;
+  private replyAcks = 0;
+  private fins = 0;
 
   constructor(sim: Simulation, options: LoadOptions) {
     if (!Number.isInteger(options.flows) || options.flows < 1)
@@ -259,6 +282,8 @@ export class LoadGenerator {
     this.flowService = new Uint16Array(f);
     this.flowState = new Uint8Array(f);
     this.flowServerIsn = new Uint32Array(f);
+    this.flowClientNext = new Uint32Array(f);
+    this.flowServerNext = new Uint32Array(f);
     this.flowBackend = new Int32Array(f).fill(-1);
     this.spec = {
       srcMac: ZERO_MAC,
@@ -284,7 +309,17 @@ export class LoadGenerator {
     );
     if (servicePorts.length === 0)
       throw new LoadError('the scenario has no TCP Service to send traffic to (besides default/kubernetes)');
-    for (const sp of servicePorts) this.serviceNames.push(sp.servicePortName);
+    for (const sp of servicePorts) {
+      this.serviceNames.push(sp.servicePortName);
+      this.requests.push(
+        new Uint8Array(
+          Buffer.from(
+            `GET / HTTP/1.1\r\nHost: ${sp.name}.${sp.namespace}\r\nUser-Agent: dpsim-load\r\nAccept: */*\r\n\r\n`,
+            'latin1',
+          ),
+        ),
+      );
+    }
     const nodeIps = sim.model.nodes.map((n) => n.ip);
     const hosts: [string, Host][] = [['client', sim.topology.client]];
     for (const [key, pod] of [...sim.topology.pods].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
@@ -342,7 +377,7 @@ export class LoadGenerator {
       if (this.backendOf.has(pod)) continue;
       const node = t.podVeths.get(key)?.host.name ?? '';
       const index = this.backends.length;
-      this.backends.push({ host: pod, pod: key, node, flows: 0, packets: 0 });
+      this.backends.push({ host: pod, pod: key, node, flows: 0, packets: 0, peers: new Map() });
       this.backendOf.set(pod, index);
       // A pod that is also a source keeps the generator's receiver outermost.
       const outer = pod.tcp;
@@ -371,18 +406,32 @@ export class LoadGenerator {
   }
 
   countAtBackend(backend: number, seg: TcpSegment): void {
-    if ((seg.flags & (TcpFlag.RST | TcpFlag.FIN)) !== 0) return;
-    const f = this.flowOfSequence(seg.seq);
-    if (f < 0) return;
+    if (this.closing || (seg.flags & (TcpFlag.RST | TcpFlag.FIN)) !== 0) return;
     const b = this.backends[backend];
-    this.atBackends++;
+    // The pod sees the flow by its (NATed) source on its own port: remembered at the SYN.
+    const peerKey = seg.src * 65536 + seg.sport;
+    let byPort = b.peers.get(seg.dport);
     if ((seg.flags & TcpFlag.SYN) !== 0) {
+      const f = this.flowOfSequence(seg.seq);
+      if (f < 0) return;
+      if (byPort === undefined) {
+        byPort = new Map();
+        b.peers.set(seg.dport, byPort);
+      }
+      byPort.set(peerKey, f);
+      this.atBackends++;
       if (this.flowBackend[f] === backend) return; // a retransmitted SYN
       this.flowBackend[f] = backend;
       b.flows++;
       this.delivered++;
       this.serviceBackendFlows[this.flowService[f]][backend]++;
     } else {
+      const f = byPort?.get(peerKey);
+      if (f === undefined) return;
+      // The picks: the handshake's ACK (it acknowledges the SYN-ACK alone) and the requests;
+      // not the ACKs of the pod's answers.
+      if (seg.payload.length === 0 && seg.ack !== (this.flowServerIsn[f] + 1) >>> 0) return;
+      this.atBackends++;
       b.packets++;
       this.serviceBackendPackets[this.flowService[f]][backend]++;
     }
@@ -404,6 +453,8 @@ export class LoadGenerator {
       if (this.flowState[f] === FlowState.SYN_SENT) {
         this.flowState[f] = FlowState.ESTABLISHED;
         this.flowServerIsn[f] = seg.seq;
+        this.flowServerNext[f] = (seg.seq + 1) >>> 0;
+        this.flowClientNext[f] = (2 * f + 1) >>> 0;
         this.established++;
       }
       // The handshake's ACK (also re-sent for a retransmitted SYN-ACK, as TCP does).
@@ -411,6 +462,17 @@ export class LoadGenerator {
         this.send(f, TcpFlag.ACK);
         this.handshakeAcks++;
       }
+      return true;
+    }
+    // The pod's answer (or its FIN): acknowledged segment by segment, as the client's TCP would.
+    const state = this.flowState[f];
+    const fin = (seg.flags & TcpFlag.FIN) !== 0 ? 1 : 0;
+    if ((state === FlowState.ESTABLISHED || state === FlowState.CLOSING) && seg.payload.length + fin > 0) {
+      if (seg.seq === this.flowServerNext[f])
+        this.flowServerNext[f] = (seg.seq + seg.payload.length + fin) >>> 0;
+      this.send(f, TcpFlag.ACK);
+      this.replyAcks++;
+      if (fin === 1 && state === FlowState.CLOSING) this.flowState[f] = FlowState.CLOSED;
     }
     return true;
   }
@@ -426,7 +488,7 @@ export class LoadGenerator {
   }
 
   /** Writes flow f's next segment into a pool slot and sends it from its source host. */
-  private send(f: number, flags: number): void {
+  private send(f: number, flags: number, payload?: Uint8Array): void {
     const src = this.sources[this.flowSource[f]];
     const spec = this.spec;
     spec.src = src.addr;
@@ -437,10 +499,13 @@ export class LoadGenerator {
       spec.seq = (2 * f) >>> 0;
       spec.ack = 0;
     } else {
-      spec.seq = (2 * f + 1) >>> 0;
-      spec.ack = (this.flowServerIsn[f] + 1) >>> 0;
+      spec.seq = this.flowClientNext[f];
+      spec.ack = this.flowServerNext[f];
+      const length = (payload?.length ?? 0) + ((flags & TcpFlag.FIN) !== 0 ? 1 : 0);
+      this.flowClientNext[f] = (spec.seq + length) >>> 0;
     }
     spec.flags = flags;
+    spec.payload = payload;
     const pool = this.sim.network.pool;
     const slot = pool.acquire();
     pool.lengths[slot] = writeTcpFrame(pool.view(slot), 0, spec);
@@ -456,7 +521,7 @@ export class LoadGenerator {
     }
     const state = this.flowState[f];
     if (state === FlowState.ESTABLISHED) {
-      this.send(f, TcpFlag.ACK);
+      this.send(f, TcpFlag.ACK | TcpFlag.PSH, this.requests[this.flowService[f]]);
       this.data++;
       return;
     }
@@ -464,6 +529,24 @@ export class LoadGenerator {
     this.flowState[f] = FlowState.SYN_SENT;
     this.send(f, TcpFlag.SYN);
     this.syn++;
+  }
+
+  /**
+   * Closes every established flow as curl closes its connection: FIN from the source; the
+   * pod's stack acknowledges, its responder closes too, and the source acknowledges that FIN.
+   */
+  closeFlows(): void {
+    this.closing = true;
+    for (let f = 0; f < this.flows; f++) {
+      if (this.flowState[f] !== FlowState.ESTABLISHED) continue;
+      const src = this.sources[this.flowSource[f]];
+      if (src.host.kind === 'pod' && !this.sim.topology.pods.has(src.name.slice(4))) continue;
+      this.flowState[f] = FlowState.CLOSING;
+      this.send(f, TcpFlag.FIN | TcpFlag.ACK);
+      this.fins++;
+      if ((this.fins & 255) === 0) this.sim.settle();
+    }
+    this.sim.settle();
   }
 
   // ------------------------------------------------------------ bursts (benchmarks)
@@ -538,6 +621,12 @@ export class LoadGenerator {
     o.onProgress?.(total, total);
     const injected = this.syn + this.handshakeAcks + this.data;
     const traversals = net.transmissions - startTraversals;
+    const simulatedSeconds = (net.nowNs - startNs) / 1e9;
+    // Occupancy and shares while the flows are open; then they are closed, so the pods'
+    // sockets and a capture end cleanly.
+    const conntrack = this.occupancy();
+    const services = this.distributions();
+    this.closeFlows();
     let opened = 0;
     for (let f = 0; f < this.flows; f++) if (this.flowState[f] !== FlowState.UNOPENED) opened++;
     return {
@@ -558,6 +647,8 @@ export class LoadGenerator {
         syn: this.syn,
         handshakeAcks: this.handshakeAcks,
         data: this.data,
+        replyAcks: this.replyAcks,
+        fins: this.fins,
         skippedSourceGone: this.skipped,
         deliveredToBackends: this.atBackends,
       },
@@ -565,10 +656,10 @@ export class LoadGenerator {
       mpps: wallSeconds > 0 ? injected / wallSeconds / 1e6 : 0,
       interfaceTraversals: traversals,
       traversalsPerSecond: wallSeconds > 0 ? traversals / wallSeconds : 0,
-      simulatedSeconds: (net.nowNs - startNs) / 1e9,
+      simulatedSeconds,
       drops: net.drops.toRecord(),
-      services: this.distributions(),
-      conntrack: this.occupancy(),
+      services,
+      conntrack,
       churn: applied,
     };
   }

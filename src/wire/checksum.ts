@@ -166,6 +166,48 @@ export function checksumReplace32(check: number, oldValue: number, newValue: num
   return sum === 0 ? 0 : ~sum & 0xffff;
 }
 
+/** Width in bytes of an IP address as it sits in a header and pseudo-header: 4 (IPv4) or 16 (IPv6). */
+export type AddressWidth = 4 | 16;
+
+/**
+ * checksumReplace32 for an address of any width: the new checksum after the `width` bytes
+ * at `buf[oldAt..)` are replaced by `newAddr[newAt..)`. Call it before writing the new bytes.
+ * For width 4 the result equals checksumReplace32 (one fold argument: at most 1 + 16 terms of
+ * 16 bits, so two end-around folds suffice, as there).
+ */
+export function checksumReplaceAddress(
+  check: number,
+  buf: Uint8Array,
+  oldAt: number,
+  newAddr: Uint8Array,
+  newAt: number,
+  width: AddressWidth,
+): number {
+  let sum = ~check & 0xffff;
+  for (let i = 0; i < width; i += 2) {
+    sum +=
+      (~((buf[oldAt + i] << 8) | buf[oldAt + i + 1]) & 0xffff) +
+      ((newAddr[newAt + i] << 8) | newAddr[newAt + i + 1]);
+  }
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  return sum === 0 ? 0 : ~sum & 0xffff;
+}
+
+/** checksumReplaceAddress for a UDP checksum field (0 stays 0; a computed 0 is sent as 0xffff). */
+export function udpChecksumReplaceAddress(
+  check: number,
+  buf: Uint8Array,
+  oldAt: number,
+  newAddr: Uint8Array,
+  newAt: number,
+  width: AddressWidth,
+): number {
+  if (check === 0) return 0;
+  const next = checksumReplaceAddress(check, buf, oldAt, newAddr, newAt, width);
+  return next === 0 ? 0xffff : next;
+}
+
 /**
  * checksumReplace16 for a UDP checksum field: 0 means "no checksum" and must stay 0
  * (what BPF's BPF_F_MARK_MANGLED_0 does), and a computed 0 is sent as 0xffff.

@@ -15,11 +15,14 @@
  */
 import { readU16, readU32, writeU16, writeU32 } from './bytes.js';
 import {
+  type AddressWidth,
   checksumAfterTtlDecrement,
   checksumReplace16,
   checksumReplace32,
+  checksumReplaceAddress,
   udpChecksumReplace16,
   udpChecksumReplace32,
+  udpChecksumReplaceAddress,
 } from './checksum.js';
 import { IcmpField } from './icmp.js';
 import { IpProtocol } from './ip-protocol.js';
@@ -229,6 +232,48 @@ export function natIpv4EndpointAt(
       udpChecksumReplace16(udpChecksumReplace32(old, oldAddr >>> 0, newAddr >>> 0), oldPort, newPort),
     );
   }
+}
+
+/** No checksum field at this place: IPv6 has no header checksum; ICMP and non-first fragments no pseudo-header. */
+export const NO_CHECKSUM = -1;
+
+/**
+ * Sets the `width`-byte address at `addrAt` (IPv4 or IPv6, source or destination) to
+ * `newAddr[newAt..)`, patching the IPv4 header checksum at `ipCheckAt` and the TCP/UDP
+ * checksum at `l4CheckAt`, whose pseudo-header holds the address (pass NO_CHECKSUM for
+ * either when there is none: IPv6 headers; ICMP, non-first fragments). `protocol` picks
+ * the UDP rule (a checksum of 0 means none and stays 0). The width-generic form of
+ * rewriteIpv4AddrAt, which stays the IPv4 hot-path entry point taking the address as a number.
+ */
+export function rewriteAddrAt(
+  frame: Uint8Array,
+  addrAt: number,
+  newAddr: Uint8Array,
+  newAt: number,
+  width: AddressWidth,
+  ipCheckAt: number,
+  l4CheckAt: number,
+  protocol: number,
+): void {
+  if (ipCheckAt !== NO_CHECKSUM) {
+    writeU16(
+      frame,
+      ipCheckAt,
+      checksumReplaceAddress(readU16(frame, ipCheckAt), frame, addrAt, newAddr, newAt, width),
+    );
+  }
+  if (l4CheckAt !== NO_CHECKSUM) {
+    const old = readU16(frame, l4CheckAt);
+    writeU16(
+      frame,
+      l4CheckAt,
+      protocol === IpProtocol.UDP
+        ? udpChecksumReplaceAddress(old, frame, addrAt, newAddr, newAt, width)
+        : checksumReplaceAddress(old, frame, addrAt, newAddr, newAt, width),
+    );
+  }
+  // A byte loop, not frame.set(subarray): no view allocated per packet.
+  for (let i = 0; i < width; i++) frame[addrAt + i] = newAddr[newAt + i];
 }
 
 /** Sets the IPv4 address at `ip + field` (SRC or DST), patching the IP and TCP/UDP checksums. */

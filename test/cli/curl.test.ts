@@ -24,6 +24,15 @@ describe('dpsim curl: URLs as curl takes them', () => {
     expect(r.stderr).toBe('');
   });
 
+  it.each(['iptables', 'nftables', 'ipvs', 'ebpf'])(
+    '%s mode: the NodePort line run prints works as is',
+    async (mode) => {
+      const r = await dpsim(['curl', '--mode', mode, NODE_PORT]);
+      expect([r.stderr, r.exitCode]).toEqual(['', 0]);
+      expect(r.stdout).toMatch(/^Hello World!\nmyweb-rs-[a-z0-9]{5}\n$/);
+    },
+  );
+
   it('parses what curl parses: default scheme and port, query, fragment dropped, [v6]:port', () => {
     expect(parseCurlUrl('10.0.0.1')).toEqual({
       ok: true,

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { ConnRef } from '../../src/conntrack/index.js';
 import {
   ConntrackTable,
   CT_TRACK_DROP,
@@ -33,7 +34,7 @@ function nodePortSyn(
   snatAddr: number,
   flags = 0,
   proto = IpProtocol.TCP,
-): { ref: number; port: number } {
+): { ref: ConnRef; port: number } {
   const ref = ct.track(clientAddr, NODE, clientPort, 30532, proto, TcpFlag.SYN, 0);
   expect(ref).toBeGreaterThanOrEqual(0);
   expect(ct.setDnat(connOf(ref), POD, 8080)).toBe(0);

@@ -6,7 +6,9 @@
  * timeouts. A single wrong cell (say a reply-direction ACK in LAST_ACK going to CLOSE instead
  * of TIME_WAIT) fails a row here, naming the cell.
  */
+
 import { describe, expect, it } from 'vitest';
+import type { ConnId, ConnRef } from '../../src/conntrack/index.js';
 import {
   ConntrackTable,
   CtDir,
@@ -86,7 +88,7 @@ const SERVER = parseIPv4('10.0.0.2');
 const S = NS_PER_SECOND;
 
 /** One packet through track + confirm, as a node's hooks would send it. */
-function send(ct: ConntrackTable, fromClient: boolean, flags: number, now: number): number {
+function send(ct: ConntrackTable, fromClient: boolean, flags: number, now: number): ConnRef {
   const ref = fromClient
     ? ct.track(CLIENT, SERVER, 40000, 80, IpProtocol.TCP, flags, now)
     : ct.track(SERVER, CLIENT, 80, 40000, IpProtocol.TCP, flags, now);
@@ -95,7 +97,7 @@ function send(ct: ConntrackTable, fromClient: boolean, flags: number, now: numbe
 }
 
 /** A connection the client opened, handshake done (ESTABLISHED, assured); returns its index. */
-function established(ct: ConntrackTable): number {
+function established(ct: ConntrackTable): ConnId {
   const c = connOf(send(ct, true, TCP_SYN, 0));
   send(ct, false, TCP_SYN | TCP_ACK, 0);
   send(ct, true, TCP_ACK, 0);

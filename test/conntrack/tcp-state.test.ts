@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CtState } from '../../src/conntrack/constants.js';
+import type { ConnRef } from '../../src/conntrack/index.js';
 import {
   ConntrackTable,
   CT_TRACK_INVALID,
@@ -24,7 +25,7 @@ const SERVER = parseIPv4('10.0.0.2');
 const S = NS_PER_SECOND;
 
 /** Sends one packet through track + confirm, as a node's hooks would. */
-function send(ct: ConntrackTable, fromClient: boolean, flags: number, now: number): number {
+function send(ct: ConntrackTable, fromClient: boolean, flags: number, now: number): ConnRef {
   const ref = fromClient
     ? ct.track(CLIENT, SERVER, 40000, 80, IpProtocol.TCP, flags, now)
     : ct.track(SERVER, CLIENT, 80, 40000, IpProtocol.TCP, flags, now);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { ConnId, ConnRef } from '../../src/conntrack/index.js';
 import {
   ConntrackTable,
   CtStat,
@@ -20,7 +21,7 @@ const A = parseIPv4('10.0.0.1');
 const B = parseIPv4('10.0.0.2');
 const S = NS_PER_SECOND;
 
-function pass(ct: ConntrackTable, ref: number, now: number): number {
+function pass(ct: ConntrackTable, ref: ConnRef, now: number): ConnId {
   expect(ref).toBeGreaterThanOrEqual(0);
   expect(ct.confirm(ref, now)).toBe(0);
   return connOf(ref);

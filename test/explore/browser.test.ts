@@ -15,6 +15,7 @@ import { PROXY_MODES } from '../../src/proxy/common/datapath.js';
 import { formatIPv4 } from '../../src/util/ipv4.js';
 import { decodeFrame, findLayer } from '../../src/wire/index.js';
 import { describeWithChromium, launchChromium } from '../helpers/chromium.js';
+import { CONTRAST_PROBE } from '../helpers/contrast.js';
 import { buildOriginSite } from './origin-site.js';
 
 interface Watched {
@@ -180,6 +181,22 @@ describeWithChromium('dpsim explore in headless Chromium (origin scenario, file:
     expect(await p.locator(':focus').getAttribute('data-entry')).toBe('node2');
     await p.close();
   });
+
+  for (const mode of ['iptables', 'ebpf']) {
+    it(`${mode}: every text has WCAG AA contrast (4.5:1) and the page fits a 1366-px laptop screen without sideways scrolling`, async () => {
+      const w = await open(`#mode=${mode}`);
+      const p = w.page;
+      await p.click('[data-service-port="default/myweb-svc-np"][data-entry="node2"]');
+      await p.waitForSelector('[data-distribution="default/myweb-svc-np"] .chart svg');
+      const low = (await p.evaluate(`(${CONTRAST_PROBE})(4.5)`)) as string[];
+      expect(low).toEqual([]);
+      const widths = (await p.evaluate(
+        '[document.documentElement.scrollWidth, window.innerWidth]',
+      )) as number[];
+      expect(widths[0]).toBeLessThanOrEqual(widths[1]);
+      await p.close();
+    });
+  }
 
   it('writes a screenshot of the node2 NodePort path', async () => {
     const w = await open('#mode=iptables');

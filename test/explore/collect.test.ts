@@ -121,7 +121,10 @@ describe('explore data for the origin scenario', () => {
       if (pod.node !== 'node2' || mode !== 'ebpf') expect(snat?.to.split(':')[0]).toBe('192.168.100.101');
       const node2 = path.conntrack.find((c) => c.node === 'node2');
       expect(node2, JSON.stringify(path.conntrack)).toBeDefined();
-      if (mode !== 'ebpf') expect(node2!.lines.join('\n')).toContain(`dport=${sp.nodePort}`);
+      // nf_conntrack's original tuple; eBPF: cilium-dbg's service entry for the NodePort.
+      expect(node2!.lines.join('\n')).toContain(
+        mode === 'ebpf' ? `:${sp.nodePort} service` : `dport=${sp.nodePort}`,
+      );
     });
 
     it(`${mode}: the rules' backend probabilities sum to 1 and the load run reached every backend`, async () => {

@@ -105,6 +105,8 @@ describe('dpsim load --json', () => {
         'deliveredToBackends',
         'handshakeAcks',
         'injected',
+        'replyAcks',
+        'fins',
         'requested',
         'skippedSourceGone',
         'syn',
