@@ -19,6 +19,7 @@ import {
 } from '../config/node-options.js';
 import { ConntrackTable } from '../conntrack/index.js';
 import type { ProxyMode } from '../proxy/common/datapath.js';
+import { LazyNetfilterProgram } from '../proxy/common/lazy-program.js';
 import type { ProxyModel } from '../proxy/common/model.js';
 import { renderCiliumCtList, renderCiliumServiceList } from '../proxy/ebpf/cilium-views.js';
 import {
@@ -229,26 +230,54 @@ function attachIptables(
   const conntrack = newConntrack(rng.fork(), options, ctx);
   const evalRng = rng.fork();
   const compileOptions = iptablesOptions(ctx.kubeProxy, ctx.facts);
-  const load = (m: ProxyModel): Ruleset =>
-    options.iptablesSave !== undefined
-      ? parseIptables(options.iptablesSave).ruleset
-      : compileIptables(m, node.name, compileOptions).ruleset;
-  let ruleset = load(model);
-  let evaluator = new IptablesEvaluator(ruleset, { rng: evalRng, localAddresses: nodeAddresses(node, ctx) });
-  node.netfilter = new NodeNetfilter(conntrack, new IptablesNodeProgram(evaluator));
+  if (options.iptablesSave !== undefined) {
+    // A user's dump is parsed at once (its errors belong to the build) and fixed thereafter.
+    const ruleset = parseIptables(options.iptablesSave).ruleset;
+    const evaluator = new IptablesEvaluator(ruleset, {
+      rng: evalRng,
+      localAddresses: nodeAddresses(node, ctx),
+    });
+    node.netfilter = new NodeNetfilter(conntrack, new IptablesNodeProgram(evaluator));
+    return {
+      mode: 'iptables',
+      node,
+      conntrack,
+      flowTable: () => conntrackUsage(conntrack),
+      dump: (o) => renderIptablesSave(ruleset, saveOptions(node, options, evaluator, o?.counters)),
+      sync: () => {},
+    };
+  }
+  // The rules are compiled when first needed (a packet at a hook, or a dump): at 10k Services
+  // compiling every node's rules up front took most of a build, while one curl touches one node.
+  let current: () => { ruleset: Ruleset; evaluator: IptablesEvaluator };
+  const install = (m: ProxyModel): void => {
+    const localAddresses = nodeAddresses(node, ctx);
+    let compiled: { ruleset: Ruleset; evaluator: IptablesEvaluator } | null = null;
+    const ensure = () => {
+      if (compiled === null) {
+        const ruleset = compileIptables(m, node.name, compileOptions).ruleset;
+        compiled = { ruleset, evaluator: new IptablesEvaluator(ruleset, { rng: evalRng, localAddresses }) };
+      }
+      return compiled;
+    };
+    current = ensure;
+    // iptables-restore replaces the tables; conntrack and xt_recent state survive.
+    node.netfilter = new NodeNetfilter(
+      conntrack,
+      new LazyNetfilterProgram(() => new IptablesNodeProgram(ensure().evaluator)),
+    );
+  };
+  install(model);
   return {
     mode: 'iptables',
     node,
     conntrack,
     flowTable: () => conntrackUsage(conntrack),
-    dump: (o) => renderIptablesSave(ruleset, saveOptions(node, options, evaluator, o?.counters)),
-    sync: (m) => {
-      if (options.iptablesSave !== undefined) return; // a user's dump is fixed
-      ruleset = load(m);
-      // iptables-restore replaces the tables; conntrack and xt_recent state survive.
-      evaluator = new IptablesEvaluator(ruleset, { rng: evalRng, localAddresses: nodeAddresses(node, ctx) });
-      node.netfilter = new NodeNetfilter(conntrack, new IptablesNodeProgram(evaluator));
+    dump: (o) => {
+      const { ruleset, evaluator } = current();
+      return renderIptablesSave(ruleset, saveOptions(node, options, evaluator, o?.counters));
     },
+    sync: (m) => install(m),
   };
 }
 
@@ -262,20 +291,32 @@ function attachNftables(
   const conntrack = newConntrack(rng.fork(), options, ctx);
   const evalRng = rng.fork();
   const compileOptions = nftablesOptions(ctx.kubeProxy, ctx.facts);
-  let table = compileNftables(model, node.name, compileOptions);
-  let datapath = new NftDatapath(table, { rng: evalRng, localAddresses: nodeAddresses(node, ctx) });
-  node.netfilter = new NodeNetfilter(conntrack, new NftablesNodeProgram(datapath));
+  // Compiled when first needed, as in iptables mode.
+  let current: () => { table: ReturnType<typeof compileNftables>; datapath: NftDatapath };
+  const install = (m: ProxyModel): void => {
+    const localAddresses = nodeAddresses(node, ctx);
+    let compiled: { table: ReturnType<typeof compileNftables>; datapath: NftDatapath } | null = null;
+    const ensure = () => {
+      if (compiled === null) {
+        const table = compileNftables(m, node.name, compileOptions);
+        compiled = { table, datapath: new NftDatapath(table, { rng: evalRng, localAddresses }) };
+      }
+      return compiled;
+    };
+    current = ensure;
+    node.netfilter = new NodeNetfilter(
+      conntrack,
+      new LazyNetfilterProgram(() => new NftablesNodeProgram(ensure().datapath)),
+    );
+  };
+  install(model);
   return {
     mode: 'nftables',
     node,
     conntrack,
     flowTable: () => conntrackUsage(conntrack),
-    dump: () => renderTable(table),
-    sync: (m) => {
-      table = compileNftables(m, node.name, compileOptions);
-      datapath = new NftDatapath(table, { rng: evalRng, localAddresses: nodeAddresses(node, ctx) });
-      node.netfilter = new NodeNetfilter(conntrack, new NftablesNodeProgram(datapath));
-    },
+    dump: () => renderTable(current().table),
+    sync: (m) => install(m),
   };
 }
 
