@@ -19,7 +19,7 @@ import {
 } from '../config/node-options.js';
 import { ConntrackTable } from '../conntrack/index.js';
 import type { ProxyMode } from '../proxy/common/datapath.js';
-import { LazyNetfilterProgram } from '../proxy/common/lazy-program.js';
+import { buildOnce, LazyNetfilterProgram } from '../proxy/common/lazy-program.js';
 import type { ProxyModel } from '../proxy/common/model.js';
 import { renderCiliumCtList, renderCiliumServiceList } from '../proxy/ebpf/cilium-views.js';
 import {
@@ -252,14 +252,10 @@ function attachIptables(
   let current: () => { ruleset: Ruleset; evaluator: IptablesEvaluator };
   const install = (m: ProxyModel): void => {
     const localAddresses = nodeAddresses(node, ctx);
-    let compiled: { ruleset: Ruleset; evaluator: IptablesEvaluator } | null = null;
-    const ensure = () => {
-      if (compiled === null) {
-        const ruleset = compileIptables(m, node.name, compileOptions).ruleset;
-        compiled = { ruleset, evaluator: new IptablesEvaluator(ruleset, { rng: evalRng, localAddresses }) };
-      }
-      return compiled;
-    };
+    const ensure = buildOnce(() => {
+      const ruleset = compileIptables(m, node.name, compileOptions).ruleset;
+      return { ruleset, evaluator: new IptablesEvaluator(ruleset, { rng: evalRng, localAddresses }) };
+    });
     current = ensure;
     // iptables-restore replaces the tables; conntrack and xt_recent state survive.
     node.netfilter = new NodeNetfilter(
@@ -295,14 +291,10 @@ function attachNftables(
   let current: () => { table: ReturnType<typeof compileNftables>; datapath: NftDatapath };
   const install = (m: ProxyModel): void => {
     const localAddresses = nodeAddresses(node, ctx);
-    let compiled: { table: ReturnType<typeof compileNftables>; datapath: NftDatapath } | null = null;
-    const ensure = () => {
-      if (compiled === null) {
-        const table = compileNftables(m, node.name, compileOptions);
-        compiled = { table, datapath: new NftDatapath(table, { rng: evalRng, localAddresses }) };
-      }
-      return compiled;
-    };
+    const ensure = buildOnce(() => {
+      const table = compileNftables(m, node.name, compileOptions);
+      return { table, datapath: new NftDatapath(table, { rng: evalRng, localAddresses }) };
+    });
     current = ensure;
     node.netfilter = new NodeNetfilter(
       conntrack,

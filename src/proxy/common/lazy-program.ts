@@ -17,3 +17,19 @@ export class LazyNetfilterProgram implements NetfilterProgram {
     this.program.runHook(meta, out, trace);
   }
 }
+
+/**
+ * `build` run at most once, on the first call; later calls return the same value. The lazy
+ * modes use it so a node's rule dump and its hooks share one compilation.
+ */
+export function buildOnce<T>(build: () => T): () => T {
+  let value: T | undefined;
+  let built = false;
+  return () => {
+    if (!built) {
+      value = build();
+      built = true;
+    }
+    return value as T;
+  };
+}
