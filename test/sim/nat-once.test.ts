@@ -8,28 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { buildSmall } from './harness.js';
-
-/** A selector-less NodePort whose only endpoint is an address no pod holds: every SYN goes unanswered. */
-const BLACKHOLE_YAML = `
-apiVersion: v1
-kind: Service
-metadata: { name: blackhole }
-spec:
-  type: NodePort
-  ports: [{ name: http, port: 80, targetPort: 8080, nodePort: 30090 }]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: blackhole-1
-  labels: { kubernetes.io/service-name: blackhole }
-addressType: IPv4
-ports: [{ name: http, port: 8080, protocol: TCP }]
-endpoints:
-  - addresses: [10.233.65.250]
-    conditions: { ready: true }
-    nodeName: node2
-`;
+import { BLACKHOLE_YAML } from './scenarios.js';
 
 /** The `[packets:bytes]` of the first rule of `chain` in an `iptables-save -c` dump whose text contains `needle`. */
 function counterOf(dump: string, chain: string, needle: string): string {

@@ -97,3 +97,28 @@ spec:
   selector: { app: solo }
   ports: [{ port: 80, targetPort: 8080 }]
 `;
+
+/**
+ * A selector-less NodePort (30090) whose only endpoint is an address no pod holds: every SYN
+ * goes unanswered and is retransmitted. Used by the NAT-once tests, in dpsim and in the kernel.
+ */
+export const BLACKHOLE_YAML = `
+apiVersion: v1
+kind: Service
+metadata: { name: blackhole }
+spec:
+  type: NodePort
+  ports: [{ name: http, port: 80, targetPort: 8080, nodePort: 30090 }]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: blackhole-1
+  labels: { kubernetes.io/service-name: blackhole }
+addressType: IPv4
+ports: [{ name: http, port: 8080, protocol: TCP }]
+endpoints:
+  - addresses: [10.233.65.250]
+    conditions: { ready: true }
+    nodeName: node2
+`;

@@ -7,30 +7,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runRetransmitDifferential } from '../../src/verify/retransmit.js';
+import { BLACKHOLE_YAML } from '../sim/scenarios.js';
 import { kernelGate } from './scenarios.js';
 
 const gate = kernelGate('nat-once kernel differential');
-
-const BLACKHOLE_YAML = `
-apiVersion: v1
-kind: Service
-metadata: { name: blackhole }
-spec:
-  type: NodePort
-  ports: [{ name: http, port: 80, targetPort: 8080, nodePort: 30090 }]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: blackhole-1
-  labels: { kubernetes.io/service-name: blackhole }
-addressType: IPv4
-ports: [{ name: http, port: 8080, protocol: TCP }]
-endpoints:
-  - addresses: [10.233.65.250]
-    conditions: { ready: true }
-    nodeName: node2
-`;
 
 describe('rule counters after retransmitted SYNs: dpsim agrees with the real kernel', () => {
   if (gate.reason !== null && !gate.skip) {
