@@ -6,6 +6,8 @@
  */
 
 export const NOT_FOUND = -1;
+/** int32 words per PairMap slot. */
+const SLOT = 4;
 
 function hashPair(k1: number, k2: number): number {
   let h = Math.imul(k1 ^ 0x27d4eb2f, 0x85ebca6b) ^ Math.imul(k2 ^ 0x165667b1, 0xc2b2ae35);
@@ -14,12 +16,20 @@ function hashPair(k1: number, k2: number): number {
   return (h ^ (h >>> 13)) >>> 0;
 }
 
-/** (u32, u32) → non-negative int32. Inserts happen on the control plane; `get` is the hot path. */
+/**
+ * (u32, u32) → non-negative int32. Inserts happen on the control plane; `get` is the hot path.
+ * One slot is four int32s (k1, k2, value, unused) in a single array, so a lookup touches one
+ * cache line, not one line in each of three arrays.
+ */
 export class PairMap {
-  private k1 = new Uint32Array(16);
-  private k2 = new Uint32Array(16);
-  private values = new Int32Array(16).fill(NOT_FOUND);
+  private slots = PairMap.emptySlots(16);
   private count = 0;
+
+  private static emptySlots(capacity: number): Int32Array {
+    const slots = new Int32Array(capacity * SLOT);
+    for (let i = 2; i < slots.length; i += SLOT) slots[i] = NOT_FOUND;
+    return slots;
+  }
 
   get size(): number {
     return this.count;
@@ -27,44 +37,53 @@ export class PairMap {
 
   /** The value for (k1, k2), or NOT_FOUND. */
   get(k1: number, k2: number): number {
-    const mask = this.values.length - 1;
+    const slots = this.slots;
+    const mask = (slots.length >> 2) - 1;
+    const a = k1 | 0;
+    const b = k2 | 0;
     let i = hashPair(k1, k2) & mask;
     for (;;) {
-      const v = this.values[i];
+      const at = i << 2;
+      const v = slots[at + 2];
       if (v === NOT_FOUND) return NOT_FOUND;
-      if (this.k1[i] === k1 >>> 0 && this.k2[i] === k2 >>> 0) return v;
+      if (slots[at] === a && slots[at + 1] === b) return v;
       i = (i + 1) & mask;
     }
   }
 
   /** Adds or replaces; `value` must be ≥ 0. */
   set(k1: number, k2: number, value: number): void {
-    if (value < 0 || !Number.isInteger(value))
+    if (value < 0 || !Number.isInteger(value) || value > 0x7fffffff)
       throw new RangeError(`PairMap value must be a non-negative integer, got ${value}`);
-    if ((this.count + 1) * 2 > this.values.length) this.grow();
-    const mask = this.values.length - 1;
+    if ((this.count + 1) * 2 > this.slots.length >> 2) this.grow();
+    const slots = this.slots;
+    const mask = (slots.length >> 2) - 1;
+    const a = k1 | 0;
+    const b = k2 | 0;
     let i = hashPair(k1, k2) & mask;
-    while (this.values[i] !== NOT_FOUND) {
-      if (this.k1[i] === k1 >>> 0 && this.k2[i] === k2 >>> 0) {
-        this.values[i] = value;
+    for (;;) {
+      const at = i << 2;
+      if (slots[at + 2] === NOT_FOUND) {
+        slots[at] = a;
+        slots[at + 1] = b;
+        slots[at + 2] = value;
+        this.count++;
+        return;
+      }
+      if (slots[at] === a && slots[at + 1] === b) {
+        slots[at + 2] = value;
         return;
       }
       i = (i + 1) & mask;
     }
-    this.k1[i] = k1;
-    this.k2[i] = k2;
-    this.values[i] = value;
-    this.count++;
   }
 
   private grow(): void {
-    const { k1, k2, values } = this;
-    const cap = values.length * 2;
-    this.k1 = new Uint32Array(cap);
-    this.k2 = new Uint32Array(cap);
-    this.values = new Int32Array(cap).fill(NOT_FOUND);
+    const old = this.slots;
+    this.slots = PairMap.emptySlots((old.length >> 2) * 2);
     this.count = 0;
-    for (let i = 0; i < values.length; i++) if (values[i] !== NOT_FOUND) this.set(k1[i], k2[i], values[i]);
+    for (let at = 0; at < old.length; at += SLOT)
+      if (old[at + 2] !== NOT_FOUND) this.set(old[at], old[at + 1], old[at + 2]);
   }
 }
 
