@@ -9,28 +9,7 @@ import { readCapture } from '../../src/capture/index.js';
 import { parseIPv4 } from '../../src/util/ipv4.js';
 import { decodeSctpPacket } from '../../src/wire/sctp.js';
 import { buildSmall, NETFILTER_MODES, NODE_IPS } from './harness.js';
-
-export const SCTP_YAML = `
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: sig }
-spec:
-  replicas: 3
-  selector: { matchLabels: { app: sig } }
-  template:
-    metadata: { labels: { app: sig } }
-    spec:
-      containers:
-        - { name: sig, image: hello-world-web:1.0, ports: [{ containerPort: 3868, protocol: SCTP }] }
----
-apiVersion: v1
-kind: Service
-metadata: { name: diameter }
-spec:
-  type: NodePort
-  selector: { app: sig }
-  ports: [{ protocol: SCTP, port: 3868, targetPort: 3868, nodePort: 30868 }]
-`;
+import { SCTP_YAML } from './scenarios.js';
 
 const MESSAGE = new TextEncoder().encode('CER');
 
