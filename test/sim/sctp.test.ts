@@ -77,4 +77,32 @@ describe('SCTP associations through the Service dataplane', () => {
     const r = sim.sctpRequest('client', parseIPv4(sp.endpoints[0].ip), 9999, MESSAGE);
     expect(r.status).toBe('aborted');
   });
+
+  for (const mode of ['iptables', 'nftables'] as const) {
+    it(`${mode}: an SCTP Service without endpoints is REJECTed with ICMP port unreachable; the INIT never reaches a pod`, () => {
+      const yaml = `${SCTP_YAML}
+---
+apiVersion: v1
+kind: Service
+metadata: { name: nobody }
+spec:
+  type: NodePort
+  selector: { app: nothing-runs-this }
+  ports: [{ protocol: SCTP, port: 3869, targetPort: 3869, nodePort: 30869 }]
+`;
+      const sim = buildSmall({ manifests: yaml, mode, seed: 3 });
+      const r = sim.sctpRequest('client', parseIPv4(NODE_IPS[0]), 30869, MESSAGE, 2e9);
+      // Linux SCTP does not abort on a port unreachable (no IP_RECVERR): the INIT times out.
+      expect(r.status).toBe('timeout');
+      const drops = sim.network.drops.toRecord();
+      expect(drops.NETFILTER_REJECT).toBe(1);
+      const frames = readCapture(sim.capture!.toBuffer());
+      const icmp = frames.packets.filter(
+        (p) => frames.interfaces[p.interfaceId].name === 'client/eth0' && p.data[23] === 1,
+      );
+      expect(icmp).toHaveLength(1);
+      // Type 3 code 3, quoting the SCTP INIT.
+      expect([icmp[0].data[34], icmp[0].data[35], icmp[0].data[34 + 8 + 9]]).toEqual([3, 3, 132]);
+    });
+  }
 });
