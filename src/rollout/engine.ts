@@ -16,6 +16,7 @@ import { defaultKubeProxyConfig } from '../config/node-options.js';
 import { isPodTerminating } from '../k8s/controllers/pods.js';
 import type { LoadOptions } from '../k8s/index.js';
 import { objectKey } from '../k8s/store.js';
+import { FULL_SYNC_PERIOD_NS } from '../proxy/common/bounded-frequency-runner.js';
 import type { ProxyMode } from '../proxy/common/datapath.js';
 import type { ServicePort } from '../proxy/common/model.js';
 import { Simulation } from '../sim/simulation.js';
@@ -26,11 +27,11 @@ import { type DelaySpec, parseDelaySpec } from './delay.js';
 import { Kubelet } from './kubelet.js';
 import { DEFAULT_LB_SETTINGS, type LbEvent, LoadBalancer } from './load-balancer.js';
 import {
+  kubeProxySyncLoop,
   Propagation,
   type SliceWrite,
   type SyncEvent,
   type SyncLoopFactory,
-  simpleSyncLoop,
 } from './propagation.js';
 import { RequestClient, type RequestOutcome, type RequestRecord, SynObserver } from './requests.js';
 import {
@@ -48,7 +49,7 @@ import { applyTemplateEdits, type RunSettings, type Variant } from './variants.j
 /** Cilium's agent applies a Service change as soon as its watch delivers it (no minSyncPeriod). */
 const EBPF_MIN_SYNC_NS = 0;
 /** kube-proxy's FullSyncPeriod: the periodic run of its loop. */
-const PERIODIC_SYNC_NS = 3600e9;
+const PERIODIC_SYNC_NS = FULL_SYNC_PERIOD_NS;
 
 export interface RolloutOptions {
   readonly manifests: readonly { source: string; text: string }[];
@@ -68,7 +69,7 @@ export interface RolloutOptions {
   /** The Service to send to (default: the first one selecting the workload's pods). */
   readonly service?: string;
   readonly clusterOptions?: Omit<LoadOptions, 'seed'>;
-  /** The node proxies' sync loop (default: a minimal bounded-frequency loop). */
+  /** The node proxies' sync loop (default: kube-proxy's BoundedFrequencyRunner). */
   readonly loopFactory?: SyncLoopFactory;
 }
 
@@ -146,6 +147,20 @@ function loopMinSync(mode: ProxyMode, config: KubeProxyConfig): number {
       return config.ipvs.minSyncPeriodNs;
     default:
       return EBPF_MIN_SYNC_NS;
+  }
+}
+
+/** The proxy's syncPeriod (its loop's retry interval); Cilium's agent: the same 30 s default. */
+function syncPeriodOf(mode: ProxyMode, config: KubeProxyConfig): number {
+  switch (mode) {
+    case 'iptables':
+      return config.iptables.syncPeriodNs;
+    case 'nftables':
+      return config.nftables.syncPeriodNs;
+    case 'ipvs':
+      return config.ipvs.syncPeriodNs;
+    default:
+      return 30e9;
   }
 }
 
@@ -250,8 +265,12 @@ class RolloutRun {
     this.propagation = new Propagation(sim, rng.fork(), {
       batchPeriodNs: this.batchNs,
       watchDelay: this.watchDelay,
-      loop: { minIntervalNs: this.minSyncNs, maxIntervalNs: PERIODIC_SYNC_NS },
-      loopFactory: options.loopFactory ?? simpleSyncLoop,
+      loop: {
+        minIntervalNs: this.minSyncNs,
+        maxIntervalNs: PERIODIC_SYNC_NS,
+        retryIntervalNs: syncPeriodOf(sim.mode, kpc),
+      },
+      loopFactory: options.loopFactory ?? kubeProxySyncLoop,
       terminatingFallback: this.fallback,
       setTimer,
       nowNs,

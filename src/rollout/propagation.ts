@@ -11,6 +11,7 @@
  * request can be traced to the node whose rules were stale and to when they were fixed.
  */
 import { toProxyModel } from '../k8s/index.js';
+import { BoundedFrequencyRunner } from '../proxy/common/bounded-frequency-runner.js';
 import type { ProxyModel } from '../proxy/common/model.js';
 import type { Simulation } from '../sim/simulation.js';
 import type { Rng } from '../util/rng.js';
@@ -29,12 +30,18 @@ export interface SyncLoop {
 export interface SyncLoopSettings {
   /** minSyncPeriod: from the end of one sync to the start of the next. */
   readonly minIntervalNs: number;
-  /** Periodic resync with no request (kube-proxy: an hour; its syncPeriod is the retry interval). */
+  /** Periodic resync with no request (kube-proxy: FullSyncPeriod, an hour). */
   readonly maxIntervalNs: number;
+  /** After a failed sync (kube-proxy passes its syncPeriod). */
+  readonly retryIntervalNs: number;
 }
 
-/** Builds a node's loop around its sync function (the runner of src/proxy/common when present). */
-export type SyncLoopFactory = (settings: SyncLoopSettings, sync: (nowNs: number) => void) => SyncLoop;
+/** Builds a node's loop around its sync function. */
+export type SyncLoopFactory = (
+  settings: SyncLoopSettings,
+  sync: (nowNs: number) => void,
+  startNs: number,
+) => SyncLoop;
 
 /** A sync that happened: when, where, which model version it programmed. */
 export interface SyncEvent {
@@ -100,7 +107,7 @@ export class Propagation {
     for (const name of sim.proxies.keys()) {
       const state: NodeState = {
         name,
-        loop: options.loopFactory(options.loop, (now) => this.syncNode(state, now)),
+        loop: options.loopFactory(options.loop, (now) => this.syncNode(state, now), options.nowNs()),
         seen: 0,
         programmed: 0,
         lastSyncNs: options.nowNs(),
@@ -210,28 +217,20 @@ export class Propagation {
 }
 
 /**
- * A minimal bounded-frequency loop (run on request no sooner than minInterval after the last
- * run; at least every maxInterval), for when the proxy's own runner is not wired in.
+ * The node's loop is kube-proxy's own BoundedFrequencyRunner (src/proxy/common): a sync no
+ * sooner than minSyncPeriod after the previous one ended, requests in between coalesced, a
+ * periodic run every maxInterval. Syncs here never fail, so its retry timer stays idle.
  */
-export function simpleSyncLoop(settings: SyncLoopSettings, sync: (nowNs: number) => void): SyncLoop {
-  let lastRunEnd = Number.NEGATIVE_INFINITY;
-  let pending = false;
-  let periodicAt = settings.maxIntervalNs;
-  return {
-    request(_nowNs: number) {
-      pending = true;
+export const kubeProxySyncLoop: SyncLoopFactory = (settings, sync, startNs) =>
+  new BoundedFrequencyRunner(
+    {
+      minIntervalNs: settings.minIntervalNs,
+      retryIntervalNs: settings.retryIntervalNs,
+      maxIntervalNs: settings.maxIntervalNs,
     },
-    nextRunAt() {
-      const due = pending ? Math.max(lastRunEnd + settings.minIntervalNs, 0) : periodicAt;
-      return Math.min(due, periodicAt);
-    },
-    fire(nowNs: number) {
-      if (this.nextRunAt() > nowNs) return false;
-      pending = false;
+    (nowNs) => {
       sync(nowNs);
-      lastRunEnd = nowNs;
-      periodicAt = nowNs + settings.maxIntervalNs;
-      return true;
+      return { ok: true };
     },
-  };
-}
+    startNs,
+  );

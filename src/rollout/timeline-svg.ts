@@ -35,9 +35,9 @@ function panel(r: RolloutResult): Record<string, unknown> {
     layer: [
       {
         data: { values: bars },
-        mark: { type: 'bar', width: { band: 0.9 } },
+        mark: { type: 'bar', width: Math.max(1, Math.floor((0.8 * 720) / Math.max(1, r.seconds.length))) },
         encoding: {
-          x: { ...x, bin: false },
+          x,
           y: { field: 'n', type: 'quantitative', stack: 'zero', title: 'requests per second' },
           color: {
             field: 'kind',

@@ -35,7 +35,9 @@ describe('rolling update of the origin Deployment', () => {
     expect(r.totals.requests).toBe(100 * 10);
     expect(r.totals.failed).toBeGreaterThan(0);
     expect(r.totals.succeeded + r.totals.failed).toBe(r.totals.requests);
-    const stale = r.reasons.filter((x) => /^stale rules on node[123]: sent to myweb-[a-z0-9]+-[a-z0-9]{5}, which/.test(x.reason));
+    const stale = r.reasons.filter((x) =>
+      /^stale rules on node[123]: sent to myweb-[a-z0-9]+-[a-z0-9]{5}, which/.test(x.reason),
+    );
     expect(stale.length).toBeGreaterThan(0);
     // Most of the failures are stale rules; every failure comes after the roll-out began.
     const staleCount = stale.reduce((s, x) => s + x.count, 0);
@@ -69,7 +71,9 @@ describe('externalTrafficPolicy: Local LoadBalancer, drain of a node', () => {
   it('without the terminating-endpoint fallback drops connections until the health check takes the node out', () => {
     const r = runRollout({ ...common, variant: parseVariant('terminatingFallback=off') });
     expect(r.totals.failed).toBeGreaterThan(0);
-    const late = r.reasons.find((x) => x.reason.startsWith('health check late: the load balancer still sent to node2'));
+    const late = r.reasons.find((x) =>
+      x.reason.startsWith('health check late: the load balancer still sent to node2'),
+    );
     expect(late?.count).toBe(r.totals.failed);
     const out = r.lbEvents.find((e) => e.node === 'node2' && !e.healthy);
     expect(out).toBeDefined();
