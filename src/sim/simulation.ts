@@ -11,8 +11,11 @@ import {
   ipv6NotSupported,
   parseCurlUrl,
   startHttpResponder,
+  startUdpEcho,
   type TcpConnection,
   TcpStack,
+  UdpSink,
+  UdpStack,
 } from '../apps/index.js';
 import type { KubeProxyConfig } from '../config/kube-proxy-config.js';
 import type { NodeFacts } from '../config/node-options.js';
@@ -124,6 +127,9 @@ export class Simulation {
   readonly loadResult: LoadResult | null;
   model: ProxyModel;
   private readonly stacks = new Map<Host, TcpStack>();
+  private readonly udpStacks = new Map<Host, UdpStack>();
+  /** The pods' one-way UDP sinks, by `pod/port` (see pod-apps.ts). */
+  private readonly udpSinks = new Map<string, UdpSink>();
   /** Each node's kube-proxy (or Cilium) health servers, by node name. */
   private readonly healthServers = new Map<string, NodeHealthServers>();
   /** Server-side record per accepted connection, keyed by server host + local port + peer. */
@@ -250,6 +256,38 @@ export class Simulation {
     return stack;
   }
 
+  /**
+   * The UDP sockets of `client`, a node or `pod/NAME` (created on first use): bind a port,
+   * `sendTo`, receive with `onDatagram`. Every pod already runs its UDP echo on its UDP
+   * containerPorts (pod-apps.ts).
+   */
+  udpStack(host: Host | string): UdpStack {
+    const h = typeof host === 'string' ? this.host(host) : host;
+    let stack = this.udpStacks.get(h);
+    if (stack === undefined) {
+      stack = new UdpStack(h);
+      h.udp = stack;
+      this.udpStacks.set(h, stack);
+    }
+    return stack;
+  }
+
+  /** The one-way UDP sink a pod runs on `port` (`dpsim.io/udp-sink-ports`), if any. */
+  udpSink(pod: string, port: number): UdpSink | undefined {
+    return this.udpSinks.get(`${pod.startsWith('pod/') ? pod.slice(4) : pod}/${port}`);
+  }
+
+  /**
+   * Runs the simulated clock forward by `ms` milliseconds: every frame and timer due by then
+   * (UDP apps have no request to wait for, so tests step the clock themselves).
+   */
+  advance(ms: number): void {
+    const net = this.network;
+    const until = net.nowNs + ms * 1e6;
+    net.run(until);
+    if (net.nowNs < until) net.nowNs = until;
+  }
+
   private startApplications(apps: readonly PodAppInfo[]): void {
     const t = this.topology;
     const epochMs = this.cluster.now();
@@ -289,6 +327,11 @@ export class Simulation {
     this.stackOf(pod);
     const epochMs = this.cluster.now();
     for (const port of app.tcpPorts) this.listen(pod, port, app.name, epochMs, app.bodyTemplate);
+    const udp = this.udpStack(pod);
+    for (const port of app.udpEchoPorts)
+      if (!udp.isBound(port)) startUdpEcho(udp, { port, podName: app.name });
+    for (const port of app.udpSinkPorts)
+      if (!udp.isBound(port)) this.udpSinks.set(`${app.name}/${port}`, new UdpSink(udp, port));
   }
 
   private listen(host: Host, port: number, serverName: string, epochMs: number, bodyTemplate?: string): void {
