@@ -32,6 +32,7 @@ import {
 } from '../k8s/index.js';
 import type { ProxyMode } from '../proxy/common/datapath.js';
 import type { ProxyModel } from '../proxy/common/model.js';
+import { cleanStaleUdpConntrack, type UdpConntrackCleanup } from '../proxy/common/udp-conntrack-cleanup.js';
 import {
   attachPod,
   buildClusterTopology,
@@ -70,6 +71,13 @@ export interface SimulationOptions extends ModeOptions {
   readonly snaplen?: number;
   /** Pod traffic between nodes: routed (default) or Calico's IPIP / VXLAN overlay. */
   readonly overlay?: OverlayKind;
+  /**
+   * How kube-proxy clears stale UDP conntrack entries after each sync (iptables, nftables, IPVS
+   * modes): `reconciler` (current, default), `reconciler-v1.32` (1.32 up to the fix of
+   * kubernetes#139628: Services without endpoints skipped), `endpoint-deletion` (≤ 1.31) or
+   * `none` (see src/proxy/common/udp-conntrack-cleanup.ts).
+   */
+  readonly udpConntrackCleanup?: UdpConntrackCleanup;
 }
 
 /** What one curl did, and what the serving pod saw. */
@@ -144,6 +152,10 @@ export class Simulation {
   lastSyncChanges: ReadonlySet<string> | undefined;
   /** VIPs the client routes via the first node (see routeVipsThroughFirstNode). */
   private readonly vipRoutes = new Set<number>();
+  /** kube-proxy's stale UDP conntrack clean-up (SimulationOptions.udpConntrackCleanup). */
+  readonly udpConntrackCleanup: UdpConntrackCleanup;
+  /** UDP conntrack entries the clean-up deleted, per node, over the run. */
+  readonly udpConntrackDeleted = new Map<string, number>();
 
   constructor(options: SimulationOptions = {}) {
     const seed = options.seed ?? 1;
@@ -160,6 +172,7 @@ export class Simulation {
       this.loadResult = result;
     }
     this.mode = options.mode ?? (this.cluster.proxyMode as ProxyMode);
+    this.udpConntrackCleanup = options.udpConntrackCleanup ?? 'reconciler';
     const config = this.cluster.config;
     const apps = podApps(this.cluster.pods());
     // Every registered Node, from the Cluster document or a `kind: Node` manifest.
@@ -453,6 +466,7 @@ export class Simulation {
 
   /** Re-reads the cluster after control-plane events: pods plugged/unplugged, rules re-synced. */
   syncFromCluster(): void {
+    const previous = this.model;
     this.model = toProxyModel(this.cluster);
     for (const n of this.model.nodes) if (!this.topology.nodes.has(n.name)) this.joinNode(n);
     const live = new Set<string>();
@@ -484,8 +498,25 @@ export class Simulation {
     const pending = this.cluster.changes.drain();
     this.lastSyncChanges = pending.full ? undefined : pending.services;
     for (const proxy of this.proxies.values()) proxy.sync(this.model, this.lastSyncChanges);
+    this.cleanUdpConntrack(previous);
     for (const servers of this.healthServers.values()) servers.sync(this.model);
     this.routeVipsThroughFirstNode();
+  }
+
+  /** kube-proxy's stale UDP conntrack clean-up after a sync, on every node whose rules it writes. */
+  private cleanUdpConntrack(previous: ProxyModel): void {
+    if (this.mode === 'ebpf') return;
+    for (const [name, proxy] of this.proxies) {
+      if (proxy.conntrack === null) continue;
+      const n = cleanStaleUdpConntrack(
+        this.udpConntrackCleanup,
+        proxy.conntrack,
+        previous,
+        this.model,
+        this.network.nowNs,
+      );
+      if (n > 0) this.udpConntrackDeleted.set(name, (this.udpConntrackDeleted.get(name) ?? 0) + n);
+    }
   }
 
   /** A Node registered after the simulation was built: wired into the topology, its proxy attached. */
