@@ -17,7 +17,7 @@ import {
   nftablesOptions,
   plainNodeFacts,
 } from '../config/node-options.js';
-import { ConntrackTable } from '../conntrack/index.js';
+import { ConntrackTable, clashResolutionOf } from '../conntrack/index.js';
 import type { ProxyMode } from '../proxy/common/datapath.js';
 import { buildOnce, LazyNetfilterProgram } from '../proxy/common/lazy-program.js';
 import type { ProxyModel } from '../proxy/common/model.js';
@@ -212,7 +212,14 @@ function unsupported(mode: string): never {
 /** nf_conntrack as kube-proxy leaves it: its max and timeouts; --conntrack-max, when given, wins. */
 function newConntrack(rng: Rng, options: ModeOptions, ctx: NodeContext): ConntrackTable {
   const { max, timeouts } = conntrackSettings(ctx.kubeProxy, ctx.facts, 131072);
-  return new ConntrackTable({ max: options.conntrackMax ?? max, rng, timeouts });
+  return new ConntrackTable({
+    max: options.conntrackMax ?? max,
+    rng,
+    timeouts,
+    // The kernel release decides what a UDP insert clash does (the A/AAAA race).
+    clashResolution: clashResolutionOf(ctx.facts.kernel.version),
+    cpus: ctx.facts.kernel.cpus,
+  });
 }
 
 function nodeAddresses(node: Host, ctx: NodeContext): string[] {
