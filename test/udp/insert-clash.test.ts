@@ -31,7 +31,7 @@ function race(version: string, mode: 'iptables' | 'nftables', cpus = 2) {
   const vip = parseIPv4(clusterIPOf(sim, 'udp-echo'));
   const sockets: RecordingSocket[] = [];
   for (let i = 0; i < PAIRS; i++) {
-    const s = new RecordingSocket(sim, 'pod/client');
+    const s = new RecordingSocket(sim, 'pod/udp-client');
     s.socket.connect(vip, 53);
     s.socket.send(new TextEncoder().encode('A'));
     s.socket.send(new TextEncoder().encode('AAAA'));
