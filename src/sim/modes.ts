@@ -144,12 +144,12 @@ export interface NodeProxy {
   /** Rules a new connection walked on this node (last packet), for benchmarks. */
   readonly conntrack: ConntrackTable | null;
   /** The node's flow table and how full it is (nf_conntrack, or the eBPF TCP CT map). */
-  flowTable(): FlowTableUsage;
+  flowTable(proto?: 'tcp' | 'udp'): FlowTableUsage;
 }
 
 /** How full a node's flow table is, whichever mode keeps it. */
 export interface FlowTableUsage {
-  readonly table: 'nf_conntrack' | 'cilium_ct4_global';
+  readonly table: 'nf_conntrack' | 'cilium_ct4_global' | 'cilium_ct_any4_global';
   readonly entries: number;
   readonly max: number;
 }
@@ -419,11 +419,11 @@ function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
     mode: 'ebpf',
     node,
     conntrack: null,
-    flowTable: () => ({
-      table: 'cilium_ct4_global',
-      entries: lb.maps.ctTcp.count,
-      max: lb.maps.ctTcp.maxEntries,
-    }),
+    // TCP flows live in the TCP CT map, UDP (and other) flows in the "any" one.
+    flowTable: (proto) =>
+      proto === 'udp'
+        ? { table: 'cilium_ct_any4_global', entries: lb.maps.ctAny.count, max: lb.maps.ctAny.maxEntries }
+        : { table: 'cilium_ct4_global', entries: lb.maps.ctTcp.count, max: lb.maps.ctTcp.maxEntries },
     dump: (o) => {
       switch (o?.part) {
         case 'cilium-lb':
