@@ -12,8 +12,11 @@ import {
   ipv6NotSupported,
   parseCurlUrl,
   startHttpResponder,
+  startUdpEcho,
   type TcpConnection,
   TcpStack,
+  UdpSink,
+  UdpStack,
 } from '../apps/index.js';
 import type { SctpClientResult } from '../apps/sctp-stack.js';
 import type { KubeProxyConfig } from '../config/kube-proxy-config.js';
@@ -31,6 +34,7 @@ import {
 } from '../k8s/index.js';
 import type { ProxyMode } from '../proxy/common/datapath.js';
 import type { ProxyModel } from '../proxy/common/model.js';
+import { cleanStaleUdpConntrack, type UdpConntrackCleanup } from '../proxy/common/udp-conntrack-cleanup.js';
 import {
   attachPod,
   buildClusterTopology,
@@ -70,6 +74,13 @@ export interface SimulationOptions extends ModeOptions {
   readonly snaplen?: number;
   /** Pod traffic between nodes: routed (default) or Calico's IPIP / VXLAN overlay. */
   readonly overlay?: OverlayKind;
+  /**
+   * How kube-proxy clears stale UDP conntrack entries after each sync (iptables, nftables, IPVS
+   * modes): `reconciler` (current, default), `reconciler-v1.32` (1.32 up to the fix of
+   * kubernetes#139628: Services without endpoints skipped), `endpoint-deletion` (≤ 1.31) or
+   * `none` (see src/proxy/common/udp-conntrack-cleanup.ts).
+   */
+  readonly udpConntrackCleanup?: UdpConntrackCleanup;
 }
 
 /** What one curl did, and what the serving pod saw. */
@@ -106,6 +117,17 @@ export interface CurlRequest {
   readonly headers?: readonly string[];
 }
 
+/** One UDP request (a datagram from a new connected socket) and how it ended. */
+export interface UdpRequestOutcome {
+  /** `ok`: a datagram came back; `refused`: ECONNREFUSED (ICMP port unreachable); `timeout`: nothing. */
+  readonly result: 'ok' | 'refused' | 'timeout' | 'unreachable';
+  /** The reply's payload as text (the echo's pod name). */
+  readonly reply: string;
+  /** The pod whose UDP echo answered, and the peer address it saw. */
+  readonly servedBy?: { readonly pod: string; readonly peer: string };
+  readonly localPort: number;
+}
+
 export class SimulationError extends Error {
   override name = 'SimulationError';
 }
@@ -127,6 +149,9 @@ export class Simulation {
   readonly loadResult: LoadResult | null;
   model: ProxyModel;
   private readonly stacks = new Map<Host, TcpStack>();
+  private readonly udpStacks = new Map<Host, UdpStack>();
+  /** The pods' one-way UDP sinks, by `pod/port` (see pod-apps.ts). */
+  private readonly udpSinks = new Map<string, UdpSink>();
   /** Each node's kube-proxy (or Cilium) health servers, by node name. */
   private readonly healthServers = new Map<string, NodeHealthServers>();
   /** Server-side record per accepted connection, keyed by server host + local port + peer. */
@@ -135,14 +160,22 @@ export class Simulation {
    * so after a curl it is that curl's connection: who served it and the peer it saw.
    */
   private lastServed: ServedRecord | null = null;
+  /** The last datagram a pod's UDP echo answered (one request runs at a time). */
+  private lastUdpServed: ServedRecord | null = null;
   private readonly rng: Rng;
   private readonly modeOptions: ModeOptions;
   /** The Services the last syncFromCluster handed to the proxies (undefined: a full sync). */
   lastSyncChanges: ReadonlySet<string> | undefined;
   /** VIPs the client routes via the first node (see routeVipsThroughFirstNode). */
   private readonly vipRoutes = new Set<number>();
+  /** kube-proxy's stale UDP conntrack clean-up (SimulationOptions.udpConntrackCleanup). */
+  readonly udpConntrackCleanup: UdpConntrackCleanup;
+  /** UDP conntrack entries the clean-up deleted, per node, over the run. */
+  readonly udpConntrackDeleted = new Map<string, number>();
   /** Each pod's running HTTP responders (by podKey), so its app can stop listening (SIGTERM). */
   private readonly podResponders = new Map<string, HttpResponder[]>();
+  /** The model each node's proxy last synced (for kube-proxy's UDP conntrack clean-up). */
+  private readonly nodeModels = new Map<string, ProxyModel>();
 
   constructor(options: SimulationOptions = {}) {
     const seed = options.seed ?? 1;
@@ -159,6 +192,7 @@ export class Simulation {
       this.loadResult = result;
     }
     this.mode = options.mode ?? (this.cluster.proxyMode as ProxyMode);
+    this.udpConntrackCleanup = options.udpConntrackCleanup ?? 'reconciler';
     const config = this.cluster.config;
     const apps = podApps(this.cluster.pods());
     // Every registered Node, from the Cluster document or a `kind: Node` manifest.
@@ -199,6 +233,7 @@ export class Simulation {
     // The model just built already holds every change made so far.
     this.cluster.changes.drain();
     this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), this.modeOptions);
+    for (const name of this.proxies.keys()) this.nodeModels.set(name, this.model);
     this.routeVipsThroughFirstNode();
     this.startApplications(apps);
     startSctpServers(this.topology, this.model);
@@ -256,6 +291,38 @@ export class Simulation {
     return stack;
   }
 
+  /**
+   * The UDP sockets of `client`, a node or `pod/NAME` (created on first use): bind a port,
+   * `sendTo`, receive with `onDatagram`. Every pod already runs its UDP echo on its UDP
+   * containerPorts (pod-apps.ts).
+   */
+  udpStack(host: Host | string): UdpStack {
+    const h = typeof host === 'string' ? this.host(host) : host;
+    let stack = this.udpStacks.get(h);
+    if (stack === undefined) {
+      stack = new UdpStack(h);
+      h.udp = stack;
+      this.udpStacks.set(h, stack);
+    }
+    return stack;
+  }
+
+  /** The one-way UDP sink a pod runs on `port` (`dpsim.io/udp-sink-ports`), if any. */
+  udpSink(pod: string, port: number): UdpSink | undefined {
+    return this.udpSinks.get(`${pod.startsWith('pod/') ? pod.slice(4) : pod}/${port}`);
+  }
+
+  /**
+   * Runs the simulated clock forward by `ms` milliseconds: every frame and timer due by then
+   * (UDP apps have no request to wait for, so tests step the clock themselves).
+   */
+  advance(ms: number): void {
+    const net = this.network;
+    const until = net.nowNs + ms * 1e6;
+    net.run(until);
+    if (net.nowNs < until) net.nowNs = until;
+  }
+
   private startApplications(apps: readonly PodAppInfo[]): void {
     const t = this.topology;
     const epochMs = this.cluster.now();
@@ -301,6 +368,18 @@ export class Simulation {
       if (r !== undefined) running.push(r);
     }
     this.podResponders.set(key, running);
+    const udp = this.udpStack(pod);
+    for (const port of app.udpEchoPorts)
+      if (!udp.isBound(port))
+        startUdpEcho(udp, {
+          port,
+          podName: app.name,
+          onServe: (addr, sport) => {
+            this.lastUdpServed = { server: app.name, peer: `${formatIPv4(addr)}:${sport}` };
+          },
+        });
+    for (const port of app.udpSinkPorts)
+      if (!udp.isBound(port)) this.udpSinks.set(`${app.name}/${port}`, new UdpSink(udp, port));
   }
 
   /**
@@ -381,6 +460,66 @@ export class Simulation {
     if (result === undefined)
       throw new SimulationError(`curl to ${request.url} did not finish by the simulated deadline`);
     return this.outcome(result);
+  }
+
+  /**
+   * One UDP request from `from` (`client`, a node, `pod/NAME`): a new connected socket sends
+   * one datagram to dst:port, and the clock runs until a datagram comes back, an ICMP error
+   * refuses it, or `timeoutMs` passes. The socket is closed afterwards.
+   */
+  udpRequest(request: {
+    from: string;
+    dst: string;
+    port: number;
+    timeoutMs?: number;
+    payload?: string;
+  }): UdpRequestOutcome {
+    const host = this.host(request.from);
+    const dst = parseIPv4(request.dst);
+    if (host.sourceAddressFor(dst) === 0)
+      throw new SimulationError(`${request.from} has no route to ${request.dst}`);
+    let reply: string | null = null;
+    let error: string | null = null;
+    const socket = this.udpStack(host).bind({
+      onDatagram: (d) => {
+        reply ??= new TextDecoder().decode(d.payload);
+      },
+      onError: (e) => {
+        error ??= e.errno;
+      },
+    });
+    this.lastUdpServed = null;
+    try {
+      socket.connect(dst, request.port);
+      socket.send(new TextEncoder().encode(request.payload ?? 'GET / dpsim udp\n'));
+      const net = this.network;
+      const deadline = net.nowNs + (request.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) * 1e6;
+      // One event at a time up to the next event's own time: run() moves the clock to its
+      // limit when the queue drains, and the clock must stop where the answer arrived.
+      while (reply === null && error === null && net.queue.size > 0) {
+        const next = net.queue.peekTime();
+        if (next > deadline) break;
+        net.run(next, 1);
+      }
+      if (reply === null && error === null && net.nowNs < deadline) net.nowNs = deadline;
+    } finally {
+      socket.close();
+    }
+    const served = this.lastUdpServed as ServedRecord | null;
+    const result: UdpRequestOutcome['result'] =
+      reply !== null
+        ? 'ok'
+        : error === 'ECONNREFUSED'
+          ? 'refused'
+          : error !== null
+            ? 'unreachable'
+            : 'timeout';
+    return {
+      result,
+      reply: reply ?? '',
+      localPort: socket.localPort,
+      ...(result === 'ok' && served !== null ? { servedBy: { pod: served.server, peer: served.peer } } : {}),
+    };
   }
 
   /** Runs the pump until no frame is in flight (timers such as TIME_WAIT may remain). */
@@ -507,8 +646,18 @@ export class Simulation {
    */
   syncNode(name: string, model: ProxyModel, changed?: ReadonlySet<string>): void {
     this.proxies.get(name)?.sync(model, changed);
+    this.cleanUdpConntrack(name, this.nodeModels.get(name) ?? model, model);
+    this.nodeModels.set(name, model);
     this.healthServers.get(name)?.sync(model);
     this.routeVipsThroughFirstNode();
+  }
+
+  /** kube-proxy's stale UDP conntrack clean-up after one node's sync from `previous` to `model`. */
+  private cleanUdpConntrack(name: string, previous: ProxyModel, model: ProxyModel): void {
+    const proxy = this.proxies.get(name);
+    if (this.mode === 'ebpf' || proxy === undefined || proxy.conntrack === null) return;
+    const n = cleanStaleUdpConntrack(this.udpConntrackCleanup, proxy.conntrack, previous, model, this.network.nowNs);
+    if (n > 0) this.udpConntrackDeleted.set(name, (this.udpConntrackDeleted.get(name) ?? 0) + n);
   }
 
   /**
