@@ -656,7 +656,13 @@ export class Simulation {
   private cleanUdpConntrack(name: string, previous: ProxyModel, model: ProxyModel): void {
     const proxy = this.proxies.get(name);
     if (this.mode === 'ebpf' || proxy === undefined || proxy.conntrack === null) return;
-    const n = cleanStaleUdpConntrack(this.udpConntrackCleanup, proxy.conntrack, previous, model, this.network.nowNs);
+    const n = cleanStaleUdpConntrack(
+      this.udpConntrackCleanup,
+      proxy.conntrack,
+      previous,
+      model,
+      this.network.nowNs,
+    );
     if (n > 0) this.udpConntrackDeleted.set(name, (this.udpConntrackDeleted.get(name) ?? 0) + n);
   }
 
