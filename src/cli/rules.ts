@@ -6,12 +6,14 @@
  * `cilium-dbg service list` and `cilium-dbg bpf ct list global`.
  */
 import type { Command } from 'commander';
+import { formatShares } from '../shares/format.js';
 import type { DumpPart } from '../sim/modes.js';
 import { addSimulationOptions, CliError, loadSimulation, type SimulationFlags } from './common.js';
 import { type CliIo, processIo } from './io.js';
 
 interface RulesFlags extends SimulationFlags {
-  node: string;
+  node?: string;
+  shares?: boolean;
   verbose: boolean;
   view?: string;
 }
@@ -50,7 +52,11 @@ export function registerRules(program: Command, io: CliIo = processIo): Command 
     program
       .command('rules')
       .description("print a node's compiled rules as the mode's own tool shows them")
-      .option('--node <name>', 'node', 'node1')
+      .option('--node <name>', 'node (default node1; with --shares, every node)')
+      .option(
+        '--shares',
+        "each endpoint's exact share of every Service's new connections, computed from the node's rules, beside kube-proxy's/Cilium's intended share",
+      )
       .option('--view <view>', `${describeViews('IPVS', IPVS_VIEWS)}; ${describeViews('eBPF', EBPF_VIEWS)}`)
       .option(
         '-v, --verbose',
@@ -59,7 +65,18 @@ export function registerRules(program: Command, io: CliIo = processIo): Command 
       ),
   ).action(async (flags: RulesFlags) => {
     const sim = await loadSimulation(flags, {}, io);
-    if (!sim.proxies.has(flags.node)) throw new CliError(`error: unknown node "${flags.node}"`);
+    if (flags.node !== undefined && !sim.proxies.has(flags.node))
+      throw new CliError(`error: unknown node "${flags.node}"`);
+    if (flags.shares) {
+      if (flags.view !== undefined || flags.verbose)
+        throw new CliError('error: --shares prints the share table; it takes no --view or -v');
+      const rows = sim.shares(flags.node);
+      io.stdout(formatShares(sim.mode, rows));
+      // Like a failed check: a user's dump (or a compiler) that balances wrongly is not success.
+      if (rows.some((r) => !r.agree)) throw new CliError('', 1);
+      return;
+    }
+    const node = flags.node ?? 'node1';
     const views = VIEWS[sim.mode];
     let part: DumpPart | undefined;
     if (flags.view !== undefined) {
@@ -78,6 +95,6 @@ export function registerRules(program: Command, io: CliIo = processIo): Command 
       for (const url of defaultTargets(sim)) for (let i = 0; i < 3; i++) sim.curl({ from: 'client', url });
     }
     if (flags.verbose && sim.mode === 'nftables') io.stderr(`${NFT_COUNTERS_NOTE}\n`);
-    io.stdout(sim.rules(flags.node, { counters: flags.verbose, ...(part ? { part } : {}) }));
+    io.stdout(sim.rules(node, { counters: flags.verbose, ...(part ? { part } : {}) }));
   });
 }

@@ -52,6 +52,7 @@ import {
 import { IpvsNodeProgram } from '../proxy/ipvs/node-program.js';
 import { compileNftables, NftDatapath, renderTable } from '../proxy/nftables/index.js';
 import { NftablesNodeProgram } from '../proxy/nftables/node-program.js';
+import type { ShareSource } from '../shares/node-shares.js';
 import type { ClusterTopology } from '../topology/build.js';
 import type { Host } from '../topology/host.js';
 import { NodeNetfilter } from '../topology/netfilter-path.js';
@@ -141,6 +142,8 @@ export interface NodeProxy {
    * sync; its partial syncs are not modelled).
    */
   sync(model: ProxyModel, changed?: ReadonlySet<string>): void;
+  /** The structures the node selects endpoints with, for `rules --shares` (compiles them if needed). */
+  shareSource(): ShareSource;
   /** Rules a new connection walked on this node (last packet), for benchmarks. */
   readonly conntrack: ConntrackTable | null;
   /** The node's flow table and how full it is (nf_conntrack, or the eBPF TCP CT map). */
@@ -244,6 +247,7 @@ function attachIptables(
       conntrack,
       flowTable: () => conntrackUsage(conntrack),
       dump: (o) => renderIptablesSave(ruleset, saveOptions(node, options, evaluator, o?.counters)),
+      shareSource: () => ({ mode: 'iptables', ruleset }),
       sync: () => {},
     };
   }
@@ -273,6 +277,7 @@ function attachIptables(
       const { ruleset, evaluator } = current();
       return renderIptablesSave(ruleset, saveOptions(node, options, evaluator, o?.counters));
     },
+    shareSource: () => ({ mode: 'iptables', ruleset: current().ruleset }),
     sync: (m) => install(m),
   };
 }
@@ -308,6 +313,7 @@ function attachNftables(
     conntrack,
     flowTable: () => conntrackUsage(conntrack),
     dump: () => renderTable(current().table),
+    shareSource: () => ({ mode: 'nftables', table: current().table }),
     sync: (m) => install(m),
   };
 }
@@ -370,6 +376,7 @@ function attachIpvs(
           return renderIpvsadmList(ipvs.services, { stats: o?.counters ?? false });
       }
     },
+    shareSource: () => ({ mode: 'ipvs', virtualServers: state.virtualServers }),
     sync: (m) => {
       // kube-proxy's graceful-termination loop runs every minute on its own; dpsim runs it
       // at each sync, the moment its control plane acts.
@@ -429,6 +436,7 @@ function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
           return renderBpftoolDump(lb);
       }
     },
+    shareSource: () => ({ mode: 'ebpf', lb }),
     sync: (m, changed) => {
       lb.sync(m, changed);
       attachPrograms();

@@ -4,6 +4,7 @@
  * pod, the apiserver on the control-plane node, a TCP stack with curl on every host).
  * This is the library entry point the CLI, the kernel comparison and the tests share.
  */
+
 import {
   type CurlResult,
   type CurlVerboseLine,
@@ -29,6 +30,8 @@ import {
 } from '../k8s/index.js';
 import type { ProxyMode } from '../proxy/common/datapath.js';
 import type { ProxyModel } from '../proxy/common/model.js';
+import { nodeShares } from '../shares/node-shares.js';
+import type { ServiceShares } from '../shares/types.js';
 import {
   attachPod,
   buildClusterTopology,
@@ -395,6 +398,19 @@ export class Simulation {
     const proxy = this.proxies.get(nodeName);
     if (proxy === undefined) throw new SimulationError(`unknown node "${nodeName}"`);
     return proxy.dump(options);
+  }
+
+  /**
+   * Each endpoint's exact share of new connections on a node (every node when omitted),
+   * computed from the rules its datapath runs, beside kube-proxy's/Cilium's intended shares.
+   */
+  shares(nodeName?: string): ServiceShares[] {
+    const names = nodeName === undefined ? [...this.proxies.keys()] : [nodeName];
+    return names.flatMap((n) => {
+      const proxy = this.proxies.get(n);
+      if (proxy === undefined) throw new SimulationError(`unknown node "${n}"`);
+      return nodeShares(this.model, n, proxy.shareSource());
+    });
   }
 
   /** Runs one curl with a tracer attached: every hop, hook, matched rule, NAT and verdict. */
