@@ -7,6 +7,7 @@
  * are tested) even when the simulator cannot load; that case is a SimulationUnavailableError.
  */
 import type { Cluster } from '../k8s/cluster.js';
+import type { ServiceShares } from '../shares/types.js';
 import { natShapesFor } from './conntrack-text.js';
 import { SimulationUnavailableError } from './errors.js';
 import { ObservationBuilder, type OutcomeClass, type SideResult } from './observation.js';
@@ -26,6 +27,8 @@ export interface DpsimSimulation {
   readonly cluster: Cluster;
   curl(request: { from: string; url: string; connectTimeoutMs?: number }): CurlOutcome | Promise<CurlOutcome>;
   conntrackList(nodeName: string): string;
+  /** Exact share rows of a node's rules (dpsim's Simulation has them; a stand-in may not). */
+  shares?(nodeName: string): readonly ServiceShares[];
 }
 
 export interface BuildSimulationOptions {
