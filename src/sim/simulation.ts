@@ -167,6 +167,8 @@ export class Simulation {
         nodes: this.model.nodes.map((n) => ({ name: n.name, ip: n.ip, podCIDR: n.podCIDR })),
         pods: apps.map((p) => ({ name: p.name, namespace: p.namespace, nodeName: p.nodeName, ip: p.ip })),
         overlay: options.overlay ?? 'none',
+        clients: config.clients,
+        routerIP: config.routerIP,
       },
       this.rng.fork(),
       options.linkDelayNs !== undefined ? { linkDelayNs: options.linkDelayNs } : {},
@@ -209,12 +211,15 @@ export class Simulation {
   host(name: string): Host {
     const t = this.topology;
     if (name === 'client') return t.client;
+    if (name === 'router' && t.router !== null) return t.router;
+    const external = t.clients.get(name);
+    if (external !== undefined) return external;
     const node = t.nodes.get(name);
     if (node !== undefined) return node;
     const podName = name.startsWith('pod/') ? name.slice(4) : name;
     for (const [key, pod] of t.pods) if (key.endsWith(`/${podName}`)) return pod;
     throw new SimulationError(
-      `unknown host "${name}": use client, a node (${[...t.nodes.keys()].join(', ')}) or pod/NAME`,
+      `unknown host "${name}": use client${[...t.clients.keys()].map((c) => `, ${c}`).join('')}, a node (${[...t.nodes.keys()].join(', ')}) or pod/NAME`,
     );
   }
 
@@ -226,19 +231,26 @@ export class Simulation {
    * NEIGH_FAILED instead of reaching any node.
    */
   private routeVipsThroughFirstNode(): void {
-    const client = this.topology.client;
     const first = this.topology.nodes.values().next().value;
-    const eth = client.interfaces[0];
-    if (first === undefined || eth === undefined) return;
+    if (first === undefined) return;
     const via = first.interfaces[0].addr;
-    for (const addr of this.vipRoutes) client.routes.remove(addr, 32);
+    // Every host on the nodes' segment that sends clients' traffic in: the client, the named
+    // clients there and the router in front of the others.
+    const lan = new Set(this.topology.segment.members.map((m) => m.host));
+    const senders = [this.topology.client, ...this.topology.clients.values(), this.topology.router].filter(
+      (h): h is Host => h !== null && lan.has(h),
+    );
+    for (const host of senders) for (const addr of this.vipRoutes) host.routes.remove(addr, 32);
     this.vipRoutes.clear();
     for (const sp of this.model.servicePorts) {
       for (const ip of [...sp.loadBalancerIPs, ...sp.externalIPs]) {
         const addr = parseIPv4(ip);
-        if (this.vipRoutes.has(addr) || client.isLocal(addr)) continue;
+        if (this.vipRoutes.has(addr)) continue;
         this.vipRoutes.add(addr);
-        client.routes.add(addr, 32, via, eth.index);
+        for (const host of senders) {
+          const eth = host.interfaces[0];
+          if (eth !== undefined && !host.isLocal(addr)) host.routes.add(addr, 32, via, eth.index);
+        }
       }
     }
   }
@@ -257,6 +269,8 @@ export class Simulation {
     const t = this.topology;
     const epochMs = this.cluster.now();
     this.stackOf(t.client);
+    for (const c of t.clients.values()) this.stackOf(c);
+    if (t.router !== null) this.stackOf(t.router);
     for (const node of t.nodes.values()) this.stackOf(node);
     for (const [name, node] of t.nodes) this.startHealthServers(name, node, epochMs);
     for (const app of apps) this.startPodApp(app);
