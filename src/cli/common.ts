@@ -2,12 +2,15 @@
  * Options every simulation command shares (manifests, seed, proxy mode, the control
  * plane's range flags) and the one way they turn into a Simulation.
  */
+
+import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { readNodeConfigFile } from '../config/files.js';
 import { clusterOptionsFromFlags, loadClusterFromFiles, ManifestFileError } from '../k8s/load-files.js';
 import { PROXY_MODES, type ProxyMode } from '../proxy/common/datapath.js';
 import { parseIptables } from '../proxy/iptables/parse.js';
 import { unreachableRootChains } from '../proxy/iptables/reachability.js';
+import { NftParseError, parseNftRuleset } from '../proxy/nftables/parse.js';
 import { Simulation, type SimulationOptions } from '../sim/simulation.js';
 import type { OverlayKind } from '../topology/tunnel.js';
 import { CliError, describeSystemError, isSystemError } from './errors.js';
@@ -26,6 +29,7 @@ export interface SimulationFlags {
   clusterCidr?: string;
   conntrackMax?: number;
   iptablesSave?: string;
+  nftRuleset?: string;
   maglev?: boolean;
   overlay?: string;
   config?: string;
@@ -72,6 +76,10 @@ export function addSimulationOptions(cmd: Command): Command {
     .option(
       '--iptables-save <file>',
       "run a real node's iptables-save dump instead of the compiled rules (iptables mode)",
+    )
+    .option(
+      '--nft-ruleset <file>',
+      "run a real node's `nft list ruleset` (its table ip kube-proxy) instead of the compiled rules (nftables mode)",
     )
     .option('--config <file>', "kube-proxy's --config: a KubeProxyConfiguration for every node")
     .option('--cilium-values <file>', "eBPF mode: Cilium's Helm values (load-balancer keys)")
@@ -129,6 +137,19 @@ export async function loadSimulation(
     }
   }
   if (iptablesSave !== undefined) warnUnreachable(flags.iptablesSave!, iptablesSave, io.stderr);
+  const nftRuleset = readDump('--nft-ruleset', flags.nftRuleset);
+  if (nftRuleset !== undefined) {
+    if ((modeFlag ?? loaded.cluster.proxyMode) !== 'nftables')
+      throw new CliError('error: --nft-ruleset is a dump of nftables mode: run it with --mode nftables');
+    let parsed: ReturnType<typeof parseNftRuleset>;
+    try {
+      parsed = parseNftRuleset(nftRuleset, { name: 'node', ip: '0.0.0.0' });
+    } catch (e) {
+      if (e instanceof NftParseError) throw new CliError(`error: ${flags.nftRuleset}: ${e.message}`);
+      throw e;
+    }
+    for (const w of parsed.warnings) io.stderr(`warning: ${flags.nftRuleset}: ${w}\n`);
+  }
   try {
     return new Simulation({
       cluster: loaded.cluster,
@@ -136,6 +157,7 @@ export async function loadSimulation(
       ...(modeFlag !== undefined ? { mode: modeFlag as ProxyMode } : {}),
       ...(flags.conntrackMax !== undefined ? { conntrackMax: flags.conntrackMax } : {}),
       ...(iptablesSave !== undefined ? { iptablesSave } : {}),
+      ...(nftRuleset !== undefined ? { nftRuleset } : {}),
       ...(flags.maglev ? { ebpfAlgorithm: 'maglev' as const } : {}),
       ...(kubeProxyConfig !== undefined ? { kubeProxyConfig } : {}),
       ...(cilium !== undefined ? { cilium } : {}),
@@ -145,6 +167,17 @@ export async function loadSimulation(
   } catch (e) {
     if (extra.captureFile !== undefined && isSystemError(e) && e.path === extra.captureFile)
       throw new CliError(`error: --pcap: ${describeSystemError(e)}`);
+    throw e;
+  }
+}
+
+/** A dump file named by a flag, read whole; a read failure names the flag, path and reason. */
+function readDump(flag: string, path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    if (isSystemError(e)) throw new CliError(`error: ${flag}: ${describeSystemError(e)}`);
     throw e;
   }
 }

@@ -52,6 +52,7 @@ import {
 import { IpvsNodeProgram } from '../proxy/ipvs/node-program.js';
 import { compileNftables, NftDatapath, renderTable } from '../proxy/nftables/index.js';
 import { NftablesNodeProgram } from '../proxy/nftables/node-program.js';
+import { parseNftRuleset } from '../proxy/nftables/parse.js';
 import type { ShareSource } from '../shares/node-shares.js';
 import type { ClusterTopology } from '../topology/build.js';
 import type { Host } from '../topology/host.js';
@@ -64,6 +65,8 @@ export interface ModeOptions {
   readonly conntrackMax?: number;
   /** A real node's `iptables-save` dump to run instead of the compiled rules (iptables mode). */
   readonly iptablesSave?: string;
+  /** A real node's `nft list ruleset` to run instead of the compiled table (nftables mode). */
+  readonly nftRuleset?: string;
   /** eBPF backend selection. */
   readonly ebpfAlgorithm?: 'random' | 'maglev';
   readonly maglevTableSize?: number;
@@ -292,6 +295,21 @@ function attachNftables(
   const conntrack = newConntrack(rng.fork(), options, ctx);
   const evalRng = rng.fork();
   const compileOptions = nftablesOptions(ctx.kubeProxy, ctx.facts);
+  if (options.nftRuleset !== undefined) {
+    // A user's ruleset is parsed at once (its errors belong to the build) and fixed thereafter.
+    const table = parseNftRuleset(options.nftRuleset, { name: node.name, ip: ctx.facts.addresses[0] }).table;
+    const datapath = new NftDatapath(table, { rng: evalRng, localAddresses: nodeAddresses(node, ctx) });
+    node.netfilter = new NodeNetfilter(conntrack, new NftablesNodeProgram(datapath));
+    return {
+      mode: 'nftables',
+      node,
+      conntrack,
+      flowTable: () => conntrackUsage(conntrack),
+      dump: () => renderTable(table),
+      shareSource: () => ({ mode: 'nftables', table }),
+      sync: () => {},
+    };
+  }
   // Compiled when first needed, as in iptables mode.
   let current: () => { table: ReturnType<typeof compileNftables>; datapath: NftDatapath };
   const install = (m: ProxyModel): void => {

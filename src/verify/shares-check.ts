@@ -12,6 +12,8 @@ import { serviceChainNames } from '../proxy/iptables/chain-names.js';
 import { parseIptables } from '../proxy/iptables/parse.js';
 import { compileNftables } from '../proxy/nftables/compile.js';
 import { servicePortChainNames } from '../proxy/nftables/names.js';
+import { NftParseError, parseNftRuleset } from '../proxy/nftables/parse.js';
+import { renderTable } from '../proxy/nftables/render.js';
 import { equals, percent, ZERO } from '../shares/fraction.js';
 import { nodeShares, type ShareSource } from '../shares/node-shares.js';
 import type { ServiceShares } from '../shares/types.js';
@@ -58,8 +60,9 @@ export function sharesByProbe(
 }
 
 /**
- * The kernel's rows: from exactly the text `iptables-restore` was given (after any
- * transform); nftables mode reads the compiled table the text was rendered from.
+ * The kernel's rows: from exactly the text `iptables-restore` or `nft -f` was given (after
+ * any transform), parsed back; an nftables text dpsim cannot parse falls back to the
+ * compiled table it was rendered from.
  */
 export function kernelShareRows(
   model: ProxyModel,
@@ -72,7 +75,18 @@ export function kernelShareRows(
       const text = renderNodeRules(model, node, mode);
       source = { mode, ruleset: parseIptables(transform ? transform(node, text) : text).ruleset };
     } else {
-      source = { mode, table: compileNftables(model, node) };
+      const compiled = compileNftables(model, node);
+      let table = compiled;
+      if (transform !== undefined) {
+        try {
+          table = parseNftRuleset(transform(node, renderTable(compiled)), compiled.node).table;
+        } catch (e) {
+          // A transformed table dpsim cannot read (a vmap with a missing index) keeps the
+          // compiled shares here; the sampled checks still see what the kernel did.
+          if (!(e instanceof NftParseError)) throw e;
+        }
+      }
+      source = { mode, table };
     }
     return nodeShares(model, node, source);
   };
