@@ -7,9 +7,11 @@ import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { readNodeConfigFile } from '../config/files.js';
 import { clusterOptionsFromFlags, loadClusterFromFiles, ManifestFileError } from '../k8s/load-files.js';
+import { toProxyModel } from '../k8s/proxy-model.js';
 import { PROXY_MODES, type ProxyMode } from '../proxy/common/datapath.js';
 import { parseIptables } from '../proxy/iptables/parse.js';
 import { unreachableRootChains } from '../proxy/iptables/reachability.js';
+import { IpvsadmParseError, parseIpvsadmList } from '../proxy/ipvs/parse-ipvsadm.js';
 import { NftParseError, parseNftRuleset } from '../proxy/nftables/parse.js';
 import { Simulation, type SimulationOptions } from '../sim/simulation.js';
 import type { OverlayKind } from '../topology/tunnel.js';
@@ -30,6 +32,7 @@ export interface SimulationFlags {
   conntrackMax?: number;
   iptablesSave?: string;
   nftRuleset?: string;
+  ipvsadm?: string;
   maglev?: boolean;
   overlay?: string;
   config?: string;
@@ -80,6 +83,10 @@ export function addSimulationOptions(cmd: Command): Command {
     .option(
       '--nft-ruleset <file>',
       "run a real node's `nft list ruleset` (its table ip kube-proxy) instead of the compiled rules (nftables mode)",
+    )
+    .option(
+      '--ipvsadm <file>',
+      "run a real node's `ipvsadm -Ln` virtual servers instead of the compiled ones (IPVS mode)",
     )
     .option('--config <file>', "kube-proxy's --config: a KubeProxyConfiguration for every node")
     .option('--cilium-values <file>', "eBPF mode: Cilium's Helm values (load-balancer keys)")
@@ -150,6 +157,19 @@ export async function loadSimulation(
     }
     for (const w of parsed.warnings) io.stderr(`warning: ${flags.nftRuleset}: ${w}\n`);
   }
+  const ipvsadm = readDump('--ipvsadm', flags.ipvsadm);
+  if (ipvsadm !== undefined) {
+    if ((modeFlag ?? loaded.cluster.proxyMode) !== 'ipvs')
+      throw new CliError('error: --ipvsadm is a listing of IPVS mode: run it with --mode ipvs');
+    try {
+      const servers = parseIpvsadmList(ipvsadm, toProxyModel(loaded.cluster));
+      if (servers.length === 0)
+        io.stderr(`warning: ${flags.ipvsadm}: no virtual server: every Service address is unanswered\n`);
+    } catch (e) {
+      if (e instanceof IpvsadmParseError) throw new CliError(`error: ${flags.ipvsadm}: ${e.message}`);
+      throw e;
+    }
+  }
   try {
     return new Simulation({
       cluster: loaded.cluster,
@@ -158,6 +178,7 @@ export async function loadSimulation(
       ...(flags.conntrackMax !== undefined ? { conntrackMax: flags.conntrackMax } : {}),
       ...(iptablesSave !== undefined ? { iptablesSave } : {}),
       ...(nftRuleset !== undefined ? { nftRuleset } : {}),
+      ...(ipvsadm !== undefined ? { ipvsadm } : {}),
       ...(flags.maglev ? { ebpfAlgorithm: 'maglev' as const } : {}),
       ...(kubeProxyConfig !== undefined ? { kubeProxyConfig } : {}),
       ...(cilium !== undefined ? { cilium } : {}),

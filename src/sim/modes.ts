@@ -50,6 +50,7 @@ import {
   renderIpvsadmList,
 } from '../proxy/ipvs/index.js';
 import { IpvsNodeProgram } from '../proxy/ipvs/node-program.js';
+import { parseIpvsadmList } from '../proxy/ipvs/parse-ipvsadm.js';
 import { compileNftables, NftDatapath, renderTable } from '../proxy/nftables/index.js';
 import { NftablesNodeProgram } from '../proxy/nftables/node-program.js';
 import { parseNftRuleset } from '../proxy/nftables/parse.js';
@@ -67,6 +68,8 @@ export interface ModeOptions {
   readonly iptablesSave?: string;
   /** A real node's `nft list ruleset` to run instead of the compiled table (nftables mode). */
   readonly nftRuleset?: string;
+  /** A real node's `ipvsadm -Ln` to run instead of the compiled virtual servers (IPVS mode). */
+  readonly ipvsadm?: string;
   /** eBPF backend selection. */
   readonly ebpfAlgorithm?: 'random' | 'maglev';
   readonly maglevTableSize?: number;
@@ -354,12 +357,25 @@ function attachIpvs(
   const ipvs = new IpvsNode({ rng: rng.fork(), timeouts: ipvsTimeouts(ctx.kubeProxy) });
   const ownAddresses = nodeAddresses(node, ctx);
   const compileOptions = ipvsOptions(ctx.kubeProxy, ctx.facts);
-  const compile = (m: ProxyModel): IpvsNodeState =>
-    compileIpvs(m, node.name, {
+  const compile = (m: ProxyModel): IpvsNodeState => {
+    const compiled = compileIpvs(m, node.name, {
       ...compileOptions,
       nodeAddresses: ownAddresses,
       ...(options.ipvsScheduler !== undefined ? { scheduler: options.ipvsScheduler } : {}),
     });
+    if (options.ipvsadm === undefined) return compiled;
+    // A user's listing replaces the virtual servers; the ipsets and iptables rules stay compiled.
+    const virtualServers = parseIpvsadmList(options.ipvsadm, m);
+    const bound = new Set([
+      ...compiled.boundAddresses,
+      ...virtualServers.filter((v) => v.bound).map((v) => v.address),
+    ]);
+    return {
+      ...compiled,
+      virtualServers,
+      boundAddresses: [...bound].sort((a, b) => parseIPv4(a) - parseIPv4(b)),
+    };
+  };
   /** kube-ipvs0's addresses currently added to the node (those also on an interface are not ours to remove). */
   let bound: number[] = [];
   let state = compile(model);

@@ -9,46 +9,7 @@ import { renderTable } from '../../../src/proxy/nftables/index.js';
 import { NftParseError, parseNftRuleset } from '../../../src/proxy/nftables/parse.js';
 import { buildSimulation } from '../../../src/sim/simulation.js';
 import { dpsim } from '../../cli/harness.js';
-
-interface GenService {
-  readonly type: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
-  readonly replicas: number;
-  readonly etpLocal: boolean;
-  readonly affinity: boolean;
-}
-
-const genService = fc.record({
-  type: fc.constantFrom('ClusterIP' as const, 'NodePort' as const, 'LoadBalancer' as const),
-  replicas: fc.integer({ min: 0, max: 4 }),
-  etpLocal: fc.boolean(),
-  affinity: fc.boolean(),
-});
-
-function scenario(services: readonly GenService[]): string {
-  return services
-    .map((s, i) => {
-      const ext = s.type !== 'ClusterIP' && s.etpLocal ? '\n  externalTrafficPolicy: Local' : '';
-      const aff = s.affinity ? '\n  sessionAffinity: ClientIP' : '';
-      return `apiVersion: apps/v1
-kind: ReplicaSet
-metadata: { name: app${i} }
-spec:
-  replicas: ${s.replicas}
-  selector: { matchLabels: { app: app${i} } }
-  template:
-    metadata: { labels: { app: app${i} } }
-    spec: { containers: [ { name: web, image: go-myweb } ] }
----
-apiVersion: v1
-kind: Service
-metadata: { name: svc${i} }
-spec:
-  type: ${s.type}${ext}${aff}
-  selector: { app: app${i} }
-  ports: [ { port: 80, targetPort: 8080 } ]`;
-    })
-    .join('\n---\n');
-}
+import { genService, scenario } from '../../helpers/generated-scenarios.js';
 
 describe('nft list ruleset as input', () => {
   it('round trip over generated scenarios: every node’s dump parses back to the same text, and the dump fed back picks the same backends and leaves the same conntrack view', () => {
