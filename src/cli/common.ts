@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { readNodeConfigFile } from '../config/files.js';
+import { ConntrackRestoreError, parseConntrackList } from '../conntrack/restore.js';
 import { clusterOptionsFromFlags, loadClusterFromFiles, ManifestFileError } from '../k8s/load-files.js';
 import { toProxyModel } from '../k8s/proxy-model.js';
 import { PROXY_MODES, type ProxyMode } from '../proxy/common/datapath.js';
@@ -33,6 +34,7 @@ export interface SimulationFlags {
   iptablesSave?: string;
   nftRuleset?: string;
   ipvsadm?: string;
+  conntrack?: string[];
   maglev?: boolean;
   overlay?: string;
   config?: string;
@@ -87,6 +89,11 @@ export function addSimulationOptions(cmd: Command): Command {
     .option(
       '--ipvsadm <file>',
       "run a real node's `ipvsadm -Ln` virtual servers instead of the compiled ones (IPVS mode)",
+    )
+    .option(
+      '--conntrack <node=file>',
+      "pre-load a node's conntrack table from a real node's `conntrack -L` (repeatable: node1=ct.txt)",
+      collect,
     )
     .option('--config <file>', "kube-proxy's --config: a KubeProxyConfiguration for every node")
     .option('--cilium-values <file>', "eBPF mode: Cilium's Helm values (load-balancer keys)")
@@ -157,6 +164,22 @@ export async function loadSimulation(
     }
     for (const w of parsed.warnings) io.stderr(`warning: ${flags.nftRuleset}: ${w}\n`);
   }
+  const conntrackDumps = new Map<string, string>();
+  for (const spec of flags.conntrack ?? []) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0 || eq === spec.length - 1)
+      throw new CliError(`error: --conntrack takes NODE=FILE (e.g. node1=ct.txt), got "${spec}"`);
+    const node = spec.slice(0, eq);
+    const text = readDump('--conntrack', spec.slice(eq + 1))!;
+    try {
+      parseConntrackList(text);
+    } catch (e) {
+      if (e instanceof ConntrackRestoreError)
+        throw new CliError(`error: ${spec.slice(eq + 1)}: ${e.message}`);
+      throw e;
+    }
+    conntrackDumps.set(node, text);
+  }
   const ipvsadm = readDump('--ipvsadm', flags.ipvsadm);
   if (ipvsadm !== undefined) {
     if ((modeFlag ?? loaded.cluster.proxyMode) !== 'ipvs')
@@ -179,6 +202,7 @@ export async function loadSimulation(
       ...(iptablesSave !== undefined ? { iptablesSave } : {}),
       ...(nftRuleset !== undefined ? { nftRuleset } : {}),
       ...(ipvsadm !== undefined ? { ipvsadm } : {}),
+      ...(conntrackDumps.size > 0 ? { conntrackDumps } : {}),
       ...(flags.maglev ? { ebpfAlgorithm: 'maglev' as const } : {}),
       ...(kubeProxyConfig !== undefined ? { kubeProxyConfig } : {}),
       ...(cilium !== undefined ? { cilium } : {}),

@@ -18,6 +18,7 @@ import {
 import type { KubeProxyConfig } from '../config/kube-proxy-config.js';
 import type { NodeFacts } from '../config/node-options.js';
 import { formatConntrackList } from '../conntrack/index.js';
+import { restoreConntrack } from '../conntrack/restore.js';
 import type { ClusterConfig } from '../k8s/cluster-config.js';
 import {
   BOOTSTRAP_LEAD_SECONDS,
@@ -51,6 +52,8 @@ import { attachMode, attachNodeProxy, type DumpPart, type ModeOptions, type Node
 import { type PodAppInfo, podApps } from './pod-apps.js';
 
 export interface SimulationOptions extends ModeOptions {
+  /** `conntrack -L` text per node name, loaded into that node's table before anything runs. */
+  readonly conntrackDumps?: ReadonlyMap<string, string>;
   /** YAML manifests (default: the embedded origin scenario). */
   readonly manifests?: string | readonly { source: string; text: string }[];
   /** A cluster already loaded (instead of manifests). */
@@ -199,6 +202,7 @@ export class Simulation {
     // The model just built already holds every change made so far.
     this.cluster.changes.drain();
     this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), this.modeOptions);
+    for (const [node, text] of options.conntrackDumps ?? []) this.preloadConntrack(node, text);
     this.routeVipsThroughFirstNode();
     this.startApplications(apps);
   }
@@ -473,6 +477,17 @@ export class Simulation {
     for (const proxy of this.proxies.values()) proxy.sync(this.model, this.lastSyncChanges);
     for (const servers of this.healthServers.values()) servers.sync(this.model);
     this.routeVipsThroughFirstNode();
+  }
+
+  /** A real node's `conntrack -L`, loaded into one node's table (the connections it is tracking). */
+  private preloadConntrack(nodeName: string, text: string): void {
+    const proxy = this.proxies.get(nodeName);
+    if (proxy === undefined) throw new SimulationError(`conntrack -L for unknown node "${nodeName}"`);
+    if (proxy.conntrack === null)
+      throw new SimulationError(
+        `conntrack -L for ${nodeName}: ${this.mode} mode keeps its connections in BPF maps, not nf_conntrack`,
+      );
+    restoreConntrack(proxy.conntrack, text, this.network.nowNs);
   }
 
   /** A Node registered after the simulation was built: wired into the topology, its proxy attached. */
