@@ -56,6 +56,17 @@ export interface IptablesCompileOptions {
   readonly conntrackTCPLiberal?: boolean;
   /** Create the empty KUBE-PROXY-CANARY chains in mangle, nat and filter (default true). */
   readonly canaryChains?: boolean;
+  /**
+   * A partial sync (KEP-3453): only these Services (`ns/name`) get their KUBE-SVC/SVL/EXT/FW/SEP
+   * chains written; the others' chains stay as the kernel has them. Unset: a full sync.
+   */
+  readonly changedServices?: ReadonlySet<string>;
+  /**
+   * The nat chains `iptables-save -t nat` lists on the node now: every service chain among
+   * them that this sync does not keep is flushed (`:CHAIN - [0:0]`) and deleted (`-X`).
+   * Unset: no clean-up (a clean node, or large-cluster mode between clean-ups).
+   */
+  readonly existingNatChains?: Iterable<string>;
 }
 
 /** Match arguments selecting traffic from this node's pods, and the negation. */
@@ -74,10 +85,16 @@ export interface IptablesCompileResult {
    * clean node: canary chains, EnsureChain and EnsureRule(Prepend) for every jump.
    */
   readonly bootstrapCommands: readonly (readonly string[])[];
-  /** kubeproxy_sync_proxy_rules_iptables_total per table: the `-A` lines kube-proxy wrote. */
+  /** kubeproxy_sync_proxy_rules_iptables_last per table: the `-A` lines this restore wrote (a full sync: every rule). */
   readonly ruleCounts: { readonly filter: number; readonly nat: number };
   /** More than 1000 endpoints: per-endpoint comments dropped, as kube-proxy does. */
   readonly largeClusterMode: boolean;
+  /** Every KUBE-SVC/SVL/EXT/FW/SEP chain the rules need, written this time or not. */
+  readonly activeNatChains: ReadonlySet<string>;
+  /** Stale service chains this restore flushes and deletes, in the order written. */
+  readonly deletedChains: readonly string[];
+  /** kubeproxy_sync_proxy_rules_iptables_total{table="nat"}: the rules kept, skipped ones included. */
+  readonly natRulesTotal: number;
 }
 
 export class IptablesCompileError extends Error {
@@ -191,11 +208,53 @@ class Lines {
 
 const quoted = (text: string) => `"${text}"`;
 
+/** The chain prefixes kube-proxy's stale-chain clean-up considers its own (isServiceChainName). */
+const SERVICE_CHAIN_PREFIXES = ['KUBE-SVC-', 'KUBE-SVL-', 'KUBE-SEP-', 'KUBE-FW-', 'KUBE-EXT-'];
+export function isServiceChainName(name: string): boolean {
+  return SERVICE_CHAIN_PREFIXES.some((p) => name.startsWith(p));
+}
+
+/** kube-proxy's large-cluster mode: more than 1000 endpoints over all (IPv4) service ports. */
+export function isLargeClusterMode(model: ProxyModel): boolean {
+  let totalEndpoints = 0;
+  for (const sp of model.servicePorts) if (isIPv4(sp.clusterIP)) totalEndpoints += sp.endpoints.length;
+  return totalEndpoints > LARGE_CLUSTER_ENDPOINTS_THRESHOLD;
+}
+
+/** One sync's restore input without the kernel state it leads to (partial syncs need the node's tables). */
+export type IptablesRestoreResult = Omit<IptablesCompileResult, 'ruleset'>;
+
+/**
+ * The kernel's tables after a full sync on a clean node, with that sync's restore input.
+ * `changedServices` and `existingNatChains` are refused here: a partial or clean-up restore
+ * only means something applied on top of a node's tables (see compileIptablesRestore).
+ */
 export function compileIptables(
   model: ProxyModel,
   nodeName: string,
   options: IptablesCompileOptions = {},
 ): IptablesCompileResult {
+  if (options.changedServices !== undefined || options.existingNatChains !== undefined) {
+    throw new IptablesCompileError('a partial sync has no clean-node ruleset: use compileIptablesRestore');
+  }
+  const { result, kernelText } = compileRestore(model, nodeName, options);
+  return { ...result, ruleset: parseIptables(kernelText()).ruleset };
+}
+
+/** The `iptables-restore --noflush` input of one sync (full, or partial with `changedServices`). */
+export function compileIptablesRestore(
+  model: ProxyModel,
+  nodeName: string,
+  options: IptablesCompileOptions = {},
+): IptablesRestoreResult {
+  return compileRestore(model, nodeName, options).result;
+}
+
+function compileRestore(
+  model: ProxyModel,
+  nodeName: string,
+  options: IptablesCompileOptions,
+): { result: IptablesRestoreResult; kernelText: () => string } {
   const masqueradeBit = options.masqueradeBit ?? 14;
   if (!Number.isInteger(masqueradeBit) || masqueradeBit < 0 || masqueradeBit > 31) {
     throw new IptablesCompileError(`masquerade bit must be an integer in [0, 31], got ${masqueradeBit}`);
@@ -230,6 +289,11 @@ export function compileIptables(
   const filterRules = new Lines();
   const natChains = new Lines();
   const natRules = new Lines();
+  // Where an unchanged Service's own chains go in a partial sync: computed, then thrown away.
+  const skippedNatChains = new Lines();
+  const skippedNatRules = new Lines();
+  const activeNatChains = new Set<string>();
+  const changedServices = options.changedServices;
   for (const c of [
     'KUBE-SERVICES',
     'KUBE-EXTERNAL-SERVICES',
@@ -263,9 +327,7 @@ export function compileIptables(
   }
 
   const servicePorts = model.servicePorts.filter((sp) => isIPv4(sp.clusterIP));
-  let totalEndpoints = 0;
-  for (const sp of servicePorts) totalEndpoints += sp.endpoints.length;
-  const largeClusterMode = totalEndpoints > LARGE_CLUSTER_ENDPOINTS_THRESHOLD;
+  const largeClusterMode = isLargeClusterMode(model);
   const serviceComment = (text: string) => (largeClusterMode ? '' : `-m comment --comment ${text}`);
 
   for (const sp of servicePorts) {
@@ -448,20 +510,30 @@ export function compileIptables(
       );
     }
 
+    // The Service's own chains: written only when it changed since the last sync (partial
+    // syncs), but always computed so the rule metric and the set of live chains are right.
+    const skip = changedServices !== undefined && !changedServices.has(`${sp.namespace}/${sp.name}`);
+    const svcChains = skip ? skippedNatChains : natChains;
+    const svcRules = skip ? skippedNatRules : natRules;
+    const declare = (chain: string) => {
+      svcChains.write(`:${chain} - [0:0]`);
+      activeNatChains.add(chain);
+    };
+
     // Internal traffic: masquerade off-cluster sources reaching the cluster IP.
     if (hasInternalEndpoints) {
       const args = `-m comment --comment ${quoted(`${spn} cluster IP`)} ${match(sp.clusterIP, sp.port)}`;
-      if (masqueradeAll) natRules.write('-A', internalTrafficChain, args, '-j KUBE-MARK-MASQ');
+      if (masqueradeAll) svcRules.write('-A', internalTrafficChain, args, '-j KUBE-MARK-MASQ');
       else if (localDetector !== null) {
-        natRules.write('-A', internalTrafficChain, args, localDetector.ifNotLocal, '-j KUBE-MARK-MASQ');
+        svcRules.write('-A', internalTrafficChain, args, localDetector.ifNotLocal, '-j KUBE-MARK-MASQ');
       }
     }
 
     // External traffic chain.
     if (usesExternalTrafficChain) {
-      natChains.write(`:${externalTrafficChain} - [0:0]`);
+      declare(externalTrafficChain);
       if (!externalPolicyLocal(sp)) {
-        natRules.write(
+        svcRules.write(
           '-A',
           externalTrafficChain,
           '-m comment --comment',
@@ -470,7 +542,7 @@ export function compileIptables(
         );
       } else {
         if (localDetector !== null) {
-          natRules.write(
+          svcRules.write(
             '-A',
             externalTrafficChain,
             '-m comment --comment',
@@ -480,14 +552,14 @@ export function compileIptables(
             chains.svc,
           );
         }
-        natRules.write(
+        svcRules.write(
           '-A',
           externalTrafficChain,
           '-m comment --comment',
           quoted(`masquerade LOCAL traffic for ${spn} external destinations`),
           '-m addrtype --src-type LOCAL -j KUBE-MARK-MASQ',
         );
-        natRules.write(
+        svcRules.write(
           '-A',
           externalTrafficChain,
           '-m comment --comment',
@@ -496,22 +568,22 @@ export function compileIptables(
           chains.svc,
         );
       }
-      if (hasExternalEndpoints) natRules.write('-A', externalTrafficChain, '-j', externalPolicyChain);
+      if (hasExternalEndpoints) svcRules.write('-A', externalTrafficChain, '-j', externalPolicyChain);
     }
 
     // Load-balancer source ranges.
     if (usesFWChain) {
-      natChains.write(`:${chains.fw} - [0:0]`);
+      declare(chains.fw);
       const args = `-A ${chains.fw} -m comment --comment ${quoted(`${spn} loadbalancer IP`)}`;
       let allowFromNode = false;
       for (const cidr of sourceRanges) {
-        natRules.write(args, `-s ${cidr.text}`, '-j', externalTrafficChain);
+        svcRules.write(args, `-s ${cidr.text}`, '-j', externalTrafficChain);
         if ((nodeIP & cidr.mask) >>> 0 === cidr.network) allowFromNode = true;
       }
       if (allowFromNode) {
-        for (const ip of lbIPs) natRules.write(args, `-s ${ip}`, '-j', externalTrafficChain);
+        for (const ip of lbIPs) svcRules.write(args, `-s ${ip}`, '-j', externalTrafficChain);
       }
-      natRules.write(
+      svcRules.write(
         `-A ${chains.fw} -m comment --comment`,
         quoted(`other traffic to ${spn} will be dropped by KUBE-PROXY-FIREWALL`),
       );
@@ -520,7 +592,7 @@ export function compileIptables(
     const writeServiceToEndpointRules = (svcChain: string, endpoints: readonly Endpoint[]) => {
       if (sp.sessionAffinity === 'ClientIP') {
         for (const ep of endpoints) {
-          natRules.write(
+          svcRules.write(
             '-A',
             svcChain,
             serviceComment(quoted(`${spn} -> ${epString(ep)}`)),
@@ -535,7 +607,7 @@ export function compileIptables(
           i < endpoints.length - 1
             ? `-m statistic --mode random --probability ${kubeProxyProbability(endpoints.length - i)}`
             : '';
-        natRules.write(
+        svcRules.write(
           '-A',
           svcChain,
           serviceComment(quoted(`${spn} -> ${epString(ep)}`)),
@@ -547,25 +619,39 @@ export function compileIptables(
     };
 
     if (usesClusterPolicyChain) {
-      natChains.write(`:${chains.svc} - [0:0]`);
+      declare(chains.svc);
       writeServiceToEndpointRules(chains.svc, clusterEndpoints);
     }
     if (usesLocalPolicyChain) {
-      natChains.write(`:${chains.svl} - [0:0]`);
+      declare(chains.svl);
       writeServiceToEndpointRules(chains.svl, localEndpoints);
     }
 
     for (const ep of cat.allReachableEndpoints) {
       const chain = epChain(ep);
-      natChains.write(`:${chain} - [0:0]`);
+      declare(chain);
       const head = `-A ${chain} ${serviceComment(spn)}`.trimEnd();
-      natRules.write(head, `-s ${ep.ip}`, '-j KUBE-MARK-MASQ');
+      svcRules.write(head, `-s ${ep.ip}`, '-j KUBE-MARK-MASQ');
       const affinity = sp.sessionAffinity === 'ClientIP' ? `-m recent --name ${chain} --set` : '';
-      natRules.write(
+      svcRules.write(
         head,
         affinity,
         `-m ${protocol} -p ${protocol} -j DNAT --to-destination ${epString(ep)}`,
       );
+    }
+  }
+
+  // Delete chains no longer in use: a chain line flushes it, -X then removes it.
+  const deletedChains: string[] = [];
+  if (options.existingNatChains !== undefined) {
+    // kube-proxy walks a Go set here (random order); dpsim sorts, so the text is reproducible.
+    const stale = [...new Set(options.existingNatChains)]
+      .filter((c) => isServiceChainName(c) && !activeNatChains.has(c))
+      .sort();
+    for (const chain of stale) {
+      natChains.write(`:${chain} - [0:0]`);
+      natRules.write('-X', chain);
+      deletedChains.push(chain);
     }
   }
 
@@ -627,15 +713,17 @@ export function compileIptables(
   ].join('\n');
 
   const bootstrap = bootstrapCommands(options.canaryChains ?? true);
-  const ruleset = parseIptables(
-    kernelStateText(bootstrap, filterChains, filterRules, natChains, natRules),
-  ).ruleset;
   return {
-    ruleset,
-    restoreInput,
-    bootstrapCommands: bootstrap,
-    ruleCounts: { filter: filterRules.lines.length, nat: natRules.lines.length },
-    largeClusterMode,
+    result: {
+      restoreInput,
+      bootstrapCommands: bootstrap,
+      ruleCounts: { filter: filterRules.lines.length, nat: natRules.lines.length - deletedChains.length },
+      largeClusterMode,
+      activeNatChains,
+      deletedChains,
+      natRulesTotal: natRules.lines.length + skippedNatRules.lines.length - deletedChains.length,
+    },
+    kernelText: () => kernelStateText(bootstrap, filterChains, filterRules, natChains, natRules),
   };
 }
 

@@ -905,6 +905,8 @@ export function parseRuleSpec(ctx: RuleContext, tokens: readonly string[]): Rule
 interface Section {
   table: Table;
   chains: Map<string, Chain>;
+  /** Editing the kernel's table (--noflush): -X checks what the kernel checks. */
+  noflush?: boolean;
 }
 
 /**
@@ -913,8 +915,30 @@ interface Section {
  * Lines apply in order, so a jump must name a chain declared above it.
  */
 export function parseIptables(text: string): ParseResult {
+  return restoreInto(text, null);
+}
+
+/**
+ * `iptables-restore --noflush`: applies restore input on top of `base` (left untouched) and
+ * returns the tables the kernel then holds. A `*table` section edits the existing table
+ * instead of replacing it; a chain line (`:CHAIN - [0:0]`) creates the chain or flushes it;
+ * `-X` deletes a chain only if it is empty and no rule jumps to it (else the kernel refuses
+ * the commit, as it refuses kube-proxy's). Tables the input does not name are kept. Any
+ * error rejects the whole input, as one failed commit leaves the tables as they were.
+ */
+export function applyIptablesRestoreNoflush(base: Ruleset, text: string): ParseResult {
+  return restoreInto(text, base);
+}
+
+function cloneTable(table: Table): Table {
+  return { name: table.name, chains: table.chains.map((c) => ({ ...c, rules: c.rules.slice() })) };
+}
+
+function restoreInto(text: string, base: Ruleset | null): ParseResult {
   const warnings: ParseWarning[] = [];
   const tables = new Map<TableName, Table>();
+  if (base !== null) for (const t of base.tables) tables.set(t.name, t);
+  const noflush = base !== null;
   let section: Section | null = null;
   const lines = text.split('\n');
   for (let n = 0; n < lines.length; n++) {
@@ -925,8 +949,9 @@ export function parseIptables(text: string): ParseResult {
       if (section !== null) throw new IptablesParseError(lineNo, 'COMMIT expected');
       const name = line.slice(1);
       if (!isTableName(name)) throw new IptablesParseError(lineNo, `unknown table "${name}"`);
-      const table = newTable(name);
-      section = { table, chains: new Map(table.chains.map((c) => [c.name, c])) };
+      const existing = noflush ? tables.get(name) : undefined;
+      const table = existing !== undefined ? cloneTable(existing) : newTable(name);
+      section = { table, chains: new Map(table.chains.map((c) => [c.name, c])), noflush };
       continue;
     }
     if (section === null) throw new IptablesParseError(lineNo, `"${line}" outside a *table section`);
@@ -1022,6 +1047,9 @@ function command(section: Section, tokens: string[], line: number, warnings: Par
     case '--delete-chain': {
       const c = chain();
       if (c.policy !== null) fail(ctx, `cannot delete built-in chain ${c.name}`);
+      if (section.noflush === true && (c.rules.length > 0 || isJumpedTo(table, c.name))) {
+        fail(ctx, `CHAIN_USER_DEL failed (Device or resource busy): chain ${c.name}`);
+      }
       table.chains.splice(table.chains.indexOf(c), 1);
       chains.delete(c.name);
       break;
@@ -1029,4 +1057,11 @@ function command(section: Section, tokens: string[], line: number, warnings: Par
     default:
       fail(ctx, `unsupported command "${cmd ?? ''}"`);
   }
+}
+
+function isJumpedTo(table: Table, chain: string): boolean {
+  for (const c of table.chains) {
+    for (const r of c.rules) if (r.target?.kind === 'jump' && r.target.chain === chain) return true;
+  }
+  return false;
 }
