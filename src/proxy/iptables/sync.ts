@@ -48,6 +48,11 @@ export interface IptablesSyncRecord {
   readonly servicesWritten: readonly string[];
   /** Exactly what kube-proxy feeds `iptables-restore -w 5 -W 100000 --noflush --counters`. */
   readonly restoreInput: string;
+  /**
+   * On a full sync, the iptables commands (argv after `iptables`) kube-proxy runs first to
+   * ensure its jump rules (EnsureChain, EnsureRule -I); no-ops once they exist. [] on a partial one.
+   */
+  readonly ensureCommands: readonly (readonly string[])[];
   /** `-A` lines written per table (kubeproxy_sync_proxy_rules_iptables_last). */
   readonly rulesWritten: { readonly filter: number; readonly nat: number };
   /** Rules the node holds for kube-proxy afterwards (kubeproxy_sync_proxy_rules_iptables_total). */
@@ -166,6 +171,7 @@ export class IptablesSyncer {
       fullReason,
       servicesWritten,
       restoreInput: result.restoreInput,
+      ensureCommands: full ? result.bootstrapCommands : [],
       rulesWritten: result.ruleCounts,
       rulesTotal: { filter: result.ruleCounts.filter, nat: result.natRulesTotal },
       deletedChains: result.deletedChains,
