@@ -9,11 +9,14 @@ import type { Command } from 'commander';
 import type { DumpPart } from '../sim/modes.js';
 import { addSimulationOptions, CliError, loadSimulation, type SimulationFlags } from './common.js';
 import { type CliIo, processIo } from './io.js';
+import { parseTimedChanges, syncLogText } from './sync-log.js';
 
 interface RulesFlags extends SimulationFlags {
   node: string;
   verbose: boolean;
   view?: string;
+  syncLog: boolean;
+  changes?: string;
 }
 
 type Views = Readonly<Record<string, { part: DumpPart; tool: string }>>;
@@ -56,10 +59,26 @@ export function registerRules(program: Command, io: CliIo = processIo): Command 
         '-v, --verbose',
         "with per-rule packet/byte counters (iptables-save -c), after the main job's curls",
         false,
+      )
+      .option(
+        '--sync-log',
+        "iptables mode: the node's kube-proxy syncs (first full, then partial) with each iptables-restore input",
+        false,
+      )
+      .option(
+        '--changes <spec>',
+        "with --sync-log: control-plane changes at simulated milliseconds, e.g. 'scale=5@0,delete=1@500' (also unready=N@MS, ready=N@MS)",
       ),
   ).action(async (flags: RulesFlags) => {
+    if (flags.changes !== undefined && !flags.syncLog)
+      throw new CliError('error: --changes needs --sync-log', 2);
+    const changes = flags.changes !== undefined ? parseTimedChanges(flags.changes) : [];
     const sim = await loadSimulation(flags, {}, io);
     if (!sim.proxies.has(flags.node)) throw new CliError(`error: unknown node "${flags.node}"`);
+    if (flags.syncLog) {
+      io.stdout(syncLogText(sim, flags.node, changes, flags.seed));
+      return;
+    }
     const views = VIEWS[sim.mode];
     let part: DumpPart | undefined;
     if (flags.view !== undefined) {

@@ -202,6 +202,11 @@ export class Simulation {
     return this.topology.network;
   }
 
+  /** The KubeProxyConfiguration the nodes run with (undefined: kube-proxy's defaults). */
+  get kubeProxyConfig(): KubeProxyConfig | undefined {
+    return this.modeOptions.kubeProxyConfig;
+  }
+
   /** The host behind `client`, a node name, or `pod/NAME`. */
   host(name: string): Host {
     const t = this.topology;
