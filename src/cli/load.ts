@@ -13,6 +13,7 @@ import {
   type PopularityLaw,
   parseChurnSpec,
   runLoad,
+  runSctpLoad,
 } from '../traffic/index.js';
 import {
   addSimulationOptions,
@@ -25,6 +26,7 @@ import {
 import { type CliIo, processIo } from './io.js';
 
 interface LoadFlags extends SimulationFlags {
+  proto: 'tcp' | 'sctp';
   flows: number;
   packets: number;
   dist: PopularityLaw;
@@ -50,7 +52,12 @@ export function registerLoad(program: Command, io: CliIo = processIo): Command {
     program
       .command('load')
       .description(
-        'drive synthetic TCP flows (SYN, then data) from the client and pods to the Services; report Mpps, drops, per-backend fairness, conntrack occupancy',
+        'drive synthetic TCP flows (SYN, then data) or SCTP associations from the client and pods to the Services; report Mpps, drops, per-backend fairness, conntrack occupancy',
+      )
+      .addOption(
+        new Option('--proto <proto>', 'transport of the flows (sctp: to the SCTP Service ports)')
+          .choices(['tcp', 'sctp'])
+          .default('tcp'),
       )
       .option('--flows <n>', 'flow population', parseInteger('--flows', 1, 1_000_000), 1000)
       .option(
@@ -115,8 +122,9 @@ export function registerLoad(program: Command, io: CliIo = processIo): Command {
     bar?.start(flags.packets, 0);
     let report: LoadReport;
     try {
+      const run = flags.proto === 'sctp' ? runSctpLoad : runLoad;
       report = await writingCapture(sim, flags.pcap, () =>
-        runLoad(sim, {
+        run(sim, {
           flows: flags.flows,
           packets: flags.packets,
           dist: flags.dist,
@@ -159,16 +167,20 @@ function table(header: string[], rows: string[][]): string {
 export function formatLoadReport(r: LoadReport): string {
   const p = r.packets;
   const f = r.flows;
+  const sctp = r.proto === 'sctp';
   let out =
-    `dpsim load: ${r.mode} mode, seed ${r.seed}, ${f.population} flows (${r.dist}), ${p.requested} packets` +
+    `dpsim load: ${r.mode} mode, seed ${r.seed}, ${f.population} ${sctp ? 'SCTP associations' : 'flows'} (${r.dist}), ${p.requested} packets` +
     `${r.rate !== null ? ` at ${r.rate} pps simulated` : ', closed loop'}\n`;
+  const kinds = sctp
+    ? `${p.syn} INIT, ${p.handshakeAcks} COOKIE ECHO, ${p.data} DATA`
+    : `${p.syn} SYN, ${p.handshakeAcks} handshake ACK, ${p.data} data`;
   out +=
-    `sent ${p.injected} packets (${p.syn} SYN, ${p.handshakeAcks} handshake ACK, ${p.data} data) in ` +
+    `sent ${p.injected} packets (${kinds}) in ` +
     `${r.wallSeconds.toFixed(2)} s wall: ${r.mpps.toFixed(3)} Mpps; ${r.interfaceTraversals} interface traversals ` +
     `(${(r.traversalsPerSecond / 1e6).toFixed(3)} M/s); ${r.simulatedSeconds.toFixed(3)} s simulated\n`;
   if (p.skippedSourceGone > 0) out += `skipped ${p.skippedSourceGone} packets whose source pod was deleted\n`;
-  out += `flows: ${f.opened} opened, ${f.established} established, ${f.delivered} placed on backends, ${f.resets} reset\n`;
-  out += `segments at backends: ${p.deliveredToBackends}\n`;
+  out += `flows: ${f.opened} opened, ${f.established} established, ${f.delivered} placed on backends, ${f.resets} ${sctp ? 'aborted' : 'reset'}\n`;
+  out += `${sctp ? 'packets' : 'segments'} at backends: ${p.deliveredToBackends}\n`;
   const drops = Object.entries(r.drops);
   out += `drops: ${drops.length === 0 ? 'none' : drops.map(([k, v]) => `${k}=${v}`).join(' ')}\n`;
   for (const s of r.services) {

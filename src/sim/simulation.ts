@@ -14,6 +14,7 @@ import {
   type TcpConnection,
   TcpStack,
 } from '../apps/index.js';
+import type { SctpClientResult } from '../apps/sctp-stack.js';
 import type { KubeProxyConfig } from '../config/kube-proxy-config.js';
 import type { NodeFacts } from '../config/node-options.js';
 import { formatConntrackList } from '../conntrack/index.js';
@@ -46,6 +47,7 @@ import { PcapngCaptureSink } from './capture-sink.js';
 import { NodeHealthServers } from './health-servers.js';
 import { attachMode, attachNodeProxy, type DumpPart, type ModeOptions, type NodeProxy } from './modes.js';
 import { type PodAppInfo, podApps } from './pod-apps.js';
+import { sctpStackOf, startSctpServers } from './sctp-servers.js';
 
 export interface SimulationOptions extends ModeOptions {
   /** YAML manifests (default: the embedded origin scenario). */
@@ -196,6 +198,7 @@ export class Simulation {
     this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), this.modeOptions);
     this.routeVipsThroughFirstNode();
     this.startApplications(apps);
+    startSctpServers(this.topology, this.model);
   }
 
   get network() {
@@ -447,7 +450,41 @@ export class Simulation {
     this.lastSyncChanges = pending.full ? undefined : pending.services;
     for (const proxy of this.proxies.values()) proxy.sync(this.model, this.lastSyncChanges);
     for (const servers of this.healthServers.values()) servers.sync(this.model);
+    startSctpServers(this.topology, this.model);
     this.routeVipsThroughFirstNode();
+  }
+
+  /**
+   * One SCTP association from `from` to `addr:port` (INIT … SHUTDOWN COMPLETE), run on the
+   * simulated clock until it ends: the server's answer names the pod that served it.
+   */
+  sctpRequest(
+    from: string,
+    addr: number,
+    port: number,
+    message: Uint8Array,
+    timeoutNs = 10e9,
+  ): SctpClientResult {
+    const host = this.host(from);
+    const localAddr = host.sourceAddressFor(addr);
+    if (localAddr === 0) throw new SimulationError(`${from} has no route to ${formatIPv4(addr)}`);
+    let result: SctpClientResult | undefined;
+    sctpStackOf(host).associate({
+      localAddr,
+      remoteAddr: addr,
+      remotePort: port,
+      message,
+      timeoutNs,
+      onDone: (r) => {
+        result = r;
+      },
+    });
+    const net = this.network;
+    const deadline = net.nowNs + timeoutNs + 1e9;
+    while (result === undefined && net.queue.size > 0 && net.nowNs <= deadline)
+      if (net.run(deadline, 1) === 0) break;
+    this.settle();
+    return result ?? { status: 'timeout', reply: new Uint8Array(0) };
   }
 
   /** A Node registered after the simulation was built: wired into the topology, its proxy attached. */

@@ -8,6 +8,7 @@
  * Per-packet work reads and rewrites the frame in its pool slot through src/wire and
  * reuses one FiveTuple: nothing is allocated on the forwarding path.
  */
+import type { SctpReceiver } from '../apps/sctp-stack.js';
 import { readQuotedTcpSegment, readTcpSegment, tcpSegmentFrameSpec } from '../apps/segment-codec.js';
 import type { Errno, HostTransport, TcpSegment, TimerHandle } from '../apps/transport.js';
 import { TcAction, type TcProgram, TcResult } from '../proxy/common/datapath.js';
@@ -17,6 +18,7 @@ import { DropCounters, DropReason, PATH_VERDICT_DROP_REASON, PathVerdict } from 
 import {
   decapsulatedText,
   deliverIcmpText,
+  deliverSctpText,
   deliverTcpText,
   dropText,
   encapsulatedText,
@@ -29,15 +31,19 @@ import {
 import type { PacketTracer } from '../trace/packet-trace.js';
 import type { Rng } from '../util/rng.js';
 import {
+  decodeSctpPacket,
   decrementTtl,
   type FiveTuple,
   newFiveTuple,
   PARSE_STATUS_TEXT,
   ParseStatus,
   parseFiveTuple,
+  SctpDecodeError,
+  type SctpPacket,
   verifyIpv4HeaderChecksum,
   verifyTcpChecksum,
   writeIcmpUnreachableFrame,
+  writeSctpFrame,
   writeTcpFrame,
 } from '../wire/index.js';
 import { IpProtocol } from '../wire/ip-protocol.js';
@@ -78,6 +84,8 @@ export class Host implements HostTransport {
   /** net.ipv4.ip_forward. */
   ipForward = false;
   tcp: TcpReceiver | null = null;
+  /** The host's SCTP endpoint (src/apps/sctp-stack.ts), or null: no SCTP module loaded. */
+  sctp: SctpReceiver | null = null;
   private tunnelEnd: TunnelEndpoint | null = null;
   /** Set in eBPF mode on nodes: the host's connects to Service addresses are translated. */
   private sockets: SocketLbTranslations | null = null;
@@ -213,6 +221,15 @@ export class Host implements HostTransport {
     spec.dport = dport;
     const len = writeTcpFrame(frame, 0, spec);
     pool.lengths[slot] = len;
+    this.output(slot);
+  }
+
+  /** Sends an SCTP packet from `src` to `dst` (CRC32c computed here, as the kernel does on output). */
+  sendSctp(src: number, dst: number, packet: SctpPacket): void {
+    const pool = this.network.pool;
+    const slot = pool.acquire();
+    const spec = { srcMac: ZERO_MAC, dstMac: ZERO_MAC, src, dst, sctp: packet };
+    pool.lengths[slot] = writeSctpFrame(pool.view(slot), 0, spec);
     this.output(slot);
   }
 
@@ -582,6 +599,10 @@ export class Host implements HostTransport {
       this.tcp.receiveIcmpError(ft.icmpType, ft.icmpCode, quoted);
       return;
     }
+    if (ft.proto === IpProtocol.SCTP) {
+      this.deliverSctp(slot);
+      return;
+    }
     if (ft.proto === IpProtocol.UDP) {
       // No UDP sockets are simulated: answer as Linux does for a closed port.
       this.sendIcmpUnreachable(slot, 3, null);
@@ -589,6 +610,37 @@ export class Host implements HostTransport {
       return;
     }
     this.dropSlot(slot, DropReason.UNHANDLED_PROTO);
+  }
+
+  /** sctp_rcv: checksum, chunks, then the endpoint; no SCTP endpoint means protocol unreachable. */
+  private deliverSctp(slot: number): void {
+    const net = this.network;
+    const pool = net.pool;
+    const ft = this.ft;
+    if (this.sctp === null) {
+      // No handler for the protocol: ip_local_deliver_finish answers ICMP protocol unreachable.
+      this.sendIcmpUnreachable(slot, 2, null);
+      this.dropSlot(slot, DropReason.NO_SOCKET);
+      return;
+    }
+    const d = decodeSctpPacket(pool.view(slot), ft.l4Offset, ft.l4Length, true);
+    if (!d.ok) {
+      this.dropSlot(
+        slot,
+        d.error === SctpDecodeError.BAD_CHECKSUM ? DropReason.SCTP_CSUM : DropReason.SCTP_MALFORMED,
+      );
+      return;
+    }
+    pool.release(slot);
+    this.countDelivered();
+    if (net.tracer !== null)
+      net.tracer.step(
+        net.nowNs,
+        this.name,
+        'deliver',
+        deliverSctpText(ft.daddr, ft.dport, ft.saddr, ft.sport),
+      );
+    this.sctp.receive(ft.saddr, ft.daddr, d.packet);
   }
 
   private countDelivered(): void {
