@@ -2,6 +2,7 @@
  * Service defaulting (pkg/apis/core/v1/defaults.go) and validation
  * (pkg/apis/core/validation ValidateService), in upstream order and wording.
  */
+import { isIPv6 } from 'node:net';
 
 import type { Service, ServicePort } from 'kubernetes-types/core/v1.js';
 import { isIPv4, parseCidr, parseIPv4 } from '../util/ipv4.js';
@@ -211,7 +212,8 @@ export function validateService(svc: Service): FieldError[] {
 
   (spec.clusterIPs ?? []).forEach((ip, i) => {
     if (ip === 'None' && i === 0) return;
-    if (!isIPv4(ip)) errs.push(fieldErr.invalid(`spec.clusterIPs[${i}]`, ip, IP_EXAMPLE));
+    // IPv6 is a valid IP here; whether the cluster has that family was checked before allocation.
+    if (!isIPv4(ip) && !isIPv6(ip)) errs.push(fieldErr.invalid(`spec.clusterIPs[${i}]`, ip, IP_EXAMPLE));
   });
 
   (spec.externalIPs ?? []).forEach((ip, i) => {
