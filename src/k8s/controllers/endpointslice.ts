@@ -65,7 +65,7 @@ interface PortGroup {
 /** A dual-stack pod's IPv6 address (status.podIPs[1]), if it has one. */
 function podIPv6(pod: Pod): string | undefined {
   const ip = pod.status?.podIPs?.[1]?.ip;
-  return ip !== undefined && ip.includes(':') ? ip : undefined;
+  return ip?.includes(':') ? ip : undefined;
 }
 
 /** Distinct per-pod port resolutions compared directly before falling back to signatures. */
