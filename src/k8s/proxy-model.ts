@@ -111,7 +111,9 @@ export function servicePortsOf(cluster: Cluster, svc: Service, family: IpFamily 
   const type = spec.type as ServiceType;
   const affinity = spec.sessionAffinity === 'ClientIP' ? 'ClientIP' : 'None';
   const lbIPs = (svc.status?.loadBalancer?.ingress ?? [])
-    .filter((i) => i.ip !== undefined && (i.ipMode === undefined || i.ipMode === 'VIP') && isOfFamily(i.ip, family))
+    .filter(
+      (i) => i.ip !== undefined && (i.ipMode === undefined || i.ipMode === 'VIP') && isOfFamily(i.ip, family),
+    )
     .map((i) => i.ip!);
   const etp: TrafficPolicy = spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster';
   return (spec.ports ?? []).map((p) => {
@@ -146,7 +148,8 @@ export function servicePortsOf(cluster: Cluster, svc: Service, family: IpFamily 
 /** The one model every proxy mode compiles. */
 export function toProxyModel(cluster: Cluster, family: IpFamily = 'IPv4'): ProxyModel {
   const v6 = cluster.config.ipv6;
-  if (family === 'IPv6' && v6 === undefined) throw new Error('the IPv6 proxy model needs a dual-stack cluster');
+  if (family === 'IPv6' && v6 === undefined)
+    throw new Error('the IPv6 proxy model needs a dual-stack cluster');
   const servicePorts = cluster.services().flatMap((svc) => servicePortsOf(cluster, svc, family));
   servicePorts.sort((a, b) =>
     a.servicePortName < b.servicePortName
@@ -164,8 +167,11 @@ export function toProxyModel(cluster: Cluster, family: IpFamily = 'IPv4'): Proxy
     nodes: cluster.nodes().map((n) => ({
       name: n.metadata!.name!,
       ip:
-        n.status?.addresses?.find((a) => a.type === 'InternalIP' && isOfFamily(a.address, family))?.address ?? '',
-      podCIDR: n.spec?.podCIDRs?.find((c) => isOfFamily(c, family)) ?? (family === 'IPv4' ? (n.spec?.podCIDR ?? '') : ''),
+        n.status?.addresses?.find((a) => a.type === 'InternalIP' && isOfFamily(a.address, family))?.address ??
+        '',
+      podCIDR:
+        n.spec?.podCIDRs?.find((c) => isOfFamily(c, family)) ??
+        (family === 'IPv4' ? (n.spec?.podCIDR ?? '') : ''),
     })),
     clusterCIDR: family === 'IPv6' ? v6!.clusterCIDR : cluster.config.clusterCIDR,
     serviceCIDR: family === 'IPv6' ? v6!.serviceCIDR : cluster.config.serviceCIDR,

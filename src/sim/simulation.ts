@@ -44,6 +44,7 @@ import { formatIPv4, isIPv4, parseIPv4 } from '../util/ipv4.js';
 import { Rng } from '../util/rng.js';
 import { PcapngCaptureSink } from './capture-sink.js';
 import { NodeHealthServers } from './health-servers.js';
+import { renderIpv6Iptables } from './ipv6-rules.js';
 import { attachMode, attachNodeProxy, type DumpPart, type ModeOptions, type NodeProxy } from './modes.js';
 import { type PodAppInfo, podApps } from './pod-apps.js';
 
@@ -395,6 +396,19 @@ export class Simulation {
     const proxy = this.proxies.get(nodeName);
     if (proxy === undefined) throw new SimulationError(`unknown node "${nodeName}"`);
     return proxy.dump(options);
+  }
+
+  /** A dual-stack node's IPv6 rules as `ip6tables-save` prints them (iptables mode; see ipv6-rules.ts). */
+  ipv6Rules(nodeName: string): string {
+    if (!this.proxies.has(nodeName)) throw new SimulationError(`unknown node "${nodeName}"`);
+    const date = new Date((this.modeOptions.clockEpochMs ?? 0) + this.topology.network.nowNs / 1e6);
+    return renderIpv6Iptables(
+      this.cluster,
+      nodeName,
+      this.modeOptions.kubeProxyConfig,
+      this.modeOptions.nodeFacts?.get(nodeName),
+      date,
+    );
   }
 
   /** Runs one curl with a tracer attached: every hop, hook, matched rule, NAT and verdict. */

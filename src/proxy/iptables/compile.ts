@@ -12,6 +12,7 @@
  * KUBE-SERVICES / KUBE-NODEPORTS / filter chains depends on it.
  */
 import { formatIPv4, isIPv4, parseIPv4, prefixMask } from '../../util/ipv4.js';
+import { formatIPv6, isIPv6Text, parseIPv6, prefixMask6 } from '../../util/ipv6.js';
 import {
   categorizeEndpoints,
   externalPolicyLocal,
@@ -56,6 +57,13 @@ export interface IptablesCompileOptions {
   readonly conntrackTCPLiberal?: boolean;
   /** Create the empty KUBE-PROXY-CANARY chains in mangle, nat and filter (default true). */
   readonly canaryChains?: boolean;
+  /**
+   * Compile the IPv6 proxier of a dual-stack node (the model is then the IPv6 one): its rules
+   * load with ip6tables-restore. kube-proxy's IPv6 differences: no localhost NodePorts (the
+   * nodePorts jump excludes ::1/128 and there is no localnet DROP rule), `[addr]:port` DNAT
+   * targets and endpoint strings, REJECT defaulting to icmp6-port-unreachable.
+   */
+  readonly ipv6?: boolean;
 }
 
 /** Match arguments selecting traffic from this node's pods, and the negation. */
@@ -172,13 +180,35 @@ const JUMP_CHAINS: readonly JumpChain[] = [
 
 const CANARY = 'KUBE-PROXY-CANARY';
 
-/** A CIDR as Go's net.IPNet.String() prints it (host bits cleared); null for non-IPv4. */
-function normalizeCidr(text: string): { text: string; network: number; mask: number } | null {
-  const [addr, len = '32'] = text.trim().split('/');
+/** A CIDR of the proxier's family, as Go's net.IPNet.String() prints it (host bits cleared). */
+interface FamilyCidr {
+  readonly text: string;
+  /** A /0: every address. */
+  readonly all: boolean;
+  contains(ip: string): boolean;
+}
+
+/** Normalizes `text` as a CIDR of the family (IPv6 when `ipv6`); null for the other family or garbage. */
+function normalizeCidr(text: string, ipv6 = false): FamilyCidr | null {
+  const [addr, len = ipv6 ? '128' : '32'] = text.trim().split('/');
+  if (ipv6) {
+    if (!isIPv6Text(addr) || !/^(12[0-8]|1[01]\d|[1-9]?\d)$/.test(len)) return null;
+    const mask = prefixMask6(Number(len));
+    const network = parseIPv6(addr) & mask;
+    return {
+      text: `${formatIPv6(network)}/${len}`,
+      all: len === '0',
+      contains: (ip) => isIPv6Text(ip) && (parseIPv6(ip) & mask) === network,
+    };
+  }
   if (!isIPv4(addr) || !/^(3[0-2]|[12]?\d)$/.test(len)) return null;
   const mask = prefixMask(Number(len));
   const network = (parseIPv4(addr) & mask) >>> 0;
-  return { text: `${formatIPv4(network)}/${len}`, network, mask };
+  return {
+    text: `${formatIPv4(network)}/${len}`,
+    all: mask === 0,
+    contains: (ip) => isIPv4(ip) && (parseIPv4(ip) & mask) >>> 0 === network,
+  };
 }
 
 /** A restore line buffer: kube-proxy's LineBuffer, counting lines for the rules metric. */
@@ -202,12 +232,16 @@ export function compileIptables(
   }
   const node = model.nodes.find((n) => n.name === nodeName);
   if (!node) throw new IptablesCompileError(`node "${nodeName}" is not in the model`);
-  if (!isIPv4(node.ip))
-    throw new IptablesCompileError(`node "${nodeName}" has no IPv4 address ("${node.ip}")`);
-  const nodeIP = parseIPv4(node.ip);
+  const ipv6 = options.ipv6 === true;
+  const ofFamily = ipv6 ? isIPv6Text : isIPv4;
+  if (!ofFamily(node.ip))
+    throw new IptablesCompileError(
+      `node "${nodeName}" has no ${ipv6 ? 'IPv6' : 'IPv4'} address ("${node.ip}")`,
+    );
+  const nodeIPText = node.ip;
   const masqueradeMark = goHex08((1 << masqueradeBit) >>> 0);
   const masqueradeAll = options.masqueradeAll ?? false;
-  const clusterCidr = (options.localDetector ?? true) ? normalizeCidr(model.clusterCIDR) : null;
+  const clusterCidr = (options.localDetector ?? true) ? normalizeCidr(model.clusterCIDR, ipv6) : null;
   const localDetector: LocalTrafficDetector | null =
     options.localTrafficDetector !== undefined
       ? options.localTrafficDetector
@@ -215,15 +249,17 @@ export function compileIptables(
         ? null
         : { ifLocal: `-s ${clusterCidr.text}`, ifNotLocal: `! -s ${clusterCidr.text}` };
   const nodePortCidrs = (options.nodePortAddresses ?? []).map((text) => {
-    const c = normalizeCidr(text);
-    if (c === null) throw new IptablesCompileError(`nodePortAddresses: "${text}" is not an IPv4 CIDR`);
+    const c = normalizeCidr(text, ipv6);
+    if (c === null)
+      throw new IptablesCompileError(`nodePortAddresses: "${text}" is not an ${ipv6 ? 'IPv6' : 'IPv4'} CIDR`);
     return c;
   });
-  const inCidrs = (ip: string) => nodePortCidrs.some((c) => (parseIPv4(ip) & c.mask) >>> 0 === c.network);
-  const nodePortsMatchAll = nodePortCidrs.length === 0 || nodePortCidrs.some((c) => c.mask === 0);
-  // NewNodePortAddresses: localhost NodePorts only when the addresses include IPv4 loopback.
+  const inCidrs = (ip: string) => nodePortCidrs.some((c) => c.contains(ip));
+  const nodePortsMatchAll = nodePortCidrs.length === 0 || nodePortCidrs.some((c) => c.all);
+  // NewNodePortAddresses: localhost NodePorts only when the addresses include IPv4 loopback;
+  // never for IPv6 (the kernel has no route_localnet for ::1).
   const localhostNodePorts =
-    (options.localhostNodePorts ?? true) && (nodePortsMatchAll || inCidrs('127.0.0.1'));
+    !ipv6 && (options.localhostNodePorts ?? true) && (nodePortsMatchAll || inCidrs('127.0.0.1'));
   const nfacct = options.nfacct ?? false;
 
   const filterChains = new Lines();
@@ -262,7 +298,7 @@ export function compileIptables(
     );
   }
 
-  const servicePorts = model.servicePorts.filter((sp) => isIPv4(sp.clusterIP));
+  const servicePorts = model.servicePorts.filter((sp) => ofFamily(sp.clusterIP));
   let totalEndpoints = 0;
   for (const sp of servicePorts) totalEndpoints += sp.endpoints.length;
   const largeClusterMode = totalEndpoints > LARGE_CLUSTER_ENDPOINTS_THRESHOLD;
@@ -276,12 +312,13 @@ export function compileIptables(
     const protocol = sp.protocol.toLowerCase();
     const spn = sp.servicePortName;
     const chains = serviceChainNames(spn, sp.protocol);
-    const epString = (ep: Endpoint) => `${ep.ip}:${ep.port}`;
+    // net.JoinHostPort: an IPv6 endpoint is [addr]:port (also in the chain-name hash).
+    const epString = (ep: Endpoint) => (ipv6 ? `[${ep.ip}]:${ep.port}` : `${ep.ip}:${ep.port}`);
     const epChain = (ep: Endpoint) => endpointChainName(spn, protocol, epString(ep));
-    const externalIPs = sp.externalIPs.filter(isIPv4);
-    const lbIPs = sp.loadBalancerIPs.filter(isIPv4);
+    const externalIPs = sp.externalIPs.filter(ofFamily);
+    const lbIPs = sp.loadBalancerIPs.filter(ofFamily);
     const sourceRanges = sp.loadBalancerSourceRanges
-      .map(normalizeCidr)
+      .map((c) => normalizeCidr(c, ipv6))
       .filter((c): c is NonNullable<typeof c> => c !== null);
     const match = (dst: string, port: number) => `-m ${protocol} -p ${protocol} -d ${dst} --dport ${port}`;
 
@@ -506,7 +543,7 @@ export function compileIptables(
       let allowFromNode = false;
       for (const cidr of sourceRanges) {
         natRules.write(args, `-s ${cidr.text}`, '-j', externalTrafficChain);
-        if ((nodeIP & cidr.mask) >>> 0 === cidr.network) allowFromNode = true;
+        if (cidr.contains(nodeIPText)) allowFromNode = true;
       }
       if (allowFromNode) {
         for (const ip of lbIPs) natRules.write(args, `-s ${ip}`, '-j', externalTrafficChain);
@@ -578,14 +615,14 @@ export function compileIptables(
       '-A KUBE-SERVICES -m comment --comment',
       nodePortsComment,
       '-m addrtype --dst-type LOCAL',
-      localhostNodePorts ? '' : '! -d 127.0.0.0/8',
+      ipv6 ? '! -d ::1/128' : localhostNodePorts ? '' : '! -d 127.0.0.0/8',
       '-j KUBE-NODEPORTS',
     );
   } else {
     // GetNodeIPs: the node's addresses inside the CIDRs, interface order (lo first).
-    const addresses = ['127.0.0.1', ...(options.nodeAddresses ?? [node.ip])];
+    const addresses = [ipv6 ? '::1' : '127.0.0.1', ...(options.nodeAddresses ?? [node.ip])];
     for (const ip of addresses.filter(inCidrs)) {
-      if (ip.startsWith('127.') && !localhostNodePorts) continue;
+      if ((ip.startsWith('127.') || ip === '::1') && !localhostNodePorts) continue;
       natRules.write(
         '-A KUBE-SERVICES -m comment --comment',
         nodePortsComment,
@@ -627,9 +664,9 @@ export function compileIptables(
   ].join('\n');
 
   const bootstrap = bootstrapCommands(options.canaryChains ?? true);
-  const ruleset = parseIptables(
-    kernelStateText(bootstrap, filterChains, filterRules, natChains, natRules),
-  ).ruleset;
+  const ruleset = parseIptables(kernelStateText(bootstrap, filterChains, filterRules, natChains, natRules), {
+    ipv6,
+  }).ruleset;
   return {
     ruleset,
     restoreInput,
