@@ -12,6 +12,7 @@
  * KUBE-SERVICES / KUBE-NODEPORTS / filter chains depends on it.
  */
 import { formatIPv4, isIPv4, parseIPv4, prefixMask } from '../../util/ipv4.js';
+import { formatIPv6, isIPv6Text, parseIPv6, prefixMask6 } from '../../util/ipv6.js';
 import {
   categorizeEndpoints,
   externalPolicyLocal,
@@ -67,6 +68,13 @@ export interface IptablesCompileOptions {
    * Unset: no clean-up (a clean node, or large-cluster mode between clean-ups).
    */
   readonly existingNatChains?: Iterable<string>;
+  /**
+   * Compile the IPv6 proxier of a dual-stack node (the model is then the IPv6 one): its rules
+   * load with ip6tables-restore. kube-proxy's IPv6 differences: no localhost NodePorts (the
+   * nodePorts jump excludes ::1/128 and there is no localnet DROP rule), `[addr]:port` DNAT
+   * targets and endpoint strings, REJECT defaulting to icmp6-port-unreachable.
+   */
+  readonly ipv6?: boolean;
 }
 
 /** Match arguments selecting traffic from this node's pods, and the negation. */
@@ -189,13 +197,35 @@ const JUMP_CHAINS: readonly JumpChain[] = [
 
 const CANARY = 'KUBE-PROXY-CANARY';
 
-/** A CIDR as Go's net.IPNet.String() prints it (host bits cleared); null for non-IPv4. */
-function normalizeCidr(text: string): { text: string; network: number; mask: number } | null {
-  const [addr, len = '32'] = text.trim().split('/');
+/** A CIDR of the proxier's family, as Go's net.IPNet.String() prints it (host bits cleared). */
+interface FamilyCidr {
+  readonly text: string;
+  /** A /0: every address. */
+  readonly all: boolean;
+  contains(ip: string): boolean;
+}
+
+/** Normalizes `text` as a CIDR of the family (IPv6 when `ipv6`); null for the other family or garbage. */
+function normalizeCidr(text: string, ipv6 = false): FamilyCidr | null {
+  const [addr, len = ipv6 ? '128' : '32'] = text.trim().split('/');
+  if (ipv6) {
+    if (!isIPv6Text(addr) || !/^(12[0-8]|1[01]\d|[1-9]?\d)$/.test(len)) return null;
+    const mask = prefixMask6(Number(len));
+    const network = parseIPv6(addr) & mask;
+    return {
+      text: `${formatIPv6(network)}/${len}`,
+      all: len === '0',
+      contains: (ip) => isIPv6Text(ip) && (parseIPv6(ip) & mask) === network,
+    };
+  }
   if (!isIPv4(addr) || !/^(3[0-2]|[12]?\d)$/.test(len)) return null;
   const mask = prefixMask(Number(len));
   const network = (parseIPv4(addr) & mask) >>> 0;
-  return { text: `${formatIPv4(network)}/${len}`, network, mask };
+  return {
+    text: `${formatIPv4(network)}/${len}`,
+    all: mask === 0,
+    contains: (ip) => isIPv4(ip) && (parseIPv4(ip) & mask) >>> 0 === network,
+  };
 }
 
 /** A restore line buffer: kube-proxy's LineBuffer, counting lines for the rules metric. */
@@ -214,10 +244,11 @@ export function isServiceChainName(name: string): boolean {
   return SERVICE_CHAIN_PREFIXES.some((p) => name.startsWith(p));
 }
 
-/** kube-proxy's large-cluster mode: more than 1000 endpoints over all (IPv4) service ports. */
-export function isLargeClusterMode(model: ProxyModel): boolean {
+/** kube-proxy's large-cluster mode: more than 1000 endpoints over the family's service ports. */
+export function isLargeClusterMode(model: ProxyModel, ipv6 = false): boolean {
+  const ofFamily = ipv6 ? isIPv6Text : isIPv4;
   let totalEndpoints = 0;
-  for (const sp of model.servicePorts) if (isIPv4(sp.clusterIP)) totalEndpoints += sp.endpoints.length;
+  for (const sp of model.servicePorts) if (ofFamily(sp.clusterIP)) totalEndpoints += sp.endpoints.length;
   return totalEndpoints > LARGE_CLUSTER_ENDPOINTS_THRESHOLD;
 }
 
@@ -238,7 +269,7 @@ export function compileIptables(
     throw new IptablesCompileError('a partial sync has no clean-node ruleset: use compileIptablesRestore');
   }
   const { result, kernelText } = compileRestore(model, nodeName, options);
-  return { ...result, ruleset: parseIptables(kernelText()).ruleset };
+  return { ...result, ruleset: parseIptables(kernelText(), { ipv6: options.ipv6 === true }).ruleset };
 }
 
 /** The `iptables-restore --noflush` input of one sync (full, or partial with `changedServices`). */
@@ -261,12 +292,16 @@ function compileRestore(
   }
   const node = model.nodes.find((n) => n.name === nodeName);
   if (!node) throw new IptablesCompileError(`node "${nodeName}" is not in the model`);
-  if (!isIPv4(node.ip))
-    throw new IptablesCompileError(`node "${nodeName}" has no IPv4 address ("${node.ip}")`);
-  const nodeIP = parseIPv4(node.ip);
+  const ipv6 = options.ipv6 === true;
+  const ofFamily = ipv6 ? isIPv6Text : isIPv4;
+  if (!ofFamily(node.ip))
+    throw new IptablesCompileError(
+      `node "${nodeName}" has no ${ipv6 ? 'IPv6' : 'IPv4'} address ("${node.ip}")`,
+    );
+  const nodeIPText = node.ip;
   const masqueradeMark = goHex08((1 << masqueradeBit) >>> 0);
   const masqueradeAll = options.masqueradeAll ?? false;
-  const clusterCidr = (options.localDetector ?? true) ? normalizeCidr(model.clusterCIDR) : null;
+  const clusterCidr = (options.localDetector ?? true) ? normalizeCidr(model.clusterCIDR, ipv6) : null;
   const localDetector: LocalTrafficDetector | null =
     options.localTrafficDetector !== undefined
       ? options.localTrafficDetector
@@ -274,15 +309,17 @@ function compileRestore(
         ? null
         : { ifLocal: `-s ${clusterCidr.text}`, ifNotLocal: `! -s ${clusterCidr.text}` };
   const nodePortCidrs = (options.nodePortAddresses ?? []).map((text) => {
-    const c = normalizeCidr(text);
-    if (c === null) throw new IptablesCompileError(`nodePortAddresses: "${text}" is not an IPv4 CIDR`);
+    const c = normalizeCidr(text, ipv6);
+    if (c === null)
+      throw new IptablesCompileError(`nodePortAddresses: "${text}" is not an ${ipv6 ? 'IPv6' : 'IPv4'} CIDR`);
     return c;
   });
-  const inCidrs = (ip: string) => nodePortCidrs.some((c) => (parseIPv4(ip) & c.mask) >>> 0 === c.network);
-  const nodePortsMatchAll = nodePortCidrs.length === 0 || nodePortCidrs.some((c) => c.mask === 0);
-  // NewNodePortAddresses: localhost NodePorts only when the addresses include IPv4 loopback.
+  const inCidrs = (ip: string) => nodePortCidrs.some((c) => c.contains(ip));
+  const nodePortsMatchAll = nodePortCidrs.length === 0 || nodePortCidrs.some((c) => c.all);
+  // NewNodePortAddresses: localhost NodePorts only when the addresses include IPv4 loopback;
+  // never for IPv6 (the kernel has no route_localnet for ::1).
   const localhostNodePorts =
-    (options.localhostNodePorts ?? true) && (nodePortsMatchAll || inCidrs('127.0.0.1'));
+    !ipv6 && (options.localhostNodePorts ?? true) && (nodePortsMatchAll || inCidrs('127.0.0.1'));
   const nfacct = options.nfacct ?? false;
 
   const filterChains = new Lines();
@@ -326,8 +363,8 @@ function compileRestore(
     );
   }
 
-  const servicePorts = model.servicePorts.filter((sp) => isIPv4(sp.clusterIP));
-  const largeClusterMode = isLargeClusterMode(model);
+  const servicePorts = model.servicePorts.filter((sp) => ofFamily(sp.clusterIP));
+  const largeClusterMode = isLargeClusterMode(model, ipv6);
   const serviceComment = (text: string) => (largeClusterMode ? '' : `-m comment --comment ${text}`);
 
   for (const sp of servicePorts) {
@@ -338,12 +375,13 @@ function compileRestore(
     const protocol = sp.protocol.toLowerCase();
     const spn = sp.servicePortName;
     const chains = serviceChainNames(spn, sp.protocol);
-    const epString = (ep: Endpoint) => `${ep.ip}:${ep.port}`;
+    // net.JoinHostPort: an IPv6 endpoint is [addr]:port (also in the chain-name hash).
+    const epString = (ep: Endpoint) => (ipv6 ? `[${ep.ip}]:${ep.port}` : `${ep.ip}:${ep.port}`);
     const epChain = (ep: Endpoint) => endpointChainName(spn, protocol, epString(ep));
-    const externalIPs = sp.externalIPs.filter(isIPv4);
-    const lbIPs = sp.loadBalancerIPs.filter(isIPv4);
+    const externalIPs = sp.externalIPs.filter(ofFamily);
+    const lbIPs = sp.loadBalancerIPs.filter(ofFamily);
     const sourceRanges = sp.loadBalancerSourceRanges
-      .map(normalizeCidr)
+      .map((c) => normalizeCidr(c, ipv6))
       .filter((c): c is NonNullable<typeof c> => c !== null);
     const match = (dst: string, port: number) => `-m ${protocol} -p ${protocol} -d ${dst} --dport ${port}`;
 
@@ -578,7 +616,7 @@ function compileRestore(
       let allowFromNode = false;
       for (const cidr of sourceRanges) {
         svcRules.write(args, `-s ${cidr.text}`, '-j', externalTrafficChain);
-        if ((nodeIP & cidr.mask) >>> 0 === cidr.network) allowFromNode = true;
+        if (cidr.contains(nodeIPText)) allowFromNode = true;
       }
       if (allowFromNode) {
         for (const ip of lbIPs) svcRules.write(args, `-s ${ip}`, '-j', externalTrafficChain);
@@ -664,14 +702,14 @@ function compileRestore(
       '-A KUBE-SERVICES -m comment --comment',
       nodePortsComment,
       '-m addrtype --dst-type LOCAL',
-      localhostNodePorts ? '' : '! -d 127.0.0.0/8',
+      ipv6 ? '! -d ::1/128' : localhostNodePorts ? '' : '! -d 127.0.0.0/8',
       '-j KUBE-NODEPORTS',
     );
   } else {
     // GetNodeIPs: the node's addresses inside the CIDRs, interface order (lo first).
-    const addresses = ['127.0.0.1', ...(options.nodeAddresses ?? [node.ip])];
+    const addresses = [ipv6 ? '::1' : '127.0.0.1', ...(options.nodeAddresses ?? [node.ip])];
     for (const ip of addresses.filter(inCidrs)) {
-      if (ip.startsWith('127.') && !localhostNodePorts) continue;
+      if ((ip.startsWith('127.') || ip === '::1') && !localhostNodePorts) continue;
       natRules.write(
         '-A KUBE-SERVICES -m comment --comment',
         nodePortsComment,
