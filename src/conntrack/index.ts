@@ -1,5 +1,6 @@
 /** nf_conntrack-like connection tracking and NAT bindings over the typed-array maps. */
 export {
+  type ClashResolution,
   CT_DROP_REASON_NAMES,
   CT_STAT_NAMES,
   CT_TRACK_DROP,
@@ -9,6 +10,7 @@ export {
   CtStat,
   CtState,
   CtStatus,
+  clashResolutionOf,
   NAT_ERR_BAD_CONN,
   NAT_ERR_BAD_RANGE,
   NAT_ERR_CONFIRMED,
@@ -18,6 +20,14 @@ export {
 } from './constants.js';
 export { CONNTRACK_TOOLS_VERSION, formatConntrackEntry, formatConntrackList } from './format.js';
 export { selectSnatPort } from './nat.js';
+export {
+  defaultSctpTimeouts,
+  SCTP_CT_STATE_COUNT,
+  SCTP_CT_STATE_NAMES,
+  SctpConntrack,
+  SctpCtState,
+  sctpNextState,
+} from './sctp-state.js';
 export {
   asConnId,
   asConnRef,

@@ -2,7 +2,9 @@
  * An nf_conntrack-like connection table over the typed-array hash map.
  *
  * Each connection is a record (struct-of-arrays, indexed by a connection id) holding its
- * ORIGINAL and REPLY tuples, status bits, TCP state, mark, use count and expiry. As in the
+ * ORIGINAL and REPLY tuples, status bits, protocol state (TCP or SCTP), mark, use count and
+ * expiry. SCTP's state follows the packet's chunks, so before `track` of an SCTP packet the
+ * caller hands its bytes over with `setSctpPacket` (the other protocols need only the tuple). As in the
  * kernel, a confirmed connection has two hash nodes — one per tuple — in one table; each
  * node's value is a packet reference `(conn << 1) | dir`, so a single lookup of a packet's
  * own tuple yields the connection and the packet's direction. NAT is expressed by changing
@@ -32,7 +34,9 @@ import { packPorts } from '../maps/flow-hash.js';
 import { BpfHashMap } from '../maps/hash-map.js';
 import type { Rng } from '../util/rng.js';
 import { IpProtocol } from '../wire/ip-protocol.js';
+import { verifySctpChecksum } from '../wire/sctp.js';
 import {
+  type ClashResolution,
   CT_TRACK_DROP,
   CT_TRACK_INVALID,
   CtDropReason,
@@ -44,6 +48,13 @@ import {
   NAT_ERR_CONFIRMED,
 } from './constants.js';
 import { selectSnatPort } from './nat.js';
+import {
+  SCTP_CT_ASSURE,
+  SCTP_CT_INVALID,
+  SCTP_CT_NO_REFRESH,
+  SctpConntrack,
+  sctpCanEarlyDrop,
+} from './sctp-state.js';
 import {
   TCP_CT_IGNORE,
   TCP_CT_INVALID,
@@ -66,7 +77,14 @@ export interface ConntrackOptions {
   tcpLoose?: boolean;
   /** Hash seed for the tuple table. */
   hashSeed?: number;
+  /** What confirm does with a UDP clash (default `harder`, current kernels). */
+  clashResolution?: ClashResolution;
+  /** CPUs receiving packets (default 2): with one, packets are never processed in parallel. */
+  cpus?: number;
 }
+
+/** How long a clash loser's reply-only entry lives (the kernel's HZ: 1 s). */
+const NAT_CLASH_TIMEOUT_NS = NS_PER_SECOND;
 
 export class ConntrackConfigError extends Error {
   override name = 'ConntrackConfigError';
@@ -163,7 +181,10 @@ export class ConntrackTable {
   readonly replyDaddr: Uint32Array;
   readonly replyPorts: Uint32Array;
   readonly proto: Uint8Array;
+  /** The protocol's state byte (the kernel's `ct->proto` union): TcpCtState, or SctpCtState for SCTP. */
   readonly tcpState: Uint8Array;
+  /** SCTP verification tags and INIT bookkeeping per connection. */
+  readonly sctp: SctpConntrack;
   /** CtStatus bits. */
   readonly status: Uint16Array;
   /** ct mark (`-j CONNMARK`, `ct mark set`). */
@@ -177,7 +198,16 @@ export class ConntrackTable {
   /** Allocated connections (confirmed, unconfirmed and dying), compared with `max`. */
   count = 0;
   /** Counters indexed by CtStat. */
-  readonly stats = new Float64Array(8);
+  readonly stats = new Float64Array(9);
+  readonly clashResolution: ClashResolution;
+  /** More than one CPU: packets of one flow arriving at the same instant race (trackConcurrent). */
+  readonly parallel: boolean;
+  /**
+   * When each connection was confirmed. A UDP packet arriving from an interface at the very
+   * instant another packet of its flow confirmed the flow's entry was processed in parallel
+   * on another CPU: `trackConcurrent` does not see that entry (the A/AAAA race).
+   */
+  private readonly confirmedNs: Float64Array;
   /** Packet drops indexed by CtDropReason. */
   readonly drops = new Float64Array(2);
   /** CtState bits of the packet most recently passed to `track` (NEW/ESTABLISHED/INVALID). */
@@ -196,6 +226,12 @@ export class ConntrackTable {
   private readonly udpStreamTimeoutNs: number;
   private readonly icmpNs: number;
   private readonly genericNs: number;
+  private readonly sctpTimeoutNs: Float64Array;
+  /** The SCTP packet handed over by `setSctpPacket` for the next `track`. */
+  private sctpBuf: Uint8Array = new Uint8Array(0);
+  private sctpL4 = 0;
+  private sctpLength = 0;
+  private sctpVerifyCrc = false;
 
   constructor(options: ConntrackOptions) {
     const max = options.max;
@@ -205,13 +241,16 @@ export class ConntrackTable {
     this.max = max;
     this.rng = options.rng;
     this.tcpLoose = options.tcpLoose ?? true;
+    this.clashResolution = options.clashResolution ?? 'harder';
+    this.parallel = (options.cpus ?? 2) > 1;
     const t = options.timeouts ?? defaultTimeouts();
-    this.timeouts = { ...t, tcp: [...t.tcp] };
+    this.timeouts = { ...t, tcp: [...t.tcp], sctp: [...t.sctp] };
     this.tcpTimeoutNs = Float64Array.from(this.timeouts.tcp, (s) => s * NS_PER_SECOND);
     this.udpNs = this.timeouts.udp * NS_PER_SECOND;
     this.udpStreamTimeoutNs = this.timeouts.udpStream * NS_PER_SECOND;
     this.icmpNs = this.timeouts.icmp * NS_PER_SECOND;
     this.genericNs = this.timeouts.generic * NS_PER_SECOND;
+    this.sctpTimeoutNs = Float64Array.from(this.timeouts.sctp, (s) => s * NS_PER_SECOND);
     this.tuples = new BpfHashMap({ keyWords: 4, valueWords: 1, maxEntries: 2 * max, seed: options.hashSeed });
     this.origSaddr = new Uint32Array(max);
     this.origDaddr = new Uint32Array(max);
@@ -221,11 +260,13 @@ export class ConntrackTable {
     this.replyPorts = new Uint32Array(max);
     this.proto = new Uint8Array(max);
     this.tcpState = new Uint8Array(max);
+    this.sctp = new SctpConntrack(max);
     this.status = new Uint16Array(max);
     this.mark = new Uint32Array(max);
     this.use = new Uint32Array(max);
     this.expiresNs = new Float64Array(max);
     this.udpStreamNs = new Float64Array(max);
+    this.confirmedNs = new Float64Array(max).fill(-1);
     this.allocated = new Uint8Array(max);
     this.origEntry = new Int32Array(max).fill(-1);
     this.replyEntry = new Int32Array(max).fill(-1);
@@ -245,12 +286,25 @@ export class ConntrackTable {
       4 + // use
       8 + // expiresNs
       8 + // udpStreamNs
+      8 + // confirmedNs
       1 + // allocated
       4 * 3; // entries + free stack
-    return this.max * perConn + this.tuples.byteLength;
+    return this.max * perConn + this.tuples.byteLength + this.sctp.byteLength;
   }
 
   // ------------------------------------------------------------------ per packet
+
+  /**
+   * The SCTP packet `buf[l4 .. l4+length)` the next `track` call is about. `verifyCrc`: check
+   * its CRC32c first (`sctp_error` at PREROUTING with nf_conntrack_checksum on); a bad one
+   * makes the packet INVALID.
+   */
+  setSctpPacket(buf: Uint8Array, l4: number, length: number, verifyCrc: boolean): void {
+    this.sctpBuf = buf;
+    this.sctpL4 = l4;
+    this.sctpLength = length;
+    this.sctpVerifyCrc = verifyCrc;
+  }
 
   /**
    * nf_conntrack_in for one packet. Returns a packet reference `(conn << 1) | dir` (≥ 0)
@@ -278,6 +332,7 @@ export class ConntrackTable {
       } else {
         this.stats[CtStat.FOUND]++;
         const dir = ref & 1;
+        if (this.status[conn] & CtStatus.NAT_CLASH) return this.clashReply(conn, ref);
         const verdict = this.handlePacket(conn, dir, tcpFlags, nowNs);
         if (verdict === TcpPacketVerdict.INVALID) return this.invalid() as ConnRef;
         if (verdict !== TcpPacketVerdict.REOPEN) {
@@ -295,12 +350,65 @@ export class ConntrackTable {
   }
 
   /**
+   * `track` for a UDP packet that arrived from an interface while other packets may be in
+   * flight on other CPUs: an entry confirmed at this very instant by another packet of the
+   * flow, not yet replied, is not found — the packet creates its own connection, walks the
+   * nat rules itself and meets the other at confirm (the clash `clashResolution` decides).
+   */
+  trackConcurrent(saddr: number, daddr: number, sport: number, dport: number, nowNs: number): ConnRef {
+    const e = this.tuples.peekWords(saddr, daddr, packPorts(sport, dport), IpProtocol.UDP);
+    if (e >= 0 && this.parallel) {
+      const ref = this.tuples.values[e];
+      const conn = ref >>> 1;
+      if (
+        (ref & 1) === 0 &&
+        this.confirmedNs[conn] === nowNs &&
+        (this.status[conn] & (CtStatus.SEEN_REPLY | CtStatus.NAT_CLASH)) === 0
+      ) {
+        return this.trackNew(saddr, daddr, packPorts(sport, dport), IpProtocol.UDP, 0, nowNs) as ConnRef;
+      }
+    }
+    return this.track(saddr, daddr, sport, dport, IpProtocol.UDP, 0, nowNs);
+  }
+
+  /**
+   * An ICMP error (icmp_error_message): the quoted datagram's tuple, inverted, is looked up;
+   * when it belongs to a live connection the error is RELATED to it and travels in the
+   * direction of the matched tuple. Returns that packet reference (holding a use count,
+   * like `track`, to be finished by confirm or release) and sets `ctState` to RELATED, or
+   * CT_TRACK_INVALID when no connection matches. The connection's timeout is not refreshed.
+   */
+  trackRelated(
+    quotedSaddr: number,
+    quotedDaddr: number,
+    quotedSport: number,
+    quotedDport: number,
+    quotedProto: number,
+    nowNs: number,
+  ): ConnRef {
+    const e = this.tuples.lookupWords(
+      quotedDaddr,
+      quotedSaddr,
+      packPorts(quotedDport, quotedSport),
+      quotedProto,
+    );
+    if (e < 0) return this.invalid() as ConnRef;
+    const ref = this.tuples.values[e];
+    const conn = ref >>> 1;
+    if (this.expiresNs[conn] <= nowNs) return this.invalid() as ConnRef;
+    this.stats[CtStat.FOUND]++;
+    this.use[conn]++;
+    this.ctState = CtState.RELATED;
+    return ref as ConnRef;
+  }
+
+  /**
    * nf_conntrack_confirm: the packet leaves POSTROUTING/INPUT. A new connection gets both
    * tuples inserted and CONFIRMED set; returns 0, or CT_TRACK_DROP when a tuple is already
    * taken (counted as insert_failed; the connection is discarded). Releases the packet's reference.
    * A negative `ref` (INVALID/DROP result of `track`) is accepted as a no-op returning 0.
    */
-  confirm(ref: ConnRef, _nowNs: number): number {
+  confirm(ref: ConnRef, nowNs: number): number {
     if (!this.holdsConnection(ref)) return 0;
     const conn = ref >>> 1;
     const st = this.status[conn];
@@ -328,6 +436,7 @@ export class ConntrackTable {
           );
     if (o < 0 || r < 0) {
       if (o >= 0) this.tuples.deleteEntry(o);
+      if (p === IpProtocol.UDP && this.resolveClash(conn, o < 0, nowNs)) return 0;
       this.stats[CtStat.INSERT_FAILED]++;
       this.stats[CtStat.DROP]++;
       this.drops[CtDropReason.INSERT_FAILED]++;
@@ -341,6 +450,7 @@ export class ConntrackTable {
     this.origEntry[conn] = o;
     this.replyEntry[conn] = r;
     this.status[conn] |= CtStatus.CONFIRMED;
+    this.confirmedNs[conn] = nowNs;
     this.stats[CtStat.INSERT]++;
     // The packet's reference becomes the table's reference: `use` stays as it is.
     return 0;
@@ -382,7 +492,64 @@ export class ConntrackTable {
     this.tuples.values[r] = (conn << 1) | 1;
     this.origEntry[conn] = o;
     this.replyEntry[conn] = r;
+    this.confirmedNs[conn] = nowNs;
     return conn;
+  }
+
+  /**
+   * nf_ct_resolve_clash for a UDP connection whose insert failed: true when the packet may
+   * go on (joined to the identical existing entry, or inserted for its reply direction only),
+   * false for insert_failed. `origTaken` says the original tuple was the one in use.
+   */
+  private resolveClash(conn: number, origTaken: boolean, nowNs: number): boolean {
+    if (this.clashResolution === 'none' || !origTaken) return false;
+    const e = this.tuples.peekWords(
+      this.origSaddr[conn],
+      this.origDaddr[conn],
+      this.origPorts[conn],
+      IpProtocol.UDP,
+    );
+    if (e < 0) return false;
+    const winner = this.tuples.values[e] >>> 1;
+    if (this.status[winner] & CtStatus.DYING) return false;
+    const sameReply =
+      this.replySaddr[winner] === this.replySaddr[conn] &&
+      this.replyDaddr[winner] === this.replyDaddr[conn] &&
+      this.replyPorts[winner] === this.replyPorts[conn];
+    if (sameReply) {
+      // Identical entries: the packet continues on the one already in the table.
+      this.status[conn] |= CtStatus.DYING;
+      this.put(conn);
+      this.stats[CtStat.CLASH_RESOLVE]++;
+      return true;
+    }
+    if (this.clashResolution !== 'harder') return false;
+    // Different NAT (another backend): keep the loser for its replies only, briefly.
+    const r = this.tuples.insertWords(
+      BPF_NOEXIST,
+      this.replySaddr[conn],
+      this.replyDaddr[conn],
+      this.replyPorts[conn],
+      IpProtocol.UDP,
+    );
+    if (r < 0) return false;
+    this.tuples.values[r] = (conn << 1) | 1;
+    this.origEntry[conn] = -1;
+    this.replyEntry[conn] = r;
+    this.status[conn] |= CtStatus.CONFIRMED | CtStatus.NAT_CLASH | CtStatus.FIXED_TIMEOUT;
+    this.expiresNs[conn] = nowNs + NAT_CLASH_TIMEOUT_NS;
+    this.confirmedNs[conn] = nowNs;
+    this.stats[CtStat.CLASH_RESOLVE]++;
+    return true;
+  }
+
+  /** A reply reached a clash loser's entry: it is translated once, and the entry goes away. */
+  private clashReply(conn: number, ref: number): ConnRef {
+    this.stats[CtStat.FOUND]++;
+    this.ctState = CtState.ESTABLISHED;
+    this.use[conn]++;
+    this.kill(conn);
+    return ref as ConnRef;
   }
 
   /** The packet holding `ref` was dropped (or consumed) before confirmation. */
@@ -510,7 +677,8 @@ export class ConntrackTable {
   isListed(conn: ConnId, nowNs: number): boolean {
     return (
       this.allocated[conn] === 1 &&
-      (this.status[conn] & (CtStatus.CONFIRMED | CtStatus.DYING)) === CtStatus.CONFIRMED &&
+      (this.status[conn] & (CtStatus.CONFIRMED | CtStatus.DYING | CtStatus.NAT_CLASH)) ===
+        CtStatus.CONFIRMED &&
       this.expiresNs[conn] > nowNs
     );
   }
@@ -616,6 +784,7 @@ export class ConntrackTable {
   private handlePacket(conn: number, dir: number, tcpFlags: number, nowNs: number): number {
     const proto = this.proto[conn];
     if (proto === IpProtocol.TCP) return this.tcpPacket(conn, dir, tcpFlags, nowNs);
+    if (proto === IpProtocol.SCTP) return this.sctpPacket(conn, dir, nowNs);
     if (proto === IpProtocol.UDP) {
       if (this.status[conn] & CtStatus.SEEN_REPLY) {
         // Traffic seen both ways: once the flow outlives its first 2 s it is a stream.
@@ -661,6 +830,20 @@ export class ConntrackTable {
     return TcpPacketVerdict.ACCEPT;
   }
 
+  /** nf_conntrack_sctp_packet: checksum, chunk checks, vtags, the chunk-driven state. */
+  private sctpPacket(conn: number, dir: number, nowNs: number): number {
+    const buf = this.sctpBuf;
+    if (this.sctpVerifyCrc && !verifySctpChecksum(buf, this.sctpL4, this.sctpLength)) {
+      return TcpPacketVerdict.INVALID;
+    }
+    const confirmed = (this.status[conn] & CtStatus.CONFIRMED) !== 0;
+    const r = this.sctp.packet(this.tcpState, conn, dir, confirmed, buf, this.sctpL4, this.sctpLength);
+    if (r === SCTP_CT_INVALID) return TcpPacketVerdict.INVALID;
+    if (r & SCTP_CT_ASSURE) this.status[conn] |= CtStatus.ASSURED;
+    if (!(r & SCTP_CT_NO_REFRESH)) this.expiresNs[conn] = nowNs + this.sctpTimeoutNs[r & 0xff];
+    return TcpPacketVerdict.ACCEPT;
+  }
+
   /**
    * early_drop: scan EARLY_DROP_SLOTS slots from the new tuple's home slot; reap expired
    * entries on the way and evict the first one that is not ASSURED. True if one was evicted.
@@ -680,7 +863,10 @@ export class ConntrackTable {
         this.kill(conn); // backward-shift may move a later node into this slot: look again
         continue;
       }
-      if (this.status[conn] & CtStatus.ASSURED) {
+      if (
+        this.status[conn] & CtStatus.ASSURED &&
+        !(this.proto[conn] === IpProtocol.SCTP && sctpCanEarlyDrop(this.tcpState[conn]))
+      ) {
         i++;
         continue;
       }
@@ -704,8 +890,8 @@ export class ConntrackTable {
     if (st & CtStatus.DYING) return false;
     this.status[conn] = st | CtStatus.DYING;
     if (st & CtStatus.CONFIRMED) {
-      this.tuples.deleteEntry(this.origEntry[conn]);
-      this.tuples.deleteEntry(this.replyEntry[conn]);
+      if (this.origEntry[conn] >= 0) this.tuples.deleteEntry(this.origEntry[conn]);
+      if (this.replyEntry[conn] >= 0) this.tuples.deleteEntry(this.replyEntry[conn]);
       this.origEntry[conn] = -1;
       this.replyEntry[conn] = -1;
       this.put(conn);

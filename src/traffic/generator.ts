@@ -98,10 +98,12 @@ export interface ConntrackOccupancy {
   /** nf_conntrack entries, or the eBPF CT map's entries (two per service flow: SERVICE + regular). */
   readonly entries: number;
   readonly max: number;
-  readonly table: 'nf_conntrack' | 'cilium_ct4_global';
+  readonly table: 'nf_conntrack' | 'cilium_ct4_global' | 'cilium_ct_any4_global';
 }
 
 export interface LoadReport {
+  /** The transport: 'tcp' (this generator) or 'sctp' (sctp-generator.ts), whose counters reuse the TCP names (see formatLoadReport). */
+  readonly proto: 'tcp' | 'sctp';
   readonly mode: string;
   readonly seed: number;
   readonly dist: PopularityLaw;
@@ -175,7 +177,7 @@ interface Backend {
 }
 
 /** Frontends a source can use for one Service port. */
-function frontendsFor(sp: ServicePort, fromClient: boolean, nodeIps: readonly string[]): string[] {
+export function frontendsFor(sp: ServicePort, fromClient: boolean, nodeIps: readonly string[]): string[] {
   if (fromClient) {
     const external = [...sp.externalIPs, ...sp.loadBalancerIPs].map((ip) => `${ip}:${sp.port}`);
     if (sp.nodePort !== 0) external.push(...nodeIps.map((ip) => `${ip}:${sp.nodePort}`));
@@ -630,6 +632,7 @@ export class LoadGenerator {
     let opened = 0;
     for (let f = 0; f < this.flows; f++) if (this.flowState[f] !== FlowState.UNOPENED) opened++;
     return {
+      proto: 'tcp',
       mode: sim.mode,
       seed: o.seed ?? 1,
       dist: sampler.law,
