@@ -36,9 +36,9 @@ import {
 } from '../k8s/index.js';
 import type { ProxyMode } from '../proxy/common/datapath.js';
 import type { ProxyModel } from '../proxy/common/model.js';
+import { cleanStaleUdpConntrack, type UdpConntrackCleanup } from '../proxy/common/udp-conntrack-cleanup.js';
 import { nodeShares } from '../shares/node-shares.js';
 import type { ServiceShares } from '../shares/types.js';
-import { cleanStaleUdpConntrack, type UdpConntrackCleanup } from '../proxy/common/udp-conntrack-cleanup.js';
 import {
   attachPod,
   buildClusterTopology,
@@ -720,7 +720,13 @@ export class Simulation {
   private cleanUdpConntrack(name: string, previous: ProxyModel, model: ProxyModel): void {
     const proxy = this.proxies.get(name);
     if (this.mode === 'ebpf' || proxy === undefined || proxy.conntrack === null) return;
-    const n = cleanStaleUdpConntrack(this.udpConntrackCleanup, proxy.conntrack, previous, model, this.network.nowNs);
+    const n = cleanStaleUdpConntrack(
+      this.udpConntrackCleanup,
+      proxy.conntrack,
+      previous,
+      model,
+      this.network.nowNs,
+    );
     if (n > 0) this.udpConntrackDeleted.set(name, (this.udpConntrackDeleted.get(name) ?? 0) + n);
   }
 
