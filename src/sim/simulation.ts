@@ -4,6 +4,7 @@
  * pod, the apiserver on the control-plane node, a TCP stack with curl on every host).
  * This is the library entry point the CLI, the kernel comparison and the tests share.
  */
+
 import {
   type CurlResult,
   type CurlVerboseLine,
@@ -22,6 +23,7 @@ import type { SctpClientResult } from '../apps/sctp-stack.js';
 import type { KubeProxyConfig } from '../config/kube-proxy-config.js';
 import type { NodeFacts } from '../config/node-options.js';
 import { formatConntrackList } from '../conntrack/index.js';
+import { restoreConntrack } from '../conntrack/restore.js';
 import type { ClusterConfig } from '../k8s/cluster-config.js';
 import {
   BOOTSTRAP_LEAD_SECONDS,
@@ -35,6 +37,8 @@ import {
 import type { ProxyMode } from '../proxy/common/datapath.js';
 import type { ProxyModel } from '../proxy/common/model.js';
 import { cleanStaleUdpConntrack, type UdpConntrackCleanup } from '../proxy/common/udp-conntrack-cleanup.js';
+import { nodeShares } from '../shares/node-shares.js';
+import type { ServiceShares } from '../shares/types.js';
 import {
   attachPod,
   buildClusterTopology,
@@ -50,11 +54,14 @@ import { formatIPv4, isIPv4, parseIPv4 } from '../util/ipv4.js';
 import { Rng } from '../util/rng.js';
 import { PcapngCaptureSink } from './capture-sink.js';
 import { NodeHealthServers } from './health-servers.js';
+import { renderIpv6Iptables } from './ipv6-rules.js';
 import { attachMode, attachNodeProxy, type DumpPart, type ModeOptions, type NodeProxy } from './modes.js';
 import { type PodAppInfo, podApps } from './pod-apps.js';
 import { sctpStackOf, startSctpServers } from './sctp-servers.js';
 
 export interface SimulationOptions extends ModeOptions {
+  /** `conntrack -L` text per node name, loaded into that node's table before anything runs. */
+  readonly conntrackDumps?: ReadonlyMap<string, string>;
   /** YAML manifests (default: the embedded origin scenario). */
   readonly manifests?: string | readonly { source: string; text: string }[];
   /** A cluster already loaded (instead of manifests). */
@@ -203,6 +210,8 @@ export class Simulation {
         nodes: this.model.nodes.map((n) => ({ name: n.name, ip: n.ip, podCIDR: n.podCIDR })),
         pods: apps.map((p) => ({ name: p.name, namespace: p.namespace, nodeName: p.nodeName, ip: p.ip })),
         overlay: options.overlay ?? 'none',
+        clients: config.clients,
+        routerIP: config.routerIP,
       },
       this.rng.fork(),
       options.linkDelayNs !== undefined ? { linkDelayNs: options.linkDelayNs } : {},
@@ -233,6 +242,7 @@ export class Simulation {
     // The model just built already holds every change made so far.
     this.cluster.changes.drain();
     this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), this.modeOptions);
+    for (const [node, text] of options.conntrackDumps ?? []) this.preloadConntrack(node, text);
     for (const name of this.proxies.keys()) this.nodeModels.set(name, this.model);
     this.routeVipsThroughFirstNode();
     this.startApplications(apps);
@@ -243,16 +253,24 @@ export class Simulation {
     return this.topology.network;
   }
 
+  /** The KubeProxyConfiguration the nodes run with (undefined: kube-proxy's defaults). */
+  get kubeProxyConfig(): KubeProxyConfig | undefined {
+    return this.modeOptions.kubeProxyConfig;
+  }
+
   /** The host behind `client`, a node name, or `pod/NAME`. */
   host(name: string): Host {
     const t = this.topology;
     if (name === 'client') return t.client;
+    if (name === 'router' && t.router !== null) return t.router;
+    const external = t.clients.get(name);
+    if (external !== undefined) return external;
     const node = t.nodes.get(name);
     if (node !== undefined) return node;
     const podName = name.startsWith('pod/') ? name.slice(4) : name;
     for (const [key, pod] of t.pods) if (key.endsWith(`/${podName}`)) return pod;
     throw new SimulationError(
-      `unknown host "${name}": use client, a node (${[...t.nodes.keys()].join(', ')}) or pod/NAME`,
+      `unknown host "${name}": use client${[...t.clients.keys()].map((c) => `, ${c}`).join('')}, a node (${[...t.nodes.keys()].join(', ')}) or pod/NAME`,
     );
   }
 
@@ -264,19 +282,26 @@ export class Simulation {
    * NEIGH_FAILED instead of reaching any node.
    */
   private routeVipsThroughFirstNode(): void {
-    const client = this.topology.client;
     const first = this.topology.nodes.values().next().value;
-    const eth = client.interfaces[0];
-    if (first === undefined || eth === undefined) return;
+    if (first === undefined) return;
     const via = first.interfaces[0].addr;
-    for (const addr of this.vipRoutes) client.routes.remove(addr, 32);
+    // Every host on the nodes' segment that sends clients' traffic in: the client, the named
+    // clients there and the router in front of the others.
+    const lan = new Set(this.topology.segment.members.map((m) => m.host));
+    const senders = [this.topology.client, ...this.topology.clients.values(), this.topology.router].filter(
+      (h): h is Host => h !== null && lan.has(h),
+    );
+    for (const host of senders) for (const addr of this.vipRoutes) host.routes.remove(addr, 32);
     this.vipRoutes.clear();
     for (const sp of this.model.servicePorts) {
       for (const ip of [...sp.loadBalancerIPs, ...sp.externalIPs]) {
         const addr = parseIPv4(ip);
-        if (this.vipRoutes.has(addr) || client.isLocal(addr)) continue;
+        if (this.vipRoutes.has(addr)) continue;
         this.vipRoutes.add(addr);
-        client.routes.add(addr, 32, via, eth.index);
+        for (const host of senders) {
+          const eth = host.interfaces[0];
+          if (eth !== undefined && !host.isLocal(addr)) host.routes.add(addr, 32, via, eth.index);
+        }
       }
     }
   }
@@ -327,6 +352,8 @@ export class Simulation {
     const t = this.topology;
     const epochMs = this.cluster.now();
     this.stackOf(t.client);
+    for (const c of t.clients.values()) this.stackOf(c);
+    if (t.router !== null) this.stackOf(t.router);
     for (const node of t.nodes.values()) this.stackOf(node);
     for (const [name, node] of t.nodes) this.startHealthServers(name, node, epochMs);
     for (const app of apps) this.startPodApp(app);
@@ -577,6 +604,32 @@ export class Simulation {
     return proxy.dump(options);
   }
 
+  /**
+   * Each endpoint's exact share of new connections on a node (every node when omitted),
+   * computed from the rules its datapath runs, beside kube-proxy's/Cilium's intended shares.
+   */
+  shares(nodeName?: string): ServiceShares[] {
+    const names = nodeName === undefined ? [...this.proxies.keys()] : [nodeName];
+    return names.flatMap((n) => {
+      const proxy = this.proxies.get(n);
+      if (proxy === undefined) throw new SimulationError(`unknown node "${n}"`);
+      return nodeShares(this.model, n, proxy.shareSource());
+    });
+  }
+
+  /** A dual-stack node's IPv6 rules as `ip6tables-save` prints them (iptables mode; see ipv6-rules.ts). */
+  ipv6Rules(nodeName: string): string {
+    if (!this.proxies.has(nodeName)) throw new SimulationError(`unknown node "${nodeName}"`);
+    const date = new Date((this.modeOptions.clockEpochMs ?? 0) + this.topology.network.nowNs / 1e6);
+    return renderIpv6Iptables(
+      this.cluster,
+      nodeName,
+      this.modeOptions.kubeProxyConfig,
+      this.modeOptions.nodeFacts?.get(nodeName),
+      date,
+    );
+  }
+
   /** Runs one curl with a tracer attached: every hop, hook, matched rule, NAT and verdict. */
   trace(request: CurlRequest): { outcome: CurlOutcome; tracer: PacketTracer } {
     const tracer = new PacketTracer();
@@ -650,6 +703,17 @@ export class Simulation {
     this.nodeModels.set(name, model);
     this.healthServers.get(name)?.sync(model);
     this.routeVipsThroughFirstNode();
+  }
+
+  /** A real node's `conntrack -L`, loaded into one node's table (the connections it is tracking). */
+  private preloadConntrack(nodeName: string, text: string): void {
+    const proxy = this.proxies.get(nodeName);
+    if (proxy === undefined) throw new SimulationError(`conntrack -L for unknown node "${nodeName}"`);
+    if (proxy.conntrack === null)
+      throw new SimulationError(
+        `conntrack -L for ${nodeName}: ${this.mode} mode keeps its connections in BPF maps, not nf_conntrack`,
+      );
+    restoreConntrack(proxy.conntrack, text, this.network.nowNs);
   }
 
   /** kube-proxy's stale UDP conntrack clean-up after one node's sync from `previous` to `model`. */
