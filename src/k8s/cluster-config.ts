@@ -28,6 +28,12 @@ import {
   parseIPv4,
 } from '../util/ipv4.js';
 import { parsePortRange } from './allocators.js';
+import {
+  type ClusterIPv6Config,
+  KUBESPRAY_IPV6_DEFAULTS,
+  resolveIPv6Side,
+  splitDualStackPair,
+} from './cluster-config-ipv6.js';
 import { ClusterConfigError } from './errors.js';
 
 export { PROXY_MODES, type ProxyMode };
@@ -59,8 +65,20 @@ export interface ClusterConfig {
   readonly proxyMode: ProxyMode;
   /** The external client host that sends traffic into the cluster. */
   readonly clientIP: string;
+  /** More named external clients (spec.clients): on the nodes' segment, or anywhere behind the router. */
+  readonly clients: readonly ExternalClientConfig[];
+  /** The router in front of the nodes that off-segment clients reach them through (spec.router.ip). */
+  readonly routerIP: string;
   /** Port the apiserver listens on (the kubernetes Service's targetPort). */
   readonly apiserverPort: number;
+  /** The IPv6 side of a dual-stack cluster (secondary family); absent on a single-stack one. */
+  readonly ipv6?: ClusterIPv6Config;
+}
+
+/** A named external client (`--from NAME`). */
+export interface ExternalClientConfig {
+  readonly name: string;
+  readonly ip: string;
 }
 
 /** Overrides that mirror kube-apiserver / kube-proxy / dpsim flags. */
@@ -71,6 +89,8 @@ export interface ClusterOptions {
   serviceClusterIPRange?: string;
   /** --cluster-cidr. */
   clusterCIDR?: string;
+  /** --dual-stack: the default cluster gets kubespray's IPv6 ranges and IPv6 node addresses. */
+  dualStack?: boolean;
   /** --proxy-mode. */
   proxyMode?: ProxyMode | string;
   /** --seed: every random choice (ClusterIPs, NodePorts, names) follows from it. Default 1. */
@@ -93,10 +113,14 @@ export interface ClusterDocumentSpec {
   serviceCIDR?: unknown;
   clusterCIDR?: unknown;
   nodeCIDRMaskSize?: unknown;
+  /** kube-controller-manager --node-cidr-mask-size-ipv6 (kubespray kube_network_node_prefix_ipv6). */
+  nodeCIDRMaskSizeIPv6?: unknown;
   serviceNodePortRange?: unknown;
   loadBalancerIPPool?: unknown;
   proxyMode?: unknown;
   clientIP?: unknown;
+  clients?: unknown;
+  router?: unknown;
 }
 
 export const ORIGIN_CLUSTER_DEFAULTS = {
@@ -158,11 +182,18 @@ export function resolveClusterConfig(
 ): ClusterConfig {
   const d = ORIGIN_CLUSTER_DEFAULTS;
   const s = spec ?? {};
-  const serviceCIDR =
+  // Either range may be a dual-stack "v4,v6" pair; the IPv4 part is the primary family.
+  const servicePair = splitDualStackPair(
     options.serviceClusterIPRange ??
-    (s.serviceCIDR === undefined ? d.serviceCIDR : str(s.serviceCIDR, 'serviceCIDR'));
-  const clusterCIDR =
-    options.clusterCIDR ?? (s.clusterCIDR === undefined ? d.clusterCIDR : str(s.clusterCIDR, 'clusterCIDR'));
+      (s.serviceCIDR === undefined ? d.serviceCIDR : str(s.serviceCIDR, 'serviceCIDR')),
+    '--service-cluster-ip-range',
+  );
+  const clusterPair = splitDualStackPair(
+    options.clusterCIDR ?? (s.clusterCIDR === undefined ? d.clusterCIDR : str(s.clusterCIDR, 'clusterCIDR')),
+    '--cluster-cidr',
+  );
+  const serviceCIDR = servicePair.v4;
+  const clusterCIDR = clusterPair.v4;
   const serviceNodePortRange =
     options.serviceNodePortRange ??
     (s.serviceNodePortRange === undefined
@@ -229,10 +260,16 @@ export function resolveClusterConfig(
     }
     const controlPlane = n.controlPlane === undefined ? i === 0 : n.controlPlane === true;
     const addresses = [ip];
+    let ipv6: string | undefined;
     if (n.addresses !== undefined) {
       if (!Array.isArray(n.addresses))
         throw new ClusterConfigError(`Cluster: nodes[${i}].addresses must be a list of IPv4 addresses`);
       for (const a of n.addresses) {
+        // The first IPv6 address is the node's IPv6 InternalIP on a dual-stack cluster.
+        if (typeof a === 'string' && a.includes(':')) {
+          ipv6 ??= a;
+          continue;
+        }
         if (typeof a !== 'string' || !isIPv4(a))
           throw new ClusterConfigError(
             `Cluster: nodes[${i}].addresses: ${JSON.stringify(a)} is not an IPv4 address`,
@@ -241,10 +278,10 @@ export function resolveClusterConfig(
       }
     }
     const kernel = kernelFacts(n.kernel, `nodes[${i}].kernel`, clusterKernel);
-    return { name, ip, podCIDR, controlPlane, addresses, kernel };
+    return { name, ip, podCIDR, controlPlane, addresses, kernel, ipv6 };
   });
   let next = 0;
-  const nodes: NodeConfig[] = partial.map((n) => {
+  const nodes: NodeConfig[] = partial.map(({ ipv6: _ipv6, ...n }) => {
     if (n.podCIDR !== undefined) return { ...n, podCIDR: n.podCIDR };
     while (usedSubnets.has(next)) next++;
     if (next >= subnetCount) {
@@ -267,7 +304,22 @@ export function resolveClusterConfig(
       );
     }
   }
+  const { clients, routerIP } = externalClients(s, nodes, clientIP, [svcCidr, podCidr]);
+  // Dual-stack when either range names an IPv6 part, or --dual-stack asks for kubespray's.
+  const dual = servicePair.v6 !== undefined || clusterPair.v6 !== undefined || options.dualStack === true;
+  const ipv6 = dual
+    ? resolveIPv6Side(
+        servicePair.v6 ?? KUBESPRAY_IPV6_DEFAULTS.serviceCIDR,
+        clusterPair.v6 ?? KUBESPRAY_IPV6_DEFAULTS.clusterCIDR,
+        s.nodeCIDRMaskSizeIPv6 === undefined
+          ? KUBESPRAY_IPV6_DEFAULTS.nodeCIDRMaskSize
+          : Number(s.nodeCIDRMaskSizeIPv6),
+        clientIP,
+        partial.map((n) => ({ name: n.name, ip: n.ip, ...(n.ipv6 !== undefined ? { ipv6: n.ipv6 } : {}) })),
+      )
+    : undefined;
   return {
+    ...(ipv6 !== undefined ? { ipv6 } : {}),
     name: d.name,
     nodes,
     serviceCIDR: formatCidr(svcCidr),
@@ -277,6 +329,75 @@ export function resolveClusterConfig(
     loadBalancerIPPool: pool,
     proxyMode,
     clientIP,
+    clients,
+    routerIP,
     apiserverPort: d.apiserverPort,
   };
+}
+
+/** Names `--from` already gives a meaning to. */
+const RESERVED_HOST_NAMES = new Set(['client', 'router']);
+
+/**
+ * spec.clients and spec.router: named external clients, each either on the nodes' /24 (like
+ * the default client) or anywhere else — then behind a router on the nodes' segment, whose
+ * address defaults to the segment's .254.
+ */
+function externalClients(
+  s: ClusterDocumentSpec,
+  nodes: readonly NodeConfig[],
+  clientIP: string,
+  clusterRanges: readonly Cidr[],
+): { clients: ExternalClientConfig[]; routerIP: string } {
+  const segment = (parseIPv4(clientIP) & 0xffffff00) >>> 0;
+  let routerIP = formatIPv4((segment | 254) >>> 0);
+  if (s.router !== undefined) {
+    const r = s.router as { ip?: unknown };
+    if (typeof r !== 'object' || r === null || Array.isArray(r))
+      throw new ClusterConfigError('Cluster: router must be a mapping with an ip');
+    for (const k of Object.keys(r))
+      if (k !== 'ip') throw new ClusterConfigError(`Cluster: router: unknown field "${k}"`);
+    routerIP = str(r.ip, 'router.ip');
+    if (!isIPv4(routerIP) || (parseIPv4(routerIP) & 0xffffff00) >>> 0 !== segment)
+      throw new ClusterConfigError(
+        `Cluster: router.ip "${routerIP}" must be an IPv4 address on the nodes' segment ${formatIPv4(segment)}/24`,
+      );
+  }
+  if (s.clients === undefined) return { clients: [], routerIP };
+  if (!Array.isArray(s.clients))
+    throw new ClusterConfigError('Cluster: clients must be a list of {name, ip}');
+  const taken = new Map<string, string>([[clientIP, 'the client']]);
+  for (const n of nodes) for (const a of n.addresses) taken.set(a, `node ${n.name}`);
+  const names = new Set(nodes.map((n) => n.name));
+  const clients = s.clients.map((c: unknown, i: number): ExternalClientConfig => {
+    if (typeof c !== 'object' || c === null || Array.isArray(c))
+      throw new ClusterConfigError(`Cluster: clients[${i}] must be a mapping with a name and an ip`);
+    const raw = c as { name?: unknown; ip?: unknown };
+    for (const k of Object.keys(raw))
+      if (k !== 'name' && k !== 'ip')
+        throw new ClusterConfigError(`Cluster: clients[${i}]: unknown field "${k}"`);
+    const name = str(raw.name, `clients[${i}].name`);
+    if (
+      RESERVED_HOST_NAMES.has(name) ||
+      names.has(name) ||
+      name.startsWith('pod/') ||
+      !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name)
+    )
+      throw new ClusterConfigError(
+        `Cluster: clients[${i}].name "${name}" must be a DNS-style name other than client, router, a node's or another client's`,
+      );
+    names.add(name);
+    const ip = str(raw.ip, `clients[${i}].ip`);
+    if (!isIPv4(ip)) throw new ClusterConfigError(`Cluster: clients[${i}].ip "${ip}" is not an IPv4 address`);
+    const owner = ip === routerIP ? 'the router' : taken.get(ip);
+    if (owner !== undefined)
+      throw new ClusterConfigError(`Cluster: clients[${i}].ip ${ip} is already the address of ${owner}`);
+    if (clusterRanges.some((r) => cidrContains(r, parseIPv4(ip))))
+      throw new ClusterConfigError(
+        `Cluster: clients[${i}].ip ${ip} lies inside the cluster's service or pod CIDR`,
+      );
+    taken.set(ip, `client ${name}`);
+    return { name, ip };
+  });
+  return { clients, routerIP };
 }

@@ -283,11 +283,18 @@ export class Cluster {
     node.metadata = this.store.stampNew(node.metadata, undefined);
     delete node.metadata.namespace;
     const podCIDR = node.spec?.podCIDR ?? this.freeNodeSubnet(name);
-    node.spec = { ...(node.spec ?? {}), podCIDR, podCIDRs: [podCIDR] };
+    // A dual-stack node (--node-ip v4,v6): both InternalIPs and both pod CIDRs, IPv4 first.
+    const v6 = this.config.ipv6?.nodes.get(name);
+    node.spec = {
+      ...(node.spec ?? {}),
+      podCIDR,
+      podCIDRs: v6 === undefined ? [podCIDR] : [podCIDR, v6.podCIDR],
+    };
     const now = formatTimestamp(this.store.clock.now());
     writable(node).status = {
       addresses: [
         { type: 'InternalIP', address: ip },
+        ...(v6 === undefined ? [] : [{ type: 'InternalIP', address: v6.ip }]),
         { type: 'Hostname', address: name },
       ],
       conditions: [
@@ -870,6 +877,41 @@ export class Cluster {
     this.gen++;
     this.notify(event);
     return { ok: true, generation: this.gen, message, changedServices: [...dirty.services].sort() };
+  }
+
+  /**
+   * Runs the Deployment controller again, as its informers do when pods become available or
+   * go away: with paced roll-outs (store.pacedRollouts) that is the next RollingUpdate step.
+   * Returns the Services whose endpoints changed.
+   */
+  resyncDeployments(): string[] {
+    const services = new Set<string>();
+    const counts = () => [...this.store.replicaSets.values()].map((rs) => rs.spec?.replicas ?? 0).join(',');
+    // The controller's informers see its own ReplicaSet updates and sync again, until stable.
+    for (let round = 0; round < 16; round++) {
+      const before = counts();
+      const dirty = newDirty();
+      for (const k of this.store.deployments.keys()) dirty.deployments.add(k);
+      this.reconcile(dirty, 0);
+      for (const k of dirty.replicaSets) {
+        const rs = this.store.replicaSets.get(k);
+        if (rs !== undefined) updateReplicaSetStatus(this.store, rs);
+      }
+      for (const k of dirty.services) services.add(k);
+      if (counts() === before) break;
+    }
+    this.gen++;
+    return [...services].sort();
+  }
+
+  /** `kubectl cordon` / `uncordon`: the scheduler places no new pod on the node. */
+  setNodeUnschedulable(name: string, unschedulable: boolean): boolean {
+    const node = this.store.nodes.get(name);
+    if (node === undefined) return false;
+    node.spec = { ...(node.spec ?? {}), unschedulable };
+    if (!unschedulable) delete node.spec.unschedulable;
+    this.gen++;
+    return true;
   }
 
   /** addService / addEndpointSlice / applyObject: `applyObject`, which runs its own reconcile. */

@@ -17,7 +17,7 @@ import {
   nftablesOptions,
   plainNodeFacts,
 } from '../config/node-options.js';
-import { ConntrackTable } from '../conntrack/index.js';
+import { ConntrackTable, clashResolutionOf } from '../conntrack/index.js';
 import type { ProxyMode } from '../proxy/common/datapath.js';
 import { buildOnce, LazyNetfilterProgram } from '../proxy/common/lazy-program.js';
 import type { ProxyModel } from '../proxy/common/model.js';
@@ -34,6 +34,7 @@ import { EbpfNodeIngress, EbpfPodIngress } from '../proxy/ebpf/node-program.js';
 import { EbpfSocketLb } from '../proxy/ebpf/socket-lb.js';
 import {
   compileIptables,
+  type IptablesCompileOptions,
   IptablesEvaluator,
   parseIptables,
   type Ruleset,
@@ -50,8 +51,11 @@ import {
   renderIpvsadmList,
 } from '../proxy/ipvs/index.js';
 import { IpvsNodeProgram } from '../proxy/ipvs/node-program.js';
+import { parseIpvsadmList } from '../proxy/ipvs/parse-ipvsadm.js';
 import { compileNftables, NftDatapath, renderTable } from '../proxy/nftables/index.js';
 import { NftablesNodeProgram } from '../proxy/nftables/node-program.js';
+import { parseNftRuleset } from '../proxy/nftables/parse.js';
+import type { ShareSource } from '../shares/node-shares.js';
 import type { ClusterTopology } from '../topology/build.js';
 import type { Host } from '../topology/host.js';
 import { NodeNetfilter } from '../topology/netfilter-path.js';
@@ -63,6 +67,10 @@ export interface ModeOptions {
   readonly conntrackMax?: number;
   /** A real node's `iptables-save` dump to run instead of the compiled rules (iptables mode). */
   readonly iptablesSave?: string;
+  /** A real node's `nft list ruleset` to run instead of the compiled table (nftables mode). */
+  readonly nftRuleset?: string;
+  /** A real node's `ipvsadm -Ln` to run instead of the compiled virtual servers (IPVS mode). */
+  readonly ipvsadm?: string;
   /** eBPF backend selection. */
   readonly ebpfAlgorithm?: 'random' | 'maglev';
   readonly maglevTableSize?: number;
@@ -141,15 +149,19 @@ export interface NodeProxy {
    * sync; its partial syncs are not modelled).
    */
   sync(model: ProxyModel, changed?: ReadonlySet<string>): void;
+  /** The structures the node selects endpoints with, for `rules --shares` (compiles them if needed). */
+  shareSource(): ShareSource;
+  /** iptables mode: the options this node's kube-proxy compiles with (for its sync log). */
+  readonly iptablesCompileOptions?: IptablesCompileOptions;
   /** Rules a new connection walked on this node (last packet), for benchmarks. */
   readonly conntrack: ConntrackTable | null;
   /** The node's flow table and how full it is (nf_conntrack, or the eBPF TCP CT map). */
-  flowTable(): FlowTableUsage;
+  flowTable(proto?: 'tcp' | 'udp'): FlowTableUsage;
 }
 
 /** How full a node's flow table is, whichever mode keeps it. */
 export interface FlowTableUsage {
-  readonly table: 'nf_conntrack' | 'cilium_ct4_global';
+  readonly table: 'nf_conntrack' | 'cilium_ct4_global' | 'cilium_ct_any4_global';
   readonly entries: number;
   readonly max: number;
 }
@@ -212,7 +224,14 @@ function unsupported(mode: string): never {
 /** nf_conntrack as kube-proxy leaves it: its max and timeouts; --conntrack-max, when given, wins. */
 function newConntrack(rng: Rng, options: ModeOptions, ctx: NodeContext): ConntrackTable {
   const { max, timeouts } = conntrackSettings(ctx.kubeProxy, ctx.facts, 131072);
-  return new ConntrackTable({ max: options.conntrackMax ?? max, rng, timeouts });
+  return new ConntrackTable({
+    max: options.conntrackMax ?? max,
+    rng,
+    timeouts,
+    // The kernel release decides what a UDP insert clash does (the A/AAAA race).
+    clashResolution: clashResolutionOf(ctx.facts.kernel.version),
+    cpus: ctx.facts.kernel.cpus,
+  });
 }
 
 function nodeAddresses(node: Host, ctx: NodeContext): string[] {
@@ -244,6 +263,7 @@ function attachIptables(
       conntrack,
       flowTable: () => conntrackUsage(conntrack),
       dump: (o) => renderIptablesSave(ruleset, saveOptions(node, options, evaluator, o?.counters)),
+      shareSource: () => ({ mode: 'iptables', ruleset }),
       sync: () => {},
     };
   }
@@ -268,11 +288,13 @@ function attachIptables(
     mode: 'iptables',
     node,
     conntrack,
+    iptablesCompileOptions: compileOptions,
     flowTable: () => conntrackUsage(conntrack),
     dump: (o) => {
       const { ruleset, evaluator } = current();
       return renderIptablesSave(ruleset, saveOptions(node, options, evaluator, o?.counters));
     },
+    shareSource: () => ({ mode: 'iptables', ruleset: current().ruleset }),
     sync: (m) => install(m),
   };
 }
@@ -287,6 +309,21 @@ function attachNftables(
   const conntrack = newConntrack(rng.fork(), options, ctx);
   const evalRng = rng.fork();
   const compileOptions = nftablesOptions(ctx.kubeProxy, ctx.facts);
+  if (options.nftRuleset !== undefined) {
+    // A user's ruleset is parsed at once (its errors belong to the build) and fixed thereafter.
+    const table = parseNftRuleset(options.nftRuleset, { name: node.name, ip: ctx.facts.addresses[0] }).table;
+    const datapath = new NftDatapath(table, { rng: evalRng, localAddresses: nodeAddresses(node, ctx) });
+    node.netfilter = new NodeNetfilter(conntrack, new NftablesNodeProgram(datapath));
+    return {
+      mode: 'nftables',
+      node,
+      conntrack,
+      flowTable: () => conntrackUsage(conntrack),
+      dump: () => renderTable(table),
+      shareSource: () => ({ mode: 'nftables', table }),
+      sync: () => {},
+    };
+  }
   // Compiled when first needed, as in iptables mode.
   let current: () => { table: ReturnType<typeof compileNftables>; datapath: NftDatapath };
   const install = (m: ProxyModel): void => {
@@ -308,6 +345,7 @@ function attachNftables(
     conntrack,
     flowTable: () => conntrackUsage(conntrack),
     dump: () => renderTable(current().table),
+    shareSource: () => ({ mode: 'nftables', table: current().table }),
     sync: (m) => install(m),
   };
 }
@@ -330,12 +368,25 @@ function attachIpvs(
   const ipvs = new IpvsNode({ rng: rng.fork(), timeouts: ipvsTimeouts(ctx.kubeProxy) });
   const ownAddresses = nodeAddresses(node, ctx);
   const compileOptions = ipvsOptions(ctx.kubeProxy, ctx.facts);
-  const compile = (m: ProxyModel): IpvsNodeState =>
-    compileIpvs(m, node.name, {
+  const compile = (m: ProxyModel): IpvsNodeState => {
+    const compiled = compileIpvs(m, node.name, {
       ...compileOptions,
       nodeAddresses: ownAddresses,
       ...(options.ipvsScheduler !== undefined ? { scheduler: options.ipvsScheduler } : {}),
     });
+    if (options.ipvsadm === undefined) return compiled;
+    // A user's listing replaces the virtual servers; the ipsets and iptables rules stay compiled.
+    const virtualServers = parseIpvsadmList(options.ipvsadm, m);
+    const bound = new Set([
+      ...compiled.boundAddresses,
+      ...virtualServers.filter((v) => v.bound).map((v) => v.address),
+    ]);
+    return {
+      ...compiled,
+      virtualServers,
+      boundAddresses: [...bound].sort((a, b) => parseIPv4(a) - parseIPv4(b)),
+    };
+  };
   /** kube-ipvs0's addresses currently added to the node (those also on an interface are not ours to remove). */
   let bound: number[] = [];
   let state = compile(model);
@@ -370,6 +421,7 @@ function attachIpvs(
           return renderIpvsadmList(ipvs.services, { stats: o?.counters ?? false });
       }
     },
+    shareSource: () => ({ mode: 'ipvs', virtualServers: state.virtualServers }),
     sync: (m) => {
       // kube-proxy's graceful-termination loop runs every minute on its own; dpsim runs it
       // at each sync, the moment its control plane acts.
@@ -412,11 +464,11 @@ function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
     mode: 'ebpf',
     node,
     conntrack: null,
-    flowTable: () => ({
-      table: 'cilium_ct4_global',
-      entries: lb.maps.ctTcp.count,
-      max: lb.maps.ctTcp.maxEntries,
-    }),
+    // TCP flows live in the TCP CT map, UDP (and other) flows in the "any" one.
+    flowTable: (proto) =>
+      proto === 'udp'
+        ? { table: 'cilium_ct_any4_global', entries: lb.maps.ctAny.count, max: lb.maps.ctAny.maxEntries }
+        : { table: 'cilium_ct4_global', entries: lb.maps.ctTcp.count, max: lb.maps.ctTcp.maxEntries },
     dump: (o) => {
       switch (o?.part) {
         case 'cilium-lb':
@@ -429,6 +481,7 @@ function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
           return renderBpftoolDump(lb);
       }
     },
+    shareSource: () => ({ mode: 'ebpf', lb }),
     sync: (m, changed) => {
       lb.sync(m, changed);
       attachPrograms();

@@ -4,20 +4,26 @@
  * pod, the apiserver on the control-plane node, a TCP stack with curl on every host).
  * This is the library entry point the CLI, the kernel comparison and the tests share.
  */
+
 import {
   type CurlResult,
   type CurlVerboseLine,
   curl,
+  type HttpResponder,
   ipv6NotSupported,
   parseCurlUrl,
   startHttpResponder,
+  startUdpEcho,
   type TcpConnection,
   TcpStack,
+  UdpSink,
+  UdpStack,
 } from '../apps/index.js';
 import type { SctpClientResult } from '../apps/sctp-stack.js';
 import type { KubeProxyConfig } from '../config/kube-proxy-config.js';
 import type { NodeFacts } from '../config/node-options.js';
 import { formatConntrackList } from '../conntrack/index.js';
+import { restoreConntrack } from '../conntrack/restore.js';
 import type { ClusterConfig } from '../k8s/cluster-config.js';
 import {
   BOOTSTRAP_LEAD_SECONDS,
@@ -30,6 +36,9 @@ import {
 } from '../k8s/index.js';
 import type { ProxyMode } from '../proxy/common/datapath.js';
 import type { ProxyModel } from '../proxy/common/model.js';
+import { cleanStaleUdpConntrack, type UdpConntrackCleanup } from '../proxy/common/udp-conntrack-cleanup.js';
+import { nodeShares } from '../shares/node-shares.js';
+import type { ServiceShares } from '../shares/types.js';
 import {
   attachPod,
   buildClusterTopology,
@@ -45,11 +54,14 @@ import { formatIPv4, isIPv4, parseIPv4 } from '../util/ipv4.js';
 import { Rng } from '../util/rng.js';
 import { PcapngCaptureSink } from './capture-sink.js';
 import { NodeHealthServers } from './health-servers.js';
+import { renderIpv6Iptables } from './ipv6-rules.js';
 import { attachMode, attachNodeProxy, type DumpPart, type ModeOptions, type NodeProxy } from './modes.js';
 import { type PodAppInfo, podApps } from './pod-apps.js';
 import { sctpStackOf, startSctpServers } from './sctp-servers.js';
 
 export interface SimulationOptions extends ModeOptions {
+  /** `conntrack -L` text per node name, loaded into that node's table before anything runs. */
+  readonly conntrackDumps?: ReadonlyMap<string, string>;
   /** YAML manifests (default: the embedded origin scenario). */
   readonly manifests?: string | readonly { source: string; text: string }[];
   /** A cluster already loaded (instead of manifests). */
@@ -69,6 +81,13 @@ export interface SimulationOptions extends ModeOptions {
   readonly snaplen?: number;
   /** Pod traffic between nodes: routed (default) or Calico's IPIP / VXLAN overlay. */
   readonly overlay?: OverlayKind;
+  /**
+   * How kube-proxy clears stale UDP conntrack entries after each sync (iptables, nftables, IPVS
+   * modes): `reconciler` (current, default), `reconciler-v1.32` (1.32 up to the fix of
+   * kubernetes#139628: Services without endpoints skipped), `endpoint-deletion` (≤ 1.31) or
+   * `none` (see src/proxy/common/udp-conntrack-cleanup.ts).
+   */
+  readonly udpConntrackCleanup?: UdpConntrackCleanup;
 }
 
 /** What one curl did, and what the serving pod saw. */
@@ -105,6 +124,17 @@ export interface CurlRequest {
   readonly headers?: readonly string[];
 }
 
+/** One UDP request (a datagram from a new connected socket) and how it ended. */
+export interface UdpRequestOutcome {
+  /** `ok`: a datagram came back; `refused`: ECONNREFUSED (ICMP port unreachable); `timeout`: nothing. */
+  readonly result: 'ok' | 'refused' | 'timeout' | 'unreachable';
+  /** The reply's payload as text (the echo's pod name). */
+  readonly reply: string;
+  /** The pod whose UDP echo answered, and the peer address it saw. */
+  readonly servedBy?: { readonly pod: string; readonly peer: string };
+  readonly localPort: number;
+}
+
 export class SimulationError extends Error {
   override name = 'SimulationError';
 }
@@ -126,6 +156,9 @@ export class Simulation {
   readonly loadResult: LoadResult | null;
   model: ProxyModel;
   private readonly stacks = new Map<Host, TcpStack>();
+  private readonly udpStacks = new Map<Host, UdpStack>();
+  /** The pods' one-way UDP sinks, by `pod/port` (see pod-apps.ts). */
+  private readonly udpSinks = new Map<string, UdpSink>();
   /** Each node's kube-proxy (or Cilium) health servers, by node name. */
   private readonly healthServers = new Map<string, NodeHealthServers>();
   /** Server-side record per accepted connection, keyed by server host + local port + peer. */
@@ -134,12 +167,22 @@ export class Simulation {
    * so after a curl it is that curl's connection: who served it and the peer it saw.
    */
   private lastServed: ServedRecord | null = null;
+  /** The last datagram a pod's UDP echo answered (one request runs at a time). */
+  private lastUdpServed: ServedRecord | null = null;
   private readonly rng: Rng;
   private readonly modeOptions: ModeOptions;
   /** The Services the last syncFromCluster handed to the proxies (undefined: a full sync). */
   lastSyncChanges: ReadonlySet<string> | undefined;
   /** VIPs the client routes via the first node (see routeVipsThroughFirstNode). */
   private readonly vipRoutes = new Set<number>();
+  /** kube-proxy's stale UDP conntrack clean-up (SimulationOptions.udpConntrackCleanup). */
+  readonly udpConntrackCleanup: UdpConntrackCleanup;
+  /** UDP conntrack entries the clean-up deleted, per node, over the run. */
+  readonly udpConntrackDeleted = new Map<string, number>();
+  /** Each pod's running HTTP responders (by podKey), so its app can stop listening (SIGTERM). */
+  private readonly podResponders = new Map<string, HttpResponder[]>();
+  /** The model each node's proxy last synced (for kube-proxy's UDP conntrack clean-up). */
+  private readonly nodeModels = new Map<string, ProxyModel>();
 
   constructor(options: SimulationOptions = {}) {
     const seed = options.seed ?? 1;
@@ -156,6 +199,7 @@ export class Simulation {
       this.loadResult = result;
     }
     this.mode = options.mode ?? (this.cluster.proxyMode as ProxyMode);
+    this.udpConntrackCleanup = options.udpConntrackCleanup ?? 'reconciler';
     const config = this.cluster.config;
     const apps = podApps(this.cluster.pods());
     // Every registered Node, from the Cluster document or a `kind: Node` manifest.
@@ -166,6 +210,8 @@ export class Simulation {
         nodes: this.model.nodes.map((n) => ({ name: n.name, ip: n.ip, podCIDR: n.podCIDR })),
         pods: apps.map((p) => ({ name: p.name, namespace: p.namespace, nodeName: p.nodeName, ip: p.ip })),
         overlay: options.overlay ?? 'none',
+        clients: config.clients,
+        routerIP: config.routerIP,
       },
       this.rng.fork(),
       options.linkDelayNs !== undefined ? { linkDelayNs: options.linkDelayNs } : {},
@@ -196,6 +242,8 @@ export class Simulation {
     // The model just built already holds every change made so far.
     this.cluster.changes.drain();
     this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), this.modeOptions);
+    for (const [node, text] of options.conntrackDumps ?? []) this.preloadConntrack(node, text);
+    for (const name of this.proxies.keys()) this.nodeModels.set(name, this.model);
     this.routeVipsThroughFirstNode();
     this.startApplications(apps);
     startSctpServers(this.topology, this.model);
@@ -205,16 +253,24 @@ export class Simulation {
     return this.topology.network;
   }
 
+  /** The KubeProxyConfiguration the nodes run with (undefined: kube-proxy's defaults). */
+  get kubeProxyConfig(): KubeProxyConfig | undefined {
+    return this.modeOptions.kubeProxyConfig;
+  }
+
   /** The host behind `client`, a node name, or `pod/NAME`. */
   host(name: string): Host {
     const t = this.topology;
     if (name === 'client') return t.client;
+    if (name === 'router' && t.router !== null) return t.router;
+    const external = t.clients.get(name);
+    if (external !== undefined) return external;
     const node = t.nodes.get(name);
     if (node !== undefined) return node;
     const podName = name.startsWith('pod/') ? name.slice(4) : name;
     for (const [key, pod] of t.pods) if (key.endsWith(`/${podName}`)) return pod;
     throw new SimulationError(
-      `unknown host "${name}": use client, a node (${[...t.nodes.keys()].join(', ')}) or pod/NAME`,
+      `unknown host "${name}": use client${[...t.clients.keys()].map((c) => `, ${c}`).join('')}, a node (${[...t.nodes.keys()].join(', ')}) or pod/NAME`,
     );
   }
 
@@ -226,19 +282,26 @@ export class Simulation {
    * NEIGH_FAILED instead of reaching any node.
    */
   private routeVipsThroughFirstNode(): void {
-    const client = this.topology.client;
     const first = this.topology.nodes.values().next().value;
-    const eth = client.interfaces[0];
-    if (first === undefined || eth === undefined) return;
+    if (first === undefined) return;
     const via = first.interfaces[0].addr;
-    for (const addr of this.vipRoutes) client.routes.remove(addr, 32);
+    // Every host on the nodes' segment that sends clients' traffic in: the client, the named
+    // clients there and the router in front of the others.
+    const lan = new Set(this.topology.segment.members.map((m) => m.host));
+    const senders = [this.topology.client, ...this.topology.clients.values(), this.topology.router].filter(
+      (h): h is Host => h !== null && lan.has(h),
+    );
+    for (const host of senders) for (const addr of this.vipRoutes) host.routes.remove(addr, 32);
     this.vipRoutes.clear();
     for (const sp of this.model.servicePorts) {
       for (const ip of [...sp.loadBalancerIPs, ...sp.externalIPs]) {
         const addr = parseIPv4(ip);
-        if (this.vipRoutes.has(addr) || client.isLocal(addr)) continue;
+        if (this.vipRoutes.has(addr)) continue;
         this.vipRoutes.add(addr);
-        client.routes.add(addr, 32, via, eth.index);
+        for (const host of senders) {
+          const eth = host.interfaces[0];
+          if (eth !== undefined && !host.isLocal(addr)) host.routes.add(addr, 32, via, eth.index);
+        }
       }
     }
   }
@@ -253,10 +316,44 @@ export class Simulation {
     return stack;
   }
 
+  /**
+   * The UDP sockets of `client`, a node or `pod/NAME` (created on first use): bind a port,
+   * `sendTo`, receive with `onDatagram`. Every pod already runs its UDP echo on its UDP
+   * containerPorts (pod-apps.ts).
+   */
+  udpStack(host: Host | string): UdpStack {
+    const h = typeof host === 'string' ? this.host(host) : host;
+    let stack = this.udpStacks.get(h);
+    if (stack === undefined) {
+      stack = new UdpStack(h);
+      h.udp = stack;
+      this.udpStacks.set(h, stack);
+    }
+    return stack;
+  }
+
+  /** The one-way UDP sink a pod runs on `port` (`dpsim.io/udp-sink-ports`), if any. */
+  udpSink(pod: string, port: number): UdpSink | undefined {
+    return this.udpSinks.get(`${pod.startsWith('pod/') ? pod.slice(4) : pod}/${port}`);
+  }
+
+  /**
+   * Runs the simulated clock forward by `ms` milliseconds: every frame and timer due by then
+   * (UDP apps have no request to wait for, so tests step the clock themselves).
+   */
+  advance(ms: number): void {
+    const net = this.network;
+    const until = net.nowNs + ms * 1e6;
+    net.run(until);
+    if (net.nowNs < until) net.nowNs = until;
+  }
+
   private startApplications(apps: readonly PodAppInfo[]): void {
     const t = this.topology;
     const epochMs = this.cluster.now();
     this.stackOf(t.client);
+    for (const c of t.clients.values()) this.stackOf(c);
+    if (t.router !== null) this.stackOf(t.router);
     for (const node of t.nodes.values()) this.stackOf(node);
     for (const [name, node] of t.nodes) this.startHealthServers(name, node, epochMs);
     for (const app of apps) this.startPodApp(app);
@@ -287,17 +384,64 @@ export class Simulation {
    * (curl: (7)) as a Linux pod does, and the app listens where pod-apps.ts says.
    */
   private startPodApp(app: PodAppInfo): void {
-    const pod = this.topology.pods.get(podKey(app.namespace, app.name));
+    const key = podKey(app.namespace, app.name);
+    const pod = this.topology.pods.get(key);
     if (pod === undefined) return;
     this.stackOf(pod);
     const epochMs = this.cluster.now();
-    for (const port of app.tcpPorts) this.listen(pod, port, app.name, epochMs, app.bodyTemplate);
+    const running: HttpResponder[] = [];
+    for (const port of app.tcpPorts) {
+      const r = this.listen(pod, port, app.name, epochMs, app.bodyTemplate);
+      if (r !== undefined) running.push(r);
+    }
+    this.podResponders.set(key, running);
+    const udp = this.udpStack(pod);
+    for (const port of app.udpEchoPorts)
+      if (!udp.isBound(port))
+        startUdpEcho(udp, {
+          port,
+          podName: app.name,
+          onServe: (addr, sport) => {
+            this.lastUdpServed = { server: app.name, peer: `${formatIPv4(addr)}:${sport}` };
+          },
+        });
+    for (const port of app.udpSinkPorts)
+      if (!udp.isBound(port)) this.udpSinks.set(`${app.name}/${port}`, new UdpSink(udp, port));
   }
 
-  private listen(host: Host, port: number, serverName: string, epochMs: number, bodyTemplate?: string): void {
+  /**
+   * Starts a pod's app (its container came up): it listens where pod-apps.ts says. A no-op
+   * when the pod is not attached or already listening.
+   */
+  startPodListeners(namespace: string, name: string): void {
+    const key = podKey(namespace, name);
+    if (this.podResponders.has(key)) return;
+    const app = podApps(this.cluster.pods()).find((a) => a.namespace === namespace && a.name === name);
+    if (app !== undefined) this.startPodApp(app);
+  }
+
+  /** The pod's app closes its listening sockets (SIGTERM, exit): new SYNs get a RST. */
+  stopPodListeners(namespace: string, name: string): void {
+    const key = podKey(namespace, name);
+    for (const r of this.podResponders.get(key) ?? []) r.stop();
+    this.podResponders.delete(key);
+  }
+
+  /** True while the pod's app listens. */
+  podListening(namespace: string, name: string): boolean {
+    return this.podResponders.has(podKey(namespace, name));
+  }
+
+  private listen(
+    host: Host,
+    port: number,
+    serverName: string,
+    epochMs: number,
+    bodyTemplate?: string,
+  ): HttpResponder | undefined {
     const stack = this.stackOf(host);
-    if (stack.hasListener(port)) return;
-    startHttpResponder(stack, {
+    if (stack.hasListener(port)) return undefined;
+    return startHttpResponder(stack, {
       port,
       podName: serverName,
       clockEpochMs: epochMs,
@@ -343,6 +487,66 @@ export class Simulation {
     if (result === undefined)
       throw new SimulationError(`curl to ${request.url} did not finish by the simulated deadline`);
     return this.outcome(result);
+  }
+
+  /**
+   * One UDP request from `from` (`client`, a node, `pod/NAME`): a new connected socket sends
+   * one datagram to dst:port, and the clock runs until a datagram comes back, an ICMP error
+   * refuses it, or `timeoutMs` passes. The socket is closed afterwards.
+   */
+  udpRequest(request: {
+    from: string;
+    dst: string;
+    port: number;
+    timeoutMs?: number;
+    payload?: string;
+  }): UdpRequestOutcome {
+    const host = this.host(request.from);
+    const dst = parseIPv4(request.dst);
+    if (host.sourceAddressFor(dst) === 0)
+      throw new SimulationError(`${request.from} has no route to ${request.dst}`);
+    let reply: string | null = null;
+    let error: string | null = null;
+    const socket = this.udpStack(host).bind({
+      onDatagram: (d) => {
+        reply ??= new TextDecoder().decode(d.payload);
+      },
+      onError: (e) => {
+        error ??= e.errno;
+      },
+    });
+    this.lastUdpServed = null;
+    try {
+      socket.connect(dst, request.port);
+      socket.send(new TextEncoder().encode(request.payload ?? 'GET / dpsim udp\n'));
+      const net = this.network;
+      const deadline = net.nowNs + (request.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) * 1e6;
+      // One event at a time up to the next event's own time: run() moves the clock to its
+      // limit when the queue drains, and the clock must stop where the answer arrived.
+      while (reply === null && error === null && net.queue.size > 0) {
+        const next = net.queue.peekTime();
+        if (next > deadline) break;
+        net.run(next, 1);
+      }
+      if (reply === null && error === null && net.nowNs < deadline) net.nowNs = deadline;
+    } finally {
+      socket.close();
+    }
+    const served = this.lastUdpServed as ServedRecord | null;
+    const result: UdpRequestOutcome['result'] =
+      reply !== null
+        ? 'ok'
+        : error === 'ECONNREFUSED'
+          ? 'refused'
+          : error !== null
+            ? 'unreachable'
+            : 'timeout';
+    return {
+      result,
+      reply: reply ?? '',
+      localPort: socket.localPort,
+      ...(result === 'ok' && served !== null ? { servedBy: { pod: served.server, peer: served.peer } } : {}),
+    };
   }
 
   /** Runs the pump until no frame is in flight (timers such as TIME_WAIT may remain). */
@@ -400,6 +604,32 @@ export class Simulation {
     return proxy.dump(options);
   }
 
+  /**
+   * Each endpoint's exact share of new connections on a node (every node when omitted),
+   * computed from the rules its datapath runs, beside kube-proxy's/Cilium's intended shares.
+   */
+  shares(nodeName?: string): ServiceShares[] {
+    const names = nodeName === undefined ? [...this.proxies.keys()] : [nodeName];
+    return names.flatMap((n) => {
+      const proxy = this.proxies.get(n);
+      if (proxy === undefined) throw new SimulationError(`unknown node "${n}"`);
+      return nodeShares(this.model, n, proxy.shareSource());
+    });
+  }
+
+  /** A dual-stack node's IPv6 rules as `ip6tables-save` prints them (iptables mode; see ipv6-rules.ts). */
+  ipv6Rules(nodeName: string): string {
+    if (!this.proxies.has(nodeName)) throw new SimulationError(`unknown node "${nodeName}"`);
+    const date = new Date((this.modeOptions.clockEpochMs ?? 0) + this.topology.network.nowNs / 1e6);
+    return renderIpv6Iptables(
+      this.cluster,
+      nodeName,
+      this.modeOptions.kubeProxyConfig,
+      this.modeOptions.nodeFacts?.get(nodeName),
+      date,
+    );
+  }
+
   /** Runs one curl with a tracer attached: every hop, hook, matched rule, NAT and verdict. */
   trace(request: CurlRequest): { outcome: CurlOutcome; tracer: PacketTracer } {
     const tracer = new PacketTracer();
@@ -414,7 +644,23 @@ export class Simulation {
   /** Re-reads the cluster after control-plane events: pods plugged/unplugged, rules re-synced. */
   syncFromCluster(): void {
     this.model = toProxyModel(this.cluster);
-    for (const n of this.model.nodes) if (!this.topology.nodes.has(n.name)) this.joinNode(n);
+    this.syncPods();
+    // Only the Services the control plane changed since the last sync: eBPF mode re-plans just
+    // those (the other modes resync fully), as kube-proxy's change tracker hands them over.
+    const pending = this.cluster.changes.drain();
+    this.lastSyncChanges = pending.full ? undefined : pending.services;
+    for (const name of this.proxies.keys()) this.syncNode(name, this.model, this.lastSyncChanges);
+  }
+
+  /**
+   * The kubelets' part of a sync: nodes registered since are joined, new pods plugged in
+   * (their apps listening at once unless `startApps` is false), removed pods unplugged.
+   */
+  syncPods(options: { startApps?: boolean } = {}): { attached: string[]; detached: string[] } {
+    const attached: string[] = [];
+    const detached: string[] = [];
+    const model = toProxyModel(this.cluster);
+    for (const n of model.nodes) if (!this.topology.nodes.has(n.name)) this.joinNode(n);
     const live = new Set<string>();
     for (const app of podApps(this.cluster.pods())) {
       const key = podKey(app.namespace, app.name);
@@ -430,23 +676,58 @@ export class Simulation {
           this.network.captureInterface(pod.interfaces[0]);
           this.network.captureInterface(this.topology.podVeths.get(key)!);
         }
-        this.startPodApp(app);
+        if (options.startApps ?? true) this.startPodApp(app);
+        attached.push(key);
       }
     }
     for (const key of [...this.topology.pods.keys()]) {
       if (!live.has(key)) {
         const [ns, name] = key.split('/');
+        this.stopPodListeners(ns, name);
         detachPod(this.topology, ns, name);
+        detached.push(key);
       }
     }
-    // Only the Services the control plane changed since the last sync: eBPF mode re-plans just
-    // those (the other modes resync fully), as kube-proxy's change tracker hands them over.
-    const pending = this.cluster.changes.drain();
-    this.lastSyncChanges = pending.full ? undefined : pending.services;
-    for (const proxy of this.proxies.values()) proxy.sync(this.model, this.lastSyncChanges);
-    for (const servers of this.healthServers.values()) servers.sync(this.model);
-    startSctpServers(this.topology, this.model);
+    // SCTP servers come with their pods (an SCTP Service's endpoints answer on their port).
+    startSctpServers(this.topology, model);
+    return { attached, detached };
+  }
+
+  /**
+   * One node's proxy sync: its rules and its health servers take `model` (the node's own view,
+   * which may lag the control plane's).
+   */
+  syncNode(name: string, model: ProxyModel, changed?: ReadonlySet<string>): void {
+    this.proxies.get(name)?.sync(model, changed);
+    this.cleanUdpConntrack(name, this.nodeModels.get(name) ?? model, model);
+    this.nodeModels.set(name, model);
+    this.healthServers.get(name)?.sync(model);
     this.routeVipsThroughFirstNode();
+  }
+
+  /** A real node's `conntrack -L`, loaded into one node's table (the connections it is tracking). */
+  private preloadConntrack(nodeName: string, text: string): void {
+    const proxy = this.proxies.get(nodeName);
+    if (proxy === undefined) throw new SimulationError(`conntrack -L for unknown node "${nodeName}"`);
+    if (proxy.conntrack === null)
+      throw new SimulationError(
+        `conntrack -L for ${nodeName}: ${this.mode} mode keeps its connections in BPF maps, not nf_conntrack`,
+      );
+    restoreConntrack(proxy.conntrack, text, this.network.nowNs);
+  }
+
+  /** kube-proxy's stale UDP conntrack clean-up after one node's sync from `previous` to `model`. */
+  private cleanUdpConntrack(name: string, previous: ProxyModel, model: ProxyModel): void {
+    const proxy = this.proxies.get(name);
+    if (this.mode === 'ebpf' || proxy === undefined || proxy.conntrack === null) return;
+    const n = cleanStaleUdpConntrack(
+      this.udpConntrackCleanup,
+      proxy.conntrack,
+      previous,
+      model,
+      this.network.nowNs,
+    );
+    if (n > 0) this.udpConntrackDeleted.set(name, (this.udpConntrackDeleted.get(name) ?? 0) + n);
   }
 
   /**

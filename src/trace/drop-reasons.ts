@@ -47,6 +47,8 @@ export const enum DropReason {
   SCTP_CSUM = 20,
   /** An SCTP packet with malformed chunks reached its host (bad length, no chunk). */
   SCTP_MALFORMED = 21,
+  /** A UDP datagram whose (non-zero) checksum is wrong (SKB_DROP_REASON_UDP_CSUM). */
+  UDP_CSUM = 22,
 }
 
 export const DROP_REASON_NAMES: readonly string[] = [
@@ -72,6 +74,7 @@ export const DROP_REASON_NAMES: readonly string[] = [
   'ICMP_NO_SOCKET',
   'SCTP_CSUM',
   'SCTP_MALFORMED',
+  'UDP_CSUM',
 ];
 
 export const DROP_REASON_COUNT = DROP_REASON_NAMES.length;

@@ -98,7 +98,7 @@ export interface ConntrackOccupancy {
   /** nf_conntrack entries, or the eBPF CT map's entries (two per service flow: SERVICE + regular). */
   readonly entries: number;
   readonly max: number;
-  readonly table: 'nf_conntrack' | 'cilium_ct4_global';
+  readonly table: 'nf_conntrack' | 'cilium_ct4_global' | 'cilium_ct_any4_global';
 }
 
 export interface LoadReport {

@@ -195,4 +195,30 @@ describe('SCTP conntrack (nf_conntrack_proto_sctp)', () => {
       'sctp     132 209 ESTABLISHED src=10.0.0.1 dst=10.0.0.2 sport=40000 dport=5000 src=10.0.0.2 dst=10.0.0.1 sport=5000 dport=40000 [ASSURED] mark=0 use=1',
     );
   });
+
+  it('tracks a secondary path from its HEARTBEAT: HEARTBEAT_SENT (30 s), then ESTABLISHED on the HEARTBEAT ACK', () => {
+    const ct = newTable();
+    const hb = (kind: 'heartbeat' | 'heartbeat-ack'): SctpChunk => ({
+      kind,
+      flags: 0,
+      info: Uint8Array.of(1, 2, 3, 4),
+    });
+    const c = connOf(send(ct, true, SERVER_TAG, [hb('heartbeat')], 0));
+    expect(ct.tcpState[c]).toBe(SctpCtState.HEARTBEAT_SENT);
+    expect(ct.expiresNs[c]).toBe(30 * S);
+    expect(send(ct, false, CLIENT_TAG, [hb('heartbeat-ack')], S)).toBeGreaterThanOrEqual(0);
+    expect(ct.tcpState[c]).toBe(SctpCtState.ESTABLISHED);
+    expect(ct.status[c] & CtStatus.ASSURED).toBeTruthy();
+    // Both tags were learnt from the heartbeats: DATA with the wrong tag is now INVALID.
+    expect(send(ct, true, 0x12345678, [data(1)], 2 * S)).toBe(CT_TRACK_INVALID);
+    expect(send(ct, true, SERVER_TAG, [data(1)], 2 * S)).toBeGreaterThanOrEqual(0);
+  });
+
+  it('does not refresh the timeout of a CLOSED entry on a retransmitted INIT (port reuse cannot keep it alive)', () => {
+    const ct = newTable();
+    const c = connOf(send(ct, true, 0, [init(CLIENT_TAG)], 0));
+    expect(ct.expiresNs[c]).toBe(10 * S);
+    expect(send(ct, true, 0, [init(CLIENT_TAG)], 5 * S)).toBeGreaterThanOrEqual(0);
+    expect(ct.expiresNs[c]).toBe(10 * S);
+  });
 });

@@ -6,8 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { readCapture } from '../../src/capture/index.js';
+import { sctpStackOf } from '../../src/sim/sctp-servers.js';
+import type { Simulation } from '../../src/sim/simulation.js';
 import { parseIPv4 } from '../../src/util/ipv4.js';
-import { decodeSctpPacket } from '../../src/wire/sctp.js';
+import { buildSctpFrame } from '../../src/wire/build.js';
+import { decodeSctpPacket, fillSctpChecksum } from '../../src/wire/sctp.js';
 import { buildSmall, NETFILTER_MODES, NODE_IPS } from './harness.js';
 import { SCTP_YAML } from './scenarios.js';
 
@@ -105,4 +108,55 @@ spec:
       expect([icmp[0].data[34], icmp[0].data[35], icmp[0].data[34 + 8 + 9]]).toEqual([3, 3, 132]);
     });
   }
+
+  describe('malformed SCTP reaching a host is a counted drop with its reason', () => {
+    /** Sends `frame` from the client to its own address (loopback: straight to its SCTP endpoint). */
+    function sendToSelf(sim: Simulation, mutate: (f: Uint8Array) => void): Record<string, number> {
+      const client = sim.host('client');
+      sctpStackOf(client);
+      const self = client.interfaces[0].addr;
+      const frame = buildSctpFrame({
+        srcMac: new Uint8Array(6),
+        dstMac: new Uint8Array(6),
+        src: self,
+        dst: self,
+        sctp: { sport: 5000, dport: 5001, verificationTag: 0, chunks: [{ kind: 'cookie-ack', flags: 0 }] },
+      });
+      mutate(frame);
+      const pool = sim.network.pool;
+      const slot = pool.acquire();
+      pool.view(slot).set(frame);
+      pool.lengths[slot] = frame.length;
+      client.output(slot);
+      sim.settle();
+      return sim.network.drops.toRecord();
+    }
+
+    it('a bad CRC32c: SCTP_CSUM', () => {
+      const sim = buildSmall({ manifests: SCTP_YAML, mode: 'iptables', seed: 3 });
+      expect(sendToSelf(sim, (f) => (f[f.length - 1] ^= 0x10))).toEqual({ SCTP_CSUM: 1 });
+    });
+
+    it('a zero chunk length under a valid CRC32c: SCTP_MALFORMED', () => {
+      const sim = buildSmall({ manifests: SCTP_YAML, mode: 'iptables', seed: 3 });
+      const drops = sendToSelf(sim, (f) => {
+        f[14 + 20 + 12 + 3] = 0;
+        fillSctpChecksum(f, 14 + 20, f.length - 14 - 20);
+      });
+      expect(drops).toEqual({ SCTP_MALFORMED: 1 });
+    });
+  });
+
+  it('a host without an SCTP endpoint answers ICMP protocol unreachable (code 2) and counts NO_SOCKET', () => {
+    const sim = buildSmall({ manifests: SCTP_YAML, mode: 'iptables', seed: 3 });
+    // Node1's own address on a port no Service uses: the INIT is for the node itself.
+    const r = sim.sctpRequest('client', parseIPv4(NODE_IPS[0]), 4000, MESSAGE, 1e9);
+    expect(r.status).toBe('timeout');
+    expect(sim.network.drops.toRecord()).toEqual({ NO_SOCKET: 1, ICMP_NO_SOCKET: 1 });
+    const frames = readCapture(sim.capture!.toBuffer());
+    const icmp = frames.packets.filter(
+      (p) => frames.interfaces[p.interfaceId].name === 'client/eth0' && p.data[23] === 1,
+    );
+    expect([icmp[0].data[34], icmp[0].data[35]]).toEqual([3, 2]);
+  });
 });

@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatReport } from '../../src/verify/report-text.js';
 import { verifyScenario } from '../../src/verify/run.js';
+import { plantOneOverN } from '../helpers/plant-one-over-n.js';
 import { kernelGate, MODES, SCENARIOS } from './scenarios.js';
 
 const gate = kernelGate('differential kernel tests');
@@ -64,6 +65,23 @@ describe.concurrent('dpsim agrees with the real kernel', () => {
   );
 
   it.skipIf(gate.skip)(
+    'iptables: a kernel loaded with planted 1/n probabilities is caught by the exact share check on every probe',
+    async () => {
+      const report = await verifyScenario({
+        mode: 'iptables',
+        n: 60,
+        alpha: ALPHA,
+        transformRules: (_node, text) => plantOneOverN(text),
+      });
+      expect(report.agree).toBe(false);
+      const shares = report.probes.flatMap((p) => p.checks.filter((c) => c.name === 'shares'));
+      expect(shares.length).toBe(report.probes.length);
+      expect(shares.every((c) => !c.agree && c.offSpec.join() === 'kernel')).toBe(true);
+      expect(shares.every((c) => c.kernel === '33.3333%/22.2222%/44.4444%')).toBe(true);
+    },
+  );
+
+  it.skipIf(gate.skip)(
     'nftables: a kernel loaded with a numgen map missing a slot disagrees with dpsim',
     async () => {
       const report = await verifyScenario({
@@ -78,6 +96,35 @@ describe.concurrent('dpsim agrees with the real kernel', () => {
       const outcome = report.probes.flatMap((p) => p.checks).filter((c) => c.name === 'outcome' && !c.agree);
       expect(outcome.length).toBe(report.probes.length);
       expect(outcome.every((c) => /^mixed\(ok\+/.test(c.kernel) && c.dpsim === 'ok')).toBe(true);
+    },
+  );
+
+  it.skipIf(gate.skip)(
+    'iptables, UDP: a kernel loaded without MASQUERADE and without the no-endpoints REJECT disagrees with dpsim on the peer the echo pods see and on the ICMP refusal',
+    async () => {
+      const udp = SCENARIOS.find((s) => s.name === 'udp')!;
+      const report = await verifyScenario({
+        manifests: udp.manifests,
+        scenario: udp.name,
+        mode: 'iptables',
+        n: 20,
+        alpha: ALPHA,
+        transformRules: (_node, text) =>
+          text
+            .split('\n')
+            .filter((l) => !l.includes('-j MASQUERADE') && !l.includes('-j REJECT'))
+            .join('\n'),
+      });
+      expect(report.agree).toBe(false);
+      const diffs = report.probes.flatMap((p) =>
+        p.checks.filter((c) => !c.agree).map((c) => ({ ...c, probe: p.probe.id })),
+      );
+      const masq = diffs.filter((c) => c.name === 'masquerade' && c.probe.includes('udp-echo'));
+      expect(masq.length).toBeGreaterThan(0);
+      expect(masq.every((c) => c.kernel === 'client' && c.offSpec.includes('kernel'))).toBe(true);
+      const refused = diffs.filter((c) => c.name === 'outcome' && c.probe.includes('udp-empty'));
+      expect(refused.length).toBeGreaterThan(0);
+      expect(refused.every((c) => c.dpsim === 'refused' && c.kernel !== 'refused')).toBe(true);
     },
   );
 });

@@ -1,6 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { buildSctpFrame } from '../../src/wire/build.js';
+import { verifyIpv4HeaderChecksum } from '../../src/wire/checksum.js';
 import { crc32c } from '../../src/wire/crc32c.js';
+import { newFiveTuple, ParseStatus, parseFiveTuple } from '../../src/wire/five-tuple.js';
+import { rewriteDestination, rewriteDstPort, rewriteIpv4Src, rewriteSource } from '../../src/wire/rewrite.js';
 import {
   decodeSctpPacket,
   encodeSctpPacket,
@@ -217,5 +221,28 @@ describe('scanSctpChunks (conntrack basic checks)', () => {
     ['SHUTDOWN COMPLETE after SACK', raw(ch(SctpChunkType.SACK, 16), ch(SctpChunkType.SHUTDOWN_COMPLETE))],
   ])('rejects %s as the kernel does', (_name, b) => {
     expect(scanSctpChunks(b, 0, b.length)).toBe(SCTP_SCAN_MALFORMED);
+  });
+});
+
+describe('SCTP NAT rewrites', () => {
+  const MAC = new Uint8Array(6);
+  it('property: after DNAT/SNAT of address and port the CRC32c verifies, the IP checksum too, and the chunks are unchanged', () => {
+    fc.assert(
+      fc.property(packet, u32, u32, u16, u32, u16, (p, src, dst, dport, naddr, nport) => {
+        const frame = buildSctpFrame({ srcMac: MAC, dstMac: MAC, src, dst, sctp: p });
+        const ft = newFiveTuple();
+        expect(parseFiveTuple(frame, ft)).toBe(ParseStatus.OK);
+        expect([ft.sport, ft.dport]).toEqual([p.sport, p.dport]);
+        rewriteDestination(frame, ft.ipOffset, naddr, dport);
+        rewriteSource(frame, ft.ipOffset, naddr ^ 1, nport);
+        rewriteIpv4Src(frame, ft.ipOffset, src);
+        rewriteDstPort(frame, ft.ipOffset, nport ^ 0x5a);
+        expect(verifyIpv4HeaderChecksum(frame, ft.ipOffset)).toBe(true);
+        const d = decodeSctpPacket(frame, ft.l4Offset, ft.l4Length);
+        expect(d.ok).toBe(true);
+        if (!d.ok) return;
+        expect(d.packet).toEqual({ ...p, sport: nport, dport: nport ^ 0x5a });
+      }),
+    );
   });
 });

@@ -7,6 +7,7 @@
 
 import type { Pod, PodCondition } from 'kubernetes-types/core/v1.js';
 import { formatIPv4, parseIPv4 } from '../../util/ipv4.js';
+import { podIPv6For } from '../cluster-config-ipv6.js';
 import { type ClusterStore, formatTimestamp, objectKey } from '../store.js';
 import { writable } from '../writable.js';
 
@@ -15,6 +16,8 @@ function pickNode(store: ClusterStore): string | undefined {
   let bestCount = Number.POSITIVE_INFINITY;
   for (const { name, ipam } of store.nodeSlots()) {
     if (ipam.inUse >= ipam.capacity) continue;
+    // A cordoned node (kubectl cordon / drain) takes no new pods.
+    if (store.nodes.get(name)?.spec?.unschedulable === true) continue;
     const count = store.podCountByNode.get(name) ?? 0;
     if (count < bestCount) {
       best = name;
@@ -58,21 +61,24 @@ export function startPod(store: ClusterStore, pod: Pod): Pod {
     spec.nodeName = nodeName;
     const hostIP = nodeIP(store, nodeName);
     const podIP = formatIPv4(ip);
+    const dual = dualStackPodIPs(store, nodeName, podIP);
+    // Paced (the rollout engine's kubelet): the container starts, then probes make it Ready.
+    const ready = !store.pacedRollouts;
     writable(pod).status = {
       phase: 'Running',
-      conditions: conditions(true, now, true),
+      conditions: conditions(ready, now, true),
       hostIP,
-      hostIPs: [{ ip: hostIP }],
+      hostIPs: dual === undefined ? [{ ip: hostIP }] : [{ ip: hostIP }, { ip: dual.hostIP }],
       podIP,
-      podIPs: [{ ip: podIP }],
+      podIPs: dual === undefined ? [{ ip: podIP }] : [{ ip: podIP }, { ip: dual.podIP }],
       startTime: now,
       qosClass: 'BestEffort',
       containerStatuses: (spec.containers ?? []).map((c) => ({
         name: c.name,
         image: c.image ?? '',
         imageID: '',
-        ready: true,
-        started: true,
+        ready,
+        started: ready,
         restartCount: 0,
         state: { running: { startedAt: now } },
       })),
@@ -80,6 +86,8 @@ export function startPod(store: ClusterStore, pod: Pod): Pod {
     store.podCountByNode.set(nodeName, (store.podCountByNode.get(nodeName) ?? 0) + 1);
   }
   store.pods.set(key, pod);
+  if (nodeName !== undefined && ip >= 0 && !store.pacedRollouts)
+    store.readySinceMs.set(key, store.clock.now());
   store.podSequence.set(key, store.nextPodSequence());
   store.podLabels.add(ns, key, pod.metadata?.labels, pod);
   const owner = pod.metadata?.ownerReferences?.find((o) => o.controller)?.uid;
@@ -94,6 +102,19 @@ export function startPod(store: ClusterStore, pod: Pod): Pod {
   return pod;
 }
 
+/** On a dual-stack cluster, the pod's IPv6 address and its node's (see podIPv6For), else undefined. */
+function dualStackPodIPs(
+  store: ClusterStore,
+  nodeName: string,
+  podIP: string,
+): { podIP: string; hostIP: string } | undefined {
+  const v6 = store.config.ipv6?.nodes.get(nodeName);
+  const podCIDR = store.nodes.get(nodeName)?.spec?.podCIDR;
+  if (v6 === undefined || podCIDR === undefined) return undefined;
+  const ip = podIPv6For(podIP, podCIDR, v6);
+  return ip === undefined ? undefined : { podIP: ip, hostIP: v6.ip };
+}
+
 export function nodeIP(store: ClusterStore, nodeName: string): string {
   const node = store.nodes.get(nodeName);
   return node?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '';
@@ -105,6 +126,7 @@ export function removePod(store: ClusterStore, key: string): Pod | undefined {
   if (pod === undefined) return undefined;
   store.pods.delete(key);
   store.podSequence.delete(key);
+  store.readySinceMs.delete(key);
   store.deletionDeadlines.delete(key);
   store.podLabels.remove(pod.metadata!.namespace!, key, pod.metadata?.labels);
   const owner = pod.metadata?.ownerReferences?.find((o) => o.controller)?.uid;
@@ -162,6 +184,8 @@ export function setPodReady(store: ClusterStore, key: string, ready: boolean): b
     }
   }
   for (const cs of pod.status.containerStatuses ?? []) cs.ready = ready;
+  if (ready && !store.readySinceMs.has(key)) store.readySinceMs.set(key, store.clock.now());
+  if (!ready) store.readySinceMs.delete(key);
   writable(pod.metadata!).resourceVersion = store.nextResourceVersion();
   return true;
 }
