@@ -445,6 +445,7 @@ function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
   const datapath = new EbpfDatapath(lb, {
     rng: rng.fork(),
     ...(snatPortMin !== undefined ? { snatPortMin } : {}),
+    serviceNoBackendResponse: options.cilium?.serviceNoBackendResponse ?? 'reject',
   });
   const attachPrograms = () => {
     for (const iface of node.interfaces) {
