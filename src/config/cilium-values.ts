@@ -147,7 +147,8 @@ export function parseCiliumValues(values: unknown, source = 'values'): CiliumCon
         return;
       }
       case 'noBackendResponse':
-        if (v !== 'reject' && v !== 'drop') return fail(key, `${JSON.stringify(v)} is not one of reject, drop`);
+        if (v !== 'reject' && v !== 'drop')
+          return fail(key, `${JSON.stringify(v)} is not one of reject, drop`);
         out.serviceNoBackendResponse = v;
         return;
       case 'range': {

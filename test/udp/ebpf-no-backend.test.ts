@@ -7,11 +7,10 @@
  * `serviceNoBackendResponse: drop` drops it as DROP_NO_SERVICE.
  */
 import { describe, expect, it } from 'vitest';
-import { parseCiliumValues } from '../../src/config/cilium-values.js';
 import { parseIPv4 } from '../../src/util/ipv4.js';
 import { icmpChecksum, verifyIpv4HeaderChecksum } from '../../src/wire/index.js';
-import { buildSmall, capturedFrames, podIP } from '../sim/harness.js';
 import { checkCaptureWithTshark, describeWithTshark } from '../helpers/tshark.js';
+import { buildSmall, capturedFrames, podIP } from '../sim/harness.js';
 import { clusterIPOf, RecordingSocket } from './helpers.js';
 import { UDP_YAML } from './scenarios.js';
 
@@ -42,7 +41,12 @@ describe('eBPF mode, a UDP Service without backends', () => {
     expect(icmp.map((f) => f.iface).filter((i) => i === 'udp-client/eth0')).toHaveLength(1);
     const f = icmp.find((x) => x.iface === 'udp-client/eth0')!;
     expect([f.icmpType, f.icmpCode, f.src, f.dst]).toEqual([3, 3, vip, podIP(sim, 'udp-client')]);
-    expect(f.quoted).toEqual({ src: podIP(sim, 'udp-client'), dst: vip, sport: s.socket.localPort, dport: 53 });
+    expect(f.quoted).toEqual({
+      src: podIP(sim, 'udp-client'),
+      dst: vip,
+      sport: s.socket.localPort,
+      dport: 53,
+    });
     const d = f.data;
     // 43-byte frame (14 + 20 + 8 + 1): Cilium's sample is 43 bytes from the IP header on,
     // i.e. the 29-byte datagram and 14 bytes of zeros.
@@ -60,7 +64,7 @@ describe('eBPF mode, a UDP Service without backends', () => {
     const { icmp } = sendConnected(UDP_YAML, new Uint8Array(200).fill(7));
     const f = icmp.find((x) => x.iface === 'udp-client/eth0')!;
     expect(f.data.length).toBe(14 + 20 + 8 + 64);
-    expect(f.data[42 + 2] << 8 | f.data[42 + 3]).toBe(20 + 8 + 200);
+    expect((f.data[42 + 2] << 8) | f.data[42 + 3]).toBe(20 + 8 + 200);
   });
 
   it('reject: an unconnected socket gets no error, and the pod counts the ICMP as ICMP_NO_SOCKET', () => {

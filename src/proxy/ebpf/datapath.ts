@@ -41,7 +41,6 @@ import {
   ctSetRevNat,
 } from './ct.js';
 import { DropReason } from './drop.js';
-import { writeNoServiceIcmp4 } from './no-service.js';
 import { ciliumMaglevHashV4 } from './hash.js';
 import { CtEntryFlag, LbScope, SvcFlag, SvcFlag2, TupleFlag } from './layouts.js';
 import {
@@ -59,6 +58,7 @@ import {
   svcRevNat,
 } from './lbmaps.js';
 import { NAT_NO_MAPPING, NatValue, revSnatV4Lookup, SNAT_PORT_MIN, snatV4Port } from './nat.js';
+import { writeNoServiceIcmp4 } from './no-service.js';
 
 /** Cilium's IPV4_LOOPBACK (169.254.42.1): the source of a pod's connection to itself via a Service. */
 export const IPV4_LOOPBACK = 0xa9fe2a01;

@@ -29,7 +29,7 @@ const IPPROTO_ICMP = 1;
  * returns the new frame length, or −1 when the buffer has no room for it (DROP_INVALID).
  */
 export function writeNoServiceIcmp4(buf: Uint8Array, off: number, len: number): number {
-  const sample = len < NO_SERVICE_MAX_SAMPLE ? len : NO_SERVICE_MAX_SAMPLE;
+  const sample = Math.min(len, NO_SERVICE_MAX_SAMPLE);
   const ipPacket = len - ETH_HLEN;
   const outLen = ETH_HLEN + IP_HLEN + ICMP_HLEN + sample;
   if (off + outLen > buf.length) return -1;
@@ -42,7 +42,7 @@ export function writeNoServiceIcmp4(buf: Uint8Array, off: number, len: number): 
   const daddr = ((buf[ip + 16] << 24) | (buf[ip + 17] << 16) | (buf[ip + 18] << 8) | buf[ip + 19]) >>> 0;
   // The sample moves behind the new IP + ICMP headers (memmove), padded with zeros.
   const inner = ip + IP_HLEN + ICMP_HLEN;
-  const kept = ipPacket < sample ? ipPacket : sample;
+  const kept = Math.min(ipPacket, sample);
   buf.copyWithin(inner, ip, ip + kept);
   buf.fill(0, inner + kept, inner + sample);
   // Reversed Ethernet header.
