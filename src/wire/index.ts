@@ -8,6 +8,7 @@ export * from './build.js';
 export * from './bytes.js';
 export * from './checksum.js';
 export * from './decode.js';
+export * from './dns.js';
 export * from './encap.js';
 export * from './errors.js';
 export * from './ethernet.js';
