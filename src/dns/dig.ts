@@ -264,7 +264,7 @@ export function formatReply(m: DnsMessage): string {
 
 /** BIND's indent(): tabs (width 8) towards the column, then spaces; at least one character. */
 function indentTo(line: string, col: number, to: number): [string, number] {
-  const target = to < col + 1 ? col + 1 : to;
+  const target = Math.max(to, col + 1);
   const tabs = Math.floor(target / 8) - Math.floor(col / 8);
   const from = tabs > 0 ? Math.floor(target / 8) * 8 : col;
   return [line + '\t'.repeat(Math.max(0, tabs)) + ' '.repeat(target - from), target];
