@@ -9,3 +9,5 @@ export * from './segment-codec.js';
 export * from './tcp-connection.js';
 export * from './tcp-stack.js';
 export * from './transport.js';
+export * from './udp-echo.js';
+export * from './udp-stack.js';

@@ -272,6 +272,37 @@ export class ConntrackTable {
   }
 
   /**
+   * An ICMP error (icmp_error_message): the quoted datagram's tuple, inverted, is looked up;
+   * when it belongs to a live connection the error is RELATED to it and travels in the
+   * direction of the matched tuple. Returns that packet reference (holding a use count,
+   * like `track`, to be finished by confirm or release) and sets `ctState` to RELATED, or
+   * CT_TRACK_INVALID when no connection matches. The connection's timeout is not refreshed.
+   */
+  trackRelated(
+    quotedSaddr: number,
+    quotedDaddr: number,
+    quotedSport: number,
+    quotedDport: number,
+    quotedProto: number,
+    nowNs: number,
+  ): ConnRef {
+    const e = this.tuples.lookupWords(
+      quotedDaddr,
+      quotedSaddr,
+      packPorts(quotedDport, quotedSport),
+      quotedProto,
+    );
+    if (e < 0) return this.invalid() as ConnRef;
+    const ref = this.tuples.values[e];
+    const conn = ref >>> 1;
+    if (this.expiresNs[conn] <= nowNs) return this.invalid() as ConnRef;
+    this.stats[CtStat.FOUND]++;
+    this.use[conn]++;
+    this.ctState = CtState.RELATED;
+    return ref as ConnRef;
+  }
+
+  /**
    * nf_conntrack_confirm: the packet leaves POSTROUTING/INPUT. A new connection gets both
    * tuples inserted and CONFIRMED set; returns 0, or CT_TRACK_DROP when a tuple is already
    * taken (counted as insert_failed; the connection is discarded). Releases the packet's reference.

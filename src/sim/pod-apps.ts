@@ -10,7 +10,11 @@
  *  - it listens on the image's default port (8080; 80 for nginx/httpd images) and on every
  *    TCP `containerPort` the containers declare;
  *  - the annotation `dpsim.io/listen-ports: "8080,9090"` replaces that list exactly;
- *  - a port nobody listens on answers a SYN with a RST (curl: (7)), as a Linux pod does.
+ *  - a port nobody listens on answers a SYN with a RST (curl: (7)), as a Linux pod does;
+ *  - every UDP `containerPort` gets the UDP echo (each datagram is answered with the pod
+ *    name), except the ports `dpsim.io/udp-sink-ports` lists, where a one-way sink only counts
+ *    (a statsd-like collector), and except in images that run their own UDP server (CoreDNS);
+ *    a UDP port nobody binds answers with ICMP port unreachable, as a Linux pod does.
  */
 import type { Container, Pod } from 'kubernetes-types/core/v1.js';
 import { DEFAULT_BODY_TEMPLATE } from '../apps/http-responder.js';
@@ -18,6 +22,12 @@ import { isPodReady, isPodTerminating } from '../k8s/controllers/pods.js';
 
 /** Overrides the ports a pod's app listens on: a comma-separated list of TCP ports. */
 export const LISTEN_PORTS_ANNOTATION = 'dpsim.io/listen-ports';
+
+/** UDP ports where the pod runs a one-way sink instead of the echo: a comma-separated list. */
+export const UDP_SINK_PORTS_ANNOTATION = 'dpsim.io/udp-sink-ports';
+
+/** Images that serve UDP themselves (their server is simulated elsewhere): no UDP echo is started. */
+const OWN_UDP_SERVER_IMAGES: ReadonlySet<string> = new Set(['coredns', 'k8s-dns-node-cache']);
 
 /** The port the default app (the origin's go-myweb) listens on. */
 export const DEFAULT_APP_PORT = 8080;
@@ -43,6 +53,10 @@ export interface PodAppInfo {
   readonly labels: Readonly<Record<string, string>>;
   /** The TCP ports the pod's app listens on, ascending. */
   readonly tcpPorts: readonly number[];
+  /** UDP ports answered by the echo (the pod name per datagram), ascending. */
+  readonly udpEchoPorts: readonly number[];
+  /** UDP ports with a one-way sink (counts only), ascending. */
+  readonly udpSinkPorts: readonly number[];
   /** The HTTP body template (`{podName}` is substituted): "Hello World!\n{podName}\n". */
   readonly bodyTemplate: string;
 }
@@ -59,7 +73,16 @@ export function imageRepository(image: string): string {
   return colon < 0 ? last : last.slice(0, colon);
 }
 
+function udpAppPorts(pod: Pod): { udpEchoPorts: number[]; udpSinkPorts: number[] } {
+  const { echo, sink } = udpPortsOf(pod);
+  return { udpEchoPorts: echo, udpSinkPorts: sink };
+}
+
 function parseListenPorts(pod: Pod, text: string): number[] {
+  return parsePortList(pod, LISTEN_PORTS_ANNOTATION, text);
+}
+
+function parsePortList(pod: Pod, annotation: string, text: string): number[] {
   const ports: number[] = [];
   for (const part of text.split(',')) {
     const t = part.trim();
@@ -67,7 +90,7 @@ function parseListenPorts(pod: Pod, text: string): number[] {
     const n = Number(t);
     if (!/^\d+$/.test(t) || n < 1 || n > 65535)
       throw new PodAppError(
-        `pod ${pod.metadata?.namespace ?? 'default'}/${pod.metadata?.name ?? ''}: annotation ${LISTEN_PORTS_ANNOTATION} "${text}": "${t}" is not a port number (1-65535)`,
+        `pod ${pod.metadata?.namespace ?? 'default'}/${pod.metadata?.name ?? ''}: annotation ${annotation} "${text}": "${t}" is not a port number (1-65535)`,
       );
     ports.push(n);
   }
@@ -97,6 +120,20 @@ export function listenPortsOf(pod: Pod): number[] {
   return [...ports].sort((a, b) => a - b);
 }
 
+/** The UDP ports of a pod's app: echo ports and sink ports, each ascending and distinct. */
+export function udpPortsOf(pod: Pod): { echo: number[]; sink: number[] } {
+  const containers = pod.spec?.containers ?? [];
+  const declared = new Set<number>();
+  for (const c of containers) {
+    if (OWN_UDP_SERVER_IMAGES.has(imageRepository(c.image ?? ''))) continue;
+    for (const p of c.ports ?? []) if (p.protocol === 'UDP') declared.add(p.containerPort);
+  }
+  const sinkText = pod.metadata?.annotations?.[UDP_SINK_PORTS_ANNOTATION];
+  const sink = new Set(sinkText === undefined ? [] : parsePortList(pod, UDP_SINK_PORTS_ANNOTATION, sinkText));
+  const echo = [...declared].filter((p) => !sink.has(p));
+  return { echo: echo.sort((a, b) => a - b), sink: [...sink].sort((a, b) => a - b) };
+}
+
 /** The app of one pod, or undefined while it has no node or IP (Pending). */
 export function podAppOf(pod: Pod): PodAppInfo | undefined {
   const ip = pod.status?.podIP;
@@ -112,6 +149,7 @@ export function podAppOf(pod: Pod): PodAppInfo | undefined {
     terminating: isPodTerminating(pod),
     labels: { ...(pod.metadata?.labels ?? {}) },
     tcpPorts: listenPortsOf(pod),
+    ...udpAppPorts(pod),
     bodyTemplate: DEFAULT_BODY_TEMPLATE,
   };
 }

@@ -11,8 +11,11 @@ import {
   ipv6NotSupported,
   parseCurlUrl,
   startHttpResponder,
+  startUdpEcho,
   type TcpConnection,
   TcpStack,
+  UdpSink,
+  UdpStack,
 } from '../apps/index.js';
 import type { KubeProxyConfig } from '../config/kube-proxy-config.js';
 import type { NodeFacts } from '../config/node-options.js';
@@ -29,6 +32,7 @@ import {
 } from '../k8s/index.js';
 import type { ProxyMode } from '../proxy/common/datapath.js';
 import type { ProxyModel } from '../proxy/common/model.js';
+import { cleanStaleUdpConntrack, type UdpConntrackCleanup } from '../proxy/common/udp-conntrack-cleanup.js';
 import {
   attachPod,
   buildClusterTopology,
@@ -67,6 +71,13 @@ export interface SimulationOptions extends ModeOptions {
   readonly snaplen?: number;
   /** Pod traffic between nodes: routed (default) or Calico's IPIP / VXLAN overlay. */
   readonly overlay?: OverlayKind;
+  /**
+   * How kube-proxy clears stale UDP conntrack entries after each sync (iptables, nftables, IPVS
+   * modes): `reconciler` (current, default), `reconciler-v1.32` (1.32 up to the fix of
+   * kubernetes#139628: Services without endpoints skipped), `endpoint-deletion` (≤ 1.31) or
+   * `none` (see src/proxy/common/udp-conntrack-cleanup.ts).
+   */
+  readonly udpConntrackCleanup?: UdpConntrackCleanup;
 }
 
 /** What one curl did, and what the serving pod saw. */
@@ -124,6 +135,9 @@ export class Simulation {
   readonly loadResult: LoadResult | null;
   model: ProxyModel;
   private readonly stacks = new Map<Host, TcpStack>();
+  private readonly udpStacks = new Map<Host, UdpStack>();
+  /** The pods' one-way UDP sinks, by `pod/port` (see pod-apps.ts). */
+  private readonly udpSinks = new Map<string, UdpSink>();
   /** Each node's kube-proxy (or Cilium) health servers, by node name. */
   private readonly healthServers = new Map<string, NodeHealthServers>();
   /** Server-side record per accepted connection, keyed by server host + local port + peer. */
@@ -138,6 +152,10 @@ export class Simulation {
   lastSyncChanges: ReadonlySet<string> | undefined;
   /** VIPs the client routes via the first node (see routeVipsThroughFirstNode). */
   private readonly vipRoutes = new Set<number>();
+  /** kube-proxy's stale UDP conntrack clean-up (SimulationOptions.udpConntrackCleanup). */
+  readonly udpConntrackCleanup: UdpConntrackCleanup;
+  /** UDP conntrack entries the clean-up deleted, per node, over the run. */
+  readonly udpConntrackDeleted = new Map<string, number>();
 
   constructor(options: SimulationOptions = {}) {
     const seed = options.seed ?? 1;
@@ -154,6 +172,7 @@ export class Simulation {
       this.loadResult = result;
     }
     this.mode = options.mode ?? (this.cluster.proxyMode as ProxyMode);
+    this.udpConntrackCleanup = options.udpConntrackCleanup ?? 'reconciler';
     const config = this.cluster.config;
     const apps = podApps(this.cluster.pods());
     // Every registered Node, from the Cluster document or a `kind: Node` manifest.
@@ -250,6 +269,38 @@ export class Simulation {
     return stack;
   }
 
+  /**
+   * The UDP sockets of `client`, a node or `pod/NAME` (created on first use): bind a port,
+   * `sendTo`, receive with `onDatagram`. Every pod already runs its UDP echo on its UDP
+   * containerPorts (pod-apps.ts).
+   */
+  udpStack(host: Host | string): UdpStack {
+    const h = typeof host === 'string' ? this.host(host) : host;
+    let stack = this.udpStacks.get(h);
+    if (stack === undefined) {
+      stack = new UdpStack(h);
+      h.udp = stack;
+      this.udpStacks.set(h, stack);
+    }
+    return stack;
+  }
+
+  /** The one-way UDP sink a pod runs on `port` (`dpsim.io/udp-sink-ports`), if any. */
+  udpSink(pod: string, port: number): UdpSink | undefined {
+    return this.udpSinks.get(`${pod.startsWith('pod/') ? pod.slice(4) : pod}/${port}`);
+  }
+
+  /**
+   * Runs the simulated clock forward by `ms` milliseconds: every frame and timer due by then
+   * (UDP apps have no request to wait for, so tests step the clock themselves).
+   */
+  advance(ms: number): void {
+    const net = this.network;
+    const until = net.nowNs + ms * 1e6;
+    net.run(until);
+    if (net.nowNs < until) net.nowNs = until;
+  }
+
   private startApplications(apps: readonly PodAppInfo[]): void {
     const t = this.topology;
     const epochMs = this.cluster.now();
@@ -289,6 +340,11 @@ export class Simulation {
     this.stackOf(pod);
     const epochMs = this.cluster.now();
     for (const port of app.tcpPorts) this.listen(pod, port, app.name, epochMs, app.bodyTemplate);
+    const udp = this.udpStack(pod);
+    for (const port of app.udpEchoPorts)
+      if (!udp.isBound(port)) startUdpEcho(udp, { port, podName: app.name });
+    for (const port of app.udpSinkPorts)
+      if (!udp.isBound(port)) this.udpSinks.set(`${app.name}/${port}`, new UdpSink(udp, port));
   }
 
   private listen(host: Host, port: number, serverName: string, epochMs: number, bodyTemplate?: string): void {
@@ -410,6 +466,7 @@ export class Simulation {
 
   /** Re-reads the cluster after control-plane events: pods plugged/unplugged, rules re-synced. */
   syncFromCluster(): void {
+    const previous = this.model;
     this.model = toProxyModel(this.cluster);
     for (const n of this.model.nodes) if (!this.topology.nodes.has(n.name)) this.joinNode(n);
     const live = new Set<string>();
@@ -441,8 +498,25 @@ export class Simulation {
     const pending = this.cluster.changes.drain();
     this.lastSyncChanges = pending.full ? undefined : pending.services;
     for (const proxy of this.proxies.values()) proxy.sync(this.model, this.lastSyncChanges);
+    this.cleanUdpConntrack(previous);
     for (const servers of this.healthServers.values()) servers.sync(this.model);
     this.routeVipsThroughFirstNode();
+  }
+
+  /** kube-proxy's stale UDP conntrack clean-up after a sync, on every node whose rules it writes. */
+  private cleanUdpConntrack(previous: ProxyModel): void {
+    if (this.mode === 'ebpf') return;
+    for (const [name, proxy] of this.proxies) {
+      if (proxy.conntrack === null) continue;
+      const n = cleanStaleUdpConntrack(
+        this.udpConntrackCleanup,
+        proxy.conntrack,
+        previous,
+        this.model,
+        this.network.nowNs,
+      );
+      if (n > 0) this.udpConntrackDeleted.set(name, (this.udpConntrackDeleted.get(name) ?? 0) + n);
+    }
   }
 
   /** A Node registered after the simulation was built: wired into the topology, its proxy attached. */

@@ -10,6 +10,7 @@
  */
 import { readQuotedTcpSegment, readTcpSegment, tcpSegmentFrameSpec } from '../apps/segment-codec.js';
 import type { Errno, HostTransport, TcpSegment, TimerHandle } from '../apps/transport.js';
+import type { QuotedUdp, UdpDatagram, UdpTransport } from '../apps/udp-stack.js';
 import { TcAction, type TcProgram, TcResult } from '../proxy/common/datapath.js';
 import { NF_HOOK_NAMES, NfHook } from '../proxy/common/packet-meta.js';
 import { type SocketLb, SocketLbTranslations } from '../proxy/common/socket-lb.js';
@@ -18,6 +19,7 @@ import {
   decapsulatedText,
   deliverIcmpText,
   deliverTcpText,
+  deliverUdpText,
   dropText,
   encapsulatedText,
   hookStepText,
@@ -28,6 +30,7 @@ import {
 } from '../trace/host-steps.js';
 import type { PacketTracer } from '../trace/packet-trace.js';
 import type { Rng } from '../util/rng.js';
+import { readU16, readU32 } from '../wire/bytes.js';
 import {
   decrementTtl,
   type FiveTuple,
@@ -37,10 +40,13 @@ import {
   parseFiveTuple,
   verifyIpv4HeaderChecksum,
   verifyTcpChecksum,
+  verifyUdpChecksum,
   writeIcmpUnreachableFrame,
   writeTcpFrame,
+  writeUdpFrame,
 } from '../wire/index.js';
 import { IpProtocol } from '../wire/ip-protocol.js';
+import { TcpFlag } from '../wire/tcp.js';
 import { MAX_FRAME } from './frame-pool.js';
 import { BROADCAST_MAC_KEY, macKey, NetInterface } from './net-interface.js';
 import type { NodeNetfilter } from './netfilter-path.js';
@@ -63,10 +69,19 @@ export interface TcpReceiver {
   receiveIcmpError(type: number, code: number, quoted: TcpSegment): void;
 }
 
+/** What a host does with UDP datagrams and ICMP errors addressed to it (src/apps' UdpStack). */
+export interface UdpReceiver {
+  /** False when no socket wants the datagram: the host answers ICMP port unreachable. */
+  receive(datagram: UdpDatagram): boolean;
+  /** An ICMP destination-unreachable quoting a datagram this host sent; false when no socket took it. */
+  receiveIcmpError(type: number, code: number, quoted: QuotedUdp): boolean;
+}
+
 const ICMP_DEST_UNREACH = 3;
+const ICMP_PORT_UNREACH = 3;
 const LOOPBACK_NET = 0x7f000000;
 
-export class Host implements HostTransport {
+export class Host implements HostTransport, UdpTransport {
   readonly interfaces: NetInterface[] = [];
   readonly routes = new RouteTable();
   /** Static neighbour table: next-hop address → MAC (ARP answered ahead of time). */
@@ -78,6 +93,8 @@ export class Host implements HostTransport {
   /** net.ipv4.ip_forward. */
   ipForward = false;
   tcp: TcpReceiver | null = null;
+  /** The host's UDP sockets; null: every datagram gets ICMP port unreachable. */
+  udp: UdpReceiver | null = null;
   private tunnelEnd: TunnelEndpoint | null = null;
   /** Set in eBPF mode on nodes: the host's connects to Service addresses are translated. */
   private sockets: SocketLbTranslations | null = null;
@@ -212,6 +229,38 @@ export class Host implements HostTransport {
     spec.dst = dst;
     spec.dport = dport;
     const len = writeTcpFrame(frame, 0, spec);
+    pool.lengths[slot] = len;
+    this.output(slot);
+  }
+
+  /**
+   * Sends a UDP datagram (UdpTransport): IP defaults are Linux's (TTL 64, DF), the checksum
+   * is computed unless the socket asked for none. In eBPF mode a datagram to a Service from
+   * the host's own socket is translated by socket-LB (Cilium's sendmsg4), once per socket
+   * and Service, as a connected socket is.
+   */
+  sendUdp(d: UdpDatagram): void {
+    let dst = d.dst;
+    let dport = d.dport;
+    if (this.sockets !== null) {
+      const x = this.sockets.outgoing(d.sport, d.dst, d.dport, TcpFlag.SYN, IpProtocol.UDP);
+      if (x !== undefined) {
+        dst = x.addr;
+        dport = x.port;
+      }
+    }
+    const pool = this.network.pool;
+    const slot = pool.acquire();
+    const len = writeUdpFrame(pool.view(slot), 0, {
+      srcMac: ZERO_MAC,
+      dstMac: ZERO_MAC,
+      src: d.src,
+      dst,
+      sport: d.sport,
+      dport,
+      payload: d.payload,
+      checksum: d.noChecksum !== true,
+    });
     pool.lengths[slot] = len;
     this.output(slot);
   }
@@ -562,6 +611,18 @@ export class Host implements HostTransport {
       if (this.tcp !== null) this.tcp.receive(seg);
       return;
     }
+    if (ft.proto === IpProtocol.UDP) {
+      this.deliverUdp(slot);
+      return;
+    }
+    if (
+      ft.proto === IpProtocol.ICMP &&
+      ft.icmpType === ICMP_DEST_UNREACH &&
+      quotedProtocol(frame, ft) === IpProtocol.UDP
+    ) {
+      this.deliverIcmpForUdp(slot);
+      return;
+    }
     if (ft.proto === IpProtocol.ICMP && ft.icmpType === ICMP_DEST_UNREACH) {
       const quoted = readQuotedTcpSegment(frame, ft);
       pool.release(slot);
@@ -582,13 +643,75 @@ export class Host implements HostTransport {
       this.tcp.receiveIcmpError(ft.icmpType, ft.icmpCode, quoted);
       return;
     }
-    if (ft.proto === IpProtocol.UDP) {
-      // No UDP sockets are simulated: answer as Linux does for a closed port.
-      this.sendIcmpUnreachable(slot, 3, null);
+    this.dropSlot(slot, DropReason.UNHANDLED_PROTO);
+  }
+
+  /** udp_rcv: checksum (0 = none sent), socket lookup, else ICMP port unreachable. */
+  private deliverUdp(slot: number): void {
+    const net = this.network;
+    const pool = net.pool;
+    const frame = pool.view(slot);
+    const ft = this.ft;
+    if (!verifyUdpChecksum(frame, ft.l4Offset, ft.l4Length, ft.saddr, ft.daddr)) {
+      this.dropSlot(slot, DropReason.UDP_CSUM);
+      return;
+    }
+    const datagram: UdpDatagram = {
+      src: ft.saddr,
+      dst: ft.daddr,
+      sport: ft.sport,
+      dport: ft.dport,
+      payload: frame.slice(ft.l4Offset + UDP_HEADER_BYTES, ft.l4Offset + ft.l4Length),
+    };
+    if (this.sockets !== null) this.sockets.untranslate(datagram, datagram.dport);
+    if (this.udp === null || !this.udp.receive(datagram)) {
+      // No socket on the port: answer as Linux does for a closed port.
+      this.sendIcmpUnreachable(slot, ICMP_PORT_UNREACH, null);
       this.dropSlot(slot, DropReason.NO_SOCKET);
       return;
     }
-    this.dropSlot(slot, DropReason.UNHANDLED_PROTO);
+    pool.release(slot);
+    this.countDelivered();
+    if (net.tracer !== null)
+      net.tracer.step(
+        net.nowNs,
+        this.name,
+        'deliver',
+        deliverUdpText(ft.daddr, ft.dport, ft.saddr, ft.sport),
+      );
+  }
+
+  /** An ICMP unreachable quoting one of our datagrams: to the connected socket that sent it (__udp4_lib_err). */
+  private deliverIcmpForUdp(slot: number): void {
+    const net = this.network;
+    const pool = net.pool;
+    const frame = pool.view(slot);
+    const ft = this.ft;
+    const inner = ft.l4Offset + ICMP_HEADER_BYTES;
+    const l4 = inner + (frame[inner] & 0x0f) * 4;
+    const quoted: QuotedUdp = {
+      src: readU32(frame, inner + 12),
+      dst: readU32(frame, inner + 16),
+      sport: readU16(frame, l4),
+      dport: readU16(frame, l4 + 2),
+    };
+    const type = ft.icmpType;
+    const code = ft.icmpCode;
+    pool.release(slot);
+    if (this.sockets !== null) {
+      // The quoted header carries the backend as destination: show the app its Service.
+      const q = { src: quoted.dst, sport: quoted.dport };
+      this.sockets.untranslate(q, quoted.sport);
+      quoted.dst = q.src;
+      quoted.dport = q.sport;
+    }
+    if (this.udp === null || !this.udp.receiveIcmpError(type, code, quoted)) {
+      this.drops.add(DropReason.ICMP_NO_SOCKET);
+      net.drops.add(DropReason.ICMP_NO_SOCKET);
+      return;
+    }
+    this.countDelivered();
+    if (net.tracer !== null) net.tracer.step(net.nowNs, this.name, 'deliver', deliverIcmpText(code));
   }
 
   private countDelivered(): void {
@@ -660,6 +783,21 @@ export class Host implements HostTransport {
 }
 
 const ZERO_MAC = new Uint8Array(6);
+const UDP_HEADER_BYTES = 8;
+const ICMP_HEADER_BYTES = 8;
+
+/**
+ * The protocol of the datagram an ICMP error quotes, or -1 when the quote is too short to
+ * hold the original IPv4 header and the 8 bytes of its transport header (RFC 792).
+ */
+function quotedProtocol(frame: Uint8Array, ft: FiveTuple): number {
+  const inner = ft.l4Offset + ICMP_HEADER_BYTES;
+  const end = ft.ipOffset + ft.ipTotalLength;
+  if (inner + 20 > end || frame[inner] >>> 4 !== 4) return -1;
+  const ihl = (frame[inner] & 0x0f) * 4;
+  if (ihl < 20 || inner + ihl + 8 > end) return -1;
+  return frame[inner + 9];
+}
 
 function saveTuple(ft: FiveTuple): FiveTuple {
   return { ...ft };

@@ -40,10 +40,14 @@ import { NfHook, newPacketMeta, type PacketMeta } from '../proxy/common/packet-m
 import { PathVerdict } from '../trace/drop-reasons.js';
 import {
   type FiveTuple,
+  isIcmpError,
+  newQuotedTuple,
+  readQuotedTuple,
   rewriteDestination,
   rewriteIcmpEchoId,
   rewriteIpv4Dst,
   rewriteIpv4Src,
+  rewriteQuotedEndpoint,
   rewriteSource,
 } from '../wire/index.js';
 import { IpProtocol } from '../wire/ip-protocol.js';
@@ -60,6 +64,9 @@ export class NodeNetfilter {
   firstPacket = false;
   /** Rules examined for the current packet across hooks (iptables' linear cost). */
   rulesEvaluated = 0;
+  /** The current packet is an ICMP error RELATED to a connection: NAT rewrites its quote too. */
+  private related = false;
+  private readonly quoted = newQuotedTuple();
 
   constructor(
     readonly conntrack: ConntrackTable,
@@ -81,7 +88,13 @@ export class NodeNetfilter {
     // ICMP echo: the identifier is the "port"; type<<8|code identifies the message.
     const sport = isIcmp ? ft.icmpId : ft.sport;
     const dport = isIcmp ? (ft.icmpType << 8) | ft.icmpCode : ft.dport;
-    const ref = ct.track(ft.saddr, ft.daddr, sport, dport, ft.proto, ft.tcpFlags, nowNs);
+    const q = this.quoted;
+    // An ICMP error belongs to the connection of the datagram it quotes (RELATED), not to one of its own.
+    this.related = isIcmp && isIcmpError(ft.icmpType) && readQuotedTuple(frame, ft, q);
+    const ref = this.related
+      ? ct.trackRelated(q.saddr, q.daddr, q.sport, q.dport, q.proto, nowNs)
+      : ct.track(ft.saddr, ft.daddr, sport, dport, ft.proto, ft.tcpFlags, nowNs);
+    if (ref < 0) this.related = false;
     if (ref === CT_TRACK_DROP) return PathVerdict.CT_FULL;
     this.ref = ref;
     this.firstPacket = ref >= 0 && (ct.status[connOf(ref)] & CtStatus.CONFIRMED) === 0;
@@ -246,7 +259,12 @@ export class NodeNetfilter {
     const ref = this.ref;
     const daddr = ct.natDaddr(ref);
     const dport = ct.natDport(ref);
-    if (ft.proto === IpProtocol.ICMP) {
+    if (this.related) {
+      // nf_nat_icmp_reply_translation at a destination-manip hook: the quote's source is
+      // translated back (the opposite manip), the outer destination as for a reply.
+      rewriteQuotedEndpoint(frame, ft, this.quoted, true, daddr, dport);
+      if (daddr !== ft.daddr) rewriteIpv4Dst(frame, ft.ipOffset, daddr);
+    } else if (ft.proto === IpProtocol.ICMP) {
       if (daddr !== ft.daddr) rewriteIpv4Dst(frame, ft.ipOffset, daddr);
       // Echo replies carry the identifier the requester chose: un-NAT it on the way back.
       if (ft.icmpType === ICMP_ECHO_REPLY && dport !== ft.icmpId) {
@@ -266,7 +284,10 @@ export class NodeNetfilter {
     const ref = this.ref;
     const saddr = ct.natSaddr(ref);
     const sport = ct.natSport(ref);
-    if (ft.proto === IpProtocol.ICMP) {
+    if (this.related) {
+      rewriteQuotedEndpoint(frame, ft, this.quoted, false, saddr, sport);
+      if (saddr !== ft.saddr) rewriteIpv4Src(frame, ft.ipOffset, saddr);
+    } else if (ft.proto === IpProtocol.ICMP) {
       if (saddr !== ft.saddr) rewriteIpv4Src(frame, ft.ipOffset, saddr);
       if (ft.icmpType === ICMP_ECHO_REQUEST && sport !== ft.icmpId) {
         rewriteIcmpEchoId(frame, ft.ipOffset, sport);

@@ -43,6 +43,8 @@ export const enum DropReason {
   IN_FLIGHT_AT_END = 18,
   /** A host received an ICMP error that matched no socket. */
   ICMP_NO_SOCKET = 19,
+  /** A UDP datagram whose (non-zero) checksum is wrong (SKB_DROP_REASON_UDP_CSUM). */
+  UDP_CSUM = 20,
 }
 
 export const DROP_REASON_NAMES: readonly string[] = [
@@ -66,6 +68,7 @@ export const DROP_REASON_NAMES: readonly string[] = [
   'TUNNEL_DECAP',
   'IN_FLIGHT_AT_END',
   'ICMP_NO_SOCKET',
+  'UDP_CSUM',
 ];
 
 export const DROP_REASON_COUNT = DROP_REASON_NAMES.length;

@@ -104,6 +104,10 @@ export function deliverTcpText(daddr: number, dport: number, saddr: number, spor
   return `tcp ${formatIPv4(daddr)}:${dport} from ${formatIPv4(saddr)}:${sport}`;
 }
 
+export function deliverUdpText(daddr: number, dport: number, saddr: number, sport: number): string {
+  return `udp ${formatIPv4(daddr)}:${dport} from ${formatIPv4(saddr)}:${sport}`;
+}
+
 export function deliverIcmpText(code: number): string {
   return `icmp unreachable code ${code}`;
 }

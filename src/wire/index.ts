@@ -14,6 +14,7 @@ export * from './errors.js';
 export * from './ethernet.js';
 export * from './five-tuple.js';
 export * from './icmp.js';
+export * from './icmp-error.js';
 export * from './ip-protocol.js';
 export * from './ipv4.js';
 export * from './mac.js';
