@@ -37,7 +37,11 @@ export function clusterDnsObjects(serviceCIDR: string): KubeObject[] {
     metadata: {
       name: DNS_SERVICE,
       namespace: DNS_NAMESPACE,
-      labels: { 'k8s-app': 'kube-dns', 'kubernetes.io/cluster-service': 'true', 'kubernetes.io/name': 'coredns' },
+      labels: {
+        'k8s-app': 'kube-dns',
+        'kubernetes.io/cluster-service': 'true',
+        'kubernetes.io/name': 'coredns',
+      },
       annotations: { 'prometheus.io/port': '9153', 'prometheus.io/scrape': 'true' },
     },
     spec: {
@@ -83,7 +87,9 @@ export function clusterDnsObjects(serviceCIDR: string): KubeObject[] {
 /** Adds the add-on unless the cluster already has a kube-system/kube-dns Service. */
 export function installClusterDns(cluster: Cluster): ApplyOutcome[] {
   if (cluster.getService(DNS_SERVICE, DNS_NAMESPACE) !== undefined) return [];
-  return clusterDnsObjects(cluster.config.serviceCIDR).map((o) => cluster.applyObject(o, 'kubespray dns addon'));
+  return clusterDnsObjects(cluster.config.serviceCIDR).map((o) =>
+    cluster.applyObject(o, 'kubespray dns addon'),
+  );
 }
 
 /** True for a pod of the add-on: its app is CoreDNS, not the HTTP responder. */

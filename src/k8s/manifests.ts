@@ -3,13 +3,14 @@
  * document order (as `kubectl apply -f` walks a file). A bad document never stops the others.
  * The dpsim `Cluster` document (apiVersion dpsim/v1alpha1) is read first, wherever it sits.
  */
-import { installClusterDns } from './cluster-dns-addon.js';
+
 import { LineCounter, parseAllDocuments } from 'yaml';
 import type { CiliumConfig } from '../config/cilium-values.js';
 import { extractNodeConfig } from '../config/documents.js';
 import type { KubeProxyConfig } from '../config/kube-proxy-config.js';
 import { type ApplyOutcome, Cluster, type ClusterCreateOptions, type KubeObject } from './cluster.js';
 import type { ClusterDocumentSpec, ClusterOptions } from './cluster-config.js';
+import { installClusterDns } from './cluster-dns-addon.js';
 import { ClusterConfigError, ManifestError } from './errors.js';
 
 export const DPSIM_API_VERSION = 'dpsim/v1alpha1';
