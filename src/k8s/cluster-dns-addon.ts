@@ -96,3 +96,11 @@ export function installClusterDns(cluster: Cluster): ApplyOutcome[] {
 export function isCoreDnsPod(pod: { namespace: string; labels: Readonly<Record<string, string>> }): boolean {
   return pod.namespace === DNS_NAMESPACE && pod.labels['k8s-app'] === DNS_APP_LABEL['k8s-app'];
 }
+
+/**
+ * The add-on's Service (kube-system/kube-dns). Its ports speak DNS, not HTTP: the HTTP-driven
+ * tools (load, explore, churn) leave it out, as they leave out default/kubernetes.
+ */
+export function isDnsAddonService(namespace: string, name: string): boolean {
+  return namespace === DNS_NAMESPACE && name === DNS_SERVICE;
+}

@@ -26,7 +26,9 @@
  * Packets are injected in a closed loop (each one after the previous has been delivered or
  * dropped), or, with `rate`, at fixed simulated-time intervals with frames overlapping.
  */
+
 import type { TcpSegment } from '../apps/transport.js';
+import { isDnsAddonService } from '../k8s/cluster-dns-addon.js';
 import type { ServicePort } from '../proxy/common/model.js';
 import type { Simulation } from '../sim/simulation.js';
 import type { Host, TcpReceiver } from '../topology/host.js';
@@ -305,10 +307,15 @@ export class LoadGenerator {
   private buildSources(): void {
     const sim = this.sim;
     const servicePorts = sim.model.servicePorts.filter(
-      (sp) => sp.protocol === 'TCP' && !(sp.namespace === 'default' && sp.name === 'kubernetes'),
+      (sp) =>
+        sp.protocol === 'TCP' &&
+        !(sp.namespace === 'default' && sp.name === 'kubernetes') &&
+        !isDnsAddonService(sp.namespace, sp.name),
     );
     if (servicePorts.length === 0)
-      throw new LoadError('the scenario has no TCP Service to send traffic to (besides default/kubernetes)');
+      throw new LoadError(
+        'the scenario has no TCP Service to send traffic to (besides default/kubernetes and kube-system/kube-dns)',
+      );
     for (const sp of servicePorts) {
       this.serviceNames.push(sp.servicePortName);
       this.requests.push(
