@@ -1,7 +1,8 @@
 /**
- * `dpsim load`: drives synthetic TCP flows through the whole simulated cluster (the load
- * generator of src/traffic) and reports throughput, drops, the per-backend distribution with
- * its fairness, and conntrack occupancy per node. `--json` prints the LoadReport as is.
+ * `dpsim load`: drives synthetic TCP flows (or, with `--proto udp`, UDP datagrams) through the
+ * whole simulated cluster (the load generators of src/traffic) and reports throughput, drops,
+ * the per-backend distribution with its fairness, and conntrack occupancy per node. `--json`
+ * prints the report as is.
  */
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
@@ -13,6 +14,8 @@ import {
   type PopularityLaw,
   parseChurnSpec,
   runLoad,
+  runUdpLoad,
+  type UdpLoadReport,
 } from '../traffic/index.js';
 import {
   addSimulationOptions,
@@ -24,7 +27,11 @@ import {
 } from './common.js';
 import { type CliIo, processIo } from './io.js';
 
+/** Transport protocols `load` can drive. */
+const LOAD_PROTOCOLS = ['tcp', 'udp'] as const;
+
 interface LoadFlags extends SimulationFlags {
+  proto: (typeof LOAD_PROTOCOLS)[number];
   flows: number;
   packets: number;
   dist: PopularityLaw;
@@ -50,7 +57,12 @@ export function registerLoad(program: Command, io: CliIo = processIo): Command {
     program
       .command('load')
       .description(
-        'drive synthetic TCP flows (SYN, then data) from the client and pods to the Services; report Mpps, drops, per-backend fairness, conntrack occupancy',
+        'drive synthetic TCP flows (SYN, then data) or UDP datagrams from the client and pods to the Services; report Mpps, drops, per-backend fairness, conntrack occupancy',
+      )
+      .addOption(
+        new Option('--proto <protocol>', 'transport: TCP connections, or UDP datagrams to the UDP Services')
+          .choices(LOAD_PROTOCOLS as unknown as string[])
+          .default('tcp'),
       )
       .option('--flows <n>', 'flow population', parseInteger('--flows', 1, 1_000_000), 1000)
       .option(
@@ -113,10 +125,11 @@ export function registerLoad(program: Command, io: CliIo = processIo): Command {
           )
         : null;
     bar?.start(flags.packets, 0);
-    let report: LoadReport;
+    let report: LoadReport | UdpLoadReport;
+    const run = flags.proto === 'udp' ? runUdpLoad : runLoad;
     try {
       report = await writingCapture(sim, flags.pcap, () =>
-        runLoad(sim, {
+        run(sim, {
           flows: flags.flows,
           packets: flags.packets,
           dist: flags.dist,
@@ -137,7 +150,8 @@ export function registerLoad(program: Command, io: CliIo = processIo): Command {
       captureLine = `capture: ${flags.pcap} (${sim.capture.frames} frames on ${sim.capture.writer.interfaceCount} interfaces, snaplen ${flags.snaplen || 'whole frames'})\n`;
     }
     if (flags.json) io.stdout(`${JSON.stringify(report, null, 2)}\n`);
-    else io.stdout(formatLoadReport(report) + captureLine);
+    else
+      io.stdout(('proto' in report ? formatUdpLoadReport(report) : formatLoadReport(report)) + captureLine);
   });
 }
 
@@ -155,20 +169,9 @@ function table(header: string[], rows: string[][]): string {
   return line(header) + rows.map(line).join('');
 }
 
-/** The human-readable report. */
-export function formatLoadReport(r: LoadReport): string {
-  const p = r.packets;
-  const f = r.flows;
-  let out =
-    `dpsim load: ${r.mode} mode, seed ${r.seed}, ${f.population} flows (${r.dist}), ${p.requested} packets` +
-    `${r.rate !== null ? ` at ${r.rate} pps simulated` : ', closed loop'}\n`;
-  out +=
-    `sent ${p.injected} packets (${p.syn} SYN, ${p.handshakeAcks} handshake ACK, ${p.data} data) in ` +
-    `${r.wallSeconds.toFixed(2)} s wall: ${r.mpps.toFixed(3)} Mpps; ${r.interfaceTraversals} interface traversals ` +
-    `(${(r.traversalsPerSecond / 1e6).toFixed(3)} M/s); ${r.simulatedSeconds.toFixed(3)} s simulated\n`;
-  if (p.skippedSourceGone > 0) out += `skipped ${p.skippedSourceGone} packets whose source pod was deleted\n`;
-  out += `flows: ${f.opened} opened, ${f.established} established, ${f.delivered} placed on backends, ${f.resets} reset\n`;
-  out += `segments at backends: ${p.deliveredToBackends}\n`;
+/** The per-Service distribution, drops and conntrack occupancy: the part TCP and UDP share. */
+function formatShared(r: LoadReport | UdpLoadReport): string {
+  let out = '';
   const drops = Object.entries(r.drops);
   out += `drops: ${drops.length === 0 ? 'none' : drops.map(([k, v]) => `${k}=${v}`).join(' ')}\n`;
   for (const s of r.services) {
@@ -203,4 +206,39 @@ export function formatLoadReport(r: LoadReport): string {
       out += `  @${c.atPacket} ${c.kind}=${c.count}${c.ok ? '' : ' (incomplete)'}: ${c.messages.join('; ')}\n`;
   }
   return out;
+}
+
+/** The human-readable report of a UDP run. */
+export function formatUdpLoadReport(r: UdpLoadReport): string {
+  const p = r.packets;
+  const f = r.flows;
+  let out =
+    `dpsim load: ${r.mode} mode, UDP, seed ${r.seed}, ${f.population} flows (${r.dist}), ${p.requested} datagrams` +
+    `${r.rate !== null ? ` at ${r.rate} pps simulated` : ', closed loop'}\n`;
+  out +=
+    `sent ${p.injected} datagrams in ${r.wallSeconds.toFixed(2)} s wall: ${r.mpps.toFixed(3)} Mpps; ` +
+    `${r.interfaceTraversals} interface traversals (${(r.traversalsPerSecond / 1e6).toFixed(3)} M/s); ` +
+    `${r.simulatedSeconds.toFixed(3)} s simulated\n`;
+  if (p.skippedSourceGone > 0)
+    out += `skipped ${p.skippedSourceGone} datagrams whose source pod was deleted\n`;
+  out += `flows: ${f.opened} opened, ${f.answered} answered, ${f.delivered} placed on backends, ${f.refused} refused (ICMP)\n`;
+  out += `datagrams at backends: ${p.deliveredToBackends}, replies at sources: ${p.replies}\n`;
+  return out + formatShared(r);
+}
+
+/** The human-readable report. */
+export function formatLoadReport(r: LoadReport): string {
+  const p = r.packets;
+  const f = r.flows;
+  let out =
+    `dpsim load: ${r.mode} mode, seed ${r.seed}, ${f.population} flows (${r.dist}), ${p.requested} packets` +
+    `${r.rate !== null ? ` at ${r.rate} pps simulated` : ', closed loop'}\n`;
+  out +=
+    `sent ${p.injected} packets (${p.syn} SYN, ${p.handshakeAcks} handshake ACK, ${p.data} data) in ` +
+    `${r.wallSeconds.toFixed(2)} s wall: ${r.mpps.toFixed(3)} Mpps; ${r.interfaceTraversals} interface traversals ` +
+    `(${(r.traversalsPerSecond / 1e6).toFixed(3)} M/s); ${r.simulatedSeconds.toFixed(3)} s simulated\n`;
+  if (p.skippedSourceGone > 0) out += `skipped ${p.skippedSourceGone} packets whose source pod was deleted\n`;
+  out += `flows: ${f.opened} opened, ${f.established} established, ${f.delivered} placed on backends, ${f.resets} reset\n`;
+  out += `segments at backends: ${p.deliveredToBackends}\n`;
+  return out + formatShared(r);
 }

@@ -16,6 +16,10 @@ export const enum CtStatus {
   SRC_NAT_DONE = 1 << 7,
   DST_NAT_DONE = 1 << 8,
   DYING = 1 << 9,
+  /** Timeout not refreshed by packets (set with NAT_CLASH). */
+  FIXED_TIMEOUT = 1 << 10,
+  /** A clash loser kept for its reply direction only (IPS_NAT_CLASH shares bit 12 with UNTRACKED). */
+  NAT_CLASH = 1 << 12,
 }
 
 /** conntrack states as `-m conntrack --ctstate` and nft `ct state` name them (bit flags). */
@@ -46,6 +50,8 @@ export const enum CtStat {
   DROP = 5,
   EARLY_DROP = 6,
   EXPIRED = 7,
+  /** A confirm clash resolved instead of dropping the packet. */
+  CLASH_RESOLVE = 8,
 }
 
 export const CT_STAT_NAMES: readonly string[] = [
@@ -57,7 +63,29 @@ export const CT_STAT_NAMES: readonly string[] = [
   'drop',
   'early_drop',
   'expired',
+  'clash_resolve',
 ];
+
+/**
+ * What nf_conntrack_confirm does when a new UDP connection's original tuple is already in
+ * the table (two packets of one socket raced through conntrack on two CPUs), by kernel:
+ *  - `none` (before 4.19): insert_failed, the packet is dropped;
+ *  - `matching` (4.19 – 5.5, "resolve clash for matching conntracks"): the packet joins the
+ *    existing entry when both entries are identical (same NAT), else it is dropped;
+ *  - `harder` (5.6 and later, "allow insertion of clashing entries"): also when they differ
+ *    the packet goes on: its entry is inserted for its reply direction only, with a fixed
+ *    1 s timeout, and removed by the first reply.
+ */
+export type ClashResolution = 'none' | 'matching' | 'harder';
+
+/** The clash handling of a kernel release ("6.1.0", "4.14"). */
+export function clashResolutionOf(kernelVersion: string): ClashResolution {
+  const [major, minor] = kernelVersion.split('.').map((n) => Number.parseInt(n, 10));
+  const v = (major ?? 0) * 1000 + (minor ?? 0);
+  if (v >= 5006) return 'harder';
+  if (v >= 4019) return 'matching';
+  return 'none';
+}
 
 /** Why conntrack dropped a packet. */
 export const enum CtDropReason {

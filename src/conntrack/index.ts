@@ -1,5 +1,6 @@
 /** nf_conntrack-like connection tracking and NAT bindings over the typed-array maps. */
 export {
+  type ClashResolution,
   CT_DROP_REASON_NAMES,
   CT_STAT_NAMES,
   CT_TRACK_DROP,
@@ -9,6 +10,7 @@ export {
   CtStat,
   CtState,
   CtStatus,
+  clashResolutionOf,
   NAT_ERR_BAD_CONN,
   NAT_ERR_BAD_RANGE,
   NAT_ERR_CONFIRMED,

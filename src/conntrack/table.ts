@@ -33,6 +33,7 @@ import { BpfHashMap } from '../maps/hash-map.js';
 import type { Rng } from '../util/rng.js';
 import { IpProtocol } from '../wire/ip-protocol.js';
 import {
+  type ClashResolution,
   CT_TRACK_DROP,
   CT_TRACK_INVALID,
   CtDropReason,
@@ -66,7 +67,14 @@ export interface ConntrackOptions {
   tcpLoose?: boolean;
   /** Hash seed for the tuple table. */
   hashSeed?: number;
+  /** What confirm does with a UDP clash (default `harder`, current kernels). */
+  clashResolution?: ClashResolution;
+  /** CPUs receiving packets (default 2): with one, packets are never processed in parallel. */
+  cpus?: number;
 }
+
+/** How long a clash loser's reply-only entry lives (the kernel's HZ: 1 s). */
+const NAT_CLASH_TIMEOUT_NS = NS_PER_SECOND;
 
 export class ConntrackConfigError extends Error {
   override name = 'ConntrackConfigError';
@@ -154,7 +162,16 @@ export class ConntrackTable {
   /** Allocated connections (confirmed, unconfirmed and dying), compared with `max`. */
   count = 0;
   /** Counters indexed by CtStat. */
-  readonly stats = new Float64Array(8);
+  readonly stats = new Float64Array(9);
+  readonly clashResolution: ClashResolution;
+  /** More than one CPU: packets of one flow arriving at the same instant race (trackConcurrent). */
+  readonly parallel: boolean;
+  /**
+   * When each connection was confirmed. A UDP packet arriving from an interface at the very
+   * instant another packet of its flow confirmed the flow's entry was processed in parallel
+   * on another CPU: `trackConcurrent` does not see that entry (the A/AAAA race).
+   */
+  private readonly confirmedNs: Float64Array;
   /** Packet drops indexed by CtDropReason. */
   readonly drops = new Float64Array(2);
   /** CtState bits of the packet most recently passed to `track` (NEW/ESTABLISHED/INVALID). */
@@ -182,6 +199,8 @@ export class ConntrackTable {
     this.max = max;
     this.rng = options.rng;
     this.tcpLoose = options.tcpLoose ?? true;
+    this.clashResolution = options.clashResolution ?? 'harder';
+    this.parallel = (options.cpus ?? 2) > 1;
     const t = options.timeouts ?? defaultTimeouts();
     this.timeouts = { ...t, tcp: [...t.tcp] };
     this.tcpTimeoutNs = Float64Array.from(this.timeouts.tcp, (s) => s * NS_PER_SECOND);
@@ -203,6 +222,7 @@ export class ConntrackTable {
     this.use = new Uint32Array(max);
     this.expiresNs = new Float64Array(max);
     this.udpStreamNs = new Float64Array(max);
+    this.confirmedNs = new Float64Array(max).fill(-1);
     this.allocated = new Uint8Array(max);
     this.origEntry = new Int32Array(max).fill(-1);
     this.replyEntry = new Int32Array(max).fill(-1);
@@ -222,6 +242,7 @@ export class ConntrackTable {
       4 + // use
       8 + // expiresNs
       8 + // udpStreamNs
+      8 + // confirmedNs
       1 + // allocated
       4 * 3; // entries + free stack
     return this.max * perConn + this.tuples.byteLength;
@@ -255,6 +276,7 @@ export class ConntrackTable {
       } else {
         this.stats[CtStat.FOUND]++;
         const dir = ref & 1;
+        if (this.status[conn] & CtStatus.NAT_CLASH) return this.clashReply(conn, ref);
         const verdict = this.handlePacket(conn, dir, tcpFlags, nowNs);
         if (verdict === TcpPacketVerdict.INVALID) return this.invalid() as ConnRef;
         if (verdict !== TcpPacketVerdict.REOPEN) {
@@ -269,6 +291,28 @@ export class ConntrackTable {
       }
     }
     return this.trackNew(saddr, daddr, ports, proto, tcpFlags, nowNs) as ConnRef;
+  }
+
+  /**
+   * `track` for a UDP packet that arrived from an interface while other packets may be in
+   * flight on other CPUs: an entry confirmed at this very instant by another packet of the
+   * flow, not yet replied, is not found — the packet creates its own connection, walks the
+   * nat rules itself and meets the other at confirm (the clash `clashResolution` decides).
+   */
+  trackConcurrent(saddr: number, daddr: number, sport: number, dport: number, nowNs: number): ConnRef {
+    const e = this.tuples.peekWords(saddr, daddr, packPorts(sport, dport), IpProtocol.UDP);
+    if (e >= 0 && this.parallel) {
+      const ref = this.tuples.values[e];
+      const conn = ref >>> 1;
+      if (
+        (ref & 1) === 0 &&
+        this.confirmedNs[conn] === nowNs &&
+        (this.status[conn] & (CtStatus.SEEN_REPLY | CtStatus.NAT_CLASH)) === 0
+      ) {
+        return this.trackNew(saddr, daddr, packPorts(sport, dport), IpProtocol.UDP, 0, nowNs) as ConnRef;
+      }
+    }
+    return this.track(saddr, daddr, sport, dport, IpProtocol.UDP, 0, nowNs);
   }
 
   /**
@@ -308,7 +352,7 @@ export class ConntrackTable {
    * taken (counted as insert_failed; the connection is discarded). Releases the packet's reference.
    * A negative `ref` (INVALID/DROP result of `track`) is accepted as a no-op returning 0.
    */
-  confirm(ref: ConnRef, _nowNs: number): number {
+  confirm(ref: ConnRef, nowNs: number): number {
     if (!this.holdsConnection(ref)) return 0;
     const conn = ref >>> 1;
     const st = this.status[conn];
@@ -336,6 +380,7 @@ export class ConntrackTable {
           );
     if (o < 0 || r < 0) {
       if (o >= 0) this.tuples.deleteEntry(o);
+      if (p === IpProtocol.UDP && this.resolveClash(conn, o < 0, nowNs)) return 0;
       this.stats[CtStat.INSERT_FAILED]++;
       this.stats[CtStat.DROP]++;
       this.drops[CtDropReason.INSERT_FAILED]++;
@@ -349,9 +394,66 @@ export class ConntrackTable {
     this.origEntry[conn] = o;
     this.replyEntry[conn] = r;
     this.status[conn] |= CtStatus.CONFIRMED;
+    this.confirmedNs[conn] = nowNs;
     this.stats[CtStat.INSERT]++;
     // The packet's reference becomes the table's reference: `use` stays as it is.
     return 0;
+  }
+
+  /**
+   * nf_ct_resolve_clash for a UDP connection whose insert failed: true when the packet may
+   * go on (joined to the identical existing entry, or inserted for its reply direction only),
+   * false for insert_failed. `origTaken` says the original tuple was the one in use.
+   */
+  private resolveClash(conn: number, origTaken: boolean, nowNs: number): boolean {
+    if (this.clashResolution === 'none' || !origTaken) return false;
+    const e = this.tuples.peekWords(
+      this.origSaddr[conn],
+      this.origDaddr[conn],
+      this.origPorts[conn],
+      IpProtocol.UDP,
+    );
+    if (e < 0) return false;
+    const winner = this.tuples.values[e] >>> 1;
+    if (this.status[winner] & CtStatus.DYING) return false;
+    const sameReply =
+      this.replySaddr[winner] === this.replySaddr[conn] &&
+      this.replyDaddr[winner] === this.replyDaddr[conn] &&
+      this.replyPorts[winner] === this.replyPorts[conn];
+    if (sameReply) {
+      // Identical entries: the packet continues on the one already in the table.
+      this.status[conn] |= CtStatus.DYING;
+      this.put(conn);
+      this.stats[CtStat.CLASH_RESOLVE]++;
+      return true;
+    }
+    if (this.clashResolution !== 'harder') return false;
+    // Different NAT (another backend): keep the loser for its replies only, briefly.
+    const r = this.tuples.insertWords(
+      BPF_NOEXIST,
+      this.replySaddr[conn],
+      this.replyDaddr[conn],
+      this.replyPorts[conn],
+      IpProtocol.UDP,
+    );
+    if (r < 0) return false;
+    this.tuples.values[r] = (conn << 1) | 1;
+    this.origEntry[conn] = -1;
+    this.replyEntry[conn] = r;
+    this.status[conn] |= CtStatus.CONFIRMED | CtStatus.NAT_CLASH | CtStatus.FIXED_TIMEOUT;
+    this.expiresNs[conn] = nowNs + NAT_CLASH_TIMEOUT_NS;
+    this.confirmedNs[conn] = nowNs;
+    this.stats[CtStat.CLASH_RESOLVE]++;
+    return true;
+  }
+
+  /** A reply reached a clash loser's entry: it is translated once, and the entry goes away. */
+  private clashReply(conn: number, ref: number): ConnRef {
+    this.stats[CtStat.FOUND]++;
+    this.ctState = CtState.ESTABLISHED;
+    this.use[conn]++;
+    this.kill(conn);
+    return ref as ConnRef;
   }
 
   /** The packet holding `ref` was dropped (or consumed) before confirmation. */
@@ -479,7 +581,8 @@ export class ConntrackTable {
   isListed(conn: ConnId, nowNs: number): boolean {
     return (
       this.allocated[conn] === 1 &&
-      (this.status[conn] & (CtStatus.CONFIRMED | CtStatus.DYING)) === CtStatus.CONFIRMED &&
+      (this.status[conn] & (CtStatus.CONFIRMED | CtStatus.DYING | CtStatus.NAT_CLASH)) ===
+        CtStatus.CONFIRMED &&
       this.expiresNs[conn] > nowNs
     );
   }
@@ -673,8 +776,8 @@ export class ConntrackTable {
     if (st & CtStatus.DYING) return false;
     this.status[conn] = st | CtStatus.DYING;
     if (st & CtStatus.CONFIRMED) {
-      this.tuples.deleteEntry(this.origEntry[conn]);
-      this.tuples.deleteEntry(this.replyEntry[conn]);
+      if (this.origEntry[conn] >= 0) this.tuples.deleteEntry(this.origEntry[conn]);
+      if (this.replyEntry[conn] >= 0) this.tuples.deleteEntry(this.replyEntry[conn]);
       this.origEntry[conn] = -1;
       this.replyEntry[conn] = -1;
       this.put(conn);

@@ -17,7 +17,7 @@ import {
   nftablesOptions,
   plainNodeFacts,
 } from '../config/node-options.js';
-import { ConntrackTable } from '../conntrack/index.js';
+import { ConntrackTable, clashResolutionOf } from '../conntrack/index.js';
 import type { ProxyMode } from '../proxy/common/datapath.js';
 import { buildOnce, LazyNetfilterProgram } from '../proxy/common/lazy-program.js';
 import type { ProxyModel } from '../proxy/common/model.js';
@@ -144,12 +144,12 @@ export interface NodeProxy {
   /** Rules a new connection walked on this node (last packet), for benchmarks. */
   readonly conntrack: ConntrackTable | null;
   /** The node's flow table and how full it is (nf_conntrack, or the eBPF TCP CT map). */
-  flowTable(): FlowTableUsage;
+  flowTable(proto?: 'tcp' | 'udp'): FlowTableUsage;
 }
 
 /** How full a node's flow table is, whichever mode keeps it. */
 export interface FlowTableUsage {
-  readonly table: 'nf_conntrack' | 'cilium_ct4_global';
+  readonly table: 'nf_conntrack' | 'cilium_ct4_global' | 'cilium_ct_any4_global';
   readonly entries: number;
   readonly max: number;
 }
@@ -212,7 +212,14 @@ function unsupported(mode: string): never {
 /** nf_conntrack as kube-proxy leaves it: its max and timeouts; --conntrack-max, when given, wins. */
 function newConntrack(rng: Rng, options: ModeOptions, ctx: NodeContext): ConntrackTable {
   const { max, timeouts } = conntrackSettings(ctx.kubeProxy, ctx.facts, 131072);
-  return new ConntrackTable({ max: options.conntrackMax ?? max, rng, timeouts });
+  return new ConntrackTable({
+    max: options.conntrackMax ?? max,
+    rng,
+    timeouts,
+    // The kernel release decides what a UDP insert clash does (the A/AAAA race).
+    clashResolution: clashResolutionOf(ctx.facts.kernel.version),
+    cpus: ctx.facts.kernel.cpus,
+  });
 }
 
 function nodeAddresses(node: Host, ctx: NodeContext): string[] {
@@ -412,11 +419,11 @@ function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
     mode: 'ebpf',
     node,
     conntrack: null,
-    flowTable: () => ({
-      table: 'cilium_ct4_global',
-      entries: lb.maps.ctTcp.count,
-      max: lb.maps.ctTcp.maxEntries,
-    }),
+    // TCP flows live in the TCP CT map, UDP (and other) flows in the "any" one.
+    flowTable: (proto) =>
+      proto === 'udp'
+        ? { table: 'cilium_ct_any4_global', entries: lb.maps.ctAny.count, max: lb.maps.ctAny.maxEntries }
+        : { table: 'cilium_ct4_global', entries: lb.maps.ctTcp.count, max: lb.maps.ctTcp.maxEntries },
     dump: (o) => {
       switch (o?.part) {
         case 'cilium-lb':

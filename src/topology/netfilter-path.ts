@@ -93,7 +93,9 @@ export class NodeNetfilter {
     this.related = isIcmp && isIcmpError(ft.icmpType) && readQuotedTuple(frame, ft, q);
     const ref = this.related
       ? ct.trackRelated(q.saddr, q.daddr, q.sport, q.dport, q.proto, nowNs)
-      : ct.track(ft.saddr, ft.daddr, sport, dport, ft.proto, ft.tcpFlags, nowNs);
+      : ft.proto === IpProtocol.UDP && hook === NfHook.PREROUTING && inIface !== 'lo'
+        ? ct.trackConcurrent(ft.saddr, ft.daddr, sport, dport, nowNs)
+        : ct.track(ft.saddr, ft.daddr, sport, dport, ft.proto, ft.tcpFlags, nowNs);
     if (ref < 0) this.related = false;
     if (ref === CT_TRACK_DROP) return PathVerdict.CT_FULL;
     this.ref = ref;

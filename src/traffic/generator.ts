@@ -100,7 +100,7 @@ export interface ConntrackOccupancy {
   /** nf_conntrack entries, or the eBPF CT map's entries (two per service flow: SERVICE + regular). */
   readonly entries: number;
   readonly max: number;
-  readonly table: 'nf_conntrack' | 'cilium_ct4_global';
+  readonly table: 'nf_conntrack' | 'cilium_ct4_global' | 'cilium_ct_any4_global';
 }
 
 export interface LoadReport {
@@ -177,7 +177,7 @@ interface Backend {
 }
 
 /** Frontends a source can use for one Service port. */
-function frontendsFor(sp: ServicePort, fromClient: boolean, nodeIps: readonly string[]): string[] {
+export function frontendsFor(sp: ServicePort, fromClient: boolean, nodeIps: readonly string[]): string[] {
   if (fromClient) {
     const external = [...sp.externalIPs, ...sp.loadBalancerIPs].map((ip) => `${ip}:${sp.port}`);
     if (sp.nodePort !== 0) external.push(...nodeIps.map((ip) => `${ip}:${sp.nodePort}`));

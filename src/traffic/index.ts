@@ -39,3 +39,4 @@ export {
   syntheticModel,
   withOneEndpointChanged,
 } from './synthetic-model.js';
+export { runUdpLoad, UdpLoadGenerator, type UdpLoadReport } from './udp-generator.js';

@@ -7,7 +7,7 @@
  *   statsd     ClusterIP, UDP 8125 → one `statsd` pod whose port is a one-way sink
  *   udp-closed ClusterIP, UDP 53 → 5999 on the dnsecho pods, where nothing is bound (the pods
  *              answer ICMP port unreachable, which the node must un-DNAT, quote included)
- *   client     one pod (`app: client`) to send from, pinned to node1
+ *   udp-client one pod (`app: udp-client`) to send from, pinned to node1
  */
 export const UDP_YAML = `
 apiVersion: apps/v1
@@ -39,7 +39,7 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
-metadata: { name: client, labels: { app: client } }
+metadata: { name: udp-client, labels: { app: udp-client } }
 spec:
   nodeName: node1
   containers:

@@ -20,7 +20,7 @@ describe('UDP through a Service', () => {
     it(`${mode}: a pod's datagrams to the ClusterIP are answered by a dnsecho pod, seen from the Service address; one source port sticks to one backend, many ports reach all three`, () => {
       const sim = buildSmall({ manifests: UDP_YAML, mode, seed: 1 });
       const vip = clusterIPOf(sim, 'udp-echo');
-      const fixed = new RecordingSocket(sim, 'pod/client');
+      const fixed = new RecordingSocket(sim, 'pod/udp-client');
       for (let i = 0; i < 5; i++) {
         fixed.sendTo(vip, 53);
         sim.advance(5);
@@ -33,7 +33,7 @@ describe('UDP through a Service', () => {
       expect(new Set(fixed.replies.map((r) => r.text)).size).toBe(1);
       const seen = new Set<string>();
       for (let i = 0; i < 40; i++) {
-        const s = new RecordingSocket(sim, 'pod/client');
+        const s = new RecordingSocket(sim, 'pod/udp-client');
         s.sendTo(vip, 53);
         sim.advance(5);
         expect(s.replies).toHaveLength(1);
@@ -59,7 +59,7 @@ describe('UDP through a Service', () => {
     it(`${mode}: a UDP Service without endpoints is REJECTed with ICMP port unreachable (type 3 code 3) quoting the datagram; a connected socket gets ECONNREFUSED, an unconnected one nothing`, () => {
       const sim = buildSmall({ manifests: UDP_YAML, mode, seed: 1 });
       const vip = clusterIPOf(sim, 'udp-empty');
-      const connected = new RecordingSocket(sim, 'pod/client');
+      const connected = new RecordingSocket(sim, 'pod/udp-client');
       connected.socket.connect(parseIPv4(vip), 53);
       const before = capturedFrames(sim).length;
       connected.socket.send(new TextEncoder().encode('q'));
@@ -68,13 +68,13 @@ describe('UDP through a Service', () => {
       expect(connected.replies).toEqual([]);
       const icmp = capturedFrames(sim)
         .slice(before)
-        .filter((f) => f.proto === 1 && f.iface === 'client/eth0');
+        .filter((f) => f.proto === 1 && f.iface === 'udp-client/eth0');
       expect(icmp).toHaveLength(1);
       expect(icmp[0].icmpType).toBe(3);
       expect(icmp[0].icmpCode).toBe(3);
-      expect(icmp[0].dst).toBe(podIP(sim, 'client'));
+      expect(icmp[0].dst).toBe(podIP(sim, 'udp-client'));
       expect(icmp[0].quoted).toEqual({
-        src: podIP(sim, 'client'),
+        src: podIP(sim, 'udp-client'),
         dst: vip,
         sport: connected.socket.localPort,
         dport: 53,
@@ -83,7 +83,7 @@ describe('UDP through a Service', () => {
       expect(icmp[0].data.length).toBe(14 + 20 + 8 + 20 + 8 + 1);
       expect(sim.network.drops.toRecord()).toEqual({ NETFILTER_REJECT: 1 });
 
-      const unconnected = new RecordingSocket(sim, 'pod/client');
+      const unconnected = new RecordingSocket(sim, 'pod/udp-client');
       unconnected.sendTo(vip, 53);
       sim.advance(5);
       expect(unconnected.errors).toEqual([]);
@@ -94,7 +94,7 @@ describe('UDP through a Service', () => {
   it('a datagram to a pod port nobody bound gets ICMP port unreachable from the pod: ECONNREFUSED on the connected sender', () => {
     const sim = buildSmall({ manifests: UDP_YAML, mode: 'iptables', seed: 1 });
     const target = sim.cluster.pods().find((p) => p.metadata?.name?.startsWith('dnsecho'))!;
-    const s = new RecordingSocket(sim, 'pod/client');
+    const s = new RecordingSocket(sim, 'pod/udp-client');
     s.socket.connect(parseIPv4(target.status!.podIP!), 9999);
     s.socket.send(new Uint8Array([1]));
     sim.advance(5);
@@ -106,18 +106,18 @@ describe('UDP through a Service', () => {
     it(`${mode}: a backend's ICMP port unreachable is RELATED to the DNATed flow: the node translates outer source and quote back to the Service, so the connected sender gets ECONNREFUSED (and tshark-valid checksums stay valid)`, () => {
       const sim = buildSmall({ manifests: UDP_YAML, mode, seed: 1 });
       const vip = clusterIPOf(sim, 'udp-closed');
-      const s = new RecordingSocket(sim, 'pod/client');
+      const s = new RecordingSocket(sim, 'pod/udp-client');
       s.socket.connect(parseIPv4(vip), 53);
       const before = capturedFrames(sim).length;
       s.socket.send(new Uint8Array([1]));
       sim.advance(5);
       expect(s.errors).toEqual(['ECONNREFUSED']);
       const frames = capturedFrames(sim).slice(before);
-      const atClient = frames.filter((f) => f.proto === 1 && f.iface === 'client/eth0');
+      const atClient = frames.filter((f) => f.proto === 1 && f.iface === 'udp-client/eth0');
       expect(atClient).toHaveLength(1);
       expect(atClient[0].src).toBe(vip);
       expect(atClient[0].quoted).toEqual({
-        src: podIP(sim, 'client'),
+        src: podIP(sim, 'udp-client'),
         dst: vip,
         sport: s.socket.localPort,
         dport: 53,
@@ -137,7 +137,7 @@ describe('UDP through a Service', () => {
   it('iptables: conntrack -L lists the flow as conntrack-tools 1.4.7 prints UDP (udp 17, seconds left, DNATed reply tuple)', () => {
     const sim = buildSmall({ manifests: UDP_YAML, mode: 'iptables', seed: 1 });
     const vip = clusterIPOf(sim, 'udp-echo');
-    const s = new RecordingSocket(sim, 'pod/client', 40000);
+    const s = new RecordingSocket(sim, 'pod/udp-client', 40000);
     s.sendTo(vip, 53);
     sim.advance(5);
     const backend = sim.cluster.pods().find((p) => s.replies[0].text.startsWith(p.metadata!.name!))!
@@ -145,14 +145,14 @@ describe('UDP through a Service', () => {
     const node1 = sim.proxies.get('node1')!.conntrack!;
     const { stdout } = formatConntrackList(node1, sim.network.nowNs);
     expect(stdout).toBe(
-      `udp      17 29 src=${podIP(sim, 'client')} dst=${vip} sport=40000 dport=53 src=${backend} dst=${podIP(sim, 'client')} sport=5353 dport=40000 mark=0 use=1\n`,
+      `udp      17 29 src=${podIP(sim, 'udp-client')} dst=${vip} sport=40000 dport=53 src=${backend} dst=${podIP(sim, 'udp-client')} sport=5353 dport=40000 mark=0 use=1\n`,
     );
   });
 
   it('checksum 0 means "none": such a datagram crosses NAT with 0 kept on every interface and is delivered; a wrong non-zero checksum is dropped as UDP_CSUM', () => {
     const sim = buildSmall({ manifests: UDP_YAML, mode: 'iptables', seed: 1 });
     const vip = clusterIPOf(sim, 'udp-echo');
-    const s = new RecordingSocket(sim, 'pod/client');
+    const s = new RecordingSocket(sim, 'pod/udp-client');
     const before = capturedFrames(sim).length;
     s.socket.sendTo(parseIPv4(vip), 53, new TextEncoder().encode('q'), { noChecksum: true });
     sim.advance(5);
@@ -164,7 +164,7 @@ describe('UDP through a Service', () => {
     for (const f of requests) expect((f.data[14 + 20 + 6] << 8) | f.data[14 + 20 + 7]).toBe(0);
 
     // A datagram with a corrupted checksum, sent by the client pod straight to a dnsecho pod.
-    const pod = sim.host('pod/client');
+    const pod = sim.host('pod/udp-client');
     const target = sim.cluster.pods().find((p) => p.metadata?.name?.startsWith('dnsecho'))!.status!.podIP!;
     const pool = sim.network.pool;
     const slot = pool.acquire();
@@ -172,7 +172,7 @@ describe('UDP through a Service', () => {
     const len = writeUdpFrame(pool.view(slot), 0, {
       srcMac: zero,
       dstMac: zero,
-      src: parseIPv4(podIP(sim, 'client')),
+      src: parseIPv4(podIP(sim, 'udp-client')),
       dst: parseIPv4(target),
       sport: 40001,
       dport: 5353,

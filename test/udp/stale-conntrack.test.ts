@@ -28,12 +28,12 @@ function statsdPod(sim: Simulation): string {
   return pods[0].metadata!.name!;
 }
 
-/** A one-way stream: one datagram every 100 ms from pod/client port 40000 to statsd's ClusterIP. */
+/** A one-way stream: one datagram every 100 ms from pod/udp-client port 40000 to statsd's ClusterIP. */
 class Stream {
   private readonly socket;
   private readonly vip: number;
   constructor(private readonly sim: Simulation) {
-    this.socket = sim.udpStack('pod/client').bind({ port: 40000 });
+    this.socket = sim.udpStack('pod/udp-client').bind({ port: 40000 });
     this.vip = parseIPv4(clusterIPOf(sim, 'statsd'));
   }
   /** Sends for `seconds` of simulated time. */
@@ -48,7 +48,7 @@ class Stream {
 /** The DNAT target (reply source) of node1's entry for the stream, or undefined. */
 function streamTarget(sim: Simulation): string | undefined {
   const ct = sim.proxies.get('node1')!.conntrack!;
-  const client = sim.cluster.getPod('client')!.status!.podIP!;
+  const client = sim.cluster.getPod('udp-client')!.status!.podIP!;
   const ref = ct.find(
     parseIPv4(client),
     parseIPv4(clusterIPOf(sim, 'statsd')),
