@@ -353,6 +353,22 @@ export function syncPeriods(config: KubeProxyConfig): { syncPeriodNs: number; mi
   return { syncPeriodNs: section.syncPeriodNs, minSyncPeriodNs: section.minSyncPeriodNs };
 }
 
+/**
+ * The sync periods a proxy in `mode` runs with: the mode's own section of `config` (the
+ * command line's --mode may differ from `config.mode`), or kube-proxy's defaults without a
+ * configuration (iptables and nftables 30 s / 1 s, IPVS 30 s / 0 s).
+ */
+export function syncPeriodsForMode(
+  config: KubeProxyConfig | undefined,
+  mode: 'iptables' | 'nftables' | 'ipvs',
+): { syncPeriodNs: number; minSyncPeriodNs: number } {
+  const c =
+    config ??
+    parseKubeProxyConfiguration({ apiVersion: KUBE_PROXY_CONFIG_API_VERSION, kind: KUBE_PROXY_CONFIG_KIND });
+  const section = c[mode];
+  return { syncPeriodNs: section.syncPeriodNs, minSyncPeriodNs: section.minSyncPeriodNs };
+}
+
 function validate(c: KubeProxyConfig, f: Map<string, Json>): FieldError[] {
   const errs: FieldError[] = [];
   const root = 'KubeProxyConfiguration';
