@@ -4,6 +4,7 @@
  * over the simulated network — so a lookup crosses the pod's veth, the node's rules that DNAT
  * the kube-dns ClusterIP, and conntrack, as every other packet does.
  */
+import { startHttpResponder } from '../apps/http-responder.js';
 import type { TcpStack } from '../apps/tcp-stack.js';
 import type { UdpStack } from '../apps/udp-stack.js';
 import { CoreDnsZone } from '../dns/coredns.js';
@@ -45,8 +46,27 @@ export class SimulationDns {
   startServer(podName: string, pod: Host): void {
     if (this.servers.has(podName)) return;
     const server = new DnsServer(podName, this.zone);
-    server.start(udpLayer(this.sockets.udpStack(pod)), this.sockets.tcpStack(pod));
+    const tcp = this.sockets.tcpStack(pod);
+    server.start(udpLayer(this.sockets.udpStack(pod)), tcp);
     this.servers.set(podName, server);
+    // The prometheus plugin on :9153 (/metrics): the request counters CoreDNS exports.
+    if (!tcp.hasListener(COREDNS_METRICS_PORT))
+      startHttpResponder(tcp, {
+        port: COREDNS_METRICS_PORT,
+        podName,
+        handler: (request) =>
+          request.target === '/metrics'
+            ? {
+                status: 200,
+                headers: [['Content-Type', 'text/plain; version=0.0.4; charset=utf-8']],
+                body: metricsText(server),
+              }
+            : {
+                status: 404,
+                headers: [['Content-Type', 'text/plain; charset=utf-8']],
+                body: '404 page not found\n',
+              },
+      });
   }
 
   /** `pod/NAME` gets the kubelet's resolv.conf; nodes and the client have no cluster DNS. */
@@ -98,6 +118,19 @@ export class SimulationDns {
     const deadline = net.nowNs + 600e9;
     while (!done() && net.queue.size > 0 && net.nowNs <= deadline) if (net.run(deadline, 1) === 0) break;
   }
+}
+
+const COREDNS_METRICS_PORT = 9153;
+
+/** A few of CoreDNS's Prometheus series, from the server's counters. */
+function metricsText(server: DnsServer): string {
+  const s = server.stats;
+  return (
+    '# HELP coredns_dns_requests_total Counter of DNS requests made per zone, protocol and family.\n' +
+    '# TYPE coredns_dns_requests_total counter\n' +
+    `coredns_dns_requests_total{family="1",proto="tcp",server="dns://:53",type="other",view="",zone="."} ${s.tcp}\n` +
+    `coredns_dns_requests_total{family="1",proto="udp",server="dns://:53",type="other",view="",zone="."} ${s.udp}\n`
+  );
 }
 
 /** The host's UdpStack as the DNS code's socket layer (errors carry their errno). */

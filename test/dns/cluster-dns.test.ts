@@ -129,3 +129,20 @@ describeWithTshark('cluster DNS capture', () => {
     expect(new Set(answers)).toEqual(new Set([clusterIP]));
   });
 });
+
+describe('CoreDNS metrics', () => {
+  it(':9153/metrics counts the queries CoreDNS answered, per protocol', () => {
+    const sim = buildSimulation(SMALL);
+    const from = originPod(sim);
+    sim.dns.dig(sim.host(from), digRequest(sim, 'myweb-svc-np.default.svc.cluster.local'));
+    sim.dns.dig(sim.host(from), { ...digRequest(sim, 'myweb-svc-np.default.svc.cluster.local'), tcp: true });
+    const total = { udp: 0, tcp: 0 };
+    for (const pod of sim.cluster.pods().filter((p) => p.metadata?.name?.startsWith('coredns-'))) {
+      const out = sim.curl({ from, url: `http://${pod.status?.podIP}:9153/metrics` });
+      expect(out.exitCode).toBe(0);
+      for (const proto of ['udp', 'tcp'] as const)
+        total[proto] += Number(out.stdout.match(new RegExp(`proto="${proto}".*\\} (\\d+)`))?.[1]);
+    }
+    expect(total).toEqual({ udp: 1, tcp: 1 });
+  });
+});
