@@ -203,10 +203,7 @@ export class UdpStack {
     }
     const addr = (options.addr ?? 0) >>> 0;
     const list = this.byPort.get(port);
-    if (
-      list !== undefined &&
-      list.some((s) => !s.connected && (s.localAddr === 0 || addr === 0 || s.localAddr === addr))
-    ) {
+    if (list?.some((s) => !s.connected && (s.localAddr === 0 || addr === 0 || s.localAddr === addr))) {
       throw new UdpStackError(`UDP port ${port} is already bound (EADDRINUSE)`);
     }
     const socket = new UdpSocket(this, port, addr, options);

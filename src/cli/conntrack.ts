@@ -1,8 +1,11 @@
 /**
  * `dpsim conntrack -L [--node NAME]`: a node's connection table as conntrack-tools prints
- * it, after the main job's traffic (the curls `dpsim run` makes) has gone through it.
+ * it, after the main job's traffic (the curls `dpsim run` makes, and one SCTP association
+ * per curl to every SCTP NodePort) has gone through it.
  */
 import type { Command } from 'commander';
+import type { Simulation } from '../sim/simulation.js';
+import { parseIPv4 } from '../util/ipv4.js';
 import {
   addSimulationOptions,
   CliError,
@@ -12,6 +15,17 @@ import {
 } from './common.js';
 import { type CliIo, processIo } from './io.js';
 import { defaultTargets } from './run.js';
+
+/** Every SCTP NodePort on every node, as `[address, port]` (eBPF mode, which refuses SCTP, has none). */
+function sctpTargets(sim: Simulation): [number, number][] {
+  if (sim.mode === 'ebpf') return [];
+  const model = sim.model;
+  return model.servicePorts
+    .filter((sp) => sp.nodePort !== 0 && sp.protocol === 'SCTP')
+    .flatMap((sp) => model.nodes.map((n): [number, number] => [parseIPv4(n.ip), sp.nodePort]));
+}
+
+const SCTP_MESSAGE = new TextEncoder().encode('dpsim conntrack\n');
 
 interface ConntrackFlags extends SimulationFlags {
   list: boolean;
@@ -29,7 +43,9 @@ export function registerConntrack(program: Command, io: CliIo = processIo): Comm
   return addSimulationOptions(
     program
       .command('conntrack')
-      .description("list a node's conntrack table (conntrack -L) after curling the scenario's Services")
+      .description(
+        "list a node's conntrack table (conntrack -L) after curling the scenario's Services (and associating with its SCTP NodePorts)",
+      )
       .option('-L, --list', 'list the table (the only operation)', true)
       .option('--node <name>', 'node whose table to list', 'node1')
       .option('-n, --count <n>', 'curls per target before listing', parseInteger('--count', 0, 10000), 3)
@@ -43,6 +59,11 @@ export function registerConntrack(program: Command, io: CliIo = processIo): Comm
     if (!sim.proxies.has(flags.node)) throw new CliError(`error: unknown node "${flags.node}"`);
     for (const url of flags.url ?? defaultTargets(sim)) {
       for (let i = 0; i < flags.count; i++) sim.curl({ from: 'client', url });
+    }
+    if (flags.url === undefined) {
+      for (const [addr, port] of sctpTargets(sim)) {
+        for (let i = 0; i < flags.count; i++) sim.sctpRequest('client', addr, port, SCTP_MESSAGE);
+      }
     }
     if (sim.mode === 'ebpf') io.stderr(`${EBPF_CONNTRACK_NOTE}\n`);
     const text = sim.conntrackList(flags.node);

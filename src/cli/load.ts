@@ -14,6 +14,7 @@ import {
   type PopularityLaw,
   parseChurnSpec,
   runLoad,
+  runSctpLoad,
   runUdpLoad,
   type UdpLoadReport,
 } from '../traffic/index.js';
@@ -28,7 +29,7 @@ import {
 import { type CliIo, processIo } from './io.js';
 
 /** Transport protocols `load` can drive. */
-const LOAD_PROTOCOLS = ['tcp', 'udp'] as const;
+const LOAD_PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;
 
 interface LoadFlags extends SimulationFlags {
   proto: (typeof LOAD_PROTOCOLS)[number];
@@ -57,10 +58,13 @@ export function registerLoad(program: Command, io: CliIo = processIo): Command {
     program
       .command('load')
       .description(
-        'drive synthetic TCP flows (SYN, then data) or UDP datagrams from the client and pods to the Services; report Mpps, drops, per-backend fairness, conntrack occupancy',
+        'drive synthetic TCP flows (SYN, then data), UDP datagrams or SCTP associations from the client and pods to the Services; report Mpps, drops, per-backend fairness, conntrack occupancy',
       )
       .addOption(
-        new Option('--proto <protocol>', 'transport: TCP connections, or UDP datagrams to the UDP Services')
+        new Option(
+          '--proto <proto>',
+          'transport of the flows (udp: datagrams to the UDP Service ports; sctp: to the SCTP ones)',
+        )
           .choices(LOAD_PROTOCOLS as unknown as string[])
           .default('tcp'),
       )
@@ -126,8 +130,8 @@ export function registerLoad(program: Command, io: CliIo = processIo): Command {
         : null;
     bar?.start(flags.packets, 0);
     let report: LoadReport | UdpLoadReport;
-    const run = flags.proto === 'udp' ? runUdpLoad : runLoad;
     try {
+      const run = flags.proto === 'udp' ? runUdpLoad : flags.proto === 'sctp' ? runSctpLoad : runLoad;
       report = await writingCapture(sim, flags.pcap, () =>
         run(sim, {
           flows: flags.flows,
@@ -151,7 +155,9 @@ export function registerLoad(program: Command, io: CliIo = processIo): Command {
     }
     if (flags.json) io.stdout(`${JSON.stringify(report, null, 2)}\n`);
     else
-      io.stdout(('proto' in report ? formatUdpLoadReport(report) : formatLoadReport(report)) + captureLine);
+      io.stdout(
+        (report.proto === 'udp' ? formatUdpLoadReport(report) : formatLoadReport(report)) + captureLine,
+      );
   });
 }
 
@@ -230,15 +236,19 @@ export function formatUdpLoadReport(r: UdpLoadReport): string {
 export function formatLoadReport(r: LoadReport): string {
   const p = r.packets;
   const f = r.flows;
+  const sctp = r.proto === 'sctp';
   let out =
-    `dpsim load: ${r.mode} mode, seed ${r.seed}, ${f.population} flows (${r.dist}), ${p.requested} packets` +
+    `dpsim load: ${r.mode} mode, seed ${r.seed}, ${f.population} ${sctp ? 'SCTP associations' : 'flows'} (${r.dist}), ${p.requested} packets` +
     `${r.rate !== null ? ` at ${r.rate} pps simulated` : ', closed loop'}\n`;
+  const kinds = sctp
+    ? `${p.syn} INIT, ${p.handshakeAcks} COOKIE ECHO, ${p.data} DATA`
+    : `${p.syn} SYN, ${p.handshakeAcks} handshake ACK, ${p.data} data`;
   out +=
-    `sent ${p.injected} packets (${p.syn} SYN, ${p.handshakeAcks} handshake ACK, ${p.data} data) in ` +
+    `sent ${p.injected} packets (${kinds}) in ` +
     `${r.wallSeconds.toFixed(2)} s wall: ${r.mpps.toFixed(3)} Mpps; ${r.interfaceTraversals} interface traversals ` +
     `(${(r.traversalsPerSecond / 1e6).toFixed(3)} M/s); ${r.simulatedSeconds.toFixed(3)} s simulated\n`;
   if (p.skippedSourceGone > 0) out += `skipped ${p.skippedSourceGone} packets whose source pod was deleted\n`;
-  out += `flows: ${f.opened} opened, ${f.established} established, ${f.delivered} placed on backends, ${f.resets} reset\n`;
-  out += `segments at backends: ${p.deliveredToBackends}\n`;
+  out += `flows: ${f.opened} opened, ${f.established} established, ${f.delivered} placed on backends, ${f.resets} ${sctp ? 'aborted' : 'reset'}\n`;
+  out += `${sctp ? 'packets' : 'segments'} at backends: ${p.deliveredToBackends}\n`;
   return out + formatShared(r);
 }

@@ -5,15 +5,17 @@
  *   tcp      6 431999 ESTABLISHED src=… dst=… sport=… dport=… src=… dst=… sport=… dport=… [ASSURED] mark=0 use=1
  *   udp      17 28 src=… dst=… sport=… dport=… [UNREPLIED] src=… dst=… sport=… dport=… mark=0 use=1
  *   icmp     1 29 src=… dst=… type=8 code=0 id=4660 src=… dst=… type=0 code=0 id=4660 mark=0 use=1
+ *   sctp     132 209 ESTABLISHED src=… dst=… sport=… dport=… src=… dst=… sport=… dport=… [ASSURED] mark=0 use=1
  *
  * Fields: protocol name left-justified in 8 columns, a space, the protocol number; seconds
- * left (rounded down); the TCP state (TCP only); the original tuple; `[UNREPLIED]` when no
+ * left (rounded down); the TCP or SCTP state (libnetfilter_conntrack prints both protocols' protoinfo); the original tuple; `[UNREPLIED]` when no
  * reply was seen; the reply tuple; `[ASSURED]`; `mark=`; `use=`. The summary line goes to stderr.
  */
 
 import { formatIPv4 } from '../util/ipv4.js';
 import { IpProtocol } from '../wire/ip-protocol.js';
 import { CtStatus } from './constants.js';
+import { SCTP_CT_STATE_NAMES } from './sctp-state.js';
 import { asConnId, type ConntrackTable } from './table.js';
 import { TCP_CT_STATE_NAMES } from './tcp-state.js';
 import { protoName } from './tuple.js';
@@ -35,6 +37,7 @@ export function formatConntrackEntry(ct: ConntrackTable, conn: number, nowNs: nu
   const secondsLeft = Math.max(0, Math.floor((ct.expiresNs[conn] - nowNs) / 1e9));
   let line = `${protoName(proto).padEnd(8)} ${proto} ${secondsLeft} `;
   if (proto === IpProtocol.TCP) line += `${TCP_CT_STATE_NAMES[ct.tcpState[conn]]} `;
+  else if (proto === IpProtocol.SCTP) line += `${SCTP_CT_STATE_NAMES[ct.tcpState[conn]]} `;
   line += tupleText(ct.origSaddr[conn], ct.origDaddr[conn], ct.origPorts[conn], proto);
   if (!(st & CtStatus.SEEN_REPLY)) line += '[UNREPLIED] ';
   line += tupleText(ct.replySaddr[conn], ct.replyDaddr[conn], ct.replyPorts[conn], proto);

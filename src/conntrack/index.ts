@@ -21,6 +21,14 @@ export {
 export { CONNTRACK_TOOLS_VERSION, formatConntrackEntry, formatConntrackList } from './format.js';
 export { selectSnatPort } from './nat.js';
 export {
+  defaultSctpTimeouts,
+  SCTP_CT_STATE_COUNT,
+  SCTP_CT_STATE_NAMES,
+  SctpConntrack,
+  SctpCtState,
+  sctpNextState,
+} from './sctp-state.js';
+export {
   asConnId,
   asConnRef,
   type ConnId,

@@ -2,7 +2,9 @@
  * An nf_conntrack-like connection table over the typed-array hash map.
  *
  * Each connection is a record (struct-of-arrays, indexed by a connection id) holding its
- * ORIGINAL and REPLY tuples, status bits, TCP state, mark, use count and expiry. As in the
+ * ORIGINAL and REPLY tuples, status bits, protocol state (TCP or SCTP), mark, use count and
+ * expiry. SCTP's state follows the packet's chunks, so before `track` of an SCTP packet the
+ * caller hands its bytes over with `setSctpPacket` (the other protocols need only the tuple). As in the
  * kernel, a confirmed connection has two hash nodes — one per tuple — in one table; each
  * node's value is a packet reference `(conn << 1) | dir`, so a single lookup of a packet's
  * own tuple yields the connection and the packet's direction. NAT is expressed by changing
@@ -32,6 +34,7 @@ import { packPorts } from '../maps/flow-hash.js';
 import { BpfHashMap } from '../maps/hash-map.js';
 import type { Rng } from '../util/rng.js';
 import { IpProtocol } from '../wire/ip-protocol.js';
+import { verifySctpChecksum } from '../wire/sctp.js';
 import {
   type ClashResolution,
   CT_TRACK_DROP,
@@ -45,6 +48,13 @@ import {
   NAT_ERR_CONFIRMED,
 } from './constants.js';
 import { selectSnatPort } from './nat.js';
+import {
+  SCTP_CT_ASSURE,
+  SCTP_CT_INVALID,
+  SCTP_CT_NO_REFRESH,
+  SctpConntrack,
+  sctpCanEarlyDrop,
+} from './sctp-state.js';
 import {
   TCP_CT_IGNORE,
   TCP_CT_INVALID,
@@ -148,7 +158,10 @@ export class ConntrackTable {
   readonly replyDaddr: Uint32Array;
   readonly replyPorts: Uint32Array;
   readonly proto: Uint8Array;
+  /** The protocol's state byte (the kernel's `ct->proto` union): TcpCtState, or SctpCtState for SCTP. */
   readonly tcpState: Uint8Array;
+  /** SCTP verification tags and INIT bookkeeping per connection. */
+  readonly sctp: SctpConntrack;
   /** CtStatus bits. */
   readonly status: Uint16Array;
   /** ct mark (`-j CONNMARK`, `ct mark set`). */
@@ -190,6 +203,12 @@ export class ConntrackTable {
   private readonly udpStreamTimeoutNs: number;
   private readonly icmpNs: number;
   private readonly genericNs: number;
+  private readonly sctpTimeoutNs: Float64Array;
+  /** The SCTP packet handed over by `setSctpPacket` for the next `track`. */
+  private sctpBuf: Uint8Array = new Uint8Array(0);
+  private sctpL4 = 0;
+  private sctpLength = 0;
+  private sctpVerifyCrc = false;
 
   constructor(options: ConntrackOptions) {
     const max = options.max;
@@ -202,12 +221,13 @@ export class ConntrackTable {
     this.clashResolution = options.clashResolution ?? 'harder';
     this.parallel = (options.cpus ?? 2) > 1;
     const t = options.timeouts ?? defaultTimeouts();
-    this.timeouts = { ...t, tcp: [...t.tcp] };
+    this.timeouts = { ...t, tcp: [...t.tcp], sctp: [...t.sctp] };
     this.tcpTimeoutNs = Float64Array.from(this.timeouts.tcp, (s) => s * NS_PER_SECOND);
     this.udpNs = this.timeouts.udp * NS_PER_SECOND;
     this.udpStreamTimeoutNs = this.timeouts.udpStream * NS_PER_SECOND;
     this.icmpNs = this.timeouts.icmp * NS_PER_SECOND;
     this.genericNs = this.timeouts.generic * NS_PER_SECOND;
+    this.sctpTimeoutNs = Float64Array.from(this.timeouts.sctp, (s) => s * NS_PER_SECOND);
     this.tuples = new BpfHashMap({ keyWords: 4, valueWords: 1, maxEntries: 2 * max, seed: options.hashSeed });
     this.origSaddr = new Uint32Array(max);
     this.origDaddr = new Uint32Array(max);
@@ -217,6 +237,7 @@ export class ConntrackTable {
     this.replyPorts = new Uint32Array(max);
     this.proto = new Uint8Array(max);
     this.tcpState = new Uint8Array(max);
+    this.sctp = new SctpConntrack(max);
     this.status = new Uint16Array(max);
     this.mark = new Uint32Array(max);
     this.use = new Uint32Array(max);
@@ -245,10 +266,22 @@ export class ConntrackTable {
       8 + // confirmedNs
       1 + // allocated
       4 * 3; // entries + free stack
-    return this.max * perConn + this.tuples.byteLength;
+    return this.max * perConn + this.tuples.byteLength + this.sctp.byteLength;
   }
 
   // ------------------------------------------------------------------ per packet
+
+  /**
+   * The SCTP packet `buf[l4 .. l4+length)` the next `track` call is about. `verifyCrc`: check
+   * its CRC32c first (`sctp_error` at PREROUTING with nf_conntrack_checksum on); a bad one
+   * makes the packet INVALID.
+   */
+  setSctpPacket(buf: Uint8Array, l4: number, length: number, verifyCrc: boolean): void {
+    this.sctpBuf = buf;
+    this.sctpL4 = l4;
+    this.sctpLength = length;
+    this.sctpVerifyCrc = verifyCrc;
+  }
 
   /**
    * nf_conntrack_in for one packet. Returns a packet reference `(conn << 1) | dir` (≥ 0)
@@ -688,6 +721,7 @@ export class ConntrackTable {
   private handlePacket(conn: number, dir: number, tcpFlags: number, nowNs: number): number {
     const proto = this.proto[conn];
     if (proto === IpProtocol.TCP) return this.tcpPacket(conn, dir, tcpFlags, nowNs);
+    if (proto === IpProtocol.SCTP) return this.sctpPacket(conn, dir, nowNs);
     if (proto === IpProtocol.UDP) {
       if (this.status[conn] & CtStatus.SEEN_REPLY) {
         // Traffic seen both ways: once the flow outlives its first 2 s it is a stream.
@@ -733,6 +767,20 @@ export class ConntrackTable {
     return TcpPacketVerdict.ACCEPT;
   }
 
+  /** nf_conntrack_sctp_packet: checksum, chunk checks, vtags, the chunk-driven state. */
+  private sctpPacket(conn: number, dir: number, nowNs: number): number {
+    const buf = this.sctpBuf;
+    if (this.sctpVerifyCrc && !verifySctpChecksum(buf, this.sctpL4, this.sctpLength)) {
+      return TcpPacketVerdict.INVALID;
+    }
+    const confirmed = (this.status[conn] & CtStatus.CONFIRMED) !== 0;
+    const r = this.sctp.packet(this.tcpState, conn, dir, confirmed, buf, this.sctpL4, this.sctpLength);
+    if (r === SCTP_CT_INVALID) return TcpPacketVerdict.INVALID;
+    if (r & SCTP_CT_ASSURE) this.status[conn] |= CtStatus.ASSURED;
+    if (!(r & SCTP_CT_NO_REFRESH)) this.expiresNs[conn] = nowNs + this.sctpTimeoutNs[r & 0xff];
+    return TcpPacketVerdict.ACCEPT;
+  }
+
   /**
    * early_drop: scan EARLY_DROP_SLOTS slots from the new tuple's home slot; reap expired
    * entries on the way and evict the first one that is not ASSURED. True if one was evicted.
@@ -752,7 +800,10 @@ export class ConntrackTable {
         this.kill(conn); // backward-shift may move a later node into this slot: look again
         continue;
       }
-      if (this.status[conn] & CtStatus.ASSURED) {
+      if (
+        this.status[conn] & CtStatus.ASSURED &&
+        !(this.proto[conn] === IpProtocol.SCTP && sctpCanEarlyDrop(this.tcpState[conn]))
+      ) {
         i++;
         continue;
       }

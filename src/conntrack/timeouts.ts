@@ -6,6 +6,7 @@
  * UDP: `udp_timeout_stream` is 120 s — the value current kernels (checked on 6.18) ship and
  * the kernel documentation lists; a 180 s figure belongs to GRE streams, not UDP.
  */
+import { defaultSctpTimeouts } from './sctp-state.js';
 import { TcpCtState } from './tcp-state.js';
 
 export interface ConntrackTimeouts {
@@ -17,6 +18,8 @@ export interface ConntrackTimeouts {
   udpStream: number;
   icmp: number;
   generic: number;
+  /** `sctp_timeout_*` per SCTP state, indexed by SctpCtState (see sctp-state.ts). */
+  sctp: number[];
 }
 
 export function defaultTimeouts(): ConntrackTimeouts {
@@ -30,7 +33,15 @@ export function defaultTimeouts(): ConntrackTimeouts {
   tcp[TcpCtState.TIME_WAIT] = 120;
   tcp[TcpCtState.CLOSE] = 10;
   tcp[TcpCtState.SYN_SENT2] = 120;
-  return { tcp, tcpUnacknowledged: 300, udp: 30, udpStream: 120, icmp: 30, generic: 600 };
+  return {
+    tcp,
+    tcpUnacknowledged: 300,
+    udp: 30,
+    udpStream: 120,
+    icmp: 30,
+    generic: 600,
+    sctp: defaultSctpTimeouts(),
+  };
 }
 
 /** kube-proxy (iptables/IPVS modes) sets these two at start-up. */

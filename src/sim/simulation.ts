@@ -17,6 +17,7 @@ import {
   UdpSink,
   UdpStack,
 } from '../apps/index.js';
+import type { SctpClientResult } from '../apps/sctp-stack.js';
 import type { KubeProxyConfig } from '../config/kube-proxy-config.js';
 import type { NodeFacts } from '../config/node-options.js';
 import { formatConntrackList } from '../conntrack/index.js';
@@ -52,6 +53,7 @@ import { SimulationDns } from './cluster-dns.js';
 import { NodeHealthServers } from './health-servers.js';
 import { attachMode, attachNodeProxy, type DumpPart, type ModeOptions, type NodeProxy } from './modes.js';
 import { type PodAppInfo, podApps } from './pod-apps.js';
+import { sctpStackOf, startSctpServers } from './sctp-servers.js';
 
 export interface SimulationOptions extends ModeOptions {
   /** YAML manifests (default: the embedded origin scenario). */
@@ -116,6 +118,17 @@ export interface CurlRequest {
   readonly headers?: readonly string[];
 }
 
+/** One UDP request (a datagram from a new connected socket) and how it ended. */
+export interface UdpRequestOutcome {
+  /** `ok`: a datagram came back; `refused`: ECONNREFUSED (ICMP port unreachable); `timeout`: nothing. */
+  readonly result: 'ok' | 'refused' | 'timeout' | 'unreachable';
+  /** The reply's payload as text (the echo's pod name). */
+  readonly reply: string;
+  /** The pod whose UDP echo answered, and the peer address it saw. */
+  readonly servedBy?: { readonly pod: string; readonly peer: string };
+  readonly localPort: number;
+}
+
 export class SimulationError extends Error {
   override name = 'SimulationError';
 }
@@ -150,6 +163,8 @@ export class Simulation {
    * so after a curl it is that curl's connection: who served it and the peer it saw.
    */
   private lastServed: ServedRecord | null = null;
+  /** The last datagram a pod's UDP echo answered (one request runs at a time). */
+  private lastUdpServed: ServedRecord | null = null;
   private readonly rng: Rng;
   private readonly modeOptions: ModeOptions;
   /** The Services the last syncFromCluster handed to the proxies (undefined: a full sync). */
@@ -223,6 +238,7 @@ export class Simulation {
       tcpStack: (h) => this.stackOf(h),
     });
     this.startApplications(apps);
+    startSctpServers(this.topology, this.model);
   }
 
   get network() {
@@ -355,7 +371,14 @@ export class Simulation {
     for (const port of app.tcpPorts) this.listen(pod, port, app.name, epochMs, app.bodyTemplate);
     const udp = this.udpStack(pod);
     for (const port of app.udpEchoPorts)
-      if (!udp.isBound(port)) startUdpEcho(udp, { port, podName: app.name });
+      if (!udp.isBound(port))
+        startUdpEcho(udp, {
+          port,
+          podName: app.name,
+          onServe: (addr, sport) => {
+            this.lastUdpServed = { server: app.name, peer: `${formatIPv4(addr)}:${sport}` };
+          },
+        });
     for (const port of app.udpSinkPorts)
       if (!udp.isBound(port)) this.udpSinks.set(`${app.name}/${port}`, new UdpSink(udp, port));
   }
@@ -427,6 +450,66 @@ export class Simulation {
     const out = this.dns.lookup(host, conf, name, 'unspec');
     const v4 = out.ok ? out.addresses.find(isIPv4) : undefined;
     return v4 === undefined ? undefined : parseIPv4(v4);
+  }
+
+  /**
+   * One UDP request from `from` (`client`, a node, `pod/NAME`): a new connected socket sends
+   * one datagram to dst:port, and the clock runs until a datagram comes back, an ICMP error
+   * refuses it, or `timeoutMs` passes. The socket is closed afterwards.
+   */
+  udpRequest(request: {
+    from: string;
+    dst: string;
+    port: number;
+    timeoutMs?: number;
+    payload?: string;
+  }): UdpRequestOutcome {
+    const host = this.host(request.from);
+    const dst = parseIPv4(request.dst);
+    if (host.sourceAddressFor(dst) === 0)
+      throw new SimulationError(`${request.from} has no route to ${request.dst}`);
+    let reply: string | null = null;
+    let error: string | null = null;
+    const socket = this.udpStack(host).bind({
+      onDatagram: (d) => {
+        reply ??= new TextDecoder().decode(d.payload);
+      },
+      onError: (e) => {
+        error ??= e.errno;
+      },
+    });
+    this.lastUdpServed = null;
+    try {
+      socket.connect(dst, request.port);
+      socket.send(new TextEncoder().encode(request.payload ?? 'GET / dpsim udp\n'));
+      const net = this.network;
+      const deadline = net.nowNs + (request.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) * 1e6;
+      // One event at a time up to the next event's own time: run() moves the clock to its
+      // limit when the queue drains, and the clock must stop where the answer arrived.
+      while (reply === null && error === null && net.queue.size > 0) {
+        const next = net.queue.peekTime();
+        if (next > deadline) break;
+        net.run(next, 1);
+      }
+      if (reply === null && error === null && net.nowNs < deadline) net.nowNs = deadline;
+    } finally {
+      socket.close();
+    }
+    const served = this.lastUdpServed as ServedRecord | null;
+    const result: UdpRequestOutcome['result'] =
+      reply !== null
+        ? 'ok'
+        : error === 'ECONNREFUSED'
+          ? 'refused'
+          : error !== null
+            ? 'unreachable'
+            : 'timeout';
+    return {
+      result,
+      reply: reply ?? '',
+      localPort: socket.localPort,
+      ...(result === 'ok' && served !== null ? { servedBy: { pod: served.server, peer: served.peer } } : {}),
+    };
   }
 
   /** Runs the pump until no frame is in flight (timers such as TIME_WAIT may remain). */
@@ -531,6 +614,7 @@ export class Simulation {
     for (const proxy of this.proxies.values()) proxy.sync(this.model, this.lastSyncChanges);
     this.cleanUdpConntrack(previous);
     for (const servers of this.healthServers.values()) servers.sync(this.model);
+    startSctpServers(this.topology, this.model);
     this.routeVipsThroughFirstNode();
   }
 
@@ -548,6 +632,39 @@ export class Simulation {
       );
       if (n > 0) this.udpConntrackDeleted.set(name, (this.udpConntrackDeleted.get(name) ?? 0) + n);
     }
+  }
+
+  /**
+   * One SCTP association from `from` to `addr:port` (INIT … SHUTDOWN COMPLETE), run on the
+   * simulated clock until it ends: the server's answer names the pod that served it.
+   */
+  sctpRequest(
+    from: string,
+    addr: number,
+    port: number,
+    message: Uint8Array,
+    timeoutNs = 10e9,
+  ): SctpClientResult {
+    const host = this.host(from);
+    const localAddr = host.sourceAddressFor(addr);
+    if (localAddr === 0) throw new SimulationError(`${from} has no route to ${formatIPv4(addr)}`);
+    let result: SctpClientResult | undefined;
+    sctpStackOf(host).associate({
+      localAddr,
+      remoteAddr: addr,
+      remotePort: port,
+      message,
+      timeoutNs,
+      onDone: (r) => {
+        result = r;
+      },
+    });
+    const net = this.network;
+    const deadline = net.nowNs + timeoutNs + 1e9;
+    while (result === undefined && net.queue.size > 0 && net.nowNs <= deadline)
+      if (net.run(deadline, 1) === 0) break;
+    this.settle();
+    return result ?? { status: 'timeout', reply: new Uint8Array(0) };
   }
 
   /** A Node registered after the simulation was built: wired into the topology, its proxy attached. */

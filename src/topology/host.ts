@@ -8,6 +8,7 @@
  * Per-packet work reads and rewrites the frame in its pool slot through src/wire and
  * reuses one FiveTuple: nothing is allocated on the forwarding path.
  */
+import type { SctpReceiver } from '../apps/sctp-stack.js';
 import { readQuotedTcpSegment, readTcpSegment, tcpSegmentFrameSpec } from '../apps/segment-codec.js';
 import type { Errno, HostTransport, TcpSegment, TimerHandle } from '../apps/transport.js';
 import type { QuotedUdp, UdpDatagram, UdpTransport } from '../apps/udp-stack.js';
@@ -18,6 +19,7 @@ import { DropCounters, DropReason, PATH_VERDICT_DROP_REASON, PathVerdict } from 
 import {
   decapsulatedText,
   deliverIcmpText,
+  deliverSctpText,
   deliverTcpText,
   deliverUdpText,
   dropText,
@@ -32,16 +34,20 @@ import type { PacketTracer } from '../trace/packet-trace.js';
 import type { Rng } from '../util/rng.js';
 import { readU16, readU32 } from '../wire/bytes.js';
 import {
+  decodeSctpPacket,
   decrementTtl,
   type FiveTuple,
   newFiveTuple,
   PARSE_STATUS_TEXT,
   ParseStatus,
   parseFiveTuple,
+  SctpDecodeError,
+  type SctpPacket,
   verifyIpv4HeaderChecksum,
   verifyTcpChecksum,
   verifyUdpChecksum,
   writeIcmpUnreachableFrame,
+  writeSctpFrame,
   writeTcpFrame,
   writeUdpFrame,
 } from '../wire/index.js';
@@ -95,6 +101,8 @@ export class Host implements HostTransport, UdpTransport {
   tcp: TcpReceiver | null = null;
   /** The host's UDP sockets; null: every datagram gets ICMP port unreachable. */
   udp: UdpReceiver | null = null;
+  /** The host's SCTP endpoint (src/apps/sctp-stack.ts), or null: no SCTP module loaded. */
+  sctp: SctpReceiver | null = null;
   private tunnelEnd: TunnelEndpoint | null = null;
   /** Set in eBPF mode on nodes: the host's connects to Service addresses are translated. */
   private sockets: SocketLbTranslations | null = null;
@@ -262,6 +270,15 @@ export class Host implements HostTransport, UdpTransport {
       checksum: d.noChecksum !== true,
     });
     pool.lengths[slot] = len;
+    this.output(slot);
+  }
+
+  /** Sends an SCTP packet from `src` to `dst` (CRC32c computed here, as the kernel does on output). */
+  sendSctp(src: number, dst: number, packet: SctpPacket): void {
+    const pool = this.network.pool;
+    const slot = pool.acquire();
+    const spec = { srcMac: ZERO_MAC, dstMac: ZERO_MAC, src, dst, sctp: packet };
+    pool.lengths[slot] = writeSctpFrame(pool.view(slot), 0, spec);
     this.output(slot);
   }
 
@@ -643,6 +660,10 @@ export class Host implements HostTransport, UdpTransport {
       this.tcp.receiveIcmpError(ft.icmpType, ft.icmpCode, quoted);
       return;
     }
+    if (ft.proto === IpProtocol.SCTP) {
+      this.deliverSctp(slot);
+      return;
+    }
     this.dropSlot(slot, DropReason.UNHANDLED_PROTO);
   }
 
@@ -712,6 +733,37 @@ export class Host implements HostTransport, UdpTransport {
     }
     this.countDelivered();
     if (net.tracer !== null) net.tracer.step(net.nowNs, this.name, 'deliver', deliverIcmpText(code));
+  }
+
+  /** sctp_rcv: checksum, chunks, then the endpoint; no SCTP endpoint means protocol unreachable. */
+  private deliverSctp(slot: number): void {
+    const net = this.network;
+    const pool = net.pool;
+    const ft = this.ft;
+    if (this.sctp === null) {
+      // No handler for the protocol: ip_local_deliver_finish answers ICMP protocol unreachable.
+      this.sendIcmpUnreachable(slot, 2, null);
+      this.dropSlot(slot, DropReason.NO_SOCKET);
+      return;
+    }
+    const d = decodeSctpPacket(pool.view(slot), ft.l4Offset, ft.l4Length, true);
+    if (!d.ok) {
+      this.dropSlot(
+        slot,
+        d.error === SctpDecodeError.BAD_CHECKSUM ? DropReason.SCTP_CSUM : DropReason.SCTP_MALFORMED,
+      );
+      return;
+    }
+    pool.release(slot);
+    this.countDelivered();
+    if (net.tracer !== null)
+      net.tracer.step(
+        net.nowNs,
+        this.name,
+        'deliver',
+        deliverSctpText(ft.daddr, ft.dport, ft.saddr, ft.sport),
+      );
+    this.sctp.receive(ft.saddr, ft.daddr, d.packet);
   }
 
   private countDelivered(): void {

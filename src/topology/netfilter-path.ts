@@ -88,6 +88,10 @@ export class NodeNetfilter {
     // ICMP echo: the identifier is the "port"; type<<8|code identifies the message.
     const sport = isIcmp ? ft.icmpId : ft.sport;
     const dport = isIcmp ? (ft.icmpType << 8) | ft.icmpCode : ft.dport;
+    // SCTP's state follows its chunks; its CRC32c is checked on the way in (sctp_error).
+    if (ft.proto === IpProtocol.SCTP) {
+      ct.setSctpPacket(frame, ft.l4Offset, ft.l4Length, hook === NfHook.PREROUTING);
+    }
     const q = this.quoted;
     // An ICMP error belongs to the connection of the datagram it quotes (RELATED), not to one of its own.
     this.related = isIcmp && isIcmpError(ft.icmpType) && readQuotedTuple(frame, ft, q);

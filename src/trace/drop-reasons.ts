@@ -43,8 +43,12 @@ export const enum DropReason {
   IN_FLIGHT_AT_END = 18,
   /** A host received an ICMP error that matched no socket. */
   ICMP_NO_SOCKET = 19,
+  /** An SCTP packet whose CRC32c is wrong reached its host (sctp_rcv discards it). */
+  SCTP_CSUM = 20,
+  /** An SCTP packet with malformed chunks reached its host (bad length, no chunk). */
+  SCTP_MALFORMED = 21,
   /** A UDP datagram whose (non-zero) checksum is wrong (SKB_DROP_REASON_UDP_CSUM). */
-  UDP_CSUM = 20,
+  UDP_CSUM = 22,
 }
 
 export const DROP_REASON_NAMES: readonly string[] = [
@@ -68,6 +72,8 @@ export const DROP_REASON_NAMES: readonly string[] = [
   'TUNNEL_DECAP',
   'IN_FLIGHT_AT_END',
   'ICMP_NO_SOCKET',
+  'SCTP_CSUM',
+  'SCTP_MALFORMED',
   'UDP_CSUM',
 ];
 

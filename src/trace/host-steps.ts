@@ -108,6 +108,10 @@ export function deliverUdpText(daddr: number, dport: number, saddr: number, spor
   return `udp ${formatIPv4(daddr)}:${dport} from ${formatIPv4(saddr)}:${sport}`;
 }
 
+export function deliverSctpText(daddr: number, dport: number, saddr: number, sport: number): string {
+  return `sctp ${formatIPv4(daddr)}:${dport} from ${formatIPv4(saddr)}:${sport}`;
+}
+
 export function deliverIcmpText(code: number): string {
   return `icmp unreachable code ${code}`;
 }

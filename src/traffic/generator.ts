@@ -104,6 +104,8 @@ export interface ConntrackOccupancy {
 }
 
 export interface LoadReport {
+  /** The transport: 'tcp' (this generator) or 'sctp' (sctp-generator.ts), whose counters reuse the TCP names (see formatLoadReport). */
+  readonly proto: 'tcp' | 'sctp';
   readonly mode: string;
   readonly seed: number;
   readonly dist: PopularityLaw;
@@ -637,6 +639,7 @@ export class LoadGenerator {
     let opened = 0;
     for (let f = 0; f < this.flows; f++) if (this.flowState[f] !== FlowState.UNOPENED) opened++;
     return {
+      proto: 'tcp',
       mode: sim.mode,
       seed: o.seed ?? 1,
       dist: sampler.law,

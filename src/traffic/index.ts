@@ -29,6 +29,7 @@ export {
   PopularityError,
   type PopularityLaw,
 } from './popularity.js';
+export { runSctpLoad, SctpLoadGenerator } from './sctp-generator.js';
 export {
   SYNTHETIC_NODES,
   SYNTHETIC_SERVICE_PORT,

@@ -108,11 +108,11 @@ class BackendUdpCounter implements UdpReceiver {
 
   receive(d: UdpDatagram): boolean {
     this.gen.countAtBackend(this.backend, d.payload);
-    return this.inner !== null && this.inner.receive(d);
+    return this.inner?.receive(d) ?? false;
   }
 
   receiveIcmpError(type: number, code: number, quoted: QuotedUdp): boolean {
-    return this.inner !== null && this.inner.receiveIcmpError(type, code, quoted);
+    return this.inner?.receiveIcmpError(type, code, quoted) ?? false;
   }
 }
 

@@ -89,12 +89,13 @@ export function natShapesFor(
   dstIP: string,
   dstPort: number,
   labels: Readonly<Record<string, string>>,
+  proto: 'tcp' | 'udp' = 'tcp',
 ): string[] {
   const label = (ip: string) => labels[ip] ?? ip;
   const keys = new Set<string>();
   for (const text of tables) {
     for (const e of parseConntrack(text)) {
-      if (e.proto !== 'tcp' || e.orig.src !== sourceIP || e.orig.dst !== dstIP || e.orig.dport !== dstPort)
+      if (e.proto !== proto || e.orig.src !== sourceIP || e.orig.dst !== dstIP || e.orig.dport !== dstPort)
         continue;
       keys.add(
         natShapeKey({

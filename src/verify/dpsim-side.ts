@@ -22,9 +22,17 @@ export interface CurlOutcome {
 }
 
 /** The part of dpsim's Simulation the verification uses (tests may pass a stand-in). */
+/** What `sim.udpRequest` returns (the part used here). */
+export interface UdpOutcome {
+  readonly result: 'ok' | 'refused' | 'timeout' | 'unreachable';
+  readonly servedBy?: { readonly pod: string; readonly peer: string };
+}
+
 export interface DpsimSimulation {
   readonly cluster: Cluster;
   curl(request: { from: string; url: string; connectTimeoutMs?: number }): CurlOutcome | Promise<CurlOutcome>;
+  /** One datagram from a new connected socket (UDP probes). */
+  udpRequest?(request: { from: string; dst: string; port: number; timeoutMs?: number }): UdpOutcome;
   conntrackList(nodeName: string): string;
 }
 
@@ -83,6 +91,20 @@ export async function runDpsimSide(
   const builders = plan.probes.map((p) => new ObservationBuilder(p, plan.addressLabels));
   for (let i = 0; i < plan.probes.length; i++) {
     const p = plan.probes[i];
+    if (p.protocol === 'UDP') {
+      if (sim.udpRequest === undefined) throw new SimulationUnavailableError('this simulation sends no UDP');
+      for (let c = 0; c < n; c++) {
+        // The kernel prober waits connect + response timeouts for a datagram back.
+        const out = sim.udpRequest({
+          from: p.from,
+          dst: p.dstIP,
+          port: p.dstPort,
+          timeoutMs: connectTimeoutMs + 2000,
+        });
+        builders[i].add(out.result, out.servedBy, out.result === 'ok' ? undefined : out.result);
+      }
+      continue;
+    }
     const url = `http://${p.dstIP}:${p.dstPort}/`;
     for (let c = 0; c < n; c++) {
       const out = await sim.curl({ from: p.from, url, connectTimeoutMs });
@@ -101,7 +123,16 @@ export async function runDpsimSide(
   }
   const tables = Object.values(conntrack);
   const probes = plan.probes.map((p, i) =>
-    builders[i].build(natShapesFor(tables, p.sourceIP, p.dstIP, p.dstPort, plan.addressLabels)),
+    builders[i].build(
+      natShapesFor(
+        tables,
+        p.sourceIP,
+        p.dstIP,
+        p.dstPort,
+        plan.addressLabels,
+        p.protocol === 'UDP' ? 'udp' : 'tcp',
+      ),
+    ),
   );
   return { side: 'dpsim', mode, probes, conntrack, elapsedMs: Date.now() - started };
 }

@@ -34,12 +34,19 @@ export interface KernelSideOptions {
   readonly log?: (line: string) => void;
 }
 
-/** The TCP ports each pod answers on: exactly where its simulated app listens (sim/pod-apps.ts). */
+/** The TCP and UDP ports each pod answers on: exactly where its simulated apps listen (sim/pod-apps.ts). */
 function topologyPods(model: ProxyModel, pods: readonly PodAppInfo[]): TopologyPod[] {
   const nodeNames = new Set(model.nodes.map((n) => n.name));
   return pods
     .filter((p) => nodeNames.has(p.nodeName))
-    .map((p) => ({ name: p.name, nodeName: p.nodeName, ip: p.ip, tcpPorts: [...p.tcpPorts] }));
+    .map((p) => ({
+      name: p.name,
+      nodeName: p.nodeName,
+      ip: p.ip,
+      tcpPorts: [...p.tcpPorts],
+      udpPorts: [...p.udpEchoPorts],
+      udpSinkPorts: [...p.udpSinkPorts],
+    }));
 }
 
 async function loadRules(topo: NetnsTopology, node: string, mode: KernelMode, text: string): Promise<void> {
@@ -109,7 +116,13 @@ export async function runKernelSide(options: KernelSideOptions): Promise<SideRes
     await Promise.all(
       [...bySource].map(async ([source, probes]) => {
         const config: ProberConfig = {
-          targets: probes.map((p) => ({ id: p.id, host: p.dstIP, port: p.dstPort, n })),
+          targets: probes.map((p) => ({
+            id: p.id,
+            host: p.dstIP,
+            port: p.dstPort,
+            n,
+            ...(p.protocol === 'UDP' ? { proto: 'udp' as const } : {}),
+          })),
           concurrency,
           connectTimeoutMs,
           responseTimeoutMs: 2000,
@@ -147,7 +160,16 @@ export async function runKernelSide(options: KernelSideOptions): Promise<SideRes
         const served = c.cls === 'ok' ? parseResponderBody(c.body ?? '') : null;
         b.add(asClass(c.cls), served ?? undefined, c.error);
       }
-      return b.build(natShapesFor(tables, p.sourceIP, p.dstIP, p.dstPort, plan.addressLabels));
+      return b.build(
+        natShapesFor(
+          tables,
+          p.sourceIP,
+          p.dstIP,
+          p.dstPort,
+          plan.addressLabels,
+          p.protocol === 'UDP' ? 'udp' : 'tcp',
+        ),
+      );
     });
     return {
       side: 'kernel',

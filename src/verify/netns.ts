@@ -40,6 +40,9 @@ export interface TopologyPod {
   readonly ip: string;
   /** TCP ports the pod's responder listens on. */
   readonly tcpPorts: readonly number[];
+  /** UDP ports it answers on (one datagram back per datagram), and ports it only binds (sinks). */
+  readonly udpPorts?: readonly number[];
+  readonly udpSinkPorts?: readonly number[];
 }
 
 export interface TopologySpec {
@@ -229,9 +232,12 @@ export class NetnsTopology {
     const config: ResponderConfig = {
       pod: pod.name,
       ports: [...new Set(pod.tcpPorts)],
+      udpPorts: [...new Set(pod.udpPorts ?? [])],
+      udpSinkPorts: [...new Set(pod.udpSinkPorts ?? [])],
       lifetimeMs: this.spec.responderLifetimeMs ?? 120_000,
     };
-    if (config.ports.length === 0) return Promise.resolve();
+    if (config.ports.length + config.udpPorts!.length + config.udpSinkPorts!.length === 0)
+      return Promise.resolve();
     // `ip netns exec` execs the command, so the pid is the responder itself.
     const child = spawn(
       'ip',

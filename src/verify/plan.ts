@@ -4,7 +4,8 @@
  * exactly these probes; the expectations are used to say which side is wrong when they
  * disagree.
  *
- * Probes per TCP service port whose endpoints are all pods:
+ * Probes per TCP or UDP service port whose endpoints are all pods (a UDP probe is one datagram
+ * from a new connected socket; REJECT shows as ECONNREFUSED, as for TCP):
  * - NodePort: from the client to every node's IP (externalTrafficPolicy decides the set).
  * - LoadBalancer VIP: from the client, routed to the LB entry node (default: the first node).
  * - ClusterIP: from the first node and from a source pod (the first pod by name that backs
@@ -24,6 +25,8 @@ export type ExpectedFailure = 'refused' | 'timeout';
 export interface Probe {
   readonly id: string;
   readonly kind: ProbeKind;
+  /** TCP: one connection with an HTTP request; UDP: one datagram from a new connected socket. */
+  readonly protocol: 'TCP' | 'UDP';
   readonly servicePortName: string;
   /** 'client', a node name, or `pod/<name>` (the Simulation's `from`). */
   readonly from: string;
@@ -101,10 +104,10 @@ export function planProbes(model: ProxyModel, pods: readonly PodAppInfo[], optio
       });
       continue;
     }
-    if (sp.protocol !== 'TCP') {
+    if (sp.protocol !== 'TCP' && sp.protocol !== 'UDP') {
       skipped.push({
         servicePortName: sp.servicePortName,
-        reason: `${sp.protocol} is not probed (TCP only)`,
+        reason: `${sp.protocol} is not probed (TCP and UDP only)`,
       });
       continue;
     }
@@ -129,6 +132,9 @@ export function planProbes(model: ProxyModel, pods: readonly PodAppInfo[], optio
   const probes: Probe[] = [];
   for (const sp of eligible) {
     const affinity = sp.sessionAffinity === 'ClientIP';
+    const protocol = sp.protocol === 'UDP' ? 'UDP' : 'TCP';
+    // TCP ids keep their historical form; UDP ones name the protocol.
+    const spName = protocol === 'UDP' ? `${sp.servicePortName}/UDP` : sp.servicePortName;
     const external = (kind: ProbeKind, dstIP: string, dstPort: number, entry: string): Probe => {
       const cat = categorizeEndpoints(sp, entry);
       const eps = (externalPolicyLocal(sp) ? cat.localEndpoints : cat.clusterEndpoints) ?? [];
@@ -143,8 +149,9 @@ export function planProbes(model: ProxyModel, pods: readonly PodAppInfo[], optio
         failure = 'timeout'; // the firewall chain drops sources outside loadBalancerSourceRanges
       }
       return {
-        id: `${kind} ${sp.servicePortName} ${dstIP}:${dstPort} from client`,
+        id: `${kind} ${spName} ${dstIP}:${dstPort} from client`,
         kind,
+        protocol,
         servicePortName: sp.servicePortName,
         from: 'client',
         sourceIP: options.clientIP,
@@ -180,8 +187,9 @@ export function planProbes(model: ProxyModel, pods: readonly PodAppInfo[], optio
               : `pod/${sourcePodName}`;
       }
       return {
-        id: `clusterip ${sp.servicePortName} ${sp.clusterIP}:${sp.port} from ${from}`,
+        id: `clusterip ${spName} ${sp.clusterIP}:${sp.port} from ${from}`,
         kind: 'clusterip',
+        protocol,
         servicePortName: sp.servicePortName,
         from,
         sourceIP,

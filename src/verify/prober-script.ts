@@ -4,11 +4,15 @@
  * each ended. The first connection of a probe goes alone (so ClientIP affinity is seeded
  * before the rest race), the others run `concurrency` at a time; all probes run at once.
  * Every wait is bounded (connect and response timeouts), so the program always ends.
+ * A UDP probe sends one datagram from a new connected socket and waits for one datagram back
+ * (ECONNREFUSED when an ICMP port unreachable comes back instead).
  * Prints one JSON document: { results: { [probeId]: ProbeConnection[] } }.
  */
 
 export interface ProberTarget {
   readonly id: string;
+  /** 'udp': one datagram from a new connected socket, answered or refused (ICMP) or timed out. */
+  readonly proto?: 'tcp' | 'udp';
   readonly host: string;
   readonly port: number;
   readonly n: number;
@@ -37,7 +41,32 @@ export interface ProberOutput {
 export const PROBER_SCRIPT = `
 'use strict';
 const net = require('node:net');
+const dgram = require('node:dgram');
 const cfg = JSON.parse(process.argv[1]);
+function onceUdp(host, port) {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    let done = false;
+    const sock = dgram.createSocket('udp4');
+    const finish = (cls, body, error) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      try { sock.close(); } catch {}
+      resolve({ cls, body, error, ms: Date.now() - t0 });
+    };
+    const timer = setTimeout(() => setImmediate(() => finish('timeout', undefined, 'no answer')),
+      cfg.connectTimeoutMs + cfg.responseTimeoutMs);
+    sock.on('message', (m) => finish('ok', m.toString('latin1').slice(0, 2000)));
+    sock.on('error', (e) => {
+      const c = e.code || '';
+      if (c === 'ECONNREFUSED') finish('refused', undefined, c);
+      else if (c === 'EHOSTUNREACH' || c === 'ENETUNREACH') finish('unreachable', undefined, c);
+      else finish('other', undefined, c || e.message);
+    });
+    sock.connect(port, host, () => sock.send('GET / dpsim-verify udp\\n'));
+  });
+}
 function once(host, port) {
   return new Promise((resolve) => {
     const t0 = Date.now();
@@ -80,12 +109,13 @@ function once(host, port) {
 async function probe(t) {
   const out = [];
   if (t.n <= 0) return out;
-  out.push(await once(t.host, t.port));
+  const one = t.proto === 'udp' ? onceUdp : once;
+  out.push(await one(t.host, t.port));
   let next = 1;
   const worker = async () => {
     while (next < t.n) {
       next += 1;
-      out.push(await once(t.host, t.port));
+      out.push(await one(t.host, t.port));
     }
   };
   const workers = [];

@@ -11,6 +11,9 @@
 export interface ResponderConfig {
   readonly pod: string;
   readonly ports: readonly number[];
+  /** UDP ports answered with the same body, once per datagram; sink ports are bound silently. */
+  readonly udpPorts?: readonly number[];
+  readonly udpSinkPorts?: readonly number[];
   readonly lifetimeMs: number;
 }
 
@@ -20,8 +23,29 @@ export const SERVED_BY_PREFIX = 'served-by ';
 export const RESPONDER_SCRIPT = `
 'use strict';
 const net = require('node:net');
+const dgram = require('node:dgram');
 const cfg = JSON.parse(process.argv[1]);
 let listening = 0;
+const udpPorts = cfg.udpPorts || [];
+const udpSinkPorts = cfg.udpSinkPorts || [];
+const total = cfg.ports.length + udpPorts.length + udpSinkPorts.length;
+const bound = () => {
+  listening += 1;
+  if (listening === total) process.stdout.write('ready\\n');
+};
+for (const [port, sink] of [...udpPorts.map((p) => [p, false]), ...udpSinkPorts.map((p) => [p, true])]) {
+  const sock = dgram.createSocket('udp4');
+  sock.on('error', (e) => {
+    process.stderr.write('responder ' + cfg.pod + ' udp port ' + port + ': ' + e.message + '\\n');
+    process.exit(3);
+  });
+  sock.on('message', (msg, rinfo) => {
+    if (sink) return;
+    sock.send('Hello World! ' + cfg.pod + '\\n${SERVED_BY_PREFIX}' + cfg.pod + ' peer=' + rinfo.address + ':' + rinfo.port +
+      ' local=udp:' + port + '\\n', rinfo.port, rinfo.address);
+  });
+  sock.bind(port, '0.0.0.0', bound);
+}
 for (const port of cfg.ports) {
   const server = net.createServer((sock) => {
     let buf = '';
@@ -43,10 +67,7 @@ for (const port of cfg.ports) {
     process.stderr.write('responder ' + cfg.pod + ' port ' + port + ': ' + e.message + '\\n');
     process.exit(3);
   });
-  server.listen({ host: '0.0.0.0', port, backlog: 1024 }, () => {
-    listening += 1;
-    if (listening === cfg.ports.length) process.stdout.write('ready\\n');
-  });
+  server.listen({ host: '0.0.0.0', port, backlog: 1024 }, bound);
 }
 setTimeout(() => process.exit(0), cfg.lifetimeMs);
 process.stdin.on('end', () => process.exit(0));

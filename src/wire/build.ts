@@ -27,6 +27,7 @@ import {
   writeIpv4Header,
 } from './ipv4.js';
 import { broadcastMac, zeroMac } from './mac.js';
+import { type SctpPacket, sctpPacketLength, writeSctpPacket } from './sctp.js';
 import {
   TCP_MAX_OPTIONS_LENGTH,
   TcpField,
@@ -83,6 +84,11 @@ export interface UdpFrameSpec extends Ipv4FrameSpec {
   payload?: Uint8Array;
   /** Compute the UDP checksum (default true); false sends 0 = "no checksum". */
   checksum?: boolean;
+}
+
+export interface SctpFrameSpec extends Ipv4FrameSpec {
+  /** The SCTP packet (common header and chunks); its CRC32c is computed. */
+  sctp: SctpPacket;
 }
 
 export interface IcmpEchoFrameSpec extends Ipv4FrameSpec {
@@ -259,6 +265,31 @@ export function writeTcpFrame(buf: Uint8Array, offset: number, spec: TcpFrameSpe
 export function buildTcpFrame(spec: TcpFrameSpec): Uint8Array {
   const frame = new Uint8Array(tcpFrameLength(spec));
   writeTcpFrame(frame, 0, spec);
+  return frame;
+}
+
+// ---------------------------------------------------------------------------------------
+// SCTP
+
+export function sctpFrameLength(spec: SctpFrameSpec): number {
+  return ETHERNET_HEADER_LENGTH + ipHeaderLengthOf(spec) + sctpPacketLength(spec.sctp);
+}
+
+export function writeSctpFrame(buf: Uint8Array, offset: number, spec: SctpFrameSpec): number {
+  checkIpv4Spec(spec);
+  const packetLength = sctpPacketLength(spec.sctp);
+  checkIpTotal(ipHeaderLengthOf(spec), packetLength);
+  const length = sctpFrameLength(spec);
+  checkFits(buf, offset, length);
+  // Linux sets DF on SCTP as on TCP (PMTU discovery on by default).
+  const l4 = writeEthernetIpv4(buf, offset, spec, IpProtocol.SCTP, packetLength, true, 0);
+  writeSctpPacket(buf, l4, spec.sctp);
+  return length;
+}
+
+export function buildSctpFrame(spec: SctpFrameSpec): Uint8Array {
+  const frame = new Uint8Array(sctpFrameLength(spec));
+  writeSctpFrame(frame, 0, spec);
   return frame;
 }
 

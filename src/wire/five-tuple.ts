@@ -8,6 +8,7 @@ import { ETHERNET_HEADER_LENGTH, EtherType } from './ethernet.js';
 import { ICMP_HEADER_LENGTH } from './icmp.js';
 import { IpProtocol } from './ip-protocol.js';
 import { IPV4_FRAG_OFFSET_MASK, IPV4_MIN_HEADER_LENGTH, Ipv4Field } from './ipv4.js';
+import { SCTP_COMMON_HEADER_LENGTH, SctpField } from './sctp.js';
 import { TCP_MIN_HEADER_LENGTH, TcpField } from './tcp.js';
 import { UDP_HEADER_LENGTH, UdpField } from './udp.js';
 
@@ -26,7 +27,7 @@ export const enum ParseStatus {
   BAD_TOTAL_LENGTH = 6,
   /** A non-first fragment: addresses and protocol are valid, ports are 0 (no L4 header). */
   FRAGMENT = 7,
-  /** The IP payload is shorter than the minimal L4 header (TCP 20, UDP 8, ICMP 8). */
+  /** The IP payload is shorter than the minimal L4 header (TCP 20, UDP 8, ICMP 8, SCTP 12). */
   TRUNCATED_L4 = 8,
   /** TCP data offset below 5 or beyond the IP payload. */
   BAD_TCP_DATA_OFFSET = 9,
@@ -53,7 +54,7 @@ export interface FiveTuple {
   saddr: number;
   daddr: number;
   proto: number;
-  /** TCP/UDP ports; 0 for ICMP and other protocols. */
+  /** TCP/UDP/SCTP ports; 0 for ICMP and other protocols. */
   sport: number;
   dport: number;
   /** Frame offsets of the IPv4 and L4 headers. */
@@ -145,6 +146,11 @@ export function parseFiveTuple(
     if (udpLength < UDP_HEADER_LENGTH || udpLength > l4Length) return ParseStatus.BAD_UDP_LENGTH;
     out.sport = readU16(frame, l4 + UdpField.SRC_PORT);
     out.dport = readU16(frame, l4 + UdpField.DST_PORT);
+  } else if (proto === IpProtocol.SCTP) {
+    // Only the common header is read here; chunks are checked by conntrack and the socket.
+    if (l4Length < SCTP_COMMON_HEADER_LENGTH) return ParseStatus.TRUNCATED_L4;
+    out.sport = readU16(frame, l4 + SctpField.SRC_PORT);
+    out.dport = readU16(frame, l4 + SctpField.DST_PORT);
   } else if (proto === IpProtocol.ICMP) {
     if (l4Length < ICMP_HEADER_LENGTH) return ParseStatus.TRUNCATED_L4;
     const type = frame[l4];

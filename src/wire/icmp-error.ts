@@ -41,7 +41,7 @@ export function newQuotedTuple(): QuotedTuple {
 
 /**
  * Reads the datagram an ICMP error (already parsed into `ft`) quotes. False when the quote is
- * shorter than an IPv4 header plus 8 bytes, or not IPv4. Ports are read for TCP and UDP only.
+ * shorter than an IPv4 header plus 8 bytes, or not IPv4. Ports are read for TCP, UDP and SCTP.
  */
 export function readQuotedTuple(frame: Uint8Array, ft: FiveTuple, out: QuotedTuple): boolean {
   const inner = ft.l4Offset + ICMP_HEADER_LENGTH;
@@ -54,7 +54,8 @@ export function readQuotedTuple(frame: Uint8Array, ft: FiveTuple, out: QuotedTup
   out.daddr = readU32(frame, inner + Ipv4Field.DST);
   out.proto = frame[inner + Ipv4Field.PROTOCOL];
   const l4 = inner + ihl;
-  const ports = out.proto === IpProtocol.TCP || out.proto === IpProtocol.UDP;
+  // TCP, UDP and SCTP all start with the two ports.
+  const ports = out.proto === IpProtocol.TCP || out.proto === IpProtocol.UDP || out.proto === IpProtocol.SCTP;
   out.sport = ports ? readU16(frame, l4) : 0;
   out.dport = ports ? readU16(frame, l4 + 2) : 0;
   return true;

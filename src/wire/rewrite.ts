@@ -11,7 +11,8 @@
  * l4_csum_replace with BPF_F_PSEUDO_HDR); a port rewrite patches only the L4 checksum.
  * A UDP checksum of 0 ("none") stays 0. ICMP has no pseudo-header, so an address rewrite
  * leaves the ICMP checksum alone. Non-first fragments carry no L4 header: only the IP
- * header is touched.
+ * header is touched. SCTP has no pseudo-header either, and its CRC32c cannot be patched: a
+ * port rewrite recomputes it over the whole SCTP packet (Linux's sctp_manip_pkt does the same).
  */
 import { readU16, readU32, writeU16, writeU32 } from './bytes.js';
 import {
@@ -27,6 +28,7 @@ import {
 import { IcmpField } from './icmp.js';
 import { IpProtocol } from './ip-protocol.js';
 import { IPV4_FRAG_OFFSET_MASK, Ipv4Field } from './ipv4.js';
+import { fillSctpChecksum, SCTP_COMMON_HEADER_LENGTH } from './sctp.js';
 import { TcpField } from './tcp.js';
 import { UdpField } from './udp.js';
 
@@ -36,6 +38,12 @@ function l4Offset(frame: Uint8Array, ipOffset: number): number {
 
 function carriesL4Header(frame: Uint8Array, ipOffset: number): boolean {
   return (readU16(frame, ipOffset + Ipv4Field.FLAGS_FRAG) & IPV4_FRAG_OFFSET_MASK) === 0;
+}
+
+/** Recomputes the CRC32c of the (whole, unfragmented) SCTP packet behind the IPv4 header at `ipOffset`. */
+function refreshSctpChecksum(frame: Uint8Array, ipOffset: number, l4: number): void {
+  const length = readU16(frame, ipOffset + Ipv4Field.TOTAL_LENGTH) - (l4 - ipOffset);
+  if (length >= SCTP_COMMON_HEADER_LENGTH) fillSctpChecksum(frame, l4, length);
 }
 
 function rewriteAddress(frame: Uint8Array, ipOffset: number, field: number, newAddr: number): void {
@@ -80,15 +88,18 @@ function rewritePort(frame: Uint8Array, ipOffset: number, portField: number, new
     writeU16(frame, l4 + portField, newPort);
     const at = l4 + UdpField.CHECKSUM;
     writeU16(frame, at, udpChecksumReplace16(readU16(frame, at), oldPort, newPort));
+  } else if (protocol === IpProtocol.SCTP && oldPort !== newPort) {
+    writeU16(frame, l4 + portField, newPort);
+    refreshSctpChecksum(frame, ipOffset, l4);
   }
 }
 
-/** Sets the TCP/UDP source port (no-op for other protocols), patching the L4 checksum. */
+/** Sets the TCP/UDP/SCTP source port (no-op for other protocols), patching the L4 checksum. */
 export function rewriteSrcPort(frame: Uint8Array, ipOffset: number, newPort: number): void {
   rewritePort(frame, ipOffset, TcpField.SRC_PORT, newPort);
 }
 
-/** Sets the TCP/UDP destination port (no-op for other protocols), patching the L4 checksum. */
+/** Sets the TCP/UDP/SCTP destination port (no-op for other protocols), patching the L4 checksum. */
 export function rewriteDstPort(frame: Uint8Array, ipOffset: number, newPort: number): void {
   rewritePort(frame, ipOffset, TcpField.DST_PORT, newPort);
 }
@@ -132,10 +143,14 @@ function rewriteEndpoint(
     if (old === 0) return;
     const next = checksumReplace16(checksumReplace32(old, oldAddr, newAddr), oldPort, newPort);
     writeU16(frame, check, next === 0 ? 0xffff : next);
+  } else if (protocol === IpProtocol.SCTP && oldPort !== newPort) {
+    // No pseudo-header: only a port change touches the CRC32c, and it is recomputed.
+    writeU16(frame, portAt, newPort);
+    refreshSctpChecksum(frame, ipOffset, l4);
   }
 }
 
-/** DNAT in one pass: destination address and TCP/UDP destination port. */
+/** DNAT in one pass: destination address and TCP/UDP/SCTP destination port. */
 export function rewriteDestination(
   frame: Uint8Array,
   ipOffset: number,
@@ -145,7 +160,7 @@ export function rewriteDestination(
   rewriteEndpoint(frame, ipOffset, Ipv4Field.DST, TcpField.DST_PORT, newAddr, newPort);
 }
 
-/** SNAT in one pass: source address and TCP/UDP source port. */
+/** SNAT in one pass: source address and TCP/UDP/SCTP source port. */
 export function rewriteSource(frame: Uint8Array, ipOffset: number, newAddr: number, newPort: number): void {
   rewriteEndpoint(frame, ipOffset, Ipv4Field.SRC, TcpField.SRC_PORT, newAddr, newPort);
 }
@@ -224,7 +239,7 @@ export function natIpv4EndpointAt(
     const check = l4 + TcpField.CHECKSUM;
     const delta = addrDelta + (~oldPort & 0xffff) + newPort;
     to.setUint16(check + toDelta, checksumFold(~from.getUint16(check) & 0xffff, delta));
-  } else {
+  } else if (protocol === IpProtocol.UDP) {
     const check = l4 + UdpField.CHECKSUM;
     const old = from.getUint16(check);
     to.setUint16(
@@ -293,7 +308,7 @@ export function rewriteIpv4AddrAt(
   if (protocol === IpProtocol.TCP) {
     const at = l4 + TcpField.CHECKSUM;
     writeU16(frame, at, checksumReplace32(readU16(frame, at), old, addr));
-  } else {
+  } else if (protocol === IpProtocol.UDP) {
     const at = l4 + UdpField.CHECKSUM;
     writeU16(frame, at, udpChecksumReplace32(readU16(frame, at), old, addr));
   }
@@ -313,7 +328,7 @@ export function rewriteL4PortAt(
   if (protocol === IpProtocol.TCP) {
     const at = l4 + TcpField.CHECKSUM;
     writeU16(frame, at, checksumReplace16(readU16(frame, at), old, port));
-  } else {
+  } else if (protocol === IpProtocol.UDP) {
     const at = l4 + UdpField.CHECKSUM;
     writeU16(frame, at, udpChecksumReplace16(readU16(frame, at), old, port));
   }

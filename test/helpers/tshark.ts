@@ -7,7 +7,8 @@
  *   readable   tshark reads the file with exit 0 and nothing on stderr but the root notice
  *   empty      at least one frame
  *   malformed  _ws.malformed          short  _ws.short (unless allowed)
- *   ip/tcp/udp/icmp-checksum   <proto>.checksum.status == "Bad"
+ *   ip/tcp/udp/icmp/sctp-checksum   <proto>.checksum.status == "Bad" (SCTP: CRC32c, which
+ *              tshark verifies only when told the checksum type; it is told)
  *   expert     from PDML of frames with _ws.expert.severity >= "Note": every item of
  *              severity >= Warning and every tcp.analysis.* item >= Note, unless its
  *              field name is allowed. PDML keeps each item's field name beside its
@@ -41,6 +42,7 @@ export type TsharkCheckName =
   | 'tcp-checksum'
   | 'udp-checksum'
   | 'icmp-checksum'
+  | 'sctp-checksum'
   | 'expert'
   | 'tshark-error';
 
@@ -96,6 +98,7 @@ const COUNTED_ELSEWHERE = new Set([
   'tcp.checksum_bad.expert',
   'udp.checksum.bad',
   'icmp.checksum_bad',
+  'sctp.checksum_bad.expert',
 ]);
 
 /** The tshark binary: $DPSIM_TSHARK if set (e.g. to try the missing-tshark path), else PATH's. */
@@ -176,6 +179,8 @@ export async function checkCaptureWithTshark(
         'udp.check_checksum:TRUE',
         '-o',
         'tcp.analyze_sequence_numbers:TRUE',
+        '-o',
+        'sctp.checksum:CRC 32c',
         ...(options.decodeAs ?? []).flatMap((rule) => ['-d', rule]),
       ],
       allow: new Set(options.allow ?? []),
@@ -257,7 +262,7 @@ function frameChecks(allow: Set<string>): FrameCheck[] {
   if (!allow.has('_ws.short')) {
     checks.push({ check: 'short', filter: '_ws.short', field: '_ws.short', fails: present });
   }
-  for (const proto of ['ip', 'tcp', 'udp', 'icmp']) {
+  for (const proto of ['ip', 'tcp', 'udp', 'icmp', 'sctp']) {
     checks.push({
       check: `${proto}-checksum` as TsharkCheckName,
       filter: `${proto}.checksum.status == "Bad"`,

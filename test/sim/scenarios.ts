@@ -122,3 +122,26 @@ endpoints:
     conditions: { ready: true }
     nodeName: node2
 `;
+
+/** Three pods behind an SCTP NodePort Service (Diameter's port 3868, NodePort 30868). */
+export const SCTP_YAML = `
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: sig }
+spec:
+  replicas: 3
+  selector: { matchLabels: { app: sig } }
+  template:
+    metadata: { labels: { app: sig } }
+    spec:
+      containers:
+        - { name: sig, image: hello-world-web:1.0, ports: [{ containerPort: 3868, protocol: SCTP }] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: diameter }
+spec:
+  type: NodePort
+  selector: { app: sig }
+  ports: [{ protocol: SCTP, port: 3868, targetPort: 3868, nodePort: 30868 }]
+`;

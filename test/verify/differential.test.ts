@@ -80,4 +80,33 @@ describe.concurrent('dpsim agrees with the real kernel', () => {
       expect(outcome.every((c) => /^mixed\(ok\+/.test(c.kernel) && c.dpsim === 'ok')).toBe(true);
     },
   );
+
+  it.skipIf(gate.skip)(
+    'iptables, UDP: a kernel loaded without MASQUERADE and without the no-endpoints REJECT disagrees with dpsim on the peer the echo pods see and on the ICMP refusal',
+    async () => {
+      const udp = SCENARIOS.find((s) => s.name === 'udp')!;
+      const report = await verifyScenario({
+        manifests: udp.manifests,
+        scenario: udp.name,
+        mode: 'iptables',
+        n: 20,
+        alpha: ALPHA,
+        transformRules: (_node, text) =>
+          text
+            .split('\n')
+            .filter((l) => !l.includes('-j MASQUERADE') && !l.includes('-j REJECT'))
+            .join('\n'),
+      });
+      expect(report.agree).toBe(false);
+      const diffs = report.probes.flatMap((p) =>
+        p.checks.filter((c) => !c.agree).map((c) => ({ ...c, probe: p.probe.id })),
+      );
+      const masq = diffs.filter((c) => c.name === 'masquerade' && c.probe.includes('udp-echo'));
+      expect(masq.length).toBeGreaterThan(0);
+      expect(masq.every((c) => c.kernel === 'client' && c.offSpec.includes('kernel'))).toBe(true);
+      const refused = diffs.filter((c) => c.name === 'outcome' && c.probe.includes('udp-empty'));
+      expect(refused.length).toBeGreaterThan(0);
+      expect(refused.every((c) => c.dpsim === 'refused' && c.kernel !== 'refused')).toBe(true);
+    },
+  );
 });

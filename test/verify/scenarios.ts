@@ -19,6 +19,7 @@ export const SCENARIOS: readonly Scenario[] = [
     'no-endpoints',
     'session-affinity',
     'loadbalancer-source-ranges',
+    'udp',
   ].map((f) => ({ name: f, manifests: readFileSync(join(FIXTURES, `${f}.yaml`), 'utf8') })),
 ];
 

@@ -87,7 +87,7 @@ function servingIPs(sp: ServicePort | undefined): Set<string> {
 }
 
 function hasReady(sp: ServicePort | undefined): boolean {
-  return sp !== undefined && sp.endpoints.some((ep) => ep.ready);
+  return sp?.endpoints.some((ep) => ep.ready) ?? false;
 }
 
 function udpPorts(model: ProxyModel): Map<string, ServicePort> {
