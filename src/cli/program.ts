@@ -13,6 +13,7 @@ import { registerExplore } from './explore.js';
 import { registerGet } from './get.js';
 import { type CliIo, processIo } from './io.js';
 import { registerLoad } from './load.js';
+import { registerRollout } from './rollout.js';
 import { registerRules } from './rules.js';
 import { registerRun } from './run.js';
 import { registerSweep } from './sweep.js';
@@ -43,6 +44,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerTrace(program, io);
   registerConntrack(program, io);
   registerLoad(program, io);
+  registerRollout(program, io);
   registerBench(program, io);
   registerSweep(program, io);
   registerVerify(program, { ...defaultVerifyDeps, io });

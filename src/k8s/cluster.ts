@@ -872,6 +872,41 @@ export class Cluster {
     return { ok: true, generation: this.gen, message, changedServices: [...dirty.services].sort() };
   }
 
+  /**
+   * Runs the Deployment controller again, as its informers do when pods become available or
+   * go away: with paced roll-outs (store.pacedRollouts) that is the next RollingUpdate step.
+   * Returns the Services whose endpoints changed.
+   */
+  resyncDeployments(): string[] {
+    const services = new Set<string>();
+    const counts = () => [...this.store.replicaSets.values()].map((rs) => rs.spec?.replicas ?? 0).join(',');
+    // The controller's informers see its own ReplicaSet updates and sync again, until stable.
+    for (let round = 0; round < 16; round++) {
+      const before = counts();
+      const dirty = newDirty();
+      for (const k of this.store.deployments.keys()) dirty.deployments.add(k);
+      this.reconcile(dirty, 0);
+      for (const k of dirty.replicaSets) {
+        const rs = this.store.replicaSets.get(k);
+        if (rs !== undefined) updateReplicaSetStatus(this.store, rs);
+      }
+      for (const k of dirty.services) services.add(k);
+      if (counts() === before) break;
+    }
+    this.gen++;
+    return [...services].sort();
+  }
+
+  /** `kubectl cordon` / `uncordon`: the scheduler places no new pod on the node. */
+  setNodeUnschedulable(name: string, unschedulable: boolean): boolean {
+    const node = this.store.nodes.get(name);
+    if (node === undefined) return false;
+    node.spec = { ...(node.spec ?? {}), unschedulable };
+    if (!unschedulable) delete node.spec.unschedulable;
+    this.gen++;
+    return true;
+  }
+
   /** addService / addEndpointSlice / applyObject: `applyObject`, which runs its own reconcile. */
   private applyObjectEvent(
     event: Extract<ClusterEvent, { type: 'addService' | 'addEndpointSlice' | 'applyObject' }>,

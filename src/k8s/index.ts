@@ -81,5 +81,5 @@ export {
   runGet,
 } from './printers.js';
 export { servicePortsOf, toProxyModel } from './proxy-model.js';
-export { originNodePort31313Yaml, originScenarioYaml } from './scenarios/origin.js';
+export { originDeploymentYaml, originNodePort31313Yaml, originScenarioYaml } from './scenarios/origin.js';
 export { defaultService, validateService } from './service-validation.js';

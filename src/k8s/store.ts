@@ -85,6 +85,14 @@ export class ClusterStore {
   readonly podCountByNode = new Map<string, number>();
   /** Creation order of pods (timestamps only have second precision). */
   readonly podSequence = new Map<string, number>();
+  /** When each pod last became Ready (ms), for minReadySeconds. */
+  readonly readySinceMs = new Map<string, number>();
+  /**
+   * Pods take time (the rollout engine's kubelet): Deployments roll out step by step within
+   * maxSurge/maxUnavailable, and scaled-down pods get their own terminationGracePeriodSeconds.
+   * Off, a roll-out happens in one step and scale-downs use the event's grace period.
+   */
+  pacedRollouts = false;
   private podCounter = 0;
   private resourceVersion = 1000;
 

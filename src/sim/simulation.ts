@@ -8,6 +8,7 @@ import {
   type CurlResult,
   type CurlVerboseLine,
   curl,
+  type HttpResponder,
   ipv6NotSupported,
   parseCurlUrl,
   startHttpResponder,
@@ -175,6 +176,8 @@ export class Simulation {
   readonly udpConntrackCleanup: UdpConntrackCleanup;
   /** UDP conntrack entries the clean-up deleted, per node, over the run. */
   readonly udpConntrackDeleted = new Map<string, number>();
+  /** Each pod's running HTTP responders (by podKey), so its app can stop listening (SIGTERM). */
+  private readonly podResponders = new Map<string, HttpResponder[]>();
 
   constructor(options: SimulationOptions = {}) {
     const seed = options.seed ?? 1;
@@ -359,7 +362,8 @@ export class Simulation {
    * (curl: (7)) as a Linux pod does, and the app listens where pod-apps.ts says.
    */
   private startPodApp(app: PodAppInfo): void {
-    const pod = this.topology.pods.get(podKey(app.namespace, app.name));
+    const key = podKey(app.namespace, app.name);
+    const pod = this.topology.pods.get(key);
     if (pod === undefined) return;
     this.stackOf(pod);
     if (isCoreDnsPod(app)) {
@@ -368,7 +372,12 @@ export class Simulation {
       return;
     }
     const epochMs = this.cluster.now();
-    for (const port of app.tcpPorts) this.listen(pod, port, app.name, epochMs, app.bodyTemplate);
+    const running: HttpResponder[] = [];
+    for (const port of app.tcpPorts) {
+      const r = this.listen(pod, port, app.name, epochMs, app.bodyTemplate);
+      if (r !== undefined) running.push(r);
+    }
+    this.podResponders.set(key, running);
     const udp = this.udpStack(pod);
     for (const port of app.udpEchoPorts)
       if (!udp.isBound(port))
@@ -383,10 +392,39 @@ export class Simulation {
       if (!udp.isBound(port)) this.udpSinks.set(`${app.name}/${port}`, new UdpSink(udp, port));
   }
 
-  private listen(host: Host, port: number, serverName: string, epochMs: number, bodyTemplate?: string): void {
+  /**
+   * Starts a pod's app (its container came up): it listens where pod-apps.ts says. A no-op
+   * when the pod is not attached or already listening.
+   */
+  startPodListeners(namespace: string, name: string): void {
+    const key = podKey(namespace, name);
+    if (this.podResponders.has(key)) return;
+    const app = podApps(this.cluster.pods()).find((a) => a.namespace === namespace && a.name === name);
+    if (app !== undefined) this.startPodApp(app);
+  }
+
+  /** The pod's app closes its listening sockets (SIGTERM, exit): new SYNs get a RST. */
+  stopPodListeners(namespace: string, name: string): void {
+    const key = podKey(namespace, name);
+    for (const r of this.podResponders.get(key) ?? []) r.stop();
+    this.podResponders.delete(key);
+  }
+
+  /** True while the pod's app listens. */
+  podListening(namespace: string, name: string): boolean {
+    return this.podResponders.has(podKey(namespace, name));
+  }
+
+  private listen(
+    host: Host,
+    port: number,
+    serverName: string,
+    epochMs: number,
+    bodyTemplate?: string,
+  ): HttpResponder | undefined {
     const stack = this.stackOf(host);
-    if (stack.hasListener(port)) return;
-    startHttpResponder(stack, {
+    if (stack.hasListener(port)) return undefined;
+    return startHttpResponder(stack, {
       port,
       podName: serverName,
       clockEpochMs: epochMs,
@@ -582,7 +620,24 @@ export class Simulation {
   syncFromCluster(): void {
     const previous = this.model;
     this.model = toProxyModel(this.cluster);
-    for (const n of this.model.nodes) if (!this.topology.nodes.has(n.name)) this.joinNode(n);
+    this.syncPods();
+    // Only the Services the control plane changed since the last sync: eBPF mode re-plans just
+    // those (the other modes resync fully), as kube-proxy's change tracker hands them over.
+    const pending = this.cluster.changes.drain();
+    this.lastSyncChanges = pending.full ? undefined : pending.services;
+    for (const name of this.proxies.keys()) this.syncNode(name, this.model, this.lastSyncChanges);
+    this.cleanUdpConntrack(previous);
+  }
+
+  /**
+   * The kubelets' part of a sync: nodes registered since are joined, new pods plugged in
+   * (their apps listening at once unless `startApps` is false), removed pods unplugged.
+   */
+  syncPods(options: { startApps?: boolean } = {}): { attached: string[]; detached: string[] } {
+    const attached: string[] = [];
+    const detached: string[] = [];
+    const model = toProxyModel(this.cluster);
+    for (const n of model.nodes) if (!this.topology.nodes.has(n.name)) this.joinNode(n);
     const live = new Set<string>();
     for (const app of podApps(this.cluster.pods())) {
       const key = podKey(app.namespace, app.name);
@@ -598,23 +653,30 @@ export class Simulation {
           this.network.captureInterface(pod.interfaces[0]);
           this.network.captureInterface(this.topology.podVeths.get(key)!);
         }
-        this.startPodApp(app);
+        if (options.startApps ?? true) this.startPodApp(app);
+        attached.push(key);
       }
     }
     for (const key of [...this.topology.pods.keys()]) {
       if (!live.has(key)) {
         const [ns, name] = key.split('/');
+        this.stopPodListeners(ns, name);
         detachPod(this.topology, ns, name);
+        detached.push(key);
       }
     }
-    // Only the Services the control plane changed since the last sync: eBPF mode re-plans just
-    // those (the other modes resync fully), as kube-proxy's change tracker hands them over.
-    const pending = this.cluster.changes.drain();
-    this.lastSyncChanges = pending.full ? undefined : pending.services;
-    for (const proxy of this.proxies.values()) proxy.sync(this.model, this.lastSyncChanges);
-    this.cleanUdpConntrack(previous);
-    for (const servers of this.healthServers.values()) servers.sync(this.model);
-    startSctpServers(this.topology, this.model);
+    // SCTP servers come with their pods (an SCTP Service's endpoints answer on their port).
+    startSctpServers(this.topology, model);
+    return { attached, detached };
+  }
+
+  /**
+   * One node's proxy sync: its rules and its health servers take `model` (the node's own view,
+   * which may lag the control plane's).
+   */
+  syncNode(name: string, model: ProxyModel, changed?: ReadonlySet<string>): void {
+    this.proxies.get(name)?.sync(model, changed);
+    this.healthServers.get(name)?.sync(model);
     this.routeVipsThroughFirstNode();
   }
 

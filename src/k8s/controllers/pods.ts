@@ -15,6 +15,8 @@ function pickNode(store: ClusterStore): string | undefined {
   let bestCount = Number.POSITIVE_INFINITY;
   for (const { name, ipam } of store.nodeSlots()) {
     if (ipam.inUse >= ipam.capacity) continue;
+    // A cordoned node (kubectl cordon / drain) takes no new pods.
+    if (store.nodes.get(name)?.spec?.unschedulable === true) continue;
     const count = store.podCountByNode.get(name) ?? 0;
     if (count < bestCount) {
       best = name;
@@ -58,9 +60,11 @@ export function startPod(store: ClusterStore, pod: Pod): Pod {
     spec.nodeName = nodeName;
     const hostIP = nodeIP(store, nodeName);
     const podIP = formatIPv4(ip);
+    // Paced (the rollout engine's kubelet): the container starts, then probes make it Ready.
+    const ready = !store.pacedRollouts;
     writable(pod).status = {
       phase: 'Running',
-      conditions: conditions(true, now, true),
+      conditions: conditions(ready, now, true),
       hostIP,
       hostIPs: [{ ip: hostIP }],
       podIP,
@@ -71,8 +75,8 @@ export function startPod(store: ClusterStore, pod: Pod): Pod {
         name: c.name,
         image: c.image ?? '',
         imageID: '',
-        ready: true,
-        started: true,
+        ready,
+        started: ready,
         restartCount: 0,
         state: { running: { startedAt: now } },
       })),
@@ -80,6 +84,8 @@ export function startPod(store: ClusterStore, pod: Pod): Pod {
     store.podCountByNode.set(nodeName, (store.podCountByNode.get(nodeName) ?? 0) + 1);
   }
   store.pods.set(key, pod);
+  if (nodeName !== undefined && ip >= 0 && !store.pacedRollouts)
+    store.readySinceMs.set(key, store.clock.now());
   store.podSequence.set(key, store.nextPodSequence());
   store.podLabels.add(ns, key, pod.metadata?.labels, pod);
   const owner = pod.metadata?.ownerReferences?.find((o) => o.controller)?.uid;
@@ -105,6 +111,7 @@ export function removePod(store: ClusterStore, key: string): Pod | undefined {
   if (pod === undefined) return undefined;
   store.pods.delete(key);
   store.podSequence.delete(key);
+  store.readySinceMs.delete(key);
   store.deletionDeadlines.delete(key);
   store.podLabels.remove(pod.metadata!.namespace!, key, pod.metadata?.labels);
   const owner = pod.metadata?.ownerReferences?.find((o) => o.controller)?.uid;
@@ -162,6 +169,8 @@ export function setPodReady(store: ClusterStore, key: string, ready: boolean): b
     }
   }
   for (const cs of pod.status.containerStatuses ?? []) cs.ready = ready;
+  if (ready && !store.readySinceMs.has(key)) store.readySinceMs.set(key, store.clock.now());
+  if (!ready) store.readySinceMs.delete(key);
   writable(pod.metadata!).resourceVersion = store.nextResourceVersion();
   return true;
 }

@@ -15,6 +15,7 @@ import { generateName, podTemplateHash } from '../names.js';
 import { type ClusterStore, objectKey } from '../store.js';
 import { cloneJson, writable } from '../writable.js';
 import { isPodReady, isPodTerminating, startPod, terminatePod } from './pods.js';
+import { rollingUpdateStep } from './rolling-update.js';
 
 export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
 
@@ -126,12 +127,17 @@ export function syncReplicaSet(store: ClusterStore, rsKey: string, gracePeriodSe
       .sort((a, b) => compareRanks(a.rank, b.rank));
     for (const { k } of ranked.slice(0, active.length - want)) {
       const pod = store.pods.get(k)!;
-      terminatePod(store, k, gracePeriodSeconds);
+      terminatePod(store, k, store.pacedRollouts ? podGracePeriodSeconds(pod) : gracePeriodSeconds);
       changes.removedOrTerminating.push(pod);
     }
   }
   updateReplicaSetStatus(store, rs);
   return changes;
+}
+
+/** The pod's terminationGracePeriodSeconds (Kubernetes' default 30). */
+export function podGracePeriodSeconds(pod: Pod): number {
+  return pod.spec?.terminationGracePeriodSeconds ?? 30;
 }
 
 export function updateReplicaSetStatus(store: ClusterStore, rs: ReplicaSet): void {
@@ -162,14 +168,18 @@ export function syncDeployment(store: ClusterStore, depKey: string): string[] {
   const rsName = `${dep.metadata!.name}-${hash}`;
   const rsKey = objectKey(ns, rsName);
   const touched: string[] = [];
+  const paced = store.pacedRollouts && dep.spec?.strategy?.type !== 'Recreate';
+  const olds: [string, ReplicaSet][] = [];
   for (const [k, rs] of store.replicaSets) {
-    if (k === rsKey) continue;
-    if (rs.metadata?.ownerReferences?.some((o) => o.uid === uid) && (rs.spec?.replicas ?? 0) !== 0) {
+    if (k === rsKey || !rs.metadata?.ownerReferences?.some((o) => o.uid === uid)) continue;
+    if (paced) olds.push([k, rs]);
+    else if ((rs.spec?.replicas ?? 0) !== 0) {
       rs.spec = { ...rs.spec!, replicas: 0 };
       touched.push(k);
     }
   }
-  const replicas = dep.spec?.replicas ?? 1;
+  // Paced: the new ReplicaSet starts empty and grows step by step (rollingUpdateStep below).
+  const replicas = paced ? 0 : (dep.spec?.replicas ?? 1);
   let rs = store.replicaSets.get(rsKey);
   if (rs === undefined) {
     const labels = { ...(template.metadata?.labels ?? {}), [POD_TEMPLATE_HASH_LABEL]: hash };
@@ -197,8 +207,17 @@ export function syncDeployment(store: ClusterStore, depKey: string): string[] {
       },
     };
     store.replicaSets.set(rsKey, rs);
-  } else if ((rs.spec?.replicas ?? 1) !== replicas) {
+  } else if (!paced && (rs.spec?.replicas ?? 1) !== replicas) {
     rs.spec = { ...rs.spec!, replicas };
+  }
+  if (paced) {
+    rollingUpdateStep(
+      store,
+      dep,
+      rs,
+      olds.map(([, o]) => o),
+    );
+    for (const [k] of olds) touched.push(k);
   }
   touched.push(rsKey);
   return touched;

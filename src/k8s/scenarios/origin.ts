@@ -56,3 +56,14 @@ export const originNodePort31313Yaml = originScenarioYaml
     '# dpsim origin scenario, NodePort fixed at 31313.',
   )
   .replace('      targetPort: 8080\n', '      targetPort: 8080\n      nodePort: 31313\n');
+
+/**
+ * The origin scenario with its pods owned by a Deployment `myweb` instead of the bare
+ * ReplicaSet, so it can be rolled out (`dpsim rollout`'s default scenario).
+ */
+export const originDeploymentYaml = originScenarioYaml
+  .replace(
+    '# dpsim origin scenario: 3 web pods behind a NodePort Service.',
+    '# dpsim origin scenario as a Deployment: 3 web pods behind a NodePort Service.',
+  )
+  .replace('kind: ReplicaSet\nmetadata:\n  name: myweb-rs\n', 'kind: Deployment\nmetadata:\n  name: myweb\n');
