@@ -152,7 +152,8 @@ export function podsByNode(sim: Simulation): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const n of NODE_NAMES) out.set(n, []);
   // The user's pods: kube-system's (CoreDNS) are the cluster's own.
-  for (const p of podApps(sim.cluster.pods())) if (p.namespace !== 'kube-system') out.get(p.nodeName)?.push(p.name);
+  for (const p of podApps(sim.cluster.pods()))
+    if (p.namespace !== 'kube-system') out.get(p.nodeName)?.push(p.name);
   return out;
 }
 
