@@ -28,7 +28,7 @@
  */
 
 import type { TcpSegment } from '../apps/transport.js';
-import { isDnsAddonService } from '../k8s/cluster-dns-addon.js';
+import { DNS_NAMESPACE, isDnsAddonService } from '../k8s/cluster-dns-addon.js';
 import type { ServicePort } from '../proxy/common/model.js';
 import type { Simulation } from '../sim/simulation.js';
 import type { Host, TcpReceiver } from '../topology/host.js';
@@ -331,8 +331,9 @@ export class LoadGenerator {
     }
     const nodeIps = sim.model.nodes.map((n) => n.ip);
     const hosts: [string, Host][] = [['client', sim.topology.client]];
+    // Every pod is a source but the DNS add-on's (kube-system), which sends no HTTP.
     for (const [key, pod] of [...sim.topology.pods].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
-      hosts.push([`pod/${key}`, pod]);
+      if (!key.startsWith(`${DNS_NAMESPACE}/`)) hosts.push([`pod/${key}`, pod]);
     for (const [name, host] of hosts) {
       const fromClient = host === sim.topology.client;
       const targets: Target[] = [];
