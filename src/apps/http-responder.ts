@@ -94,8 +94,17 @@ export interface HttpResponder {
 }
 
 /** RFC 7231 IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`. */
+let lastDateSecond = Number.NaN;
+let lastDateText = '';
+
 export function httpDate(epochMs: number): string {
-  return new Date(Math.floor(epochMs / 1000) * 1000).toUTCString();
+  // One-second resolution: a busy responder formats each second once, not once per answer.
+  const second = Math.floor(epochMs / 1000);
+  if (second !== lastDateSecond) {
+    lastDateSecond = second;
+    lastDateText = new Date(second * 1000).toUTCString();
+  }
+  return lastDateText;
 }
 
 export function renderBody(template: string, podName: string, request?: RequestHead): string {

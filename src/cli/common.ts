@@ -24,6 +24,7 @@ export interface SimulationFlags {
   serviceNodePortRange?: string;
   serviceClusterIpRange?: string;
   clusterCidr?: string;
+  dualStack?: boolean;
   conntrackMax?: number;
   iptablesSave?: string;
   maglev?: boolean;
@@ -66,8 +67,15 @@ export function addSimulationOptions(cmd: Command): Command {
         .hideHelp(),
     )
     .option('--service-node-port-range <range>', 'NodePort range (kube-apiserver flag)')
-    .option('--service-cluster-ip-range <cidr>', 'Service CIDR (kube-apiserver flag)')
-    .option('--cluster-cidr <cidr>', 'pod CIDR (kube-proxy / kube-controller-manager flag)')
+    .option(
+      '--service-cluster-ip-range <cidr>',
+      'Service CIDR, or a v4,v6 pair for dual-stack (kube-apiserver flag)',
+    )
+    .option('--cluster-cidr <cidr>', 'pod CIDR, or a v4,v6 pair (kube-proxy / kube-controller-manager flag)')
+    .option(
+      '--dual-stack',
+      "dual-stack cluster: kubespray's IPv6 Service and pod ranges, IPv6 node addresses (IPv4 stays primary)",
+    )
     .option('--conntrack-max <n>', 'nf_conntrack_max per node', parseInteger('--conntrack-max', 1))
     .option(
       '--iptables-save <file>',

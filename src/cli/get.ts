@@ -47,6 +47,12 @@ export function registerGet(
     .option('-l, --selector <selector>', 'label selector, e.g. app=myweb or "tier in (web,api),!canary"')
     .option('--show-labels', 'add a LABELS column')
     .option('--seed <n>', 'seed for every random choice (ClusterIPs, NodePorts, names)')
+    .option(
+      '--service-cluster-ip-range <cidr>',
+      'Service CIDR, or a v4,v6 pair for dual-stack (kube-apiserver flag)',
+    )
+    .option('--cluster-cidr <cidr>', 'pod CIDR, or a v4,v6 pair (kube-controller-manager flag)')
+    .option('--dual-stack', "dual-stack cluster: kubespray's IPv6 ranges and IPv6 node addresses")
     .action(async (types: string, names: string[], _opts: unknown, cmd: Command) => {
       const flags = cmd.optsWithGlobals() as Record<string, unknown>;
       const output = flags.output as string | undefined;

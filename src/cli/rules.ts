@@ -6,14 +6,19 @@
  * `cilium-dbg service list` and `cilium-dbg bpf ct list global`.
  */
 import type { Command } from 'commander';
+import { Ipv6RulesError } from '../sim/ipv6-rules.js';
 import type { DumpPart } from '../sim/modes.js';
 import { addSimulationOptions, CliError, loadSimulation, type SimulationFlags } from './common.js';
 import { type CliIo, processIo } from './io.js';
+import { parseTimedChanges, syncLogText } from './sync-log.js';
 
 interface RulesFlags extends SimulationFlags {
   node: string;
   verbose: boolean;
   view?: string;
+  syncLog: boolean;
+  changes?: string;
+  family?: string;
 }
 
 type Views = Readonly<Record<string, { part: DumpPart; tool: string }>>;
@@ -51,15 +56,51 @@ export function registerRules(program: Command, io: CliIo = processIo): Command 
       .command('rules')
       .description("print a node's compiled rules as the mode's own tool shows them")
       .option('--node <name>', 'node', 'node1')
+      .option(
+        '--family <family>',
+        'ipv4 (default) or ipv6: which proxier of a dual-stack node (ipv6: iptables mode)',
+      )
       .option('--view <view>', `${describeViews('IPVS', IPVS_VIEWS)}; ${describeViews('eBPF', EBPF_VIEWS)}`)
       .option(
         '-v, --verbose',
         "with per-rule packet/byte counters (iptables-save -c), after the main job's curls",
         false,
+      )
+      .option(
+        '--sync-log',
+        "iptables mode: the node's kube-proxy syncs (first full, then partial) with each iptables-restore input",
+        false,
+      )
+      .option(
+        '--changes <spec>',
+        "with --sync-log: control-plane changes at simulated milliseconds, e.g. 'scale=5@0,delete=1@500' (also unready=N@MS, ready=N@MS)",
       ),
   ).action(async (flags: RulesFlags) => {
+    if (flags.changes !== undefined && !flags.syncLog)
+      throw new CliError('error: --changes needs --sync-log', 2);
+    const changes = flags.changes !== undefined ? parseTimedChanges(flags.changes) : [];
+    const family = flags.family ?? 'ipv4';
+    if (family !== 'ipv4' && family !== 'ipv6')
+      throw new CliError(`error: --family must be ipv4 or ipv6, got "${family}"`);
     const sim = await loadSimulation(flags, {}, io);
     if (!sim.proxies.has(flags.node)) throw new CliError(`error: unknown node "${flags.node}"`);
+    if (flags.syncLog) {
+      io.stdout(syncLogText(sim, flags.node, changes, flags.seed));
+      return;
+    }
+    if (family === 'ipv6') {
+      if (sim.mode !== 'iptables')
+        throw new CliError(`error: --family ipv6 is only compiled in iptables mode so far, not ${sim.mode}`);
+      if (flags.view !== undefined || flags.verbose)
+        throw new CliError('error: --family ipv6 takes no --view or -v (the IPv6 rules are not run yet)');
+      try {
+        io.stdout(sim.ipv6Rules(flags.node));
+      } catch (e) {
+        if (e instanceof Ipv6RulesError) throw new CliError(e.message);
+        throw e;
+      }
+      return;
+    }
     const views = VIEWS[sim.mode];
     let part: DumpPart | undefined;
     if (flags.view !== undefined) {

@@ -28,6 +28,12 @@ import {
   parseIPv4,
 } from '../util/ipv4.js';
 import { parsePortRange } from './allocators.js';
+import {
+  type ClusterIPv6Config,
+  KUBESPRAY_IPV6_DEFAULTS,
+  resolveIPv6Side,
+  splitDualStackPair,
+} from './cluster-config-ipv6.js';
 import { ClusterConfigError } from './errors.js';
 
 export { PROXY_MODES, type ProxyMode };
@@ -61,6 +67,8 @@ export interface ClusterConfig {
   readonly clientIP: string;
   /** Port the apiserver listens on (the kubernetes Service's targetPort). */
   readonly apiserverPort: number;
+  /** The IPv6 side of a dual-stack cluster (secondary family); absent on a single-stack one. */
+  readonly ipv6?: ClusterIPv6Config;
 }
 
 /** Overrides that mirror kube-apiserver / kube-proxy / dpsim flags. */
@@ -71,6 +79,8 @@ export interface ClusterOptions {
   serviceClusterIPRange?: string;
   /** --cluster-cidr. */
   clusterCIDR?: string;
+  /** --dual-stack: the default cluster gets kubespray's IPv6 ranges and IPv6 node addresses. */
+  dualStack?: boolean;
   /** --proxy-mode. */
   proxyMode?: ProxyMode | string;
   /** --seed: every random choice (ClusterIPs, NodePorts, names) follows from it. Default 1. */
@@ -93,6 +103,8 @@ export interface ClusterDocumentSpec {
   serviceCIDR?: unknown;
   clusterCIDR?: unknown;
   nodeCIDRMaskSize?: unknown;
+  /** kube-controller-manager --node-cidr-mask-size-ipv6 (kubespray kube_network_node_prefix_ipv6). */
+  nodeCIDRMaskSizeIPv6?: unknown;
   serviceNodePortRange?: unknown;
   loadBalancerIPPool?: unknown;
   proxyMode?: unknown;
@@ -158,11 +170,18 @@ export function resolveClusterConfig(
 ): ClusterConfig {
   const d = ORIGIN_CLUSTER_DEFAULTS;
   const s = spec ?? {};
-  const serviceCIDR =
+  // Either range may be a dual-stack "v4,v6" pair; the IPv4 part is the primary family.
+  const servicePair = splitDualStackPair(
     options.serviceClusterIPRange ??
-    (s.serviceCIDR === undefined ? d.serviceCIDR : str(s.serviceCIDR, 'serviceCIDR'));
-  const clusterCIDR =
-    options.clusterCIDR ?? (s.clusterCIDR === undefined ? d.clusterCIDR : str(s.clusterCIDR, 'clusterCIDR'));
+      (s.serviceCIDR === undefined ? d.serviceCIDR : str(s.serviceCIDR, 'serviceCIDR')),
+    '--service-cluster-ip-range',
+  );
+  const clusterPair = splitDualStackPair(
+    options.clusterCIDR ?? (s.clusterCIDR === undefined ? d.clusterCIDR : str(s.clusterCIDR, 'clusterCIDR')),
+    '--cluster-cidr',
+  );
+  const serviceCIDR = servicePair.v4;
+  const clusterCIDR = clusterPair.v4;
   const serviceNodePortRange =
     options.serviceNodePortRange ??
     (s.serviceNodePortRange === undefined
@@ -229,10 +248,16 @@ export function resolveClusterConfig(
     }
     const controlPlane = n.controlPlane === undefined ? i === 0 : n.controlPlane === true;
     const addresses = [ip];
+    let ipv6: string | undefined;
     if (n.addresses !== undefined) {
       if (!Array.isArray(n.addresses))
         throw new ClusterConfigError(`Cluster: nodes[${i}].addresses must be a list of IPv4 addresses`);
       for (const a of n.addresses) {
+        // The first IPv6 address is the node's IPv6 InternalIP on a dual-stack cluster.
+        if (typeof a === 'string' && a.includes(':')) {
+          ipv6 ??= a;
+          continue;
+        }
         if (typeof a !== 'string' || !isIPv4(a))
           throw new ClusterConfigError(
             `Cluster: nodes[${i}].addresses: ${JSON.stringify(a)} is not an IPv4 address`,
@@ -241,10 +266,10 @@ export function resolveClusterConfig(
       }
     }
     const kernel = kernelFacts(n.kernel, `nodes[${i}].kernel`, clusterKernel);
-    return { name, ip, podCIDR, controlPlane, addresses, kernel };
+    return { name, ip, podCIDR, controlPlane, addresses, kernel, ipv6 };
   });
   let next = 0;
-  const nodes: NodeConfig[] = partial.map((n) => {
+  const nodes: NodeConfig[] = partial.map(({ ipv6: _ipv6, ...n }) => {
     if (n.podCIDR !== undefined) return { ...n, podCIDR: n.podCIDR };
     while (usedSubnets.has(next)) next++;
     if (next >= subnetCount) {
@@ -267,7 +292,21 @@ export function resolveClusterConfig(
       );
     }
   }
+  // Dual-stack when either range names an IPv6 part, or --dual-stack asks for kubespray's.
+  const dual = servicePair.v6 !== undefined || clusterPair.v6 !== undefined || options.dualStack === true;
+  const ipv6 = dual
+    ? resolveIPv6Side(
+        servicePair.v6 ?? KUBESPRAY_IPV6_DEFAULTS.serviceCIDR,
+        clusterPair.v6 ?? KUBESPRAY_IPV6_DEFAULTS.clusterCIDR,
+        s.nodeCIDRMaskSizeIPv6 === undefined
+          ? KUBESPRAY_IPV6_DEFAULTS.nodeCIDRMaskSize
+          : Number(s.nodeCIDRMaskSizeIPv6),
+        clientIP,
+        partial.map((n) => ({ name: n.name, ip: n.ip, ...(n.ipv6 !== undefined ? { ipv6: n.ipv6 } : {}) })),
+      )
+    : undefined;
   return {
+    ...(ipv6 !== undefined ? { ipv6 } : {}),
     name: d.name,
     nodes,
     serviceCIDR: formatCidr(svcCidr),

@@ -41,8 +41,10 @@ export function resolveDns(cluster: Cluster, name: string): DnsAnswer | undefine
   if (svc.spec?.type === 'ExternalName') return { type: 'CNAME', target: svc.spec.externalName ?? '' };
   if (svc.spec?.clusterIP === 'None') {
     const addrs: string[] = [];
+    // A records: the IPv4 slices only (a dual-stack Service's IPv6 slices answer AAAA).
     for (const s of cluster.slicesOfService(svc))
-      for (const e of s.endpoints) if (e.conditions?.ready !== false) addrs.push(...e.addresses);
+      if (s.addressType !== 'IPv6')
+        for (const e of s.endpoints) if (e.conditions?.ready !== false) addrs.push(...e.addresses);
     return { type: 'A', addresses: byAddress(addrs) };
   }
   return { type: 'A', addresses: svc.spec?.clusterIP ? [svc.spec.clusterIP] : [] };

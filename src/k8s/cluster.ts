@@ -283,11 +283,18 @@ export class Cluster {
     node.metadata = this.store.stampNew(node.metadata, undefined);
     delete node.metadata.namespace;
     const podCIDR = node.spec?.podCIDR ?? this.freeNodeSubnet(name);
-    node.spec = { ...(node.spec ?? {}), podCIDR, podCIDRs: [podCIDR] };
+    // A dual-stack node (--node-ip v4,v6): both InternalIPs and both pod CIDRs, IPv4 first.
+    const v6 = this.config.ipv6?.nodes.get(name);
+    node.spec = {
+      ...(node.spec ?? {}),
+      podCIDR,
+      podCIDRs: v6 === undefined ? [podCIDR] : [podCIDR, v6.podCIDR],
+    };
     const now = formatTimestamp(this.store.clock.now());
     writable(node).status = {
       addresses: [
         { type: 'InternalIP', address: ip },
+        ...(v6 === undefined ? [] : [{ type: 'InternalIP', address: v6.ip }]),
         { type: 'Hostname', address: name },
       ],
       conditions: [

@@ -107,6 +107,7 @@ export function clusterOptionsFromFlags(flags: Record<string, unknown>): Cluster
   if (svcRange !== undefined) out.serviceClusterIPRange = svcRange;
   if (clusterCidr !== undefined) out.clusterCIDR = clusterCidr;
   if (mode !== undefined) out.proxyMode = mode;
+  if (flags.dualStack === true) out.dualStack = true;
   const seed = flags.seed;
   if (typeof seed === 'number' && Number.isFinite(seed)) out.seed = seed;
   else if (typeof seed === 'string' && /^\d+$/.test(seed)) out.seed = Number(seed);

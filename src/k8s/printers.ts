@@ -141,6 +141,7 @@ function listWithMore(items: readonly string[], empty: string): string {
 function endpointsText(cluster: Cluster, svc: Service): string {
   const pairs: string[] = [];
   for (const s of cluster.slicesOfService(svc)) {
+    if (!ofPrimaryFamily(s, svc)) continue;
     const ips = s.endpoints
       .filter((e) => e.conditions?.ready !== false)
       .map((e) => e.addresses[0])
@@ -149,6 +150,12 @@ function endpointsText(cluster: Cluster, svc: Service): string {
       if (p.port !== undefined) for (const ip of ips) pairs.push(`${ip}:${p.port}`);
   }
   return listWithMore(pairs, '<none>');
+}
+
+/** The legacy Endpoints of a dual-stack Service hold its primary family only (the endpoints controller's choice). */
+function ofPrimaryFamily(s: EndpointSlice, svc: Service): boolean {
+  const primary = svc.spec?.ipFamilies?.[0];
+  return primary === undefined || s.addressType === primary;
 }
 
 function ipOrder(ip: string): number {
@@ -512,7 +519,7 @@ function withTypeMeta(cluster: Cluster, type: ResourceType, obj: AnyObject): Rec
 function endpointsObject(cluster: Cluster, svc: Service): Record<string, unknown> {
   const subsets: Record<string, unknown>[] = [];
   for (const s of cluster.slicesOfService(svc)) {
-    if (s.ports === undefined || s.endpoints.length === 0) continue;
+    if (s.ports === undefined || s.endpoints.length === 0 || !ofPrimaryFamily(s, svc)) continue;
     const addr = (e: EndpointSlice['endpoints'][number]) => ({
       ip: e.addresses[0],
       ...(e.nodeName !== undefined ? { nodeName: e.nodeName } : {}),

@@ -1,17 +1,18 @@
 /**
  * The apiserver's IP-family defaulting and checks for a Service (initIPFamilyFields in
  * pkg/registry/core/service/storage/alloc.go, with ValidateServiceClusterIPsRelatedFields'
- * stand-alone family checks), for dpsim's single-stack IPv4 cluster: a Service that asks for
- * IPv6 or for dual-stack is rejected with the apiserver's words instead of silently getting
- * an IPv4 ClusterIP. Runs before any allocation, as upstream does.
+ * stand-alone family checks). `clusterFamilies` are the families the cluster's
+ * --service-cluster-ip-range covers, primary first: ['IPv4'] on a single-stack cluster, where a
+ * Service that asks for IPv6 or RequireDualStack is rejected with the apiserver's words, and
+ * ['IPv4', 'IPv6'] on a dual-stack one, where PreferDualStack and RequireDualStack get the
+ * missing family appended. Runs before any allocation, as upstream does.
  */
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import type { Service } from 'kubernetes-types/core/v1.js';
 import { type FieldError, fieldErr, goQuote, InvalidObjectError } from './errors.js';
 
-/** The families the cluster's --service-cluster-ip-range covers. */
-const CLUSTER_FAMILIES: readonly string[] = ['IPv4'];
-const DEFAULT_FAMILY = 'IPv4';
+/** A single-stack IPv4 cluster's families. */
+export const IPV4_ONLY: readonly string[] = ['IPv4'];
 const SUPPORTED_FAMILIES = ['IPv4', 'IPv6'];
 const SUPPORTED_POLICIES = ['SingleStack', 'PreferDualStack', 'RequireDualStack'];
 
@@ -28,7 +29,13 @@ function goStrings(values: readonly string[]): { goSyntax: string } {
  * Defaults spec.ipFamilyPolicy and spec.ipFamilies in place, or throws the 422 the apiserver
  * returns. `old` is the stored Service on update.
  */
-export function initIPFamilyFields(svc: Service, old?: Service): void {
+export function initIPFamilyFields(
+  svc: Service,
+  old?: Service,
+  clusterFamilies: readonly string[] = IPV4_ONLY,
+): void {
+  const CLUSTER_FAMILIES = clusterFamilies;
+  const DEFAULT_FAMILY = clusterFamilies[0];
   const spec = svc.spec;
   if (spec === undefined || spec.type === 'ExternalName') return;
   const name = svc.metadata?.name ?? '';
@@ -53,6 +60,7 @@ export function initIPFamilyFields(svc: Service, old?: Service): void {
   });
   if (!SUPPORTED_POLICIES.includes(policy))
     pre.push(fieldErr.notSupported('spec.ipFamilyPolicy', policy, SUPPORTED_POLICIES));
+  pre.push(...clusterIPsFamilyErrors(spec.clusterIPs ?? [], spec.ipFamilies ?? []));
   if (pre.length > 0) throw new InvalidObjectError('Service', name, pre);
 
   const errs: FieldError[] = [];
@@ -121,5 +129,50 @@ export function initIPFamilyFields(svc: Service, old?: Service): void {
   });
   if (errs.length > 0) throw new InvalidObjectError('Service', name, errs);
   if (families.length === 0) families.push(DEFAULT_FAMILY);
+  // Dual-stack asked for on a dual-stack cluster: append the other family.
+  if (policy !== 'SingleStack' && families.length === 1 && CLUSTER_FAMILIES.length > 1)
+    families.push(families[0] === CLUSTER_FAMILIES[0] ? CLUSTER_FAMILIES[1] : CLUSTER_FAMILIES[0]);
   spec.ipFamilies = families;
+}
+
+/**
+ * ValidateServiceClusterIPsRelatedFields' checks of spec.clusterIPs against itself and against
+ * spec.ipFamilies (run only when every entry is an IP address; malformed ones are left to
+ * validation, which names them): at most two, one per family, each of the family its
+ * ipFamilies entry names.
+ */
+function clusterIPsFamilyErrors(clusterIPs: readonly string[], families: readonly string[]): FieldError[] {
+  const errs: FieldError[] = [];
+  if (clusterIPs.length === 0 || clusterIPs[0] === 'None') return errs;
+  if (!clusterIPs.every((ip) => isIP(ip) !== 0)) return errs;
+  if (clusterIPs.length > 2)
+    errs.push(fieldErr.invalid('spec.clusterIPs', goStrings(clusterIPs), 'may only hold up to 2 values'));
+  if (clusterIPs.length === 2 && familyOf(clusterIPs[0]) === familyOf(clusterIPs[1]))
+    errs.push(
+      fieldErr.invalid(
+        'spec.clusterIPs',
+        goStrings(clusterIPs),
+        'may specify no more than one IP for each IP family',
+      ),
+    );
+  clusterIPs.forEach((ip, i) => {
+    if (i >= families.length) return;
+    if (families[i] === 'IPv4' && familyOf(ip) === 'IPv6')
+      errs.push(
+        fieldErr.invalid(
+          `spec.clusterIPs[${i}]`,
+          ip,
+          `expected an IPv4 value as indicated by \`ipFamilies[${i}]\``,
+        ),
+      );
+    if (families[i] === 'IPv6' && familyOf(ip) !== 'IPv6')
+      errs.push(
+        fieldErr.invalid(
+          `spec.clusterIPs[${i}]`,
+          ip,
+          `expected an IPv6 value as indicated by \`ipFamilies[${i}]\``,
+        ),
+      );
+  });
+  return errs;
 }

@@ -5,11 +5,13 @@
  * validation, and a failed create or update gives every allocation back.
  */
 
+import { isIPv6 } from 'node:net';
 import type { Service } from 'kubernetes-types/core/v1.js';
 import { formatIPv4, isIPv4, parseIPv4 } from '../util/ipv4.js';
 import type { ClusterIPAllocator, LoadBalancerIPPool, NodePortAllocator } from './allocators.js';
+import type { ClusterIP6Allocator } from './allocators-ipv6.js';
 import { type FieldError, fieldErr, InternalApiError, InvalidObjectError } from './errors.js';
-import { initIPFamilyFields } from './service-ip-families.js';
+import { IPV4_ONLY, initIPFamilyFields } from './service-ip-families.js';
 import {
   defaultService,
   isHeadless,
@@ -21,17 +23,26 @@ import { writable } from './writable.js';
 
 type Undo = () => void;
 
+const DUAL_STACK: readonly string[] = ['IPv4', 'IPv6'];
+
 export class ServiceRegistry {
   constructor(
     readonly clusterIPs: ClusterIPAllocator,
     readonly nodePorts: NodePortAllocator,
     readonly lbPool: LoadBalancerIPPool,
+    /** The IPv6 (secondary) Service range of a dual-stack cluster, or null. */
+    readonly clusterIPs6: ClusterIP6Allocator | null = null,
   ) {}
+
+  /** The families --service-cluster-ip-range covers, primary first. */
+  get families(): readonly string[] {
+    return this.clusterIPs6 === null ? IPV4_ONLY : DUAL_STACK;
+  }
 
   /** Creates a Service: returns the stored spec/status, or throws an ApiError worded as kubectl shows it. */
   create(input: Service, source: string): Service {
     const svc = defaultService(input);
-    initIPFamilyFields(svc);
+    initIPFamilyFields(svc, undefined, this.families);
     const undo: Undo[] = [];
     try {
       this.allocateClusterIP(svc, undo, source);
@@ -57,7 +68,7 @@ export class ServiceRegistry {
     const svc = defaultService(input);
     // Before the live values are carried over, so the spec's keys keep create()'s order and an
     // unchanged re-apply compares equal.
-    initIPFamilyFields(svc, old);
+    initIPFamilyFields(svc, old, this.families);
     const spec = svc.spec!;
     const oldSpec = old.spec ?? {};
     const name = svc.metadata?.name ?? '';
@@ -123,11 +134,10 @@ export class ServiceRegistry {
     // allocate what is new. Everything is undone on failure.
     const undo: Undo[] = [];
     try {
-      if (oldIP && oldIP !== 'None' && newIP !== oldIP) {
-        this.clusterIPs.release(parseIPv4(oldIP));
-        undo.push(() => this.clusterIPs.allocate(parseIPv4(oldIP)));
-      }
+      if (oldIP && oldIP !== 'None' && newIP !== oldIP)
+        for (const ip of oldSpec.clusterIPs ?? [oldIP]) this.releaseOne(ip, undo);
       if (newIP === undefined || newIP === '' || newIP !== oldIP) this.allocateClusterIP(svc, undo, source);
+      else this.reconcileSecondaryClusterIP(svc, oldSpec.clusterIPs ?? [], undo, source);
       const keptNodePorts = (spec.ports ?? []).map((p) => p.nodePort ?? 0).filter((n) => oldNodePorts.has(n));
       for (const np of oldNodePorts) {
         if (!keptNodePorts.includes(np)) {
@@ -169,23 +179,56 @@ export class ServiceRegistry {
   /** Gives back everything a deleted Service held. */
   release(svc: Service): void {
     const spec = svc.spec ?? {};
-    const ip = spec.clusterIPs?.[0] ?? spec.clusterIP;
-    if (ip && isIPv4(ip)) this.clusterIPs.release(parseIPv4(ip));
+    for (const ip of spec.clusterIPs ?? (spec.clusterIP ? [spec.clusterIP] : [])) this.releaseOne(ip);
     for (const p of spec.ports ?? []) if (p.nodePort) this.nodePorts.release(p.nodePort);
     if (spec.healthCheckNodePort) this.nodePorts.release(spec.healthCheckNodePort);
     for (const ing of svc.status?.loadBalancer?.ingress ?? [])
       if (ing.ip && isIPv4(ing.ip)) this.lbPool.release(parseIPv4(ing.ip));
   }
 
-  private allocateClusterIP(svc: Service, undo: Undo[], _source: string): void {
+  /**
+   * One ClusterIP per entry of spec.ipFamilies, from that family's range, in that order (so
+   * clusterIPs[i] is of family ipFamilies[i]): the address the user put in clusterIPs[i], or
+   * the next free one. An address that does not parse is left to validation, which names it.
+   */
+  private allocateClusterIP(svc: Service, undo: Undo[], source: string): void {
     const spec = svc.spec!;
     if (spec.type === 'ExternalName' || isHeadless(svc)) return;
-    const requested = spec.clusterIPs?.[0] ?? spec.clusterIP;
+    const families = spec.ipFamilies ?? ['IPv4'];
+    const given = spec.clusterIPs ?? (spec.clusterIP ? [spec.clusterIP] : []);
+    const out: string[] = [];
+    for (let i = 0; i < families.length; i++) {
+      const ip = this.allocateOne(svc, families[i], given[i], undo, source);
+      if (ip === undefined) return;
+      out.push(ip);
+    }
+    spec.clusterIP = out[0];
+    spec.clusterIPs = out;
+  }
+
+  /** Allocates `requested` (or the next free address) in `family`'s range; undefined when `requested` is not an address of it. */
+  private allocateOne(
+    svc: Service,
+    family: string,
+    requested: string | undefined,
+    undo: Undo[],
+    source: string,
+  ): string | undefined {
+    const spec = svc.spec!;
+    const v6 = family === 'IPv6';
+    const pool6 = this.clusterIPs6;
+    if (v6 && pool6 === null) return undefined; // initIPFamilyFields refused it already
     if (requested !== undefined && requested !== '') {
-      // An unparseable address is left to validation, which names the field precisely.
-      if (!isIPv4(requested)) return;
-      const addr = parseIPv4(requested);
-      const r = this.clusterIPs.allocate(addr);
+      if (v6 ? !isIPv6(requested) : !isIPv4(requested)) return undefined;
+      let r: { ok: boolean; error?: string };
+      if (v6) {
+        r = pool6!.allocate(requested);
+        if (r.ok) undo.push(() => pool6!.release(requested));
+      } else {
+        const addr = parseIPv4(requested);
+        r = this.clusterIPs.allocate(addr);
+        if (r.ok) undo.push(() => this.clusterIPs.release(addr));
+      }
       if (!r.ok) {
         const all = spec.clusterIPs ?? [requested];
         throw new InvalidObjectError('Service', svc.metadata?.name ?? '', [
@@ -196,14 +239,57 @@ export class ServiceRegistry {
           ),
         ]);
       }
-      undo.push(() => this.clusterIPs.release(addr));
-      return;
+      return requested;
+    }
+    if (v6) {
+      const r = pool6!.allocateNext();
+      if (!r.ok) throw new InternalApiError(`failed to allocate a serviceIP: ${r.error}`, source);
+      undo.push(() => pool6!.release(r.value));
+      return r.value;
     }
     const r = this.clusterIPs.allocateNext();
-    if (!r.ok) throw new InternalApiError(`failed to allocate a serviceIP: ${r.error}`, _source);
+    if (!r.ok) throw new InternalApiError(`failed to allocate a serviceIP: ${r.error}`, source);
     undo.push(() => this.clusterIPs.release(r.value));
-    spec.clusterIP = formatIPv4(r.value);
-    spec.clusterIPs = [spec.clusterIP];
+    return formatIPv4(r.value);
+  }
+
+  /** Gives an allocated ClusterIP of either family back (no-op for anything else). */
+  private releaseOne(ip: string | undefined, undo?: Undo[]): void {
+    if (ip === undefined) return;
+    if (isIPv4(ip)) {
+      this.clusterIPs.release(parseIPv4(ip));
+      undo?.push(() => this.clusterIPs.allocate(parseIPv4(ip)));
+    } else if (isIPv6(ip) && this.clusterIPs6 !== null) {
+      const pool = this.clusterIPs6;
+      pool.release(ip);
+      undo?.push(() => pool.allocate(ip));
+    }
+  }
+
+  /**
+   * An update that keeps the primary ClusterIP may add the secondary (SingleStack →
+   * PreferDualStack/RequireDualStack) or give it back (→ SingleStack).
+   */
+  private reconcileSecondaryClusterIP(
+    svc: Service,
+    oldIPs: readonly string[],
+    undo: Undo[],
+    source: string,
+  ): void {
+    const spec = svc.spec!;
+    if (spec.type === 'ExternalName' || isHeadless(svc)) return;
+    const ips = spec.clusterIPs ?? [];
+    const families = spec.ipFamilies ?? [];
+    if (families.length < 2 && ips.length === 2 && oldIPs[1] === ips[1]) {
+      spec.clusterIPs = [ips[0]];
+      this.releaseOne(ips[1], undo);
+    } else if (families.length === 2 && oldIPs.length === 2 && ips.length === 1 && ips[0] === oldIPs[0]) {
+      // A manifest naming only the primary (clusterIP) keeps the live secondary, as apply's merge does.
+      spec.clusterIPs = [ips[0], oldIPs[1]];
+    } else if (families.length === 2 && oldIPs.length < 2 && ips.length > 0) {
+      const ip = this.allocateOne(svc, families[1], ips[1], undo, source);
+      if (ip !== undefined) spec.clusterIPs = [ips[0], ip];
+    }
   }
 
   /** initNodePorts: ports sharing a `port` number (different protocols) share one nodePort. */

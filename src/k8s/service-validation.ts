@@ -2,9 +2,11 @@
  * Service defaulting (pkg/apis/core/v1/defaults.go) and validation
  * (pkg/apis/core/validation ValidateService), in upstream order and wording.
  */
+import { isIPv6 } from 'node:net';
 
 import type { Service, ServicePort } from 'kubernetes-types/core/v1.js';
 import { isIPv4, parseCidr, parseIPv4 } from '../util/ipv4.js';
+import { parseIPv6 } from '../util/ipv6.js';
 import { type FieldError, fieldErr } from './errors.js';
 import {
   isDns1035Label,
@@ -83,6 +85,7 @@ function servicePortKeyGoSyntax(protocol: string, port: number): string {
 }
 
 function nonSpecialIPErrors(ip: string, field: string): FieldError[] {
+  if (isIPv6(ip)) return nonSpecialIPv6Errors(ip, field);
   const a = parseIPv4(ip);
   if (a === 0) return [fieldErr.invalid(field, ip, 'may not be unspecified (0.0.0.0)')];
   if (a >>> 24 === 127)
@@ -94,6 +97,21 @@ function nonSpecialIPErrors(ip: string, field: string): FieldError[] {
       fieldErr.invalid(field, ip, 'may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)'),
     ];
   }
+  return [];
+}
+
+/** ValidateNonSpecialIP for an IPv6 address: the same ranges' IPv6 halves. */
+function nonSpecialIPv6Errors(ip: string, field: string): FieldError[] {
+  const v = parseIPv6(ip);
+  if (v === 0n) return [fieldErr.invalid(field, ip, 'may not be unspecified (::)')];
+  if (v === 1n)
+    return [fieldErr.invalid(field, ip, 'may not be in the loopback range (127.0.0.0/8, ::1/128)')];
+  if (v >> 118n === 0x3fan)
+    return [fieldErr.invalid(field, ip, 'may not be in the link-local range (169.254.0.0/16, fe80::/10)')];
+  if (v >> 112n === 0xff02n)
+    return [
+      fieldErr.invalid(field, ip, 'may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)'),
+    ];
   return [];
 }
 
@@ -211,12 +229,13 @@ export function validateService(svc: Service): FieldError[] {
 
   (spec.clusterIPs ?? []).forEach((ip, i) => {
     if (ip === 'None' && i === 0) return;
-    if (!isIPv4(ip)) errs.push(fieldErr.invalid(`spec.clusterIPs[${i}]`, ip, IP_EXAMPLE));
+    // IPv6 is a valid IP here; whether the cluster has that family was checked before allocation.
+    if (!isIPv4(ip) && !isIPv6(ip)) errs.push(fieldErr.invalid(`spec.clusterIPs[${i}]`, ip, IP_EXAMPLE));
   });
 
   (spec.externalIPs ?? []).forEach((ip, i) => {
     const f = `spec.externalIPs[${i}]`;
-    if (!isIPv4(ip)) errs.push(fieldErr.invalid(f, ip, IP_EXAMPLE));
+    if (!isIPv4(ip) && !isIPv6(ip)) errs.push(fieldErr.invalid(f, ip, IP_EXAMPLE));
     else errs.push(...nonSpecialIPErrors(ip, f));
   });
 

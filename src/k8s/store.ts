@@ -10,6 +10,7 @@ import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import { Rng } from '../util/rng.js';
 import { ClusterIPAllocator, LoadBalancerIPPool, NodePortAllocator } from './allocators.js';
+import { ClusterIP6Allocator } from './allocators-ipv6.js';
 import type { ClusterConfig } from './cluster-config.js';
 import { LabelIndex } from './labels.js';
 import { NodePodIPAM } from './node-ipam.js';
@@ -108,6 +109,9 @@ export class ClusterStore {
       new ClusterIPAllocator(config.serviceCIDR, this.random.clusterIPs),
       new NodePortAllocator(config.serviceNodePortRange, this.random.nodePorts),
       new LoadBalancerIPPool(config.loadBalancerIPPool),
+      // The IPv6 range draws from its own stream, so a dual-stack cluster's IPv4 allocations
+      // stay those of the same seed's single-stack cluster.
+      config.ipv6 === undefined ? null : new ClusterIP6Allocator(config.ipv6.serviceCIDR, root.fork()),
     );
   }
 

@@ -226,6 +226,7 @@ class RolloutRun {
   private readonly fallback: boolean;
   private readonly budgets;
   private readonly nodeAddr = new Map<string, number>();
+  private readonly nodeNames: string[] = [];
   private readonly clientAddr: number;
   private nextNodeIndex = 0;
   private totals = { requests: 0, succeeded: 0, failed: 0, refused: 0, reset: 0, timedOut: 0 };
@@ -258,7 +259,10 @@ class RolloutRun {
     const setTimer = (d: number, fn: () => void) => this.net.setTimer(d, fn);
     const nowNs = () => this.net.nowNs;
 
-    for (const [name, host] of sim.topology.nodes) this.nodeAddr.set(name, host.interfaces[0].addr);
+    for (const [name, host] of sim.topology.nodes) {
+      this.nodeAddr.set(name, host.interfaces[0].addr);
+      this.nodeNames.push(name);
+    }
     const clientHost = sim.topology.client;
     this.clientAddr = clientHost.interfaces[0].addr;
 
@@ -393,8 +397,7 @@ class RolloutRun {
       port = sp.nodePort;
     } else if (sp.nodePort !== 0) {
       // Round-robin over the nodes' NodePorts, as DNS or a plain L4 balancer would spread them.
-      const names = [...this.nodeAddr.keys()];
-      node = names[this.nextNodeIndex++ % names.length];
+      node = this.nodeNames[this.nextNodeIndex++ % this.nodeNames.length];
       addr = this.nodeAddr.get(node)!;
       port = sp.nodePort;
     } else {

@@ -2,8 +2,9 @@
  * The transitions `dpsim rollout` puts a workload through, as their Kubernetes tools do them:
  * `--image` (kubectl set image: a new pod template, rolled out by the Deployment controller),
  * `--scale N`, `--delete-pod NAME` (a graceful delete with the pod's grace period) and
- * `--drain NODE` (kubectl drain: cordon, then evict the node's pods through the eviction API,
- * which refuses while a PodDisruptionBudget allows no disruption; kubectl retries every 5 s).
+ * `--drain NODE` (kubectl drain --ignore-daemonsets: cordon, then evict the node's other pods
+ * through the eviction API, which refuses while a PodDisruptionBudget allows no disruption;
+ * kubectl retries every 5 s).
  */
 import type { Deployment, ReplicaSet } from 'kubernetes-types/apps/v1.js';
 import type { Pod } from 'kubernetes-types/core/v1.js';
@@ -189,6 +190,8 @@ export function evictRound(
   let remaining = 0;
   for (const pod of cluster.pods()) {
     if (pod.spec?.nodeName !== node || isPodTerminating(pod)) continue;
+    // kubectl drain --ignore-daemonsets: a DaemonSet's pod would come straight back.
+    if (pod.metadata?.ownerReferences?.some((o) => o.controller && o.kind === 'DaemonSet')) continue;
     const refusal = evictionRefusal(cluster, pod, budgets);
     const name = pod.metadata?.name ?? '';
     if (refusal !== null) {

@@ -34,6 +34,7 @@ import { EbpfNodeIngress, EbpfPodIngress } from '../proxy/ebpf/node-program.js';
 import { EbpfSocketLb } from '../proxy/ebpf/socket-lb.js';
 import {
   compileIptables,
+  type IptablesCompileOptions,
   IptablesEvaluator,
   parseIptables,
   type Ruleset,
@@ -141,6 +142,8 @@ export interface NodeProxy {
    * sync; its partial syncs are not modelled).
    */
   sync(model: ProxyModel, changed?: ReadonlySet<string>): void;
+  /** iptables mode: the options this node's kube-proxy compiles with (for its sync log). */
+  readonly iptablesCompileOptions?: IptablesCompileOptions;
   /** Rules a new connection walked on this node (last packet), for benchmarks. */
   readonly conntrack: ConntrackTable | null;
   /** The node's flow table and how full it is (nf_conntrack, or the eBPF TCP CT map). */
@@ -275,6 +278,7 @@ function attachIptables(
     mode: 'iptables',
     node,
     conntrack,
+    iptablesCompileOptions: compileOptions,
     flowTable: () => conntrackUsage(conntrack),
     dump: (o) => {
       const { ruleset, evaluator } = current();

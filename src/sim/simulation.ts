@@ -52,6 +52,7 @@ import { Rng } from '../util/rng.js';
 import { PcapngCaptureSink } from './capture-sink.js';
 import { SimulationDns } from './cluster-dns.js';
 import { NodeHealthServers } from './health-servers.js';
+import { renderIpv6Iptables } from './ipv6-rules.js';
 import { attachMode, attachNodeProxy, type DumpPart, type ModeOptions, type NodeProxy } from './modes.js';
 import { type PodAppInfo, podApps } from './pod-apps.js';
 import { sctpStackOf, startSctpServers } from './sctp-servers.js';
@@ -178,6 +179,8 @@ export class Simulation {
   readonly udpConntrackDeleted = new Map<string, number>();
   /** Each pod's running HTTP responders (by podKey), so its app can stop listening (SIGTERM). */
   private readonly podResponders = new Map<string, HttpResponder[]>();
+  /** The model each node's proxy last synced (for kube-proxy's UDP conntrack clean-up). */
+  private readonly nodeModels = new Map<string, ProxyModel>();
 
   constructor(options: SimulationOptions = {}) {
     const seed = options.seed ?? 1;
@@ -235,6 +238,7 @@ export class Simulation {
     // The model just built already holds every change made so far.
     this.cluster.changes.drain();
     this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), this.modeOptions);
+    for (const name of this.proxies.keys()) this.nodeModels.set(name, this.model);
     this.routeVipsThroughFirstNode();
     this.dns = new SimulationDns(this.cluster, this.topology.network, {
       udpStack: (h) => this.udpStack(h),
@@ -246,6 +250,11 @@ export class Simulation {
 
   get network() {
     return this.topology.network;
+  }
+
+  /** The KubeProxyConfiguration the nodes run with (undefined: kube-proxy's defaults). */
+  get kubeProxyConfig(): KubeProxyConfig | undefined {
+    return this.modeOptions.kubeProxyConfig;
   }
 
   /** The host behind `client`, a node name, or `pod/NAME`. */
@@ -605,6 +614,19 @@ export class Simulation {
     return proxy.dump(options);
   }
 
+  /** A dual-stack node's IPv6 rules as `ip6tables-save` prints them (iptables mode; see ipv6-rules.ts). */
+  ipv6Rules(nodeName: string): string {
+    if (!this.proxies.has(nodeName)) throw new SimulationError(`unknown node "${nodeName}"`);
+    const date = new Date((this.modeOptions.clockEpochMs ?? 0) + this.topology.network.nowNs / 1e6);
+    return renderIpv6Iptables(
+      this.cluster,
+      nodeName,
+      this.modeOptions.kubeProxyConfig,
+      this.modeOptions.nodeFacts?.get(nodeName),
+      date,
+    );
+  }
+
   /** Runs one curl with a tracer attached: every hop, hook, matched rule, NAT and verdict. */
   trace(request: CurlRequest): { outcome: CurlOutcome; tracer: PacketTracer } {
     const tracer = new PacketTracer();
@@ -618,7 +640,6 @@ export class Simulation {
 
   /** Re-reads the cluster after control-plane events: pods plugged/unplugged, rules re-synced. */
   syncFromCluster(): void {
-    const previous = this.model;
     this.model = toProxyModel(this.cluster);
     this.syncPods();
     // Only the Services the control plane changed since the last sync: eBPF mode re-plans just
@@ -626,7 +647,6 @@ export class Simulation {
     const pending = this.cluster.changes.drain();
     this.lastSyncChanges = pending.full ? undefined : pending.services;
     for (const name of this.proxies.keys()) this.syncNode(name, this.model, this.lastSyncChanges);
-    this.cleanUdpConntrack(previous);
   }
 
   /**
@@ -676,24 +696,18 @@ export class Simulation {
    */
   syncNode(name: string, model: ProxyModel, changed?: ReadonlySet<string>): void {
     this.proxies.get(name)?.sync(model, changed);
+    this.cleanUdpConntrack(name, this.nodeModels.get(name) ?? model, model);
+    this.nodeModels.set(name, model);
     this.healthServers.get(name)?.sync(model);
     this.routeVipsThroughFirstNode();
   }
 
-  /** kube-proxy's stale UDP conntrack clean-up after a sync, on every node whose rules it writes. */
-  private cleanUdpConntrack(previous: ProxyModel): void {
-    if (this.mode === 'ebpf') return;
-    for (const [name, proxy] of this.proxies) {
-      if (proxy.conntrack === null) continue;
-      const n = cleanStaleUdpConntrack(
-        this.udpConntrackCleanup,
-        proxy.conntrack,
-        previous,
-        this.model,
-        this.network.nowNs,
-      );
-      if (n > 0) this.udpConntrackDeleted.set(name, (this.udpConntrackDeleted.get(name) ?? 0) + n);
-    }
+  /** kube-proxy's stale UDP conntrack clean-up after one node's sync from `previous` to `model`. */
+  private cleanUdpConntrack(name: string, previous: ProxyModel, model: ProxyModel): void {
+    const proxy = this.proxies.get(name);
+    if (this.mode === 'ebpf' || proxy === undefined || proxy.conntrack === null) return;
+    const n = cleanStaleUdpConntrack(this.udpConntrackCleanup, proxy.conntrack, previous, model, this.network.nowNs);
+    if (n > 0) this.udpConntrackDeleted.set(name, (this.udpConntrackDeleted.get(name) ?? 0) + n);
   }
 
   /**

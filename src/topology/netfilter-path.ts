@@ -236,6 +236,7 @@ export class NodeNetfilter {
     m.sport = ft.sport;
     m.dport = ft.dport;
     m.tcpFlags = ft.tcpFlags;
+    m.sctpChunk = ft.sctpChunk;
     m.length = ft.ipTotalLength;
     m.inIface = inIface;
     m.outIface = outIface;

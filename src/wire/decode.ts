@@ -13,6 +13,8 @@
  */
 import { ARP_HTYPE_ETHERNET, ARP_LENGTH, ARP_PTYPE_IPV4, type ArpRepr, ArpView } from './arp.js';
 import { verifyIcmpChecksum, verifyTcpChecksum, verifyUdpChecksum } from './checksum.js';
+import { verifyIpv6L4Checksum } from './checksum6.js';
+import { decodeIpv6, type Ipv6DecodedLayer } from './decode6.js';
 import { ETHERNET_HEADER_LENGTH, type EthernetRepr, EthernetView, EtherType } from './ethernet.js';
 import { ICMP_HEADER_LENGTH, type IcmpRepr, IcmpView } from './icmp.js';
 import { IpProtocol } from './ip-protocol.js';
@@ -28,7 +30,7 @@ import {
   type VxlanRepr,
 } from './vxlan.js';
 
-export type LayerName = 'ethernet' | 'arp' | 'ipv4' | 'tcp' | 'udp' | 'icmp' | 'vxlan';
+export type LayerName = 'ethernet' | 'arp' | 'ipv4' | 'ipv6' | 'tcp' | 'udp' | 'icmp' | 'icmpv6' | 'vxlan';
 
 export type DecodedLayer =
   | {
@@ -76,6 +78,7 @@ export type DecodedLayer =
       checksumValid: boolean | null;
     }
   | { kind: 'vxlan'; repr: VxlanRepr; flags: number }
+  | Ipv6DecodedLayer
   | { kind: 'unknownEthertype'; etherType: number; length: number }
   | { kind: 'unknownIpProtocol'; protocol: number; length: number }
   /** A non-first IPv4 fragment: no L4 header to decode. */
@@ -99,7 +102,7 @@ export interface DecodeFault {
 /** Tunnels inside tunnels: deeper than this is treated as malformed rather than recursed into. */
 const MAX_NESTING = 8;
 
-class Decoder {
+export class Decoder {
   readonly layers: DecodedLayer[] = [];
   private readonly ethernet = new EthernetView();
   private readonly arp = new ArpView();
@@ -109,7 +112,7 @@ class Decoder {
   private readonly icmp = new IcmpView();
 
   constructor(
-    private readonly frame: Uint8Array,
+    readonly frame: Uint8Array,
     private readonly vxlanPorts: readonly number[],
   ) {}
 
@@ -128,6 +131,7 @@ class Decoder {
     const payload = offset + ETHERNET_HEADER_LENGTH;
     if (etherType === EtherType.IPV4) return this.decodeIpv4(payload, end, depth);
     if (etherType === EtherType.ARP) return this.decodeArp(payload, end);
+    if (etherType === EtherType.IPV6) return decodeIpv6(this, payload, end);
     this.layers.push({ kind: 'unknownEthertype', etherType, length: available });
     return null;
   }
@@ -206,7 +210,15 @@ class Decoder {
     }
   }
 
-  decodeTcp(offset: number, end: number, src: number, dst: number, whole: boolean): DecodeFault | null {
+  /** `ip6` is the offset of the IPv6 header whose pseudo-header the checksum covers (−1 for IPv4). */
+  decodeTcp(
+    offset: number,
+    end: number,
+    src: number,
+    dst: number,
+    whole: boolean,
+    ip6 = -1,
+  ): DecodeFault | null {
     const length = end - offset;
     if (length < TCP_MIN_HEADER_LENGTH) {
       return { layer: 'tcp', reason: `truncated header: ${length} bytes, at least 20 needed` };
@@ -227,7 +239,11 @@ class Decoder {
       headerLength,
       payload: this.frame.subarray(offset + headerLength, end),
       checksum: tcp.checksum,
-      checksumValid: whole ? verifyTcpChecksum(this.frame, offset, length, src, dst) : null,
+      checksumValid: !whole
+        ? null
+        : ip6 >= 0
+          ? verifyIpv6L4Checksum(this.frame, ip6, offset, length, IpProtocol.TCP)
+          : verifyTcpChecksum(this.frame, offset, length, src, dst),
     });
     return null;
   }
@@ -239,6 +255,7 @@ class Decoder {
     dst: number,
     whole: boolean,
     depth: number,
+    ip6 = -1,
   ): DecodeFault | null {
     const available = end - offset;
     if (available < UDP_HEADER_LENGTH) {
@@ -259,7 +276,11 @@ class Decoder {
       length,
       payload: this.frame.subarray(offset + UDP_HEADER_LENGTH, payloadEnd),
       checksum: udp.checksum,
-      checksumValid: whole ? verifyUdpChecksum(this.frame, offset, length, src, dst) : null,
+      checksumValid: !whole
+        ? null
+        : ip6 >= 0
+          ? verifyIpv6L4Checksum(this.frame, ip6, offset, length, IpProtocol.UDP)
+          : verifyUdpChecksum(this.frame, offset, length, src, dst),
     });
     if (this.vxlanPorts.includes(dstPort) || this.vxlanPorts.includes(srcPort)) {
       return this.decodeVxlan(offset + UDP_HEADER_LENGTH, payloadEnd, depth);

@@ -71,6 +71,8 @@ export interface FiveTuple {
   icmpType: number;
   icmpCode: number;
   icmpId: number;
+  /** SCTP: the type of the packet's first chunk (what IPVS keys its SCTP state on); −1 otherwise. */
+  sctpChunk: number;
 }
 
 export function newFiveTuple(): FiveTuple {
@@ -89,6 +91,7 @@ export function newFiveTuple(): FiveTuple {
     icmpType: 0,
     icmpCode: 0,
     icmpId: 0,
+    sctpChunk: -1,
   };
 }
 
@@ -131,6 +134,7 @@ export function parseFiveTuple(
   out.icmpType = 0;
   out.icmpCode = 0;
   out.icmpId = 0;
+  out.sctpChunk = -1;
   if ((readU16(frame, ip + Ipv4Field.FLAGS_FRAG) & IPV4_FRAG_OFFSET_MASK) !== 0) return ParseStatus.FRAGMENT;
 
   if (proto === IpProtocol.TCP) {
@@ -151,6 +155,7 @@ export function parseFiveTuple(
     if (l4Length < SCTP_COMMON_HEADER_LENGTH) return ParseStatus.TRUNCATED_L4;
     out.sport = readU16(frame, l4 + SctpField.SRC_PORT);
     out.dport = readU16(frame, l4 + SctpField.DST_PORT);
+    if (l4Length > SCTP_COMMON_HEADER_LENGTH) out.sctpChunk = frame[l4 + SCTP_COMMON_HEADER_LENGTH];
   } else if (proto === IpProtocol.ICMP) {
     if (l4Length < ICMP_HEADER_LENGTH) return ParseStatus.TRUNCATED_L4;
     const type = frame[l4];

@@ -9,5 +9,7 @@ export const enum IpProtocol {
   IPIP = 4,
   TCP = 6,
   UDP = 17,
+  /** ICMP for IPv6 (RFC 4443); its checksum covers the IPv6 pseudo-header. */
+  ICMPV6 = 58,
   SCTP = 132,
 }

@@ -20,6 +20,7 @@ import type { DecodedLayer, DecodeFault } from './decode.js';
 import { ETHERTYPE_NAMES } from './ethernet.js';
 import { formatMac } from './mac.js';
 import { TcpFlag, type TcpOption } from './tcp.js';
+import { formatIpv6 } from './tcpdump6.js';
 
 function ip(addr: number): string {
   return `${addr >>> 24}.${(addr >>> 16) & 0xff}.${(addr >>> 8) & 0xff}.${addr & 0xff}`;
@@ -256,6 +257,7 @@ function formatFrom(layers: readonly DecodedLayer[], i: number, fault: DecodeFau
   if (next === undefined) {
     if (fault?.layer === 'ipv4') return `IP ${marker(fault)}`;
     if (fault?.layer === 'arp') return `ARP, ${marker(fault)}`;
+    if (fault?.layer === 'ipv6') return `IP6 ${marker(fault)}`;
     return marker(fault);
   }
   switch (next.kind) {
@@ -263,6 +265,8 @@ function formatFrom(layers: readonly DecodedLayer[], i: number, fault: DecodeFau
       return `ARP, ${arpText(next)}`;
     case 'ipv4':
       return formatIpv4(layers, i + 1, fault);
+    case 'ipv6':
+      return formatIpv6(layers, i + 1, fault, tcpText, marker);
     case 'unknownEthertype': {
       const type = next.etherType;
       const name = ETHERTYPE_NAMES[type] ?? 'Unknown';

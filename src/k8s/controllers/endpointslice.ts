@@ -62,6 +62,12 @@ interface PortGroup {
   readonly endpoints: Endpoint[];
 }
 
+/** A dual-stack pod's IPv6 address (status.podIPs[1]), if it has one. */
+function podIPv6(pod: Pod): string | undefined {
+  const ip = pod.status?.podIPs?.[1]?.ip;
+  return ip?.includes(':') ? ip : undefined;
+}
+
 /** Distinct per-pod port resolutions compared directly before falling back to signatures. */
 const MAX_REMEMBERED_PORT_VECTORS = 8;
 
@@ -192,6 +198,8 @@ export function syncServiceSlices(store: ClusterStore, svcKey: string): boolean 
   const groups = new Map<string, PortGroup>();
   const byVector: { readonly vector: readonly ResolvedPort[]; readonly group: PortGroup }[] = [];
   const scratch: ResolvedPort[] = new Array(servicePorts.length);
+  const wantIPv6 = svc.spec?.ipFamilies?.includes('IPv6') === true;
+  const groupsIPv6 = new Map<PortGroup, PortGroup>();
   for (const pod of selectedPods(store, svc)) {
     if (!shouldPodBeInEndpoints(pod)) continue;
     for (let i = 0; i < servicePorts.length; i++) scratch[i] = resolveTargetPort(pod, servicePorts[i]);
@@ -215,6 +223,27 @@ export function syncServiceSlices(store: ClusterStore, svcKey: string): boolean 
       if (byVector.length < MAX_REMEMBERED_PORT_VECTORS) byVector.push({ vector: scratch.slice(), group: g });
     }
     g.endpoints.push(podEndpoint(pod, svc));
+    // Dual-stack: the same endpoint with the pod's IPv6 address goes into IPv6 slices.
+    const ip6 = wantIPv6 ? podIPv6(pod) : undefined;
+    if (ip6 !== undefined) {
+      let g6 = groupsIPv6.get(g);
+      if (g6 === undefined) {
+        g6 = { ports: g.ports, endpoints: [] };
+        groupsIPv6.set(g, g6);
+      }
+      g6.endpoints.push({ ...podEndpoint(pod, svc), addresses: [ip6] });
+    }
+  }
+  // One EndpointSlice address type per family of the Service (kube-controller-manager's
+  // reconciler runs once per family): IPv4 groups, then IPv6 ones.
+  const families = svc.spec?.ipFamilies ?? ['IPv4'];
+  const planned: { sig: string; g: PortGroup; addressType: string }[] = [];
+  if (families.includes('IPv4')) for (const [sig, g] of groups) planned.push({ sig, g, addressType: 'IPv4' });
+  if (wantIPv6) {
+    for (const [sig, g] of groups) {
+      const g6 = groupsIPv6.get(g);
+      if (g6 !== undefined) planned.push({ sig, g: g6, addressType: 'IPv6' });
+    }
   }
 
   const existing = existingKeys
@@ -225,11 +254,13 @@ export function syncServiceSlices(store: ClusterStore, svcKey: string): boolean 
   const keep = new Set<EndpointSlice>();
   let changed = false;
 
-  for (const [sig, g] of groups) {
+  for (const { sig, g, addressType } of planned) {
     const mine =
       existing.length === 0
         ? existing
-        : existing.filter((s) => s.ports !== undefined && portsSignature(s.ports) === sig);
+        : existing.filter(
+            (s) => s.addressType === addressType && s.ports !== undefined && portsSignature(s.ports) === sig,
+          );
     let rest = g.endpoints;
     if (mine.length > 0) {
       // Keep endpoints where they are.
@@ -258,7 +289,7 @@ export function syncServiceSlices(store: ClusterStore, svcKey: string): boolean 
       if (list.length > 0) keep.add(s);
     }
     while (next < rest.length) {
-      const s = newSlice(store, svc, g.ports);
+      const s = newSlice(store, svc, g.ports, addressType);
       changed = true;
       const end = Math.min(next + MAX_ENDPOINTS_PER_SLICE, rest.length);
       plan.set(s, next === 0 && end === rest.length ? rest : rest.slice(next, end));
@@ -267,12 +298,12 @@ export function syncServiceSlices(store: ClusterStore, svcKey: string): boolean 
     }
   }
 
-  if (groups.size === 0) {
+  if (planned.length === 0) {
     // No endpoints: exactly one placeholder slice with no ports.
     const placeholder = existing.find((s) => s.ports === undefined && s.endpoints.length === 0);
     if (placeholder !== undefined) keep.add(placeholder);
     else {
-      const s = newSlice(store, svc, undefined);
+      const s = newSlice(store, svc, undefined, families[0] ?? 'IPv4');
       plan.set(s, []);
       keep.add(s);
       changed = true;
@@ -305,7 +336,12 @@ export function syncServiceSlices(store: ClusterStore, svcKey: string): boolean 
   return changed;
 }
 
-function newSlice(store: ClusterStore, svc: Service, ports: EndpointPort[] | undefined): EndpointSlice {
+function newSlice(
+  store: ClusterStore,
+  svc: Service,
+  ports: EndpointPort[] | undefined,
+  addressType: string,
+): EndpointSlice {
   const ns = svc.metadata!.namespace!;
   const svcName = svc.metadata!.name!;
   let name: string;
@@ -331,7 +367,7 @@ function newSlice(store: ClusterStore, svc: Service, ports: EndpointPort[] | und
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
     metadata: meta,
-    addressType: 'IPv4',
+    addressType,
     endpoints: [],
   };
   if (ports !== undefined) slice.ports = ports;

@@ -7,6 +7,7 @@
 
 import type { Pod, PodCondition } from 'kubernetes-types/core/v1.js';
 import { formatIPv4, parseIPv4 } from '../../util/ipv4.js';
+import { podIPv6For } from '../cluster-config-ipv6.js';
 import { type ClusterStore, formatTimestamp, objectKey } from '../store.js';
 import { writable } from '../writable.js';
 
@@ -60,15 +61,16 @@ export function startPod(store: ClusterStore, pod: Pod): Pod {
     spec.nodeName = nodeName;
     const hostIP = nodeIP(store, nodeName);
     const podIP = formatIPv4(ip);
+    const dual = dualStackPodIPs(store, nodeName, podIP);
     // Paced (the rollout engine's kubelet): the container starts, then probes make it Ready.
     const ready = !store.pacedRollouts;
     writable(pod).status = {
       phase: 'Running',
       conditions: conditions(ready, now, true),
       hostIP,
-      hostIPs: [{ ip: hostIP }],
+      hostIPs: dual === undefined ? [{ ip: hostIP }] : [{ ip: hostIP }, { ip: dual.hostIP }],
       podIP,
-      podIPs: [{ ip: podIP }],
+      podIPs: dual === undefined ? [{ ip: podIP }] : [{ ip: podIP }, { ip: dual.podIP }],
       startTime: now,
       qosClass: 'BestEffort',
       containerStatuses: (spec.containers ?? []).map((c) => ({
@@ -98,6 +100,19 @@ export function startPod(store: ClusterStore, pod: Pod): Pod {
     set.add(key);
   }
   return pod;
+}
+
+/** On a dual-stack cluster, the pod's IPv6 address and its node's (see podIPv6For), else undefined. */
+function dualStackPodIPs(
+  store: ClusterStore,
+  nodeName: string,
+  podIP: string,
+): { podIP: string; hostIP: string } | undefined {
+  const v6 = store.config.ipv6?.nodes.get(nodeName);
+  const podCIDR = store.nodes.get(nodeName)?.spec?.podCIDR;
+  if (v6 === undefined || podCIDR === undefined) return undefined;
+  const ip = podIPv6For(podIP, podCIDR, v6);
+  return ip === undefined ? undefined : { podIP: ip, hostIP: v6.ip };
 }
 
 export function nodeIP(store: ClusterStore, nodeName: string): string {

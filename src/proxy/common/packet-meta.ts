@@ -29,6 +29,8 @@ export interface PacketMeta {
   dport: number;
   /** TCP flag bits (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10); 0 for other protocols. */
   tcpFlags: number;
+  /** SCTP: the type of the first chunk (FiveTuple.sctpChunk); −1 for other protocols. */
+  sctpChunk: number;
   /** Total IPv4 length, for byte counters. */
   length: number;
   /** Interface names; '' where the hook has none (no in-interface at OUTPUT, no out at PREROUTING). */
@@ -58,6 +60,7 @@ export function newPacketMeta(): PacketMeta {
     sport: 0,
     dport: 0,
     tcpFlags: 0,
+    sctpChunk: -1,
     length: 0,
     inIface: '',
     outIface: '',

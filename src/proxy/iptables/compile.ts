@@ -12,6 +12,7 @@
  * KUBE-SERVICES / KUBE-NODEPORTS / filter chains depends on it.
  */
 import { formatIPv4, isIPv4, parseIPv4, prefixMask } from '../../util/ipv4.js';
+import { formatIPv6, isIPv6Text, parseIPv6, prefixMask6 } from '../../util/ipv6.js';
 import {
   categorizeEndpoints,
   externalPolicyLocal,
@@ -56,6 +57,24 @@ export interface IptablesCompileOptions {
   readonly conntrackTCPLiberal?: boolean;
   /** Create the empty KUBE-PROXY-CANARY chains in mangle, nat and filter (default true). */
   readonly canaryChains?: boolean;
+  /**
+   * A partial sync (KEP-3453): only these Services (`ns/name`) get their KUBE-SVC/SVL/EXT/FW/SEP
+   * chains written; the others' chains stay as the kernel has them. Unset: a full sync.
+   */
+  readonly changedServices?: ReadonlySet<string>;
+  /**
+   * The nat chains `iptables-save -t nat` lists on the node now: every service chain among
+   * them that this sync does not keep is flushed (`:CHAIN - [0:0]`) and deleted (`-X`).
+   * Unset: no clean-up (a clean node, or large-cluster mode between clean-ups).
+   */
+  readonly existingNatChains?: Iterable<string>;
+  /**
+   * Compile the IPv6 proxier of a dual-stack node (the model is then the IPv6 one): its rules
+   * load with ip6tables-restore. kube-proxy's IPv6 differences: no localhost NodePorts (the
+   * nodePorts jump excludes ::1/128 and there is no localnet DROP rule), `[addr]:port` DNAT
+   * targets and endpoint strings, REJECT defaulting to icmp6-port-unreachable.
+   */
+  readonly ipv6?: boolean;
 }
 
 /** Match arguments selecting traffic from this node's pods, and the negation. */
@@ -74,10 +93,16 @@ export interface IptablesCompileResult {
    * clean node: canary chains, EnsureChain and EnsureRule(Prepend) for every jump.
    */
   readonly bootstrapCommands: readonly (readonly string[])[];
-  /** kubeproxy_sync_proxy_rules_iptables_total per table: the `-A` lines kube-proxy wrote. */
+  /** kubeproxy_sync_proxy_rules_iptables_last per table: the `-A` lines this restore wrote (a full sync: every rule). */
   readonly ruleCounts: { readonly filter: number; readonly nat: number };
   /** More than 1000 endpoints: per-endpoint comments dropped, as kube-proxy does. */
   readonly largeClusterMode: boolean;
+  /** Every KUBE-SVC/SVL/EXT/FW/SEP chain the rules need, written this time or not. */
+  readonly activeNatChains: ReadonlySet<string>;
+  /** Stale service chains this restore flushes and deletes, in the order written. */
+  readonly deletedChains: readonly string[];
+  /** kubeproxy_sync_proxy_rules_iptables_total{table="nat"}: the rules kept, skipped ones included. */
+  readonly natRulesTotal: number;
 }
 
 export class IptablesCompileError extends Error {
@@ -172,13 +197,35 @@ const JUMP_CHAINS: readonly JumpChain[] = [
 
 const CANARY = 'KUBE-PROXY-CANARY';
 
-/** A CIDR as Go's net.IPNet.String() prints it (host bits cleared); null for non-IPv4. */
-function normalizeCidr(text: string): { text: string; network: number; mask: number } | null {
-  const [addr, len = '32'] = text.trim().split('/');
+/** A CIDR of the proxier's family, as Go's net.IPNet.String() prints it (host bits cleared). */
+interface FamilyCidr {
+  readonly text: string;
+  /** A /0: every address. */
+  readonly all: boolean;
+  contains(ip: string): boolean;
+}
+
+/** Normalizes `text` as a CIDR of the family (IPv6 when `ipv6`); null for the other family or garbage. */
+function normalizeCidr(text: string, ipv6 = false): FamilyCidr | null {
+  const [addr, len = ipv6 ? '128' : '32'] = text.trim().split('/');
+  if (ipv6) {
+    if (!isIPv6Text(addr) || !/^(12[0-8]|1[01]\d|[1-9]?\d)$/.test(len)) return null;
+    const mask = prefixMask6(Number(len));
+    const network = parseIPv6(addr) & mask;
+    return {
+      text: `${formatIPv6(network)}/${len}`,
+      all: len === '0',
+      contains: (ip) => isIPv6Text(ip) && (parseIPv6(ip) & mask) === network,
+    };
+  }
   if (!isIPv4(addr) || !/^(3[0-2]|[12]?\d)$/.test(len)) return null;
   const mask = prefixMask(Number(len));
   const network = (parseIPv4(addr) & mask) >>> 0;
-  return { text: `${formatIPv4(network)}/${len}`, network, mask };
+  return {
+    text: `${formatIPv4(network)}/${len}`,
+    all: mask === 0,
+    contains: (ip) => isIPv4(ip) && (parseIPv4(ip) & mask) >>> 0 === network,
+  };
 }
 
 /** A restore line buffer: kube-proxy's LineBuffer, counting lines for the rules metric. */
@@ -191,23 +238,70 @@ class Lines {
 
 const quoted = (text: string) => `"${text}"`;
 
+/** The chain prefixes kube-proxy's stale-chain clean-up considers its own (isServiceChainName). */
+const SERVICE_CHAIN_PREFIXES = ['KUBE-SVC-', 'KUBE-SVL-', 'KUBE-SEP-', 'KUBE-FW-', 'KUBE-EXT-'];
+export function isServiceChainName(name: string): boolean {
+  return SERVICE_CHAIN_PREFIXES.some((p) => name.startsWith(p));
+}
+
+/** kube-proxy's large-cluster mode: more than 1000 endpoints over the family's service ports. */
+export function isLargeClusterMode(model: ProxyModel, ipv6 = false): boolean {
+  const ofFamily = ipv6 ? isIPv6Text : isIPv4;
+  let totalEndpoints = 0;
+  for (const sp of model.servicePorts) if (ofFamily(sp.clusterIP)) totalEndpoints += sp.endpoints.length;
+  return totalEndpoints > LARGE_CLUSTER_ENDPOINTS_THRESHOLD;
+}
+
+/** One sync's restore input without the kernel state it leads to (partial syncs need the node's tables). */
+export type IptablesRestoreResult = Omit<IptablesCompileResult, 'ruleset'>;
+
+/**
+ * The kernel's tables after a full sync on a clean node, with that sync's restore input.
+ * `changedServices` and `existingNatChains` are refused here: a partial or clean-up restore
+ * only means something applied on top of a node's tables (see compileIptablesRestore).
+ */
 export function compileIptables(
   model: ProxyModel,
   nodeName: string,
   options: IptablesCompileOptions = {},
 ): IptablesCompileResult {
+  if (options.changedServices !== undefined || options.existingNatChains !== undefined) {
+    throw new IptablesCompileError('a partial sync has no clean-node ruleset: use compileIptablesRestore');
+  }
+  const { result, kernelText } = compileRestore(model, nodeName, options);
+  return { ...result, ruleset: parseIptables(kernelText(), { ipv6: options.ipv6 === true }).ruleset };
+}
+
+/** The `iptables-restore --noflush` input of one sync (full, or partial with `changedServices`). */
+export function compileIptablesRestore(
+  model: ProxyModel,
+  nodeName: string,
+  options: IptablesCompileOptions = {},
+): IptablesRestoreResult {
+  return compileRestore(model, nodeName, options).result;
+}
+
+function compileRestore(
+  model: ProxyModel,
+  nodeName: string,
+  options: IptablesCompileOptions,
+): { result: IptablesRestoreResult; kernelText: () => string } {
   const masqueradeBit = options.masqueradeBit ?? 14;
   if (!Number.isInteger(masqueradeBit) || masqueradeBit < 0 || masqueradeBit > 31) {
     throw new IptablesCompileError(`masquerade bit must be an integer in [0, 31], got ${masqueradeBit}`);
   }
   const node = model.nodes.find((n) => n.name === nodeName);
   if (!node) throw new IptablesCompileError(`node "${nodeName}" is not in the model`);
-  if (!isIPv4(node.ip))
-    throw new IptablesCompileError(`node "${nodeName}" has no IPv4 address ("${node.ip}")`);
-  const nodeIP = parseIPv4(node.ip);
+  const ipv6 = options.ipv6 === true;
+  const ofFamily = ipv6 ? isIPv6Text : isIPv4;
+  if (!ofFamily(node.ip))
+    throw new IptablesCompileError(
+      `node "${nodeName}" has no ${ipv6 ? 'IPv6' : 'IPv4'} address ("${node.ip}")`,
+    );
+  const nodeIPText = node.ip;
   const masqueradeMark = goHex08((1 << masqueradeBit) >>> 0);
   const masqueradeAll = options.masqueradeAll ?? false;
-  const clusterCidr = (options.localDetector ?? true) ? normalizeCidr(model.clusterCIDR) : null;
+  const clusterCidr = (options.localDetector ?? true) ? normalizeCidr(model.clusterCIDR, ipv6) : null;
   const localDetector: LocalTrafficDetector | null =
     options.localTrafficDetector !== undefined
       ? options.localTrafficDetector
@@ -215,21 +309,28 @@ export function compileIptables(
         ? null
         : { ifLocal: `-s ${clusterCidr.text}`, ifNotLocal: `! -s ${clusterCidr.text}` };
   const nodePortCidrs = (options.nodePortAddresses ?? []).map((text) => {
-    const c = normalizeCidr(text);
-    if (c === null) throw new IptablesCompileError(`nodePortAddresses: "${text}" is not an IPv4 CIDR`);
+    const c = normalizeCidr(text, ipv6);
+    if (c === null)
+      throw new IptablesCompileError(`nodePortAddresses: "${text}" is not an ${ipv6 ? 'IPv6' : 'IPv4'} CIDR`);
     return c;
   });
-  const inCidrs = (ip: string) => nodePortCidrs.some((c) => (parseIPv4(ip) & c.mask) >>> 0 === c.network);
-  const nodePortsMatchAll = nodePortCidrs.length === 0 || nodePortCidrs.some((c) => c.mask === 0);
-  // NewNodePortAddresses: localhost NodePorts only when the addresses include IPv4 loopback.
+  const inCidrs = (ip: string) => nodePortCidrs.some((c) => c.contains(ip));
+  const nodePortsMatchAll = nodePortCidrs.length === 0 || nodePortCidrs.some((c) => c.all);
+  // NewNodePortAddresses: localhost NodePorts only when the addresses include IPv4 loopback;
+  // never for IPv6 (the kernel has no route_localnet for ::1).
   const localhostNodePorts =
-    (options.localhostNodePorts ?? true) && (nodePortsMatchAll || inCidrs('127.0.0.1'));
+    !ipv6 && (options.localhostNodePorts ?? true) && (nodePortsMatchAll || inCidrs('127.0.0.1'));
   const nfacct = options.nfacct ?? false;
 
   const filterChains = new Lines();
   const filterRules = new Lines();
   const natChains = new Lines();
   const natRules = new Lines();
+  // Where an unchanged Service's own chains go in a partial sync: computed, then thrown away.
+  const skippedNatChains = new Lines();
+  const skippedNatRules = new Lines();
+  const activeNatChains = new Set<string>();
+  const changedServices = options.changedServices;
   for (const c of [
     'KUBE-SERVICES',
     'KUBE-EXTERNAL-SERVICES',
@@ -262,10 +363,8 @@ export function compileIptables(
     );
   }
 
-  const servicePorts = model.servicePorts.filter((sp) => isIPv4(sp.clusterIP));
-  let totalEndpoints = 0;
-  for (const sp of servicePorts) totalEndpoints += sp.endpoints.length;
-  const largeClusterMode = totalEndpoints > LARGE_CLUSTER_ENDPOINTS_THRESHOLD;
+  const servicePorts = model.servicePorts.filter((sp) => ofFamily(sp.clusterIP));
+  const largeClusterMode = isLargeClusterMode(model, ipv6);
   const serviceComment = (text: string) => (largeClusterMode ? '' : `-m comment --comment ${text}`);
 
   for (const sp of servicePorts) {
@@ -276,12 +375,13 @@ export function compileIptables(
     const protocol = sp.protocol.toLowerCase();
     const spn = sp.servicePortName;
     const chains = serviceChainNames(spn, sp.protocol);
-    const epString = (ep: Endpoint) => `${ep.ip}:${ep.port}`;
+    // net.JoinHostPort: an IPv6 endpoint is [addr]:port (also in the chain-name hash).
+    const epString = (ep: Endpoint) => (ipv6 ? `[${ep.ip}]:${ep.port}` : `${ep.ip}:${ep.port}`);
     const epChain = (ep: Endpoint) => endpointChainName(spn, protocol, epString(ep));
-    const externalIPs = sp.externalIPs.filter(isIPv4);
-    const lbIPs = sp.loadBalancerIPs.filter(isIPv4);
+    const externalIPs = sp.externalIPs.filter(ofFamily);
+    const lbIPs = sp.loadBalancerIPs.filter(ofFamily);
     const sourceRanges = sp.loadBalancerSourceRanges
-      .map(normalizeCidr)
+      .map((c) => normalizeCidr(c, ipv6))
       .filter((c): c is NonNullable<typeof c> => c !== null);
     const match = (dst: string, port: number) => `-m ${protocol} -p ${protocol} -d ${dst} --dport ${port}`;
 
@@ -448,20 +548,30 @@ export function compileIptables(
       );
     }
 
+    // The Service's own chains: written only when it changed since the last sync (partial
+    // syncs), but always computed so the rule metric and the set of live chains are right.
+    const skip = changedServices !== undefined && !changedServices.has(`${sp.namespace}/${sp.name}`);
+    const svcChains = skip ? skippedNatChains : natChains;
+    const svcRules = skip ? skippedNatRules : natRules;
+    const declare = (chain: string) => {
+      svcChains.write(`:${chain} - [0:0]`);
+      activeNatChains.add(chain);
+    };
+
     // Internal traffic: masquerade off-cluster sources reaching the cluster IP.
     if (hasInternalEndpoints) {
       const args = `-m comment --comment ${quoted(`${spn} cluster IP`)} ${match(sp.clusterIP, sp.port)}`;
-      if (masqueradeAll) natRules.write('-A', internalTrafficChain, args, '-j KUBE-MARK-MASQ');
+      if (masqueradeAll) svcRules.write('-A', internalTrafficChain, args, '-j KUBE-MARK-MASQ');
       else if (localDetector !== null) {
-        natRules.write('-A', internalTrafficChain, args, localDetector.ifNotLocal, '-j KUBE-MARK-MASQ');
+        svcRules.write('-A', internalTrafficChain, args, localDetector.ifNotLocal, '-j KUBE-MARK-MASQ');
       }
     }
 
     // External traffic chain.
     if (usesExternalTrafficChain) {
-      natChains.write(`:${externalTrafficChain} - [0:0]`);
+      declare(externalTrafficChain);
       if (!externalPolicyLocal(sp)) {
-        natRules.write(
+        svcRules.write(
           '-A',
           externalTrafficChain,
           '-m comment --comment',
@@ -470,7 +580,7 @@ export function compileIptables(
         );
       } else {
         if (localDetector !== null) {
-          natRules.write(
+          svcRules.write(
             '-A',
             externalTrafficChain,
             '-m comment --comment',
@@ -480,14 +590,14 @@ export function compileIptables(
             chains.svc,
           );
         }
-        natRules.write(
+        svcRules.write(
           '-A',
           externalTrafficChain,
           '-m comment --comment',
           quoted(`masquerade LOCAL traffic for ${spn} external destinations`),
           '-m addrtype --src-type LOCAL -j KUBE-MARK-MASQ',
         );
-        natRules.write(
+        svcRules.write(
           '-A',
           externalTrafficChain,
           '-m comment --comment',
@@ -496,22 +606,22 @@ export function compileIptables(
           chains.svc,
         );
       }
-      if (hasExternalEndpoints) natRules.write('-A', externalTrafficChain, '-j', externalPolicyChain);
+      if (hasExternalEndpoints) svcRules.write('-A', externalTrafficChain, '-j', externalPolicyChain);
     }
 
     // Load-balancer source ranges.
     if (usesFWChain) {
-      natChains.write(`:${chains.fw} - [0:0]`);
+      declare(chains.fw);
       const args = `-A ${chains.fw} -m comment --comment ${quoted(`${spn} loadbalancer IP`)}`;
       let allowFromNode = false;
       for (const cidr of sourceRanges) {
-        natRules.write(args, `-s ${cidr.text}`, '-j', externalTrafficChain);
-        if ((nodeIP & cidr.mask) >>> 0 === cidr.network) allowFromNode = true;
+        svcRules.write(args, `-s ${cidr.text}`, '-j', externalTrafficChain);
+        if (cidr.contains(nodeIPText)) allowFromNode = true;
       }
       if (allowFromNode) {
-        for (const ip of lbIPs) natRules.write(args, `-s ${ip}`, '-j', externalTrafficChain);
+        for (const ip of lbIPs) svcRules.write(args, `-s ${ip}`, '-j', externalTrafficChain);
       }
-      natRules.write(
+      svcRules.write(
         `-A ${chains.fw} -m comment --comment`,
         quoted(`other traffic to ${spn} will be dropped by KUBE-PROXY-FIREWALL`),
       );
@@ -520,7 +630,7 @@ export function compileIptables(
     const writeServiceToEndpointRules = (svcChain: string, endpoints: readonly Endpoint[]) => {
       if (sp.sessionAffinity === 'ClientIP') {
         for (const ep of endpoints) {
-          natRules.write(
+          svcRules.write(
             '-A',
             svcChain,
             serviceComment(quoted(`${spn} -> ${epString(ep)}`)),
@@ -535,7 +645,7 @@ export function compileIptables(
           i < endpoints.length - 1
             ? `-m statistic --mode random --probability ${kubeProxyProbability(endpoints.length - i)}`
             : '';
-        natRules.write(
+        svcRules.write(
           '-A',
           svcChain,
           serviceComment(quoted(`${spn} -> ${epString(ep)}`)),
@@ -547,25 +657,39 @@ export function compileIptables(
     };
 
     if (usesClusterPolicyChain) {
-      natChains.write(`:${chains.svc} - [0:0]`);
+      declare(chains.svc);
       writeServiceToEndpointRules(chains.svc, clusterEndpoints);
     }
     if (usesLocalPolicyChain) {
-      natChains.write(`:${chains.svl} - [0:0]`);
+      declare(chains.svl);
       writeServiceToEndpointRules(chains.svl, localEndpoints);
     }
 
     for (const ep of cat.allReachableEndpoints) {
       const chain = epChain(ep);
-      natChains.write(`:${chain} - [0:0]`);
+      declare(chain);
       const head = `-A ${chain} ${serviceComment(spn)}`.trimEnd();
-      natRules.write(head, `-s ${ep.ip}`, '-j KUBE-MARK-MASQ');
+      svcRules.write(head, `-s ${ep.ip}`, '-j KUBE-MARK-MASQ');
       const affinity = sp.sessionAffinity === 'ClientIP' ? `-m recent --name ${chain} --set` : '';
-      natRules.write(
+      svcRules.write(
         head,
         affinity,
         `-m ${protocol} -p ${protocol} -j DNAT --to-destination ${epString(ep)}`,
       );
+    }
+  }
+
+  // Delete chains no longer in use: a chain line flushes it, -X then removes it.
+  const deletedChains: string[] = [];
+  if (options.existingNatChains !== undefined) {
+    // kube-proxy walks a Go set here (random order); dpsim sorts, so the text is reproducible.
+    const stale = [...new Set(options.existingNatChains)]
+      .filter((c) => isServiceChainName(c) && !activeNatChains.has(c))
+      .sort();
+    for (const chain of stale) {
+      natChains.write(`:${chain} - [0:0]`);
+      natRules.write('-X', chain);
+      deletedChains.push(chain);
     }
   }
 
@@ -578,14 +702,14 @@ export function compileIptables(
       '-A KUBE-SERVICES -m comment --comment',
       nodePortsComment,
       '-m addrtype --dst-type LOCAL',
-      localhostNodePorts ? '' : '! -d 127.0.0.0/8',
+      ipv6 ? '! -d ::1/128' : localhostNodePorts ? '' : '! -d 127.0.0.0/8',
       '-j KUBE-NODEPORTS',
     );
   } else {
     // GetNodeIPs: the node's addresses inside the CIDRs, interface order (lo first).
-    const addresses = ['127.0.0.1', ...(options.nodeAddresses ?? [node.ip])];
+    const addresses = [ipv6 ? '::1' : '127.0.0.1', ...(options.nodeAddresses ?? [node.ip])];
     for (const ip of addresses.filter(inCidrs)) {
-      if (ip.startsWith('127.') && !localhostNodePorts) continue;
+      if ((ip.startsWith('127.') || ip === '::1') && !localhostNodePorts) continue;
       natRules.write(
         '-A KUBE-SERVICES -m comment --comment',
         nodePortsComment,
@@ -627,15 +751,17 @@ export function compileIptables(
   ].join('\n');
 
   const bootstrap = bootstrapCommands(options.canaryChains ?? true);
-  const ruleset = parseIptables(
-    kernelStateText(bootstrap, filterChains, filterRules, natChains, natRules),
-  ).ruleset;
   return {
-    ruleset,
-    restoreInput,
-    bootstrapCommands: bootstrap,
-    ruleCounts: { filter: filterRules.lines.length, nat: natRules.lines.length },
-    largeClusterMode,
+    result: {
+      restoreInput,
+      bootstrapCommands: bootstrap,
+      ruleCounts: { filter: filterRules.lines.length, nat: natRules.lines.length - deletedChains.length },
+      largeClusterMode,
+      activeNatChains,
+      deletedChains,
+      natRulesTotal: natRules.lines.length + skippedNatRules.lines.length - deletedChains.length,
+    },
+    kernelText: () => kernelStateText(bootstrap, filterChains, filterRules, natChains, natRules),
   };
 }
 

@@ -9,9 +9,13 @@ export {
 } from './chain-names.js';
 export {
   compileIptables,
+  compileIptablesRestore,
   IptablesCompileError,
   type IptablesCompileOptions,
   type IptablesCompileResult,
+  type IptablesRestoreResult,
+  isLargeClusterMode,
+  isServiceChainName,
 } from './compile.js';
 export {
   IptablesEvaluator,
@@ -33,6 +37,7 @@ export {
   probabilityToKernel,
 } from './format.js';
 export {
+  applyIptablesRestoreNoflush,
   IptablesParseError,
   type ParseResult,
   type ParseWarning,
@@ -53,4 +58,10 @@ export {
   type SaveOptions,
   saveString,
 } from './render.js';
+export {
+  IptablesSyncer,
+  type IptablesSyncerOptions,
+  type IptablesSyncKind,
+  type IptablesSyncRecord,
+} from './sync.js';
 export * from './types.js';

@@ -35,6 +35,11 @@ export const REJECT_CODES: Record<(typeof REJECT_WITH_NAMES)[number], number> = 
   'icmp-host-prohibited': 10,
   'tcp-reset': TCP_RESET_CODE,
   'icmp-admin-prohibited': 13,
+  // ICMPv6 destination-unreachable codes (RFC 4443); IPv6 rules are printed, not yet run.
+  'icmp6-no-route': 0,
+  'icmp6-adm-prohibited': 1,
+  'icmp6-addr-unreachable': 3,
+  'icmp6-port-unreachable': 4,
 };
 
 /** Forwards the evaluator's rule events to the node's trace sink, adding the hook name. */

@@ -11,6 +11,7 @@
  * IptablesParseError naming the line, as iptables-restore would refuse it.
  */
 import { parseIPv4 } from '../../util/ipv4.js';
+import { formatIPv6, parseIPv6, prefixMask6 } from '../../util/ipv6.js';
 import { IpProtocol } from '../../wire/ip-protocol.js';
 import { probabilityToKernel } from './format.js';
 import {
@@ -254,6 +255,8 @@ interface TargetArgs extends ModuleArgs {
 
 /** Context a rule is parsed in: its table and the chains declared there. */
 export interface RuleContext {
+  /** ip6tables input: addresses are IPv6 and REJECT defaults to icmp6-port-unreachable. */
+  readonly ipv6?: boolean;
   readonly table: TableName;
   readonly chains: { has(name: string): boolean };
   readonly line: number;
@@ -278,6 +281,7 @@ function parseUint(ctx: RuleContext, text: string, what: string, max = 0xfffffff
 function parseAddrMask(ctx: RuleContext, text: string, invert: boolean): AddrMatch {
   if (text.includes(','))
     fail(ctx, `address lists ("${text}") are not supported; write one rule per address`);
+  if (ctx.ipv6 === true) return parseAddrMask6(ctx, text, invert);
   const slash = text.indexOf('/');
   const addrText = slash < 0 ? text : text.slice(0, slash);
   let mask = 0xffffffff;
@@ -447,6 +451,7 @@ function convertMatch(ctx: RuleContext, mod: ModuleArgs): Match {
       let rttl = false;
       let name = 'DEFAULT';
       let mask = 0xffffffff;
+      let mask6 = ctx.ipv6 === true ? ALL_ONES_IPV6 : undefined;
       let side: 'source' | 'dest' = 'source';
       for (const { opt, values, invert: inv } of options(ctx, mod, table)) {
         switch (opt) {
@@ -475,6 +480,10 @@ function convertMatch(ctx: RuleContext, mod: ModuleArgs): Match {
             name = values[0];
             break;
           case '--mask':
+            if (ctx.ipv6 === true) {
+              mask6 = canonicalMask6(ctx, values[0]);
+              break;
+            }
             try {
               mask = parseIPv4(values[0]);
             } catch {
@@ -491,7 +500,19 @@ function convertMatch(ctx: RuleContext, mod: ModuleArgs): Match {
       if (action === null) fail(ctx, 'recent: you must specify one of --set, --rcheck, --update or --remove');
       if (reap && seconds === 0) fail(ctx, 'recent: --reap is only valid with --seconds');
       if (name.length === 0 || name.length > 199) fail(ctx, 'recent: --name must be 1 to 199 characters');
-      return { kind: 'recent', action, invert, seconds, reap, hitcount, rttl, name, mask, side };
+      return {
+        kind: 'recent',
+        action,
+        invert,
+        seconds,
+        reap,
+        hitcount,
+        rttl,
+        name,
+        mask,
+        side,
+        ...(mask6 !== undefined ? { mask6 } : {}),
+      };
     }
     case 'nfacct': {
       let name: string | null = null;
@@ -626,6 +647,7 @@ function convertPhysdev(ctx: RuleContext, mod: ModuleArgs, table: Readonly<Recor
 }
 
 function parseNatRange(ctx: RuleContext, text: string, proto: number | null, what: string): NatRange {
+  if (ctx.ipv6 === true) return parseNatRange6(ctx, text, proto, what);
   const m = /^([\d.]*)(?:-([\d.]+))?(?::(\d+)(?:-(\d+))?)?$/.exec(text);
   if (!m) fail(ctx, `${what}: bad IP address "${text}"`);
   const range: NatRange = { addrMin: 0, addrMax: 0, hasAddr: false, portMin: 0, portMax: 0 };
@@ -670,7 +692,9 @@ function convertTarget(ctx: RuleContext, t: TargetArgs, proto: number | null): T
       case 'RETURN':
         return { kind: t.name };
       case 'REJECT': {
-        const w = opts.get('--reject-with') ?? 'icmp-port-unreachable';
+        const w =
+          opts.get('--reject-with') ??
+          (ctx.ipv6 === true ? 'icmp6-port-unreachable' : 'icmp-port-unreachable');
         const rejectWith = (REJECT_WITH_NAMES as readonly string[]).includes(w)
           ? (w as RejectWith)
           : REJECT_ALIASES[w];
@@ -794,7 +818,8 @@ export function parseRuleSpec(ctx: RuleContext, tokens: readonly string[]): Rule
         case 'd': {
           if ((base === 's' ? rule.src : rule.dst) !== null) fail(ctx, `multiple ${tok} flags not allowed`);
           const m = parseAddrMask(ctx, v, invert);
-          if (m.mask === 0 && !m.invert) break; // 0.0.0.0/0 matches everything; iptables drops it
+          // 0.0.0.0/0 (::/0) matches everything; iptables drops it.
+          if (m.mask === 0 && !m.invert && (m.v6 === undefined || m.v6.endsWith('/0'))) break;
           if (base === 's') rule.src = m;
           else rule.dst = m;
           break;
@@ -905,6 +930,14 @@ export function parseRuleSpec(ctx: RuleContext, tokens: readonly string[]): Rule
 interface Section {
   table: Table;
   chains: Map<string, Chain>;
+  /** Editing the kernel's table (--noflush): -X checks what the kernel checks. */
+  noflush?: boolean;
+  ipv6: boolean;
+}
+
+export interface ParseOptions {
+  /** Parse ip6tables-save / ip6tables-restore text (IPv6 addresses, icmp6 rejects). */
+  readonly ipv6?: boolean;
 }
 
 /**
@@ -912,9 +945,35 @@ interface Section {
  * Each `*table` section replaces that table, as a restore without --noflush does.
  * Lines apply in order, so a jump must name a chain declared above it.
  */
-export function parseIptables(text: string): ParseResult {
+export function parseIptables(text: string, parseOptions: ParseOptions = {}): ParseResult {
+  return restoreInto(text, null, parseOptions);
+}
+
+/**
+ * `iptables-restore --noflush`: applies restore input on top of `base` (left untouched) and
+ * returns the tables the kernel then holds. A `*table` section edits the existing table
+ * instead of replacing it; a chain line (`:CHAIN - [0:0]`) creates the chain or flushes it;
+ * `-X` deletes a chain only if it is empty and no rule jumps to it (else the kernel refuses
+ * the commit, as it refuses kube-proxy's). Tables the input does not name are kept. Any
+ * error rejects the whole input, as one failed commit leaves the tables as they were.
+ */
+export function applyIptablesRestoreNoflush(
+  base: Ruleset,
+  text: string,
+  parseOptions: ParseOptions = {},
+): ParseResult {
+  return restoreInto(text, base, parseOptions);
+}
+
+function cloneTable(table: Table): Table {
+  return { name: table.name, chains: table.chains.map((c) => ({ ...c, rules: c.rules.slice() })) };
+}
+
+function restoreInto(text: string, base: Ruleset | null, parseOptions: ParseOptions): ParseResult {
   const warnings: ParseWarning[] = [];
   const tables = new Map<TableName, Table>();
+  if (base !== null) for (const t of base.tables) tables.set(t.name, t);
+  const noflush = base !== null;
   let section: Section | null = null;
   const lines = text.split('\n');
   for (let n = 0; n < lines.length; n++) {
@@ -925,8 +984,14 @@ export function parseIptables(text: string): ParseResult {
       if (section !== null) throw new IptablesParseError(lineNo, 'COMMIT expected');
       const name = line.slice(1);
       if (!isTableName(name)) throw new IptablesParseError(lineNo, `unknown table "${name}"`);
-      const table = newTable(name);
-      section = { table, chains: new Map(table.chains.map((c) => [c.name, c])) };
+      const existing = noflush ? tables.get(name) : undefined;
+      const table = existing !== undefined ? cloneTable(existing) : newTable(name);
+      section = {
+        table,
+        chains: new Map(table.chains.map((c) => [c.name, c])),
+        noflush,
+        ipv6: parseOptions.ipv6 === true,
+      };
       continue;
     }
     if (section === null) throw new IptablesParseError(lineNo, `"${line}" outside a *table section`);
@@ -980,7 +1045,7 @@ function declareChain(section: Section, line: string, lineNo: number): void {
 function command(section: Section, tokens: string[], line: number, warnings: ParseWarning[]): void {
   const table = section.table;
   const chains = section.chains;
-  const ctx: RuleContext = { table: table.name, chains, line, warnings };
+  const ctx: RuleContext = { table: table.name, chains, line, warnings, ipv6: section.ipv6 };
   const [cmd, chainName] = tokens;
   const chain = (): Chain => {
     if (chainName === undefined) fail(ctx, `${cmd} needs a chain name`);
@@ -1022,6 +1087,9 @@ function command(section: Section, tokens: string[], line: number, warnings: Par
     case '--delete-chain': {
       const c = chain();
       if (c.policy !== null) fail(ctx, `cannot delete built-in chain ${c.name}`);
+      if (section.noflush === true && (c.rules.length > 0 || isJumpedTo(table, c.name))) {
+        fail(ctx, `CHAIN_USER_DEL failed (Device or resource busy): chain ${c.name}`);
+      }
       table.chains.splice(table.chains.indexOf(c), 1);
       chains.delete(c.name);
       break;
@@ -1029,4 +1097,60 @@ function command(section: Section, tokens: string[], line: number, warnings: Par
     default:
       fail(ctx, `unsupported command "${cmd ?? ''}"`);
   }
+}
+
+function isJumpedTo(table: Table, chain: string): boolean {
+  for (const c of table.chains) {
+    for (const r of c.rules) if (r.target?.kind === 'jump' && r.target.chain === chain) return true;
+  }
+  return false;
+}
+
+// ------------------------------------------------------------------------------ IPv6 (ip6tables)
+
+const ALL_ONES_IPV6 = 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff';
+
+/** `-s/-d` of ip6tables: an address and prefix, kept as canonical text (IPv6 rules are printed, not evaluated). */
+function parseAddrMask6(ctx: RuleContext, text: string, invert: boolean): AddrMatch {
+  const slash = text.indexOf('/');
+  const len = slash < 0 ? 128 : Number(text.slice(slash + 1));
+  if (!Number.isInteger(len) || len < 0 || len > 128) fail(ctx, `invalid mask "${text.slice(slash + 1)}"`);
+  let value: bigint;
+  try {
+    value = parseIPv6(slash < 0 ? text : text.slice(0, slash));
+  } catch {
+    return fail(ctx, `host/network "${text}" not found`);
+  }
+  const network = value & prefixMask6(len);
+  return { addr: 0, mask: 0, invert, v6: `${formatIPv6(network)}/${len}` };
+}
+
+function canonicalMask6(ctx: RuleContext, text: string): string {
+  try {
+    return formatIPv6(parseIPv6(text));
+  } catch {
+    return fail(ctx, `recent: bad --mask "${text}"`);
+  }
+}
+
+/** DNAT/SNAT `--to-destination [addr]:port` (or a bare address) of ip6tables. */
+function parseNatRange6(ctx: RuleContext, text: string, proto: number | null, what: string): NatRange {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9a-fA-F:.]+))(?::(\d+)(?:-(\d+))?)?$/.exec(text);
+  const bracketed = m?.[1];
+  // A bare address cannot carry a port (its colons would be ambiguous).
+  if (!m || (bracketed === undefined && m[3] !== undefined)) fail(ctx, `${what}: bad IP address "${text}"`);
+  const range: NatRange = { addrMin: 0, addrMax: 0, hasAddr: true, portMin: 0, portMax: 0 };
+  try {
+    range.addr6 = formatIPv6(parseIPv6(bracketed ?? m[2]));
+  } catch {
+    fail(ctx, `${what}: bad IP address "${text}"`);
+  }
+  if (m[3] !== undefined) {
+    if (proto !== IpProtocol.TCP && proto !== IpProtocol.UDP && proto !== IpProtocol.SCTP)
+      fail(ctx, `${what}: Need TCP, UDP, SCTP or DCCP with port specification`);
+    range.portMin = parsePortRange(ctx, m[3], false).min;
+    range.portMax = m[4] === undefined ? range.portMin : parsePortRange(ctx, m[4], false).min;
+    if (range.portMin === 0 || range.portMax < range.portMin) fail(ctx, `${what}: bad port range "${text}"`);
+  }
+  return range;
 }

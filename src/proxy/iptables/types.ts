@@ -33,6 +33,8 @@ export interface AddrMatch {
   addr: number;
   mask: number;
   invert: boolean;
+  /** An ip6tables address as canonical `network/len` text (addr and mask are then 0). */
+  v6?: string;
 }
 
 /** `[!] -i/-o name`; a trailing `+` is iptables' prefix wildcard. */
@@ -132,6 +134,8 @@ export type Match =
       name: string;
       mask: number;
       side: 'source' | 'dest';
+      /** ip6tables: the mask as canonical IPv6 text (all ones unless --mask says otherwise). */
+      mask6?: string;
     }
   | { kind: 'nfacct'; name: string }
   /**
@@ -177,6 +181,11 @@ export const REJECT_WITH_NAMES = [
   'icmp-host-prohibited',
   'tcp-reset',
   'icmp-admin-prohibited',
+  // ip6tables' REJECT (ip6t_REJECT): what an IPv6 rule may send.
+  'icmp6-no-route',
+  'icmp6-adm-prohibited',
+  'icmp6-addr-unreachable',
+  'icmp6-port-unreachable',
 ] as const;
 export type RejectWith = (typeof REJECT_WITH_NAMES)[number];
 
@@ -184,6 +193,8 @@ export type RejectWith = (typeof REJECT_WITH_NAMES)[number];
 export interface NatRange {
   addrMin: number;
   addrMax: number;
+  /** An ip6tables DNAT/SNAT address (canonical text); addrMin/addrMax are then 0. */
+  addr6?: string;
   hasAddr: boolean;
   portMin: number;
   portMax: number;

@@ -13,7 +13,7 @@
  * Kernel behaviours kept, with kube-proxy's sysctls (conntrack=1, expire_nodest_conn=1,
  * expire_quiescent_template=1; conn_reuse_mode left at its default 1):
  * - TCP schedules only on SYN without RST; other TCP packets with no connection continue
- *   up the stack untouched (NOT_IPVS). UDP/SCTP schedule on any packet.
+ *   up the stack untouched (NOT_IPVS). UDP schedules on any packet, SCTP on an INIT.
  * - "no destination available" (no real servers, all weight 0) answers ICMP port unreachable.
  * - a SYN hitting an entry in TIME_WAIT/CLOSE (not persistence-controlled), or whose
  *   destination has weight 0, expires it and schedules afresh. (The kernel may drop that
@@ -29,11 +29,13 @@ import { TcpFlag } from '../../wire/tcp.js';
 import type { PacketMeta } from '../common/packet-meta.js';
 import type { IpvsConnTable } from './conn-table.js';
 import {
-  DEFAULT_SCTP_TIMEOUT_S,
+  DEFAULT_SCTP_TIMEOUTS_S,
   DEFAULT_TCP_TIMEOUTS_S,
   DEFAULT_UDP_TIMEOUT_S,
+  IpvsSctpState,
   IpvsTcpState,
   NEW_CONN_TIMEOUT_S,
+  nextSctpState,
   nextTcpState,
   TCP_ACTIVE,
   TcpDir,
@@ -41,6 +43,8 @@ import {
   UDP_STATE_NORMAL,
 } from './proto-states.js';
 import type { IpvsDest, IpvsService, IpvsServiceTable } from './service-table.js';
+
+const SCTP_CHUNK_INIT = 1;
 
 export const enum IpvsVerdict {
   /** Not an IPVS packet (no service / no connection): continue through the stack unchanged. */
@@ -146,6 +150,9 @@ export class IpvsDatapath {
       if (svc === undefined) return this.done(IpvsVerdict.NOT_IPVS);
       if (proto === IpProtocol.TCP && (!isSyn || (tcpFlags & TcpFlag.RST) !== 0))
         return this.done(IpvsVerdict.NOT_IPVS);
+      // sctp_conn_schedule: only an INIT opens a connection (sloppy_sctp off, the default).
+      if (proto === IpProtocol.SCTP && meta.sctpChunk !== SCTP_CHUNK_INIT)
+        return this.done(IpvsVerdict.NOT_IPVS);
       cp = svc.persistent
         ? this.schedulePersistent(svc, meta.saddr, meta.sport, meta.daddr, meta.dport, now)
         : this.scheduleOne(svc, meta.saddr, meta.sport, meta.daddr, meta.dport, now);
@@ -187,7 +194,7 @@ export class IpvsDatapath {
       dest.service.stats.inPkts++;
       dest.service.stats.inBytes += meta.length;
     }
-    this.transition(cp, meta.proto, TcpDir.INPUT, tcpFlags);
+    this.transition(cp, meta.proto, TcpDir.INPUT, meta.proto === IpProtocol.SCTP ? meta.sctpChunk : tcpFlags);
     ct.touch(cp, now);
     r.conn = cp;
     r.daddr = ct.daddr[cp];
@@ -211,7 +218,7 @@ export class IpvsDatapath {
       dest.service.stats.outPkts++;
       dest.service.stats.outBytes += meta.length;
     }
-    this.transition(cp, proto, TcpDir.OUTPUT, tcpFlags);
+    this.transition(cp, proto, TcpDir.OUTPUT, proto === IpProtocol.SCTP ? meta.sctpChunk : tcpFlags);
     ct.touch(cp, now);
     r.conn = cp;
     r.saddr = ct.vaddr[cp];
@@ -373,7 +380,10 @@ export class IpvsDatapath {
     return cp;
   }
 
-  /** ip_vs_set_state: TCP follows tcp_states[]; UDP/SCTP just refresh their one timeout. */
+  /**
+   * ip_vs_set_state: TCP follows tcp_states[] (`flags`: the TCP flags), SCTP sctp_states[]
+   * (`flags`: the first chunk's type), UDP refreshes its one timeout.
+   */
   private transition(cp: number, proto: number, dir: number, tcpFlags: number): void {
     const ct = this.conns;
     if (proto === IpProtocol.TCP) {
@@ -384,13 +394,11 @@ export class IpvsDatapath {
         const tpl = ct.control[cp];
         if (tpl >= 0) ct.state[tpl] |= TemplateState.ASSURED;
       }
+    } else if (proto === IpProtocol.SCTP) {
+      const next = nextSctpState(dir === TcpDir.OUTPUT ? 1 : 0, tcpFlags, ct.state[cp]);
+      ct.setState(cp, next, next === IpvsSctpState.ESTABLISHED, DEFAULT_SCTP_TIMEOUTS_S[next]);
     } else {
-      ct.setState(
-        cp,
-        UDP_STATE_NORMAL,
-        false,
-        proto === IpProtocol.UDP ? this.udpTimeoutS : DEFAULT_SCTP_TIMEOUT_S,
-      );
+      ct.setState(cp, UDP_STATE_NORMAL, false, this.udpTimeoutS);
     }
   }
 }

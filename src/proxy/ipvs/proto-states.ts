@@ -25,7 +25,7 @@ export const enum IpvsTcpState {
   SYNACK = 10,
 }
 
-/** UDP (and, simplified, SCTP) connections have one state, IP_VS_UDP_S_NORMAL, shown as "UDP". */
+/** UDP connections have one state, IP_VS_UDP_S_NORMAL, shown as "UDP". */
 export const UDP_STATE_NORMAL = 0;
 
 /** Template (persistence) connections: IP_VS_CTPL_S_NONE / IP_VS_CTPL_S_ASSURED. */
@@ -56,11 +56,144 @@ export const DEFAULT_TCP_TIMEOUTS_S: readonly number[] = [2, 900, 120, 60, 120, 
 /** udp_timeouts[IP_VS_UDP_S_NORMAL]: 5 minutes (ipvsadm --set's third value). */
 export const DEFAULT_UDP_TIMEOUT_S = 300;
 
+/** IP_VS_SCTP_S_* in kernel order (ip_vs_proto_sctp.c; the table columns below use it). */
+export const enum IpvsSctpState {
+  NONE = 0,
+  INIT1 = 1,
+  INIT = 2,
+  COOKIE_SENT = 3,
+  COOKIE_REPLIED = 4,
+  COOKIE_WAIT = 5,
+  COOKIE = 6,
+  COOKIE_ECHOED = 7,
+  ESTABLISHED = 8,
+  SHUTDOWN_SENT = 9,
+  SHUTDOWN_RECEIVED = 10,
+  SHUTDOWN_ACK_SENT = 11,
+  REJECTED = 12,
+  CLOSED = 13,
+}
+
+/** `sctp_state_name_table`: what `ipvsadm -Lnc` prints for an SCTP connection. */
+export const SCTP_STATE_NAMES: readonly string[] = [
+  'NONE',
+  'INIT1',
+  'INIT',
+  'C-SENT',
+  'C-REPLIED',
+  'C-WAIT',
+  'COOKIE',
+  'C-ECHOED',
+  'ESTABLISHED',
+  'S-SENT',
+  'S-RECEIVED',
+  'S-ACK-SENT',
+  'REJECTED',
+  'CLOSED',
+];
+
+/** IP_VS_SCTP_MAX_RTO: (60 + 1) s. */
+const SCTP_MAX_RTO_S = 61;
+
+/** sctp_timeouts[] in seconds, by IpvsSctpState. */
+export const DEFAULT_SCTP_TIMEOUTS_S: readonly number[] = [
+  2, // NONE
+  4, // INIT1
+  SCTP_MAX_RTO_S, // INIT
+  SCTP_MAX_RTO_S, // COOKIE_SENT
+  SCTP_MAX_RTO_S, // COOKIE_REPLIED
+  SCTP_MAX_RTO_S, // COOKIE_WAIT
+  SCTP_MAX_RTO_S, // COOKIE
+  SCTP_MAX_RTO_S, // COOKIE_ECHOED
+  15 * 60, // ESTABLISHED
+  SCTP_MAX_RTO_S, // SHUTDOWN_SENT
+  SCTP_MAX_RTO_S, // SHUTDOWN_RECEIVED
+  SCTP_MAX_RTO_S, // SHUTDOWN_ACK_SENT
+  4, // REJECTED
+  SCTP_MAX_RTO_S, // CLOSED
+];
+
+/** `sctp_events[]`: the event row for a chunk type (DATA, SACK, HEARTBEATs and unknown types: 0). */
+export function sctpEvent(chunkType: number): number {
+  switch (chunkType) {
+    case 1: // INIT
+      return 1;
+    case 2: // INIT ACK
+      return 2;
+    case 10: // COOKIE ECHO
+      return 3;
+    case 11: // COOKIE ACK
+      return 4;
+    case 7: // SHUTDOWN
+      return 5;
+    case 8: // SHUTDOWN ACK
+      return 6;
+    case 14: // SHUTDOWN COMPLETE
+      return 7;
+    case 9: // ERROR
+      return 8;
+    case 6: // ABORT
+      return 9;
+    default:
+      return 0;
+  }
+}
+
+const SCTP_EVENTS = 10;
+const SCTP_STATES = 14;
+const xI1 = IpvsSctpState.INIT1;
+const xIN = IpvsSctpState.INIT;
+const xCS = IpvsSctpState.COOKIE_SENT;
+const xCR = IpvsSctpState.COOKIE_REPLIED;
+const xCW = IpvsSctpState.COOKIE_WAIT;
+const xCO = IpvsSctpState.COOKIE;
+const xCE = IpvsSctpState.COOKIE_ECHOED;
+const xES = IpvsSctpState.ESTABLISHED;
+const xSS = IpvsSctpState.SHUTDOWN_SENT;
+const xSR = IpvsSctpState.SHUTDOWN_RECEIVED;
+const xSA = IpvsSctpState.SHUTDOWN_ACK_SENT;
+const xRJ = IpvsSctpState.REJECTED;
+const xCL = IpvsSctpState.CLOSED;
+
+// sctp_states[dir][event][state] for the INPUT (client → real server) and OUTPUT (replies)
+// directions; INPUT_ONLY (direct routing / tunnels) is not used by kube-proxy's masquerading.
+// Columns: NONE, INIT1, INIT, C-SENT, C-REPLIED, C-WAIT, COOKIE, C-ECHOED, ESTABLISHED,
+// S-SENT, S-RECEIVED, S-ACK-SENT, REJECTED, CLOSED.
+// biome-ignore format: keep the kernel's table layout readable
+const SCTP_TRANSITIONS = Uint8Array.from([
+  // INPUT
+  /* data */ xES, xI1, xIN, xCS, xCR, xCW, xCO, xCE, xES, xSS, xSR, xSA, xRJ, xCL,
+  /* i    */ xI1, xIN, xIN, xCS, xCR, xCW, xCO, xCE, xES, xSS, xSR, xSA, xIN, xIN,
+  /* i_a  */ xCW, xCW, xCW, xCS, xCR, xCO, xCO, xCE, xES, xSS, xSR, xSA, xRJ, xCL,
+  /* c_e  */ xCR, xIN, xIN, xCR, xCR, xCW, xCO, xCE, xES, xSS, xSR, xSA, xRJ, xCL,
+  /* c_a  */ xES, xI1, xIN, xCS, xCR, xCW, xCO, xES, xES, xSS, xSR, xSA, xRJ, xCL,
+  /* s    */ xSR, xI1, xIN, xCS, xCR, xCW, xCO, xCE, xSR, xSS, xSR, xSA, xRJ, xCL,
+  /* s_a  */ xCL, xIN, xIN, xCS, xCR, xCW, xCO, xCE, xES, xCL, xSR, xCL, xRJ, xCL,
+  /* s_c  */ xCL, xCL, xCL, xCS, xCR, xCW, xCO, xCE, xES, xSS, xSR, xCL, xRJ, xCL,
+  /* err  */ xCL, xI1, xIN, xCS, xCR, xCW, xCO, xCL, xES, xSS, xSR, xSA, xRJ, xCL,
+  /* ab   */ xCL, xCL, xCL, xCL, xCL, xRJ, xCL, xCL, xCL, xCL, xCL, xCL, xCL, xCL,
+  // OUTPUT
+  /* data */ xES, xI1, xIN, xCS, xCR, xCW, xCO, xCE, xES, xSS, xSR, xSA, xRJ, xCL,
+  /* i    */ xCW, xCW, xCW, xCW, xCW, xCW, xCW, xCW, xES, xCW, xCW, xCW, xCW, xCW,
+  /* i_a  */ xCS, xCS, xCS, xCS, xCR, xCW, xCO, xCE, xES, xSS, xSR, xSA, xRJ, xCL,
+  /* c_e  */ xCE, xCE, xCE, xCE, xCE, xCE, xCE, xCE, xES, xSS, xSR, xSA, xRJ, xCL,
+  /* c_a  */ xES, xES, xES, xES, xES, xES, xES, xES, xES, xSS, xSR, xSA, xRJ, xCL,
+  /* s    */ xSS, xSS, xSS, xSS, xSS, xSS, xSS, xSS, xSS, xSS, xSR, xSA, xRJ, xCL,
+  /* s_a  */ xSA, xSA, xSA, xSA, xSA, xCW, xCO, xCE, xES, xSA, xSA, xSA, xRJ, xCL,
+  /* s_c  */ xCL, xI1, xIN, xCS, xCR, xCW, xCO, xCE, xES, xSS, xSR, xSA, xRJ, xCL,
+  /* err  */ xCL, xCL, xCL, xCL, xCL, xCW, xCO, xCE, xES, xSS, xSR, xSA, xRJ, xCL,
+  /* ab   */ xCL, xRJ, xCL, xCL, xCL, xCL, xCL, xCL, xCL, xCL, xCL, xCL, xCL, xCL,
+]);
+
 /**
- * SCTP: dpsim does not model IPVS's SCTP state machine (ip_vs_proto_sctp.c); an SCTP
- * connection stays in one state with the ESTABLISHED timeout (15 min, sctp_timeouts).
+ * `set_sctp_state`'s table lookup: the next state after a packet whose first chunk is
+ * `chunkType`, in direction `dir` (0 input, 1 output). Only ESTABLISHED counts as active.
+ * (The kernel also reads an ABORT bundled right after a leading COOKIE ECHO/ACK; dpsim keys
+ * on the first chunk only.)
  */
-export const DEFAULT_SCTP_TIMEOUT_S = 900;
+export function nextSctpState(dir: number, chunkType: number, state: number): number {
+  return SCTP_TRANSITIONS[(dir * SCTP_EVENTS + sctpEvent(chunkType)) * SCTP_STATES + state];
+}
 
 /** Newly created connections live 3 s until the first state transition (ip_vs_conn_new). */
 export const NEW_CONN_TIMEOUT_S = 3;

@@ -22,7 +22,7 @@ import { CONN_TAB_SIZE, type IpvsConnTable } from './conn-table.js';
 import { SVC_F_ONEPACKET, SVC_F_PERSISTENT, SVC_F_SCHED1, SVC_F_SCHED2, SVC_F_SCHED3 } from './ip-vs.js';
 import type { IpsetTable } from './ipsets.js';
 import { ipsetReferences } from './iptables-rules.js';
-import { TCP_STATE_NAMES, TEMPLATE_STATE_NAMES } from './proto-states.js';
+import { SCTP_STATE_NAMES, TCP_STATE_NAMES, TEMPLATE_STATE_NAMES } from './proto-states.js';
 import type { IpvsDest, IpvsService, IpvsServiceTable, IpvsStats } from './service-table.js';
 
 /** IP_VS_VERSION_CODE 0x010201 → "1.2.1". */
@@ -172,7 +172,7 @@ function stateName(conns: IpvsConnTable, i: number): string {
   const proto = conns.proto[i];
   if (proto === IpProtocol.TCP) return TCP_STATE_NAMES[s] ?? 'ERR!';
   if (proto === IpProtocol.UDP) return 'UDP';
-  return 'ESTABLISHED';
+  return SCTP_STATE_NAMES[s] ?? 'ERR!';
 }
 
 /** `ipvsadm -Lnc` at simulated time `nowNs`. */
