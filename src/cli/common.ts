@@ -2,12 +2,18 @@
  * Options every simulation command shares (manifests, seed, proxy mode, the control
  * plane's range flags) and the one way they turn into a Simulation.
  */
+
+import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { readNodeConfigFile } from '../config/files.js';
+import { ConntrackRestoreError, parseConntrackList } from '../conntrack/restore.js';
 import { clusterOptionsFromFlags, loadClusterFromFiles, ManifestFileError } from '../k8s/load-files.js';
+import { toProxyModel } from '../k8s/proxy-model.js';
 import { PROXY_MODES, type ProxyMode } from '../proxy/common/datapath.js';
 import { parseIptables } from '../proxy/iptables/parse.js';
 import { unreachableRootChains } from '../proxy/iptables/reachability.js';
+import { IpvsadmParseError, parseIpvsadmList } from '../proxy/ipvs/parse-ipvsadm.js';
+import { NftParseError, parseNftRuleset } from '../proxy/nftables/parse.js';
 import { Simulation, type SimulationOptions } from '../sim/simulation.js';
 import type { OverlayKind } from '../topology/tunnel.js';
 import { CliError, describeSystemError, isSystemError } from './errors.js';
@@ -27,6 +33,9 @@ export interface SimulationFlags {
   dualStack?: boolean;
   conntrackMax?: number;
   iptablesSave?: string;
+  nftRuleset?: string;
+  ipvsadm?: string;
+  conntrack?: string[];
   maglev?: boolean;
   overlay?: string;
   config?: string;
@@ -80,6 +89,19 @@ export function addSimulationOptions(cmd: Command): Command {
     .option(
       '--iptables-save <file>',
       "run a real node's iptables-save dump instead of the compiled rules (iptables mode)",
+    )
+    .option(
+      '--nft-ruleset <file>',
+      "run a real node's `nft list ruleset` (its table ip kube-proxy) instead of the compiled rules (nftables mode)",
+    )
+    .option(
+      '--ipvsadm <file>',
+      "run a real node's `ipvsadm -Ln` virtual servers instead of the compiled ones (IPVS mode)",
+    )
+    .option(
+      '--conntrack <node=file>',
+      "pre-load a node's conntrack table from a real node's `conntrack -L` (repeatable: node1=ct.txt)",
+      collect,
     )
     .option('--config <file>', "kube-proxy's --config: a KubeProxyConfiguration for every node")
     .option('--cilium-values <file>', "eBPF mode: Cilium's Helm values (load-balancer keys)")
@@ -137,6 +159,48 @@ export async function loadSimulation(
     }
   }
   if (iptablesSave !== undefined) warnUnreachable(flags.iptablesSave!, iptablesSave, io.stderr);
+  const nftRuleset = readDump('--nft-ruleset', flags.nftRuleset);
+  if (nftRuleset !== undefined) {
+    if ((modeFlag ?? loaded.cluster.proxyMode) !== 'nftables')
+      throw new CliError('error: --nft-ruleset is a dump of nftables mode: run it with --mode nftables');
+    let parsed: ReturnType<typeof parseNftRuleset>;
+    try {
+      parsed = parseNftRuleset(nftRuleset, { name: 'node', ip: '0.0.0.0' });
+    } catch (e) {
+      if (e instanceof NftParseError) throw new CliError(`error: ${flags.nftRuleset}: ${e.message}`);
+      throw e;
+    }
+    for (const w of parsed.warnings) io.stderr(`warning: ${flags.nftRuleset}: ${w}\n`);
+  }
+  const conntrackDumps = new Map<string, string>();
+  for (const spec of flags.conntrack ?? []) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0 || eq === spec.length - 1)
+      throw new CliError(`error: --conntrack takes NODE=FILE (e.g. node1=ct.txt), got "${spec}"`);
+    const node = spec.slice(0, eq);
+    const text = readDump('--conntrack', spec.slice(eq + 1))!;
+    try {
+      parseConntrackList(text);
+    } catch (e) {
+      if (e instanceof ConntrackRestoreError)
+        throw new CliError(`error: ${spec.slice(eq + 1)}: ${e.message}`);
+      throw e;
+    }
+    conntrackDumps.set(node, text);
+  }
+  const ipvsadm = readDump('--ipvsadm', flags.ipvsadm);
+  if (ipvsadm !== undefined) {
+    if ((modeFlag ?? loaded.cluster.proxyMode) !== 'ipvs')
+      throw new CliError('error: --ipvsadm is a listing of IPVS mode: run it with --mode ipvs');
+    try {
+      const servers = parseIpvsadmList(ipvsadm, toProxyModel(loaded.cluster));
+      if (servers.length === 0)
+        io.stderr(`warning: ${flags.ipvsadm}: no virtual server: every Service address is unanswered\n`);
+    } catch (e) {
+      if (e instanceof IpvsadmParseError) throw new CliError(`error: ${flags.ipvsadm}: ${e.message}`);
+      throw e;
+    }
+  }
   try {
     return new Simulation({
       cluster: loaded.cluster,
@@ -144,6 +208,9 @@ export async function loadSimulation(
       ...(modeFlag !== undefined ? { mode: modeFlag as ProxyMode } : {}),
       ...(flags.conntrackMax !== undefined ? { conntrackMax: flags.conntrackMax } : {}),
       ...(iptablesSave !== undefined ? { iptablesSave } : {}),
+      ...(nftRuleset !== undefined ? { nftRuleset } : {}),
+      ...(ipvsadm !== undefined ? { ipvsadm } : {}),
+      ...(conntrackDumps.size > 0 ? { conntrackDumps } : {}),
       ...(flags.maglev ? { ebpfAlgorithm: 'maglev' as const } : {}),
       ...(kubeProxyConfig !== undefined ? { kubeProxyConfig } : {}),
       ...(cilium !== undefined ? { cilium } : {}),
@@ -153,6 +220,17 @@ export async function loadSimulation(
   } catch (e) {
     if (extra.captureFile !== undefined && isSystemError(e) && e.path === extra.captureFile)
       throw new CliError(`error: --pcap: ${describeSystemError(e)}`);
+    throw e;
+  }
+}
+
+/** A dump file named by a flag, read whole; a read failure names the flag, path and reason. */
+function readDump(flag: string, path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    if (isSystemError(e)) throw new CliError(`error: ${flag}: ${describeSystemError(e)}`);
     throw e;
   }
 }

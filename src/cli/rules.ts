@@ -6,6 +6,7 @@
  * `cilium-dbg service list` and `cilium-dbg bpf ct list global`.
  */
 import type { Command } from 'commander';
+import { formatShares } from '../shares/format.js';
 import { Ipv6RulesError } from '../sim/ipv6-rules.js';
 import type { DumpPart } from '../sim/modes.js';
 import { addSimulationOptions, CliError, loadSimulation, type SimulationFlags } from './common.js';
@@ -13,7 +14,8 @@ import { type CliIo, processIo } from './io.js';
 import { parseTimedChanges, syncLogText } from './sync-log.js';
 
 interface RulesFlags extends SimulationFlags {
-  node: string;
+  node?: string;
+  shares?: boolean;
   verbose: boolean;
   view?: string;
   syncLog: boolean;
@@ -55,7 +57,11 @@ export function registerRules(program: Command, io: CliIo = processIo): Command 
     program
       .command('rules')
       .description("print a node's compiled rules as the mode's own tool shows them")
-      .option('--node <name>', 'node', 'node1')
+      .option('--node <name>', 'node (default node1; with --shares, every node)')
+      .option(
+        '--shares',
+        "each endpoint's exact share of every Service's new connections, computed from the node's rules, beside kube-proxy's/Cilium's intended share",
+      )
       .option(
         '--family <family>',
         'ipv4 (default) or ipv6: which proxier of a dual-stack node (ipv6: iptables mode)',
@@ -83,9 +89,20 @@ export function registerRules(program: Command, io: CliIo = processIo): Command 
     if (family !== 'ipv4' && family !== 'ipv6')
       throw new CliError(`error: --family must be ipv4 or ipv6, got "${family}"`);
     const sim = await loadSimulation(flags, {}, io);
-    if (!sim.proxies.has(flags.node)) throw new CliError(`error: unknown node "${flags.node}"`);
+    if (flags.node !== undefined && !sim.proxies.has(flags.node))
+      throw new CliError(`error: unknown node "${flags.node}"`);
+    if (flags.shares) {
+      if (flags.view !== undefined || flags.verbose)
+        throw new CliError('error: --shares prints the share table; it takes no --view or -v');
+      const rows = sim.shares(flags.node);
+      io.stdout(formatShares(sim.mode, rows));
+      // Like a failed check: a user's dump (or a compiler) that balances wrongly is not success.
+      if (rows.some((r) => !r.agree)) throw new CliError('', 1);
+      return;
+    }
+    const node = flags.node ?? 'node1';
     if (flags.syncLog) {
-      io.stdout(syncLogText(sim, flags.node, changes, flags.seed));
+      io.stdout(syncLogText(sim, node, changes, flags.seed));
       return;
     }
     if (family === 'ipv6') {
@@ -94,7 +111,7 @@ export function registerRules(program: Command, io: CliIo = processIo): Command 
       if (flags.view !== undefined || flags.verbose)
         throw new CliError('error: --family ipv6 takes no --view or -v (the IPv6 rules are not run yet)');
       try {
-        io.stdout(sim.ipv6Rules(flags.node));
+        io.stdout(sim.ipv6Rules(node));
       } catch (e) {
         if (e instanceof Ipv6RulesError) throw new CliError(e.message);
         throw e;
@@ -119,6 +136,6 @@ export function registerRules(program: Command, io: CliIo = processIo): Command 
       for (const url of defaultTargets(sim)) for (let i = 0; i < 3; i++) sim.curl({ from: 'client', url });
     }
     if (flags.verbose && sim.mode === 'nftables') io.stderr(`${NFT_COUNTERS_NOTE}\n`);
-    io.stdout(sim.rules(flags.node, { counters: flags.verbose, ...(part ? { part } : {}) }));
+    io.stdout(sim.rules(node, { counters: flags.verbose, ...(part ? { part } : {}) }));
   });
 }

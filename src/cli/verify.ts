@@ -12,7 +12,7 @@ import type { Command } from 'commander';
 import type { VerifyReport } from '../verify/compare.js';
 import { missingKernelPrerequisites } from '../verify/prerequisites.js';
 import { formatReport } from '../verify/report-text.js';
-import { DEFAULT_CONNECTIONS, type VerifyOptions, verifyScenario } from '../verify/run.js';
+import { MAX_CONNECTIONS, type VerifyOptions, verifyScenario } from '../verify/run.js';
 
 export interface VerifyIo {
   stdout: (text: string) => void;
@@ -54,7 +54,9 @@ interface VerifyFlags {
   kernel?: boolean;
   filename?: string[];
   mode: string;
-  connections: string;
+  connections?: string;
+  detect: string;
+  power: string;
   seed: string;
   output: string;
 }
@@ -73,11 +75,28 @@ async function runVerify(flags: VerifyFlags, deps: VerifyDeps): Promise<void> {
     fail(NO_ORACLE[flags.mode] ?? `--mode must be iptables or nftables, got "${flags.mode}"`);
     return;
   }
-  const n = Number(flags.connections);
-  if (!/^\d+$/.test(flags.connections) || n < 1 || n > 2000) {
-    fail(`-n must be an integer between 1 and 2000 (connections per probe), got "${flags.connections}"`);
+  const n = flags.connections === undefined ? undefined : Number(flags.connections);
+  if (
+    flags.connections !== undefined &&
+    (!/^\d+$/.test(flags.connections) || n! < 1 || n! > MAX_CONNECTIONS)
+  ) {
+    fail(
+      `-n must be an integer between 1 and ${MAX_CONNECTIONS} (connections per probe), got "${flags.connections}"`,
+    );
     return;
   }
+  const fraction = (flag: string, text: string): number | null => {
+    const v = Number(text);
+    if (!/^(0?\.\d+|\d+(\.\d+)?)$/.test(text) || !(v > 0 && v < 1)) {
+      fail(`${flag} must be a number between 0 and 1 (exclusive), got "${text}"`);
+      return null;
+    }
+    return v;
+  };
+  const deviation = fraction('--detect', flags.detect);
+  if (deviation === null) return;
+  const power = fraction('--power', flags.power);
+  if (power === null) return;
   if (!/^\d+$/.test(flags.seed)) {
     fail(`--seed must be a non-negative integer, got "${flags.seed}"`);
     return;
@@ -115,7 +134,9 @@ async function runVerify(flags: VerifyFlags, deps: VerifyDeps): Promise<void> {
       ...(manifests !== undefined ? { manifests } : {}),
       scenario: files.length > 0 ? files.join(', ') : 'origin scenario',
       mode: flags.mode as 'iptables' | 'nftables',
-      n,
+      ...(n !== undefined ? { n } : {}),
+      deviation,
+      power,
       seed: Number(flags.seed),
       log: (line) => io.stderr(`${line}\n`),
     });
@@ -135,7 +156,16 @@ export function registerVerify(program: Command, deps: VerifyDeps = defaultVerif
     .option('--kernel', 'differential test against real netfilter (iptables-nft / nftables)')
     .option('-f, --filename <file>', 'manifest file (repeatable; default: the origin scenario)', collect)
     .option('--mode <mode>', 'proxy mode: iptables or nftables', 'iptables')
-    .option('-n, --connections <N>', 'connections per probe', String(DEFAULT_CONNECTIONS))
+    .option(
+      '-n, --connections <N>',
+      'connections per probe (default: the fewest that detect --detect with --power in the distribution check)',
+    )
+    .option(
+      '--detect <fraction>',
+      "share deviation the sampled check must detect (one backend's share off by it)",
+      '0.1',
+    )
+    .option('--power <fraction>', 'probability of detecting that deviation', '0.99')
     .option('--seed <seed>', "seed of dpsim's cluster and simulation", '1')
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (flags: VerifyFlags) => {

@@ -142,6 +142,29 @@ export function dirOf(ref: ConnRef): number {
   return ref & 1;
 }
 
+/** A confirmed connection to put back into the table (a `conntrack -L` line, parsed). */
+export interface RestoredConnection {
+  readonly proto: number;
+  readonly orig: {
+    readonly saddr: number;
+    readonly daddr: number;
+    readonly sport: number;
+    readonly dport: number;
+  };
+  readonly reply: {
+    readonly saddr: number;
+    readonly daddr: number;
+    readonly sport: number;
+    readonly dport: number;
+  };
+  /** TcpCtState (0 for other protocols). */
+  readonly tcpState: number;
+  /** CtStatus bits (CONFIRMED is added). */
+  readonly status: number;
+  readonly mark: number;
+  readonly secondsLeft: number;
+}
+
 export class ConntrackTable {
   readonly max: number;
   readonly timeouts: ConntrackTimeouts;
@@ -431,6 +454,46 @@ export class ConntrackTable {
     this.stats[CtStat.INSERT]++;
     // The packet's reference becomes the table's reference: `use` stays as it is.
     return 0;
+  }
+
+  /**
+   * Inserts a confirmed connection as `conntrack -L` listed it (src/conntrack/restore.ts reads
+   * the text): both tuples, the TCP state, status bits, mark and the seconds it has left.
+   * Returns its id, or CT_TRACK_DROP when the table is full or a tuple is already taken.
+   */
+  restore(c: RestoredConnection, nowNs: number): number {
+    if (this.count >= this.max) return CT_TRACK_DROP;
+    const orig = packPorts(c.orig.sport, c.orig.dport);
+    const reply = packPorts(c.reply.sport, c.reply.dport);
+    if (
+      this.tuples.peekWords(c.orig.saddr, c.orig.daddr, orig, c.proto) >= 0 ||
+      this.tuples.peekWords(c.reply.saddr, c.reply.daddr, reply, c.proto) >= 0
+    )
+      return CT_TRACK_DROP;
+    const conn = this.freeStack[--this.freeTop];
+    this.allocated[conn] = 1;
+    this.count++;
+    this.origSaddr[conn] = c.orig.saddr >>> 0;
+    this.origDaddr[conn] = c.orig.daddr >>> 0;
+    this.origPorts[conn] = orig;
+    this.replySaddr[conn] = c.reply.saddr >>> 0;
+    this.replyDaddr[conn] = c.reply.daddr >>> 0;
+    this.replyPorts[conn] = reply;
+    this.proto[conn] = c.proto;
+    this.tcpState[conn] = c.tcpState;
+    this.status[conn] = c.status | CtStatus.CONFIRMED;
+    this.mark[conn] = c.mark >>> 0;
+    this.use[conn] = 1;
+    this.expiresNs[conn] = nowNs + c.secondsLeft * NS_PER_SECOND;
+    this.udpStreamNs[conn] = nowNs;
+    const o = this.tuples.insertWords(BPF_NOEXIST, c.orig.saddr, c.orig.daddr, orig, c.proto);
+    const r = this.tuples.insertWords(BPF_NOEXIST, c.reply.saddr, c.reply.daddr, reply, c.proto);
+    this.tuples.values[o] = conn << 1;
+    this.tuples.values[r] = (conn << 1) | 1;
+    this.origEntry[conn] = o;
+    this.replyEntry[conn] = r;
+    this.confirmedNs[conn] = nowNs;
+    return conn;
   }
 
   /**

@@ -65,10 +65,20 @@ export interface ClusterConfig {
   readonly proxyMode: ProxyMode;
   /** The external client host that sends traffic into the cluster. */
   readonly clientIP: string;
+  /** More named external clients (spec.clients): on the nodes' segment, or anywhere behind the router. */
+  readonly clients: readonly ExternalClientConfig[];
+  /** The router in front of the nodes that off-segment clients reach them through (spec.router.ip). */
+  readonly routerIP: string;
   /** Port the apiserver listens on (the kubernetes Service's targetPort). */
   readonly apiserverPort: number;
   /** The IPv6 side of a dual-stack cluster (secondary family); absent on a single-stack one. */
   readonly ipv6?: ClusterIPv6Config;
+}
+
+/** A named external client (`--from NAME`). */
+export interface ExternalClientConfig {
+  readonly name: string;
+  readonly ip: string;
 }
 
 /** Overrides that mirror kube-apiserver / kube-proxy / dpsim flags. */
@@ -109,6 +119,8 @@ export interface ClusterDocumentSpec {
   loadBalancerIPPool?: unknown;
   proxyMode?: unknown;
   clientIP?: unknown;
+  clients?: unknown;
+  router?: unknown;
 }
 
 export const ORIGIN_CLUSTER_DEFAULTS = {
@@ -292,6 +304,7 @@ export function resolveClusterConfig(
       );
     }
   }
+  const { clients, routerIP } = externalClients(s, nodes, clientIP, [svcCidr, podCidr]);
   // Dual-stack when either range names an IPv6 part, or --dual-stack asks for kubespray's.
   const dual = servicePair.v6 !== undefined || clusterPair.v6 !== undefined || options.dualStack === true;
   const ipv6 = dual
@@ -316,6 +329,75 @@ export function resolveClusterConfig(
     loadBalancerIPPool: pool,
     proxyMode,
     clientIP,
+    clients,
+    routerIP,
     apiserverPort: d.apiserverPort,
   };
+}
+
+/** Names `--from` already gives a meaning to. */
+const RESERVED_HOST_NAMES = new Set(['client', 'router']);
+
+/**
+ * spec.clients and spec.router: named external clients, each either on the nodes' /24 (like
+ * the default client) or anywhere else — then behind a router on the nodes' segment, whose
+ * address defaults to the segment's .254.
+ */
+function externalClients(
+  s: ClusterDocumentSpec,
+  nodes: readonly NodeConfig[],
+  clientIP: string,
+  clusterRanges: readonly Cidr[],
+): { clients: ExternalClientConfig[]; routerIP: string } {
+  const segment = (parseIPv4(clientIP) & 0xffffff00) >>> 0;
+  let routerIP = formatIPv4((segment | 254) >>> 0);
+  if (s.router !== undefined) {
+    const r = s.router as { ip?: unknown };
+    if (typeof r !== 'object' || r === null || Array.isArray(r))
+      throw new ClusterConfigError('Cluster: router must be a mapping with an ip');
+    for (const k of Object.keys(r))
+      if (k !== 'ip') throw new ClusterConfigError(`Cluster: router: unknown field "${k}"`);
+    routerIP = str(r.ip, 'router.ip');
+    if (!isIPv4(routerIP) || (parseIPv4(routerIP) & 0xffffff00) >>> 0 !== segment)
+      throw new ClusterConfigError(
+        `Cluster: router.ip "${routerIP}" must be an IPv4 address on the nodes' segment ${formatIPv4(segment)}/24`,
+      );
+  }
+  if (s.clients === undefined) return { clients: [], routerIP };
+  if (!Array.isArray(s.clients))
+    throw new ClusterConfigError('Cluster: clients must be a list of {name, ip}');
+  const taken = new Map<string, string>([[clientIP, 'the client']]);
+  for (const n of nodes) for (const a of n.addresses) taken.set(a, `node ${n.name}`);
+  const names = new Set(nodes.map((n) => n.name));
+  const clients = s.clients.map((c: unknown, i: number): ExternalClientConfig => {
+    if (typeof c !== 'object' || c === null || Array.isArray(c))
+      throw new ClusterConfigError(`Cluster: clients[${i}] must be a mapping with a name and an ip`);
+    const raw = c as { name?: unknown; ip?: unknown };
+    for (const k of Object.keys(raw))
+      if (k !== 'name' && k !== 'ip')
+        throw new ClusterConfigError(`Cluster: clients[${i}]: unknown field "${k}"`);
+    const name = str(raw.name, `clients[${i}].name`);
+    if (
+      RESERVED_HOST_NAMES.has(name) ||
+      names.has(name) ||
+      name.startsWith('pod/') ||
+      !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name)
+    )
+      throw new ClusterConfigError(
+        `Cluster: clients[${i}].name "${name}" must be a DNS-style name other than client, router, a node's or another client's`,
+      );
+    names.add(name);
+    const ip = str(raw.ip, `clients[${i}].ip`);
+    if (!isIPv4(ip)) throw new ClusterConfigError(`Cluster: clients[${i}].ip "${ip}" is not an IPv4 address`);
+    const owner = ip === routerIP ? 'the router' : taken.get(ip);
+    if (owner !== undefined)
+      throw new ClusterConfigError(`Cluster: clients[${i}].ip ${ip} is already the address of ${owner}`);
+    if (clusterRanges.some((r) => cidrContains(r, parseIPv4(ip))))
+      throw new ClusterConfigError(
+        `Cluster: clients[${i}].ip ${ip} lies inside the cluster's service or pod CIDR`,
+      );
+    taken.set(ip, `client ${name}`);
+    return { name, ip };
+  });
+  return { clients, routerIP };
 }

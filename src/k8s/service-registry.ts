@@ -51,7 +51,7 @@ export class ServiceRegistry {
       if (needsHealthCheck(svc)) this.allocateHealthCheck(svc, undo, source);
       const errs = validateService(svc);
       if (errs.length > 0) throw new InvalidObjectError('Service', svc.metadata?.name ?? '', errs);
-      this.finish(svc, undo);
+      this.finish(svc, undo, false, givenIngress(input));
       return svc;
     } catch (e) {
       for (const u of undo.reverse()) u();
@@ -361,7 +361,7 @@ export class ServiceRegistry {
   }
 
   /** Fills what the apiserver and the load-balancer controller add after a successful write. */
-  private finish(svc: Service, undo: Undo[], keepStatus = false): void {
+  private finish(svc: Service, undo: Undo[], keepStatus = false, given: readonly IngressIP[] = []): void {
     const spec = svc.spec!;
     if (spec.type !== 'ExternalName') {
       if (isHeadless(svc)) {
@@ -373,6 +373,18 @@ export class ServiceRegistry {
     }
     if (keepStatus) return;
     writable(svc).status = { loadBalancer: {} };
+    if (spec.type === 'LoadBalancer' && given.length > 0) {
+      // A cloud controller's answer given in the manifest: used as is, and its addresses
+      // taken out of dpsim's own pool so no other Service gets them.
+      for (const g of given) {
+        const vip = this.lbPool.allocate(parseIPv4(g.ip));
+        if (vip === parseIPv4(g.ip)) undo.push(() => this.lbPool.release(vip));
+      }
+      writable(svc).status = {
+        loadBalancer: { ingress: given.map((g) => ({ ip: g.ip, ipMode: g.ipMode ?? 'VIP' })) },
+      };
+      return;
+    }
     if (spec.type === 'LoadBalancer') {
       const wanted =
         spec.loadBalancerIP && isIPv4(spec.loadBalancerIP) ? parseIPv4(spec.loadBalancerIP) : undefined;
@@ -383,4 +395,42 @@ export class ServiceRegistry {
       }
     }
   }
+}
+
+interface IngressIP {
+  readonly ip: string;
+  readonly ipMode?: 'VIP' | 'Proxy';
+}
+
+/**
+ * `status.loadBalancer.ingress` as the manifest gives it (the output of a cloud controller,
+ * which dpsim plays): checked as the apiserver's status validation checks it.
+ */
+function givenIngress(input: Service): IngressIP[] {
+  const ingress = input.status?.loadBalancer?.ingress ?? [];
+  const errs: FieldError[] = [];
+  const out: IngressIP[] = [];
+  ingress.forEach((g, i) => {
+    const field = `status.loadBalancer.ingress[${i}]`;
+    if (g.ip === undefined || g.ip === '') {
+      if (g.hostname === undefined)
+        errs.push(fieldErr.required(`${field}.ip`, 'dpsim needs an IPv4 address'));
+      else
+        errs.push(
+          fieldErr.invalid(`${field}.hostname`, g.hostname, 'dpsim routes addresses, not names: give ip'),
+        );
+      return;
+    }
+    if (!isIPv4(g.ip)) {
+      errs.push(fieldErr.invalid(`${field}.ip`, g.ip, 'must be a valid IP address'));
+      return;
+    }
+    if (g.ipMode !== undefined && g.ipMode !== 'VIP' && g.ipMode !== 'Proxy') {
+      errs.push(fieldErr.notSupported(`${field}.ipMode`, g.ipMode, ['Proxy', 'VIP']));
+      return;
+    }
+    out.push({ ip: g.ip, ...(g.ipMode !== undefined ? { ipMode: g.ipMode as 'VIP' | 'Proxy' } : {}) });
+  });
+  if (errs.length > 0) throw new InvalidObjectError('Service', input.metadata?.name ?? '', errs);
+  return out;
 }

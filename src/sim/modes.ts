@@ -51,8 +51,11 @@ import {
   renderIpvsadmList,
 } from '../proxy/ipvs/index.js';
 import { IpvsNodeProgram } from '../proxy/ipvs/node-program.js';
+import { parseIpvsadmList } from '../proxy/ipvs/parse-ipvsadm.js';
 import { compileNftables, NftDatapath, renderTable } from '../proxy/nftables/index.js';
 import { NftablesNodeProgram } from '../proxy/nftables/node-program.js';
+import { parseNftRuleset } from '../proxy/nftables/parse.js';
+import type { ShareSource } from '../shares/node-shares.js';
 import type { ClusterTopology } from '../topology/build.js';
 import type { Host } from '../topology/host.js';
 import { NodeNetfilter } from '../topology/netfilter-path.js';
@@ -64,6 +67,10 @@ export interface ModeOptions {
   readonly conntrackMax?: number;
   /** A real node's `iptables-save` dump to run instead of the compiled rules (iptables mode). */
   readonly iptablesSave?: string;
+  /** A real node's `nft list ruleset` to run instead of the compiled table (nftables mode). */
+  readonly nftRuleset?: string;
+  /** A real node's `ipvsadm -Ln` to run instead of the compiled virtual servers (IPVS mode). */
+  readonly ipvsadm?: string;
   /** eBPF backend selection. */
   readonly ebpfAlgorithm?: 'random' | 'maglev';
   readonly maglevTableSize?: number;
@@ -142,6 +149,8 @@ export interface NodeProxy {
    * sync; its partial syncs are not modelled).
    */
   sync(model: ProxyModel, changed?: ReadonlySet<string>): void;
+  /** The structures the node selects endpoints with, for `rules --shares` (compiles them if needed). */
+  shareSource(): ShareSource;
   /** iptables mode: the options this node's kube-proxy compiles with (for its sync log). */
   readonly iptablesCompileOptions?: IptablesCompileOptions;
   /** Rules a new connection walked on this node (last packet), for benchmarks. */
@@ -254,6 +263,7 @@ function attachIptables(
       conntrack,
       flowTable: () => conntrackUsage(conntrack),
       dump: (o) => renderIptablesSave(ruleset, saveOptions(node, options, evaluator, o?.counters)),
+      shareSource: () => ({ mode: 'iptables', ruleset }),
       sync: () => {},
     };
   }
@@ -284,6 +294,7 @@ function attachIptables(
       const { ruleset, evaluator } = current();
       return renderIptablesSave(ruleset, saveOptions(node, options, evaluator, o?.counters));
     },
+    shareSource: () => ({ mode: 'iptables', ruleset: current().ruleset }),
     sync: (m) => install(m),
   };
 }
@@ -298,6 +309,21 @@ function attachNftables(
   const conntrack = newConntrack(rng.fork(), options, ctx);
   const evalRng = rng.fork();
   const compileOptions = nftablesOptions(ctx.kubeProxy, ctx.facts);
+  if (options.nftRuleset !== undefined) {
+    // A user's ruleset is parsed at once (its errors belong to the build) and fixed thereafter.
+    const table = parseNftRuleset(options.nftRuleset, { name: node.name, ip: ctx.facts.addresses[0] }).table;
+    const datapath = new NftDatapath(table, { rng: evalRng, localAddresses: nodeAddresses(node, ctx) });
+    node.netfilter = new NodeNetfilter(conntrack, new NftablesNodeProgram(datapath));
+    return {
+      mode: 'nftables',
+      node,
+      conntrack,
+      flowTable: () => conntrackUsage(conntrack),
+      dump: () => renderTable(table),
+      shareSource: () => ({ mode: 'nftables', table }),
+      sync: () => {},
+    };
+  }
   // Compiled when first needed, as in iptables mode.
   let current: () => { table: ReturnType<typeof compileNftables>; datapath: NftDatapath };
   const install = (m: ProxyModel): void => {
@@ -319,6 +345,7 @@ function attachNftables(
     conntrack,
     flowTable: () => conntrackUsage(conntrack),
     dump: () => renderTable(current().table),
+    shareSource: () => ({ mode: 'nftables', table: current().table }),
     sync: (m) => install(m),
   };
 }
@@ -341,12 +368,25 @@ function attachIpvs(
   const ipvs = new IpvsNode({ rng: rng.fork(), timeouts: ipvsTimeouts(ctx.kubeProxy) });
   const ownAddresses = nodeAddresses(node, ctx);
   const compileOptions = ipvsOptions(ctx.kubeProxy, ctx.facts);
-  const compile = (m: ProxyModel): IpvsNodeState =>
-    compileIpvs(m, node.name, {
+  const compile = (m: ProxyModel): IpvsNodeState => {
+    const compiled = compileIpvs(m, node.name, {
       ...compileOptions,
       nodeAddresses: ownAddresses,
       ...(options.ipvsScheduler !== undefined ? { scheduler: options.ipvsScheduler } : {}),
     });
+    if (options.ipvsadm === undefined) return compiled;
+    // A user's listing replaces the virtual servers; the ipsets and iptables rules stay compiled.
+    const virtualServers = parseIpvsadmList(options.ipvsadm, m);
+    const bound = new Set([
+      ...compiled.boundAddresses,
+      ...virtualServers.filter((v) => v.bound).map((v) => v.address),
+    ]);
+    return {
+      ...compiled,
+      virtualServers,
+      boundAddresses: [...bound].sort((a, b) => parseIPv4(a) - parseIPv4(b)),
+    };
+  };
   /** kube-ipvs0's addresses currently added to the node (those also on an interface are not ours to remove). */
   let bound: number[] = [];
   let state = compile(model);
@@ -381,6 +421,7 @@ function attachIpvs(
           return renderIpvsadmList(ipvs.services, { stats: o?.counters ?? false });
       }
     },
+    shareSource: () => ({ mode: 'ipvs', virtualServers: state.virtualServers }),
     sync: (m) => {
       // kube-proxy's graceful-termination loop runs every minute on its own; dpsim runs it
       // at each sync, the moment its control plane acts.
@@ -440,6 +481,7 @@ function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
           return renderBpftoolDump(lb);
       }
     },
+    shareSource: () => ({ mode: 'ebpf', lb }),
     sync: (m, changed) => {
       lb.sync(m, changed);
       attachPrograms();

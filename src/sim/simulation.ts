@@ -4,6 +4,7 @@
  * pod, the apiserver on the control-plane node, a TCP stack with curl on every host).
  * This is the library entry point the CLI, the kernel comparison and the tests share.
  */
+
 import {
   type CurlResult,
   type CurlVerboseLine,
@@ -22,6 +23,7 @@ import type { SctpClientResult } from '../apps/sctp-stack.js';
 import type { KubeProxyConfig } from '../config/kube-proxy-config.js';
 import type { NodeFacts } from '../config/node-options.js';
 import { formatConntrackList } from '../conntrack/index.js';
+import { restoreConntrack } from '../conntrack/restore.js';
 import type { ClusterConfig } from '../k8s/cluster-config.js';
 import { isCoreDnsPod } from '../k8s/cluster-dns-addon.js';
 import {
@@ -36,6 +38,8 @@ import {
 import type { ProxyMode } from '../proxy/common/datapath.js';
 import type { ProxyModel } from '../proxy/common/model.js';
 import { cleanStaleUdpConntrack, type UdpConntrackCleanup } from '../proxy/common/udp-conntrack-cleanup.js';
+import { nodeShares } from '../shares/node-shares.js';
+import type { ServiceShares } from '../shares/types.js';
 import {
   attachPod,
   buildClusterTopology,
@@ -58,6 +62,8 @@ import { type PodAppInfo, podApps } from './pod-apps.js';
 import { sctpStackOf, startSctpServers } from './sctp-servers.js';
 
 export interface SimulationOptions extends ModeOptions {
+  /** `conntrack -L` text per node name, loaded into that node's table before anything runs. */
+  readonly conntrackDumps?: ReadonlyMap<string, string>;
   /** YAML manifests (default: the embedded origin scenario). */
   readonly manifests?: string | readonly { source: string; text: string }[];
   /** A cluster already loaded (instead of manifests). */
@@ -208,6 +214,8 @@ export class Simulation {
         nodes: this.model.nodes.map((n) => ({ name: n.name, ip: n.ip, podCIDR: n.podCIDR })),
         pods: apps.map((p) => ({ name: p.name, namespace: p.namespace, nodeName: p.nodeName, ip: p.ip })),
         overlay: options.overlay ?? 'none',
+        clients: config.clients,
+        routerIP: config.routerIP,
       },
       this.rng.fork(),
       options.linkDelayNs !== undefined ? { linkDelayNs: options.linkDelayNs } : {},
@@ -238,6 +246,7 @@ export class Simulation {
     // The model just built already holds every change made so far.
     this.cluster.changes.drain();
     this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), this.modeOptions);
+    for (const [node, text] of options.conntrackDumps ?? []) this.preloadConntrack(node, text);
     for (const name of this.proxies.keys()) this.nodeModels.set(name, this.model);
     this.routeVipsThroughFirstNode();
     this.dns = new SimulationDns(this.cluster, this.topology.network, {
@@ -261,12 +270,15 @@ export class Simulation {
   host(name: string): Host {
     const t = this.topology;
     if (name === 'client') return t.client;
+    if (name === 'router' && t.router !== null) return t.router;
+    const external = t.clients.get(name);
+    if (external !== undefined) return external;
     const node = t.nodes.get(name);
     if (node !== undefined) return node;
     const podName = name.startsWith('pod/') ? name.slice(4) : name;
     for (const [key, pod] of t.pods) if (key.endsWith(`/${podName}`)) return pod;
     throw new SimulationError(
-      `unknown host "${name}": use client, a node (${[...t.nodes.keys()].join(', ')}) or pod/NAME`,
+      `unknown host "${name}": use client${[...t.clients.keys()].map((c) => `, ${c}`).join('')}, a node (${[...t.nodes.keys()].join(', ')}) or pod/NAME`,
     );
   }
 
@@ -278,19 +290,26 @@ export class Simulation {
    * NEIGH_FAILED instead of reaching any node.
    */
   private routeVipsThroughFirstNode(): void {
-    const client = this.topology.client;
     const first = this.topology.nodes.values().next().value;
-    const eth = client.interfaces[0];
-    if (first === undefined || eth === undefined) return;
+    if (first === undefined) return;
     const via = first.interfaces[0].addr;
-    for (const addr of this.vipRoutes) client.routes.remove(addr, 32);
+    // Every host on the nodes' segment that sends clients' traffic in: the client, the named
+    // clients there and the router in front of the others.
+    const lan = new Set(this.topology.segment.members.map((m) => m.host));
+    const senders = [this.topology.client, ...this.topology.clients.values(), this.topology.router].filter(
+      (h): h is Host => h !== null && lan.has(h),
+    );
+    for (const host of senders) for (const addr of this.vipRoutes) host.routes.remove(addr, 32);
     this.vipRoutes.clear();
     for (const sp of this.model.servicePorts) {
       for (const ip of [...sp.loadBalancerIPs, ...sp.externalIPs]) {
         const addr = parseIPv4(ip);
-        if (this.vipRoutes.has(addr) || client.isLocal(addr)) continue;
+        if (this.vipRoutes.has(addr)) continue;
         this.vipRoutes.add(addr);
-        client.routes.add(addr, 32, via, eth.index);
+        for (const host of senders) {
+          const eth = host.interfaces[0];
+          if (eth !== undefined && !host.isLocal(addr)) host.routes.add(addr, 32, via, eth.index);
+        }
       }
     }
   }
@@ -341,6 +360,8 @@ export class Simulation {
     const t = this.topology;
     const epochMs = this.cluster.now();
     this.stackOf(t.client);
+    for (const c of t.clients.values()) this.stackOf(c);
+    if (t.router !== null) this.stackOf(t.router);
     for (const node of t.nodes.values()) this.stackOf(node);
     for (const [name, node] of t.nodes) this.startHealthServers(name, node, epochMs);
     for (const app of apps) this.startPodApp(app);
@@ -614,6 +635,19 @@ export class Simulation {
     return proxy.dump(options);
   }
 
+  /**
+   * Each endpoint's exact share of new connections on a node (every node when omitted),
+   * computed from the rules its datapath runs, beside kube-proxy's/Cilium's intended shares.
+   */
+  shares(nodeName?: string): ServiceShares[] {
+    const names = nodeName === undefined ? [...this.proxies.keys()] : [nodeName];
+    return names.flatMap((n) => {
+      const proxy = this.proxies.get(n);
+      if (proxy === undefined) throw new SimulationError(`unknown node "${n}"`);
+      return nodeShares(this.model, n, proxy.shareSource());
+    });
+  }
+
   /** A dual-stack node's IPv6 rules as `ip6tables-save` prints them (iptables mode; see ipv6-rules.ts). */
   ipv6Rules(nodeName: string): string {
     if (!this.proxies.has(nodeName)) throw new SimulationError(`unknown node "${nodeName}"`);
@@ -702,11 +736,28 @@ export class Simulation {
     this.routeVipsThroughFirstNode();
   }
 
+  /** A real node's `conntrack -L`, loaded into one node's table (the connections it is tracking). */
+  private preloadConntrack(nodeName: string, text: string): void {
+    const proxy = this.proxies.get(nodeName);
+    if (proxy === undefined) throw new SimulationError(`conntrack -L for unknown node "${nodeName}"`);
+    if (proxy.conntrack === null)
+      throw new SimulationError(
+        `conntrack -L for ${nodeName}: ${this.mode} mode keeps its connections in BPF maps, not nf_conntrack`,
+      );
+    restoreConntrack(proxy.conntrack, text, this.network.nowNs);
+  }
+
   /** kube-proxy's stale UDP conntrack clean-up after one node's sync from `previous` to `model`. */
   private cleanUdpConntrack(name: string, previous: ProxyModel, model: ProxyModel): void {
     const proxy = this.proxies.get(name);
     if (this.mode === 'ebpf' || proxy === undefined || proxy.conntrack === null) return;
-    const n = cleanStaleUdpConntrack(this.udpConntrackCleanup, proxy.conntrack, previous, model, this.network.nowNs);
+    const n = cleanStaleUdpConntrack(
+      this.udpConntrackCleanup,
+      proxy.conntrack,
+      previous,
+      model,
+      this.network.nowNs,
+    );
     if (n > 0) this.udpConntrackDeleted.set(name, (this.udpConntrackDeleted.get(name) ?? 0) + n);
   }
 

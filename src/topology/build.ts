@@ -13,7 +13,7 @@
  * deterministic and captures hold only IPv4.
  */
 import { createHash } from 'node:crypto';
-import { type Cidr, parseCidr, parseIPv4, prefixMask } from '../util/ipv4.js';
+import { type Cidr, formatIPv4, parseCidr, parseIPv4, prefixMask } from '../util/ipv4.js';
 import type { Rng } from '../util/rng.js';
 import { Host } from './host.js';
 import type { NetInterface } from './net-interface.js';
@@ -43,6 +43,10 @@ export interface TopologySpec {
   readonly pods: readonly TopologyPodSpec[];
   /** Pod traffic between nodes: routed as is (default), or Calico's IPIP / VXLAN overlay. */
   readonly overlay?: OverlayKind;
+  /** More named external clients: on the nodes' segment, or anywhere (then behind the router). */
+  readonly clients?: readonly { readonly name: string; readonly ip: string }[];
+  /** The router's address on the nodes' segment (used when a client is off the segment). */
+  readonly routerIP?: string;
 }
 
 /** Calico's host-side veth MAC: every `cali*` interface carries it. */
@@ -83,6 +87,10 @@ export interface ClusterTopology {
   readonly tunnelMacs: Map<number, Uint8Array>;
   /** Pod hosts by `namespace/name`. */
   readonly pods: Map<string, Host>;
+  /** The named external clients (spec.clients) by name. */
+  readonly clients: ReadonlyMap<string, Host>;
+  /** The router in front of the nodes, when a client sits off the nodes' segment. */
+  readonly router: Host | null;
   /** Node-side veth of each pod (`namespace/name` → interface). */
   readonly podVeths: Map<string, NetInterface>;
 }
@@ -123,6 +131,7 @@ export function buildClusterTopology(
     nodeCidrs.set(n.name, parseCidr(n.podCIDR));
   }
   if (spec.nodes.length > 0) client.routes.add(0, 0, parseIPv4(spec.nodes[0].ip), clientEth.index);
+  const { clients, router } = addExternalClients(network, segment, prefix, spec, nodes, rng);
 
   // Every host on the segment knows every other's MAC.
   for (const a of segment.members) {
@@ -165,9 +174,93 @@ export function buildClusterTopology(
     tunnelMacs,
     pods: new Map(),
     podVeths: new Map(),
+    clients,
+    router,
   };
   for (const p of spec.pods) attachPod(topology, p);
   return topology;
+}
+
+/**
+ * The named clients. One on the nodes' segment is wired like the default client. One
+ * elsewhere (203.0.113.2) gets its own /24 link to a router on the nodes' segment — the
+ * router in front of a cluster — whose LAN address every node routes that /24 through, so
+ * replies that keep the client's address (externalTrafficPolicy: Local) find their way back.
+ */
+function addExternalClients(
+  network: Network,
+  lan: Segment,
+  prefix: number,
+  spec: TopologySpec,
+  nodes: ReadonlyMap<string, Host>,
+  rng: Rng,
+): { clients: Map<string, Host>; router: Host | null } {
+  const clients = new Map<string, Host>();
+  const lanNet = (parseIPv4(spec.clientIP) & prefixMask(prefix)) >>> 0;
+  const firstNode = spec.nodes.length > 0 ? parseIPv4(spec.nodes[0].ip) : 0;
+  let router: Host | null = null;
+  const linksByNet = new Map<number, { segment: Segment; iface: NetInterface }>();
+  for (const c of spec.clients ?? []) {
+    const addr = parseIPv4(c.ip);
+    const host = new Host(network, c.name, 'client', rng.fork());
+    clients.set(c.name, host);
+    if ((addr & prefixMask(prefix)) >>> 0 === lanNet) {
+      const eth = host.addInterface('eth0', hostMac(addr), addr, prefix, `external client ${c.name}`);
+      lan.attach(eth);
+      host.routes.add(lanNet, prefix, NO_GATEWAY, eth.index);
+      if (firstNode !== 0) host.routes.add(0, 0, firstNode, eth.index);
+      continue;
+    }
+    if (router === null) {
+      const rAddr = parseIPv4(spec.routerIP ?? '0.0.0.0');
+      if (spec.routerIP === undefined || (rAddr & prefixMask(prefix)) >>> 0 !== lanNet)
+        throw new TopologyError(
+          `client ${c.name} (${c.ip}) is off the nodes' segment and no router address on it is given`,
+        );
+      router = new Host(network, 'router', 'router', rng.fork());
+      router.ipForward = true;
+      const eth = router.addInterface('eth0', hostMac(rAddr), rAddr, prefix, 'router in front of the nodes');
+      lan.attach(eth);
+      router.routes.add(lanNet, prefix, NO_GATEWAY, eth.index);
+      // ClusterIPs and LoadBalancer VIPs are reached through the first node, as from the client.
+      if (firstNode !== 0) router.routes.add(0, 0, firstNode, eth.index);
+    }
+    // One link per /24 of clients: its first free of .1/.254 is the router's side.
+    const linkNet = (addr & 0xffffff00) >>> 0;
+    let link = linksByNet.get(linkNet);
+    if (link === undefined) {
+      const taken = new Set((spec.clients ?? []).map((x) => parseIPv4(x.ip)));
+      const gw = [(linkNet | 1) >>> 0, (linkNet | 254) >>> 0].find((a) => !taken.has(a));
+      if (gw === undefined)
+        throw new TopologyError(
+          `clients use both .1 and .254 of ${formatIPv4(linkNet)}/24: no address is left for the router`,
+        );
+      const segment = new Segment(`${formatIPv4(linkNet)}/24`);
+      const iface = router.addInterface(
+        `eth${linksByNet.size + 1}`,
+        hostMac(gw),
+        gw,
+        24,
+        `router link to ${formatIPv4(linkNet)}/24`,
+      );
+      segment.attach(iface);
+      router.routes.add(linkNet, 24, NO_GATEWAY, iface.index);
+      const routerLan = router.interfaces[0].addr;
+      for (const node of nodes.values()) node.routes.add(linkNet, 24, routerLan, node.interfaces[0].index);
+      link = { segment, iface };
+      linksByNet.set(linkNet, link);
+    }
+    const cIface = host.addInterface('eth0', hostMac(addr), addr, 24, `external client ${c.name}`);
+    link.segment.attach(cIface);
+    host.routes.add(linkNet, 24, NO_GATEWAY, cIface.index);
+    host.routes.add(0, 0, link.iface.addr, cIface.index);
+    for (const m of link.segment.members) {
+      if (m === cIface) continue;
+      m.host.neighbours.set(addr, cIface.mac);
+      host.neighbours.set(m.addr, m.mac);
+    }
+  }
+  return { clients, router };
 }
 
 /** Calico's tunnel device on a node: `tunl0` (IPIP) or `vxlan.calico`, addressed from its pod CIDR. */
@@ -224,6 +317,10 @@ export function joinNode(topology: ClusterTopology, n: TopologyNodeSpec, rng: Rn
   topology.segment.attach(eth);
   node.routes.add(segmentNet, prefix, NO_GATEWAY, eth.index);
   node.routes.add(0, 0, clientEth.addr, eth.index);
+  // The routed clients' networks, through the router in front of the nodes.
+  const router = topology.router;
+  for (const link of router?.interfaces.slice(1) ?? [])
+    node.routes.add((link.addr & 0xffffff00) >>> 0, 24, router!.interfaces[0].addr, eth.index);
   const cidr = parseCidr(n.podCIDR);
   if (topology.overlay !== 'none') addTunnelDevice(node, topology.overlay, addr, cidr, topology.tunnelMacs);
   node.routes.add(cidr.network, cidr.prefixLength, NO_GATEWAY, BLACKHOLE);

@@ -66,7 +66,7 @@ import {
   TunnelEndpoint,
 } from './tunnel.js';
 
-export type HostKind = 'client' | 'node' | 'pod';
+export type HostKind = 'client' | 'router' | 'node' | 'pod';
 
 /** What a host does with TCP segments and ICMP errors addressed to it (src/apps' TcpStack). */
 export interface TcpReceiver {
@@ -542,13 +542,20 @@ export class Host implements HostTransport, UdpTransport {
 
   /**
    * Where a frame sent back out of its ingress device goes (tc TX): the far end of a
-   * veth, or on a segment the neighbour of the (rewritten) destination.
+   * veth, or on a segment the next hop the FIB gives for the (rewritten) destination — the
+   * destination itself when on-link, else its gateway (Cilium's fib lookup before the
+   * redirect), so a reply reaches a client behind a router.
    */
   private peerMacOf(iface: NetInterface, slot: number): Uint8Array | undefined {
     if (iface.peer >= 0) return this.network.interfaces[iface.peer].mac;
     const pool = this.network.pool;
     if (parseFiveTuple(pool.view(slot), this.ft, 0, pool.lengths[slot]) !== ParseStatus.OK) return undefined;
-    return this.neighbours.get(this.ft.daddr);
+    const route = this.routes.lookup(this.ft.daddr);
+    const nextHop =
+      route >= 0 && this.routes.iface(route) === iface.index
+        ? this.routes.nextHop(route, this.ft.daddr)
+        : this.ft.daddr;
+    return this.neighbours.get(nextHop);
   }
 
   // ---------------------------------------------------------------- overlay

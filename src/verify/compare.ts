@@ -12,8 +12,16 @@
 import { chiSquareStatistic, chiSquareSurvival } from '../util/stats.js';
 import type { OutcomeClass, ProbeObservation, SideName, SideResult } from './observation.js';
 import type { Probe, ProbePlan, SkippedService } from './plan.js';
+import { type ProbeShares, sharesCheck } from './shares-check.js';
 
-export type CheckName = 'outcome' | 'backends' | 'affinity' | 'masquerade' | 'distribution' | 'nat';
+export type CheckName =
+  | 'outcome'
+  | 'backends'
+  | 'affinity'
+  | 'masquerade'
+  | 'shares'
+  | 'distribution'
+  | 'nat';
 
 export interface Check {
   readonly name: CheckName;
@@ -41,6 +49,8 @@ export interface VerifyReport {
   readonly scenario: string;
   readonly mode: string;
   readonly connectionsPerProbe: number;
+  /** How the connections per probe were chosen (the power calculation, or -n). */
+  readonly sampling?: string;
   readonly alpha: number;
   readonly probes: readonly ProbeComparison[];
   readonly skipped: readonly SkippedService[];
@@ -56,6 +66,10 @@ export interface CompareOptions {
   readonly scenario?: string;
   /** Significance level of every statistical check (default 1e-4: rare false alarms in CI). */
   readonly alpha?: number;
+  /** Each side's exact share rows per probe (from its rules); adds the exact `shares` check. */
+  readonly shares?: { readonly kernel: ProbeShares; readonly dpsim: ProbeShares };
+  /** How the connections per probe were chosen (printed with the report). */
+  readonly sampling?: string;
 }
 
 export const DEFAULT_ALPHA = 1e-4;
@@ -329,11 +343,14 @@ function checksFor(
   d: ProbeObservation,
   plan: ProbePlan,
   alpha: number,
+  shares: CompareOptions['shares'],
 ): Check[] {
   const checks: Check[] = [outcomeCheck(p, k, d)];
   if (p.sessionAffinity) checks.push(affinityCheck(p, k, d));
   else checks.push(backendsCheck(p, k, d, alpha));
   checks.push(masqueradeCheck(p, k, d));
+  const exact = shares && sharesCheck(p, shares.kernel.get(p.id), shares.dpsim.get(p.id));
+  if (exact) checks.push({ name: 'shares', ...exact });
   if (!p.sessionAffinity) {
     const dist = distributionCheck(p, k, d, alpha);
     if (dist !== null) checks.push(dist);
@@ -364,7 +381,7 @@ export function compareSides(
   const probes: ProbeComparison[] = plan.probes.map((p) => {
     const k = kById.get(p.id) ?? EMPTY(p.id);
     const d = dById.get(p.id) ?? EMPTY(p.id);
-    const checks = checksFor(p, k, d, plan, alpha);
+    const checks = checksFor(p, k, d, plan, alpha, options.shares);
     return {
       probe: p,
       kernel: k,
@@ -394,6 +411,7 @@ export function compareSides(
     scenario: options.scenario ?? '',
     mode: kernel.mode,
     connectionsPerProbe: maxAttempts,
+    ...(options.sampling !== undefined ? { sampling: options.sampling } : {}),
     alpha,
     probes,
     skipped: plan.skipped,

@@ -7,6 +7,7 @@
  * are tested) even when the simulator cannot load; that case is a SimulationUnavailableError.
  */
 import type { Cluster } from '../k8s/cluster.js';
+import type { ServiceShares } from '../shares/types.js';
 import { natShapesFor } from './conntrack-text.js';
 import { SimulationUnavailableError } from './errors.js';
 import { ObservationBuilder, type OutcomeClass, type SideResult } from './observation.js';
@@ -34,6 +35,8 @@ export interface DpsimSimulation {
   /** One datagram from a new connected socket (UDP probes). */
   udpRequest?(request: { from: string; dst: string; port: number; timeoutMs?: number }): UdpOutcome;
   conntrackList(nodeName: string): string;
+  /** Exact share rows of a node's rules (dpsim's Simulation has them; a stand-in may not). */
+  shares?(nodeName: string): readonly ServiceShares[];
 }
 
 export interface BuildSimulationOptions {

@@ -47,13 +47,20 @@ export {
   type SideResult,
 } from './observation.js';
 export { type PlanOptions, type Probe, type ProbeKind, type ProbePlan, planProbes } from './plan.js';
+export {
+  chiSquareCritical,
+  connectionsForPower,
+  noncentralChiSquareSurvival,
+  shareTestPower,
+} from './power.js';
 export { findTool, type KernelMode, missingKernelPrerequisites, requiredTools } from './prerequisites.js';
 export { formatReport } from './report-text.js';
 export { type RuleTransform, renderNodeRules } from './rules.js';
 export {
   clusterFromManifests,
-  DEFAULT_CONNECTIONS,
+  MAX_CONNECTIONS,
   runKernelOnly,
+  sampleSize,
   type VerifyOptions,
   verifyScenario,
 } from './run.js';

@@ -16,6 +16,7 @@ export function formatReport(report: VerifyReport, width = 34): string {
   lines.push(
     `dpsim verify --kernel: ${report.scenario || 'scenario'} [${report.mode}] — ${report.probes.length} probe(s) × ${report.connectionsPerProbe} connection(s): ${verdict}`,
   );
+  if (report.sampling !== undefined) lines.push(`sampling: ${report.sampling}`);
   lines.push(
     `kernel ${(report.kernelElapsedMs / 1000).toFixed(1)} s, dpsim ${(report.dpsimElapsedMs / 1000).toFixed(1)} s, alpha ${report.alpha}`,
   );

@@ -8,14 +8,16 @@ import { loadManifests } from '../k8s/manifests.js';
 import { toProxyModel } from '../k8s/proxy-model.js';
 import { originScenarioYaml } from '../k8s/scenarios/origin.js';
 import { podApps } from '../sim/pod-apps.js';
-import { compareSides, type VerifyReport } from './compare.js';
+import { compareSides, DEFAULT_ALPHA, type VerifyReport } from './compare.js';
 import { type BuildSimulation, loadBuildSimulation, runDpsimSide } from './dpsim-side.js';
 import { ScenarioError } from './errors.js';
 import { runKernelSide } from './kernel-side.js';
 import type { SideResult } from './observation.js';
 import { type ProbePlan, planProbes } from './plan.js';
+import { connectionsForPower, DEFAULT_POWER_TARGET, shareTestPower } from './power.js';
 import type { KernelMode } from './prerequisites.js';
 import type { RuleTransform } from './rules.js';
+import { kernelShareRows, sharesByProbe } from './shares-check.js';
 
 export interface VerifyOptions {
   /** Manifests (YAML text); default: the origin scenario. */
@@ -25,8 +27,15 @@ export interface VerifyOptions {
   readonly mode: KernelMode;
   /** Seed of dpsim's cluster and simulation (default 1). */
   readonly seed?: number;
-  /** Connections per probe (default 60). */
+  /**
+   * Connections per probe (default: the fewest with which the distribution check detects a
+   * `deviation` in one backend's share with probability `power` at `alpha`).
+   */
   readonly n?: number;
+  /** Absolute share deviation the sampled check must detect (default 0.10). */
+  readonly deviation?: number;
+  /** Probability of detecting it (default 0.99). */
+  readonly power?: number;
   /** Post-processes each node's rendered rules before the kernel loads them. */
   readonly transformRules?: RuleTransform;
   readonly alpha?: number;
@@ -42,8 +51,7 @@ export interface VerifyOptions {
   readonly buildSimulation?: BuildSimulation;
 }
 
-export const DEFAULT_CONNECTIONS = 60;
-const MAX_CONNECTIONS = 2000;
+export const MAX_CONNECTIONS = 2000;
 
 function checkN(n: number): number {
   if (!Number.isInteger(n) || n < 1 || n > MAX_CONNECTIONS) {
@@ -85,9 +93,38 @@ function kernelSide(
   });
 }
 
+/**
+ * Connections per probe: as given, or sized by the power calculation for the probe with the
+ * most backends to tell apart (fewer backends need more connections, so the smallest k ≥ 2
+ * decides), capped at MAX_CONNECTIONS.
+ */
+export function sampleSize(plan: ProbePlan, options: VerifyOptions): { n: number; why: string } {
+  if (options.n !== undefined)
+    return { n: checkN(options.n), why: `${options.n} connection(s) per probe, as asked` };
+  const target = {
+    deviation: options.deviation ?? DEFAULT_POWER_TARGET.deviation,
+    power: options.power ?? DEFAULT_POWER_TARGET.power,
+    alpha: options.alpha ?? DEFAULT_ALPHA,
+  };
+  if (!(target.deviation > 0 && target.deviation < 1) || !(target.power > 0 && target.power < 1))
+    throw new ScenarioError('the deviation to detect and the power must be between 0 and 1');
+  const ks = plan.probes
+    .filter((p) => !p.sessionAffinity && p.expected.backends.length >= 2)
+    .map((p) => p.expected.backends.length);
+  if (ks.length === 0)
+    return { n: 20, why: 'no probe has two backends to balance: 20 connections per probe' };
+  const k = Math.min(...ks);
+  const needed = connectionsForPower(k, target);
+  const n = Math.min(needed, MAX_CONNECTIONS);
+  const why =
+    `${n} connections per probe: a ${(target.deviation * 100).toFixed(0)}-point share deviation over ${k} backends ` +
+    `is detected with ${(shareTestPower(n, k, target.deviation, target.alpha) * 100).toFixed(1)} % power at alpha ${target.alpha}` +
+    (needed > n ? ` (${needed} would reach ${target.power * 100} %; capped at ${MAX_CONNECTIONS})` : '');
+  return { n, why };
+}
+
 /** Runs the scenario through the real kernel and through dpsim and compares them. */
 export async function verifyScenario(options: VerifyOptions): Promise<VerifyReport> {
-  const n = checkN(options.n ?? DEFAULT_CONNECTIONS);
   const build = options.buildSimulation ?? (await loadBuildSimulation());
   const sim = build({
     manifests: options.manifests ?? originScenarioYaml,
@@ -95,12 +132,29 @@ export async function verifyScenario(options: VerifyOptions): Promise<VerifyRepo
     seed: options.seed ?? 1,
   });
   const plan = planFor(sim.cluster, options);
+  const { n, why } = sampleSize(plan, options);
+  options.log?.(`sampling: ${why}`);
+  const model = toProxyModel(sim.cluster);
+  const shares =
+    sim.shares === undefined
+      ? undefined
+      : {
+          kernel: sharesByProbe(
+            plan,
+            model,
+            options.mode,
+            kernelShareRows(model, options.mode, options.transformRules),
+          ),
+          dpsim: sharesByProbe(plan, model, options.mode, (node) => sim.shares!(node)),
+        };
   const kernel = await kernelSide(sim.cluster, plan, options, n);
   const dpsim = await runDpsimSide(sim, plan, options.mode, n, options.connectTimeoutMs ?? 1000);
   options.log?.(`dpsim(${options.mode}): ${plan.probes.length} probe(s) × ${n} connection(s) simulated`);
   return compareSides(plan, kernel, dpsim, {
     scenario: options.scenario ?? 'scenario',
+    sampling: why,
     ...(options.alpha !== undefined ? { alpha: options.alpha } : {}),
+    ...(shares !== undefined ? { shares } : {}),
   });
 }
 
@@ -118,8 +172,8 @@ export function clusterFromManifests(manifests: string | undefined, seed = 1): C
 export async function runKernelOnly(
   options: Omit<VerifyOptions, 'buildSimulation'>,
 ): Promise<{ plan: ProbePlan; kernel: SideResult }> {
-  const n = checkN(options.n ?? DEFAULT_CONNECTIONS);
   const cluster = clusterFromManifests(options.manifests, options.seed ?? 1);
   const plan = planFor(cluster, options);
+  const { n } = sampleSize(plan, options);
   return { plan, kernel: await kernelSide(cluster, plan, options, n) };
 }

@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatReport } from '../../src/verify/report-text.js';
 import { verifyScenario } from '../../src/verify/run.js';
+import { plantOneOverN } from '../helpers/plant-one-over-n.js';
 import { kernelGate, MODES, SCENARIOS } from './scenarios.js';
 
 const gate = kernelGate('differential kernel tests');
@@ -60,6 +61,23 @@ describe.concurrent('dpsim agrees with the real kernel', () => {
       const dist = diffs.filter((c) => c.name === 'distribution');
       expect(dist.length).toBeGreaterThan(0);
       expect(dist.every((c) => c.offSpec.includes('kernel') && !c.offSpec.includes('dpsim'))).toBe(true);
+    },
+  );
+
+  it.skipIf(gate.skip)(
+    'iptables: a kernel loaded with planted 1/n probabilities is caught by the exact share check on every probe',
+    async () => {
+      const report = await verifyScenario({
+        mode: 'iptables',
+        n: 60,
+        alpha: ALPHA,
+        transformRules: (_node, text) => plantOneOverN(text),
+      });
+      expect(report.agree).toBe(false);
+      const shares = report.probes.flatMap((p) => p.checks.filter((c) => c.name === 'shares'));
+      expect(shares.length).toBe(report.probes.length);
+      expect(shares.every((c) => !c.agree && c.offSpec.join() === 'kernel')).toBe(true);
+      expect(shares.every((c) => c.kernel === '33.3333%/22.2222%/44.4444%')).toBe(true);
     },
   );
 
