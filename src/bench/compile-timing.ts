@@ -1,7 +1,9 @@
 /**
  * Compile timing of a proxy mode: what the simulator does on a sync (NodeProxy.sync from
  * src/sim/modes.ts). Full: a fresh node proxy for the model. Incremental: one endpoint of one
- * Service changed, the sync told which Service. iptables, nftables and IPVS recompile their
+ * Service changed, the sync told which Service. iptables and nftables modes build a node's
+ * rules when a packet first needs them; the timing builds them at once, or it would time
+ * nothing. iptables, nftables and IPVS recompile their
  * whole tables on every sync (kube-proxy's full sync; partial sync is not modelled), so their
  * incremental figure is another full compile; eBPF's `lb.sync(model, changed)` re-plans and
  * rewrites only that Service's frontends.
@@ -9,6 +11,7 @@
  * Used by bench/modes.bench.ts and `dpsim bench compile`.
  */
 import type { ProxyMode } from '../proxy/common/datapath.js';
+import { LazyNetfilterProgram } from '../proxy/common/lazy-program.js';
 import type { ProxyModel } from '../proxy/common/model.js';
 import type { NodeProxy } from '../sim/modes.js';
 import type { Host } from '../topology/host.js';
@@ -44,7 +47,7 @@ export function timeCompile(mode: ProxyMode, model: ProxyModel, runs: number): C
   let attached: { node: Host; proxy: NodeProxy } | null = null;
   for (let r = 0; r < runs; r++) {
     attached = null;
-    const [a, ms] = elapsedMs(() => attachOne(mode, model));
+    const [a, ms] = elapsedMs(() => built(attachOne(mode, model)));
     attached = a;
     full.push(ms);
   }
@@ -56,7 +59,20 @@ export function timeCompile(mode: ProxyMode, model: ProxyModel, runs: number): C
     current = withOneEndpointChanged(current, service, r + 1);
     const changed = new Set([current.servicePorts[service].servicePortName]);
     const next = current;
-    incremental.push(elapsedMs(() => attached!.proxy.sync(next, changed))[1]);
+    const node = attached!;
+    incremental.push(
+      elapsedMs(() => {
+        node.proxy.sync(next, changed);
+        built(node);
+      })[1],
+    );
   }
   return { full: median(full), incremental: median(incremental), runs, incrementalRuns };
+}
+
+/** Builds a lazily compiled netfilter program now (iptables, nftables); other modes build eagerly. */
+function built<T extends { node: Host }>(attached: T): T {
+  const program = attached.node.netfilter?.program;
+  if (program instanceof LazyNetfilterProgram) program.ensureBuilt();
+  return attached;
 }

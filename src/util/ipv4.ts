@@ -11,21 +11,51 @@ export class AddressError extends Error {
   override name = 'AddressError';
 }
 
-const OCTET = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const INVALID = -1;
+
+/**
+ * The u32 of canonical dotted-quad text, or INVALID: four decimal octets 0..255 without
+ * leading zeros, nothing else. Read character by character (a compile at 10k Services parses
+ * a few hundred thousand addresses; split and a regex per octet were a visible share of it).
+ */
+function scanIPv4(text: string): number {
+  const n = text.length;
+  if (n < 7 || n > 15) return INVALID;
+  let addr = 0;
+  let octets = 0;
+  let i = 0;
+  while (i < n) {
+    const start = i;
+    let value = 0;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      value = value * 10 + (c - 48);
+      i++;
+    }
+    const digits = i - start;
+    if (digits === 0 || digits > 3 || value > 255 || (digits > 1 && text.charCodeAt(start) === 48))
+      return INVALID;
+    addr = addr * 256 + value;
+    octets++;
+    if (i === n) break;
+    if (text.charCodeAt(i) !== 46 || octets === 4) return INVALID;
+    i++;
+    if (i === n) return INVALID;
+  }
+  return octets === 4 ? addr : INVALID;
+}
 
 /** Parses dotted-quad text ("10.233.0.1") into a u32. Throws AddressError when malformed. */
 export function parseIPv4(text: string): number {
-  const parts = text.split('.');
-  if (parts.length !== 4 || !parts.every((p) => OCTET.test(p))) {
-    throw new AddressError(`invalid IPv4 address "${text}"`);
-  }
-  return ((+parts[0] << 24) | (+parts[1] << 16) | (+parts[2] << 8) | +parts[3]) >>> 0;
+  const addr = scanIPv4(text);
+  if (addr === INVALID) throw new AddressError(`invalid IPv4 address "${text}"`);
+  return addr;
 }
 
 /** True when `text` is a canonical dotted-quad IPv4 address. */
 export function isIPv4(text: string): boolean {
-  const parts = text.split('.');
-  return parts.length === 4 && parts.every((p) => OCTET.test(p));
+  return scanIPv4(text) !== INVALID;
 }
 
 export function formatIPv4(addr: number): string {

@@ -3,7 +3,7 @@
  * --pcap paths in run and load, a full disk, `bench report --out /proc/x` (Node's recursive
  * mkdir spins forever there), usage errors (one line plus a hint, not the whole usage).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -134,5 +134,17 @@ describe('the top-level policy', () => {
     const e = new TypeError("Cannot read properties of undefined (reading 'x')");
     expect(userErrorLine(e)).toBeNull();
     expect(internalErrorText(e)).toMatch(/^dpsim: internal error \(this is a bug in dpsim; please report it/);
+  });
+});
+
+describe('eBPF load-balancing maps too small for the cluster', () => {
+  it('names the full map and the Cilium value that sizes it, one line, exit 1', async () => {
+    const values = join(dir, 'small-lb-maps.yaml');
+    writeFileSync(values, 'bpf:\n  lbMapMax: 4\n');
+    const r = await dpsim(['rules', '--mode', 'ebpf', '--cilium-values', values]);
+    expect(r.stderr).toBe(
+      "error: cilium_lb4_services_v2 is full (4 entries): raise bpf.lbMapMax in the Cilium values (--cilium-values; Cilium's --bpf-lb-map-max)\n",
+    );
+    expect(r.exitCode).toBe(1);
   });
 });

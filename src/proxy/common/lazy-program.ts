@@ -16,6 +16,11 @@ export class LazyNetfilterProgram implements NetfilterProgram {
     this.program ??= this.build();
     this.program.runHook(meta, out, trace);
   }
+
+  /** Builds the program now if no packet has yet (compile benchmarks time the build itself). */
+  ensureBuilt(): void {
+    this.program ??= this.build();
+  }
 }
 
 /**

@@ -267,6 +267,16 @@ function serviceKeysOf(changed: ReadonlySet<string>): Set<string> {
 }
 
 /** Lowest-free-first ID allocator (Cilium allocates service and backend IDs from 1). */
+/**
+ * A load-balancing map ran out of entries. Cilium sizes them all from one setting
+ * (bpf-lb-map-max, default 65536) and fails the Service's upsert when one is full; the
+ * services map needs a slot per backend of every frontend, so 10k Services × 10 backends
+ * overflow the default. The line names the map and the knob that sizes it.
+ */
+function mapFull(map: string, entries: number): string {
+  return `${map} is full (${entries} entries): raise bpf.lbMapMax in the Cilium values (--cilium-values; Cilium's --bpf-lb-map-max)`;
+}
+
 class IdAllocator {
   private next = 1;
   private readonly free: number[] = [];
@@ -505,7 +515,7 @@ export class EbpfLoadBalancer {
 
   private writeBackend(id: number, b: PlannedBackend): void {
     const m = this.maps.backends;
-    if (id >= m.maxEntries) throw new EbpfCompileError(`backends map full (${m.maxEntries - 1} entries)`);
+    if (id >= m.maxEntries) throw new EbpfCompileError(mapFull('cilium_lb4_backends_v3', m.maxEntries - 1));
     const v = m.valueOffset(id);
     writeBackendValue(m.values, v, b.addr, b.port, b.proto, b.state);
   }
@@ -535,7 +545,7 @@ export class EbpfLoadBalancer {
   ): void {
     const m = this.maps.services;
     const e = m.insertWords(BPF_ANY, f.addr, f.port | (slot << 16), f.proto | (scope << 8));
-    if (e < 0) throw new EbpfCompileError(`services map full (${m.maxEntries} entries)`);
+    if (e < 0) throw new EbpfCompileError(mapFull('cilium_lb4_services_v2', m.maxEntries));
     const v = m.valueOffset(e);
     writeSvcValue(m.values, v, word0, count, revNat, f.flags, flags2);
   }
@@ -586,7 +596,7 @@ export class EbpfLoadBalancer {
 
     // Reverse NAT: rev_nat id → frontend address and port.
     const rn = this.maps.revNat.insertWords(BPF_ANY, revNat);
-    if (rn < 0) throw new EbpfCompileError('reverse NAT map full');
+    if (rn < 0) throw new EbpfCompileError(mapFull('cilium_lb4_reverse_nat', this.maps.revNat.maxEntries));
     const ro = this.maps.revNat.valueOffset(rn);
     this.maps.revNat.values[ro + RevNatValue.ADDR] = plan.addr;
     this.maps.revNat.values[ro + RevNatValue.PORT] = plan.port;

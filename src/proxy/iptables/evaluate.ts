@@ -15,6 +15,7 @@
  * packet (ctstate NEW) and applies the returned NAT action to the connection.
  */
 
+import { NOT_FOUND, PairMap } from '../../maps/pair-map.js';
 import { parseCidr, parseIPv4, prefixMask } from '../../util/ipv4.js';
 import type { Rng } from '../../util/rng.js';
 import { IpProtocol } from '../../wire/ip-protocol.js';
@@ -280,7 +281,8 @@ export class IptablesEvaluator {
    * Local host addresses, hashed: in IPVS mode every ClusterIP is bound on kube-ipvs0, and
    * the kernel answers addrtype with a route lookup, not a scan over them.
    */
-  private readonly localHosts: Set<number>;
+  /** The node's own addresses (IPVS binds every service address too: 30k at 30k Services). */
+  private readonly localHosts = new PairMap();
   private readonly rng: Rng;
   private readonly ipsets: IpsetLookup | undefined;
   private readonly ipvs: IpvsMatchState | undefined;
@@ -301,7 +303,7 @@ export class IptablesEvaluator {
     const prefixes = locals.filter((c) => c.prefixLength < 32);
     this.localNet = Uint32Array.from(prefixes, (c) => c.network);
     this.localMask = Uint32Array.from(prefixes, (c) => prefixMask(c.prefixLength));
-    this.localHosts = new Set(locals.filter((c) => c.prefixLength === 32).map((c) => c.network));
+    for (const c of locals) if (c.prefixLength === 32) this.localHosts.set(c.network, 0, 1);
     const nth: number[] = [];
     const unmodeled: string[] = [];
     const needs: Needs = { ipsets: [], ipvs: [] };
@@ -652,7 +654,7 @@ export class IptablesEvaluator {
    * as UNICAST.
    */
   private addrType(addr: number): number {
-    if (this.localHosts.has(addr)) return ADDRTYPE_LOCAL;
+    if (this.localHosts.get(addr, 0) !== NOT_FOUND) return ADDRTYPE_LOCAL;
     const nets = this.localNet;
     for (let i = 0; i < nets.length; i++) {
       if ((addr & this.localMask[i]) >>> 0 === nets[i]) return ADDRTYPE_LOCAL;

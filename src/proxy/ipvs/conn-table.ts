@@ -5,7 +5,10 @@
  * with client port 0 and the TEMPLATE flag.
  *
  * Storage is struct-of-arrays over typed arrays with an index free list (no objects per
- * connection); destinations are kept in a parallel array of references. The bucket is
+ * connection); destinations are kept in a parallel array of references. What a chain walk
+ * compares (addresses, ports, protocol, template bit and the chain link) is also packed into
+ * one 32-byte record per entry, `keys`, so each step of a walk reads one cache line, as the
+ * kernel's walk reads one ip_vs_conn, instead of one line in each of six columns. The bucket is
  * jhash_3words(caddr, cport, proto, rnd) — in the kernel `rnd` is random at boot, here it
  * comes from the seeded Rng — and both directions hash the *client* address and port
  * (ip_vs_conn_hashkey_param with `inverse` for replies), so one chain lookup serves both.
@@ -32,12 +35,29 @@ export const CONN_F_INACTIVE = 0x0100;
 export const CONN_F_TEMPLATE = 0x1000;
 
 const NONE = -1;
+const KEY_WORDS = 8;
+const K_NEXT = 0;
+const K_CADDR = 1;
+const K_VADDR = 2;
+const K_DADDR = 3;
+const K_CPORT_VPORT = 4;
+const K_DPORT_PROTO = 5;
+
+function portPair(hi: number, lo: number): number {
+  return (hi << 16) | lo;
+}
+
+/** dport, protocol and the template bit in one word. */
+function dportProto(dport: number, proto: number, template: boolean): number {
+  return (dport << 16) | (proto << 1) | (template ? 1 : 0);
+}
 const NS_PER_S = 1e9;
 
 export class IpvsConnTable {
   private capacity: number;
   private readonly heads = new Int32Array(CONN_TAB_SIZE).fill(NONE);
-  private next: Int32Array;
+  /** KEY_WORDS per entry: next, caddr, vaddr, daddr, cport·vport, dport·proto·template. */
+  private keys: Int32Array;
   /** 0 = free slot. */
   proto: Uint8Array;
   state: Uint8Array;
@@ -66,7 +86,7 @@ export class IpvsConnTable {
   constructor(rng: Rng, initialCapacity = 1024) {
     this.rnd = rng.nextU32();
     this.capacity = Math.max(16, initialCapacity);
-    this.next = new Int32Array(this.capacity);
+    this.keys = new Int32Array(this.capacity * KEY_WORDS);
     this.proto = new Uint8Array(this.capacity);
     this.state = new Uint8Array(this.capacity);
     this.flags = new Uint32Array(this.capacity);
@@ -95,51 +115,59 @@ export class IpvsConnTable {
 
   /** ip_vs_conn_in_get: a non-template entry for client → virtual. Returns -1 when absent. */
   findIn(proto: number, caddr: number, cport: number, vaddr: number, vport: number): number {
-    for (let i = this.heads[this.bucketOf(proto, caddr, cport)]; i !== NONE; i = this.next[i]) {
+    const k = this.keys;
+    const ports = portPair(cport, vport);
+    const a = caddr | 0;
+    const v = vaddr | 0;
+    const p = proto << 1;
+    for (let i = this.heads[this.bucketOf(proto, caddr, cport)]; i !== NONE; i = k[i * KEY_WORDS + K_NEXT]) {
+      const at = i * KEY_WORDS;
       if (
-        this.caddr[i] === caddr &&
-        this.vaddr[i] === vaddr &&
-        this.cport[i] === cport &&
-        this.vport[i] === vport &&
-        this.proto[i] === proto &&
-        (this.flags[i] & CONN_F_TEMPLATE) === 0
-      ) {
+        k[at + K_CADDR] === a &&
+        k[at + K_VADDR] === v &&
+        k[at + K_CPORT_VPORT] === ports &&
+        (k[at + K_DPORT_PROTO] & 0xffff) === p
+      )
         return i;
-      }
     }
     return NONE;
   }
 
   /** ip_vs_conn_out_get: a non-template entry for real server (saddr:sport) → client (daddr:dport). */
   findOut(proto: number, saddr: number, sport: number, daddr: number, dport: number): number {
-    for (let i = this.heads[this.bucketOf(proto, daddr, dport)]; i !== NONE; i = this.next[i]) {
+    const k = this.keys;
+    const real = saddr | 0;
+    const client = daddr | 0;
+    const dp = dportProto(sport, proto, false);
+    for (let i = this.heads[this.bucketOf(proto, daddr, dport)]; i !== NONE; i = k[i * KEY_WORDS + K_NEXT]) {
+      const at = i * KEY_WORDS;
       if (
-        this.daddr[i] === saddr &&
-        this.caddr[i] === daddr &&
-        this.dport[i] === sport &&
-        this.cport[i] === dport &&
-        this.proto[i] === proto &&
-        (this.flags[i] & CONN_F_TEMPLATE) === 0
-      ) {
+        k[at + K_DADDR] === real &&
+        k[at + K_CADDR] === client &&
+        k[at + K_DPORT_PROTO] === dp &&
+        k[at + K_CPORT_VPORT] >>> 16 === dport
+      )
         return i;
-      }
     }
     return NONE;
   }
 
   /** ip_vs_ct_in_get: the persistence template for (proto, client net, virtual addr:port). */
   findTemplate(proto: number, caddr: number, vaddr: number, vport: number): number {
-    for (let i = this.heads[this.bucketOf(proto, caddr, 0)]; i !== NONE; i = this.next[i]) {
+    const k = this.keys;
+    const ports = portPair(0, vport);
+    const a = caddr | 0;
+    const v = vaddr | 0;
+    const p = (proto << 1) | 1;
+    for (let i = this.heads[this.bucketOf(proto, caddr, 0)]; i !== NONE; i = k[i * KEY_WORDS + K_NEXT]) {
+      const at = i * KEY_WORDS;
       if (
-        (this.flags[i] & CONN_F_TEMPLATE) !== 0 &&
-        this.caddr[i] === caddr &&
-        this.cport[i] === 0 &&
-        this.vaddr[i] === vaddr &&
-        this.vport[i] === vport &&
-        this.proto[i] === proto
-      ) {
+        k[at + K_CADDR] === a &&
+        k[at + K_CPORT_VPORT] === ports &&
+        k[at + K_VADDR] === v &&
+        (k[at + K_DPORT_PROTO] & 0xffff) === p
+      )
         return i;
-      }
     }
     return NONE;
   }
@@ -182,8 +210,15 @@ export class IpvsConnTable {
       this.flags[i] = CONN_F_INACTIVE;
       dest.inactConns++;
     }
+    const at = i * KEY_WORDS;
+    const k = this.keys;
+    k[at + K_CADDR] = caddr;
+    k[at + K_VADDR] = vaddr;
+    k[at + K_DADDR] = daddr;
+    k[at + K_CPORT_VPORT] = portPair(cport, vport);
+    k[at + K_DPORT_PROTO] = dportProto(dport, proto, template);
     const b = this.bucketOf(proto, caddr, cport);
-    this.next[i] = this.heads[b];
+    k[at + K_NEXT] = this.heads[b];
     this.heads[b] = i;
     this.live++;
     return i;
@@ -237,6 +272,9 @@ export class IpvsConnTable {
   invalidateTemplate(i: number): void {
     this.vport[i] = 0xffff;
     this.dport[i] = 0xffff;
+    const at = i * KEY_WORDS;
+    this.keys[at + K_CPORT_VPORT] = portPair(this.cport[i], 0xffff);
+    this.keys[at + K_DPORT_PROTO] = dportProto(0xffff, this.proto[i], this.isTemplate(i));
   }
 
   /** Forces the timer to fire at `nowNs` (ip_vs_conn_expire_now). */
@@ -285,7 +323,7 @@ export class IpvsConnTable {
   listOrder(): number[] {
     const out: number[] = [];
     for (let b = 0; b < CONN_TAB_SIZE; b++) {
-      for (let i = this.heads[b]; i !== NONE; i = this.next[i]) out.push(i);
+      for (let i = this.heads[b]; i !== NONE; i = this.keys[i * KEY_WORDS + K_NEXT]) out.push(i);
     }
     return out;
   }
@@ -293,10 +331,11 @@ export class IpvsConnTable {
   private unlink(i: number): void {
     const b = this.bucketOf(this.proto[i], this.caddr[i], this.cport[i]);
     let prev = NONE;
-    for (let j = this.heads[b]; j !== NONE; j = this.next[j]) {
+    const k = this.keys;
+    for (let j = this.heads[b]; j !== NONE; j = k[j * KEY_WORDS + K_NEXT]) {
       if (j === i) {
-        if (prev === NONE) this.heads[b] = this.next[j];
-        else this.next[prev] = this.next[j];
+        if (prev === NONE) this.heads[b] = k[j * KEY_WORDS + K_NEXT];
+        else k[prev * KEY_WORDS + K_NEXT] = k[j * KEY_WORDS + K_NEXT];
         return;
       }
       prev = j;
@@ -306,7 +345,7 @@ export class IpvsConnTable {
   private free(i: number): void {
     this.proto[i] = 0;
     this.dest[i] = null;
-    this.next[i] = this.freeHead;
+    this.keys[i * KEY_WORDS + K_NEXT] = this.freeHead;
     this.freeHead = i;
     this.live--;
   }
@@ -314,7 +353,7 @@ export class IpvsConnTable {
   private alloc(): number {
     if (this.freeHead !== NONE) {
       const i = this.freeHead;
-      this.freeHead = this.next[i];
+      this.freeHead = this.keys[i * KEY_WORDS + K_NEXT];
       return i;
     }
     if (this.used === this.capacity) this.grow();
@@ -332,7 +371,9 @@ export class IpvsConnTable {
       b.set(a);
       return b;
     };
-    this.next = g(this.next, (n) => new Int32Array(n));
+    const keys = new Int32Array(cap * KEY_WORDS);
+    keys.set(this.keys);
+    this.keys = keys;
     this.proto = g(this.proto, (n) => new Uint8Array(n));
     this.state = g(this.state, (n) => new Uint8Array(n));
     this.flags = g(this.flags, (n) => new Uint32Array(n));

@@ -3,6 +3,7 @@
  * names, types, comments, the entry text forms (`utilipset.Entry.String()`), and a
  * membership test for `-m set --match-set NAME dirs` so an iptables evaluator can use them.
  */
+import { NOT_FOUND, PairMap } from '../../maps/pair-map.js';
 import { type Cidr, cidrContains, parseIPv4, prefixMask } from '../../util/ipv4.js';
 import type { PacketMeta } from '../common/packet-meta.js';
 import type { IpsetLookup } from '../iptables/evaluate.js';
@@ -112,12 +113,15 @@ const PROTO_NUM: Record<string, number> = { tcp: 6, udp: 17, sctp: 132 };
 /** Per set: member entries (strings, as kube-proxy writes them) and a numeric index for tests. */
 export class IpsetMembers {
   readonly entries = new Set<string>();
-  /** hash:ip → addr; hash:ip,port → addr → protoPort; bitmap:port → port. */
-  private readonly ips = new Set<number>();
-  private readonly ipPort = new Map<number, Set<number>>();
-  private readonly ipPortIp = new Map<number, Map<number, Set<number>>>();
-  private readonly ipPortNet = new Map<number, Map<number, Cidr[]>>();
+  /**
+   * hash:ip → (addr, 0); hash:ip,port → (addr, protoPort); hash:ip,port,ip → (addr, protoPort)
+   * gives an id, then (id, ip2); bitmap:port → port. Typed-array pair maps, so a packet's
+   * test costs one or two probes and no allocation, whatever the set's size.
+   */
+  private readonly pairs = new PairMap();
+  private readonly thirdIp = new PairMap();
   private readonly ports = new Set<number>();
+  private readonly ipPortNet = new Map<number, Map<number, Cidr[]>>();
 
   constructor(readonly spec: IpsetSpec) {}
 
@@ -132,7 +136,7 @@ export class IpsetMembers {
       new IpsetError(`invalid entry "${entry}" for ${this.spec.name} (${this.spec.type})`);
     switch (this.spec.type) {
       case 'hash:ip':
-        this.ips.add(parseIPv4(entry));
+        this.pairs.set(parseIPv4(entry), 0, 1);
         break;
       case 'bitmap:port': {
         if (!/^\d+$/.test(entry) || +entry > 65535) throw bad();
@@ -147,14 +151,15 @@ export class IpsetMembers {
         const pp = protoPort(PROTO_NUM[m[1]], +m[2]);
         if (this.spec.type === 'hash:ip,port') {
           if (parts.length !== 2) throw bad();
-          getOr(this.ipPort, addr, () => new Set<number>()).add(pp);
+          this.pairs.set(addr, pp, 1);
         } else if (this.spec.type === 'hash:ip,port,ip') {
           if (parts.length !== 3) throw bad();
-          getOr(
-            getOr(this.ipPortIp, addr, () => new Map()),
-            pp,
-            () => new Set<number>(),
-          ).add(parseIPv4(parts[2]));
+          let id = this.pairs.get(addr, pp);
+          if (id === NOT_FOUND) {
+            id = this.pairs.size;
+            this.pairs.set(addr, pp, id);
+          }
+          this.thirdIp.set(id, parseIPv4(parts[2]), 1);
         } else {
           if (parts.length !== 3) throw bad();
           getOr(
@@ -175,18 +180,15 @@ export class IpsetMembers {
   test(ip: number, proto: number, port: number, ip2: number): boolean {
     switch (this.spec.type) {
       case 'hash:ip':
-        return this.ips.has(ip >>> 0);
+        return this.pairs.get(ip, 0) !== NOT_FOUND;
       case 'bitmap:port':
         return this.ports.has(port);
       case 'hash:ip,port':
-        return this.ipPort.get(ip >>> 0)?.has(protoPort(proto, port)) ?? false;
-      case 'hash:ip,port,ip':
-        return (
-          this.ipPortIp
-            .get(ip >>> 0)
-            ?.get(protoPort(proto, port))
-            ?.has(ip2 >>> 0) ?? false
-        );
+        return this.pairs.get(ip, protoPort(proto, port)) !== NOT_FOUND;
+      case 'hash:ip,port,ip': {
+        const id = this.pairs.get(ip, protoPort(proto, port));
+        return id !== NOT_FOUND && this.thirdIp.get(id, ip2) !== NOT_FOUND;
+      }
       case 'hash:ip,port,net': {
         const nets = this.ipPortNet.get(ip >>> 0)?.get(protoPort(proto, port));
         if (nets === undefined) return false;

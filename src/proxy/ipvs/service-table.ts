@@ -9,6 +9,7 @@
  * reverse order of addition.
  */
 
+import { NOT_FOUND, PairMap } from '../../maps/pair-map.js';
 import { IpProtocol } from '../../wire/ip-protocol.js';
 import { SVC_F_PERSISTENT } from './ip-vs.js';
 import { createScheduler, type Scheduler, type SchedulerName } from './schedulers.js';
@@ -142,32 +143,55 @@ export function serviceKey(proto: number, addr: number, port: number): number {
   return ((addr >>> 0) * 65536 + port) * 4 + p;
 }
 
-/** All virtual services of one node (the kernel's ip_vs_svc_table). */
+/**
+ * All virtual services of one node (the kernel's ip_vs_svc_table). The per-packet lookup is
+ * one probe of a typed-array hash (address, port·protocol) → slot, so a new connection costs
+ * the same at 100 and 30k services and allocates nothing (a Map keyed by a number above 2^31
+ * boxes it on every lookup).
+ */
 export class IpvsServiceTable {
-  private readonly byKey = new Map<number, IpvsService>();
+  private readonly index = new PairMap();
+  private readonly slots: (IpvsService | null)[] = [];
+  private readonly freeSlots: number[] = [];
+  /** Insertion order, for listings. */
+  private readonly ordered = new Set<IpvsService>();
 
   get size(): number {
-    return this.byKey.size;
+    return this.ordered.size;
   }
 
   services(): IterableIterator<IpvsService> {
-    return this.byKey.values();
+    return this.ordered.values();
   }
 
   /** Per-packet lookup (ip_vs_service_find). */
   find(proto: number, addr: number, port: number): IpvsService | undefined {
-    return this.byKey.get(serviceKey(proto, addr, port));
+    const p = protoIndex(proto);
+    if (p < 0) return undefined;
+    const slot = this.index.get(addr, (port << 2) | p);
+    return slot === NOT_FOUND ? undefined : (this.slots[slot] as IpvsService);
   }
 
   add(svc: IpvsService): void {
-    const key = serviceKey(svc.protocol, svc.addr, svc.port);
-    if (key < 0) throw new IpvsConfigError(`unsupported IPVS protocol ${svc.protocol}`);
-    if (this.byKey.has(key)) throw new IpvsConfigError('Service already exists');
-    this.byKey.set(key, svc);
+    const p = protoIndex(svc.protocol);
+    if (p < 0) throw new IpvsConfigError(`unsupported IPVS protocol ${svc.protocol}`);
+    if (this.find(svc.protocol, svc.addr, svc.port) !== undefined)
+      throw new IpvsConfigError('Service already exists');
+    const slot = this.freeSlots.pop() ?? this.slots.length;
+    this.slots[slot] = svc;
+    this.index.set(svc.addr, (svc.port << 2) | p, slot);
+    this.ordered.add(svc);
   }
 
   remove(svc: IpvsService): void {
-    this.byKey.delete(serviceKey(svc.protocol, svc.addr, svc.port));
+    const p = protoIndex(svc.protocol);
+    const slot = this.index.get(svc.addr, (svc.port << 2) | p);
+    if (slot !== NOT_FOUND && this.slots[slot] === svc) {
+      this.index.delete(svc.addr, (svc.port << 2) | p);
+      this.slots[slot] = null;
+      this.freeSlots.push(slot);
+    }
+    this.ordered.delete(svc);
     for (const d of svc.dests) d.available = false;
   }
 }

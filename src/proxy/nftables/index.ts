@@ -12,7 +12,6 @@ export {
   type NftDatapathOptions,
   NftEvaluateError,
   NftHookResult,
-  type NftRuleCounter,
   type NftTraceSink,
   REJECT_ICMP_CODE,
   REJECT_ICMP_TYPE,

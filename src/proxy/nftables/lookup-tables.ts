@@ -1,72 +1,12 @@
 /**
- * Typed-array hash tables for the nftables datapath: verdict maps and static sets keyed by
- * (u32, u32) pairs, and dynamic address sets with per-element timeouts (affinity sets).
- * Open addressing with linear probing; lookups are O(1) and allocate nothing, so the cost
- * of a new connection does not grow with the number of Services.
+ * Typed-array hash tables for the nftables datapath: verdict maps and static sets are
+ * PairMaps (src/maps/pair-map.ts); dynamic address sets with per-element timeouts (affinity
+ * sets) are here. Open addressing with linear probing; lookups are O(1) and allocate
+ * nothing, so the cost of a new connection does not grow with the number of Services.
  */
+import { hashPair } from '../../maps/pair-map.js';
 
-export const NOT_FOUND = -1;
-
-function hashPair(k1: number, k2: number): number {
-  let h = Math.imul(k1 ^ 0x27d4eb2f, 0x85ebca6b) ^ Math.imul(k2 ^ 0x165667b1, 0xc2b2ae35);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x2c1b3c6d);
-  return (h ^ (h >>> 13)) >>> 0;
-}
-
-/** (u32, u32) → non-negative int32. Inserts happen on the control plane; `get` is the hot path. */
-export class PairMap {
-  private k1 = new Uint32Array(16);
-  private k2 = new Uint32Array(16);
-  private values = new Int32Array(16).fill(NOT_FOUND);
-  private count = 0;
-
-  get size(): number {
-    return this.count;
-  }
-
-  /** The value for (k1, k2), or NOT_FOUND. */
-  get(k1: number, k2: number): number {
-    const mask = this.values.length - 1;
-    let i = hashPair(k1, k2) & mask;
-    for (;;) {
-      const v = this.values[i];
-      if (v === NOT_FOUND) return NOT_FOUND;
-      if (this.k1[i] === k1 >>> 0 && this.k2[i] === k2 >>> 0) return v;
-      i = (i + 1) & mask;
-    }
-  }
-
-  /** Adds or replaces; `value` must be ≥ 0. */
-  set(k1: number, k2: number, value: number): void {
-    if (value < 0 || !Number.isInteger(value))
-      throw new RangeError(`PairMap value must be a non-negative integer, got ${value}`);
-    if ((this.count + 1) * 2 > this.values.length) this.grow();
-    const mask = this.values.length - 1;
-    let i = hashPair(k1, k2) & mask;
-    while (this.values[i] !== NOT_FOUND) {
-      if (this.k1[i] === k1 >>> 0 && this.k2[i] === k2 >>> 0) {
-        this.values[i] = value;
-        return;
-      }
-      i = (i + 1) & mask;
-    }
-    this.k1[i] = k1;
-    this.k2[i] = k2;
-    this.values[i] = value;
-    this.count++;
-  }
-
-  private grow(): void {
-    const { k1, k2, values } = this;
-    const cap = values.length * 2;
-    this.k1 = new Uint32Array(cap);
-    this.k2 = new Uint32Array(cap);
-    this.values = new Int32Array(cap).fill(NOT_FOUND);
-    this.count = 0;
-    for (let i = 0; i < values.length; i++) if (values[i] !== NOT_FOUND) this.set(k1[i], k2[i], values[i]);
-  }
-}
+export { NOT_FOUND, PairMap } from '../../maps/pair-map.js';
 
 /**
  * A `flags dynamic,timeout` set of IPv4 addresses on the simulated clock: `update` inserts or

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CtState } from '../../../src/conntrack/constants.js';
 import { HookVerdict, NatKind } from '../../../src/proxy/common/datapath.js';
@@ -6,7 +7,7 @@ import { NfHook, newPacketMeta, type PacketMeta } from '../../../src/proxy/commo
 import { compileNftables } from '../../../src/proxy/nftables/compile.js';
 import { NftDatapath, NftHookResult, type NftTraceSink } from '../../../src/proxy/nftables/evaluate.js';
 import type { NftTable } from '../../../src/proxy/nftables/table.js';
-import { formatIPv4, parseIPv4 } from '../../../src/util/ipv4.js';
+import { formatIPv4, parseIPv4, prefixMask } from '../../../src/util/ipv4.js';
 import { Rng } from '../../../src/util/rng.js';
 import { chiSquareUniformTest } from '../../../src/util/stats.js';
 import { IpProtocol } from '../../../src/wire/ip-protocol.js';
@@ -309,7 +310,7 @@ describe('NftDatapath session affinity', () => {
   });
 });
 
-describe('NftDatapath trace and counters', () => {
+describe('NftDatapath trace and drop reports', () => {
   it('traces each matching rule with its chain, index, text and verdict', () => {
     const dp = datapath(originLikeModel(), new ScriptedRng([0]));
     const lines: string[] = [];
@@ -331,16 +332,53 @@ describe('NftDatapath trace and counters', () => {
     ]);
   });
 
-  it('counts packets and bytes per rule', () => {
-    const dp = datapath(originLikeModel());
-    for (let i = 0; i < 3; i++) run(dp, packet(NfHook.PREROUTING, POD_ON_NODE, '10.233.0.1', 443));
-    const services = dp.ruleCounters().filter((c) => c.chain === 'services');
-    expect(services.map((c) => [c.index, c.packets, c.bytes])).toEqual([
-      [0, 3, 180],
-      [1, 0, 0],
-    ]);
-    dp.resetCounters();
-    expect(dp.ruleCounters().every((c) => c.packets === 0)).toBe(true);
+  it('drops exactly the addresses outside every prefix of a multi-prefix `ip saddr != { … }` match, naming the rule', () => {
+    const prefix = fc
+      .tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 32 }))
+      .map(([a, len]) => `${formatIPv4((a & prefixMask(len)) >>> 0)}/${len}`);
+    fc.assert(
+      fc.property(
+        fc.array(prefix, { minLength: 1, maxLength: 6 }),
+        fc.array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: 1, maxLength: 20 }),
+        (prefixes, addrs) => {
+          const table: NftTable = {
+            family: 'ip',
+            name: 'kube-proxy',
+            comment: '',
+            sets: [],
+            chains: [
+              { name: 'first', rules: [] },
+              {
+                name: 'base',
+                base: { type: 'filter', hook: 'input', priority: 0, policy: 'accept' },
+                rules: [
+                  {
+                    matches: [{ kind: 'l4proto', proto: 'udp' }],
+                    statements: [{ kind: 'verdict', verdict: { kind: 'drop' } }],
+                  },
+                  {
+                    matches: [{ kind: 'addr', field: 'saddr', negate: true, prefixes }],
+                    statements: [{ kind: 'verdict', verdict: { kind: 'drop' } }],
+                  },
+                ],
+              },
+            ],
+            node: { name: 'n', ip: NODE_IP },
+          };
+          const dp = new NftDatapath(table, { rng: new Rng(1) });
+          for (const a of [...addrs, ...prefixes.map((p) => parseIPv4(p.split('/')[0]))]) {
+            const inside = prefixes.some((p) => {
+              const [net, len] = p.split('/');
+              return (a & prefixMask(Number(len))) >>> 0 === parseIPv4(net);
+            });
+            const r = run(dp, packet(NfHook.INPUT, formatIPv4(a), NODE_IP, 80));
+            expect(r.verdict).toBe(inside ? HookVerdict.ACCEPT : HookVerdict.DROP);
+            if (!inside) expect([dp.chainName(r.chain), r.rule]).toEqual(['base', 1]);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it('drops when jumps nest deeper than the kernel jump stack (16)', () => {
