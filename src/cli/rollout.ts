@@ -145,7 +145,10 @@ export function registerRollout(program: Command, io: CliIo = processIo): Comman
     .option('--json', 'print the report as JSON')
     .option('--svg <file>', 'write the timeline (successes vs failures per second, syncs marked) as SVG')
     .action(async (flags: RolloutFlags) => {
-      if (flags.proto !== 'tcp') throw new CliError('error: --proto udp: UDP traffic is not simulated yet');
+      if (flags.proto !== 'tcp')
+        throw new CliError(
+          'error: --proto udp: rollout sends TCP requests only for now (UDP traffic runs in dpsim load --proto udp)',
+        );
       const transition = transitionOf(flags);
       let sources: { source: string; text: string }[];
       try {

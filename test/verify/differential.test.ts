@@ -29,18 +29,22 @@ describe.concurrent('dpsim agrees with the real kernel', () => {
   }
   for (const mode of MODES) {
     for (const s of SCENARIOS) {
-      it.skipIf(gate.skip)(`${mode}: ${s.name}`, async () => {
-        const report = await verifyScenario({
-          manifests: s.manifests,
-          scenario: s.name,
-          mode,
-          n: N,
-          alpha: ALPHA,
-        });
-        if (!report.agree) console.error(formatReport(report));
-        expect(report.disagreements).toEqual([]);
-        expect(report.probes.length).toBeGreaterThan(0);
-      }, KERNEL_CASE_MS);
+      it.skipIf(gate.skip)(
+        `${mode}: ${s.name}`,
+        async () => {
+          const report = await verifyScenario({
+            manifests: s.manifests,
+            scenario: s.name,
+            mode,
+            n: N,
+            alpha: ALPHA,
+          });
+          if (!report.agree) console.error(formatReport(report));
+          expect(report.disagreements).toEqual([]);
+          expect(report.probes.length).toBeGreaterThan(0);
+        },
+        KERNEL_CASE_MS,
+      );
     }
   }
 
