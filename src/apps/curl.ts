@@ -204,9 +204,12 @@ export function parseCurlUrl(text: string): CurlUrlParse {
   return { ok: true, url: { host, family: bracketed ? 6 : 4, port, path } };
 }
 
-/** The message for an IPv6 URL: dpsim's clusters are IPv4 only for now. */
+/**
+ * The message for an IPv6 URL: a dual-stack cluster has IPv6 addresses and ip6tables rules,
+ * but no IPv6 datapath yet, so nothing can carry the connection.
+ */
 export function ipv6NotSupported(url: CurlUrl): string {
-  return `IPv6 not supported yet: [${url.host}]:${url.port} (dpsim simulates IPv4 clusters)`;
+  return `IPv6 not supported yet: [${url.host}]:${url.port} (dpsim forwards IPv4 packets only; --dual-stack gives IPv6 addresses and ip6tables rules, not an IPv6 datapath)`;
 }
 
 interface Target {

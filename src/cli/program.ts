@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { registerBench } from './bench.js';
 import { registerConntrack } from './conntrack.js';
 import { registerCurl } from './curl.js';
+import { registerDig } from './dig.js';
 import { EXIT_INTERNAL_ERROR, internalErrorText, userErrorLine } from './errors.js';
 import { registerExplore } from './explore.js';
 import { registerGet } from './get.js';
@@ -39,6 +40,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerGet(program, undefined, io);
   registerRules(program, io);
   registerCurl(program, io);
+  registerDig(program, io);
   registerTrace(program, io);
   registerConntrack(program, io);
   registerLoad(program, io);

@@ -4,7 +4,9 @@
  * ClusterIP from the first node when there are no NodePorts), prints what curl prints,
  * a distribution summary and the drop counters, and writes a pcapng of every interface.
  */
+
 import type { Command } from 'commander';
+import { isDnsAddonService } from '../k8s/cluster-dns-addon.js';
 import { runGet } from '../k8s/printers.js';
 import type { Simulation } from '../sim/simulation.js';
 import {
@@ -30,9 +32,14 @@ export function defaultTargets(sim: Simulation): string[] {
   if (nodePorts.length > 0) {
     return nodePorts.flatMap((sp) => model.nodes.map((n) => `http://${n.ip}:${sp.nodePort}/`));
   }
-  // No NodePorts: the ClusterIPs of the user's Services (not the apiserver's).
+  // No NodePorts: the ClusterIPs of the user's Services (not the apiserver's, not CoreDNS's).
   return model.servicePorts
-    .filter((sp) => sp.protocol === 'TCP' && !(sp.namespace === 'default' && sp.name === 'kubernetes'))
+    .filter(
+      (sp) =>
+        sp.protocol === 'TCP' &&
+        !(sp.namespace === 'default' && sp.name === 'kubernetes') &&
+        !isDnsAddonService(sp.namespace, sp.name),
+    )
     .map((sp) => `http://${sp.clusterIP}:${sp.port}/`);
 }
 

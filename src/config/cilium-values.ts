@@ -29,6 +29,8 @@ export interface CiliumConfig {
   readonly mapSizes: LbMapSizes;
   readonly serviceTopology: boolean;
   readonly lbExternalClusterIP: boolean;
+  /** serviceNoBackendResponse: 'reject' (ICMP port unreachable, Cilium's default) or 'drop'. */
+  readonly serviceNoBackendResponse: 'reject' | 'drop';
 }
 
 export const DEFAULT_CILIUM_CONFIG: CiliumConfig = {
@@ -43,13 +45,23 @@ export const DEFAULT_CILIUM_CONFIG: CiliumConfig = {
   mapSizes: DEFAULT_MAP_SIZES,
   serviceTopology: false,
   lbExternalClusterIP: false,
+  serviceNoBackendResponse: 'reject',
 };
 
 export class CiliumValuesError extends Error {
   override name = 'CiliumValuesError';
 }
 
-type Leaf = 'kpr' | 'algorithm' | 'tableSize' | 'seed' | 'lbMode' | 'bool' | 'range' | 'mapSize';
+type Leaf =
+  | 'kpr'
+  | 'algorithm'
+  | 'tableSize'
+  | 'seed'
+  | 'lbMode'
+  | 'bool'
+  | 'range'
+  | 'mapSize'
+  | 'noBackendResponse';
 type Schema = { readonly [key: string]: Leaf | Schema };
 
 const SCHEMA: Schema = {
@@ -58,6 +70,7 @@ const SCHEMA: Schema = {
   maglev: { tableSize: 'tableSize', hashSeed: 'seed' },
   socketLB: { enabled: 'bool', hostNamespaceOnly: 'bool' },
   nodePort: { range: 'range' },
+  serviceNoBackendResponse: 'noBackendResponse',
   bpf: { lbMapMax: 'mapSize', ctTcpMax: 'mapSize', ctAnyMax: 'mapSize', lbExternalClusterIP: 'bool' },
 };
 
@@ -133,6 +146,11 @@ export function parseCiliumValues(values: unknown, source = 'values'): CiliumCon
         } else if (key === 'bpf.lbExternalClusterIP') out.lbExternalClusterIP = v;
         return;
       }
+      case 'noBackendResponse':
+        if (v !== 'reject' && v !== 'drop')
+          return fail(key, `${JSON.stringify(v)} is not one of reject, drop`);
+        out.serviceNoBackendResponse = v;
+        return;
       case 'range': {
         const m = typeof v === 'string' ? /^(\d+)[,-](\d+)$/.exec(v.trim()) : null;
         const lo = Number(m?.[1]);

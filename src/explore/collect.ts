@@ -6,7 +6,9 @@
  * the connection's conntrack entries — plus each node's rule dump and a load run's
  * per-backend distribution beside the rules' own probabilities.
  */
+
 import { readCapture } from '../capture/index.js';
+import { isDnsAddonService } from '../k8s/cluster-dns-addon.js';
 import type { ProxyMode } from '../proxy/common/datapath.js';
 import { podApps } from '../sim/pod-apps.js';
 import type { Simulation } from '../sim/simulation.js';
@@ -199,7 +201,8 @@ function serviceViews(sim: Simulation): {
   const podByIp = new Map<string, string>();
   for (const p of podApps(sim.cluster.pods())) podByIp.set(p.ip, `${p.namespace}/${p.name}`);
   for (const sp of sim.model.servicePorts) {
-    if (sp.protocol !== 'TCP') continue;
+    // The cluster DNS add-on's TCP ports speak DNS, not HTTP: no curl path for them.
+    if (sp.protocol !== 'TCP' || isDnsAddonService(sp.namespace, sp.name)) continue;
     const index = views.length;
     if (sp.clusterIP !== '' && sp.clusterIP !== 'None')
       urls.push({ sp: index, entry: 'clusterIP', kind: 'ClusterIP', target: `${sp.clusterIP}:${sp.port}` });

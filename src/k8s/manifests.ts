@@ -3,12 +3,14 @@
  * document order (as `kubectl apply -f` walks a file). A bad document never stops the others.
  * The dpsim `Cluster` document (apiVersion dpsim/v1alpha1) is read first, wherever it sits.
  */
+
 import { LineCounter, parseAllDocuments } from 'yaml';
 import type { CiliumConfig } from '../config/cilium-values.js';
 import { extractNodeConfig } from '../config/documents.js';
 import type { KubeProxyConfig } from '../config/kube-proxy-config.js';
 import { type ApplyOutcome, Cluster, type ClusterCreateOptions, type KubeObject } from './cluster.js';
 import type { ClusterDocumentSpec, ClusterOptions } from './cluster-config.js';
+import { installClusterDns } from './cluster-dns-addon.js';
 import { ClusterConfigError, ManifestError } from './errors.js';
 
 export const DPSIM_API_VERSION = 'dpsim/v1alpha1';
@@ -265,6 +267,8 @@ export function loadManifests(
   }
 
   outcomes.push(...applyParsed(cluster, rest));
+  // kubespray's CoreDNS, after the user's objects so their generated names and IPs do not move.
+  installClusterDns(cluster);
   const order = new Map(sources.map((s, i) => [s.source, i]));
   outcomes.sort(
     (a, b) => (order.get(a.source) ?? 0) - (order.get(b.source) ?? 0) || a.documentIndex - b.documentIndex,

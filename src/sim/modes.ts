@@ -417,6 +417,9 @@ function attachIpvs(
     dump: (o) => {
       switch (o?.part) {
         case 'connections':
+          // The kernel's per-connection timers fire on time; dpsim's table runs them lazily,
+          // so run the due ones before listing, or expired entries would show as 00:00.
+          ipvs.conns.expireDue(node.network.nowNs);
           return renderIpvsadmConnections(ipvs.conns, node.network.nowNs);
         case 'ipset':
           return renderIpsetList(state.ipsets, { iptablesSave: state.iptablesSave });
@@ -453,6 +456,7 @@ function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
   const datapath = new EbpfDatapath(lb, {
     rng: rng.fork(),
     ...(snatPortMin !== undefined ? { snatPortMin } : {}),
+    serviceNoBackendResponse: options.cilium?.serviceNoBackendResponse ?? 'reject',
   });
   const attachPrograms = () => {
     for (const iface of node.interfaces) {

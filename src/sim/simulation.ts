@@ -25,6 +25,7 @@ import type { NodeFacts } from '../config/node-options.js';
 import { formatConntrackList } from '../conntrack/index.js';
 import { restoreConntrack } from '../conntrack/restore.js';
 import type { ClusterConfig } from '../k8s/cluster-config.js';
+import { isCoreDnsPod } from '../k8s/cluster-dns-addon.js';
 import {
   BOOTSTRAP_LEAD_SECONDS,
   type Cluster,
@@ -53,6 +54,7 @@ import { PacketTracer } from '../trace/packet-trace.js';
 import { formatIPv4, isIPv4, parseIPv4 } from '../util/ipv4.js';
 import { Rng } from '../util/rng.js';
 import { PcapngCaptureSink } from './capture-sink.js';
+import { SimulationDns } from './cluster-dns.js';
 import { NodeHealthServers } from './health-servers.js';
 import { renderIpv6Iptables } from './ipv6-rules.js';
 import { attachMode, attachNodeProxy, type DumpPart, type ModeOptions, type NodeProxy } from './modes.js';
@@ -157,6 +159,8 @@ export class Simulation {
   model: ProxyModel;
   private readonly stacks = new Map<Host, TcpStack>();
   private readonly udpStacks = new Map<Host, UdpStack>();
+  /** CoreDNS in the kube-system pods, pods' resolv.conf, the resolver and dig. */
+  readonly dns: SimulationDns;
   /** The pods' one-way UDP sinks, by `pod/port` (see pod-apps.ts). */
   private readonly udpSinks = new Map<string, UdpSink>();
   /** Each node's kube-proxy (or Cilium) health servers, by node name. */
@@ -245,6 +249,10 @@ export class Simulation {
     for (const [node, text] of options.conntrackDumps ?? []) this.preloadConntrack(node, text);
     for (const name of this.proxies.keys()) this.nodeModels.set(name, this.model);
     this.routeVipsThroughFirstNode();
+    this.dns = new SimulationDns(this.cluster, this.topology.network, {
+      udpStack: (h) => this.udpStack(h),
+      tcpStack: (h) => this.stackOf(h),
+    });
     this.startApplications(apps);
     startSctpServers(this.topology, this.model);
   }
@@ -388,6 +396,11 @@ export class Simulation {
     const pod = this.topology.pods.get(key);
     if (pod === undefined) return;
     this.stackOf(pod);
+    if (isCoreDnsPod(app)) {
+      // CoreDNS answers 53/UDP and 53/TCP from the cluster instead of the HTTP responder.
+      this.dns.startServer(app.name, pod);
+      return;
+    }
     const epochMs = this.cluster.now();
     const running: HttpResponder[] = [];
     for (const port of app.tcpPorts) {
@@ -462,7 +475,11 @@ export class Simulation {
     const target = parseCurlUrl(request.url);
     if (target.ok && target.url.family === 6) throw new SimulationError(ipv6NotSupported(target.url));
     // A URL curl refuses (or a name, which nothing resolves yet) fails inside curl, with its exit code.
-    const addr = target.ok && isIPv4(target.url.host) ? parseIPv4(target.url.host) : undefined;
+    const addr = target.ok
+      ? isIPv4(target.url.host)
+        ? parseIPv4(target.url.host)
+        : this.resolveName(host, request.from, target.url.host)
+      : undefined;
     const localAddr = addr === undefined ? 0 : host.sourceAddressFor(addr);
     if (addr !== undefined && localAddr === 0)
       throw new SimulationError(`${request.from} has no route to ${formatIPv4(addr)}`);
@@ -470,6 +487,7 @@ export class Simulation {
     const run = curl(stack, {
       url: request.url,
       localAddr,
+      ...(addr !== undefined ? { resolve: () => addr } : {}),
       connectTimeoutMs: request.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       ...(request.maxTimeMs !== undefined ? { maxTimeMs: request.maxTimeMs } : {}),
       ...(request.method !== undefined ? { method: request.method } : {}),
@@ -487,6 +505,19 @@ export class Simulation {
     if (result === undefined)
       throw new SimulationError(`curl to ${request.url} did not finish by the simulated deadline`);
     return this.outcome(result);
+  }
+
+  /**
+   * getaddrinfo as curl calls it, from `from`'s resolv.conf over the simulated network (a pod:
+   * CoreDNS through the kube-dns Service); undefined when the name does not resolve or the host
+   * has no nameserver (nodes and the client: curl then fails with (6)). The first IPv4 address.
+   */
+  private resolveName(host: Host, from: string, name: string): number | undefined {
+    const conf = this.dns.resolvConf(from);
+    if (conf.nameservers.length === 0) return undefined;
+    const out = this.dns.lookup(host, conf, name, 'unspec');
+    const v4 = out.ok ? out.addresses.find(isIPv4) : undefined;
+    return v4 === undefined ? undefined : parseIPv4(v4);
   }
 
   /**

@@ -151,9 +151,9 @@ export class Host implements HostTransport, UdpTransport {
 
   /** The address a socket binds to when talking to `dst` (the route's interface address). */
   sourceAddressFor(dst: number): number {
-    // A local destination (a VIP bound on kube-ipvs0, the node's own IP) is reached over lo
+    // A local destination (a VIP bound on kube-ipvs0, the node’s own IP, 127.0.0.0/8) is reached over lo
     // and the kernel picks the destination itself as the source.
-    if (this.localAddresses.has(dst)) return dst;
+    if (this.isLocal(dst)) return dst;
     const route = this.routes.lookup(dst);
     if (route < 0 || this.routes.iface(route) === BLACKHOLE) return 0;
     const iface = this.network.interfaces[this.routes.iface(route)];

@@ -10,6 +10,7 @@
  * - `ready=N`   — N not-ready backend pods marked Ready again.
  * Pods are picked with the run's seeded Rng. Events run in packet order (ties: spec order).
  */
+import { DNS_DEPLOYMENT, DNS_NAMESPACE, isDnsAddonService } from '../k8s/cluster-dns-addon.js';
 import type { ClusterEvent } from '../k8s/index.js';
 import { podApps } from '../sim/pod-apps.js';
 import type { Simulation } from '../sim/simulation.js';
@@ -75,8 +76,11 @@ export function parseChurnSpec(spec: string): ChurnEvent[] {
 /** Pods that are endpoints of a Service port (the apiserver's host-network endpoints excluded). */
 function backendPods(sim: Simulation): { namespace: string; name: string; ready: boolean }[] {
   const names = new Set<string>();
-  for (const sp of sim.model.servicePorts)
+  for (const sp of sim.model.servicePorts) {
+    // CoreDNS is not churned: the load it would break is DNS, which the HTTP load does not send.
+    if (isDnsAddonService(sp.namespace, sp.name)) continue;
     for (const ep of sp.endpoints) if (ep.podName !== '') names.add(`${sp.namespace}/${ep.podName}`);
+  }
   return podApps(sim.cluster.pods())
     .filter((p) => names.has(`${p.namespace}/${p.name}`) && !p.terminating)
     .map((p) => ({ namespace: p.namespace, name: p.name, ready: p.ready }))
@@ -91,7 +95,10 @@ function pick<T>(items: T[], count: number, rng: Rng): T[] {
 }
 
 function scaleTarget(sim: Simulation): ClusterEvent | null {
-  const deployments = sim.cluster.deployments();
+  // Not the CoreDNS add-on (kube-system/coredns and its ReplicaSet): the load is HTTP.
+  const notDns = (o: { metadata?: { namespace?: string; name?: string } }) =>
+    !(o.metadata?.namespace === DNS_NAMESPACE && o.metadata?.name?.startsWith(DNS_DEPLOYMENT));
+  const deployments = sim.cluster.deployments().filter(notDns);
   const byKey = (o: { metadata?: { namespace?: string; name?: string } }) =>
     `${o.metadata?.namespace ?? 'default'}/${o.metadata?.name ?? ''}`;
   const first = <T extends { metadata?: { namespace?: string; name?: string } }>(xs: T[]) =>
@@ -104,7 +111,7 @@ function scaleTarget(sim: Simulation): ClusterEvent | null {
       name: d.metadata!.name!,
       replicas: 0,
     };
-  const rs = first(sim.cluster.replicaSets());
+  const rs = first(sim.cluster.replicaSets().filter(notDns));
   if (rs !== undefined)
     return {
       type: 'scaleReplicaSet',

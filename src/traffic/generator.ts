@@ -26,7 +26,9 @@
  * Packets are injected in a closed loop (each one after the previous has been delivered or
  * dropped), or, with `rate`, at fixed simulated-time intervals with frames overlapping.
  */
+
 import type { TcpSegment } from '../apps/transport.js';
+import { DNS_NAMESPACE, isDnsAddonService } from '../k8s/cluster-dns-addon.js';
 import type { ServicePort } from '../proxy/common/model.js';
 import type { Simulation } from '../sim/simulation.js';
 import type { Host, TcpReceiver } from '../topology/host.js';
@@ -307,10 +309,15 @@ export class LoadGenerator {
   private buildSources(): void {
     const sim = this.sim;
     const servicePorts = sim.model.servicePorts.filter(
-      (sp) => sp.protocol === 'TCP' && !(sp.namespace === 'default' && sp.name === 'kubernetes'),
+      (sp) =>
+        sp.protocol === 'TCP' &&
+        !(sp.namespace === 'default' && sp.name === 'kubernetes') &&
+        !isDnsAddonService(sp.namespace, sp.name),
     );
     if (servicePorts.length === 0)
-      throw new LoadError('the scenario has no TCP Service to send traffic to (besides default/kubernetes)');
+      throw new LoadError(
+        'the scenario has no TCP Service to send traffic to (besides default/kubernetes and kube-system/kube-dns)',
+      );
     for (const sp of servicePorts) {
       this.serviceNames.push(sp.servicePortName);
       this.requests.push(
@@ -324,8 +331,9 @@ export class LoadGenerator {
     }
     const nodeIps = sim.model.nodes.map((n) => n.ip);
     const hosts: [string, Host][] = [['client', sim.topology.client]];
+    // Every pod is a source but the DNS add-on's (kube-system), which sends no HTTP.
     for (const [key, pod] of [...sim.topology.pods].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
-      hosts.push([`pod/${key}`, pod]);
+      if (!key.startsWith(`${DNS_NAMESPACE}/`)) hosts.push([`pod/${key}`, pod]);
     for (const [name, host] of hosts) {
       const fromClient = host === sim.topology.client;
       const targets: Target[] = [];

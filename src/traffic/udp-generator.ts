@@ -15,6 +15,7 @@
 
 import type { QuotedUdp, UdpSocket } from '../apps/index.js';
 import type { UdpDatagram } from '../apps/udp-stack.js';
+import { isDnsAddonService } from '../k8s/cluster-dns-addon.js';
 import type { Simulation } from '../sim/simulation.js';
 import type { Host, UdpReceiver } from '../topology/host.js';
 import { formatIPv4, parseIPv4 } from '../util/ipv4.js';
@@ -175,7 +176,10 @@ export class UdpLoadGenerator {
 
   private buildSources(): void {
     const sim = this.sim;
-    const servicePorts = sim.model.servicePorts.filter((sp) => sp.protocol === 'UDP');
+    // Not kube-system/kube-dns: CoreDNS answers DNS messages, not the load's datagrams.
+    const servicePorts = sim.model.servicePorts.filter(
+      (sp) => sp.protocol === 'UDP' && !isDnsAddonService(sp.namespace, sp.name),
+    );
     if (servicePorts.length === 0)
       throw new LoadError('the scenario has no UDP Service to send traffic to (--proto udp)');
     for (const sp of servicePorts) this.serviceNames.push(sp.servicePortName);

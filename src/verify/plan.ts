@@ -12,6 +12,7 @@
  *   none of the probed Services, so its own traffic is not hairpinned; else the first pod).
  */
 
+import { isCoreDnsPod, isDnsAddonService } from '../k8s/cluster-dns-addon.js';
 import { categorizeEndpoints, externalPolicyLocal, internalPolicyLocal } from '../proxy/common/categorize.js';
 import type { Endpoint, ProxyModel, ServicePort } from '../proxy/common/model.js';
 import type { PodAppInfo } from '../sim/pod-apps.js';
@@ -96,6 +97,13 @@ export function planProbes(model: ProxyModel, pods: readonly PodAppInfo[], optio
       ? options.services.includes(sp.servicePortName)
       : sp.servicePortName !== 'default/kubernetes:https';
     if (!wanted) continue;
+    if (isDnsAddonService(sp.namespace, sp.name)) {
+      skipped.push({
+        servicePortName: sp.servicePortName,
+        reason: 'the cluster DNS add-on speaks DNS, not HTTP',
+      });
+      continue;
+    }
     if (sp.protocol !== 'TCP' && sp.protocol !== 'UDP') {
       skipped.push({
         servicePortName: sp.servicePortName,
@@ -115,7 +123,10 @@ export function planProbes(model: ProxyModel, pods: readonly PodAppInfo[], optio
   }
 
   const backing = new Set(eligible.flatMap((sp) => sp.endpoints.map((e) => e.ip)));
-  const byName = [...pods].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // A CoreDNS pod is not a client: the source is one of the user's pods.
+  const byName = pods
+    .filter((p) => !isCoreDnsPod(p))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const sourcePod = byName.find((p) => !backing.has(p.ip)) ?? byName[0] ?? null;
 
   const probes: Probe[] = [];

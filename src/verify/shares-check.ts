@@ -26,7 +26,7 @@ export type ProbeShares = ReadonlyMap<string, ServiceShares | null>;
 
 /** The chain a probe's first packet is balanced by on its entry node. */
 function probeChain(model: ProxyModel, p: Probe, mode: KernelMode): string | null {
-  const sp = model.servicePorts.find((s) => s.servicePortName === p.servicePortName && s.protocol === 'TCP');
+  const sp = model.servicePorts.find((s) => s.servicePortName === p.servicePortName && s.protocol === p.protocol);
   if (sp === undefined) return null;
   const local = p.kind === 'clusterip' ? internalPolicyLocal(sp) : externalPolicyLocal(sp);
   if (mode === 'iptables') {

@@ -11,6 +11,7 @@ export * from './checksum.js';
 export * from './checksum6.js';
 export * from './crc32c.js';
 export * from './decode.js';
+export * from './dns.js';
 export * from './encap.js';
 export * from './errors.js';
 export * from './ethernet.js';

@@ -57,7 +57,9 @@ describe('dpsim curl: URLs as curl takes them', () => {
 
   it('an IPv6 URL says IPv6 is not supported yet, exit 1', async () => {
     const r = await dpsim(['curl', '[fd00::1]:80']);
-    expect(r.stderr).toBe('error: IPv6 not supported yet: [fd00::1]:80 (dpsim simulates IPv4 clusters)\n');
+    expect(r.stderr).toBe(
+      'error: IPv6 not supported yet: [fd00::1]:80 (dpsim forwards IPv4 packets only; --dual-stack gives IPv6 addresses and ip6tables rules, not an IPv6 datapath)\n',
+    );
     expect(r.exitCode).toBe(1);
   });
 });

@@ -40,7 +40,8 @@ describeWithTshark('dpsim load --pcap', () => {
       );
       expect(result.problems).toEqual([]);
       expect(result.ok).toBe(true);
-      expect(result.framesChecked.size).toBe(capture.interfaces.length);
+      // Every interface that carried frames was checked (the CoreDNS pods' veths carry none here).
+      expect(result.framesChecked.size).toBe(new Set(capture.packets.map((p) => p.interfaceId)).size);
     }, 120_000);
   }
 });

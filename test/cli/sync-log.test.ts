@@ -8,7 +8,7 @@ describe('dpsim rules --sync-log', () => {
     expect(r.exitCode).toBe(0);
     const headers = r.stdout.split('\n').filter((l) => l.startsWith('# '));
     expect(headers[0]).toMatch(
-      /^# 0\.000s node1: full sync \(first\), 2 Services; rules written: filter \d+, nat \d+/,
+      /^# 0\.000s node1: full sync \(first\), 3 Services; rules written: filter \d+, nat \d+/, // with kube-system/kube-dns
     );
     expect(headers[1]).toMatch(/^# 0\.200s change delete=1: pod "myweb-rs-\w+" deleted$/);
     expect(headers[2]).toMatch(/^# 0\.600s change unready=1: /);
@@ -35,7 +35,7 @@ describe('dpsim rules --sync-log', () => {
     const afterFirst = applyIptablesRestoreNoflush({ tables: [] }, restores[0]).ruleset;
     const after = applyIptablesRestoreNoflush(afterFirst, restores[1]).ruleset;
     const sep = renderIptablesSave(after).match(/-j DNAT/g) ?? [];
-    expect(sep.length).toBe(5 + 1); // five web pods and the apiserver
+    expect(sep.length).toBe(5 + 1 + 3 * 2); // five web pods, the apiserver, kube-dns's 3 ports × 2 CoreDNS pods
   });
 
   it('refuses --changes without --sync-log, bad items and other modes with one line', async () => {

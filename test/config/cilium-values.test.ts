@@ -127,6 +127,7 @@ describe('Cilium values: rejected by name', () => {
     [{ loadBalancer: { algorithm: 'rr' } }, 'loadBalancer.algorithm: "rr" is not one of random, maglev'],
     [{ bpf: { masquerade: true } }, 'bpf.masquerade: unknown or unmodelled Cilium value'],
     [{ ipam: { mode: 'kubernetes' } }, 'ipam: unknown or unmodelled Cilium value'],
+    [{ serviceNoBackendResponse: 'icmp' }, 'serviceNoBackendResponse: "icmp" is not one of reject, drop'],
   ])('%j', (values, message) => {
     expect(() => parseCiliumValues(values, 'values.yaml')).toThrow(CiliumValuesError);
     expect(() => parseCiliumValues(values, 'values.yaml')).toThrow(`values.yaml: ${message}`);
@@ -138,6 +139,7 @@ describe('Cilium values: rejected by name', () => {
         kubeProxyReplacement: true,
         loadBalancer: { mode: 'snat', serviceTopology: false },
         socketLB: { enabled: true, hostNamespaceOnly: true },
+        serviceNoBackendResponse: 'reject',
       }),
     ).not.toThrow();
   });

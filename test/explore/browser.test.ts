@@ -67,18 +67,19 @@ describeWithChromium('dpsim explore in headless Chromium (origin scenario, file:
     await w.page.close();
   });
 
-  it('draws the origin cluster: client, 3 nodes with their interfaces, 3 pods', async () => {
+  it('draws the origin cluster: client, 3 nodes with their interfaces, 3 web pods and the 2 CoreDNS pods', async () => {
     const w = await open();
     const p = w.page;
     expect(await p.locator('svg [data-node]').count()).toBe(3);
-    expect(await p.locator('svg [data-pod]').count()).toBe(3);
+    // myweb-rs' three pods, and kube-system's two CoreDNS pods (kubespray's DNS add-on).
+    expect(await p.locator('svg [data-pod]').count()).toBe(5);
     expect(await p.locator('svg [data-host="client"]').count()).toBe(1);
     const nodes = await p
       .locator('svg [data-node]')
       .evaluateAll((els) => els.map((e) => e.getAttribute('data-node')));
     expect(nodes.sort()).toEqual(['node1', 'node2', 'node3']);
     // Each pod's veth is drawn in its node.
-    expect(await p.locator('svg [data-iface^="node"]').count()).toBe(6);
+    expect(await p.locator('svg [data-iface^="node"]').count()).toBe(8);
     // Service ports: ClusterIP and one NodePort per node.
     const entries = p.locator('[data-service-port="default/myweb-svc-np"]');
     expect(await entries.evaluateAll((els) => els.map((e) => e.getAttribute('data-entry')))).toEqual([

@@ -52,8 +52,15 @@ describe('origin scenario', () => {
 
   it("loads without rejections and runs three pods, one per node, from each node's podCIDR", () => {
     expect(rejected).toBe(false);
-    const apps = podApps(cluster.pods());
+    // The default namespace's pods; kube-system holds kubespray's two CoreDNS pods after them.
+    const apps = podApps(cluster.pods()).filter((a) => a.namespace === 'default');
     expect(apps).toHaveLength(3);
+    expect(
+      cluster
+        .pods()
+        .filter((p) => p.metadata?.namespace === 'kube-system')
+        .map((p) => p.metadata?.name),
+    ).toEqual([expect.stringMatching(/^coredns-[a-z0-9]+-[a-z0-9]{5}$/), expect.stringMatching(/^coredns-/)]);
     expect(new Set(apps.map((a) => a.nodeName))).toEqual(new Set(['node1', 'node2', 'node3']));
     for (const a of apps) {
       expect(a.name).toMatch(POD_NAME);

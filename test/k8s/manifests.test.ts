@@ -138,7 +138,7 @@ spec:
       'origin.yaml',
     );
     expect(scaled[0].message).toBe('replicaset.apps/myweb-rs configured');
-    expect(cluster.pods()).toHaveLength(5);
+    expect(cluster.pods().filter((p) => p.metadata?.namespace === 'default')).toHaveLength(5);
   });
 
   it('validates workloads: the selector must match the template labels', () => {

@@ -23,7 +23,16 @@ describe('toProxyModel', () => {
     expect(m.servicePorts.map((p) => p.servicePortName)).toEqual([
       'default/kubernetes:https',
       'default/myweb-svc-np',
+      // kubespray's CoreDNS add-on: the kube-dns Service's three ports.
+      'kube-system/kube-dns:dns',
+      'kube-system/kube-dns:dns-tcp',
+      'kube-system/kube-dns:metrics',
     ]);
+    expect(m.servicePorts.find((p) => p.servicePortName === 'kube-system/kube-dns:dns')).toMatchObject({
+      clusterIP: '10.233.0.3',
+      port: 53,
+      protocol: 'UDP',
+    });
     const np = m.servicePorts[1];
     expect(np).toMatchObject({
       type: 'NodePort',

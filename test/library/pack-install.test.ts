@@ -125,7 +125,8 @@ describe('dpsim packed, installed from the tarball and imported by another packa
         p !== 'package.json',
     );
     expect(stray).toEqual([]);
-    expect(packed.length).toBeLessThan(500);
+    // A bound against shipping a stray tree (two files per source module: ~270 modules with DNS, UDP, SCTP, rollout).
+    expect(packed.length).toBeLessThan(640);
   });
 
   it("type-checks the README's example against the shipped declarations and prints the README's output", () => {

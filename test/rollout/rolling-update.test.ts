@@ -27,8 +27,13 @@ spec:
 `;
 }
 
+/** The Deployment's pods (kube-system's CoreDNS pods are not part of the roll-out). */
+function webPods(cluster: Cluster) {
+  return cluster.pods().filter((p) => p.metadata?.namespace === 'default');
+}
+
 function live(cluster: Cluster) {
-  return cluster.pods().filter((p) => !isPodTerminating(p));
+  return webPods(cluster).filter((p) => !isPodTerminating(p));
 }
 
 function imageOf(p: ReturnType<Cluster['pods']>[number]): string | undefined {
@@ -82,7 +87,7 @@ describe('paced roll-out', () => {
             if (pods.length === replicas && pods.every((p) => imageOf(p) === 'web:2' && isPodReady(p))) break;
             // Either a new pod becomes ready or a terminating pod finishes, chosen by the test.
             const notReady = pods.filter((p) => !isPodReady(p));
-            const terminating = cluster.pods().filter(isPodTerminating);
+            const terminating = webPods(cluster).filter(isPodTerminating);
             const pick = choices[step % choices.length];
             if (notReady.length > 0 && (terminating.length === 0 || pick % 2 === 0)) {
               const p = notReady[pick % notReady.length];

@@ -6,6 +6,7 @@
  * One simulation per mode is shared by its tests (each asserts on its own curls' frames).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseCiliumValues } from '../../src/config/cilium-values.js';
 import type { Simulation } from '../../src/sim/simulation.js';
 import { DropReason } from '../../src/trace/drop-reasons.js';
 import { decodeFrame, findLayer } from '../../src/wire/index.js';
@@ -84,12 +85,10 @@ describe.each(MODES)('%s mode, Service behaviours', (mode: WiredMode) => {
     }
   });
 
-  if (mode !== 'ipvs')
+  if (mode === 'iptables' || mode === 'nftables')
     it('drops externalTrafficPolicy Local traffic on a node without a local endpoint: curl times out (28) and the node counts the drop', () => {
       const node3 = nodeHost(sim, 'node3');
-      const reason = mode === 'ebpf' ? DropReason.TC_PROGRAM : DropReason.NETFILTER_DROP;
-      const before = node3.drops.byReason[reason];
-      const tcBefore = node3.drops.tcReasons.get('DROP_NO_SERVICE') ?? 0;
+      const before = node3.drops.byReason[DropReason.NETFILTER_DROP];
       const o = observe(sim, { from: 'client', url: 'http://192.168.100.102:30081/', connectTimeoutMs: 250 });
       expect(o.outcome.exitCode).toBe(28);
       expect(o.outcome.stderr).toBe(
@@ -101,9 +100,17 @@ describe.each(MODES)('%s mode, Service behaviours', (mode: WiredMode) => {
       expect(syns.length).toBeGreaterThan(0);
       // Nothing left node3 towards a pod, and every SYN that arrived is counted as dropped there.
       expect(framesOf(capturedFrames(sim), o).every((f) => !f.iface.startsWith('web-'))).toBe(true);
-      expect(node3.drops.byReason[reason] - before).toBe(syns.length);
-      if (mode === 'ebpf')
-        expect((node3.drops.tcReasons.get('DROP_NO_SERVICE') ?? 0) - tcBefore).toBe(syns.length);
+      expect(node3.drops.byReason[DropReason.NETFILTER_DROP] - before).toBe(syns.length);
+    });
+
+  if (mode === 'ebpf')
+    it('answers externalTrafficPolicy Local traffic on a node without a local endpoint with ICMP port unreachable (its EXT frontend has no backend: tail_no_service_ipv4): curl exits 7, nothing reaches a pod', () => {
+      const o = observe(sim, { from: 'client', url: 'http://192.168.100.102:30081/', connectTimeoutMs: 250 });
+      expect(o.outcome.exitCode).toBe(7);
+      const frames = framesOf(capturedFrames(sim), o);
+      expect(frames.every((f) => !f.iface.startsWith('web-'))).toBe(true);
+      const icmp = frames.filter((f) => f.iface === 'client/eth0' && f.proto === 1);
+      expect(icmp.map((f) => [f.src, f.icmpType, f.icmpCode])).toEqual([['192.168.100.102', 3, 3]]);
     });
 
   if (mode === 'ipvs')
@@ -277,8 +284,30 @@ describe.each(NETFILTER_MODES)('%s mode, Service behaviours that need netfilter'
 });
 
 describe('ebpf mode, a Service without backends', () => {
-  it('is dropped by the tc program with DROP_NO_SERVICE (the Cilium behaviour this mode models; newer Cilium can answer ICMP instead): curl times out', () => {
+  it('is answered by the tc program with ICMP port unreachable (serviceNoBackendResponse: reject, Cilium’s default) from the NodePort address, quoting the SYN: curl exits 7 and nothing is dropped', () => {
     const sim = build('ebpf');
+    const o = observe(sim, { from: 'client', url: 'http://192.168.100.100:30082/', connectTimeoutMs: 250 });
+    expect(o.outcome.exitCode).toBe(7);
+    expect(o.outcome.stderr).toBe(
+      "curl: (7) Failed to connect to 192.168.100.100 port 30082 after 0 ms: Couldn't connect to server",
+    );
+    const icmp = framesOf(capturedFrames(sim), o).filter((f) => f.iface === 'client/eth0' && f.proto === 1);
+    expect(icmp).toHaveLength(1);
+    const layer = findLayer(decodeFrame(icmp[0].data).layers, 'icmp');
+    expect(layer?.repr).toEqual({ kind: 'destUnreachable', code: 3, nextHopMtu: 0 });
+    expect(layer?.checksumValid).toBe(true);
+    expect(icmp[0].src).toBe('192.168.100.100');
+    expect(icmp[0].quoted?.dport).toBe(30082);
+    expect(nodeHost(sim, 'node1').drops.tcReasons.get('DROP_NO_SERVICE')).toBeUndefined();
+  });
+
+  it('is dropped by the tc program with DROP_NO_SERVICE under serviceNoBackendResponse: drop: curl times out', () => {
+    const sim = buildSmall({
+      manifests: BEHAVIOUR_YAML,
+      mode: 'ebpf',
+      seed: 21,
+      cilium: parseCiliumValues({ serviceNoBackendResponse: 'drop' }),
+    });
     const node1 = nodeHost(sim, 'node1');
     const o = observe(sim, { from: 'client', url: 'http://192.168.100.100:30082/', connectTimeoutMs: 250 });
     expect(o.outcome.exitCode).toBe(28);

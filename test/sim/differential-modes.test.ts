@@ -15,6 +15,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { type CiliumConfig, parseCiliumValues } from '../../src/config/cilium-values.js';
 import { applyManifests, type Cluster, loadManifests } from '../../src/k8s/index.js';
 import type { Endpoint, ServicePort } from '../../src/proxy/common/model.js';
 import type { Simulation } from '../../src/sim/simulation.js';
@@ -337,10 +338,22 @@ const deviations = {
     if (mode !== 'ebpf' || ctx.spec.kind !== 'clusterIPFromNode' || base.outcome === 'delivered') return null;
     return { outcome: 'refused', eligible: [] };
   },
-  /** Cilium-style eBPF: a frontend without backends drops (DROP_NO_SERVICE) instead of answering ICMP. */
-  ebpfDropsWithoutBackends(mode: WiredMode, _ctx: RequestContext, base: Expectation): Expectation | null {
-    if (mode !== 'ebpf' || base.outcome !== 'refused') return null;
-    return { outcome: 'dropped', eligible: [] };
+  /**
+   * Cilium-style eBPF (`serviceNoBackendResponse: reject`, its default): a frontend without a
+   * backend in the scope asked (none at all, or none local under a Local policy) is answered
+   * with ICMP port unreachable by tail_no_service_ipv4, where kube-proxy refuses only when
+   * the Service has no endpoints and drops under a Local policy; its source-range check runs
+   * first, so a client outside the ranges is dropped even without endpoints.
+   */
+  ebpfRejectsWithoutBackends(mode: WiredMode, ctx: RequestContext, base: Expectation): Expectation | null {
+    if (mode !== 'ebpf') return null;
+    if (base.outcome === 'refused')
+      return outsideSourceRanges(ctx) ? { outcome: 'dropped', eligible: [] } : null;
+    if (base.outcome !== 'dropped' || base.eligible.length > 0 || outsideSourceRanges(ctx)) return null;
+    const cat = kubeProxyEligibility(ctx.sp, ctx.ingressNode);
+    const local = ctx.external ? cat.externalLocal : cat.internalLocal;
+    if (!local) return null;
+    return { outcome: 'refused', eligible: [] };
   },
 };
 
@@ -350,7 +363,7 @@ function expectationFor(mode: WiredMode, ctx: RequestContext): Expectation {
     deviations.ipvsLocalFallsBackToCluster(mode, ctx, base) ??
     deviations.sourceRangesBeforeEndpoints(mode, ctx, base) ??
     deviations.ebpfHostConnectWithoutBackends(mode, ctx, base) ??
-    deviations.ebpfDropsWithoutBackends(mode, ctx, base) ??
+    deviations.ebpfRejectsWithoutBackends(mode, ctx, base) ??
     base
   );
 }
@@ -531,12 +544,13 @@ function runEveryMode(
   services: readonly ServiceSpec[],
   requests: readonly RequestSpec[],
   seed: number,
+  cilium?: CiliumConfig,
 ): Map<WiredMode, ModeRun> {
   const cluster = buildCluster(services);
   const specs = requests.map((r) => applicable(services, r));
   const out = new Map<WiredMode, ModeRun>();
   for (const mode of MODES) {
-    const sim = buildSmall({ cluster, mode, seed });
+    const sim = buildSmall({ cluster, mode, seed, ...(cilium !== undefined ? { cilium } : {}) });
     const runs = specs.map((spec) => {
       const ctx = requestContext(sim, spec);
       return { ctx, o: send(sim, ctx) };
@@ -590,7 +604,7 @@ describe('the four proxy modes, differentially', () => {
   it(
     'agree on every request to an arbitrary cluster state: the outcome (served by an eligible ready — else serving-terminating — endpoint of the Service, refused, or dropped), ' +
       'the source the pod sees and the reverse-NATed reply, with one backend per connection — except by design: IPVS falls back to cluster endpoints under a Local policy without local ones, ' +
-      'nftables and IPVS apply loadBalancerSourceRanges before looking for endpoints, eBPF drops (DROP_NO_SERVICE) where kube-proxy refuses, ' +
+      'nftables and IPVS apply loadBalancerSourceRanges before looking for endpoints, eBPF answers ICMP wherever its frontend has no backend in the scope asked (also under a Local policy, where kube-proxy drops) but drops outside loadBalancerSourceRanges, ' +
       'eBPF’s socket-LB fails a node’s own connect() to a Service without backends at once (EHOSTUNREACH, curl exits 7), ' +
       'and eBPF keeps the client source for a backend on the ingress node under externalTrafficPolicy Cluster',
     () => {
@@ -643,7 +657,7 @@ const service = (over: Partial<ServiceSpec>): ServiceSpec => ({
 });
 
 describe('the by-design differences between the modes, one example each', () => {
-  it('IPVS falls back to cluster endpoints under a Local policy with no local endpoint (kube-proxy PR #97081): a pod is served by a remote endpoint where iptables, nftables and eBPF drop; an external client’s SYN reaches a remote pod unmasqueraded and times out like the drop; an iTP=Local ClusterIP-only Service has no cluster endpoints to fall back on, so IPVS refuses', () => {
+  it('IPVS falls back to cluster endpoints under a Local policy with no local endpoint (kube-proxy PR #97081): a pod is served by a remote endpoint where iptables and nftables drop (and eBPF answers ICMP, its frontend having no backend in that scope); an external client’s SYN reaches a remote pod unmasqueraded and times out like the drop; an iTP=Local ClusterIP-only Service has no cluster endpoints to fall back on, so IPVS refuses', () => {
     const runs = runEveryMode(
       [
         service({ type: 'NodePort', internalTrafficPolicy: 'Local', endpoints: [ready(0)] }),
@@ -661,7 +675,7 @@ describe('the by-design differences between the modes, one example each', () => 
       iptables: ['dropped', 'dropped', 'dropped'],
       nftables: ['dropped', 'dropped', 'dropped'],
       ipvs: ['delivered', 'refused', 'dropped'],
-      ebpf: ['dropped', 'dropped', 'dropped'],
+      ebpf: ['refused', 'refused', 'refused'],
     });
     const ipvs = runs.get('ipvs')!;
     const [internal, , external] = ipvs.runs;
@@ -688,22 +702,28 @@ describe('the by-design differences between the modes, one example each', () => 
     });
   });
 
-  it('eBPF drops (DROP_NO_SERVICE) traffic to a Service without endpoints, from outside and from pods, where the kube-proxy modes refuse with ICMP port unreachable', () => {
-    const runs = runEveryMode(
-      [service({ type: 'NodePort', endpoints: [{ node: 1, condition: 'terminating-not-serving' }] })],
-      [
-        { service: 0, kind: 'nodePort', node: 0 },
-        { service: 0, kind: 'clusterIPFromPod', node: 2 },
-      ],
-      3,
-    );
-    expect(outcomesByMode(runs)).toEqual({
+  it('eBPF answers a Service without endpoints with ICMP port unreachable from its tc program (serviceNoBackendResponse: reject, Cilium’s default), from outside and from pods, as the kube-proxy modes refuse; with serviceNoBackendResponse: drop it drops them as DROP_NO_SERVICE', () => {
+    const services = [
+      service({ type: 'NodePort', endpoints: [{ node: 1, condition: 'terminating-not-serving' }] }),
+    ];
+    const requests: RequestSpec[] = [
+      { service: 0, kind: 'nodePort', node: 0 },
+      { service: 0, kind: 'clusterIPFromPod', node: 2 },
+    ];
+    expect(outcomesByMode(runEveryMode(services, requests, 3))).toEqual({
       iptables: ['refused', 'refused'],
       nftables: ['refused', 'refused'],
       ipvs: ['refused', 'refused'],
-      ebpf: ['dropped', 'dropped'],
+      ebpf: ['refused', 'refused'],
     });
-    const node1 = runs.get('ebpf')!.sim.topology.nodes.get('node1')!;
+    const dropping = runEveryMode(
+      services,
+      requests,
+      3,
+      parseCiliumValues({ serviceNoBackendResponse: 'drop' }),
+    );
+    expect(outcomesByMode(dropping).ebpf).toEqual(['dropped', 'dropped']);
+    const node1 = dropping.get('ebpf')!.sim.topology.nodes.get('node1')!;
     expect(node1.drops.tcReasons.get('DROP_NO_SERVICE')).toBeGreaterThan(0);
   });
 

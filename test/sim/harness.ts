@@ -151,7 +151,9 @@ export function service(sim: Simulation, name: string) {
 export function podsByNode(sim: Simulation): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const n of NODE_NAMES) out.set(n, []);
-  for (const p of podApps(sim.cluster.pods())) out.get(p.nodeName)?.push(p.name);
+  // The user's pods: kube-system's (CoreDNS) are the cluster's own.
+  for (const p of podApps(sim.cluster.pods()))
+    if (p.namespace !== 'kube-system') out.get(p.nodeName)?.push(p.name);
   return out;
 }
 

@@ -16,6 +16,10 @@ const N = 40;
 // Both sides are random; the kernel's sample alone can fail a test at this level. With ~60
 // probes of up to three tests each, a false alarm is ~1 in 5000 suite runs.
 const ALPHA = 1e-6;
+// Each case builds namespaces and runs real connections: its time is spawn and I/O, which a
+// busy 2-core machine stretches well past vitest's 60 s default. A slow case is not a wrong one
+// (a wrong one disagrees), so the budget is generous.
+const KERNEL_CASE_MS = 240_000;
 
 describe.concurrent('dpsim agrees with the real kernel', () => {
   if (gate.reason !== null && !gate.skip) {
@@ -36,7 +40,7 @@ describe.concurrent('dpsim agrees with the real kernel', () => {
         if (!report.agree) console.error(formatReport(report));
         expect(report.disagreements).toEqual([]);
         expect(report.probes.length).toBeGreaterThan(0);
-      });
+      }, KERNEL_CASE_MS);
     }
   }
 
@@ -62,6 +66,7 @@ describe.concurrent('dpsim agrees with the real kernel', () => {
       expect(dist.length).toBeGreaterThan(0);
       expect(dist.every((c) => c.offSpec.includes('kernel') && !c.offSpec.includes('dpsim'))).toBe(true);
     },
+    KERNEL_CASE_MS,
   );
 
   it.skipIf(gate.skip)(
@@ -79,6 +84,7 @@ describe.concurrent('dpsim agrees with the real kernel', () => {
       expect(shares.every((c) => !c.agree && c.offSpec.join() === 'kernel')).toBe(true);
       expect(shares.every((c) => c.kernel === '33.3333%/22.2222%/44.4444%')).toBe(true);
     },
+    KERNEL_CASE_MS,
   );
 
   it.skipIf(gate.skip)(
@@ -97,6 +103,7 @@ describe.concurrent('dpsim agrees with the real kernel', () => {
       expect(outcome.length).toBe(report.probes.length);
       expect(outcome.every((c) => /^mixed\(ok\+/.test(c.kernel) && c.dpsim === 'ok')).toBe(true);
     },
+    KERNEL_CASE_MS,
   );
 
   it.skipIf(gate.skip)(
@@ -126,5 +133,6 @@ describe.concurrent('dpsim agrees with the real kernel', () => {
       expect(refused.length).toBeGreaterThan(0);
       expect(refused.every((c) => c.dpsim === 'refused' && c.kernel !== 'refused')).toBe(true);
     },
+    KERNEL_CASE_MS,
   );
 });

@@ -58,6 +58,7 @@ import {
   svcRevNat,
 } from './lbmaps.js';
 import { NAT_NO_MAPPING, NatValue, revSnatV4Lookup, SNAT_PORT_MIN, snatV4Port } from './nat.js';
+import { writeNoServiceIcmp4 } from './no-service.js';
 
 /** Cilium's IPV4_LOOPBACK (169.254.42.1): the source of a pod's connection to itself via a Service. */
 export const IPV4_LOOPBACK = 0xa9fe2a01;
@@ -72,6 +73,12 @@ export interface DatapathOptions {
   readonly rng: Rng;
   /** First SNAT port: nodePort.range's maximum + 1 (default SNAT_PORT_MIN, after 32767). */
   readonly snatPortMin?: number;
+  /**
+   * `--service-no-backend-response` (Helm `serviceNoBackendResponse`): 'reject' (Cilium's
+   * default) answers a packet for a frontend without backends with ICMP port unreachable
+   * (tail_no_service_ipv4); 'drop' drops it as DROP_NO_SERVICE.
+   */
+  readonly serviceNoBackendResponse?: 'reject' | 'drop';
 }
 
 /** Counters a run of the programs accumulates (read them; reset with `resetCounters`). */
@@ -87,6 +94,8 @@ export interface DatapathCounters {
   revSnat: number;
   ctServiceCreated: number;
   ctCreated: number;
+  /** Packets tail_no_service_ipv4 answered with ICMP port unreachable (reject mode). */
+  noServiceReplies: number;
 }
 
 export class EbpfDatapath {
@@ -98,9 +107,12 @@ export class EbpfDatapath {
   backendId = 0;
   /** Result of the last regular CT lookup. */
   ctStatus = 0;
+  /** Frame length after the last program run rewrote it into a reply (0: length unchanged). */
+  replyLength = 0;
 
   private readonly rng: Rng;
   private readonly snatPortMin: number;
+  private readonly rejectNoBackend: boolean;
   private readonly nodeIp: number;
   private readonly podNetwork: number;
   private readonly podMask: number;
@@ -138,6 +150,7 @@ export class EbpfDatapath {
     this.lb = lb;
     this.rng = options.rng;
     this.snatPortMin = options.snatPortMin ?? SNAT_PORT_MIN;
+    this.rejectNoBackend = (options.serviceNoBackendResponse ?? 'reject') === 'reject';
     this.nodeIp = lb.nodeIp;
     const cidr = parseCidr(lb.podCidr);
     this.podNetwork = cidr.network;
@@ -160,6 +173,7 @@ export class EbpfDatapath {
       revSnat: 0,
       ctServiceCreated: 0,
       ctCreated: 0,
+      noServiceReplies: 0,
     };
   }
 
@@ -167,6 +181,7 @@ export class EbpfDatapath {
     const c = this.counters;
     c.drops.fill(0);
     c.packets = c.dnat = c.revNat = c.snat = c.revSnat = c.ctServiceCreated = c.ctCreated = 0;
+    c.noServiceReplies = 0;
   }
 
   /** True when `addr` is a pod on this node (Cilium asks its local endpoint map). */
@@ -181,6 +196,7 @@ export class EbpfDatapath {
     this.counters.packets++;
     this.dropReason = DropReason.NONE;
     this.backendId = 0;
+    this.replyLength = 0;
     const parsed = this.parse(frame, off, len);
     if (parsed !== 1) return parsed === 0 ? TcAction.PASS : this.drop(this.dropReason);
 
@@ -202,7 +218,7 @@ export class EbpfDatapath {
         if (trie === undefined || trie.lookup(this.pSaddr) < 0) return this.drop(DropReason.NOT_IN_SRC_RANGE);
       }
       const r = this.lbLocal(frame, svc, LbScope.EXT, now, true);
-      if (r !== 0) return this.drop(r);
+      if (r !== 0) return this.refuse(frame, off, len, r);
       // Remote backend and not eTP=Local: masquerade to the node IP so replies come back here.
       if ((flags & SvcFlag.EXT_LOCAL_SCOPE) === 0 && !this.isLocalPod(this.pDaddr)) {
         const s = this.snat(frame, now);
@@ -221,6 +237,7 @@ export class EbpfDatapath {
     this.counters.packets++;
     this.dropReason = DropReason.NONE;
     this.backendId = 0;
+    this.replyLength = 0;
     const parsed = this.parse(frame, off, len);
     if (parsed !== 1) return parsed === 0 ? TcAction.PASS : this.drop(this.dropReason);
 
@@ -236,7 +253,7 @@ export class EbpfDatapath {
         }
       }
       const r = this.lbLocal(frame, svc, scope, now, false);
-      if (r !== 0) return this.drop(r);
+      if (r !== 0) return this.refuse(frame, off, len, r);
       return TcAction.PASS;
     }
     // Replies from a local backend: restore the frontend as source.
@@ -522,6 +539,19 @@ export class EbpfDatapath {
   }
 
   // ------------------------------------------------------------------ steps
+
+  /**
+   * An lb4_local failure: DROP_NO_SERVICE goes to tail_no_service_ipv4 when the node rejects
+   * (the ICMP error leaves by the ingress interface, TX), every other reason is a drop.
+   */
+  private refuse(frame: Uint8Array, off: number, len: number, reason: number): TcAction {
+    if (reason !== DropReason.NO_SERVICE || !this.rejectNoBackend) return this.drop(reason);
+    const replyLength = writeNoServiceIcmp4(frame, off, len);
+    if (replyLength < 0) return this.drop(DropReason.INVALID);
+    this.replyLength = replyLength;
+    this.counters.noServiceReplies++;
+    return TcAction.TX;
+  }
 
   private drop(reason: number): TcAction {
     this.dropReason = reason;

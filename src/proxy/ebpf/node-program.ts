@@ -22,6 +22,7 @@ const ACTION_TEXT: Record<TcAction, string> = {
 function finish(dp: EbpfDatapath, v: TcAction, out: TcResult): void {
   out.action = v;
   if (v === TcAction.DROP) out.dropReason = dp.dropReason;
+  if (dp.replyLength > 0) out.length = dp.replyLength;
 }
 
 /** Which of the node's two programs an attachment runs. */
@@ -64,11 +65,19 @@ interface Snapshot {
   readonly snat: number;
   readonly revNat: number;
   readonly revSnat: number;
+  readonly noServiceReplies: number;
 }
 
 function snapshot(dp: EbpfDatapath, frame: Uint8Array, length: number): Snapshot {
   const c = dp.counters;
-  return { tuple: tupleOf(frame, length), dnat: c.dnat, snat: c.snat, revNat: c.revNat, revSnat: c.revSnat };
+  return {
+    tuple: tupleOf(frame, length),
+    dnat: c.dnat,
+    snat: c.snat,
+    revNat: c.revNat,
+    revSnat: c.revSnat,
+    noServiceReplies: c.noServiceReplies,
+  };
 }
 
 /** The IPv4 TCP/UDP 4-tuple of an Ethernet frame, or null. */
@@ -98,6 +107,15 @@ const endpoint = (addr: number, port: number): string => `${formatIPv4(addr)}:${
  */
 function explain(dp: EbpfDatapath, a: Snapshot, b: Snapshot): string[] {
   const lines: string[] = [];
+  if (b.noServiceReplies > a.noServiceReplies && a.tuple !== null) {
+    // The packet is now the ICMP error, so only the "before" tuple names the flow.
+    const t = a.tuple;
+    lines.push(`Frontend service lookup, addr=${formatIPv4(t.daddr)} key.dport=${t.dport}: no backends`);
+    lines.push(
+      `tail_no_service_ipv4: ICMP destination unreachable (port unreachable) ${formatIPv4(t.daddr)} -> ${formatIPv4(t.saddr)}`,
+    );
+    return lines;
+  }
   if (a.tuple === null || b.tuple === null) return lines;
   const t0 = a.tuple;
   const t1 = b.tuple;

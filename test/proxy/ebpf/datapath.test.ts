@@ -8,6 +8,7 @@ import { ciliumMaglevHashV4 } from '../../../src/proxy/ebpf/hash.js';
 import { SNAT_PORT_MAX, SNAT_PORT_MIN } from '../../../src/proxy/ebpf/nat.js';
 import { parseIPv4 } from '../../../src/util/ipv4.js';
 import { Rng } from '../../../src/util/rng.js';
+import { icmpChecksum, verifyIpv4HeaderChecksum } from '../../../src/wire/index.js';
 import {
   buildFrame,
   checksumsValid,
@@ -83,9 +84,14 @@ const MODEL = model([web, remoteOnly, localPolicy, sticky, lbSvc, dns, empty]);
 
 const SMALL_MAPS = { lbMapMax: 1024, ctTcpMax: 4096, ctAnyMax: 1024, natMax: 1024, sourceRangesMax: 16 };
 
-function setup(node = 'node-a', options: EbpfOptions = {}, seed = 1) {
+function setup(
+  node = 'node-a',
+  options: EbpfOptions = {},
+  seed = 1,
+  noBackend: 'reject' | 'drop' = 'reject',
+) {
   const lb = compileEbpf(MODEL, node, { mapSizes: SMALL_MAPS, ...options });
-  return { lb, dp: new EbpfDatapath(lb, { rng: new Rng(seed) }) };
+  return { lb, dp: new EbpfDatapath(lb, { rng: new Rng(seed), serviceNoBackendResponse: noBackend }) };
 }
 
 function fromPod(dp: EbpfDatapath, spec: FrameSpec, now = NOW) {
@@ -190,8 +196,36 @@ describe('pod → ClusterIP (bpf_lxc per-packet LB)', () => {
     expect(checksumsValid(none)).toBe(true);
   });
 
-  it('drops a service without backends as DROP_NO_SERVICE and counts it', () => {
+  it('answers a service without backends (reject, the default) by rewriting the frame into ICMP port unreachable from the VIP, sent back out (TX), quoting min(frame length, 64) bytes with valid checksums', () => {
     const { dp } = setup();
+    const spec = { src: '10.244.0.2', dst: '10.96.0.60', sport: 40000, dport: 80 };
+    const original = buildFrame(spec);
+    const buf = new Uint8Array(2048);
+    buf.set(original);
+    expect(dp.tcIngressPod(buf, 0, original.length, NOW)).toBe(TcAction.TX);
+    const sample = Math.min(original.length, 64);
+    expect(dp.replyLength).toBe(14 + 20 + 8 + sample);
+    const reply = buf.subarray(0, dp.replyLength);
+    expect([...reply.subarray(0, 6)]).toEqual([...original.subarray(6, 12)]);
+    expect([reply[23], reply[34], reply[35]]).toEqual([1, 3, 3]);
+    expect(readFrame(reply)).toMatchObject({ src: '10.96.0.60', dst: '10.244.0.2' });
+    expect([...reply.subarray(42, 42 + original.length - 14)]).toEqual([...original.subarray(14)]);
+    expect(verifyIpv4HeaderChecksum(reply, 14)).toBe(true);
+    expect(icmpChecksum(reply, 34, reply.length - 34)).toBe((reply[36] << 8) | reply[37]);
+    expect(dp.counters.noServiceReplies).toBe(1);
+    expect(dp.counters.drops[DropReason.NO_SERVICE]).toBe(0);
+  });
+
+  it('with no room for the ICMP error in the buffer, drops as DROP_INVALID instead', () => {
+    const { dp } = setup();
+    expect(fromPod(dp, { src: '10.244.0.2', dst: '10.96.0.60', sport: 40000, dport: 80 }).verdict).toBe(
+      TcAction.DROP,
+    );
+    expect(dp.dropReason).toBe(DropReason.INVALID);
+  });
+
+  it('drops a service without backends as DROP_NO_SERVICE and counts it (serviceNoBackendResponse: drop)', () => {
+    const { dp } = setup('node-a', {}, 1, 'drop');
     expect(fromPod(dp, { src: '10.244.0.2', dst: '10.96.0.60', sport: 40000, dport: 80 }).verdict).toBe(
       TcAction.DROP,
     );
@@ -353,8 +387,8 @@ describe('NodePort / LoadBalancer from outside (bpf_host nodeport_lb4)', () => {
     expect(checksumsValid(reply)).toBe(true);
   });
 
-  it('with externalTrafficPolicy=Local drops on a node without local backends and preserves the client IP where there is one', () => {
-    const a = setup('node-a').dp;
+  it('with externalTrafficPolicy=Local drops (serviceNoBackendResponse: drop) on a node without local backends and preserves the client IP where there is one', () => {
+    const a = setup('node-a', {}, 1, 'drop').dp;
     expect(fromWire(a, { src: '198.51.100.7', dst: NODE_A.ip, sport: 5555, dport: 30081 }).verdict).toBe(
       TcAction.DROP,
     );

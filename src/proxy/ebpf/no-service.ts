@@ -1,0 +1,74 @@
+/**
+ * Cilium's `tail_no_service_ipv4` (bpf/lib/lb.h, `--service-no-backend-response=reject`, the
+ * default): a packet for a frontend without backends — UDP and TCP alike, no TCP RST — is
+ * turned in place into an ICMP destination unreachable, code 3 (port unreachable), and sent
+ * back out of the interface it came in on. Written the way the program writes it, not the
+ * way the kernel's icmp_send would:
+ *  - the quote is `min(frame length, 64)` bytes from the IP header on: the sample size is
+ *    taken from the whole frame (Ethernet header included) while the sample starts at the
+ *    IP header, so a short packet is quoted with zero padding (bpf_skb_change_tail) past
+ *    its end, a long one is cut at 64 bytes;
+ *  - the outer IP header copies the offending TOS, has id 0, no DF, TTL 64 (IPDEFTTL), the
+ *    Service address as source and the sender as destination; MACs are swapped.
+ */
+import { writeU16, writeU32 } from '../../wire/bytes.js';
+import { icmpChecksum, ipv4HeaderChecksum } from '../../wire/checksum.js';
+
+const ETH_HLEN = 14;
+const IP_HLEN = 20;
+const ICMP_HLEN = 8;
+/** Cilium's ICMP_PACKET_MAX_SAMPLE_SIZE. */
+export const NO_SERVICE_MAX_SAMPLE = 64;
+const ICMP_DEST_UNREACH = 3;
+const ICMP_PORT_UNREACH = 3;
+const IPDEFTTL = 64;
+const IPPROTO_ICMP = 1;
+
+/**
+ * Rewrites the IPv4 frame `buf[off..off+len)` into the ICMP port unreachable answering it;
+ * returns the new frame length, or −1 when the buffer has no room for it (DROP_INVALID).
+ */
+export function writeNoServiceIcmp4(buf: Uint8Array, off: number, len: number): number {
+  const sample = Math.min(len, NO_SERVICE_MAX_SAMPLE);
+  const ipPacket = len - ETH_HLEN;
+  const outLen = ETH_HLEN + IP_HLEN + ICMP_HLEN + sample;
+  if (off + outLen > buf.length) return -1;
+  const ip = off + ETH_HLEN;
+  const tos = buf[ip + 1];
+  const saddr0 = buf[ip + 12];
+  const saddr1 = buf[ip + 13];
+  const saddr2 = buf[ip + 14];
+  const saddr3 = buf[ip + 15];
+  const daddr = ((buf[ip + 16] << 24) | (buf[ip + 17] << 16) | (buf[ip + 18] << 8) | buf[ip + 19]) >>> 0;
+  // The sample moves behind the new IP + ICMP headers (memmove), padded with zeros.
+  const inner = ip + IP_HLEN + ICMP_HLEN;
+  const kept = Math.min(ipPacket, sample);
+  buf.copyWithin(inner, ip, ip + kept);
+  buf.fill(0, inner + kept, inner + sample);
+  // Reversed Ethernet header.
+  for (let i = 0; i < 6; i++) {
+    const d = buf[off + i];
+    buf[off + i] = buf[off + 6 + i];
+    buf[off + 6 + i] = d;
+  }
+  buf[ip] = 0x45;
+  buf[ip + 1] = tos;
+  writeU16(buf, ip + 2, IP_HLEN + ICMP_HLEN + sample);
+  writeU32(buf, ip + 4, 0); // id 0, no flags, offset 0
+  buf[ip + 8] = IPDEFTTL;
+  buf[ip + 9] = IPPROTO_ICMP;
+  writeU16(buf, ip + 10, 0);
+  writeU32(buf, ip + 12, daddr);
+  buf[ip + 16] = saddr0;
+  buf[ip + 17] = saddr1;
+  buf[ip + 18] = saddr2;
+  buf[ip + 19] = saddr3;
+  writeU16(buf, ip + 10, ipv4HeaderChecksum(buf, ip));
+  const icmp = ip + IP_HLEN;
+  buf[icmp] = ICMP_DEST_UNREACH;
+  buf[icmp + 1] = ICMP_PORT_UNREACH;
+  writeU16(buf, icmp + 2, 0);
+  writeU32(buf, icmp + 4, 0);
+  writeU16(buf, icmp + 2, icmpChecksum(buf, icmp, ICMP_HLEN + sample));
+  return outLen;
+}
