@@ -98,15 +98,14 @@ describe('ipset list as input', () => {
       ),
     )}\nName: cali40all-ipam-pools\nType: hash:net\nRevision: 7\nHeader: family inet hashsize 1024 maxelem 1048576\nSize in memory: 504\nReferences: 1\nNumber of entries: 1\nMembers:\n10.233.64.0/18\n`;
     const parsed = parseIpsetList(listing);
-    expect(parsed.table.get('KUBE-CLUSTER-IP').sortedEntries()).toEqual([
-      '10.233.0.1,tcp:443',
-      '10.233.39.88,tcp:80',
-    ]);
+    const plain = parseIpsetList(defaultListing()).table.get('KUBE-CLUSTER-IP').sortedEntries();
+    expect(plain).toContain('10.233.0.1,tcp:443');
+    expect(parsed.table.get('KUBE-CLUSTER-IP').sortedEntries()).toEqual(plain);
     expect(parsed.listed.has('KUBE-LOOP-BACK')).toBe(true);
     expect(parsed.warnings).toEqual(['1 set kube-proxy does not keep, not used: cali40all-ipam-pools']);
-    const short = editSet(defaultListing(), 'KUBE-LOOP-BACK', (b) => b.replace(/\n10\.233\.[^\n]*$/, ''));
+    const short = editSet(defaultListing(), 'KUBE-CLUSTER-IP', (b) => b.replace('\n10.233.0.1,tcp:443', ''));
     expect(parseIpsetList(short).warnings).toEqual([
-      'set KUBE-LOOP-BACK says "Number of entries: 1" but lists 0 members; using the members listed',
+      `set KUBE-CLUSTER-IP says "Number of entries: ${plain.length}" but lists ${plain.length - 1} member${plain.length === 2 ? '' : 's'}; using the members listed`,
     ]);
   });
 
