@@ -12,6 +12,8 @@ import { toProxyModel } from '../k8s/proxy-model.js';
 import { PROXY_MODES, type ProxyMode } from '../proxy/common/datapath.js';
 import { parseIptables } from '../proxy/iptables/parse.js';
 import { unreachableRootChains } from '../proxy/iptables/reachability.js';
+import { ipsetReferences } from '../proxy/ipvs/iptables-rules.js';
+import { IpsetParseError, parseIpsetList } from '../proxy/ipvs/parse-ipset.js';
 import { IpvsadmParseError, parseIpvsadmList } from '../proxy/ipvs/parse-ipvsadm.js';
 import { NftParseError, parseNftRuleset } from '../proxy/nftables/parse.js';
 import { Simulation, type SimulationOptions } from '../sim/simulation.js';
@@ -35,6 +37,7 @@ export interface SimulationFlags {
   iptablesSave?: string;
   nftRuleset?: string;
   ipvsadm?: string;
+  ipset?: string;
   conntrack?: string[];
   maglev?: boolean;
   overlay?: string;
@@ -97,6 +100,10 @@ export function addSimulationOptions(cmd: Command): Command {
     .option(
       '--ipvsadm <file>',
       "run a real node's `ipvsadm -Ln` virtual servers instead of the compiled ones (IPVS mode)",
+    )
+    .option(
+      '--ipset <file>',
+      "use a real node's `ipset list` members instead of the compiled ipsets (IPVS mode)",
     )
     .option(
       '--conntrack <node=file>',
@@ -201,8 +208,23 @@ export async function loadSimulation(
       throw e;
     }
   }
+  const ipsetText = readDump('--ipset', flags.ipset);
+  let ipsetsListed: ReadonlySet<string> | undefined;
+  if (ipsetText !== undefined) {
+    if ((modeFlag ?? loaded.cluster.proxyMode) !== 'ipvs')
+      throw new CliError('error: --ipset is a listing of IPVS mode: run it with --mode ipvs');
+    try {
+      const parsed = parseIpsetList(ipsetText);
+      for (const w of parsed.warnings) io.stderr(`warning: ${flags.ipset}: ${w}\n`);
+      ipsetsListed = parsed.listed;
+    } catch (e) {
+      if (e instanceof IpsetParseError) throw new CliError(`error: ${flags.ipset}: ${e.message}`);
+      throw e;
+    }
+  }
+  let sim: Simulation;
   try {
-    return new Simulation({
+    sim = new Simulation({
       cluster: loaded.cluster,
       seed: flags.seed,
       ...(modeFlag !== undefined ? { mode: modeFlag as ProxyMode } : {}),
@@ -210,6 +232,7 @@ export async function loadSimulation(
       ...(iptablesSave !== undefined ? { iptablesSave } : {}),
       ...(nftRuleset !== undefined ? { nftRuleset } : {}),
       ...(ipvsadm !== undefined ? { ipvsadm } : {}),
+      ...(ipsetText !== undefined ? { ipsetList: ipsetText } : {}),
       ...(conntrackDumps.size > 0 ? { conntrackDumps } : {}),
       ...(flags.maglev ? { ebpfAlgorithm: 'maglev' as const } : {}),
       ...(kubeProxyConfig !== undefined ? { kubeProxyConfig } : {}),
@@ -222,6 +245,29 @@ export async function loadSimulation(
       throw new CliError(`error: --pcap: ${describeSystemError(e)}`);
     throw e;
   }
+  if (ipsetsListed !== undefined) warnMissingIpsets(sim, flags.ipset!, ipsetsListed, io.stderr);
+  return sim;
+}
+
+/**
+ * A set kube-proxy's rules match on but the listing lacks is run empty (on the node the
+ * rule could not even be loaded); say which, so an unmatched packet is not a mystery.
+ */
+function warnMissingIpsets(
+  sim: Simulation,
+  file: string,
+  listed: ReadonlySet<string>,
+  stderr: (s: string) => void,
+): void {
+  const missing = new Set<string>();
+  for (const node of sim.model.nodes) {
+    for (const name of ipsetReferences(sim.rules(node.name, { part: 'iptables' })).keys())
+      if (!listed.has(name)) missing.add(name);
+  }
+  for (const name of missing)
+    stderr(
+      `warning: ${file}: kube-proxy's rules match on set ${name}, which the listing lacks; it is taken as empty\n`,
+    );
 }
 
 /** A dump file named by a flag, read whole; a read failure names the flag, path and reason. */

@@ -51,6 +51,7 @@ import {
   renderIpvsadmList,
 } from '../proxy/ipvs/index.js';
 import { IpvsNodeProgram } from '../proxy/ipvs/node-program.js';
+import { parseIpsetList } from '../proxy/ipvs/parse-ipset.js';
 import { parseIpvsadmList } from '../proxy/ipvs/parse-ipvsadm.js';
 import { compileNftables, NftDatapath, renderTable } from '../proxy/nftables/index.js';
 import { NftablesNodeProgram } from '../proxy/nftables/node-program.js';
@@ -71,6 +72,8 @@ export interface ModeOptions {
   readonly nftRuleset?: string;
   /** A real node's `ipvsadm -Ln` to run instead of the compiled virtual servers (IPVS mode). */
   readonly ipvsadm?: string;
+  /** A real node's `ipset list` whose members replace the compiled ipsets (IPVS mode). */
+  readonly ipsetList?: string;
   /** eBPF backend selection. */
   readonly ebpfAlgorithm?: 'random' | 'maglev';
   readonly maglevTableSize?: number;
@@ -374,15 +377,20 @@ function attachIpvs(
       nodeAddresses: ownAddresses,
       ...(options.ipvsScheduler !== undefined ? { scheduler: options.ipvsScheduler } : {}),
     });
-    if (options.ipvsadm === undefined) return compiled;
-    // A user's listing replaces the virtual servers; the ipsets and iptables rules stay compiled.
+    // A user's `ipset list` replaces the sets' members; the iptables rules naming them stay compiled.
+    const withSets =
+      options.ipsetList === undefined
+        ? compiled
+        : { ...compiled, ipsets: parseIpsetList(options.ipsetList).table };
+    if (options.ipvsadm === undefined) return withSets;
+    // A user's listing replaces the virtual servers; the iptables rules stay compiled.
     const virtualServers = parseIpvsadmList(options.ipvsadm, m);
     const bound = new Set([
       ...compiled.boundAddresses,
       ...virtualServers.filter((v) => v.bound).map((v) => v.address),
     ]);
     return {
-      ...compiled,
+      ...withSets,
       virtualServers,
       boundAddresses: [...bound].sort((a, b) => parseIPv4(a) - parseIPv4(b)),
     };
