@@ -36,9 +36,10 @@ import { formatIPv4, parseIPv4 } from '../util/ipv4.js';
 import { Rng } from '../util/rng.js';
 import { type TcpFrameSpec, writeTcpFrame } from '../wire/build.js';
 import { TcpFlag } from '../wire/tcp.js';
-import { type AppliedChurn, applyChurn, type ChurnEvent } from './churn.js';
+import type { AppliedChurn, ChurnEvent } from './churn.js';
 import { type FairnessSummary, fairness } from './fairness.js';
-import { DEFAULT_ZIPF_EXPONENT, flowSampler, type PopularityLaw } from './popularity.js';
+import { runPickLoop } from './pick-loop.js';
+import type { PopularityLaw } from './popularity.js';
 
 const WINDOW = 65535;
 /** Generator source ports: above the Service/NodePort ranges, below nothing a pod listens on. */
@@ -599,39 +600,13 @@ export class LoadGenerator {
     const sim = this.sim;
     const net = sim.network;
     const total = o.packets;
-    const sampler = flowSampler(o.dist ?? 'uniform', this.flows, o.zipfExponent ?? DEFAULT_ZIPF_EXPONENT);
-    const pickRng = this.rng.fork();
-    const churnRng = this.rng.fork();
-    const churn = [...(o.churn ?? [])].sort((a, b) => a.atPacket - b.atPacket);
-    const applied: AppliedChurn[] = [];
-    let nextChurn = 0;
-    const rate = o.rate ?? 0;
-    const intervalNs = rate > 0 ? 1e9 / rate : 0;
-    const startNs = net.nowNs;
-    const startTraversals = net.transmissions;
-    const every = Math.max(1, o.progressEvery ?? 1024);
-    const t0 = performance.now();
-    for (let i = 0; i < total; i++) {
-      while (nextChurn < churn.length && churn[nextChurn].atPacket <= i) {
-        applied.push(applyChurn(sim, churn[nextChurn++], churnRng));
-        this.attachBackends();
-      }
-      if (rate > 0) net.run(startNs + i * intervalNs);
-      this.sendPick(sampler.next(pickRng));
-      if (rate === 0) sim.settle();
-      if (o.onProgress !== undefined && (i + 1) % every === 0) o.onProgress(i + 1, total);
-    }
-    // Events scheduled after the last packet (a churn spec beyond N) still happen, for the record.
-    while (nextChurn < churn.length) {
-      applied.push(applyChurn(sim, churn[nextChurn++], churnRng));
-      this.attachBackends();
-    }
-    sim.settle();
-    const wallSeconds = (performance.now() - t0) / 1000;
-    o.onProgress?.(total, total);
+    const loop = runPickLoop(sim, this.rng, this.flows, o, {
+      sendPick: (f) => this.sendPick(f),
+      attachBackends: () => this.attachBackends(),
+    });
+    const { applied, wallSeconds, traversals } = loop;
     const injected = this.syn + this.handshakeAcks + this.data;
-    const traversals = net.transmissions - startTraversals;
-    const simulatedSeconds = (net.nowNs - startNs) / 1e9;
+    const simulatedSeconds = (net.nowNs - loop.startNs) / 1e9;
     // Occupancy and shares while the flows are open; then they are closed, so the pods'
     // sockets and a capture end cleanly.
     const conntrack = this.occupancy();
@@ -643,8 +618,8 @@ export class LoadGenerator {
       proto: 'tcp',
       mode: sim.mode,
       seed: o.seed ?? 1,
-      dist: sampler.law,
-      rate: rate > 0 ? rate : null,
+      dist: loop.law,
+      rate: loop.rate,
       flows: {
         population: this.flows,
         opened,

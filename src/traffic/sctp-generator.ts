@@ -23,7 +23,6 @@ import { parseIPv4 } from '../util/ipv4.js';
 import { Rng } from '../util/rng.js';
 import { type SctpFrameSpec, writeSctpFrame } from '../wire/build.js';
 import { type SctpChunk, type SctpPacket, SctpParamType } from '../wire/sctp.js';
-import { type AppliedChurn, applyChurn } from './churn.js';
 import { fairness } from './fairness.js';
 import {
   type BackendShare,
@@ -36,7 +35,7 @@ import {
   type LoadReport,
   type ServiceDistribution,
 } from './generator.js';
-import { DEFAULT_ZIPF_EXPONENT, flowSampler } from './popularity.js';
+import { runPickLoop } from './pick-loop.js';
 
 const PORTS_PER_SOURCE = LOAD_PORT_MAX - LOAD_PORT_MIN + 1;
 const ZERO_MAC = new Uint8Array(6);
@@ -445,38 +444,13 @@ export class SctpLoadGenerator {
     const sim = this.sim;
     const net = sim.network;
     const total = o.packets;
-    const sampler = flowSampler(o.dist ?? 'uniform', this.flows, o.zipfExponent ?? DEFAULT_ZIPF_EXPONENT);
-    const pickRng = this.rng.fork();
-    const churnRng = this.rng.fork();
-    const churn = [...(o.churn ?? [])].sort((a, b) => a.atPacket - b.atPacket);
-    const applied: AppliedChurn[] = [];
-    let nextChurn = 0;
-    const rate = o.rate ?? 0;
-    const intervalNs = rate > 0 ? 1e9 / rate : 0;
-    const startNs = net.nowNs;
-    const startTraversals = net.transmissions;
-    const every = Math.max(1, o.progressEvery ?? 1024);
-    const t0 = performance.now();
-    for (let i = 0; i < total; i++) {
-      while (nextChurn < churn.length && churn[nextChurn].atPacket <= i) {
-        applied.push(applyChurn(sim, churn[nextChurn++], churnRng));
-        this.attachBackends();
-      }
-      if (rate > 0) net.run(startNs + i * intervalNs);
-      this.sendPick(sampler.next(pickRng));
-      if (rate === 0) sim.settle();
-      if (o.onProgress !== undefined && (i + 1) % every === 0) o.onProgress(i + 1, total);
-    }
-    while (nextChurn < churn.length) {
-      applied.push(applyChurn(sim, churn[nextChurn++], churnRng));
-      this.attachBackends();
-    }
-    sim.settle();
-    const wallSeconds = (performance.now() - t0) / 1000;
-    o.onProgress?.(total, total);
+    const loop = runPickLoop(sim, this.rng, this.flows, o, {
+      sendPick: (f) => this.sendPick(f),
+      attachBackends: () => this.attachBackends(),
+    });
+    const { applied, wallSeconds, traversals } = loop;
     const injected = this.inits + this.cookieEchoes + this.data;
-    const traversals = net.transmissions - startTraversals;
-    const simulatedSeconds = (net.nowNs - startNs) / 1e9;
+    const simulatedSeconds = (net.nowNs - loop.startNs) / 1e9;
     const conntrack = this.occupancy();
     const services = this.distributions();
     this.closeFlows();
@@ -486,8 +460,8 @@ export class SctpLoadGenerator {
       proto: 'sctp',
       mode: sim.mode,
       seed: o.seed ?? 1,
-      dist: sampler.law,
-      rate: rate > 0 ? rate : null,
+      dist: loop.law,
+      rate: loop.rate,
       flows: {
         population: this.flows,
         opened,

@@ -21,7 +21,7 @@ import type { Host, UdpReceiver } from '../topology/host.js';
 import { formatIPv4, parseIPv4 } from '../util/ipv4.js';
 import { Rng } from '../util/rng.js';
 import { readU32 } from '../wire/bytes.js';
-import { type AppliedChurn, applyChurn } from './churn.js';
+import type { AppliedChurn } from './churn.js';
 import { fairness } from './fairness.js';
 import {
   type BackendShare,
@@ -33,7 +33,8 @@ import {
   type LoadOptions,
   type ServiceDistribution,
 } from './generator.js';
-import { DEFAULT_ZIPF_EXPONENT, flowSampler, type PopularityLaw } from './popularity.js';
+import { runPickLoop } from './pick-loop.js';
+import type { PopularityLaw } from './popularity.js';
 
 /** The first bytes of every generator datagram: `DPSL`, then the flow index (u32, big-endian). */
 const MAGIC = 0x4450534c;
@@ -287,36 +288,11 @@ export class UdpLoadGenerator {
     const sim = this.sim;
     const net = sim.network;
     const total = o.packets;
-    const sampler = flowSampler(o.dist ?? 'uniform', this.flows, o.zipfExponent ?? DEFAULT_ZIPF_EXPONENT);
-    const pickRng = this.rng.fork();
-    const churnRng = this.rng.fork();
-    const churn = [...(o.churn ?? [])].sort((a, b) => a.atPacket - b.atPacket);
-    const applied: AppliedChurn[] = [];
-    let nextChurn = 0;
-    const rate = o.rate ?? 0;
-    const intervalNs = rate > 0 ? 1e9 / rate : 0;
-    const startNs = net.nowNs;
-    const startTraversals = net.transmissions;
-    const every = Math.max(1, o.progressEvery ?? 1024);
-    const t0 = performance.now();
-    for (let i = 0; i < total; i++) {
-      while (nextChurn < churn.length && churn[nextChurn].atPacket <= i) {
-        applied.push(applyChurn(sim, churn[nextChurn++], churnRng));
-        this.attachBackends();
-      }
-      if (rate > 0) net.run(startNs + i * intervalNs);
-      this.sendPick(sampler.next(pickRng));
-      if (rate === 0) sim.settle();
-      if (o.onProgress !== undefined && (i + 1) % every === 0) o.onProgress(i + 1, total);
-    }
-    while (nextChurn < churn.length) {
-      applied.push(applyChurn(sim, churn[nextChurn++], churnRng));
-      this.attachBackends();
-    }
-    sim.settle();
-    const wallSeconds = (performance.now() - t0) / 1000;
-    o.onProgress?.(total, total);
-    const traversals = net.transmissions - startTraversals;
+    const loop = runPickLoop(sim, this.rng, this.flows, o, {
+      sendPick: (f) => this.sendPick(f),
+      attachBackends: () => this.attachBackends(),
+    });
+    const { applied, wallSeconds, traversals } = loop;
     let opened = 0;
     let answered = 0;
     let refused = 0;
@@ -329,8 +305,8 @@ export class UdpLoadGenerator {
       proto: 'udp',
       mode: sim.mode,
       seed: o.seed ?? 1,
-      dist: sampler.law,
-      rate: rate > 0 ? rate : null,
+      dist: loop.law,
+      rate: loop.rate,
       flows: { population: this.flows, opened, answered, delivered: this.delivered, refused },
       packets: {
         requested: total,
@@ -343,7 +319,7 @@ export class UdpLoadGenerator {
       mpps: wallSeconds > 0 ? this.sent / wallSeconds / 1e6 : 0,
       interfaceTraversals: traversals,
       traversalsPerSecond: wallSeconds > 0 ? traversals / wallSeconds : 0,
-      simulatedSeconds: (net.nowNs - startNs) / 1e9,
+      simulatedSeconds: (net.nowNs - loop.startNs) / 1e9,
       drops: net.drops.toRecord(),
       services: this.distributions(),
       conntrack: this.occupancy(),
