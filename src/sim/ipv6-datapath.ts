@@ -99,7 +99,7 @@ export class Ipv6Datapath {
   private install(name: string, node: Host): void {
     const stack = this.topology6.stackOf(node);
     if (!IPV6_MODES.has(this.options.mode)) return;
-    const facts = this.factsOf(name, node);
+    const facts = this.factsOf(name);
     const kubeProxy = this.options.kubeProxyConfig ?? defaultKubeProxyConfig(this.cluster.config.clusterCIDR);
     let conntrack = this.conntrack.get(name);
     if (conntrack === undefined) {
@@ -129,7 +129,7 @@ export class Ipv6Datapath {
     stack.netfilter = new NodeNetfilter6(conntrack, program, addresses);
   }
 
-  private factsOf(name: string, node: Host): NodeFacts {
+  private factsOf(name: string): NodeFacts {
     return (
       this.options.nodeFacts?.get(name) ??
       plainNodeFacts(name, this.topology6.spec.nodes.get(name)?.ip ?? '', '')

@@ -705,12 +705,29 @@ export class Simulation {
    * mode, whose connections never enter nf_conntrack, the BPF CT map as `cilium-dbg bpf ct list
    * global` prints it.
    */
-  conntrackList(nodeName: string): string {
+  conntrackList(nodeName: string, family: 'ipv4' | 'ipv6' = 'ipv4'): string {
     const proxy = this.proxies.get(nodeName);
     if (proxy === undefined) throw new SimulationError(`unknown node "${nodeName}"`);
+    if (family === 'ipv6') return this.conntrackList6(nodeName);
     // eBPF mode tracks connections in its own CT maps: their `cilium-dbg bpf ct list global` view.
     if (proxy.conntrack === null) return proxy.dump({ part: 'cilium-ct' });
     const { stdout, stderr } = formatConntrackList(proxy.conntrack, this.network.nowNs);
+    return stdout + stderr;
+  }
+
+  /** `conntrack -L -f ipv6`: the node's IPv6 conntrack table, addresses as inet_ntop prints them. */
+  private conntrackList6(nodeName: string): string {
+    const v6 = this.ipv6;
+    if (v6 === null)
+      throw new SimulationError(
+        '-f ipv6: the cluster is single-stack (use --dual-stack or a v4,v6 --service-cluster-ip-range)',
+      );
+    const refusal = v6.ipv6Refusal();
+    if (refusal !== null) throw new SimulationError(`-f ipv6: ${refusal}`);
+    const table = v6.conntrack.get(nodeName);
+    if (table === undefined) throw new SimulationError(`unknown node "${nodeName}"`);
+    const addresses = v6.topology6.addresses;
+    const { stdout, stderr } = formatConntrackList(table, this.network.nowNs, (a) => addresses.text(a));
     return stdout + stderr;
   }
 
@@ -767,6 +784,7 @@ export class Simulation {
     const pending = this.cluster.changes.drain();
     this.lastSyncChanges = pending.full ? undefined : pending.services;
     for (const name of this.proxies.keys()) this.syncNode(name, this.model, this.lastSyncChanges);
+    this.ipv6?.sync();
   }
 
   /**
@@ -793,6 +811,7 @@ export class Simulation {
           this.network.captureInterface(pod.interfaces[0]);
           this.network.captureInterface(this.topology.podVeths.get(key)!);
         }
+        this.ipv6?.attachPod(key, pod);
         if (options.startApps ?? true) this.startPodApp(app);
         attached.push(key);
       }
@@ -801,6 +820,7 @@ export class Simulation {
       if (!live.has(key)) {
         const [ns, name] = key.split('/');
         this.stopPodListeners(ns, name);
+        this.ipv6?.detachPod(key);
         detachPod(this.topology, ns, name);
         detached.push(key);
       }
@@ -884,6 +904,7 @@ export class Simulation {
   private joinNode(n: ProxyModel['nodes'][number]): void {
     const host = joinNode(this.topology, n, this.rng.fork());
     if (this.capture !== null) this.network.captureInterface(host.interfaces[0]);
+    this.ipv6?.joinNode(n.name, host);
     this.proxies.set(n.name, attachNodeProxy(this.mode, host, this.model, this.rng.fork(), this.modeOptions));
     this.startHealthServers(n.name, host, this.cluster.now());
   }

@@ -27,7 +27,6 @@ import { writeIcmpv6ErrorFrame, writeTcp6Frame } from '../wire/build6.js';
 import { readU16, readU32 } from '../wire/bytes.js';
 import { verifyIpv6L4Checksum } from '../wire/checksum6.js';
 import {
-  type Ipv6FiveTuple,
   newIpv6FiveTuple,
   PARSE6_STATUS_TEXT,
   Parse6Status,
