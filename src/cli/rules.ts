@@ -106,8 +106,6 @@ export function registerRules(program: Command, io: CliIo = processIo): Command 
       return;
     }
     if (family === 'ipv6') {
-      if (sim.mode !== 'iptables')
-        throw new CliError(`error: --family ipv6 is only compiled in iptables mode so far, not ${sim.mode}`);
       if (flags.view !== undefined || flags.verbose)
         throw new CliError('error: --family ipv6 takes no --view or -v (the IPv6 rules are not run yet)');
       try {

@@ -56,7 +56,7 @@ import { Rng } from '../util/rng.js';
 import { PcapngCaptureSink } from './capture-sink.js';
 import { SimulationDns } from './cluster-dns.js';
 import { NodeHealthServers } from './health-servers.js';
-import { renderIpv6Iptables } from './ipv6-rules.js';
+import { renderIpv6Rules } from './ipv6-rules.js';
 import { attachMode, attachNodeProxy, type DumpPart, type ModeOptions, type NodeProxy } from './modes.js';
 import { type PodAppInfo, podApps } from './pod-apps.js';
 import { sctpStackOf, startSctpServers } from './sctp-servers.js';
@@ -648,11 +648,12 @@ export class Simulation {
     });
   }
 
-  /** A dual-stack node's IPv6 rules as `ip6tables-save` prints them (iptables mode; see ipv6-rules.ts). */
+  /** A dual-stack node's IPv6 rules as its mode's tool prints them (see ipv6-rules.ts). */
   ipv6Rules(nodeName: string): string {
     if (!this.proxies.has(nodeName)) throw new SimulationError(`unknown node "${nodeName}"`);
     const date = new Date((this.modeOptions.clockEpochMs ?? 0) + this.topology.network.nowNs / 1e6);
-    return renderIpv6Iptables(
+    return renderIpv6Rules(
+      this.mode,
       this.cluster,
       nodeName,
       this.modeOptions.kubeProxyConfig,

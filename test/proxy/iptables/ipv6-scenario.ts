@@ -3,7 +3,7 @@ import type { Service } from 'kubernetes-types/core/v1.js';
 import { parseAllDocuments } from 'yaml';
 import { Cluster } from '../../../src/k8s/cluster.js';
 
-const MANIFESTS = `
+export const DUAL_STACK_MANIFESTS = `
 apiVersion: apps/v1
 kind: ReplicaSet
 metadata: {name: web}
@@ -45,7 +45,7 @@ spec: {type: NodePort, externalTrafficPolicy: Local, ipFamilyPolicy: PreferDualS
 
 export function dualStackCluster(): Cluster {
   const cluster = new Cluster({ dualStack: true });
-  for (const doc of parseAllDocuments(MANIFESTS)) {
+  for (const doc of parseAllDocuments(DUAL_STACK_MANIFESTS)) {
     const out = cluster.applyObject(doc.toJSON() as Service, 'ipv6-scenario.yaml');
     if (out.status === 'rejected') throw new Error(out.message);
   }
