@@ -13,12 +13,19 @@
  */
 
 import type { KubeProxyConfig } from '../config/kube-proxy-config.js';
-import { type NodeFacts, nftablesOptions } from '../config/node-options.js';
+import { ipvsOptions, type NodeFacts, nftablesOptions } from '../config/node-options.js';
 import type { Cluster } from '../k8s/cluster.js';
 import { toProxyModel } from '../k8s/proxy-model.js';
 import type { ProxyMode } from '../proxy/common/datapath.js';
 import type { ProxyModel } from '../proxy/common/model.js';
 import { compileIptables, type IptablesCompileResult, renderIptablesSave } from '../proxy/iptables/index.js';
+import {
+  compileIpvs,
+  type IpvsCompileOptions,
+  type IpvsNodeState,
+  renderIpsetList,
+} from '../proxy/ipvs/index.js';
+import { renderIpvsadmList6 } from '../proxy/ipvs/render6.js';
 import { compileNftables, type NftCompileOptions, renderTable } from '../proxy/nftables/index.js';
 import type { NftTable } from '../proxy/nftables/table.js';
 import { cidr6Contains, parseCidr6, parseIPv6 } from '../util/ipv6.js';
@@ -127,7 +134,44 @@ export function compileIpv6Nftables(
   return compileNftables(model, nodeName, ipv6NftablesOptions(model, nodeName, kubeProxy, facts));
 }
 
-/** The node's IPv6 rules in `mode`'s own listing (`ip6tables-save`, `nft list table ip6 kube-proxy`). */
+/**
+ * The IPv6 IPVS proxier's state: IPv6 virtual servers on the node's IPv6 addresses, the
+ * `family inet6` KUBE-6- ipsets and their ip6tables rules. The scheduler and masquerade
+ * settings are the IPv4 proxier's; NodePort virtual servers sit on the node's IPv6 address
+ * (nodePortAddresses keep their IPv6 entries).
+ */
+export function compileIpv6Ipvs(
+  cluster: Cluster,
+  nodeName: string,
+  kubeProxy: KubeProxyConfig | undefined,
+  facts: NodeFacts | undefined,
+  date?: Date,
+): IpvsNodeState {
+  const model = ipv6Model(cluster);
+  const node = model.nodes.find((n) => n.name === nodeName);
+  if (node === undefined) throw new Ipv6RulesError(`error: unknown node "${nodeName}"`);
+  let options: IpvsCompileOptions = { family: 'ipv6', ...(date !== undefined ? { saveDate: date } : {}) };
+  if (kubeProxy !== undefined && facts !== undefined) {
+    const v4 = ipvsOptions(kubeProxy, facts);
+    options = {
+      ...options,
+      ...(v4.scheduler !== undefined ? { scheduler: v4.scheduler } : {}),
+      ...(v4.masqueradeAll !== undefined ? { masqueradeAll: v4.masqueradeAll } : {}),
+      ...(v4.masqueradeBit !== undefined ? { masqueradeBit: v4.masqueradeBit } : {}),
+      ...(v4.randomFully !== undefined ? { randomFully: v4.randomFully } : {}),
+      nodePortAddresses: kubeProxy.nodePortAddresses.filter((c) => c.includes(':')),
+    };
+  }
+  return compileIpvs(model, nodeName, { ...options, nodeAddresses: node.ip === '' ? [] : [node.ip] });
+}
+
+/** Views of the IPv6 rules; the ones showing traffic (connections, counters) need the IPv6 datapath. */
+export type Ipv6View = 'ipvsadm' | 'ipset' | 'iptables' | 'bpftool' | 'cilium-lb' | 'cilium-service';
+
+/**
+ * The node's IPv6 rules in `mode`'s own listing (`ip6tables-save`, `nft list table ip6
+ * kube-proxy`, `ipvsadm -Ln` / `ipset list` / the IPVS mode's `ip6tables-save`).
+ */
 export function renderIpv6Rules(
   mode: ProxyMode,
   cluster: Cluster,
@@ -135,12 +179,19 @@ export function renderIpv6Rules(
   kubeProxy: KubeProxyConfig | undefined,
   facts: NodeFacts | undefined,
   date: Date,
+  view?: Ipv6View,
 ): string {
   switch (mode) {
     case 'iptables':
       return renderIpv6Iptables(cluster, nodeName, kubeProxy, facts, date);
     case 'nftables':
       return renderTable(compileIpv6Nftables(cluster, nodeName, kubeProxy, facts));
+    case 'ipvs': {
+      const state = compileIpv6Ipvs(cluster, nodeName, kubeProxy, facts, date);
+      if (view === 'ipset') return renderIpsetList(state.ipsets, { iptablesSave: state.iptablesSave });
+      if (view === 'iptables') return state.iptablesSave;
+      return renderIpvsadmList6(state);
+    }
     default:
       throw new Ipv6RulesError(`error: --family ipv6 is not compiled in ${mode} mode yet`);
   }

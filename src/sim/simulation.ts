@@ -56,7 +56,7 @@ import { Rng } from '../util/rng.js';
 import { PcapngCaptureSink } from './capture-sink.js';
 import { SimulationDns } from './cluster-dns.js';
 import { NodeHealthServers } from './health-servers.js';
-import { renderIpv6Rules } from './ipv6-rules.js';
+import { type Ipv6View, renderIpv6Rules } from './ipv6-rules.js';
 import { attachMode, attachNodeProxy, type DumpPart, type ModeOptions, type NodeProxy } from './modes.js';
 import { type PodAppInfo, podApps } from './pod-apps.js';
 import { sctpStackOf, startSctpServers } from './sctp-servers.js';
@@ -649,7 +649,7 @@ export class Simulation {
   }
 
   /** A dual-stack node's IPv6 rules as its mode's tool prints them (see ipv6-rules.ts). */
-  ipv6Rules(nodeName: string): string {
+  ipv6Rules(nodeName: string, view?: Ipv6View): string {
     if (!this.proxies.has(nodeName)) throw new SimulationError(`unknown node "${nodeName}"`);
     const date = new Date((this.modeOptions.clockEpochMs ?? 0) + this.topology.network.nowNs / 1e6);
     return renderIpv6Rules(
@@ -659,6 +659,7 @@ export class Simulation {
       this.modeOptions.kubeProxyConfig,
       this.modeOptions.nodeFacts?.get(nodeName),
       date,
+      view,
     );
   }
 

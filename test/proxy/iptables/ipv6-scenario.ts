@@ -1,4 +1,7 @@
 /** A dual-stack cluster whose Services exercise the IPv6 proxier's rule kinds. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Service } from 'kubernetes-types/core/v1.js';
 import { parseAllDocuments } from 'yaml';
 import { Cluster } from '../../../src/k8s/cluster.js';
@@ -50,4 +53,11 @@ export function dualStackCluster(): Cluster {
     if (out.status === 'rejected') throw new Error(out.message);
   }
   return cluster;
+}
+
+/** The manifests in a temporary file, for CLI tests (`-f FILE`). */
+export function writeDualStackManifests(): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'dpsim-ds-')), 'dual-stack.yaml');
+  writeFileSync(file, DUAL_STACK_MANIFESTS);
+  return file;
 }

@@ -4,16 +4,13 @@
  * `ipv6_addr` sets, `ip6 daddr != ::1`, `dnat to [addr]:port`, colons as dots in endpoint
  * chain names), and the IPv4 table of the same node unchanged by the cluster being dual-stack.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { toProxyModel } from '../../../src/k8s/proxy-model.js';
 import { compileNftables, NftCompileError } from '../../../src/proxy/nftables/compile.js';
 import { renderTable } from '../../../src/proxy/nftables/render.js';
 import { compileIpv6Nftables } from '../../../src/sim/ipv6-rules.js';
 import { dpsim } from '../../cli/harness.js';
-import { DUAL_STACK_MANIFESTS, dualStackCluster } from '../iptables/ipv6-scenario.js';
+import { dualStackCluster, writeDualStackManifests } from '../iptables/ipv6-scenario.js';
 import { proxyModel6 } from './ipv6-model.js';
 import { endpoint, servicePort } from './model-builder.js';
 
@@ -93,9 +90,7 @@ describe('nftables ip6 kube-proxy table of a dual-stack node', () => {
 
 describe('dpsim rules --mode nftables --family ipv6', () => {
   it('prints nft list table ip6 kube-proxy of the dual-stack node', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dpsim-nft6-'));
-    const file = join(dir, 'dual-stack.yaml');
-    writeFileSync(file, DUAL_STACK_MANIFESTS);
+    const file = writeDualStackManifests();
     const r = await dpsim([
       'rules',
       '--dual-stack',
