@@ -18,6 +18,15 @@ import type { Cluster } from '../k8s/cluster.js';
 import { toProxyModel } from '../k8s/proxy-model.js';
 import type { ProxyMode } from '../proxy/common/datapath.js';
 import type { ProxyModel } from '../proxy/common/model.js';
+import type { EbpfLoadBalancer } from '../proxy/ebpf/compile.js';
+import {
+  compileLb6,
+  dumpLb6Maps,
+  type Lb6State,
+  renderCiliumLbList6,
+  renderCiliumServiceList6,
+} from '../proxy/ebpf/lb6.js';
+import { formatBpftoolPlain } from '../proxy/ebpf/render.js';
 import { compileIptables, type IptablesCompileResult, renderIptablesSave } from '../proxy/iptables/index.js';
 import {
   compileIpvs,
@@ -165,6 +174,29 @@ export function compileIpv6Ipvs(
   return compileIpvs(model, nodeName, { ...options, nodeAddresses: node.ip === '' ? [] : [node.ip] });
 }
 
+/**
+ * The IPv6 LB maps Cilium writes beside the node's IPv4 ones (`ipv4` is the node's IPv4 load
+ * balancer: its algorithm settings, and the IDs the IPv6 frontends and backends continue from).
+ */
+export function compileIpv6Lb(cluster: Cluster, nodeName: string, ipv4?: EbpfLoadBalancer): Lb6State {
+  const model = ipv6Model(cluster);
+  if (ipv4 === undefined) return compileLb6(model, nodeName);
+  let revNat = 0;
+  let backend = 0;
+  for (const f of ipv4.frontends.values()) {
+    revNat = Math.max(revNat, f.revNat);
+    for (const id of [...f.extBackendIds, ...(f.intBackendIds ?? [])]) backend = Math.max(backend, id);
+  }
+  return compileLb6(model, nodeName, {
+    algorithm: ipv4.algorithm,
+    maglevTableSize: ipv4.maglevTableSize,
+    maglevHashSeed: ipv4.maglevSeedText,
+    externalClusterIP: ipv4.externalClusterIP,
+    firstRevNat: revNat + 1,
+    firstBackendId: backend + 1,
+  });
+}
+
 /** Views of the IPv6 rules; the ones showing traffic (connections, counters) need the IPv6 datapath. */
 export type Ipv6View = 'ipvsadm' | 'ipset' | 'iptables' | 'bpftool' | 'cilium-lb' | 'cilium-service';
 
@@ -180,6 +212,7 @@ export function renderIpv6Rules(
   facts: NodeFacts | undefined,
   date: Date,
   view?: Ipv6View,
+  ipv4Lb?: EbpfLoadBalancer,
 ): string {
   switch (mode) {
     case 'iptables':
@@ -191,6 +224,14 @@ export function renderIpv6Rules(
       if (view === 'ipset') return renderIpsetList(state.ipsets, { iptablesSave: state.iptablesSave });
       if (view === 'iptables') return state.iptablesSave;
       return renderIpvsadmList6(state);
+    }
+    case 'ebpf': {
+      const state = compileIpv6Lb(cluster, nodeName, ipv4Lb);
+      if (view === 'cilium-lb') return renderCiliumLbList6(state);
+      if (view === 'cilium-service') return renderCiliumServiceList6(state);
+      return dumpLb6Maps(state)
+        .map((d) => `# bpftool map dump pinned /sys/fs/bpf/tc/globals/${d.name}\n${formatBpftoolPlain(d)}`)
+        .join('\n');
     }
     default:
       throw new Ipv6RulesError(`error: --family ipv6 is not compiled in ${mode} mode yet`);

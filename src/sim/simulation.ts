@@ -652,6 +652,7 @@ export class Simulation {
   ipv6Rules(nodeName: string, view?: Ipv6View): string {
     if (!this.proxies.has(nodeName)) throw new SimulationError(`unknown node "${nodeName}"`);
     const date = new Date((this.modeOptions.clockEpochMs ?? 0) + this.topology.network.nowNs / 1e6);
+    const v4 = this.proxies.get(nodeName)!.shareSource();
     return renderIpv6Rules(
       this.mode,
       this.cluster,
@@ -660,6 +661,7 @@ export class Simulation {
       this.modeOptions.nodeFacts?.get(nodeName),
       date,
       view,
+      v4.mode === 'ebpf' ? v4.lb : undefined,
     );
   }
 
