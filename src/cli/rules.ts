@@ -73,7 +73,7 @@ export function registerRules(program: Command, io: CliIo = processIo): Command 
       )
       .option(
         '--family <family>',
-        'ipv4 (default) or ipv6: which proxier of a dual-stack node (ipv6: iptables mode)',
+        'ipv4 (default) or ipv6: which proxier of a dual-stack node (ipv6: its compiled rules and maps in every mode; no -v, no connection views)',
       )
       .option('--view <view>', `${describeViews('IPVS', IPVS_VIEWS)}; ${describeViews('eBPF', EBPF_VIEWS)}`)
       .option(

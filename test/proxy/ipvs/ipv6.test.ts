@@ -24,7 +24,7 @@ describe('IPVS virtual servers of the IPv6 proxier', () => {
       '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
     ]);
     const v6 = c.getService('web-np')?.spec?.clusterIPs?.[1];
-    const svcLine = lines.findIndex((l) => l === `TCP  [${v6}]:80 rr`);
+    const svcLine = lines.indexOf(`TCP  [${v6}]:80 rr`);
     expect(svcLine).toBeGreaterThan(2);
     const pods = c
       .pods()
