@@ -2,9 +2,10 @@
  * The IPv6 half of a dual-stack node: kube-proxy runs a second proxier for IPv6 (its
  * MetaProxier), which compiles the IPv6 model — the Services' IPv6 ClusterIPs, the IPv6
  * EndpointSlices, the node's IPv6 address and the IPv6 cluster CIDR — into its mode's IPv6
- * form: ip6tables rules (printed as `ip6tables-save` does) or the `ip6 kube-proxy` nftables
- * table (as `nft list table ip6 kube-proxy` does). They are compiled and printed, and the
- * real ip6tables-restore / nft load them; running them is the IPv6 datapath's business.
+ * form: ip6tables rules (printed as `ip6tables-save` does; in iptables mode they also run on
+ * the IPv6 path, ipv6-datapath.ts), the `ip6 kube-proxy` nftables table, the IPVS proxier's
+ * IPv6 virtual servers, ipsets and ip6tables rules, or Cilium's lb6 maps. All load into (or
+ * match) the real tools; only the ip6tables rules are run by dpsim's datapath so far.
  *
  * Settings shared with the IPv4 proxier come from the same KubeProxyConfiguration and kernel
  * facts (masquerade bit and -all, --random-fully, nfacct, tcp_be_liberal); the local-traffic
