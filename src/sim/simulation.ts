@@ -60,7 +60,7 @@ import { PcapngCaptureSink } from './capture-sink.js';
 import { SimulationDns } from './cluster-dns.js';
 import { NodeHealthServers } from './health-servers.js';
 import { Ipv6Datapath } from './ipv6-datapath.js';
-import { renderIpv6Iptables } from './ipv6-rules.js';
+import { type Ipv6View, renderIpv6Rules } from './ipv6-rules.js';
 import { attachMode, attachNodeProxy, type DumpPart, type ModeOptions, type NodeProxy } from './modes.js';
 import { type PodAppInfo, podApps } from './pod-apps.js';
 import { sctpStackOf, startSctpServers } from './sctp-servers.js';
@@ -764,16 +764,20 @@ export class Simulation {
     });
   }
 
-  /** A dual-stack node's IPv6 rules as `ip6tables-save` prints them (iptables mode; see ipv6-rules.ts). */
-  ipv6Rules(nodeName: string): string {
+  /** A dual-stack node's IPv6 rules as its mode's tool prints them (see ipv6-rules.ts). */
+  ipv6Rules(nodeName: string, view?: Ipv6View): string {
     if (!this.proxies.has(nodeName)) throw new SimulationError(`unknown node "${nodeName}"`);
     const date = new Date((this.modeOptions.clockEpochMs ?? 0) + this.topology.network.nowNs / 1e6);
-    return renderIpv6Iptables(
+    const v4 = this.proxies.get(nodeName)!.shareSource();
+    return renderIpv6Rules(
+      this.mode,
       this.cluster,
       nodeName,
       this.modeOptions.kubeProxyConfig,
       this.modeOptions.nodeFacts?.get(nodeName),
       date,
+      view,
+      v4.mode === 'ebpf' ? v4.lb : undefined,
     );
   }
 
