@@ -33,8 +33,9 @@ import { linuxSynOptions, linuxTimestampOptions, TcpFlag, type TcpOption } from 
 import {
   type Errno,
   type HostTransport,
+  socketError,
   type TcpSegment,
-  TcpSocketError,
+  type TcpSocketError,
   type TimerHandle,
 } from './transport.js';
 
@@ -952,7 +953,7 @@ export class TcpConnection {
 
   private fail(errno: Errno): void {
     if (this.released) return;
-    this.release(new TcpSocketError(errno));
+    this.release(socketError(errno));
   }
 
   private release(error?: TcpSocketError): void {

@@ -70,6 +70,7 @@ export type HostKind = 'client' | 'router' | 'node' | 'pod';
 
 /** What a host does with TCP segments and ICMP errors addressed to it (src/apps' TcpStack). */
 export interface TcpReceiver {
+  /** `segment.payload` views the received frame: valid during the call only (copy to keep). */
   receive(segment: TcpSegment): void;
   /** An ICMP destination-unreachable quoting a segment this host sent. */
   receiveIcmpError(type: number, code: number, quoted: TcpSegment): void;
@@ -623,7 +624,6 @@ export class Host implements HostTransport, UdpTransport {
       }
       const seg = readTcpSegment(frame, ft);
       if (this.sockets !== null) this.sockets.untranslate(seg, seg.dport);
-      pool.release(slot);
       this.countDelivered();
       if (net.tracer !== null)
         net.tracer.step(
@@ -632,7 +632,10 @@ export class Host implements HostTransport, UdpTransport {
           'deliver',
           deliverTcpText(ft.daddr, ft.dport, ft.saddr, ft.sport),
         );
+      // The payload is a view of the frame: the slot is recycled only once the stack has
+      // copied what it keeps.
       if (this.tcp !== null) this.tcp.receive(seg);
+      pool.release(slot);
       return;
     }
     if (ft.proto === IpProtocol.UDP) {
