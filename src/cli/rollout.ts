@@ -16,7 +16,13 @@ import {
 import { readManifestSources } from '../k8s/load-files.js';
 import { PROXY_MODES, type ProxyMode } from '../proxy/common/datapath.js';
 import { DelaySpecError } from '../rollout/delay.js';
-import { RolloutError, type RolloutResult, runRollout } from '../rollout/engine.js';
+import {
+  RolloutError,
+  type RolloutOptions,
+  type RolloutResult,
+  runRollout,
+  runRolloutCaptured,
+} from '../rollout/engine.js';
 import { PodSpecError } from '../rollout/kubelet.js';
 import { formatComparison, formatRolloutReport, rolloutJson } from '../rollout/report.js';
 import { rolloutTimelineSvg } from '../rollout/timeline-svg.js';
@@ -51,6 +57,7 @@ interface RolloutFlags {
   compare?: string[];
   json?: boolean;
   svg?: string;
+  pcap?: string;
   proto: string;
 }
 
@@ -144,6 +151,7 @@ export function registerRollout(program: Command, io: CliIo = processIo): Comman
     .addOption(new Option('--proto <proto>', 'request protocol').choices(['tcp', 'udp']).default('tcp'))
     .option('--json', 'print the report as JSON')
     .option('--svg <file>', 'write the timeline (successes vs failures per second, syncs marked) as SVG')
+    .option('--pcap <file>', 'capture every interface of the (first) run into a pcapng file')
     .action(async (flags: RolloutFlags) => {
       if (flags.proto !== 'tcp')
         throw new CliError(
@@ -192,7 +200,8 @@ export function registerRollout(program: Command, io: CliIo = processIo): Comman
           ...(flags.mode !== undefined ? { mode: flags.mode as ProxyMode } : {}),
           ...(flags.service !== undefined ? { service: flags.service } : {}),
         };
-        runs = [runRollout(base), ...variants.map((variant) => runRollout({ ...base, variant }))];
+        const first = flags.pcap !== undefined ? await capturedRun(base, flags.pcap, io) : runRollout(base);
+        runs = [first, ...variants.map((variant) => runRollout({ ...base, variant }))];
       } catch (e) {
         if (
           e instanceof RolloutError ||
@@ -227,4 +236,16 @@ export function registerRollout(program: Command, io: CliIo = processIo): Comman
         io.stdout(formatComparison(runs));
       }
     });
+}
+
+/** The base run with its capture; a file that cannot be written is one line naming it. */
+async function capturedRun(options: RolloutOptions, path: string, io: CliIo): Promise<RolloutResult> {
+  try {
+    const { result, frames } = await runRolloutCaptured(options, path);
+    io.stderr(`capture: ${path} (${frames} frames)\n`);
+    return result;
+  } catch (e) {
+    if (isSystemError(e)) throw new CliError(`error: --pcap: ${describeSystemError(e, path)}`);
+    throw e;
+  }
 }

@@ -183,6 +183,29 @@ function targetService(sim: Simulation, w: Workload, name: string | undefined): 
 }
 
 export function runRollout(options: RolloutOptions): RolloutResult {
+  return startRollout(options).run();
+}
+
+/**
+ * A rollout with every interface captured into a pcapng file as the run goes (pods created
+ * during the run are captured from their creation). Same seed, same bytes.
+ */
+export async function runRolloutCaptured(
+  options: RolloutOptions,
+  pcapFile: string,
+): Promise<{ readonly result: RolloutResult; readonly frames: number }> {
+  const run = startRollout(options, pcapFile);
+  const capture = run.sim.capture!;
+  let result: RolloutResult;
+  try {
+    result = run.run();
+  } finally {
+    await capture.close();
+  }
+  return { result, frames: capture.frames };
+}
+
+function startRollout(options: RolloutOptions, pcapFile?: string): RolloutRun {
   const variant = options.variant;
   const settings: RunSettings = { ...(options.settings ?? {}), ...(variant?.settings ?? {}) };
   const manifests = applyTemplateEdits(options.manifests, options.deployment, variant?.edits ?? []);
@@ -192,8 +215,9 @@ export function runRollout(options: RolloutOptions): RolloutResult {
     seed: options.seed,
     ...(mode !== undefined ? { mode } : {}),
     ...(options.clusterOptions !== undefined ? { clusterOptions: options.clusterOptions } : {}),
+    ...(pcapFile !== undefined ? { capture: true, captureFile: pcapFile } : {}),
   });
-  return new RolloutRun(sim, options, settings, manifests, variant?.label ?? 'base').run();
+  return new RolloutRun(sim, options, settings, manifests, variant?.label ?? 'base');
 }
 
 class RolloutRun {
@@ -234,7 +258,7 @@ class RolloutRun {
   private readonly hcClient: RequestClient | null = null;
 
   constructor(
-    private readonly sim: Simulation,
+    readonly sim: Simulation,
     private readonly options: RolloutOptions,
     settings: RunSettings,
     manifests: readonly { source: string; text: string }[],
