@@ -1,7 +1,7 @@
 /**
  * `dpsim rollout`: steady TCP traffic at `--rps` for `--duration` seconds of simulated time
  * while `--deployment NAME` goes through one transition (`--image`, `--scale`, `--drain`,
- * `--delete-pod`); prints per second what succeeded and what failed, and why. `--compare`
+ * `--delete-pod`, `--node-not-ready`); prints per second what succeeded and what failed, and why. `--compare`
  * runs variants on the same seed; `--json` and `--svg FILE` give the same data as JSON and
  * as a timeline. The engine is src/rollout; this file reads flags and writes output.
  */
@@ -45,6 +45,8 @@ interface RolloutFlags {
   scale?: number;
   drain?: string;
   deletePod?: string;
+  nodeNotReady?: string;
+  nodeMonitorGracePeriod?: string;
   rps: number;
   duration: number;
   at?: number;
@@ -80,10 +82,11 @@ function transitionOf(flags: RolloutFlags): Transition {
     flags.scale !== undefined ? ({ kind: 'scale', replicas: flags.scale } as const) : null,
     flags.drain !== undefined ? ({ kind: 'drain', node: flags.drain } as const) : null,
     flags.deletePod !== undefined ? ({ kind: 'delete-pod', pod: flags.deletePod } as const) : null,
+    flags.nodeNotReady !== undefined ? ({ kind: 'node-not-ready', node: flags.nodeNotReady } as const) : null,
   ].filter((t) => t !== null);
   if (given.length !== 1)
     throw new CliError(
-      'error: give exactly one of --image, --scale, --drain, --delete-pod (run with --help for usage)',
+      'error: give exactly one of --image, --scale, --drain, --delete-pod, --node-not-ready (run with --help for usage)',
     );
   return given[0] as Transition;
 }
@@ -95,6 +98,8 @@ function settingsOf(flags: RolloutFlags): RunSettings {
   if (flags.minSyncPeriod !== undefined) pieces.push(`minSyncPeriod=${flags.minSyncPeriod}`);
   if (flags.batchPeriod !== undefined) pieces.push(`batchPeriod=${flags.batchPeriod}`);
   if (!flags.terminatingFallback) pieces.push('terminatingFallback=off');
+  if (flags.nodeMonitorGracePeriod !== undefined)
+    pieces.push(`nodeMonitorGracePeriod=${flags.nodeMonitorGracePeriod}`);
   return parseVariant(pieces.join(',')).settings;
 }
 
@@ -122,6 +127,10 @@ export function registerRollout(program: Command, io: CliIo = processIo): Comman
     .option('--scale <n>', 'scale to N replicas', parseInteger('--scale', 0, 100000))
     .option('--drain <node>', 'kubectl drain the node (cordon, then evict within the PodDisruptionBudgets)')
     .option('--delete-pod <name>', 'delete one pod (its terminationGracePeriodSeconds)')
+    .option(
+      '--node-not-ready <node>',
+      'the node stops (powered off or cut off); the node controller marks it NotReady after its grace period',
+    )
     .option('--rps <r>', 'requests per second of simulated time', positiveNumber('--rps', 100000), 1000)
     .option('--duration <s>', 'seconds of simulated traffic', positiveNumber('--duration', 3600), 60)
     .option(
@@ -142,6 +151,10 @@ export function registerRollout(program: Command, io: CliIo = processIo): Comman
     )
     .option('--min-sync-period <d>', "override the proxy's minSyncPeriod (Go duration, e.g. 0s)")
     .option('--batch-period <d>', "the EndpointSlice controller's batch period (default 0s)")
+    .option(
+      '--node-monitor-grace-period <d>',
+      "kube-controller-manager's --node-monitor-grace-period (default 50s)",
+    )
     .option('--no-terminating-fallback', 'proxies ignore serving-terminating endpoints (before KEP-1669)')
     .option(
       '--compare <variant>',

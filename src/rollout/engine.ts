@@ -26,6 +26,7 @@ import { type Attribution, attributeFailure } from './attribution.js';
 import { type DelaySpec, parseDelaySpec } from './delay.js';
 import { Kubelet } from './kubelet.js';
 import { DEFAULT_LB_SETTINGS, type LbEvent, LoadBalancer } from './load-balancer.js';
+import { DEFAULT_NODE_MONITOR_GRACE_NS, nodeFailureTimes } from './node-lifecycle.js';
 import {
   kubeProxySyncLoop,
   Propagation,
@@ -241,6 +242,11 @@ class RolloutRun {
   /** When each pod's app stopped listening, and when the pod went away. */
   private readonly stoppedNs = new Map<string, number>();
   private readonly goneNs = new Map<string, number>();
+  /** Nodes that stopped (--node-not-ready), and when; when the controller marked them NotReady. */
+  private readonly downNs = new Map<string, number>();
+  private readonly notReadyNs = new Map<string, number>();
+  private readonly nodeMonitorGraceNs: number;
+  private readonly nodeRng: Rng;
   private readonly requestTimeoutNs: number;
   private readonly atNs: number;
   private readonly durationNs: number;
@@ -314,11 +320,14 @@ class RolloutRun {
       },
       listening: (pod) => sim.podListening(ns(pod), name(pod)),
       setReady: (pod, ready) =>
+        // A stopped node's kubelet reaches no API server: its probes change nothing.
+        !this.onDownNode(pod) &&
         this.mutate(() => {
           this.cluster.apply({ type: 'setPodReady', namespace: ns(pod), name: name(pod), ready });
           this.resyncDeploymentsSoon(pod);
         }),
       removePod: (pod) =>
+        !this.onDownNode(pod) &&
         this.mutate(() => {
           if (this.cluster.getPod(name(pod), ns(pod)) === pod)
             this.cluster.apply({ type: 'deletePod', namespace: ns(pod), name: name(pod) });
@@ -332,6 +341,7 @@ class RolloutRun {
       this.recordIp(pod);
     }
     this.watchPods();
+    this.nodeMonitorGraceNs = settings.nodeMonitorGraceNs ?? DEFAULT_NODE_MONITOR_GRACE_NS;
 
     const stack = clientHost.tcp as ConstructorParameters<typeof RequestClient>[0];
     const host = `${formatIPv4(this.nodeAddr.values().next().value ?? 0)}:${this.service.nodePort}`;
@@ -380,9 +390,16 @@ class RolloutRun {
         nowNs,
       );
     }
+    // Drawn last, so the other random choices are the same with or without a node failure.
+    this.nodeRng = rng.fork();
   }
 
   private settingsLb: { intervalNs: number; unhealthyThreshold: number } | null = null;
+
+  private onDownNode(pod: Pod): boolean {
+    const node = pod.spec?.nodeName;
+    return node !== undefined && this.downNs.has(node);
+  }
 
   run(): RolloutResult {
     const net = this.net;
@@ -495,6 +512,8 @@ class RolloutRun {
       stoppedNs: this.stoppedNs,
       goneNs: this.goneNs,
       lb: this.lb,
+      downNs: this.downNs,
+      notReadyNs: this.notReadyNs,
     });
   }
 
@@ -555,7 +574,7 @@ class RolloutRun {
       const [n, p] = key.split('/');
       const pod = this.cluster.getPod(p, n);
       if (pod === undefined) continue;
-      this.kubelet.created(key, pod);
+      if (!this.onDownNode(pod)) this.kubelet.created(key, pod);
       this.recordIp(pod);
     }
     // The resync above may have created pods too.
@@ -564,13 +583,13 @@ class RolloutRun {
       const [n, p] = key.split('/');
       const pod = this.cluster.getPod(p, n);
       if (pod === undefined) continue;
-      this.kubelet.created(key, pod);
+      if (!this.onDownNode(pod)) this.kubelet.created(key, pod);
       this.recordIp(pod);
     }
     this.watchPods();
     for (const pod of this.cluster.pods()) {
       const key = keyOf(pod);
-      if (isPodTerminating(pod) && !this.knownTerminating.has(key)) {
+      if (isPodTerminating(pod) && !this.knownTerminating.has(key) && !this.onDownNode(pod)) {
         this.knownTerminating.add(key);
         this.kubelet.terminating(key);
       }
@@ -594,7 +613,67 @@ class RolloutRun {
         throw e;
       }
     });
-    if (this.options.transition.kind === 'drain') this.evict(this.options.transition.node);
+    const t = this.options.transition;
+    if (t.kind === 'drain') this.evict(t.node);
+    if (t.kind === 'node-not-ready') this.stopNode(t.node);
+  }
+
+  /**
+   * The node stops: nothing reaches it or its pods from now on, its kubelet goes silent, and
+   * the node lifecycle controller reacts after its grace period (node-lifecycle.ts).
+   */
+  private stopNode(node: string): void {
+    const host = this.sim.topology.nodes.get(node);
+    if (host === undefined) return;
+    const now = this.net.nowNs;
+    host.down = true;
+    this.downNs.set(node, now);
+    this.propagation.stopNode(node);
+    // Its kubelet is gone with it: no more probes, starts or stops for the pods bound there.
+    for (const pod of this.cluster.pods()) if (pod.spec?.nodeName === node) this.kubelet.forget(keyOf(pod));
+    const times = nodeFailureTimes(now, this.nodeMonitorGraceNs, this.nodeRng);
+    this.net.setTimer(times.notReadyNs - now, () => {
+      this.notReadyNs.set(node, this.net.nowNs);
+      const marked: string[] = [];
+      this.mutate(() => {
+        this.cluster.setNodeUnreachable(node);
+        for (const pod of this.cluster.pods()) {
+          if (pod.spec?.nodeName !== node) continue;
+          this.cluster.apply({ type: 'setPodReady', namespace: ns(pod), name: name(pod), ready: false });
+          marked.push(name(pod));
+          this.podEvents.push({
+            timeNs: this.net.nowNs,
+            pod: keyOf(pod),
+            what: `not ready (${node} NotReady)`,
+          });
+        }
+      });
+      this.podEvents.push({
+        timeNs: this.net.nowNs,
+        pod: `node/${node}`,
+        what: `NotReady (no heartbeat for ${((this.net.nowNs - times.lastHeartbeatNs) / 1e9).toFixed(1)}s)`,
+      });
+      this.messages.push(
+        `node/${node} NotReady (Ready=Unknown: no heartbeat since ${(times.lastHeartbeatNs / 1e9).toFixed(1)}s, node-monitor-grace-period ${this.nodeMonitorGraceNs / 1e9}s); taint node.kubernetes.io/unreachable; pods marked not ready: ${marked.join(', ') || 'none'}`,
+      );
+    });
+    // The taint manager's eviction once the pods' 300 s toleration runs out (if the run lasts).
+    this.net.setTimer(times.evictNs - now, () =>
+      this.mutate(() => {
+        for (const pod of this.cluster.pods()) {
+          if (pod.spec?.nodeName !== node || isPodTerminating(pod)) continue;
+          this.cluster.apply({
+            type: 'terminatePod',
+            namespace: ns(pod),
+            name: name(pod),
+            gracePeriodSeconds: pod.spec?.terminationGracePeriodSeconds ?? 30,
+          });
+          this.messages.push(
+            `taint manager: evicting pod ${ns(pod)}/${name(pod)} from unreachable node/${node}`,
+          );
+        }
+      }),
+    );
   }
 
   private evict(node: string): void {

@@ -19,6 +19,8 @@ export function describeTransition(t: Transition): string {
       return `scale to ${t.replicas}`;
     case 'drain':
       return `drain ${t.node}`;
+    case 'node-not-ready':
+      return `node ${t.node} down`;
     case 'delete-pod':
       return `delete pod ${t.pod}`;
   }

@@ -9,7 +9,7 @@
  *   maxSurge=N|P%                 maxUnavailable=N|P%       minReadySeconds=SECONDS
  *   minSyncPeriod=DURATION        watchDelay=DELAY          batchPeriod=DURATION
  *   terminatingFallback=on|off    lbInterval=DURATION       lbUnhealthy=N
- *   mode=iptables|nftables|ipvs|ebpf
+ *   nodeMonitorGracePeriod=DURATION                          mode=iptables|nftables|ipvs|ebpf
  */
 import { parseAllDocuments, stringify } from 'yaml';
 import { parseGoDuration } from '../config/duration.js';
@@ -30,6 +30,8 @@ export interface RunSettings {
   readonly terminatingFallback?: boolean;
   readonly lbIntervalNs?: number;
   readonly lbUnhealthy?: number;
+  /** kube-controller-manager --node-monitor-grace-period (for --node-not-ready). */
+  readonly nodeMonitorGraceNs?: number;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: manifests are free-form YAML, edited in place
@@ -178,13 +180,16 @@ export function parseVariant(text: string): Variant {
         settings.lbUnhealthy = n;
         break;
       }
+      case 'nodeMonitorGracePeriod':
+        settings.nodeMonitorGraceNs = durationValue(key, v);
+        break;
       case 'mode':
         if (!MODES.includes(v)) throw new VariantError(`mode=${v}: expected one of ${MODES.join(', ')}`);
         settings.mode = v as ProxyMode;
         break;
       default:
         throw new VariantError(
-          `variant "${text}": unknown key "${key}" (expected preStop, grace, sigterm, drainSeconds, startupSeconds, readinessPeriod, maxSurge, maxUnavailable, minReadySeconds, minSyncPeriod, watchDelay, batchPeriod, terminatingFallback, lbInterval, lbUnhealthy, mode)`,
+          `variant "${text}": unknown key "${key}" (expected preStop, grace, sigterm, drainSeconds, startupSeconds, readinessPeriod, maxSurge, maxUnavailable, minReadySeconds, minSyncPeriod, watchDelay, batchPeriod, terminatingFallback, lbInterval, lbUnhealthy, nodeMonitorGracePeriod, mode)`,
         );
     }
   }

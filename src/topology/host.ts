@@ -100,6 +100,11 @@ export class Host implements HostTransport, UdpTransport {
   /** net.ipv4.ip_forward. */
   ipForward = false;
   tcp: TcpReceiver | null = null;
+  /**
+   * Powered off or cut off from the network (a node going NotReady in `dpsim rollout`): every
+   * frame reaching it is dropped (DEV_READY), so neither it nor the pods behind it answer.
+   */
+  down = false;
   /** The host's UDP sockets; null: every datagram gets ICMP port unreachable. */
   udp: UdpReceiver | null = null;
   /** The host's SCTP endpoint (src/apps/sctp-stack.ts), or null: no SCTP module loaded. */
@@ -292,6 +297,10 @@ export class Host implements HostTransport, UdpTransport {
     const frame = pool.view(slot);
     const tracer = net.tracer;
     if (tracer !== null) tracer.step(net.nowNs, this.name, `rx ${iface.name}`, '');
+    if (this.down) {
+      this.dropSlot(slot, DropReason.DEV_READY);
+      return;
+    }
 
     if (iface.tcIngress !== null && !this.runTcIngress(iface, iface.tcIngress, slot)) return;
 
