@@ -161,15 +161,18 @@ export function registerRollout(program: Command, io: CliIo = processIo): Comman
       "a variant to run on the same seed, e.g. 'preStop=sleep 5' (repeatable)",
       collect,
     )
-    .addOption(new Option('--proto <proto>', 'request protocol').choices(['tcp', 'udp']).default('tcp'))
+    .addOption(
+      new Option(
+        '--proto <proto>',
+        'requests as TCP connections, or UDP datagrams to a UDP Service (one socket each, source ports from a pool)',
+      )
+        .choices(['tcp', 'udp'])
+        .default('tcp'),
+    )
     .option('--json', 'print the report as JSON')
     .option('--svg <file>', 'write the timeline (successes vs failures per second, syncs marked) as SVG')
     .option('--pcap <file>', 'capture every interface of the (first) run into a pcapng file')
     .action(async (flags: RolloutFlags) => {
-      if (flags.proto !== 'tcp')
-        throw new CliError(
-          'error: --proto udp: rollout sends TCP requests only for now (UDP traffic runs in dpsim load --proto udp)',
-        );
       const transition = transitionOf(flags);
       let sources: { source: string; text: string }[];
       try {
@@ -207,6 +210,7 @@ export function registerRollout(program: Command, io: CliIo = processIo): Comman
           durationS,
           atS,
           seed: flags.seed,
+          proto: flags.proto as 'tcp' | 'udp',
           settings,
           requestTimeoutNs: flags.timeout * 1e9,
           clusterOptions,

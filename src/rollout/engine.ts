@@ -45,6 +45,7 @@ import {
   TransitionError,
   type Workload,
 } from './transitions.js';
+import { UdpRequestClient } from './udp-requests.js';
 import { applyTemplateEdits, type RunSettings, type Variant } from './variants.js';
 
 /** Cilium's agent applies a Service change as soon as its watch delivers it (no minSyncPeriod). */
@@ -70,6 +71,8 @@ export interface RolloutOptions {
   /** The Service to send to (default: the first one selecting the workload's pods). */
   readonly service?: string;
   readonly clusterOptions?: Omit<LoadOptions, 'seed'>;
+  /** Requests as TCP connections (default) or UDP datagrams (udp-requests.ts). */
+  readonly proto?: 'tcp' | 'udp';
   /** The node proxies' sync loop (default: kube-proxy's BoundedFrequencyRunner). */
   readonly loopFactory?: SyncLoopFactory;
 }
@@ -101,6 +104,7 @@ export interface PodEvent {
 
 export interface RolloutResult {
   readonly mode: ProxyMode;
+  readonly proto: 'tcp' | 'udp';
   readonly seed: number;
   readonly label: string;
   readonly service: string;
@@ -166,11 +170,16 @@ function syncPeriodOf(mode: ProxyMode, config: KubeProxyConfig): number {
 }
 
 /** The Service the traffic goes to: named, or the first selecting the workload's pods. */
-function targetService(sim: Simulation, w: Workload, name: string | undefined): ServicePort {
-  const ports = sim.model.servicePorts.filter((sp) => sp.protocol === 'TCP' && sp.namespace === w.namespace);
+function targetService(
+  sim: Simulation,
+  w: Workload,
+  name: string | undefined,
+  proto: 'TCP' | 'UDP',
+): ServicePort {
+  const ports = sim.model.servicePorts.filter((sp) => sp.protocol === proto && sp.namespace === w.namespace);
   if (name !== undefined) {
     const sp = ports.find((p) => p.name === name);
-    if (sp === undefined) throw new RolloutError(`services "${name}" not found (or has no TCP port)`);
+    if (sp === undefined) throw new RolloutError(`services "${name}" not found (or has no ${proto} port)`);
     return sp;
   }
   for (const svc of sim.cluster.services()) {
@@ -180,7 +189,9 @@ function targetService(sim: Simulation, w: Workload, name: string | undefined): 
     const sp = ports.find((p) => p.name === svc.metadata?.name);
     if (sp !== undefined) return sp;
   }
-  throw new RolloutError(`no Service selects the pods of ${w.kind.toLowerCase()} "${w.name}"`);
+  throw new RolloutError(
+    `no Service with a ${proto} port selects the pods of ${w.kind.toLowerCase()} "${w.name}"`,
+  );
 }
 
 export function runRollout(options: RolloutOptions): RolloutResult {
@@ -217,6 +228,9 @@ function startRollout(options: RolloutOptions, pcapFile?: string): RolloutRun {
     ...(mode !== undefined ? { mode } : {}),
     ...(options.clusterOptions !== undefined ? { clusterOptions: options.clusterOptions } : {}),
     ...(pcapFile !== undefined ? { capture: true, captureFile: pcapFile } : {}),
+    ...(settings.udpConntrackCleanup !== undefined
+      ? { udpConntrackCleanup: settings.udpConntrackCleanup }
+      : {}),
   });
   return new RolloutRun(sim, options, settings, manifests, variant?.label ?? 'base');
 }
@@ -230,7 +244,8 @@ class RolloutRun {
   private readonly propagation: Propagation;
   private readonly kubelet: Kubelet;
   private readonly syn = new SynObserver();
-  private readonly client: RequestClient;
+  private readonly client: { send(entryNode: string, addr: number, port: number): number };
+  private readonly proto: 'tcp' | 'udp';
   private readonly lb: LoadBalancer | null = null;
   private readonly knownTerminating = new Set<string>();
   private readonly podEvents: PodEvent[] = [];
@@ -275,7 +290,8 @@ class RolloutRun {
     this.cluster.store.pacedRollouts = true;
     this.epochMs = this.cluster.now() - this.net.nowNs / 1e6;
     this.workload = findWorkload(this.cluster, options.deployment);
-    this.service = targetService(sim, this.workload, options.service);
+    this.proto = options.proto ?? 'tcp';
+    this.service = targetService(sim, this.workload, options.service, this.proto === 'udp' ? 'UDP' : 'TCP');
     this.budgets = disruptionBudgets(manifests);
     const kpc = sim.loadResult?.kubeProxyConfig ?? defaultKubeProxyConfig(this.cluster.config.clusterCIDR);
     this.minSyncNs = settings.minSyncPeriodNs ?? loopMinSync(sim.mode, kpc);
@@ -345,16 +361,27 @@ class RolloutRun {
 
     const stack = clientHost.tcp as ConstructorParameters<typeof RequestClient>[0];
     const host = `${formatIPv4(this.nodeAddr.values().next().value ?? 0)}:${this.service.nodePort}`;
-    this.client = new RequestClient(
-      stack,
-      this.clientAddr,
-      this.syn,
-      this.requestTimeoutNs,
-      setTimer,
-      (id) => this.net.clearTimer(id),
-      (r) => this.done(r),
-      host,
-    );
+    this.client =
+      this.proto === 'udp'
+        ? new UdpRequestClient(
+            sim.udpStack(clientHost),
+            this.clientAddr,
+            this.requestTimeoutNs,
+            setTimer,
+            (id) => this.net.clearTimer(id),
+            (r) => this.done(r),
+            (r) => this.noteUdpBackend(r),
+          )
+        : new RequestClient(
+            stack,
+            this.clientAddr,
+            this.syn,
+            this.requestTimeoutNs,
+            setTimer,
+            (id) => this.net.clearTimer(id),
+            (r) => this.done(r),
+            host,
+          );
     if (this.service.type === 'LoadBalancer' && this.service.nodePort !== 0) {
       const lbSettings = {
         ...DEFAULT_LB_SETTINGS,
@@ -492,21 +519,45 @@ class RolloutRun {
 
   private explain(r: RequestRecord): Attribution {
     let backendPod = r.synPod;
-    if (backendPod === undefined) {
-      // The SYN reached no pod: where did the entry node's rules send it? (its conntrack entry)
-      const ct = this.sim.proxies.get(r.entryNode)?.conntrack ?? null;
-      const dst = this.nodeAddr.get(r.entryNode) ?? 0;
-      if (ct !== null) {
-        const ref = ct.find(this.clientAddr, dst, r.localPort, this.service.nodePort, 6, this.net.nowNs);
-        if (ref >= 0) {
-          const to = ct.natDaddr(ref);
-          if (to !== dst) backendPod = this.holderOf(formatIPv4(to), r.startNs);
-        }
-      }
+    if (this.proto === 'udp') {
+      // Where the entry node's conntrack entry sent the query, as seen just after it crossed.
+      backendPod ??= this.udpBackend.get(r.id) ?? this.conntrackBackend(r);
+      this.udpBackend.delete(r.id);
+      // Refused after its translation to a pod: the pod's port unreachable (no socket), as the
+      // SYN observer reports a TCP pod that had stopped listening.
+      const record =
+        backendPod !== undefined && r.outcome === 'refused'
+          ? { ...r, synPod: backendPod, synPodListening: false }
+          : r;
+      return attributeFailure({ ...this.attributionContext(), record, backendPod });
     }
-    return attributeFailure({
-      record: r,
-      backendPod,
+    // The SYN reached no pod: where did the entry node's rules send it? (its conntrack entry)
+    backendPod ??= this.conntrackBackend(r);
+    return attributeFailure({ ...this.attributionContext(), record: r, backendPod });
+  }
+
+  /** Where the entry node's conntrack entry sent a UDP query (kept: a clean-up may delete it before the query times out). */
+  private readonly udpBackend = new Map<number, string>();
+
+  private noteUdpBackend(r: RequestRecord): void {
+    const pod = this.conntrackBackend(r);
+    if (pod !== undefined) this.udpBackend.set(r.id, pod);
+  }
+
+  /** The pod the entry node's conntrack entry for this request translates to, if any. */
+  private conntrackBackend(r: RequestRecord): string | undefined {
+    const ct = this.sim.proxies.get(r.entryNode)?.conntrack ?? null;
+    const dst = this.nodeAddr.get(r.entryNode) ?? 0;
+    if (ct === null) return undefined;
+    const proto = this.proto === 'udp' ? 17 : 6;
+    const ref = ct.find(this.clientAddr, dst, r.localPort, this.service.nodePort, proto, this.net.nowNs);
+    if (ref < 0) return undefined;
+    const to = ct.natDaddr(ref);
+    return to !== dst ? this.holderOf(formatIPv4(to), r.startNs) : undefined;
+  }
+
+  private attributionContext() {
+    return {
       service: this.service,
       propagation: this.propagation,
       stoppedNs: this.stoppedNs,
@@ -514,7 +565,7 @@ class RolloutRun {
       lb: this.lb,
       downNs: this.downNs,
       notReadyNs: this.notReadyNs,
-    });
+    };
   }
 
   private holderOf(ip: string, atNs: number): string | undefined {
@@ -691,6 +742,7 @@ class RolloutRun {
     const t = this.options.transition;
     return {
       mode: this.sim.mode,
+      proto: this.proto,
       seed: this.options.seed,
       label: this.label,
       service: `${this.service.namespace}/${this.service.name}`,
