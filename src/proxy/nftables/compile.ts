@@ -23,7 +23,7 @@ import {
   isExternallyAccessible,
 } from '../common/categorize.js';
 import type { Endpoint, ProxyModel, ServicePort } from '../common/model.js';
-import { endpointNames, servicePortChainNames } from './names.js';
+import { type EndpointNames, endpointNames, servicePortChainNames } from './names.js';
 import type {
   NftChain,
   NftHookName,
@@ -102,6 +102,8 @@ const goto = (chain: string): NftVerdict => ({ kind: 'goto', chain });
 const verdictStmt = (verdict: NftVerdict): NftStatement => ({ kind: 'verdict', verdict });
 const rule = (matches: NftMatch[], statements: NftStatement[], comment?: string): NftRule =>
   comment === undefined ? { matches, statements } : { matches, statements, comment };
+/** Shared by every rule that jumps there (rules are never edited in place). */
+const JUMP_MARK_FOR_MASQUERADE: NftStatement = verdictStmt(jump(CHAIN.markForMasquerade));
 const CT_NEW: NftMatch = { kind: 'ctState', states: ['new'] };
 const NO_LOCALHOST: NftMatch = { kind: 'addr', field: 'daddr', negate: true, prefixes: ['127.0.0.0/8'] };
 
@@ -112,10 +114,10 @@ class TableBuilder {
   private readonly chainByName = new Map<string, NftChain>();
   private readonly setByName = new Map<string, NftSet | NftMap>();
 
-  ensureChain(name: string, extra: Partial<Pick<NftChain, 'base' | 'comment'>> = {}): NftChain {
+  ensureChain(name: string, extra?: Partial<Pick<NftChain, 'base' | 'comment'>>): NftChain {
     let chain = this.chainByName.get(name);
     if (chain === undefined) {
-      chain = { name, ...extra, rules: [] };
+      chain = extra === undefined ? { name, rules: [] } : { name, ...extra, rules: [] };
       this.chainByName.set(name, chain);
       this.chains.push(chain);
     }
@@ -417,10 +419,17 @@ function compileServicePort(
   for (const ip of [...sp.externalIPs, ...sp.loadBalancerIPs])
     checkIPv4(ip, `${sp.servicePortName} external/LB IP`);
 
+  // Each endpoint's names are hashed once (the policy chains and the endpoint's own chain
+  // all name it); the same strings then key every later lookup.
+  const epNames = new Map<Endpoint, EndpointNames>();
+  const epChains: NftChain[] = [];
   for (const ep of cat.allReachableEndpoints) {
     checkIPv4(ep.ip, `${sp.servicePortName} endpoint`);
-    b.ensureChain(endpointNames(sp, ep).chain);
+    const n = endpointNames(sp, ep);
+    epNames.set(ep, n);
+    epChains.push(b.ensureChain(n.chain));
   }
+  const namesOf = (ep: Endpoint): EndpointNames => epNames.get(ep) ?? endpointNames(sp, ep);
   const usesClusterPolicyChain = clusterEndpoints.length > 0 && cat.clusterEndpoints !== null;
   if (usesClusterPolicyChain) b.ensureChain(names.cluster);
   const usesLocalPolicyChain = localEndpoints.length > 0 && cat.localEndpoints !== null;
@@ -515,19 +524,16 @@ function compileServicePort(
   if (hasInternalEndpoints) {
     const toClusterIP: NftMatch = { kind: 'addr', field: 'daddr', negate: false, prefixes: [sp.clusterIP] };
     if (p.masqueradeAll) {
-      b.addRule(internalTrafficChain, rule([toClusterIP], [verdictStmt(jump(CHAIN.markForMasquerade))]));
+      b.addRule(internalTrafficChain, rule([toClusterIP], [JUMP_MARK_FOR_MASQUERADE]));
     } else if (p.clusterCIDR !== null) {
       const notFromPods: NftMatch = { kind: 'addr', field: 'saddr', negate: true, prefixes: [p.clusterCIDR] };
-      b.addRule(
-        internalTrafficChain,
-        rule([toClusterIP, notFromPods], [verdictStmt(jump(CHAIN.markForMasquerade))]),
-      );
+      b.addRule(internalTrafficChain, rule([toClusterIP, notFromPods], [JUMP_MARK_FOR_MASQUERADE]));
     }
   }
 
   if (usesExternalTrafficChain) {
     if (!eTPLocal) {
-      b.addRule(names.external, rule([], [verdictStmt(jump(CHAIN.markForMasquerade))]));
+      b.addRule(names.external, rule([], [JUMP_MARK_FOR_MASQUERADE]));
     } else {
       if (p.clusterCIDR !== null) {
         const fromPods: NftMatch = { kind: 'addr', field: 'saddr', negate: false, prefixes: [p.clusterCIDR] };
@@ -537,10 +543,7 @@ function compileServicePort(
         );
       }
       const fromNode: NftMatch = { kind: 'fibLocal', field: 'saddr' };
-      b.addRule(
-        names.external,
-        rule([fromNode], [verdictStmt(jump(CHAIN.markForMasquerade))], 'masquerade local traffic'),
-      );
+      b.addRule(names.external, rule([fromNode], [JUMP_MARK_FOR_MASQUERADE], 'masquerade local traffic'));
       b.addRule(
         names.external,
         rule([fromNode], [verdictStmt(goto(names.cluster))], 'short-circuit local traffic'),
@@ -566,7 +569,7 @@ function compileServicePort(
     for (const ep of cat.allReachableEndpoints) {
       b.addSet<NftSet>({
         kind: 'set',
-        name: endpointNames(sp, ep).affinitySet,
+        name: namesOf(ep).affinitySet,
         type: 'ipv4_addr',
         flags: ['dynamic', 'timeout'],
         timeoutSeconds: sp.stickyMaxAgeSeconds,
@@ -575,25 +578,19 @@ function compileServicePort(
     }
   }
 
-  if (usesClusterPolicyChain) writeServiceToEndpointRules(b, sp, names.cluster, clusterEndpoints);
-  if (usesLocalPolicyChain) writeServiceToEndpointRules(b, sp, names.local, localEndpoints);
+  if (usesClusterPolicyChain) writeServiceToEndpointRules(b, sp, names.cluster, clusterEndpoints, namesOf);
+  if (usesLocalPolicyChain) writeServiceToEndpointRules(b, sp, names.local, localEndpoints, namesOf);
 
-  for (const ep of cat.allReachableEndpoints) {
-    const epNames = endpointNames(sp, ep);
-    b.addRule(
-      epNames.chain,
-      rule(
-        [{ kind: 'addr', field: 'saddr', negate: false, prefixes: [ep.ip] }],
-        [verdictStmt(jump(CHAIN.markForMasquerade))],
-      ),
+  const toProto: NftMatch = { kind: 'l4proto', proto };
+  cat.allReachableEndpoints.forEach((ep, i) => {
+    const chain = epChains[i];
+    chain.rules.push(
+      rule([{ kind: 'addr', field: 'saddr', negate: false, prefixes: [ep.ip] }], [JUMP_MARK_FOR_MASQUERADE]),
     );
     if (affinity)
-      b.addRule(epNames.chain, rule([], [{ kind: 'setUpdate', set: epNames.affinitySet, field: 'saddr' }]));
-    b.addRule(
-      epNames.chain,
-      rule([{ kind: 'l4proto', proto }], [{ kind: 'dnat', addr: ep.ip, port: ep.port }]),
-    );
-  }
+      chain.rules.push(rule([], [{ kind: 'setUpdate', set: namesOf(ep).affinitySet, field: 'saddr' }]));
+    chain.rules.push(rule([toProto], [{ kind: 'dnat', addr: ep.ip, port: ep.port }]));
+  });
 }
 
 function cidrContainsText(cidrText: string, addr: number): boolean {
@@ -610,10 +607,11 @@ function writeServiceToEndpointRules(
   sp: ServicePort,
   chain: string,
   endpoints: readonly Endpoint[],
+  namesOf: (ep: Endpoint) => EndpointNames,
 ): void {
   if (sp.sessionAffinity === 'ClientIP') {
     for (const ep of endpoints) {
-      const n = endpointNames(sp, ep);
+      const n = namesOf(ep);
       b.addRule(
         chain,
         rule([{ kind: 'addrInSet', field: 'saddr', set: n.affinitySet }], [verdictStmt(goto(n.chain))]),
@@ -622,6 +620,6 @@ function writeServiceToEndpointRules(
   }
   b.addRule(
     chain,
-    rule([], [{ kind: 'numgenVmap', targets: endpoints.map((ep) => goto(endpointNames(sp, ep).chain)) }]),
+    rule([], [{ kind: 'numgenVmap', targets: endpoints.map((ep) => goto(namesOf(ep).chain)) }]),
   );
 }
