@@ -24,7 +24,7 @@ import {
 import type { Endpoint, ProxyModel, ServicePort } from '../common/model.js';
 import { endpointChainName, serviceChainNames } from './chain-names.js';
 import { goHex08, kubeProxyProbability, probabilityToKernel } from './format.js';
-import { type PrebuiltAppend, restorePrebuilt } from './parse.js';
+import { type PrebuiltAppend, type PrebuiltEntry, restorePrebuilt } from './parse.js';
 import type { Match, Rule, Ruleset } from './types.js';
 
 export interface IptablesCompileOptions {
@@ -235,17 +235,32 @@ function normalizeCidr(text: string, ipv6 = false): FamilyCidr | null {
  */
 class Lines {
   readonly lines: string[] = [];
-  /** Per line: the prebuilt `-A` it is, or undefined for a line the restore parses. */
-  readonly prebuilt: (PrebuiltAppend | undefined)[] = [];
+  /** Per line: the prebuilt `-A` or chain declaration it is, or undefined for a line the restore parses. */
+  readonly prebuilt: (PrebuiltEntry | undefined)[] = [];
+  /** Chains declared with declareChain, in order. */
+  readonly chainNames: string[] = [];
+  /** Whether prebuilt rules keep their text too (else their line is '': only the structure is wanted). */
+  prebuiltText = true;
   write(...parts: string[]): void {
-    this.lines.push(parts.filter((p) => p !== '').join(' '));
+    this.lines.push(joinParts(parts));
     this.prebuilt.push(undefined);
   }
   /** `-A chain …` whose text (`parts`) parses to `rule`. */
   writeRule(chain: string, rule: Rule, ...parts: string[]): void {
-    this.lines.push(parts.filter((p) => p !== '').join(' '));
-    this.prebuilt.push({ chain, rule });
+    this.lines.push(this.prebuiltText ? joinParts(parts) : '');
+    this.prebuilt.push({ chain, rule } satisfies PrebuiltAppend);
   }
+  /** `:CHAIN - [0:0]`: declares (or flushes) a user chain. */
+  declareChain(chain: string): void {
+    this.lines.push(`:${chain} - [0:0]`);
+    this.prebuilt.push({ declare: chain });
+    this.chainNames.push(chain);
+  }
+}
+
+/** The non-empty parts joined by spaces (kube-proxy's LineBuffer.Write). */
+function joinParts(parts: readonly string[]): string {
+  return parts.filter((p) => p !== '').join(' ');
 }
 
 const IP_PROTOCOL_NUMBER: Readonly<Record<string, number>> = { tcp: 6, udp: 17, sctp: 132 };
@@ -324,8 +339,25 @@ export function compileIptables(
   if (options.changedServices !== undefined || options.existingNatChains !== undefined) {
     throw new IptablesCompileError('a partial sync has no clean-node ruleset: use compileIptablesRestore');
   }
-  const { result, kernelEntries } = compileRestore(model, nodeName, options, true);
+  const { result, kernelEntries } = compileRestore(model, nodeName, options, 'both');
   return { ...result, ruleset: restorePrebuilt(kernelEntries(), { ipv6: options.ipv6 === true }).ruleset };
+}
+
+/**
+ * Only the ruleset of compileIptables (what a node's evaluator runs): the text of the rules
+ * built as structures is not written, and no restore input is joined — at 10k Services that
+ * text is most of a sync's garbage.
+ */
+export function compileIptablesRuleset(
+  model: ProxyModel,
+  nodeName: string,
+  options: IptablesCompileOptions = {},
+): Ruleset {
+  if (options.changedServices !== undefined || options.existingNatChains !== undefined) {
+    throw new IptablesCompileError('a partial sync has no clean-node ruleset: use compileIptablesRestore');
+  }
+  const { kernelEntries } = compileRestore(model, nodeName, options, 'ruleset');
+  return restorePrebuilt(kernelEntries(), { ipv6: options.ipv6 === true }).ruleset;
 }
 
 /**
@@ -338,7 +370,7 @@ export function compileIptablesKernelText(
   options: IptablesCompileOptions = {},
 ): string {
   // Without prebuilding every entry is a text line.
-  return compileRestore(model, nodeName, options, false).kernelEntries().join('\n');
+  return compileRestore(model, nodeName, options, 'restore').kernelEntries().join('\n');
 }
 
 /** The `iptables-restore --noflush` input of one sync (full, or partial with `changedServices`). */
@@ -347,15 +379,19 @@ export function compileIptablesRestore(
   nodeName: string,
   options: IptablesCompileOptions = {},
 ): IptablesRestoreResult {
-  return compileRestore(model, nodeName, options, false).result;
+  return compileRestore(model, nodeName, options, 'restore').result;
 }
 
 function compileRestore(
   model: ProxyModel,
   nodeName: string,
   options: IptablesCompileOptions,
-  prebuild: boolean,
-): { result: IptablesRestoreResult; kernelEntries: () => (string | PrebuiltAppend)[] } {
+  /**
+   * restore: text only; both: text, and the bulk rules also as structures; ruleset: the
+   * structures, and text only for the lines the restore parses (restoreInput left empty).
+   */
+  output: 'restore' | 'both' | 'ruleset',
+): { result: IptablesRestoreResult; kernelEntries: () => (string | PrebuiltEntry)[] } {
   const masqueradeBit = options.masqueradeBit ?? 14;
   if (!Number.isInteger(masqueradeBit) || masqueradeBit < 0 || masqueradeBit > 31) {
     throw new IptablesCompileError(`masquerade bit must be an integer in [0, 31], got ${masqueradeBit}`);
@@ -408,10 +444,10 @@ function compileRestore(
     'KUBE-NODEPORTS',
     'KUBE-PROXY-FIREWALL',
   ]) {
-    filterChains.write(`:${c} - [0:0]`);
+    filterChains.declareChain(c);
   }
   for (const c of ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ']) {
-    natChains.write(`:${c} - [0:0]`);
+    natChains.declareChain(c);
   }
 
   natRules.write('-A KUBE-POSTROUTING -m mark ! --mark', `${masqueradeMark}/${masqueradeMark}`, '-j RETURN');
@@ -425,7 +461,7 @@ function compileRestore(
   natRules.write('-A KUBE-MARK-MASQ -j MARK --or-mark', masqueradeMark);
 
   if (localhostNodePorts) {
-    filterChains.write(':KUBE-FIREWALL - [0:0]');
+    filterChains.declareChain('KUBE-FIREWALL');
     filterRules.write(
       '-A KUBE-FIREWALL -m comment --comment',
       quoted('block incoming localnet connections'),
@@ -435,7 +471,9 @@ function compileRestore(
 
   const servicePorts = model.servicePorts.filter((sp) => ofFamily(sp.clusterIP));
   // Rules are prebuilt for IPv4 only (ip6tables' addresses stay with the parser).
-  const withRules = prebuild && !ipv6;
+  const withRules = output !== 'restore' && !ipv6;
+  const lineText = output !== 'ruleset' || !withRules;
+  for (const lines of [natRules, skippedNatRules]) lines.prebuiltText = lineText;
   const largeClusterMode = isLargeClusterMode(model, ipv6);
   const serviceComment = (text: string) => (largeClusterMode ? '' : `-m comment --comment ${text}`);
 
@@ -636,7 +674,7 @@ function compileRestore(
     const svcChains = skip ? skippedNatChains : natChains;
     const svcRules = skip ? skippedNatRules : natRules;
     const declare = (chain: string) => {
-      svcChains.write(`:${chain} - [0:0]`);
+      svcChains.declareChain(chain);
       activeNatChains.add(chain);
     };
 
@@ -806,7 +844,7 @@ function compileRestore(
       .filter((c) => isServiceChainName(c) && !activeNatChains.has(c))
       .sort();
     for (const chain of stale) {
-      natChains.write(`:${chain} - [0:0]`);
+      natChains.declareChain(chain);
       natRules.write('-X', chain);
       deletedChains.push(chain);
     }
@@ -857,17 +895,19 @@ function compileRestore(
     '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
   );
 
-  const restoreInput = [
-    '*filter',
-    ...filterChains.lines,
-    ...filterRules.lines,
-    'COMMIT',
-    '*nat',
-    ...natChains.lines,
-    ...natRules.lines,
-    'COMMIT',
-    '',
-  ].join('\n');
+  const restoreInput = !lineText
+    ? ''
+    : [
+        '*filter',
+        ...filterChains.lines,
+        ...filterRules.lines,
+        'COMMIT',
+        '*nat',
+        ...natChains.lines,
+        ...natRules.lines,
+        'COMMIT',
+        '',
+      ].join('\n');
 
   const bootstrap = bootstrapCommands(options.canaryChains ?? true);
   return {
@@ -880,7 +920,8 @@ function compileRestore(
       deletedChains,
       natRulesTotal: natRules.lines.length + skippedNatRules.lines.length - deletedChains.length,
     },
-    kernelEntries: () => kernelStateEntries(bootstrap, filterChains, filterRules, natChains, natRules),
+    kernelEntries: () =>
+      kernelStateEntries(bootstrap, filterChains, filterRules, natChains, natRules, withRules),
   };
 }
 
@@ -912,7 +953,9 @@ function kernelStateEntries(
   filterRules: Lines,
   natChains: Lines,
   natRules: Lines,
-): (string | PrebuiltAppend)[] {
+  /** Prebuilt lines as their structures (else every line as text). */
+  prebuilt: boolean,
+): (string | PrebuiltEntry)[] {
   const chains = new Map<string, string[]>([
     ['mangle', []],
     ['filter', []],
@@ -925,7 +968,7 @@ function kernelStateEntries(
   ]);
   for (const cmd of bootstrap) {
     const [, table, op, chain, ...spec] = cmd;
-    if (op === '-N') chains.get(table)!.push(`:${chain} - [0:0]`);
+    if (op === '-N') chains.get(table)!.push(chain);
     else {
       const quotedSpec = spec.map((a) => (a.includes(' ') ? quoted(a) : a));
       jumps.get(table)!.unshift(['-A', chain, ...quotedSpec].join(' '));
@@ -935,19 +978,23 @@ function kernelStateEntries(
     table: 'filter' | 'nat',
     restoreChains: Lines,
     rules: Lines,
-  ): (string | PrebuiltAppend)[] => {
-    const declared = new Set(restoreChains.lines);
-    const extra = chains.get(table)!.filter((l) => !declared.has(l));
-    const out: (string | PrebuiltAppend)[] = [
-      `*${table}`,
-      ...restoreChains.lines,
-      ...extra,
-      ...jumps.get(table)!,
-    ];
-    for (let i = 0; i < rules.lines.length; i++) out.push(rules.prebuilt[i] ?? rules.lines[i]);
+  ): (string | PrebuiltEntry)[] => {
+    // The bootstrap's chains are kube-proxy's fixed ones, never a service chain: only those
+    // among the restore's declarations can coincide.
+    const declared = new Set(restoreChains.chainNames.filter((c) => !isServiceChainName(c)));
+    const out: (string | PrebuiltEntry)[] = [`*${table}`];
+    const add = (lines: Lines) => {
+      for (let i = 0; i < lines.lines.length; i++)
+        out.push((prebuilt ? lines.prebuilt[i] : undefined) ?? lines.lines[i]);
+    };
+    add(restoreChains);
+    for (const c of chains.get(table)!) if (!declared.has(c)) out.push(`:${c} - [0:0]`);
+    out.push(...jumps.get(table)!);
+    add(rules);
     out.push('COMMIT');
     return out;
   };
-  const mangle = chains.get('mangle')!.length > 0 ? ['*mangle', ...chains.get('mangle')!, 'COMMIT'] : [];
+  const mangleChains = chains.get('mangle')!.map((c) => `:${c} - [0:0]`);
+  const mangle = mangleChains.length > 0 ? ['*mangle', ...mangleChains, 'COMMIT'] : [];
   return [...mangle, ...section('filter', filterChains, filterRules), ...section('nat', natChains, natRules)];
 }

@@ -978,20 +978,27 @@ export interface PrebuiltAppend {
   readonly rule: Rule;
 }
 
+/** A `:CHAIN - [0:0]` line of a user chain, already split. */
+export interface PrebuiltChain {
+  readonly declare: string;
+}
+
+export type PrebuiltEntry = PrebuiltAppend | PrebuiltChain;
+
 /**
  * Restores a clean node's tables from lines of restore text mixed with prebuilt `-A` rules,
  * in order, exactly as parseIptables would restore the text of those rules. kube-proxy's
  * compile writes its ~3 rules per endpoint this way (a test holds both paths equal).
  */
 export function restorePrebuilt(
-  entries: readonly (string | PrebuiltAppend)[],
+  entries: readonly (string | PrebuiltEntry)[],
   parseOptions: ParseOptions = {},
 ): ParseResult {
   return restoreInto(entries, null, parseOptions);
 }
 
 function restoreInto(
-  text: string | readonly (string | PrebuiltAppend)[],
+  text: string | readonly (string | PrebuiltEntry)[],
   base: Ruleset | null,
   parseOptions: ParseOptions,
 ): ParseResult {
@@ -1004,6 +1011,12 @@ function restoreInto(
   for (let n = 0; n < lines.length; n++) {
     const lineNo = n + 1;
     const entry = lines[n];
+    if (typeof entry !== 'string' && 'declare' in entry) {
+      if (section === null)
+        throw new IptablesParseError(lineNo, `:${entry.declare} outside a *table section`);
+      declareUserChain(section, entry.declare, lineNo);
+      continue;
+    }
     if (typeof entry !== 'string') {
       if (section === null)
         throw new IptablesParseError(lineNo, `-A ${entry.chain} outside a *table section`);
@@ -1065,6 +1078,14 @@ function declareChain(section: Section, line: string, lineNo: number): void {
     return;
   }
   if (policy !== '-') throw new IptablesParseError(lineNo, `user chain ${name} cannot have a policy`);
+  declareUserChain(section, name, lineNo);
+}
+
+/** A user chain's declaration: creates it, or flushes it when it exists. */
+function declareUserChain(section: Section, name: string, lineNo: number): void {
+  const table = section.table;
+  if (BUILTIN_CHAINS[table.name].includes(name))
+    throw new IptablesParseError(lineNo, `user chain ${name} cannot have a policy`);
   if (name.length > 28)
     throw new IptablesParseError(lineNo, `chain name "${name}" is longer than 28 characters`);
   const existing = section.chains.get(name);

@@ -8,6 +8,7 @@ import type { ServicePort } from '../../../src/proxy/common/model.js';
 import { compileIptablesKernelText } from '../../../src/proxy/iptables/compile.js';
 import {
   compileIptables,
+  compileIptablesRuleset,
   type IptablesCompileOptions,
   parseIptables,
 } from '../../../src/proxy/iptables/index.js';
@@ -22,6 +23,7 @@ function expectSameAsParsed(
   const direct = compileIptables(m, node, options).ruleset;
   const parsed = parseIptables(compileIptablesKernelText(m, node, options)).ruleset;
   expect(direct).toStrictEqual(parsed);
+  expect(compileIptablesRuleset(m, node, options)).toStrictEqual(parsed);
 }
 
 const endpointArb = (svc: number) =>
