@@ -33,7 +33,6 @@ import {
 import { EbpfNodeIngress, EbpfPodIngress } from '../proxy/ebpf/node-program.js';
 import { EbpfSocketLb } from '../proxy/ebpf/socket-lb.js';
 import {
-  compileIptables,
   compileIptablesRuleset,
   type IptablesCompileOptions,
   IptablesEvaluator,
