@@ -41,6 +41,13 @@ export interface TcpSegment {
   ipId?: number;
 }
 
+/**
+ * Addresses at or above this value are IPv6: the host's handle for an IPv6 address (2^32 +
+ * its index in the network's address table, src/topology/ipv6-address-table.ts), so a
+ * 4-tuple key never mixes the families and every IPv4 u32 stays below it.
+ */
+export const APP_IPV6_BASE = 2 ** 32;
+
 /** Outgoing segment: what `HostTransport.sendTcp` receives. */
 export type TcpSegmentOut = TcpSegment;
 

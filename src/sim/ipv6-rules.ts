@@ -3,7 +3,7 @@
  * IPv6 (its MetaProxier), which compiles the IPv6 model — the Services' IPv6 ClusterIPs, the
  * IPv6 EndpointSlices, the node's IPv6 address and the IPv6 cluster CIDR — into ip6tables
  * rules. This prints them as `ip6tables-save` does. They are compiled and printed (and load
- * with the real ip6tables-restore), not yet run: dpsim's datapath forwards IPv4 only.
+ * with the real ip6tables-restore), and in iptables mode run on the IPv6 path (ipv6-datapath.ts).
  *
  * Settings shared with the IPv4 proxier come from the same KubeProxyConfiguration and kernel
  * facts (masquerade bit and -all, --random-fully, nfacct, tcp_be_liberal); the local-traffic
