@@ -34,8 +34,9 @@ import {
   APP_IPV6_BASE,
   type Errno,
   type HostTransport,
+  socketError,
   type TcpSegment,
-  TcpSocketError,
+  type TcpSocketError,
   type TimerHandle,
 } from './transport.js';
 
@@ -961,7 +962,7 @@ export class TcpConnection {
 
   private fail(errno: Errno): void {
     if (this.released) return;
-    this.release(new TcpSocketError(errno));
+    this.release(socketError(errno));
   }
 
   private release(error?: TcpSocketError): void {

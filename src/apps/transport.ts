@@ -116,3 +116,17 @@ export class TcpSocketError extends Error {
     Error.stackTraceLimit = limit;
   }
 }
+const socketErrors = new Map<Errno, TcpSocketError>();
+
+/**
+ * The error a socket reports for `errno`: one immutable instance per errno, since even a
+ * stack-less Error costs more than the rest of a reset connection's teardown.
+ */
+export function socketError(errno: Errno): TcpSocketError {
+  let error = socketErrors.get(errno);
+  if (error === undefined) {
+    error = new TcpSocketError(errno);
+    socketErrors.set(errno, error);
+  }
+  return error;
+}

@@ -18,6 +18,7 @@ import {
   type TcpConnection,
   TcpStack,
   UdpSink,
+  type UdpSocket,
   UdpStack,
 } from '../apps/index.js';
 import type { SctpClientResult } from '../apps/sctp-stack.js';
@@ -60,7 +61,7 @@ import { PcapngCaptureSink } from './capture-sink.js';
 import { SimulationDns } from './cluster-dns.js';
 import { NodeHealthServers } from './health-servers.js';
 import { Ipv6Datapath } from './ipv6-datapath.js';
-import { renderIpv6Iptables } from './ipv6-rules.js';
+import { type Ipv6View, renderIpv6Rules } from './ipv6-rules.js';
 import { attachMode, attachNodeProxy, type DumpPart, type ModeOptions, type NodeProxy } from './modes.js';
 import { type PodAppInfo, podApps } from './pod-apps.js';
 import { sctpStackOf, startSctpServers } from './sctp-servers.js';
@@ -191,6 +192,8 @@ export class Simulation {
   readonly udpConntrackDeleted = new Map<string, number>();
   /** Each pod's running HTTP responders (by podKey), so its app can stop listening (SIGTERM). */
   private readonly podResponders = new Map<string, HttpResponder[]>();
+  /** The UDP echo sockets of each pod app, closed with its listeners. */
+  private readonly podUdpEchoes = new Map<string, UdpSocket[]>();
   /** The model each node's proxy last synced (for kube-proxy's UDP conntrack clean-up). */
   private readonly nodeModels = new Map<string, ProxyModel>();
   /** The IPv6 datapath of a dual-stack cluster (null: single-stack). */
@@ -430,15 +433,19 @@ export class Simulation {
     }
     this.podResponders.set(key, running);
     const udp = this.udpStack(pod);
+    const echoes: UdpSocket[] = [];
+    this.podUdpEchoes.set(key, echoes);
     for (const port of app.udpEchoPorts)
       if (!udp.isBound(port))
-        startUdpEcho(udp, {
-          port,
-          podName: app.name,
-          onServe: (addr, sport) => {
-            this.lastUdpServed = { server: app.name, peer: `${formatIPv4(addr)}:${sport}` };
-          },
-        });
+        echoes.push(
+          startUdpEcho(udp, {
+            port,
+            podName: app.name,
+            onServe: (addr, sport) => {
+              this.lastUdpServed = { server: app.name, peer: `${formatIPv4(addr)}:${sport}` };
+            },
+          }),
+        );
     for (const port of app.udpSinkPorts)
       if (!udp.isBound(port)) this.udpSinks.set(`${app.name}/${port}`, new UdpSink(udp, port));
   }
@@ -459,6 +466,9 @@ export class Simulation {
     const key = podKey(namespace, name);
     for (const r of this.podResponders.get(key) ?? []) r.stop();
     this.podResponders.delete(key);
+    // Its UDP echo closes too: datagrams then meet ICMP port unreachable.
+    for (const socket of this.podUdpEchoes.get(key) ?? []) socket.close();
+    this.podUdpEchoes.delete(key);
   }
 
   /** True while the pod's app listens. */
@@ -751,16 +761,20 @@ export class Simulation {
     });
   }
 
-  /** A dual-stack node's IPv6 rules as `ip6tables-save` prints them (iptables mode; see ipv6-rules.ts). */
-  ipv6Rules(nodeName: string): string {
+  /** A dual-stack node's IPv6 rules as its mode's tool prints them (see ipv6-rules.ts). */
+  ipv6Rules(nodeName: string, view?: Ipv6View): string {
     if (!this.proxies.has(nodeName)) throw new SimulationError(`unknown node "${nodeName}"`);
     const date = new Date((this.modeOptions.clockEpochMs ?? 0) + this.topology.network.nowNs / 1e6);
-    return renderIpv6Iptables(
+    const v4 = this.proxies.get(nodeName)!.shareSource();
+    return renderIpv6Rules(
+      this.mode,
       this.cluster,
       nodeName,
       this.modeOptions.kubeProxyConfig,
       this.modeOptions.nodeFacts?.get(nodeName),
       date,
+      view,
+      v4.mode === 'ebpf' ? v4.lb : undefined,
     );
   }
 

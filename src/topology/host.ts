@@ -72,6 +72,7 @@ export type HostKind = 'client' | 'router' | 'node' | 'pod';
 
 /** What a host does with TCP segments and ICMP errors addressed to it (src/apps' TcpStack). */
 export interface TcpReceiver {
+  /** `segment.payload` views the received frame: valid during the call only (copy to keep). */
   receive(segment: TcpSegment): void;
   /** An ICMP destination-unreachable quoting a segment this host sent. */
   receiveIcmpError(type: number, code: number, quoted: TcpSegment): void;
@@ -101,6 +102,11 @@ export class Host implements HostTransport, UdpTransport {
   /** net.ipv4.ip_forward. */
   ipForward = false;
   tcp: TcpReceiver | null = null;
+  /**
+   * Powered off or cut off from the network (a node going NotReady in `dpsim rollout`): every
+   * frame reaching it is dropped (DEV_READY), so neither it nor the pods behind it answer.
+   */
+  down = false;
   /** The host's UDP sockets; null: every datagram gets ICMP port unreachable. */
   udp: UdpReceiver | null = null;
   /** The host's SCTP endpoint (src/apps/sctp-stack.ts), or null: no SCTP module loaded. */
@@ -299,6 +305,10 @@ export class Host implements HostTransport, UdpTransport {
     const frame = pool.view(slot);
     const tracer = net.tracer;
     if (tracer !== null) tracer.step(net.nowNs, this.name, `rx ${iface.name}`, '');
+    if (this.down) {
+      this.dropSlot(slot, DropReason.DEV_READY);
+      return;
+    }
 
     if (iface.tcIngress !== null && !this.runTcIngress(iface, iface.tcIngress, slot)) return;
 
@@ -635,7 +645,6 @@ export class Host implements HostTransport, UdpTransport {
       }
       const seg = readTcpSegment(frame, ft);
       if (this.sockets !== null) this.sockets.untranslate(seg, seg.dport);
-      pool.release(slot);
       this.countDelivered();
       if (net.tracer !== null)
         net.tracer.step(
@@ -644,7 +653,10 @@ export class Host implements HostTransport, UdpTransport {
           'deliver',
           deliverTcpText(ft.daddr, ft.dport, ft.saddr, ft.sport),
         );
+      // The payload is a view of the frame: the slot is recycled only once the stack has
+      // copied what it keeps.
       if (this.tcp !== null) this.tcp.receive(seg);
+      pool.release(slot);
       return;
     }
     if (ft.proto === IpProtocol.UDP) {
