@@ -58,7 +58,8 @@ export interface TopologySpec {
 const CALICO_HOST_MAC = 'ee:ee:ee:ee:ee:ee';
 const CALICO_GATEWAY = '169.254.1.1';
 const MAX_PODS = 200;
-const READY_TIMEOUT_MS = 10_000;
+// A node process starting in a fresh netns; generous because several run at once (the differential runs its cases concurrently) and a loaded machine can take over 10 s to start one.
+const READY_TIMEOUT_MS = 30_000;
 
 function podMac(index: number): string {
   const hex = (index + 1).toString(16).padStart(6, '0');
