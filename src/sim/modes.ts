@@ -527,16 +527,14 @@ function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
   };
   attachPrograms();
   node.netfilter = null;
-  let socketLb: EbpfSocketLb | null = null;
   node.socketLb =
     socketLbRng === null
       ? null
-      : {
-          connect: (daddr, dport, proto) => {
-            socketLb ??= new EbpfSocketLb(current().lb, socketLbRng, () => node.network.nowNs);
-            return socketLb.connect(daddr, dport, proto);
-          },
-        };
+      : new EbpfSocketLb(
+          () => current().lb,
+          socketLbRng,
+          () => node.network.nowNs,
+        );
   return {
     mode: 'ebpf',
     node,

@@ -58,7 +58,7 @@ import { SimulationDns } from './cluster-dns.js';
 import { NodeHealthServers } from './health-servers.js';
 import { renderIpv6Iptables } from './ipv6-rules.js';
 import { attachMode, attachNodeProxy, type DumpPart, type ModeOptions, type NodeProxy } from './modes.js';
-import { installPendingPodApp } from './pending-pod-app.js';
+import { PendingPodTcp, PendingPodUdp } from './pending-pod-app.js';
 import { type PodAppInfo, podApps } from './pod-apps.js';
 import { sctpStackOf, startSctpServers } from './sctp-servers.js';
 
@@ -322,7 +322,8 @@ export class Simulation {
     let stack = this.stacks.get(host);
     if (stack === undefined) {
       stack = new TcpStack(host);
-      host.tcp = stack;
+      // A pending pod's receiver wrapped by someone else stays inside the wrapper and forwards.
+      if (host.tcp === null || host.tcp instanceof PendingPodTcp) host.tcp = stack;
       this.stacks.set(host, stack);
     }
     return stack;
@@ -339,7 +340,7 @@ export class Simulation {
     let stack = this.udpStacks.get(h);
     if (stack === undefined) {
       stack = new UdpStack(h);
-      h.udp = stack;
+      if (h.udp === null || h.udp instanceof PendingPodUdp) h.udp = stack;
       this.udpStacks.set(h, stack);
     }
     return stack;
@@ -375,7 +376,8 @@ export class Simulation {
       if (pod === undefined || isCoreDnsPod(app) || app.udpSinkPorts.length > 0) this.startPodApp(app);
       else {
         this.pendingApps.set(pod, { app, epochMs });
-        installPendingPodApp(pod, () => this.startPendingApp(pod));
+        pod.tcp = new PendingPodTcp(() => this.stackOf(pod));
+        pod.udp = new PendingPodUdp(() => this.udpStack(pod));
       }
     }
     // Host-network endpoints (the apiserver behind the `kubernetes` Service) answer on their
@@ -467,8 +469,6 @@ export class Simulation {
     const pending = this.pendingApps.get(host);
     if (pending === undefined) return;
     this.pendingApps.delete(host);
-    host.tcp = null;
-    host.udp = null;
     this.startPodApp(pending.app, pending.epochMs);
   }
 
