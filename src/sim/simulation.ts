@@ -330,6 +330,14 @@ export class Simulation {
   }
 
   /**
+   * The TCP stack of a host (created on first use; a pod whose app waits for its first packet
+   * starts it now), for code that watches or drives a host's TCP directly (the rollout engine).
+   */
+  tcpStack(host: Host): TcpStack {
+    return this.stackOf(host);
+  }
+
+  /**
    * The UDP sockets of `client`, a node or `pod/NAME` (created on first use): bind a port,
    * `sendTo`, receive with `onDatagram`. Every pod already runs its UDP echo on its UDP
    * containerPorts (pod-apps.ts).
