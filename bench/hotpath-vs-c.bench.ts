@@ -4,7 +4,8 @@
  * eBPF hot path on 2 worker threads against 1.
  *
  * The machine is shared, so the two run in interleaved rounds (C, dpsim, C, dpsim, …) over the
- * same frames (same workload seed), and each round's ratio is taken from packets per second of
+ * same frames (same workload seed) and the same CT table size (the eBPF CT map's capacity,
+ * Cilium's 524288 by default), and each round's ratio is taken from packets per second of
  * CPU time (what the process got, robust to other load; wall-clock ratios are kept too); the
  * figure is the median over rounds. The load average is recorded with the results.
  *
@@ -30,6 +31,7 @@ import { DEFAULT_SEED, median, runHotpath } from '../src/bench/hotpath.js';
 import { runHotpathParallel } from '../src/bench/parallel.js';
 import type { ExtraCase, ExtraFile } from '../src/bench/results.js';
 import { HOTPATH_FRAME_SIZE, makeFlows, writeFlowFrames } from '../src/bench/workload.js';
+import { DEFAULT_MAP_SIZES } from '../src/proxy/ebpf/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RESULTS = join(here, 'results');
@@ -68,7 +70,10 @@ function compareAt(ref: CReference & { ok: true }, flows: number, packets: numbe
   const file = writeReferenceFrames(ref, `frames-${flows}.bin`, frames);
   const out: PointResult = { flows, ratios: [], wallRatios: [], cCpuPps: [], ebpfCpuPps: [] };
   for (let round = 0; round < ROUNDS; round++) {
-    const c = runCReference(ref, file, packets, PASSES);
+    // The same CT table as dpsim's: the eBPF CT map's capacity (EbpfHotpath sizes it so).
+    const c = runCReference(ref, file, packets, PASSES, {
+      capacity: Math.max(DEFAULT_MAP_SIZES.ctTcpMax, flows),
+    });
     const js = runHotpath({ mode: 'ebpf', flows, packets, passes: PASSES });
     const cCpu = median(c.passCpuPps);
     const jsCpu = js.cpuPps ?? js.pps;

@@ -23,7 +23,10 @@
  * of PACKETS packets each, walking the frames in chunks of BATCH into a small scratch output
  * buffer, the frames reshuffled (untimed) before each pass; then a second verification pass.
  *
- * Usage: hotpath-ref FRAMES_FILE PACKETS PASSES [BATCH]
+ * Usage: hotpath-ref FRAMES_FILE PACKETS PASSES [BATCH [CAPACITY]]
+ * CAPACITY is the CT table's max entries (default: one per flow); pass the eBPF CT map's size
+ * (Cilium's default 524288) for the same table dpsim walks: its few live entries then lie
+ * scattered over many cache lines and pages, as in the preallocated kernel map.
  * Prints one JSON line: {"impl":"c","flows":F,"packets":N,"passes":P,"passPps":[..],
  * "passCpuPps":[..],"verified":V}. Exit 1 on a wrong output frame, 2 on bad arguments.
  */
@@ -188,9 +191,10 @@ static double secs(clockid_t clock) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 4) { fprintf(stderr, "usage: hotpath-ref FRAMES_FILE PACKETS PASSES [BATCH]\n"); return 2; }
+    if (argc < 4) { fprintf(stderr, "usage: hotpath-ref FRAMES_FILE PACKETS PASSES [BATCH [CAPACITY]]\n"); return 2; }
     long packets = atol(argv[2]), passes = atol(argv[3]), batch = argc > 4 ? atol(argv[4]) : 256;
-    if (packets < 1 || passes < 1 || passes > 1000 || batch < 1) { fprintf(stderr, "bad arguments\n"); return 2; }
+    long capacity = argc > 5 ? atol(argv[5]) : 0;
+    if (packets < 1 || passes < 1 || passes > 1000 || batch < 1 || capacity < 0 || capacity > (1L << 24)) { fprintf(stderr, "bad arguments\n"); return 2; }
     FILE *in = fopen(argv[1], "rb");
     if (!in) { perror(argv[1]); return 2; }
     fseek(in, 0, SEEK_END);
@@ -214,7 +218,8 @@ int main(int argc, char **argv) {
         backends[3 * i + 2] = 1;
     }
     /* CT table: ≥ 1.25 slots per flow, in buckets of two 32-byte slots (one cache line). */
-    uint32_t min_slots = nframes + 1 > nframes + nframes / 4 ? nframes + 1 : nframes + nframes / 4;
+    uint32_t entries = capacity > nframes ? (uint32_t)capacity : nframes;
+    uint32_t min_slots = entries + 1 > entries + entries / 4 ? entries + 1 : entries + entries / 4;
     n_buckets = (min_slots + 1) / 2;
     n_slots = n_buckets * 2;
     if (posix_memalign((void **)&slots, 64, (size_t)n_slots * SLOT_WORDS * 4) != 0) return 2;
@@ -245,7 +250,7 @@ int main(int argc, char **argv) {
     }
     long again = verify(frames, nframes, copy);
     if (again < 0) { fprintf(stderr, "hotpath-ref: wrong output frame in the last verification pass\n"); return 1; }
-    printf("{\"impl\":\"c\",\"flows\":%u,\"packets\":%ld,\"passes\":%ld,\"translated\":%ld,\"passPps\":[", nframes, packets, passes, sink);
+    printf("{\"impl\":\"c\",\"flows\":%u,\"capacity\":%u,\"packets\":%ld,\"passes\":%ld,\"translated\":%ld,\"passPps\":[", nframes, entries, packets, passes, sink);
     for (long p = 0; p < passes; p++) printf("%s%.0f", p ? "," : "", packets / wall[p]);
     printf("],\"passCpuPps\":[");
     for (long p = 0; p < passes; p++) printf("%s%.0f", p ? "," : "", packets / (cpu[p] > 1e-9 ? cpu[p] : 1e-9));

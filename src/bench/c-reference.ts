@@ -20,6 +20,8 @@ export type CReference =
 /** One run of the reference (its JSON line). */
 export interface CReferenceRun {
   readonly flows: number;
+  /** The CT table's max entries. */
+  readonly capacity: number;
   readonly packets: number;
   readonly passes: number;
   /** Wall-clock packets/s of each timed pass. */
@@ -69,17 +71,20 @@ export function writeReferenceFrames(
   return path;
 }
 
-/** Runs the reference over a frames file; throws CReferenceError when it fails or prints nonsense. */
+/**
+ * Runs the reference over a frames file (`capacity`: the CT table's max entries, default one
+ * per flow); throws CReferenceError when it fails or prints nonsense.
+ */
 export function runCReference(
   ref: CReference & { ok: true },
   framesFile: string,
   packets: number,
   passes: number,
-  batch = 256,
+  options: { readonly batch?: number; readonly capacity?: number } = {},
 ): CReferenceRun {
-  const r = spawnSync(ref.binary, [framesFile, String(packets), String(passes), String(batch)], {
-    encoding: 'utf8',
-  });
+  const args = [framesFile, String(packets), String(passes), String(options.batch ?? 256)];
+  if (options.capacity !== undefined) args.push(String(options.capacity));
+  const r = spawnSync(ref.binary, args, { encoding: 'utf8' });
   if (r.error !== undefined) throw new CReferenceError(`hotpath-ref: ${r.error.message}`);
   if (r.status !== 0) {
     throw new CReferenceError(`hotpath-ref exited ${r.status}: ${`${r.stderr}`.trim() || 'no message'}`);

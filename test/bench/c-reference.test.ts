@@ -39,8 +39,9 @@ describe('C reference of the hot path', () => {
   it('translates every frame of the workload, verifying each output frame twice, and times each pass', () => {
     if (!ref.ok) return expect(ref.reason).toMatch(/^no C compiler/);
     const file = writeReferenceFrames(ref, 'frames-500.bin', workloadFrames(500));
-    const run = runCReference(ref, file, 20_000, 2);
+    const run = runCReference(ref, file, 20_000, 2, { capacity: 4096 });
     expect(run.flows).toBe(500);
+    expect(run.capacity).toBe(4096);
     expect(run.verified).toBe(1000);
     expect(run.passPps).toHaveLength(2);
     expect(run.passCpuPps).toHaveLength(2);
