@@ -87,8 +87,15 @@ export interface CurlOptions {
   connectTimeoutMs?: number;
   /** --max-time, in ms. */
   maxTimeMs?: number;
-  /** Name resolution for non-IP hosts (the cluster's DNS); without it names fail with (6). */
+  /**
+   * Name resolution for non-IP hosts (the cluster's DNS); without it names fail with (6). For an
+   * IPv6 literal (or with ipFamily 6) it returns the host's IPv6 handle (transport.ts APP_IPV6_BASE).
+   */
   resolve?: (name: string) => number | undefined;
+  /** -4 / -6: only addresses of that family. */
+  ipFamily?: 4 | 6;
+  /** The text of the resolved address (IPv6: its canonical form), for -v; default: dotted IPv4. */
+  addressText?: string;
   /** -X: the request method (default GET, or HEAD with `head`). */
   method?: string;
   /** -I: send HEAD and do not wait for a body. */
@@ -205,11 +212,11 @@ export function parseCurlUrl(text: string): CurlUrlParse {
 }
 
 /**
- * The message for an IPv6 URL: a dual-stack cluster has IPv6 addresses and ip6tables rules,
- * but no IPv6 datapath yet, so nothing can carry the connection.
+ * The message for an IPv6 URL nothing can carry: `why` says what is missing (a single-stack
+ * cluster has no IPv6 addresses; some modes do not run their IPv6 rules yet).
  */
-export function ipv6NotSupported(url: CurlUrl): string {
-  return `IPv6 not supported yet: [${url.host}]:${url.port} (dpsim forwards IPv4 packets only; --dual-stack gives IPv6 addresses and ip6tables rules, not an IPv6 datapath)`;
+export function ipv6NotSupported(url: CurlUrl, why: string): string {
+  return `IPv6 not supported here: [${url.host}]:${url.port} (${why})`;
 }
 
 interface Target {
@@ -217,6 +224,8 @@ interface Target {
   addr: number;
   port: number;
   path: string;
+  /** 6 for an IPv6 destination (addr is then the host's IPv6 handle). */
+  family?: 4 | 6;
 }
 
 type TargetParse = { ok: true; target: Target } | { ok: false; exitCode: number; message: string };
@@ -228,9 +237,24 @@ function resolveTarget(options: CurlOptions): TargetParse {
   if (options.url !== undefined) {
     const parsed = parseCurlUrl(options.url);
     if (!parsed.ok) return parsed;
-    if (parsed.url.family === 6)
-      return { ok: false, exitCode: CurlCode.COULDNT_CONNECT, message: ipv6NotSupported(parsed.url) };
     ({ host, port, path } = parsed.url);
+    if (parsed.url.family === 6) {
+      // An IPv6 literal: the host carries it only when its network has an IPv6 datapath (resolve).
+      const addr = options.ipFamily === 4 ? undefined : options.resolve?.(host);
+      if (addr === undefined && options.ipFamily !== 4)
+        return {
+          ok: false,
+          exitCode: CurlCode.COULDNT_CONNECT,
+          message: ipv6NotSupported(parsed.url, 'no IPv6 datapath on this host'),
+        };
+      if (addr === undefined)
+        return {
+          ok: false,
+          exitCode: CurlCode.COULDNT_RESOLVE_HOST,
+          message: `Could not resolve host: ${host}`,
+        };
+      return { ok: true, target: { host, addr, port, path, family: 6 } };
+    }
   } else if (options.host !== undefined) {
     host = typeof options.host === 'number' ? formatIPv4(options.host) : options.host;
     port = options.port ?? 80;
@@ -240,17 +264,20 @@ function resolveTarget(options: CurlOptions): TargetParse {
   }
   if (!Number.isInteger(port) || port < 0 || port > 65535) return BAD_URL;
   let addr: number | undefined;
-  if (isIPv4(host)) addr = parseIPv4(host);
+  // getaddrinfo(AF_INET6) finds no address in an IPv4 literal (curl -6 http://10.0.0.1/ fails to resolve).
+  if (isIPv4(host)) addr = options.ipFamily === 6 ? undefined : parseIPv4(host);
   else addr = options.resolve?.(host);
   if (addr === undefined) {
     return { ok: false, exitCode: CurlCode.COULDNT_RESOLVE_HOST, message: `Could not resolve host: ${host}` };
   }
-  return { ok: true, target: { host, addr, port, path } };
+  return { ok: true, target: { host, addr, port, path, family: options.ipFamily === 6 ? 6 : 4 } };
 }
 
 /** The header block curl sends, with its -H rules (see the file comment). */
 export function requestHead(method: string, target: Target, custom: readonly string[] = []): string {
-  const hostValue = target.port === 80 ? target.host : `${target.host}:${target.port}`;
+  // An IPv6 literal goes in brackets, as in the URL (Host: [fd00::1]:31244).
+  const host = target.family === 6 && target.host.includes(':') ? `[${target.host}]` : target.host;
+  const hostValue = target.port === 80 ? host : `${host}:${target.port}`;
   const nameOf = (h: string): string => /^[^:;]*/.exec(h)![0].trim().toLowerCase();
   const customNames = new Set(custom.map(nameOf));
   const customHost = custom.find((h) => nameOf(h) === 'host');
@@ -377,7 +404,9 @@ export function curl(stack: TcpStack, options: CurlOptions): CurlRun {
     });
   };
 
-  info(`  Trying ${formatIPv4(target.addr)}:${target.port}...`);
+  // curl prints an IPv6 address in brackets ("Trying [fd00::1]:80...") and bare elsewhere.
+  const addrText = options.addressText ?? formatIPv4(target.addr);
+  info(`  Trying ${target.family === 6 ? `[${addrText}]` : addrText}:${target.port}...`);
 
   const opened = stack.connect({
     localAddr,
@@ -386,7 +415,7 @@ export function curl(stack: TcpStack, options: CurlOptions): CurlRun {
     events: {
       onConnected: (connection) => {
         connected = true;
-        info(`Connected to ${target.host} (${formatIPv4(target.addr)}) port ${target.port} (#0)`);
+        info(`Connected to ${target.host} (${addrText}) port ${target.port} (#0)`);
         const request = requestHead(method, target, options.headers);
         for (const line of headerLines(request)) verbose.push({ kind: '>', text: line });
         connection.send(encodeUtf8(request));
@@ -449,7 +478,7 @@ export function curl(stack: TcpStack, options: CurlOptions): CurlRun {
         if (!connected) {
           // lib/connect.c: the message names CURLE_COULDNT_CONNECT; an OS ETIMEDOUT
           // turns the exit code into 28 afterwards.
-          info(`connect to ${formatIPv4(target.addr)} port ${target.port} failed: ${error.message}`);
+          info(`connect to ${addrText} port ${target.port} failed: ${error.message}`);
           connectFailed(
             error.errno === 'ETIMEDOUT' ? CurlCode.OPERATION_TIMEDOUT : CurlCode.COULDNT_CONNECT,
             "Couldn't connect to server",
@@ -461,7 +490,7 @@ export function curl(stack: TcpStack, options: CurlOptions): CurlRun {
     },
   });
   if (!opened.ok) {
-    info(`connect to ${formatIPv4(target.addr)} port ${target.port} failed: ${opened.error.message}`);
+    info(`connect to ${addrText} port ${target.port} failed: ${opened.error.message}`);
     connectFailed(CurlCode.COULDNT_CONNECT, "Couldn't connect to server");
     return run;
   }

@@ -10,16 +10,29 @@ const LF = 10;
 
 /** Bytes received so far on a stream, consumed from the front. */
 export class ByteAccumulator {
-  private buf = new Uint8Array(0);
+  private buf: Uint8Array = new Uint8Array(0);
   private start = 0;
   private end = 0;
+  /** `buf` is the caller's array (see append), never written to. */
+  private borrowed = false;
 
   get length(): number {
     return this.end - this.start;
   }
 
+  /**
+   * Adds received bytes. With nothing buffered, `data` itself is kept (no copy: a whole
+   * request usually arrives in one segment), so the caller must not change it afterwards.
+   */
   append(data: Uint8Array): void {
-    if (this.end + data.length > this.buf.length) {
+    if (this.end === this.start) {
+      this.buf = data;
+      this.start = 0;
+      this.end = data.length;
+      this.borrowed = true;
+      return;
+    }
+    if (this.borrowed || this.end + data.length > this.buf.length) {
       const live = this.end - this.start;
       const size = Math.max(live + data.length, this.buf.length * 2, 256);
       const next = new Uint8Array(size);
@@ -27,6 +40,7 @@ export class ByteAccumulator {
       this.buf = next;
       this.start = 0;
       this.end = live;
+      this.borrowed = false;
     }
     this.buf.set(data, this.end);
     this.end += data.length;
@@ -35,6 +49,11 @@ export class ByteAccumulator {
   /** A view of the unconsumed bytes (valid until the next append). */
   view(): Uint8Array {
     return this.buf.subarray(this.start, this.end);
+  }
+
+  /** Removes the first `n` bytes. */
+  skip(n: number): void {
+    this.start += n;
   }
 
   /** Removes and returns (a copy of) the first `n` bytes. */
@@ -61,8 +80,11 @@ export function utf8(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
 }
 
+const UTF8 = new TextEncoder();
+
+/** A fresh array of the UTF-8 bytes (one copy; Buffer.from would share Node's pool). */
 export function encodeUtf8(text: string): Uint8Array {
-  return new Uint8Array(Buffer.from(text, 'utf8'));
+  return UTF8.encode(text);
 }
 
 export type HttpHeaders = [name: string, value: string][];

@@ -75,19 +75,23 @@ export function parseTcpSegmentFrame(frame: Uint8Array): TcpSegmentParse {
   };
 }
 
+const NO_PAYLOAD = new Uint8Array(0);
+
 // One TcpView per process: the readers below fill a fresh TcpSegment, the view only reads.
 const headerView = new TcpView();
 
 /**
  * The TCP segment of a frame whose headers parseFiveTuple already validated (checksum
- * checked by the caller's path), as a receiving host hands it to its apps: the payload is
- * copied because the frame's pool slot is recycled, and options that do not parse read
+ * checked by the caller's path), as a receiving host hands it to its apps: the payload is a
+ * view of the frame, valid while the receiver runs (the host keeps the pool slot until it
+ * returns; a stack copies what it keeps, see TcpSegment), and options that do not parse read
  * as none (the segment is still delivered, as before).
  */
 export function readTcpSegment(frame: Uint8Array, ft: FiveTuple): TcpSegment {
   const view = headerView.attach(frame, ft.l4Offset);
   const headerEnd = ft.l4Offset + view.headerLength;
   const options = parseTcpOptions(frame, ft.l4Offset + TcpField.OPTIONS, headerEnd);
+  const payloadEnd = ft.l4Offset + ft.l4Length;
   return {
     src: ft.saddr,
     dst: ft.daddr,
@@ -98,7 +102,8 @@ export function readTcpSegment(frame: Uint8Array, ft: FiveTuple): TcpSegment {
     flags: view.flags,
     window: view.window,
     options: options.ok ? options.options : [],
-    payload: frame.slice(headerEnd, ft.l4Offset + ft.l4Length),
+    // Most segments (SYN, ACK, FIN, RST) carry nothing: one shared empty array.
+    payload: payloadEnd > headerEnd ? frame.subarray(headerEnd, payloadEnd) : NO_PAYLOAD,
   };
 }
 

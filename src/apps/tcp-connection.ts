@@ -31,10 +31,12 @@
  */
 import { linuxSynOptions, linuxTimestampOptions, TcpFlag, type TcpOption } from '../wire/tcp.js';
 import {
+  APP_IPV6_BASE,
   type Errno,
   type HostTransport,
+  socketError,
   type TcpSegment,
-  TcpSocketError,
+  type TcpSocketError,
   type TimerHandle,
 } from './transport.js';
 
@@ -308,10 +310,18 @@ export class TcpConnection {
   // -------------------------------------------------------------------------------------
   // Opening
 
+  /**
+   * The MSS this end advertises: the configured one (1460, an IPv4 path's 1500 − 40) less the
+   * 20 more bytes an IPv6 header takes (1440 on the same link, as Linux's tcp_v6 advertises).
+   */
+  private get ownMss(): number {
+    return this.localAddr >= APP_IPV6_BASE ? this.config.mss - 20 : this.config.mss;
+  }
+
   /** Active open: sends the SYN (the stack calls this right after construction). */
   openActive(): void {
     this.initSendSide();
-    this.rcvWnd = this.initialWindow(this.config.mss);
+    this.rcvWnd = this.initialWindow(this.ownMss);
     this.stateName = 'SYN_SENT';
     this.sendSyn();
   }
@@ -325,7 +335,7 @@ export class TcpConnection {
     if (this.peerOfferedTimestamps) this.tsRecent = this.peerTimestamp(syn);
     this.negotiate();
     // tcp_openreq_init_rwin: the SYN-ACK window comes from the MSS net of timestamps.
-    this.rcvWnd = this.initialWindow(this.config.mss - (this.timestampsOn ? TIMESTAMP_OPTION_BYTES : 0));
+    this.rcvWnd = this.initialWindow(this.ownMss - (this.timestampsOn ? TIMESTAMP_OPTION_BYTES : 0));
     this.sndWnd = syn.window;
     this.stateName = 'SYN_RECEIVED';
     this.sendSyn();
@@ -651,7 +661,7 @@ export class TcpConnection {
     const flags = this.stateName === 'SYN_SENT' ? TcpFlag.SYN : TcpFlag.SYN | TcpFlag.ACK;
     const active = flags === TcpFlag.SYN;
     const options = linuxSynOptions({
-      mss: this.config.mss,
+      mss: this.ownMss,
       sackPermitted: active ? this.config.sack : this.sackOn,
       windowScale: active
         ? this.config.windowScale
@@ -915,7 +925,7 @@ export class TcpConnection {
       this.peerWindowScale = -1;
       this.ourWindowScale = 0;
     }
-    const mss = Math.min(this.peerMss, c.mss);
+    const mss = Math.min(this.peerMss, this.ownMss);
     this.sendMss = Math.max(1, mss - (this.timestampsOn ? TIMESTAMP_OPTION_BYTES : 0));
   }
 
@@ -952,7 +962,7 @@ export class TcpConnection {
 
   private fail(errno: Errno): void {
     if (this.released) return;
-    this.release(new TcpSocketError(errno));
+    this.release(socketError(errno));
   }
 
   private release(error?: TcpSocketError): void {

@@ -41,6 +41,13 @@ export interface TcpSegment {
   ipId?: number;
 }
 
+/**
+ * Addresses at or above this value are IPv6: the host's handle for an IPv6 address (2^32 +
+ * its index in the network's address table, src/topology/ipv6-address-table.ts), so a
+ * 4-tuple key never mixes the families and every IPv4 u32 stays below it.
+ */
+export const APP_IPV6_BASE = 2 ** 32;
+
 /** Outgoing segment: what `HostTransport.sendTcp` receives. */
 export type TcpSegmentOut = TcpSegment;
 
@@ -108,4 +115,18 @@ export class TcpSocketError extends Error {
     super(ERRNO_TEXT[errno]);
     Error.stackTraceLimit = limit;
   }
+}
+const socketErrors = new Map<Errno, TcpSocketError>();
+
+/**
+ * The error a socket reports for `errno`: one immutable instance per errno, since even a
+ * stack-less Error costs more than the rest of a reset connection's teardown.
+ */
+export function socketError(errno: Errno): TcpSocketError {
+  let error = socketErrors.get(errno);
+  if (error === undefined) {
+    error = new TcpSocketError(errno);
+    socketErrors.set(errno, error);
+  }
+  return error;
 }

@@ -8,7 +8,13 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
 import { formatCurlVerbose } from '../apps/curl.js';
 
-import { addSimulationOptions, loadSimulation, parseInteger, type SimulationFlags } from './common.js';
+import {
+  addSimulationOptions,
+  CliError,
+  loadSimulation,
+  parseInteger,
+  type SimulationFlags,
+} from './common.js';
 import { isSystemError, strerror } from './errors.js';
 import { type CliIo, processIo } from './io.js';
 import { distributionLine, formatDrops } from './run.js';
@@ -26,6 +32,8 @@ interface CurlFlags extends SimulationFlags {
   output?: string;
   header?: string[];
   request?: string;
+  ipv4?: boolean;
+  ipv6?: boolean;
 }
 
 /** curl's CURLE_WRITE_ERROR. */
@@ -67,6 +75,8 @@ export function registerCurl(program: Command, io: CliIo = processIo): Command {
       .option('-o, --output <file>', 'write the response to FILE instead of stdout')
       .option('-H, --header <header>', 'extra request header "Name: value" (repeatable)', collect)
       .option('-X, --request <method>', 'request method')
+      .option('-4, --ipv4', 'resolve names to IPv4 addresses only')
+      .option('-6, --ipv6', 'resolve names to IPv6 addresses only (a dual-stack cluster; see the README)')
       .option(
         '--connect-timeout <seconds>',
         'connect timeout (fractions allowed)',
@@ -85,6 +95,9 @@ export function registerCurl(program: Command, io: CliIo = processIo): Command {
           'Warning: way you want. Consider using -I/--head instead.\n',
       );
     }
+    if (flags.ipv4 === true && flags.ipv6 === true)
+      throw new CliError('error: -4 and -6 exclude each other (run with --help for usage)');
+    const ipFamily = flags.ipv6 === true ? 6 : flags.ipv4 === true ? 4 : undefined;
     const sim = await loadSimulation(flags, {}, io);
     const counts = new Map<string, number>();
     let failures = 0;
@@ -103,6 +116,7 @@ export function registerCurl(program: Command, io: CliIo = processIo): Command {
           ...(flags.request !== undefined ? { method: flags.request } : {}),
           ...(flags.head ? { head: true } : {}),
           ...(flags.header !== undefined ? { headers: flags.header } : {}),
+          ...(ipFamily !== undefined ? { ipFamily } : {}),
         });
         const verbose = flags.verbose ? o.verbose : [];
         // The last -v line ("left intact" / "Closing connection") comes after the body, as on a terminal.

@@ -6,6 +6,7 @@
  */
 import type { Command } from 'commander';
 import { isIPv4, parseIPv4 } from '../util/ipv4.js';
+import { isIPv6Text, parseIPv6 } from '../util/ipv6.js';
 import { DnsType, parseDnsType } from '../wire/dns.js';
 import { addSimulationOptions, CliError, loadSimulation, type SimulationFlags } from './common.js';
 import { type CliIo, processIo } from './io.js';
@@ -22,13 +23,13 @@ export function registerDig(program: Command, io: CliIo = processIo): Command {
       .command('dig')
       .description("dig a name from the client, a node or a pod, with dig 9.18's output")
       .argument(
-        '<args...>',
+        '[args...]',
         'NAME, a record TYPE, @SERVER, +short, +tcp (+notcp, +noshort), as dig takes them',
       )
       .option('-t, --type <type>', 'record type (A, AAAA, SRV, PTR, CNAME, SOA, ANY, TYPEn)')
-      .option('-x, --reverse <addr>', 'reverse lookup: the PTR of an IPv4 address')
+      .option('-x, --reverse <addr>', 'reverse lookup: the PTR of an IPv4 or IPv6 address')
       .option('--from <host>', 'where dig runs: client, a node name, or pod/NAME', 'client'),
-  ).action(async (args: string[], flags: DigFlags) => {
+  ).action(async (args: string[] = [], flags: DigFlags) => {
     let name: string | undefined;
     let type: number | undefined;
     let server: string | undefined;
@@ -36,8 +37,12 @@ export function registerDig(program: Command, io: CliIo = processIo): Command {
     let tcp = false;
     const echo: string[] = [];
     if (flags.reverse !== undefined) {
-      if (!isIPv4(flags.reverse)) throw new CliError(`-x: "${flags.reverse}" is not an IPv4 address`);
-      name = `${flags.reverse.split('.').reverse().join('.')}.in-addr.arpa`;
+      if (isIPv4(flags.reverse)) name = `${flags.reverse.split('.').reverse().join('.')}.in-addr.arpa`;
+      else if (isIPv6Text(flags.reverse)) {
+        // dig's ip6.arpa form: the 32 nibbles of the address, least significant first.
+        const hex = parseIPv6(flags.reverse).toString(16).padStart(32, '0');
+        name = `${[...hex].reverse().join('.')}.ip6.arpa`;
+      } else throw new CliError(`-x: "${flags.reverse}" is not an IPv4 or IPv6 address`);
       type = DnsType.PTR;
       echo.push('-x', flags.reverse);
     }

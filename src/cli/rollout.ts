@@ -1,7 +1,7 @@
 /**
  * `dpsim rollout`: steady TCP traffic at `--rps` for `--duration` seconds of simulated time
  * while `--deployment NAME` goes through one transition (`--image`, `--scale`, `--drain`,
- * `--delete-pod`); prints per second what succeeded and what failed, and why. `--compare`
+ * `--delete-pod`, `--node-not-ready`); prints per second what succeeded and what failed, and why. `--compare`
  * runs variants on the same seed; `--json` and `--svg FILE` give the same data as JSON and
  * as a timeline. The engine is src/rollout; this file reads flags and writes output.
  */
@@ -16,7 +16,13 @@ import {
 import { readManifestSources } from '../k8s/load-files.js';
 import { PROXY_MODES, type ProxyMode } from '../proxy/common/datapath.js';
 import { DelaySpecError } from '../rollout/delay.js';
-import { RolloutError, type RolloutResult, runRollout } from '../rollout/engine.js';
+import {
+  RolloutError,
+  type RolloutOptions,
+  type RolloutResult,
+  runRollout,
+  runRolloutCaptured,
+} from '../rollout/engine.js';
 import { PodSpecError } from '../rollout/kubelet.js';
 import { formatComparison, formatRolloutReport, rolloutJson } from '../rollout/report.js';
 import { rolloutTimelineSvg } from '../rollout/timeline-svg.js';
@@ -39,6 +45,8 @@ interface RolloutFlags {
   scale?: number;
   drain?: string;
   deletePod?: string;
+  nodeNotReady?: string;
+  nodeMonitorGracePeriod?: string;
   rps: number;
   duration: number;
   at?: number;
@@ -51,6 +59,7 @@ interface RolloutFlags {
   compare?: string[];
   json?: boolean;
   svg?: string;
+  pcap?: string;
   proto: string;
 }
 
@@ -73,10 +82,11 @@ function transitionOf(flags: RolloutFlags): Transition {
     flags.scale !== undefined ? ({ kind: 'scale', replicas: flags.scale } as const) : null,
     flags.drain !== undefined ? ({ kind: 'drain', node: flags.drain } as const) : null,
     flags.deletePod !== undefined ? ({ kind: 'delete-pod', pod: flags.deletePod } as const) : null,
+    flags.nodeNotReady !== undefined ? ({ kind: 'node-not-ready', node: flags.nodeNotReady } as const) : null,
   ].filter((t) => t !== null);
   if (given.length !== 1)
     throw new CliError(
-      'error: give exactly one of --image, --scale, --drain, --delete-pod (run with --help for usage)',
+      'error: give exactly one of --image, --scale, --drain, --delete-pod, --node-not-ready (run with --help for usage)',
     );
   return given[0] as Transition;
 }
@@ -88,6 +98,8 @@ function settingsOf(flags: RolloutFlags): RunSettings {
   if (flags.minSyncPeriod !== undefined) pieces.push(`minSyncPeriod=${flags.minSyncPeriod}`);
   if (flags.batchPeriod !== undefined) pieces.push(`batchPeriod=${flags.batchPeriod}`);
   if (!flags.terminatingFallback) pieces.push('terminatingFallback=off');
+  if (flags.nodeMonitorGracePeriod !== undefined)
+    pieces.push(`nodeMonitorGracePeriod=${flags.nodeMonitorGracePeriod}`);
   return parseVariant(pieces.join(',')).settings;
 }
 
@@ -115,6 +127,10 @@ export function registerRollout(program: Command, io: CliIo = processIo): Comman
     .option('--scale <n>', 'scale to N replicas', parseInteger('--scale', 0, 100000))
     .option('--drain <node>', 'kubectl drain the node (cordon, then evict within the PodDisruptionBudgets)')
     .option('--delete-pod <name>', 'delete one pod (its terminationGracePeriodSeconds)')
+    .option(
+      '--node-not-ready <node>',
+      'the node stops (powered off or cut off); the node controller marks it NotReady after its grace period',
+    )
     .option('--rps <r>', 'requests per second of simulated time', positiveNumber('--rps', 100000), 1000)
     .option('--duration <s>', 'seconds of simulated traffic', positiveNumber('--duration', 3600), 60)
     .option(
@@ -135,20 +151,28 @@ export function registerRollout(program: Command, io: CliIo = processIo): Comman
     )
     .option('--min-sync-period <d>', "override the proxy's minSyncPeriod (Go duration, e.g. 0s)")
     .option('--batch-period <d>', "the EndpointSlice controller's batch period (default 0s)")
+    .option(
+      '--node-monitor-grace-period <d>',
+      "kube-controller-manager's --node-monitor-grace-period (default 50s)",
+    )
     .option('--no-terminating-fallback', 'proxies ignore serving-terminating endpoints (before KEP-1669)')
     .option(
       '--compare <variant>',
       "a variant to run on the same seed, e.g. 'preStop=sleep 5' (repeatable)",
       collect,
     )
-    .addOption(new Option('--proto <proto>', 'request protocol').choices(['tcp', 'udp']).default('tcp'))
+    .addOption(
+      new Option(
+        '--proto <proto>',
+        'requests as TCP connections, or UDP datagrams to a UDP Service (one socket each, source ports from a pool)',
+      )
+        .choices(['tcp', 'udp'])
+        .default('tcp'),
+    )
     .option('--json', 'print the report as JSON')
     .option('--svg <file>', 'write the timeline (successes vs failures per second, syncs marked) as SVG')
+    .option('--pcap <file>', 'capture every interface of the (first) run into a pcapng file')
     .action(async (flags: RolloutFlags) => {
-      if (flags.proto !== 'tcp')
-        throw new CliError(
-          'error: --proto udp: rollout sends TCP requests only for now (UDP traffic runs in dpsim load --proto udp)',
-        );
       const transition = transitionOf(flags);
       let sources: { source: string; text: string }[];
       try {
@@ -186,13 +210,15 @@ export function registerRollout(program: Command, io: CliIo = processIo): Comman
           durationS,
           atS,
           seed: flags.seed,
+          proto: flags.proto as 'tcp' | 'udp',
           settings,
           requestTimeoutNs: flags.timeout * 1e9,
           clusterOptions,
           ...(flags.mode !== undefined ? { mode: flags.mode as ProxyMode } : {}),
           ...(flags.service !== undefined ? { service: flags.service } : {}),
         };
-        runs = [runRollout(base), ...variants.map((variant) => runRollout({ ...base, variant }))];
+        const first = flags.pcap !== undefined ? await capturedRun(base, flags.pcap, io) : runRollout(base);
+        runs = [first, ...variants.map((variant) => runRollout({ ...base, variant }))];
       } catch (e) {
         if (
           e instanceof RolloutError ||
@@ -227,4 +253,16 @@ export function registerRollout(program: Command, io: CliIo = processIo): Comman
         io.stdout(formatComparison(runs));
       }
     });
+}
+
+/** The base run with its capture; a file that cannot be written is one line naming it. */
+async function capturedRun(options: RolloutOptions, path: string, io: CliIo): Promise<RolloutResult> {
+  try {
+    const { result, frames } = await runRolloutCaptured(options, path);
+    io.stderr(`capture: ${path} (${frames} frames)\n`);
+    return result;
+  } catch (e) {
+    if (isSystemError(e)) throw new CliError(`error: --pcap: ${describeSystemError(e, path)}`);
+    throw e;
+  }
 }

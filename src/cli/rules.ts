@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander';
 import { formatShares } from '../shares/format.js';
-import { Ipv6RulesError } from '../sim/ipv6-rules.js';
+import { Ipv6RulesError, type Ipv6View } from '../sim/ipv6-rules.js';
 import type { DumpPart } from '../sim/modes.js';
 import { addSimulationOptions, CliError, loadSimulation, type SimulationFlags } from './common.js';
 import { type CliIo, processIo } from './io.js';
@@ -42,6 +42,15 @@ const EBPF_VIEWS: Views = {
 };
 
 const VIEWS: Readonly<Record<string, Views>> = { ipvs: IPVS_VIEWS, ebpf: EBPF_VIEWS };
+/** Views `--family ipv6` prints: the compiled state, not what traffic left in it. */
+const IPV6_VIEWS: ReadonlySet<DumpPart> = new Set([
+  'ipvsadm',
+  'ipset',
+  'iptables',
+  'bpftool',
+  'cilium-lb',
+  'cilium-service',
+]);
 const describeViews = (mode: string, views: Views): string =>
   `${mode} mode: ${Object.entries(views)
     .map(([name, v]) => `${name} (${v.tool})`)
@@ -64,7 +73,7 @@ export function registerRules(program: Command, io: CliIo = processIo): Command 
       )
       .option(
         '--family <family>',
-        'ipv4 (default) or ipv6: which proxier of a dual-stack node (ipv6: iptables mode)',
+        'ipv4 (default) or ipv6: which proxier of a dual-stack node (ipv6: its compiled rules and maps in every mode; no -v, no connection views)',
       )
       .option('--view <view>', `${describeViews('IPVS', IPVS_VIEWS)}; ${describeViews('eBPF', EBPF_VIEWS)}`)
       .option(
@@ -106,12 +115,26 @@ export function registerRules(program: Command, io: CliIo = processIo): Command 
       return;
     }
     if (family === 'ipv6') {
-      if (sim.mode !== 'iptables')
-        throw new CliError(`error: --family ipv6 is only compiled in iptables mode so far, not ${sim.mode}`);
-      if (flags.view !== undefined || flags.verbose)
-        throw new CliError('error: --family ipv6 takes no --view or -v (the IPv6 rules are not run yet)');
+      if (flags.verbose)
+        throw new CliError(
+          'error: --family ipv6 takes no -v (the IPv6 rules are not run yet, so they count nothing)',
+        );
+      let view: Ipv6View | undefined;
+      if (flags.view !== undefined) {
+        const known = VIEWS[sim.mode]?.[flags.view]?.part;
+        if (known === undefined || !IPV6_VIEWS.has(known))
+          throw new CliError(
+            `error: --family ipv6 in ${sim.mode} mode: no view "${flags.view}" (IPv6 views: ${
+              Object.entries(VIEWS[sim.mode] ?? {})
+                .filter(([, v]) => IPV6_VIEWS.has(v.part))
+                .map(([n]) => n)
+                .join(', ') || 'none'
+            }; connection tables need the IPv6 datapath)`,
+          );
+        view = known as Ipv6View;
+      }
       try {
-        io.stdout(sim.ipv6Rules(node));
+        io.stdout(sim.ipv6Rules(node, view));
       } catch (e) {
         if (e instanceof Ipv6RulesError) throw new CliError(e.message);
         throw e;

@@ -22,8 +22,17 @@ import { protoName } from './tuple.js';
 
 export const CONNTRACK_TOOLS_VERSION = '1.4.7';
 
-function tupleText(saddr: number, daddr: number, ports: number, proto: number): string {
-  const addrs = `src=${formatIPv4(saddr)} dst=${formatIPv4(daddr)} `;
+/** How a table's addresses print: IPv4 dotted quads, or (an IPv6 table's indices) IPv6 text. */
+export type AddressFormatter = (addr: number) => string;
+
+function tupleText(
+  saddr: number,
+  daddr: number,
+  ports: number,
+  proto: number,
+  fmt: AddressFormatter,
+): string {
+  const addrs = `src=${fmt(saddr)} dst=${fmt(daddr)} `;
   if (proto === IpProtocol.ICMP) {
     return `${addrs}type=${(ports >>> 8) & 0xff} code=${ports & 0xff} id=${ports >>> 16} `;
   }
@@ -31,16 +40,21 @@ function tupleText(saddr: number, daddr: number, ports: number, proto: number): 
 }
 
 /** One `conntrack -L` line (no newline) for a connection, at simulated time `nowNs`. */
-export function formatConntrackEntry(ct: ConntrackTable, conn: number, nowNs: number): string {
+export function formatConntrackEntry(
+  ct: ConntrackTable,
+  conn: number,
+  nowNs: number,
+  fmt: AddressFormatter = formatIPv4,
+): string {
   const proto = ct.proto[conn];
   const st = ct.status[conn];
   const secondsLeft = Math.max(0, Math.floor((ct.expiresNs[conn] - nowNs) / 1e9));
   let line = `${protoName(proto).padEnd(8)} ${proto} ${secondsLeft} `;
   if (proto === IpProtocol.TCP) line += `${TCP_CT_STATE_NAMES[ct.tcpState[conn]]} `;
   else if (proto === IpProtocol.SCTP) line += `${SCTP_CT_STATE_NAMES[ct.tcpState[conn]]} `;
-  line += tupleText(ct.origSaddr[conn], ct.origDaddr[conn], ct.origPorts[conn], proto);
+  line += tupleText(ct.origSaddr[conn], ct.origDaddr[conn], ct.origPorts[conn], proto, fmt);
   if (!(st & CtStatus.SEEN_REPLY)) line += '[UNREPLIED] ';
-  line += tupleText(ct.replySaddr[conn], ct.replyDaddr[conn], ct.replyPorts[conn], proto);
+  line += tupleText(ct.replySaddr[conn], ct.replyDaddr[conn], ct.replyPorts[conn], proto, fmt);
   if (st & CtStatus.ASSURED) line += '[ASSURED] ';
   line += `mark=${ct.mark[conn]} use=${ct.use[conn]}`;
   return line;
@@ -49,14 +63,19 @@ export function formatConntrackEntry(ct: ConntrackTable, conn: number, nowNs: nu
 /**
  * What `conntrack -L` prints: `stdout` has one line per listed connection (confirmed, not
  * expired; in connection-id order — the kernel's order is its hash-bucket order, which
- * differs), `stderr` the summary line.
+ * differs), `stderr` the summary line. `fmt` prints the table's addresses: an IPv6 table (`conntrack
+ * -L -f ipv6`) prints them as inet_ntop does, the same default format otherwise.
  */
-export function formatConntrackList(ct: ConntrackTable, nowNs: number): { stdout: string; stderr: string } {
+export function formatConntrackList(
+  ct: ConntrackTable,
+  nowNs: number,
+  fmt: AddressFormatter = formatIPv4,
+): { stdout: string; stderr: string } {
   let stdout = '';
   let shown = 0;
   for (let c = 0; c < ct.max; c++) {
     if (!ct.isListed(asConnId(c), nowNs)) continue;
-    stdout += `${formatConntrackEntry(ct, c, nowNs)}\n`;
+    stdout += `${formatConntrackEntry(ct, c, nowNs, fmt)}\n`;
     shown++;
   }
   const stderr = `conntrack v${CONNTRACK_TOOLS_VERSION} (conntrack-tools): ${shown} flow entries have been shown.\n`;

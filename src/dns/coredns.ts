@@ -10,8 +10,15 @@
  *                                     whose address, dashed (10-233-64-5), is `host`
  *   _port._proto.svc.ns.svc.cluster.local  SRV per named port (one per endpoint when headless),
  *                                     with the targets' A records as additionals
- *   a-b-c-d.ns.pod.cluster.local      A a.b.c.d (`pods insecure`: not checked against pods)
- *   d.c.b.a.in-addr.arpa              PTR to the Service (ClusterIP) or endpoint name owning it
+ *   a-b-c-d.ns.pod.cluster.local      A a.b.c.d (`pods insecure`: not checked against pods);
+ *                                     IPv6 with colons as dashes (fd00--1.ns.pod…) AAAA fd00::1
+ *   d.c.b.a.in-addr.arpa              PTR to the Service (ClusterIP) or endpoint name owning it;
+ *   (32 nibbles).ip6.arpa             the same for IPv6 addresses (a dual-stack Service's second
+ *                                     ClusterIP, a headless Service's IPv6 endpoints)
+ *
+ * On a dual-stack cluster a Service's name has an A record per IPv4 and an AAAA record per
+ * IPv6 ClusterIP (a headless one per ready endpoint of each family's EndpointSlices), and SRV
+ * targets carry A or AAAA additionals as their addresses are.
  *
  * A name in the zone that does not exist is NXDOMAIN, an existing name without the asked type
  * NODATA; both carry the zone's SOA (`ns.dns.cluster.local. hostmaster.cluster.local.`) in the
@@ -23,6 +30,7 @@
  */
 import type { Cluster } from '../k8s/cluster.js';
 import { isIPv4, parseIPv4 } from '../util/ipv4.js';
+import { formatIPv6, isIPv6Text, parseIPv6 } from '../util/ipv6.js';
 import {
   canonicalName,
   DNS_CLASS_IN,
@@ -152,6 +160,7 @@ export class CoreDnsZone {
       return this.inCluster(name, rel, type);
     }
     if (n.endsWith('.in-addr.arpa')) return this.reverse(name, n, type);
+    if (n.endsWith('.ip6.arpa')) return this.reverse6(name, n, type);
     return { rcode: DnsRcode.SERVFAIL, answers: [], additionals: [], forwarded: true };
   }
 
@@ -280,7 +289,7 @@ export class CoreDnsZone {
       return {
         ...NODATA,
         answers: [srv(owner, 100, port.port, target)],
-        additionals: addressRecords(target, this.clusterIPs(svc), DnsType.A),
+        additionals: addressRecords(target, this.clusterIPs(svc), DnsType.ANY),
       };
     }
     const eps = this.endpoints(svc);
@@ -291,7 +300,7 @@ export class CoreDnsZone {
     return {
       ...NODATA,
       answers: eps.map((e) => srv(owner, weight, portNumber, `${e.host}.${fqdn}`)),
-      additionals: eps.flatMap((e) => addressRecords(`${e.host}.${fqdn}`, [e.address], DnsType.A)),
+      additionals: eps.flatMap((e) => addressRecords(`${e.host}.${fqdn}`, [e.address], DnsType.ANY)),
     };
   }
 
@@ -310,9 +319,12 @@ export class CoreDnsZone {
   private podName(owner: string, rel: string[], type: number): Found {
     if (rel.length === 1) return this.namespaceExists(rel[0]) ? NODATA : NXDOMAIN;
     if (rel.length !== 2) return NXDOMAIN;
-    const ip = rel[0].replace(/-/g, '.');
-    if (!isIPv4(ip)) return NXDOMAIN;
-    return { ...NODATA, answers: addressRecords(owner, [ip], type) };
+    const ip4 = rel[0].replace(/-/g, '.');
+    if (isIPv4(ip4)) return { ...NODATA, answers: addressRecords(owner, [ip4], type) };
+    // An IPv6 pod name has the address's colons as dashes (fd85-ee78-d8a6-8607--1-2).
+    const ip6 = rel[0].replace(/-/g, ':');
+    if (!isIPv6Text(ip6)) return NXDOMAIN;
+    return { ...NODATA, answers: addressRecords(owner, [formatIPv6(parseIPv6(ip6))], type) };
   }
 
   /** PTR for a ClusterIP or an endpoint address; anything else falls through upstream. */
@@ -320,6 +332,19 @@ export class CoreDnsZone {
     const labels = n.slice(0, -'.in-addr.arpa'.length).split('.');
     const ip = labels.reverse().join('.');
     if (labels.length !== 4 || !isIPv4(ip)) return { ...NXDOMAIN, forwarded: true, rcode: DnsRcode.SERVFAIL };
+    return this.ptrFor(owner, ip, type);
+  }
+
+  /** The ip6.arpa form: 32 nibbles, least significant first. */
+  private reverse6(owner: string, n: string, type: number): Found {
+    const nibbles = n.slice(0, -'.ip6.arpa'.length).split('.');
+    if (nibbles.length !== 32 || !nibbles.every((x) => /^[0-9a-f]$/.test(x)))
+      return { ...NXDOMAIN, forwarded: true, rcode: DnsRcode.SERVFAIL };
+    const ip = formatIPv6(BigInt(`0x${nibbles.reverse().join('')}`));
+    return this.ptrFor(owner, ip, type);
+  }
+
+  private ptrFor(owner: string, ip: string, type: number): Found {
     const names: string[] = [];
     for (const svc of this.cluster.services()) {
       const ns = svc.metadata?.namespace ?? 'default';
@@ -348,8 +373,17 @@ function dashed(address: string): string {
   return address.replace(/[.:]/g, '-');
 }
 
+/** IPv4 addresses first, each family in numeric order. */
 function addressOrder(a: string, b: string): number {
-  if (isIPv4(a) && isIPv4(b)) return parseIPv4(a) - parseIPv4(b);
+  const a4 = isIPv4(a);
+  const b4 = isIPv4(b);
+  if (a4 && b4) return parseIPv4(a) - parseIPv4(b);
+  if (a4 !== b4) return a4 ? -1 : 1;
+  if (isIPv6Text(a) && isIPv6Text(b)) {
+    const x = parseIPv6(a);
+    const y = parseIPv6(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
   return a < b ? -1 : a > b ? 1 : 0;
 }
 

@@ -914,6 +914,36 @@ export class Cluster {
     return true;
   }
 
+  /**
+   * What the node lifecycle controller does when a node's kubelet has posted nothing for
+   * node-monitor-grace-period: Ready becomes Unknown and the node gets the
+   * `node.kubernetes.io/unreachable` taints (NoSchedule, NoExecute). Its pods are marked not
+   * ready separately (setPodReady), as the controller's MarkPodsNotReady does.
+   */
+  setNodeUnreachable(name: string): boolean {
+    const node = this.store.nodes.get(name);
+    if (node === undefined) return false;
+    const now = formatTimestamp(this.store.clock.now());
+    const conditions = (node.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
+    conditions.unshift({
+      type: 'Ready',
+      status: 'Unknown',
+      reason: 'NodeStatusUnknown',
+      message: 'Kubelet stopped posting node status.',
+      lastHeartbeatTime: node.status?.conditions?.find((c) => c.type === 'Ready')?.lastHeartbeatTime ?? now,
+      lastTransitionTime: now,
+    });
+    writable(node).status = { ...(node.status ?? {}), conditions };
+    const taints = (node.spec?.taints ?? []).filter((t) => t.key !== 'node.kubernetes.io/unreachable');
+    taints.push(
+      { key: 'node.kubernetes.io/unreachable', effect: 'NoSchedule', timeAdded: now },
+      { key: 'node.kubernetes.io/unreachable', effect: 'NoExecute', timeAdded: now },
+    );
+    node.spec = { ...(node.spec ?? {}), taints };
+    this.gen++;
+    return true;
+  }
+
   /** addService / addEndpointSlice / applyObject: `applyObject`, which runs its own reconcile. */
   private applyObjectEvent(
     event: Extract<ClusterEvent, { type: 'addService' | 'addEndpointSlice' | 'applyObject' }>,

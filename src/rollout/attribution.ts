@@ -29,6 +29,10 @@ export interface AttributionInput {
   readonly stoppedNs: ReadonlyMap<string, number>;
   readonly goneNs: ReadonlyMap<string, number>;
   readonly lb: LoadBalancer | null;
+  /** Nodes that stopped, and when (--node-not-ready). */
+  readonly downNs: ReadonlyMap<string, number>;
+  /** When the node lifecycle controller marked a stopped node NotReady. */
+  readonly notReadyNs: ReadonlyMap<string, number>;
 }
 
 function portOf(model: { servicePorts: readonly ServicePort[] }, sp: ServicePort): ServicePort | undefined {
@@ -45,8 +49,17 @@ function usable(e: Endpoint): boolean {
 const short = (podKey: string) => podKey.slice(podKey.indexOf('/') + 1);
 
 export function attributeFailure(input: AttributionInput): Attribution {
-  const { record: r, backendPod, service, propagation, stoppedNs, goneNs, lb } = input;
+  const { record: r, backendPod, service, propagation, stoppedNs, goneNs, lb, downNs, notReadyNs } = input;
   const node = r.entryNode;
+  // A stopped node answers nothing: the request was sent to it, or its rules to a pod on it.
+  const entryDown = downNs.get(node);
+  if (entryDown !== undefined && entryDown <= r.startNs)
+    return {
+      reason:
+        lb !== null
+          ? `health check late: the load balancer still sent to ${node}, which is down`
+          : `${node} is down: the client still sent to its NodePort (no health check in front of it)`,
+    };
   const programmed = propagation.versions[propagation.programmedAt(node, r.startNs)];
   // The API as of the request's end: a SYN retransmitted after the first was lost is balanced
   // again, and the last attempt is the one the entry node's conntrack shows.
@@ -60,12 +73,26 @@ export function attributeFailure(input: AttributionInput): Attribution {
     const ruleEp = byPod(inRules);
     const apiEp = byPod(inApi);
     const goneAt = goneNs.get(backendPod);
+    const podNode = ruleEp?.nodeName ?? apiEp?.nodeName;
+    const podNodeDown = podNode !== undefined ? downNs.get(podNode) : undefined;
     const state =
       r.synPod !== undefined && r.synPodListening === false
         ? 'had stopped listening'
         : goneAt !== undefined && goneAt <= r.endNs
           ? 'was gone'
-          : 'did not answer';
+          : podNodeDown !== undefined && podNodeDown <= r.endNs
+            ? `was unreachable on ${podNode} (down)`
+            : 'did not answer';
+    if (podNodeDown !== undefined && podNodeDown <= r.endNs && ruleEp !== undefined && usable(ruleEp)) {
+      const marked = notReadyNs.get(podNode as string);
+      if (marked === undefined || marked > r.startNs)
+        return {
+          reason: `${short(backendPod)} unreachable on ${podNode} (down) while still a ready endpoint: the node controller had not marked ${podNode} NotReady yet (node-monitor-grace-period)`,
+        };
+      return {
+        reason: `stale rules on ${node}: sent to ${short(backendPod)}, unreachable on ${podNode} (down, marked NotReady)`,
+      };
+    }
     if (ruleEp !== undefined && usable(ruleEp)) {
       if (apiEp === undefined || !usable(apiEp) || !apiEp.ready)
         return { reason: `stale rules on ${node}: sent to ${short(backendPod)}, which ${state}` };

@@ -26,6 +26,7 @@ import { type Attribution, attributeFailure } from './attribution.js';
 import { type DelaySpec, parseDelaySpec } from './delay.js';
 import { Kubelet } from './kubelet.js';
 import { DEFAULT_LB_SETTINGS, type LbEvent, LoadBalancer } from './load-balancer.js';
+import { DEFAULT_NODE_MONITOR_GRACE_NS, nodeFailureTimes } from './node-lifecycle.js';
 import {
   kubeProxySyncLoop,
   Propagation,
@@ -44,6 +45,7 @@ import {
   TransitionError,
   type Workload,
 } from './transitions.js';
+import { UdpRequestClient } from './udp-requests.js';
 import { applyTemplateEdits, type RunSettings, type Variant } from './variants.js';
 
 /** Cilium's agent applies a Service change as soon as its watch delivers it (no minSyncPeriod). */
@@ -69,6 +71,8 @@ export interface RolloutOptions {
   /** The Service to send to (default: the first one selecting the workload's pods). */
   readonly service?: string;
   readonly clusterOptions?: Omit<LoadOptions, 'seed'>;
+  /** Requests as TCP connections (default) or UDP datagrams (udp-requests.ts). */
+  readonly proto?: 'tcp' | 'udp';
   /** The node proxies' sync loop (default: kube-proxy's BoundedFrequencyRunner). */
   readonly loopFactory?: SyncLoopFactory;
 }
@@ -100,6 +104,7 @@ export interface PodEvent {
 
 export interface RolloutResult {
   readonly mode: ProxyMode;
+  readonly proto: 'tcp' | 'udp';
   readonly seed: number;
   readonly label: string;
   readonly service: string;
@@ -165,11 +170,16 @@ function syncPeriodOf(mode: ProxyMode, config: KubeProxyConfig): number {
 }
 
 /** The Service the traffic goes to: named, or the first selecting the workload's pods. */
-function targetService(sim: Simulation, w: Workload, name: string | undefined): ServicePort {
-  const ports = sim.model.servicePorts.filter((sp) => sp.protocol === 'TCP' && sp.namespace === w.namespace);
+function targetService(
+  sim: Simulation,
+  w: Workload,
+  name: string | undefined,
+  proto: 'TCP' | 'UDP',
+): ServicePort {
+  const ports = sim.model.servicePorts.filter((sp) => sp.protocol === proto && sp.namespace === w.namespace);
   if (name !== undefined) {
     const sp = ports.find((p) => p.name === name);
-    if (sp === undefined) throw new RolloutError(`services "${name}" not found (or has no TCP port)`);
+    if (sp === undefined) throw new RolloutError(`services "${name}" not found (or has no ${proto} port)`);
     return sp;
   }
   for (const svc of sim.cluster.services()) {
@@ -179,10 +189,35 @@ function targetService(sim: Simulation, w: Workload, name: string | undefined): 
     const sp = ports.find((p) => p.name === svc.metadata?.name);
     if (sp !== undefined) return sp;
   }
-  throw new RolloutError(`no Service selects the pods of ${w.kind.toLowerCase()} "${w.name}"`);
+  throw new RolloutError(
+    `no Service with a ${proto} port selects the pods of ${w.kind.toLowerCase()} "${w.name}"`,
+  );
 }
 
 export function runRollout(options: RolloutOptions): RolloutResult {
+  return startRollout(options).run();
+}
+
+/**
+ * A rollout with every interface captured into a pcapng file as the run goes (pods created
+ * during the run are captured from their creation). Same seed, same bytes.
+ */
+export async function runRolloutCaptured(
+  options: RolloutOptions,
+  pcapFile: string,
+): Promise<{ readonly result: RolloutResult; readonly frames: number }> {
+  const run = startRollout(options, pcapFile);
+  const capture = run.sim.capture!;
+  let result: RolloutResult;
+  try {
+    result = run.run();
+  } finally {
+    await capture.close();
+  }
+  return { result, frames: capture.frames };
+}
+
+function startRollout(options: RolloutOptions, pcapFile?: string): RolloutRun {
   const variant = options.variant;
   const settings: RunSettings = { ...(options.settings ?? {}), ...(variant?.settings ?? {}) };
   const manifests = applyTemplateEdits(options.manifests, options.deployment, variant?.edits ?? []);
@@ -192,8 +227,12 @@ export function runRollout(options: RolloutOptions): RolloutResult {
     seed: options.seed,
     ...(mode !== undefined ? { mode } : {}),
     ...(options.clusterOptions !== undefined ? { clusterOptions: options.clusterOptions } : {}),
+    ...(pcapFile !== undefined ? { capture: true, captureFile: pcapFile } : {}),
+    ...(settings.udpConntrackCleanup !== undefined
+      ? { udpConntrackCleanup: settings.udpConntrackCleanup }
+      : {}),
   });
-  return new RolloutRun(sim, options, settings, manifests, variant?.label ?? 'base').run();
+  return new RolloutRun(sim, options, settings, manifests, variant?.label ?? 'base');
 }
 
 class RolloutRun {
@@ -205,7 +244,8 @@ class RolloutRun {
   private readonly propagation: Propagation;
   private readonly kubelet: Kubelet;
   private readonly syn = new SynObserver();
-  private readonly client: RequestClient;
+  private readonly client: { send(entryNode: string, addr: number, port: number): number };
+  private readonly proto: 'tcp' | 'udp';
   private readonly lb: LoadBalancer | null = null;
   private readonly knownTerminating = new Set<string>();
   private readonly podEvents: PodEvent[] = [];
@@ -217,6 +257,11 @@ class RolloutRun {
   /** When each pod's app stopped listening, and when the pod went away. */
   private readonly stoppedNs = new Map<string, number>();
   private readonly goneNs = new Map<string, number>();
+  /** Nodes that stopped (--node-not-ready), and when; when the controller marked them NotReady. */
+  private readonly downNs = new Map<string, number>();
+  private readonly notReadyNs = new Map<string, number>();
+  private readonly nodeMonitorGraceNs: number;
+  private readonly nodeRng: Rng;
   private readonly requestTimeoutNs: number;
   private readonly atNs: number;
   private readonly durationNs: number;
@@ -234,7 +279,7 @@ class RolloutRun {
   private readonly hcClient: RequestClient | null = null;
 
   constructor(
-    private readonly sim: Simulation,
+    readonly sim: Simulation,
     private readonly options: RolloutOptions,
     settings: RunSettings,
     manifests: readonly { source: string; text: string }[],
@@ -245,7 +290,8 @@ class RolloutRun {
     this.cluster.store.pacedRollouts = true;
     this.epochMs = this.cluster.now() - this.net.nowNs / 1e6;
     this.workload = findWorkload(this.cluster, options.deployment);
-    this.service = targetService(sim, this.workload, options.service);
+    this.proto = options.proto ?? 'tcp';
+    this.service = targetService(sim, this.workload, options.service, this.proto === 'udp' ? 'UDP' : 'TCP');
     this.budgets = disruptionBudgets(manifests);
     const kpc = sim.loadResult?.kubeProxyConfig ?? defaultKubeProxyConfig(this.cluster.config.clusterCIDR);
     this.minSyncNs = settings.minSyncPeriodNs ?? loopMinSync(sim.mode, kpc);
@@ -290,11 +336,14 @@ class RolloutRun {
       },
       listening: (pod) => sim.podListening(ns(pod), name(pod)),
       setReady: (pod, ready) =>
+        // A stopped node's kubelet reaches no API server: its probes change nothing.
+        !this.onDownNode(pod) &&
         this.mutate(() => {
           this.cluster.apply({ type: 'setPodReady', namespace: ns(pod), name: name(pod), ready });
           this.resyncDeploymentsSoon(pod);
         }),
       removePod: (pod) =>
+        !this.onDownNode(pod) &&
         this.mutate(() => {
           if (this.cluster.getPod(name(pod), ns(pod)) === pod)
             this.cluster.apply({ type: 'deletePod', namespace: ns(pod), name: name(pod) });
@@ -308,19 +357,31 @@ class RolloutRun {
       this.recordIp(pod);
     }
     this.watchPods();
+    this.nodeMonitorGraceNs = settings.nodeMonitorGraceNs ?? DEFAULT_NODE_MONITOR_GRACE_NS;
 
     const stack = clientHost.tcp as ConstructorParameters<typeof RequestClient>[0];
     const host = `${formatIPv4(this.nodeAddr.values().next().value ?? 0)}:${this.service.nodePort}`;
-    this.client = new RequestClient(
-      stack,
-      this.clientAddr,
-      this.syn,
-      this.requestTimeoutNs,
-      setTimer,
-      (id) => this.net.clearTimer(id),
-      (r) => this.done(r),
-      host,
-    );
+    this.client =
+      this.proto === 'udp'
+        ? new UdpRequestClient(
+            sim.udpStack(clientHost),
+            this.clientAddr,
+            this.requestTimeoutNs,
+            setTimer,
+            (id) => this.net.clearTimer(id),
+            (r) => this.done(r),
+            (r) => this.noteUdpBackend(r),
+          )
+        : new RequestClient(
+            stack,
+            this.clientAddr,
+            this.syn,
+            this.requestTimeoutNs,
+            setTimer,
+            (id) => this.net.clearTimer(id),
+            (r) => this.done(r),
+            host,
+          );
     if (this.service.type === 'LoadBalancer' && this.service.nodePort !== 0) {
       const lbSettings = {
         ...DEFAULT_LB_SETTINGS,
@@ -356,9 +417,16 @@ class RolloutRun {
         nowNs,
       );
     }
+    // Drawn last, so the other random choices are the same with or without a node failure.
+    this.nodeRng = rng.fork();
   }
 
   private settingsLb: { intervalNs: number; unhealthyThreshold: number } | null = null;
+
+  private onDownNode(pod: Pod): boolean {
+    const node = pod.spec?.nodeName;
+    return node !== undefined && this.downNs.has(node);
+  }
 
   run(): RolloutResult {
     const net = this.net;
@@ -451,27 +519,53 @@ class RolloutRun {
 
   private explain(r: RequestRecord): Attribution {
     let backendPod = r.synPod;
-    if (backendPod === undefined) {
-      // The SYN reached no pod: where did the entry node's rules send it? (its conntrack entry)
-      const ct = this.sim.proxies.get(r.entryNode)?.conntrack ?? null;
-      const dst = this.nodeAddr.get(r.entryNode) ?? 0;
-      if (ct !== null) {
-        const ref = ct.find(this.clientAddr, dst, r.localPort, this.service.nodePort, 6, this.net.nowNs);
-        if (ref >= 0) {
-          const to = ct.natDaddr(ref);
-          if (to !== dst) backendPod = this.holderOf(formatIPv4(to), r.startNs);
-        }
-      }
+    if (this.proto === 'udp') {
+      // Where the entry node's conntrack entry sent the query, as seen just after it crossed.
+      backendPod ??= this.udpBackend.get(r.id) ?? this.conntrackBackend(r);
+      this.udpBackend.delete(r.id);
+      // Refused after its translation to a pod: the pod's port unreachable (no socket), as the
+      // SYN observer reports a TCP pod that had stopped listening.
+      const record =
+        backendPod !== undefined && r.outcome === 'refused'
+          ? { ...r, synPod: backendPod, synPodListening: false }
+          : r;
+      return attributeFailure({ ...this.attributionContext(), record, backendPod });
     }
-    return attributeFailure({
-      record: r,
-      backendPod,
+    // The SYN reached no pod: where did the entry node's rules send it? (its conntrack entry)
+    backendPod ??= this.conntrackBackend(r);
+    return attributeFailure({ ...this.attributionContext(), record: r, backendPod });
+  }
+
+  /** Where the entry node's conntrack entry sent a UDP query (kept: a clean-up may delete it before the query times out). */
+  private readonly udpBackend = new Map<number, string>();
+
+  private noteUdpBackend(r: RequestRecord): void {
+    const pod = this.conntrackBackend(r);
+    if (pod !== undefined) this.udpBackend.set(r.id, pod);
+  }
+
+  /** The pod the entry node's conntrack entry for this request translates to, if any. */
+  private conntrackBackend(r: RequestRecord): string | undefined {
+    const ct = this.sim.proxies.get(r.entryNode)?.conntrack ?? null;
+    const dst = this.nodeAddr.get(r.entryNode) ?? 0;
+    if (ct === null) return undefined;
+    const proto = this.proto === 'udp' ? 17 : 6;
+    const ref = ct.find(this.clientAddr, dst, r.localPort, this.service.nodePort, proto, this.net.nowNs);
+    if (ref < 0) return undefined;
+    const to = ct.natDaddr(ref);
+    return to !== dst ? this.holderOf(formatIPv4(to), r.startNs) : undefined;
+  }
+
+  private attributionContext() {
+    return {
       service: this.service,
       propagation: this.propagation,
       stoppedNs: this.stoppedNs,
       goneNs: this.goneNs,
       lb: this.lb,
-    });
+      downNs: this.downNs,
+      notReadyNs: this.notReadyNs,
+    };
   }
 
   private holderOf(ip: string, atNs: number): string | undefined {
@@ -531,7 +625,7 @@ class RolloutRun {
       const [n, p] = key.split('/');
       const pod = this.cluster.getPod(p, n);
       if (pod === undefined) continue;
-      this.kubelet.created(key, pod);
+      if (!this.onDownNode(pod)) this.kubelet.created(key, pod);
       this.recordIp(pod);
     }
     // The resync above may have created pods too.
@@ -540,13 +634,13 @@ class RolloutRun {
       const [n, p] = key.split('/');
       const pod = this.cluster.getPod(p, n);
       if (pod === undefined) continue;
-      this.kubelet.created(key, pod);
+      if (!this.onDownNode(pod)) this.kubelet.created(key, pod);
       this.recordIp(pod);
     }
     this.watchPods();
     for (const pod of this.cluster.pods()) {
       const key = keyOf(pod);
-      if (isPodTerminating(pod) && !this.knownTerminating.has(key)) {
+      if (isPodTerminating(pod) && !this.knownTerminating.has(key) && !this.onDownNode(pod)) {
         this.knownTerminating.add(key);
         this.kubelet.terminating(key);
       }
@@ -570,7 +664,67 @@ class RolloutRun {
         throw e;
       }
     });
-    if (this.options.transition.kind === 'drain') this.evict(this.options.transition.node);
+    const t = this.options.transition;
+    if (t.kind === 'drain') this.evict(t.node);
+    if (t.kind === 'node-not-ready') this.stopNode(t.node);
+  }
+
+  /**
+   * The node stops: nothing reaches it or its pods from now on, its kubelet goes silent, and
+   * the node lifecycle controller reacts after its grace period (node-lifecycle.ts).
+   */
+  private stopNode(node: string): void {
+    const host = this.sim.topology.nodes.get(node);
+    if (host === undefined) return;
+    const now = this.net.nowNs;
+    host.down = true;
+    this.downNs.set(node, now);
+    this.propagation.stopNode(node);
+    // Its kubelet is gone with it: no more probes, starts or stops for the pods bound there.
+    for (const pod of this.cluster.pods()) if (pod.spec?.nodeName === node) this.kubelet.forget(keyOf(pod));
+    const times = nodeFailureTimes(now, this.nodeMonitorGraceNs, this.nodeRng);
+    this.net.setTimer(times.notReadyNs - now, () => {
+      this.notReadyNs.set(node, this.net.nowNs);
+      const marked: string[] = [];
+      this.mutate(() => {
+        this.cluster.setNodeUnreachable(node);
+        for (const pod of this.cluster.pods()) {
+          if (pod.spec?.nodeName !== node) continue;
+          this.cluster.apply({ type: 'setPodReady', namespace: ns(pod), name: name(pod), ready: false });
+          marked.push(name(pod));
+          this.podEvents.push({
+            timeNs: this.net.nowNs,
+            pod: keyOf(pod),
+            what: `not ready (${node} NotReady)`,
+          });
+        }
+      });
+      this.podEvents.push({
+        timeNs: this.net.nowNs,
+        pod: `node/${node}`,
+        what: `NotReady (no heartbeat for ${((this.net.nowNs - times.lastHeartbeatNs) / 1e9).toFixed(1)}s)`,
+      });
+      this.messages.push(
+        `node/${node} NotReady (Ready=Unknown: no heartbeat since ${(times.lastHeartbeatNs / 1e9).toFixed(1)}s, node-monitor-grace-period ${this.nodeMonitorGraceNs / 1e9}s); taint node.kubernetes.io/unreachable; pods marked not ready: ${marked.join(', ') || 'none'}`,
+      );
+    });
+    // The taint manager's eviction once the pods' 300 s toleration runs out (if the run lasts).
+    this.net.setTimer(times.evictNs - now, () =>
+      this.mutate(() => {
+        for (const pod of this.cluster.pods()) {
+          if (pod.spec?.nodeName !== node || isPodTerminating(pod)) continue;
+          this.cluster.apply({
+            type: 'terminatePod',
+            namespace: ns(pod),
+            name: name(pod),
+            gracePeriodSeconds: pod.spec?.terminationGracePeriodSeconds ?? 30,
+          });
+          this.messages.push(
+            `taint manager: evicting pod ${ns(pod)}/${name(pod)} from unreachable node/${node}`,
+          );
+        }
+      }),
+    );
   }
 
   private evict(node: string): void {
@@ -588,6 +742,7 @@ class RolloutRun {
     const t = this.options.transition;
     return {
       mode: this.sim.mode,
+      proto: this.proto,
       seed: this.options.seed,
       label: this.label,
       service: `${this.service.namespace}/${this.service.name}`,

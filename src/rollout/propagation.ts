@@ -72,6 +72,8 @@ interface NodeState {
   timerAtNs: number;
   /** Programmed versions over time, for "what did this node's rules say at time t". */
   readonly history: { timeNs: number; version: number }[];
+  /** The node stopped (its watch and sync loop with it). */
+  stopped: boolean;
 }
 
 export interface PropagationOptions {
@@ -114,6 +116,7 @@ export class Propagation {
         lastDeliveryNs: options.nowNs(),
         timerAtNs: Number.POSITIVE_INFINITY,
         history: [{ timeNs: options.nowNs(), version: 0 }],
+        stopped: false,
       };
       this.nodes.set(name, state);
       // Every node starts from the same rules: the state at start, whatever the option says.
@@ -152,6 +155,14 @@ export class Propagation {
     return this.nodes.get(node)?.lastSyncNs ?? 0;
   }
 
+  /** The node stopped: its watch delivers nothing more and its proxy never syncs again. */
+  stopNode(name: string): void {
+    const state = this.nodes.get(name);
+    if (state === undefined) return;
+    state.stopped = true;
+    state.timerAtNs = Number.NEGATIVE_INFINITY;
+  }
+
   /** Something in the API changed: the EndpointSlice controller writes within its batch period. */
   apiChanged(): void {
     if (this.writePending) return;
@@ -183,6 +194,7 @@ export class Propagation {
     this.writes.push({ timeNs: now, version });
     // Each node's watch: its own delay, never overtaking its previous event.
     for (const state of this.nodes.values()) {
+      if (state.stopped) continue;
       const at = Math.max(now + sampleDelay(this.options.watchDelay, this.rng), state.lastDeliveryNs);
       state.lastDeliveryNs = at;
       this.options.setTimer(at - now, () => {
@@ -195,11 +207,12 @@ export class Propagation {
 
   /** Keeps one timer per node at the loop's next run. */
   private arm(state: NodeState): void {
+    if (state.stopped) return;
     const at = state.loop.nextRunAt();
     if (!Number.isFinite(at) || at >= state.timerAtNs) return;
     state.timerAtNs = at;
     this.options.setTimer(at - this.options.nowNs(), () => {
-      if (state.timerAtNs !== at) return;
+      if (state.timerAtNs !== at || state.stopped) return;
       state.timerAtNs = Number.POSITIVE_INFINITY;
       state.loop.fire(this.options.nowNs());
       this.arm(state);

@@ -19,6 +19,8 @@ export function describeTransition(t: Transition): string {
       return `scale to ${t.replicas}`;
     case 'drain':
       return `drain ${t.node}`;
+    case 'node-not-ready':
+      return `node ${t.node} down`;
     case 'delete-pod':
       return `delete pod ${t.pod}`;
   }
@@ -81,7 +83,7 @@ export function totalsLine(r: RolloutResult): string {
 export function formatRolloutReport(r: RolloutResult): string {
   const lines: string[] = [];
   lines.push(
-    `${r.target}: ${describeTransition(r.transition)} at ${sec(r.atNs)}; ${sec(r.durationNs)} of traffic at ${r.rps} requests/s to service/${r.service.split('/')[1]}`,
+    `${r.target}: ${describeTransition(r.transition)} at ${sec(r.atNs)}; ${sec(r.durationNs)} of traffic at ${r.rps} ${r.proto === 'udp' ? 'UDP requests' : 'requests'}/s to service/${r.service.split('/')[1]}`,
   );
   lines.push(settingsLine(r));
   lines.push('');
@@ -139,6 +141,7 @@ export function rolloutJson(r: RolloutResult): Record<string, unknown> {
     service: r.service,
     transition: r.transition,
     mode: r.mode,
+    proto: r.proto,
     seed: r.seed,
     at: s3(r.atNs),
     duration: s3(r.durationNs),

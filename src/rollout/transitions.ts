@@ -4,7 +4,7 @@
  * `--scale N`, `--delete-pod NAME` (a graceful delete with the pod's grace period) and
  * `--drain NODE` (kubectl drain --ignore-daemonsets: cordon, then evict the node's other pods
  * through the eviction API, which refuses while a PodDisruptionBudget allows no disruption;
- * kubectl retries every 5 s).
+ * kubectl retries every 5 s); `--node-not-ready NODE` (the node stops: see node-lifecycle.ts).
  */
 import type { Deployment, ReplicaSet } from 'kubernetes-types/apps/v1.js';
 import type { Pod } from 'kubernetes-types/core/v1.js';
@@ -19,7 +19,9 @@ export type Transition =
   | { readonly kind: 'image'; readonly image: string }
   | { readonly kind: 'scale'; readonly replicas: number }
   | { readonly kind: 'drain'; readonly node: string }
-  | { readonly kind: 'delete-pod'; readonly pod: string };
+  | { readonly kind: 'delete-pod'; readonly pod: string }
+  /** The node stops (powered off or cut off): the node lifecycle controller marks it NotReady after its grace period. */
+  | { readonly kind: 'node-not-ready'; readonly node: string };
 
 export class TransitionError extends Error {
   override name = 'TransitionError';
@@ -173,6 +175,11 @@ export function startTransition(cluster: Cluster, w: Workload, t: Transition): s
       if (!cluster.setNodeUnschedulable(t.node, true))
         throw new TransitionError(`nodes "${t.node}" not found`);
       return [`node/${t.node} cordoned`];
+    }
+    case 'node-not-ready': {
+      if (!cluster.nodes().some((n) => n.metadata?.name === t.node))
+        throw new TransitionError(`nodes "${t.node}" not found`);
+      return [`node/${t.node} stopped: its kubelet posts no status, nothing reaches the node`];
     }
   }
 }

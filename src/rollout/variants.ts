@@ -9,11 +9,13 @@
  *   maxSurge=N|P%                 maxUnavailable=N|P%       minReadySeconds=SECONDS
  *   minSyncPeriod=DURATION        watchDelay=DELAY          batchPeriod=DURATION
  *   terminatingFallback=on|off    lbInterval=DURATION       lbUnhealthy=N
- *   mode=iptables|nftables|ipvs|ebpf
+ *   nodeMonitorGracePeriod=DURATION                          mode=iptables|nftables|ipvs|ebpf
+ *   udpConntrackCleanup=reconciler|reconciler-v1.32|endpoint-deletion|none
  */
 import { parseAllDocuments, stringify } from 'yaml';
 import { parseGoDuration } from '../config/duration.js';
 import type { ProxyMode } from '../proxy/common/datapath.js';
+import { UDP_CONNTRACK_CLEANUPS, type UdpConntrackCleanup } from '../proxy/common/udp-conntrack-cleanup.js';
 import { type DelaySpec, parseDelaySpec } from './delay.js';
 import { DRAIN_SECONDS_ANNOTATION, SIGTERM_ANNOTATION, STARTUP_SECONDS_ANNOTATION } from './kubelet.js';
 
@@ -30,6 +32,10 @@ export interface RunSettings {
   readonly terminatingFallback?: boolean;
   readonly lbIntervalNs?: number;
   readonly lbUnhealthy?: number;
+  /** kube-controller-manager --node-monitor-grace-period (for --node-not-ready). */
+  readonly nodeMonitorGraceNs?: number;
+  /** How the node proxies clear stale UDP conntrack entries after a sync. */
+  readonly udpConntrackCleanup?: UdpConntrackCleanup;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: manifests are free-form YAML, edited in place
@@ -178,13 +184,23 @@ export function parseVariant(text: string): Variant {
         settings.lbUnhealthy = n;
         break;
       }
+      case 'nodeMonitorGracePeriod':
+        settings.nodeMonitorGraceNs = durationValue(key, v);
+        break;
+      case 'udpConntrackCleanup':
+        if (!(UDP_CONNTRACK_CLEANUPS as readonly string[]).includes(v))
+          throw new VariantError(
+            `udpConntrackCleanup=${v}: expected one of ${UDP_CONNTRACK_CLEANUPS.join(', ')}`,
+          );
+        settings.udpConntrackCleanup = v as UdpConntrackCleanup;
+        break;
       case 'mode':
         if (!MODES.includes(v)) throw new VariantError(`mode=${v}: expected one of ${MODES.join(', ')}`);
         settings.mode = v as ProxyMode;
         break;
       default:
         throw new VariantError(
-          `variant "${text}": unknown key "${key}" (expected preStop, grace, sigterm, drainSeconds, startupSeconds, readinessPeriod, maxSurge, maxUnavailable, minReadySeconds, minSyncPeriod, watchDelay, batchPeriod, terminatingFallback, lbInterval, lbUnhealthy, mode)`,
+          `variant "${text}": unknown key "${key}" (expected preStop, grace, sigterm, drainSeconds, startupSeconds, readinessPeriod, maxSurge, maxUnavailable, minReadySeconds, minSyncPeriod, watchDelay, batchPeriod, terminatingFallback, lbInterval, lbUnhealthy, nodeMonitorGracePeriod, udpConntrackCleanup, mode)`,
         );
     }
   }

@@ -7,6 +7,7 @@
 
 import {
   type CurlResult,
+  type CurlUrl,
   type CurlVerboseLine,
   curl,
   type HttpResponder,
@@ -17,6 +18,7 @@ import {
   type TcpConnection,
   TcpStack,
   UdpSink,
+  type UdpSocket,
   UdpStack,
 } from '../apps/index.js';
 import type { SctpClientResult } from '../apps/sctp-stack.js';
@@ -49,14 +51,17 @@ import {
   podKey,
 } from '../topology/build.js';
 import type { Host } from '../topology/host.js';
+import { APP_IPV6_BASE, appIpv6, indexOfAppIpv6 } from '../topology/ipv6-address-table.js';
 import type { OverlayKind } from '../topology/tunnel.js';
 import { PacketTracer } from '../trace/packet-trace.js';
 import { formatIPv4, isIPv4, parseIPv4 } from '../util/ipv4.js';
+import { isIPv6Text } from '../util/ipv6.js';
 import { Rng } from '../util/rng.js';
 import { PcapngCaptureSink } from './capture-sink.js';
 import { SimulationDns } from './cluster-dns.js';
 import { NodeHealthServers } from './health-servers.js';
-import { renderIpv6Iptables } from './ipv6-rules.js';
+import { Ipv6Datapath } from './ipv6-datapath.js';
+import { type Ipv6View, renderIpv6Rules } from './ipv6-rules.js';
 import { attachMode, attachNodeProxy, type DumpPart, type ModeOptions, type NodeProxy } from './modes.js';
 import { type PodAppInfo, podApps } from './pod-apps.js';
 import { sctpStackOf, startSctpServers } from './sctp-servers.js';
@@ -124,6 +129,8 @@ export interface CurlRequest {
   readonly head?: boolean;
   /** -H, as typed. */
   readonly headers?: readonly string[];
+  /** curl's -4 / -6: resolve (and accept) addresses of that family only. */
+  readonly ipFamily?: 4 | 6;
 }
 
 /** One UDP request (a datagram from a new connected socket) and how it ended. */
@@ -185,8 +192,12 @@ export class Simulation {
   readonly udpConntrackDeleted = new Map<string, number>();
   /** Each pod's running HTTP responders (by podKey), so its app can stop listening (SIGTERM). */
   private readonly podResponders = new Map<string, HttpResponder[]>();
+  /** The UDP echo sockets of each pod app, closed with its listeners. */
+  private readonly podUdpEchoes = new Map<string, UdpSocket[]>();
   /** The model each node's proxy last synced (for kube-proxy's UDP conntrack clean-up). */
   private readonly nodeModels = new Map<string, ProxyModel>();
+  /** The IPv6 datapath of a dual-stack cluster (null: single-stack). */
+  readonly ipv6: Ipv6Datapath | null;
 
   constructor(options: SimulationOptions = {}) {
     const seed = options.seed ?? 1;
@@ -246,6 +257,19 @@ export class Simulation {
     // The model just built already holds every change made so far.
     this.cluster.changes.drain();
     this.proxies = attachMode(this.mode, this.topology, this.model, this.rng.fork(), this.modeOptions);
+    this.ipv6 =
+      config.ipv6 === undefined
+        ? null
+        : new Ipv6Datapath(this.cluster, this.topology, this.rng.fork(), {
+            mode: this.mode,
+            ...(this.modeOptions.kubeProxyConfig !== undefined
+              ? { kubeProxyConfig: this.modeOptions.kubeProxyConfig }
+              : {}),
+            ...(this.modeOptions.nodeFacts !== undefined ? { nodeFacts: this.modeOptions.nodeFacts } : {}),
+            ...(this.modeOptions.conntrackMax !== undefined
+              ? { conntrackMax: this.modeOptions.conntrackMax }
+              : {}),
+          });
     for (const [node, text] of options.conntrackDumps ?? []) this.preloadConntrack(node, text);
     for (const name of this.proxies.keys()) this.nodeModels.set(name, this.model);
     this.routeVipsThroughFirstNode();
@@ -409,15 +433,19 @@ export class Simulation {
     }
     this.podResponders.set(key, running);
     const udp = this.udpStack(pod);
+    const echoes: UdpSocket[] = [];
+    this.podUdpEchoes.set(key, echoes);
     for (const port of app.udpEchoPorts)
       if (!udp.isBound(port))
-        startUdpEcho(udp, {
-          port,
-          podName: app.name,
-          onServe: (addr, sport) => {
-            this.lastUdpServed = { server: app.name, peer: `${formatIPv4(addr)}:${sport}` };
-          },
-        });
+        echoes.push(
+          startUdpEcho(udp, {
+            port,
+            podName: app.name,
+            onServe: (addr, sport) => {
+              this.lastUdpServed = { server: app.name, peer: `${formatIPv4(addr)}:${sport}` };
+            },
+          }),
+        );
     for (const port of app.udpSinkPorts)
       if (!udp.isBound(port)) this.udpSinks.set(`${app.name}/${port}`, new UdpSink(udp, port));
   }
@@ -438,6 +466,9 @@ export class Simulation {
     const key = podKey(namespace, name);
     for (const r of this.podResponders.get(key) ?? []) r.stop();
     this.podResponders.delete(key);
+    // Its UDP echo closes too: datagrams then meet ICMP port unreachable.
+    for (const socket of this.podUdpEchoes.get(key) ?? []) socket.close();
+    this.podUdpEchoes.delete(key);
   }
 
   /** True while the pod's app listens. */
@@ -460,9 +491,15 @@ export class Simulation {
       clockEpochMs: epochMs,
       ...(bodyTemplate !== undefined ? { bodyTemplate } : {}),
       onAccept: (c: TcpConnection) => {
-        this.lastServed = { server: serverName, peer: `${formatIPv4(c.remoteAddr)}:${c.remotePort}` };
+        this.lastServed = { server: serverName, peer: this.endpointText(c.remoteAddr, c.remotePort) };
       },
     });
+  }
+
+  /** `addr:port` of an application address (IPv6: `[addr]:port`). */
+  private endpointText(addr: number, port: number): string {
+    if (addr < APP_IPV6_BASE) return `${formatIPv4(addr)}:${port}`;
+    return `[${this.ipv6?.topology6.addresses.text(indexOfAppIpv6(addr)) ?? '?'}]:${port}`;
   }
 
   /**
@@ -473,21 +510,20 @@ export class Simulation {
     const host = this.host(request.from);
     const stack = this.stackOf(host);
     const target = parseCurlUrl(request.url);
-    if (target.ok && target.url.family === 6) throw new SimulationError(ipv6NotSupported(target.url));
     // A URL curl refuses (or a name, which nothing resolves yet) fails inside curl, with its exit code.
-    const addr = target.ok
-      ? isIPv4(target.url.host)
-        ? parseIPv4(target.url.host)
-        : this.resolveName(host, request.from, target.url.host)
-      : undefined;
-    const localAddr = addr === undefined ? 0 : host.sourceAddressFor(addr);
-    if (addr !== undefined && localAddr === 0)
-      throw new SimulationError(`${request.from} has no route to ${formatIPv4(addr)}`);
+    const { addr, localAddr } =
+      target.ok && (target.url.family === 6 || request.ipFamily === 6)
+        ? this.curlAddresses6(host, request, target.url)
+        : this.curlAddresses4(host, request, target.ok ? target.url : undefined);
     this.lastServed = null;
     const run = curl(stack, {
       url: request.url,
       localAddr,
       ...(addr !== undefined ? { resolve: () => addr } : {}),
+      ...(request.ipFamily !== undefined ? { ipFamily: request.ipFamily } : {}),
+      ...(addr !== undefined && addr >= APP_IPV6_BASE
+        ? { addressText: this.ipv6!.topology6.addresses.text(indexOfAppIpv6(addr)) }
+        : {}),
       connectTimeoutMs: request.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       ...(request.maxTimeMs !== undefined ? { maxTimeMs: request.maxTimeMs } : {}),
       ...(request.method !== undefined ? { method: request.method } : {}),
@@ -505,6 +541,66 @@ export class Simulation {
     if (result === undefined)
       throw new SimulationError(`curl to ${request.url} did not finish by the simulated deadline`);
     return this.outcome(result);
+  }
+
+  /** The destination and source of an IPv4 curl (the destination undefined when curl must fail to resolve). */
+  private curlAddresses4(
+    host: Host,
+    request: CurlRequest,
+    url: CurlUrl | undefined,
+  ): { addr: number | undefined; localAddr: number } {
+    const addr =
+      url === undefined
+        ? undefined
+        : isIPv4(url.host)
+          ? parseIPv4(url.host)
+          : this.resolveName(host, request.from, url.host);
+    const localAddr = addr === undefined ? 0 : host.sourceAddressFor(addr);
+    if (addr !== undefined && localAddr === 0)
+      throw new SimulationError(`${request.from} has no route to ${formatIPv4(addr)}`);
+    return { addr, localAddr };
+  }
+
+  /**
+   * The destination and source of an IPv6 curl (`[addr]` or `-6`), as application handles of the
+   * IPv6 datapath; refused with one line on a single-stack cluster or in a mode without one.
+   */
+  private curlAddresses6(
+    host: Host,
+    request: CurlRequest,
+    url: CurlUrl,
+  ): { addr: number | undefined; localAddr: number } {
+    if (url.family === 6 && request.ipFamily === 4) return { addr: undefined, localAddr: 0 };
+    const v6 = this.ipv6;
+    if (v6 === null)
+      throw new SimulationError(
+        ipv6NotSupported(
+          url,
+          'the cluster is single-stack: use --dual-stack or a v4,v6 --service-cluster-ip-range',
+        ),
+      );
+    const refusal = v6.ipv6Refusal();
+    if (refusal !== null) throw new SimulationError(ipv6NotSupported(url, refusal));
+    const text =
+      url.family === 6
+        ? url.host
+        : isIPv4(url.host)
+          ? undefined
+          : this.resolveName6(host, request.from, url.host);
+    if (text === undefined || !isIPv6Text(text)) return { addr: undefined, localAddr: 0 };
+    const stack = host.v6;
+    const index = v6.topology6.addresses.internText(text);
+    const local = stack === null ? 0 : stack.sourceAddressFor(index);
+    if (local === 0) throw new SimulationError(`${request.from} has no IPv6 route to ${text}`);
+    return { addr: appIpv6(index), localAddr: appIpv6(local) };
+  }
+
+  /** getaddrinfo(AF_INET6) as `curl -6` calls it: the first IPv6 address of the name (AAAA). */
+  private resolveName6(host: Host, from: string, name: string): string | undefined {
+    const conf = this.dns.resolvConf(from);
+    if (conf.nameservers.length === 0) return undefined;
+    const out = this.dns.lookup(host, conf, name, 'unspec');
+    return out.ok ? out.addresses.find((a) => a.includes(':')) : undefined;
   }
 
   /**
@@ -619,12 +715,29 @@ export class Simulation {
    * mode, whose connections never enter nf_conntrack, the BPF CT map as `cilium-dbg bpf ct list
    * global` prints it.
    */
-  conntrackList(nodeName: string): string {
+  conntrackList(nodeName: string, family: 'ipv4' | 'ipv6' = 'ipv4'): string {
     const proxy = this.proxies.get(nodeName);
     if (proxy === undefined) throw new SimulationError(`unknown node "${nodeName}"`);
+    if (family === 'ipv6') return this.conntrackList6(nodeName);
     // eBPF mode tracks connections in its own CT maps: their `cilium-dbg bpf ct list global` view.
     if (proxy.conntrack === null) return proxy.dump({ part: 'cilium-ct' });
     const { stdout, stderr } = formatConntrackList(proxy.conntrack, this.network.nowNs);
+    return stdout + stderr;
+  }
+
+  /** `conntrack -L -f ipv6`: the node's IPv6 conntrack table, addresses as inet_ntop prints them. */
+  private conntrackList6(nodeName: string): string {
+    const v6 = this.ipv6;
+    if (v6 === null)
+      throw new SimulationError(
+        '-f ipv6: the cluster is single-stack (use --dual-stack or a v4,v6 --service-cluster-ip-range)',
+      );
+    const refusal = v6.ipv6Refusal();
+    if (refusal !== null) throw new SimulationError(`-f ipv6: ${refusal}`);
+    const table = v6.conntrack.get(nodeName);
+    if (table === undefined) throw new SimulationError(`unknown node "${nodeName}"`);
+    const addresses = v6.topology6.addresses;
+    const { stdout, stderr } = formatConntrackList(table, this.network.nowNs, (a) => addresses.text(a));
     return stdout + stderr;
   }
 
@@ -648,16 +761,20 @@ export class Simulation {
     });
   }
 
-  /** A dual-stack node's IPv6 rules as `ip6tables-save` prints them (iptables mode; see ipv6-rules.ts). */
-  ipv6Rules(nodeName: string): string {
+  /** A dual-stack node's IPv6 rules as its mode's tool prints them (see ipv6-rules.ts). */
+  ipv6Rules(nodeName: string, view?: Ipv6View): string {
     if (!this.proxies.has(nodeName)) throw new SimulationError(`unknown node "${nodeName}"`);
     const date = new Date((this.modeOptions.clockEpochMs ?? 0) + this.topology.network.nowNs / 1e6);
-    return renderIpv6Iptables(
+    const v4 = this.proxies.get(nodeName)!.shareSource();
+    return renderIpv6Rules(
+      this.mode,
       this.cluster,
       nodeName,
       this.modeOptions.kubeProxyConfig,
       this.modeOptions.nodeFacts?.get(nodeName),
       date,
+      view,
+      v4.mode === 'ebpf' ? v4.lb : undefined,
     );
   }
 
@@ -681,6 +798,7 @@ export class Simulation {
     const pending = this.cluster.changes.drain();
     this.lastSyncChanges = pending.full ? undefined : pending.services;
     for (const name of this.proxies.keys()) this.syncNode(name, this.model, this.lastSyncChanges);
+    this.ipv6?.sync();
   }
 
   /**
@@ -707,6 +825,7 @@ export class Simulation {
           this.network.captureInterface(pod.interfaces[0]);
           this.network.captureInterface(this.topology.podVeths.get(key)!);
         }
+        this.ipv6?.attachPod(key, pod);
         if (options.startApps ?? true) this.startPodApp(app);
         attached.push(key);
       }
@@ -715,6 +834,7 @@ export class Simulation {
       if (!live.has(key)) {
         const [ns, name] = key.split('/');
         this.stopPodListeners(ns, name);
+        this.ipv6?.detachPod(key);
         detachPod(this.topology, ns, name);
         detached.push(key);
       }
@@ -798,6 +918,7 @@ export class Simulation {
   private joinNode(n: ProxyModel['nodes'][number]): void {
     const host = joinNode(this.topology, n, this.rng.fork());
     if (this.capture !== null) this.network.captureInterface(host.interfaces[0]);
+    this.ipv6?.joinNode(n.name, host);
     this.proxies.set(n.name, attachNodeProxy(this.mode, host, this.model, this.rng.fork(), this.modeOptions));
     this.startHealthServers(n.name, host, this.cluster.now());
   }

@@ -54,6 +54,8 @@ import {
 import { IpProtocol } from '../wire/ip-protocol.js';
 import { TcpFlag } from '../wire/tcp.js';
 import { MAX_FRAME } from './frame-pool.js';
+import type { Ipv6Stack } from './host6.js';
+import { APP_IPV6_BASE } from './ipv6-address-table.js';
 import { BROADCAST_MAC_KEY, macKey, NetInterface } from './net-interface.js';
 import type { NodeNetfilter } from './netfilter-path.js';
 import type { Network } from './network.js';
@@ -70,6 +72,7 @@ export type HostKind = 'client' | 'router' | 'node' | 'pod';
 
 /** What a host does with TCP segments and ICMP errors addressed to it (src/apps' TcpStack). */
 export interface TcpReceiver {
+  /** `segment.payload` views the received frame: valid during the call only (copy to keep). */
   receive(segment: TcpSegment): void;
   /** An ICMP destination-unreachable quoting a segment this host sent. */
   receiveIcmpError(type: number, code: number, quoted: TcpSegment): void;
@@ -99,10 +102,17 @@ export class Host implements HostTransport, UdpTransport {
   /** net.ipv4.ip_forward. */
   ipForward = false;
   tcp: TcpReceiver | null = null;
+  /**
+   * Powered off or cut off from the network (a node going NotReady in `dpsim rollout`): every
+   * frame reaching it is dropped (DEV_READY), so neither it nor the pods behind it answer.
+   */
+  down = false;
   /** The host's UDP sockets; null: every datagram gets ICMP port unreachable. */
   udp: UdpReceiver | null = null;
   /** The host's SCTP endpoint (src/apps/sctp-stack.ts), or null: no SCTP module loaded. */
   sctp: SctpReceiver | null = null;
+  /** The host's IPv6 layer on a dual-stack cluster (host6.ts), or null: IPv6 frames are dropped. */
+  v6: Ipv6Stack | null = null;
   private tunnelEnd: TunnelEndpoint | null = null;
   /** Set in eBPF mode on nodes: the host's connects to Service addresses are translated. */
   private sockets: SocketLbTranslations | null = null;
@@ -219,6 +229,10 @@ export class Host implements HostTransport, UdpTransport {
   }
 
   sendTcp(seg: TcpSegment): void {
+    if (seg.dst >= APP_IPV6_BASE) {
+      if (this.v6 !== null) this.v6.sendTcp(seg);
+      return;
+    }
     let dst = seg.dst;
     let dport = seg.dport;
     if (this.sockets !== null) {
@@ -291,6 +305,10 @@ export class Host implements HostTransport, UdpTransport {
     const frame = pool.view(slot);
     const tracer = net.tracer;
     if (tracer !== null) tracer.step(net.nowNs, this.name, `rx ${iface.name}`, '');
+    if (this.down) {
+      this.dropSlot(slot, DropReason.DEV_READY);
+      return;
+    }
 
     if (iface.tcIngress !== null && !this.runTcIngress(iface, iface.tcIngress, slot)) return;
 
@@ -302,6 +320,10 @@ export class Host implements HostTransport, UdpTransport {
     const ft = this.ft;
     const status = parseFiveTuple(frame, ft, 0, pool.lengths[slot]);
     if (status !== ParseStatus.OK) {
+      if (status === ParseStatus.NOT_IPV4 && this.v6 !== null && readU16(frame, 12) === ETHERTYPE_IPV6) {
+        this.v6.receive(iface, slot);
+        return;
+      }
       if (tracer !== null) tracer.step(net.nowNs, this.name, 'drop', PARSE_STATUS_TEXT[status]);
       this.dropSlot(
         slot,
@@ -530,8 +552,8 @@ export class Host implements HostTransport, UdpTransport {
     return 0;
   }
 
-  /** Writes the Ethernet addresses and hands the frame to the pump. */
-  private transmitTo(out: NetInterface, slot: number, dstMac: Uint8Array): void {
+  /** Writes the Ethernet addresses and hands the frame to the pump (also used by the IPv6 layer). */
+  transmitTo(out: NetInterface, slot: number, dstMac: Uint8Array): void {
     const frame = this.network.pool.view(slot);
     frame.set(dstMac, 0);
     frame.set(out.mac, 6);
@@ -623,7 +645,6 @@ export class Host implements HostTransport, UdpTransport {
       }
       const seg = readTcpSegment(frame, ft);
       if (this.sockets !== null) this.sockets.untranslate(seg, seg.dport);
-      pool.release(slot);
       this.countDelivered();
       if (net.tracer !== null)
         net.tracer.step(
@@ -632,7 +653,10 @@ export class Host implements HostTransport, UdpTransport {
           'deliver',
           deliverTcpText(ft.daddr, ft.dport, ft.saddr, ft.sport),
         );
+      // The payload is a view of the frame: the slot is recycled only once the stack has
+      // copied what it keeps.
       if (this.tcp !== null) this.tcp.receive(seg);
+      pool.release(slot);
       return;
     }
     if (ft.proto === IpProtocol.UDP) {
@@ -773,7 +797,8 @@ export class Host implements HostTransport, UdpTransport {
     this.sctp.receive(ft.saddr, ft.daddr, d.packet);
   }
 
-  private countDelivered(): void {
+  /** Counts a packet handed to a local socket (also used by the IPv6 layer). */
+  countDelivered(): void {
     this.drops.delivered++;
     this.network.drops.delivered++;
   }
@@ -794,7 +819,8 @@ export class Host implements HostTransport, UdpTransport {
     this.dropSlot(slot, PATH_VERDICT_DROP_REASON[v]);
   }
 
-  private dropSlot(slot: number, reason: DropReason): void {
+  /** Releases the frame and counts its drop with `reason` (also used by the IPv6 layer). */
+  dropSlot(slot: number, reason: DropReason): void {
     const net = this.network;
     if (net.tracer !== null) net.tracer.step(net.nowNs, this.name, 'drop', dropText(reason));
     net.pool.release(slot);
@@ -842,6 +868,7 @@ export class Host implements HostTransport, UdpTransport {
 }
 
 const ZERO_MAC = new Uint8Array(6);
+const ETHERTYPE_IPV6 = 0x86dd;
 const UDP_HEADER_BYTES = 8;
 const ICMP_HEADER_BYTES = 8;
 

@@ -49,6 +49,8 @@ export const enum DropReason {
   SCTP_MALFORMED = 21,
   /** A UDP datagram whose (non-zero) checksum is wrong (SKB_DROP_REASON_UDP_CSUM). */
   UDP_CSUM = 22,
+  /** The host is down (powered off or cut off): nothing it receives is processed (kernel: DEV_READY). */
+  DEV_READY = 23,
 }
 
 export const DROP_REASON_NAMES: readonly string[] = [
@@ -75,6 +77,7 @@ export const DROP_REASON_NAMES: readonly string[] = [
   'SCTP_CSUM',
   'SCTP_MALFORMED',
   'UDP_CSUM',
+  'DEV_READY',
 ];
 
 export const DROP_REASON_COUNT = DROP_REASON_NAMES.length;

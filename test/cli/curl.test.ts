@@ -55,10 +55,10 @@ describe('dpsim curl: URLs as curl takes them', () => {
     expect(r.exitCode).toBe(3);
   });
 
-  it('an IPv6 URL says IPv6 is not supported yet, exit 1', async () => {
+  it('an IPv6 URL on a single-stack cluster says so in one line, exit 1', async () => {
     const r = await dpsim(['curl', '[fd00::1]:80']);
     expect(r.stderr).toBe(
-      'error: IPv6 not supported yet: [fd00::1]:80 (dpsim forwards IPv4 packets only; --dual-stack gives IPv6 addresses and ip6tables rules, not an IPv6 datapath)\n',
+      'error: IPv6 not supported here: [fd00::1]:80 (the cluster is single-stack: use --dual-stack or a v4,v6 --service-cluster-ip-range)\n',
     );
     expect(r.exitCode).toBe(1);
   });

@@ -103,7 +103,7 @@ describe('dpsim rollout', () => {
     [['rollout', '--drain', 'node9', '--duration', '2'], /^error: nodes "node9" not found/],
     [
       ['rollout', '--scale', '1', '--duration', '2', '--proto', 'udp'],
-      /^error: --proto udp: rollout sends TCP requests only for now \(UDP traffic runs in dpsim load --proto udp\)/,
+      /^error: no Service with a UDP port selects the pods of deployment "myweb"\n$/,
     ],
   ])('bad input %j: one line, exit 1', async (args, message) => {
     const r = await dpsim(args as string[]);

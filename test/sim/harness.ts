@@ -17,6 +17,8 @@ import {
   type SimulationOptions,
 } from '../../src/sim/simulation.js';
 import { formatIPv4 } from '../../src/util/ipv4.js';
+import { formatIPv6Bytes } from '../../src/util/ipv6.js';
+import { newIpv6FiveTuple, Parse6Status, parseIpv6FiveTuple } from '../../src/wire/five-tuple6.js';
 import { newFiveTuple, ParseStatus, parseFiveTuple } from '../../src/wire/index.js';
 
 /** Every proxy mode, each attached to the simulated topology. */
@@ -72,6 +74,7 @@ export interface Frame {
 export function decodePacket(packet: CapturedPacket, index: number, names: readonly string[]): Frame {
   const ft = newFiveTuple();
   const status = parseFiveTuple(packet.data, ft);
+  if (status === ParseStatus.NOT_IPV4) return decodePacket6(packet, index, names);
   if (status !== ParseStatus.OK) throw new Error(`captured frame ${index} does not parse (status ${status})`);
   let quoted: Frame['quoted'];
   if (ft.proto === 1 && ft.icmpType === 3) {
@@ -103,6 +106,27 @@ export function decodePacket(packet: CapturedPacket, index: number, names: reado
     icmpType: ft.icmpType,
     icmpCode: ft.icmpCode,
     ...(quoted !== undefined ? { quoted } : {}),
+    data: packet.data,
+  };
+}
+
+/** An IPv6 frame: addresses as RFC 5952 text, ICMPv6 type and code (no quote decoded). */
+function decodePacket6(packet: CapturedPacket, index: number, names: readonly string[]): Frame {
+  const ft = newIpv6FiveTuple();
+  const status = parseIpv6FiveTuple(packet.data, ft);
+  if (status !== Parse6Status.OK)
+    throw new Error(`captured frame ${index} does not parse as IPv6 (status ${status})`);
+  return {
+    index,
+    iface: names[packet.interfaceId],
+    src: formatIPv6Bytes(packet.data, ft.saddrAt),
+    dst: formatIPv6Bytes(packet.data, ft.daddrAt),
+    proto: ft.proto,
+    sport: ft.sport,
+    dport: ft.dport,
+    tcpFlags: ft.tcpFlags,
+    icmpType: ft.icmpType,
+    icmpCode: ft.icmpCode,
     data: packet.data,
   };
 }

@@ -15,6 +15,8 @@
  */
 import { PcapngWriter, readCapture } from '../../src/capture/index.js';
 import { formatIPv4 } from '../../src/util/ipv4.js';
+import { formatIPv6Bytes } from '../../src/util/ipv6.js';
+import { newIpv6FiveTuple, Parse6Status, parseIpv6FiveTuple } from '../../src/wire/five-tuple6.js';
 import { newFiveTuple, ParseStatus, parseFiveTuple } from '../../src/wire/index.js';
 import { checkCaptureWithTshark } from '../helpers/tshark.js';
 
@@ -55,7 +57,7 @@ function conversation(proto: number, a: string, b: string): string {
 function conversationKeys(data: Uint8Array, into: Set<string>): void {
   const ft = newFiveTuple();
   if (parseFiveTuple(data, ft) !== ParseStatus.OK) {
-    into.add('unparsed');
+    if (!conversationKeys6(data, into)) into.add('unparsed');
     return;
   }
   into.add(conversation(ft.proto, endpoint(ft.saddr, ft.sport), endpoint(ft.daddr, ft.dport)));
@@ -82,6 +84,26 @@ function conversationKeys(data: Uint8Array, into: Set<string>): void {
       ),
     );
   }
+}
+
+/** IPv6 frames: the conversation, and for an ICMPv6 error the one its quote belongs to. False when not IPv6. */
+function conversationKeys6(data: Uint8Array, into: Set<string>): boolean {
+  const ft = newIpv6FiveTuple();
+  if (parseIpv6FiveTuple(data, ft) !== Parse6Status.OK) return false;
+  const text = (at: number) => formatIPv6Bytes(data, at);
+  into.add(conversation(ft.proto, `[${text(ft.saddrAt)}]:${ft.sport}`, `[${text(ft.daddrAt)}]:${ft.dport}`));
+  if (ft.proto === 58 && ft.icmpType < 128) {
+    const inner = ft.l4Offset + 8;
+    const u16 = (o: number) => (data[o] << 8) | data[o + 1];
+    into.add(
+      conversation(
+        data[inner + 6],
+        `[${text(inner + 8)}]:${u16(inner + 40)}`,
+        `[${text(inner + 24)}]:${u16(inner + 42)}`,
+      ),
+    );
+  }
+  return true;
 }
 
 function partsOf(run: CaptureRun): Part[] {

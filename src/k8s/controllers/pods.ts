@@ -11,13 +11,20 @@ import { podIPv6For } from '../cluster-config-ipv6.js';
 import { type ClusterStore, formatTimestamp, objectKey } from '../store.js';
 import { writable } from '../writable.js';
 
+/** The node lifecycle controller's taint on a node that stopped posting status. */
+export const UNREACHABLE_TAINT = 'node.kubernetes.io/unreachable';
+
 function pickNode(store: ClusterStore): string | undefined {
   let best: string | undefined;
   let bestCount = Number.POSITIVE_INFINITY;
   for (const { name, ipam } of store.nodeSlots()) {
     if (ipam.inUse >= ipam.capacity) continue;
     // A cordoned node (kubectl cordon / drain) takes no new pods.
-    if (store.nodes.get(name)?.spec?.unschedulable === true) continue;
+    const node = store.nodes.get(name);
+    if (node?.spec?.unschedulable === true) continue;
+    // Nor does an unreachable one (the node lifecycle controller's NoSchedule taint).
+    if (node?.spec?.taints?.some((t) => t.key === UNREACHABLE_TAINT && t.effect === 'NoSchedule') === true)
+      continue;
     const count = store.podCountByNode.get(name) ?? 0;
     if (count < bestCount) {
       best = name;

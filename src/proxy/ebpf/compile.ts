@@ -309,7 +309,8 @@ export class EbpfLoadBalancer {
   readonly maglevTableSize: number;
   readonly externalClusterIP: boolean;
   readonly maglevSeeds: ReturnType<typeof parseMaglevSeed>;
-  private readonly maglevSeedText: string;
+  /** `--bpf-lb-maglev-hash-seed` as given (the IPv6 maps use the same). */
+  readonly maglevSeedText: string;
   /** Installed frontends by key. */
   readonly frontends = new Map<string, InstalledFrontend>();
   /** Keys of the installed frontends of each Service (`ns/name`), for incremental syncs. */

@@ -127,6 +127,20 @@ export function newIpvsMatchState(): IpvsMatchState {
   return { property: false, vaddr: 0, vport: 0, reply: false };
 }
 
+/**
+ * The IPv6 side of an ip6tables evaluator: packets' addresses (PacketMeta.saddr/daddr) are
+ * indices of the network's IPv6 address table (src/topology/ipv6-address-table.ts), whose
+ * 16 bytes the prefix matches read; rule addresses are interned at load.
+ */
+export interface Ipv6AddressLookup {
+  /** The index of an address given as text (interned). */
+  internText(text: string): number;
+  /** True when the first `prefixLength` bits of `index`'s address equal those of `network[at..at+16)`. */
+  inPrefix(index: number, network: Uint8Array, at: number, prefixLength: number): boolean;
+  /** Byte `i` of `index`'s address. */
+  byteOf(index: number, i: number): number;
+}
+
 export interface IptablesEvaluatorOptions {
   /** Drives `-m statistic --mode random`. */
   readonly rng: Rng;
@@ -144,6 +158,11 @@ export interface IptablesEvaluatorOptions {
   readonly ipsets?: IpsetLookup;
   /** The packet's IPVS state for `-m ipvs`; without it a ruleset using `-m ipvs` is refused at load. */
   readonly ipvs?: IpvsMatchState;
+  /**
+   * An ip6tables ruleset: packet addresses are IPv6 address-table indices, and
+   * `localAddresses` are IPv6 (::1 is always local). Without it IPv6 address matches refuse the load.
+   */
+  readonly ipv6?: Ipv6AddressLookup;
 }
 
 export class IptablesLoadError extends Error {
@@ -163,6 +182,10 @@ const F_OUT_INV = 256;
 const F_OUT_WILD = 512;
 const F_PROTO = 1024;
 const F_PROTO_INV = 2048;
+// ip6tables -s/-d (prefix over the address bytes; inversion shares F_SRC_INV/F_DST_INV).
+const F_SRC6 = 4096;
+const F_DST6 = 8192;
+const ALL_ONES_IPV6 = 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff';
 
 // Match opcodes; operands follow in the code array.
 const OP_PORTS = 1; // proto, flags, sMin, sMax, dMin, dMax
@@ -249,6 +272,11 @@ class CompiledTable {
   srcMask!: Uint32Array;
   dstAddr!: Uint32Array;
   dstMask!: Uint32Array;
+  /** ip6tables rules: 16 network bytes per rule and the prefix length, per side. */
+  src6Net!: Uint8Array;
+  src6Len!: Uint8Array;
+  dst6Net!: Uint8Array;
+  dst6Len!: Uint8Array;
   proto!: Uint8Array;
   inIface: string[] = [];
   outIface: string[] = [];
@@ -286,6 +314,7 @@ export class IptablesEvaluator {
   private readonly rng: Rng;
   private readonly ipsets: IpsetLookup | undefined;
   private readonly ipvs: IpvsMatchState | undefined;
+  private readonly v6: Ipv6AddressLookup | undefined;
   private stackChain = new Int32Array(1);
   private stackRule = new Int32Array(1);
 
@@ -293,7 +322,11 @@ export class IptablesEvaluator {
     this.rng = options.rng;
     this.ipsets = options.ipsets;
     this.ipvs = options.ipvs;
-    const locals = ['127.0.0.0/8', ...options.localAddresses].map((text) => {
+    this.v6 = options.ipv6;
+    const v6 = options.ipv6;
+    if (v6 !== undefined)
+      for (const a of ['::1', ...options.localAddresses]) this.localHosts.set(v6.internText(a), 0, 1);
+    const locals = ['127.0.0.0/8', ...(v6 === undefined ? options.localAddresses : [])].map((text) => {
       try {
         return text.includes('/') ? parseCidr(text) : { network: parseIPv4(text), prefixLength: 32 };
       } catch (e) {
@@ -371,6 +404,10 @@ export class IptablesEvaluator {
     t.srcMask = new Uint32Array(nRules);
     t.dstAddr = new Uint32Array(nRules);
     t.dstMask = new Uint32Array(nRules);
+    t.src6Net = new Uint8Array(nRules * 16);
+    t.src6Len = new Uint8Array(nRules);
+    t.dst6Net = new Uint8Array(nRules * 16);
+    t.dst6Len = new Uint8Array(nRules);
     t.proto = new Uint8Array(nRules);
     t.codeStart = new Uint32Array(nRules);
     t.codeEnd = new Uint32Array(nRules);
@@ -403,12 +440,19 @@ export class IptablesEvaluator {
         t.rules.push(rule);
         t.ruleChain[r] = ci;
         let f = 0;
-        if (rule.src) {
+        let v6Missing = false;
+        if (rule.src?.v6 !== undefined) {
+          f |= F_SRC6 | (rule.src.invert ? F_SRC_INV : 0);
+          if (!this.loadPrefix6(rule.src.v6, t.src6Net, t.src6Len, r)) v6Missing = true;
+        } else if (rule.src) {
           f |= F_SRC | (rule.src.invert ? F_SRC_INV : 0);
           t.srcMask[r] = rule.src.mask;
           t.srcAddr[r] = (rule.src.addr & rule.src.mask) >>> 0;
         }
-        if (rule.dst) {
+        if (rule.dst?.v6 !== undefined) {
+          f |= F_DST6 | (rule.dst.invert ? F_DST_INV : 0);
+          if (!this.loadPrefix6(rule.dst.v6, t.dst6Net, t.dst6Len, r)) v6Missing = true;
+        } else if (rule.dst) {
           f |= F_DST | (rule.dst.invert ? F_DST_INV : 0);
           t.dstMask[r] = rule.dst.mask;
           t.dstAddr[r] = (rule.dst.addr & rule.dst.mask) >>> 0;
@@ -429,7 +473,7 @@ export class IptablesEvaluator {
         }
         t.flags[r] = f;
         t.codeStart[r] = code.length;
-        let unknown = false;
+        let unknown = v6Missing;
         let missing: 'ipsets' | 'ipvs' | null = null;
         for (const m of rule.matches) {
           const status = this.emitMatch(m, code, nthInit, options);
@@ -452,6 +496,17 @@ export class IptablesEvaluator {
       this.stackRule = new Int32Array(nChains + 1);
     }
     return t;
+  }
+
+  /** Stores an ip6tables `network/len` for rule `r`; false when this evaluator has no IPv6 side. */
+  private loadPrefix6(text: string, net: Uint8Array, len: Uint8Array, r: number): boolean {
+    const v6 = this.v6;
+    if (v6 === undefined) return false;
+    const slash = text.indexOf('/');
+    const index = v6.internText(text.slice(0, slash));
+    for (let i = 0; i < 16; i++) net[r * 16 + i] = v6.byteOf(index, i);
+    len[r] = Number(text.slice(slash + 1));
+    return true;
   }
 
   /** Appends a match's bytecode; returns EMIT_OK or why the match cannot be evaluated. */
@@ -539,6 +594,11 @@ export class IptablesEvaluator {
         }
         return EMIT_OK;
       case 'recent': {
+        // IPv6 lists key the address index: only the full-address mask (kube-proxy's) is modelled.
+        if (m.mask6 !== undefined && (this.v6 === undefined || m.mask6 !== ALL_ONES_IPV6)) {
+          code.push(OP_NEVER);
+          return EMIT_UNMODELED;
+        }
         let list = this.recentByName.get(m.name);
         if (list === undefined) {
           list = this.recent.length;
@@ -554,7 +614,15 @@ export class IptablesEvaluator {
                 ? RECENT_UPDATE
                 : RECENT_REMOVE;
         const fl = (m.invert ? RF_INV : 0) | (m.reap ? RF_REAP : 0) | (m.side === 'dest' ? RF_DEST : 0);
-        code.push(OP_RECENT, list, action, fl, m.seconds, m.hitcount, m.mask >>> 0);
+        code.push(
+          OP_RECENT,
+          list,
+          action,
+          fl,
+          m.seconds,
+          m.hitcount,
+          m.mask6 !== undefined ? 0xffffffff : m.mask >>> 0,
+        );
         return EMIT_OK;
       }
       case 'unknown':
@@ -602,8 +670,14 @@ export class IptablesEvaluator {
       case 'DNAT':
       case 'SNAT': {
         t.tKind[r] = target.kind === 'DNAT' ? T_DNAT : T_SNAT;
-        t.tA[r] = target.range.addrMin;
-        t.tB[r] = target.range.addrMax;
+        if (target.range.addr6 !== undefined) {
+          if (this.v6 === undefined) return true;
+          t.tA[r] = this.v6.internText(target.range.addr6);
+          t.tB[r] = t.tA[r];
+        } else {
+          t.tA[r] = target.range.addrMin;
+          t.tB[r] = target.range.addrMax;
+        }
         t.tC[r] = target.range.portMin;
         t.tD[r] = target.range.portMax;
         t.tE[r] =
@@ -655,6 +729,9 @@ export class IptablesEvaluator {
    */
   private addrType(addr: number): number {
     if (this.localHosts.get(addr, 0) !== NOT_FOUND) return ADDRTYPE_LOCAL;
+    // IPv6 has no broadcast; ff00::/8 is multicast.
+    if (this.v6 !== undefined)
+      return this.v6.byteOf(addr, 0) === 0xff ? ADDRTYPE_MULTICAST : ADDRTYPE_UNICAST;
     const nets = this.localNet;
     for (let i = 0; i < nets.length; i++) {
       if ((addr & this.localMask[i]) >>> 0 === nets[i]) return ADDRTYPE_LOCAL;
@@ -681,6 +758,7 @@ export class IptablesEvaluator {
         if (hit === ((f & F_OUT_INV) !== 0)) return false;
       }
       if (f & F_PROTO && (meta.proto === t.proto[r]) === ((f & F_PROTO_INV) !== 0)) return false;
+      if (f & (F_SRC6 | F_DST6) && !this.matchAddr6(t, r, f, meta)) return false;
     }
     const code = t.code;
     const end = t.codeEnd[r];
@@ -754,6 +832,17 @@ export class IptablesEvaluator {
           return false;
       }
     }
+    return true;
+  }
+
+  /** ip6tables `-s`/`-d`: the packet's address (an index) against the rule's prefix. */
+  private matchAddr6(t: CompiledTable, r: number, f: number, meta: PacketMeta): boolean {
+    const v6 = this.v6;
+    if (v6 === undefined) return false;
+    if (f & F_SRC6 && v6.inPrefix(meta.saddr, t.src6Net, r * 16, t.src6Len[r]) === ((f & F_SRC_INV) !== 0))
+      return false;
+    if (f & F_DST6 && v6.inPrefix(meta.daddr, t.dst6Net, r * 16, t.dst6Len[r]) === ((f & F_DST_INV) !== 0))
+      return false;
     return true;
   }
 

@@ -35,7 +35,7 @@ export const REJECT_CODES: Record<(typeof REJECT_WITH_NAMES)[number], number> = 
   'icmp-host-prohibited': 10,
   'tcp-reset': TCP_RESET_CODE,
   'icmp-admin-prohibited': 13,
-  // ICMPv6 destination-unreachable codes (RFC 4443); IPv6 rules are printed, not yet run.
+  // ICMPv6 destination-unreachable codes (RFC 4443), for the IPv6 proxier's REJECT.
   'icmp6-no-route': 0,
   'icmp6-adm-prohibited': 1,
   'icmp6-addr-unreachable': 3,

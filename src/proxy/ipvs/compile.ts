@@ -24,9 +24,14 @@
  * CategorizeEndpoints' fallback (when no endpoint is ready), like the other modes. Real
  * servers *removed* by a later sync are first set to weight 0 (graceful termination): that
  * is a transition between two states, done by `IpvsNode.sync`, not part of one state.
+ *
+ * `family: 'ipv6'` compiles kube-proxy's IPv6 IPVS proxier on a dual-stack node from the IPv6
+ * model: IPv6 virtual servers and kube-ipvs0 addresses, `family inet6` ipsets named KUBE-6-…,
+ * and its ip6tables rules.
  */
 
 import { cidrContains, isIPv4, parseCidr, parseIPv4 } from '../../util/ipv4.js';
+import { formatIPv6, isIPv6Text, parseIPv6, prefixMask6 } from '../../util/ipv6.js';
 import { categorizeEndpoints, externalPolicyLocal, internalPolicyLocal } from '../common/categorize.js';
 import type { Endpoint, ProxyModel, ServicePort } from '../common/model.js';
 import { type Ruleset, renderIptablesSave } from '../iptables/index.js';
@@ -39,6 +44,8 @@ import { IpvsConfigError } from './service-table.js';
 export const DUMMY_INTERFACE = 'kube-ipvs0';
 
 export interface IpvsCompileOptions {
+  /** The proxier's family (default ipv4; ipv6 compiles the IPv6 model of a dual-stack node). */
+  readonly family?: 'ipv4' | 'ipv6';
   /** --ipvs-scheduler; '' or unset ⇒ rr ("IPVS scheduler not specified, use rr by default"). */
   readonly scheduler?: string;
   readonly masqueradeAll?: boolean;
@@ -113,11 +120,21 @@ export interface IpvsNodeState {
 }
 
 function numericIpSort(a: string, b: string): number {
+  if (a.includes(':') || b.includes(':')) {
+    const x = parseIPv6(a);
+    const y = parseIPv6(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
   return parseIPv4(a) - parseIPv4(b);
+}
+
+function isOfFamily(ipv6: boolean, text: string): boolean {
+  return ipv6 ? isIPv6Text(text) : isIPv4(text);
 }
 
 /** `cidr.String()` of a Go net.IPNet parsed sloppily: host bits cleared. */
 function canonicalCidr(text: string): { text: string; contains: (ip: string) => boolean } {
+  if (text.includes(':')) return canonicalCidr6(text);
   const [addr, len] = text.split('/');
   const prefix = len === undefined ? 32 : Number(len);
   if (!isIPv4(addr) || !Number.isInteger(prefix) || prefix < 0 || prefix > 32) {
@@ -128,6 +145,20 @@ function canonicalCidr(text: string): { text: string; contains: (ip: string) => 
   const cidr = { network, prefixLength: prefix };
   const canon = `${network >>> 24}.${(network >>> 16) & 0xff}.${(network >>> 8) & 0xff}.${network & 0xff}/${prefix}`;
   return { text: canon, contains: (ip: string) => cidrContains(cidr, parseIPv4(ip)) };
+}
+
+function canonicalCidr6(text: string): { text: string; contains: (ip: string) => boolean } {
+  const [addr, len] = text.split('/');
+  const prefix = len === undefined ? 128 : Number(len);
+  if (!isIPv6Text(addr) || !Number.isInteger(prefix) || prefix < 0 || prefix > 128) {
+    throw new IpvsConfigError(`invalid CIDR "${text}"`);
+  }
+  const mask = prefixMask6(prefix);
+  const network = parseIPv6(addr) & mask;
+  return {
+    text: `${formatIPv6(network)}/${prefix}`,
+    contains: (ip: string) => ip.includes(':') && (parseIPv6(ip) & mask) === network,
+  };
 }
 
 function realServers(endpoints: readonly Endpoint[]): IpvsRealServerSpec[] {
@@ -170,12 +201,15 @@ export function compileIpvs(
   if (!Number.isInteger(masqueradeBit) || masqueradeBit < 0 || masqueradeBit > 31) {
     throw new IpvsConfigError(`invalid masquerade bit ${masqueradeBit}: must be an integer in [0, 31]`);
   }
+  const ipv6 = options.family === 'ipv6';
   const nodeAddresses = [...(options.nodeAddresses ?? [node.ip])];
   for (const a of nodeAddresses) {
-    if (!isIPv4(a)) throw new IpvsConfigError(`invalid node address "${a}"`);
+    if (!isOfFamily(ipv6, a)) throw new IpvsConfigError(`invalid node address "${a}"`);
   }
-  const nodeAddressSet = new Set(nodeAddresses.filter((a) => !a.startsWith('127.')));
-  const nodePortCidrs = (options.nodePortAddresses ?? []).map(canonicalCidr);
+  const nodeAddressSet = new Set(nodeAddresses.filter((a) => !a.startsWith('127.') && a !== '::1'));
+  const nodePortCidrs = (options.nodePortAddresses ?? [])
+    .filter((c) => c.includes(':') === ipv6)
+    .map(canonicalCidr);
   const primaryNodeIP = node.ip;
 
   const hasNodePort = model.servicePorts.some((sp) => sp.nodePort !== 0);
@@ -185,14 +219,14 @@ export function compileIpvs(
         .sort(numericIpSort)
     : [];
 
-  const sets = new IpsetTable();
+  const sets = new IpsetTable(ipv6 ? 'inet6' : 'inet');
   const virtualServers: IpvsVirtualServerSpec[] = [];
   const bound = new Set<string>();
   const lbNoNodeAccess: { ip: string; protocol: string; port: number }[] = [];
 
   for (const sp of model.servicePorts) {
     // Headless / ExternalName / other-family services are not proxied.
-    if (!isIPv4(sp.clusterIP)) continue;
+    if (!isOfFamily(ipv6, sp.clusterIP)) continue;
     const proto = ipsetProto(sp.protocol);
     const persistent = sp.sessionAffinity === 'ClientIP';
     const flags = (persistent ? SVC_F_PERSISTENT : 0) | (scheduler === 'mh' ? SVC_F_SCHED2 : 0);
@@ -230,13 +264,13 @@ export function compileIpvs(
 
     const eLocal = externalPolicyLocal(sp);
     for (const ip of sp.externalIPs) {
-      if (!isIPv4(ip)) continue;
+      if (!isOfFamily(ipv6, ip)) continue;
       sets.get(eLocal ? 'KUBE-EXTERNAL-IP-LOCAL' : 'KUBE-EXTERNAL-IP').add(`${ip},${proto}:${sp.port}`);
       vs('ExternalIP', ip, sp.port, !nodeAddressSet.has(ip), eLocal);
     }
 
     for (const ip of sp.loadBalancerIPs) {
-      if (!isIPv4(ip)) continue;
+      if (!isOfFamily(ipv6, ip)) continue;
       const entry = `${ip},${proto}:${sp.port}`;
       sets.get('KUBE-LOAD-BALANCER').add(entry);
       if (eLocal) sets.get('KUBE-LOAD-BALANCER-LOCAL').add(entry);
@@ -278,7 +312,10 @@ export function compileIpvs(
   const boundAddresses = [...bound].sort(numericIpSort);
   for (const a of boundAddresses) sets.get('KUBE-IPVS-IPS').add(a);
 
-  if (model.clusterCIDR !== '') parseCidr(model.clusterCIDR);
+  if (model.clusterCIDR !== '') {
+    if (ipv6) canonicalCidr6(model.clusterCIDR);
+    else parseCidr(model.clusterCIDR);
+  }
   const iptables = buildIpvsIptables(sets, {
     masqueradeBit,
     masqueradeAll: options.masqueradeAll ?? false,
@@ -286,7 +323,10 @@ export function compileIpvs(
     randomFully: options.randomFully ?? true,
     lbNoNodeAccess,
   });
-  const iptablesSave = renderIptablesSave(iptables, options.saveDate ? { date: options.saveDate } : {});
+  const iptablesSave = renderIptablesSave(iptables, {
+    ...(options.saveDate ? { date: options.saveDate } : {}),
+    ...(ipv6 ? { ipv6: true } : {}),
+  });
 
   return {
     node: nodeName,

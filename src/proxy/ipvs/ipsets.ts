@@ -5,6 +5,7 @@
  */
 import { NOT_FOUND, PairMap } from '../../maps/pair-map.js';
 import { type Cidr, cidrContains, parseIPv4, prefixMask } from '../../util/ipv4.js';
+import { isIPv6Text, parseCidr6 } from '../../util/ipv6.js';
 import type { PacketMeta } from '../common/packet-meta.js';
 import type { IpsetLookup } from '../iptables/evaluate.js';
 
@@ -93,6 +94,19 @@ export const KUBE_IPSETS: readonly IpsetSpec[] = [
   { name: 'KUBE-IPVS-IPS', type: 'hash:ip', comment: 'Addresses on the ipvs interface' },
 ];
 
+/** An ipset's address family (`family inet` / `family inet6` in `ipset list`). */
+export type IpsetFamily = 'inet' | 'inet6';
+
+/**
+ * The name a set has in the kernel. kube-proxy's IPv6 proxier renames "KUBE-" to "KUBE-6-"
+ * so both families' sets coexist on a dual-stack node, cut to ipset's 31 characters
+ * (pkg/proxy/ipvs/ipset.go NewIPSet): KUBE-6-LOAD-BALANCER-SOURCE-CID.
+ */
+export function ipsetKernelName(name: string, family: IpsetFamily): string {
+  if (family === 'inet' || !name.startsWith('KUBE-')) return name;
+  return `KUBE-6-${name.slice('KUBE-'.length)}`.slice(0, 31);
+}
+
 export class IpsetError extends Error {
   override name = 'IpsetError';
 }
@@ -123,7 +137,10 @@ export class IpsetMembers {
   private readonly ports = new Set<number>();
   private readonly ipPortNet = new Map<number, Map<number, Cidr[]>>();
 
-  constructor(readonly spec: IpsetSpec) {}
+  constructor(
+    readonly spec: IpsetSpec,
+    readonly family: IpsetFamily = 'inet',
+  ) {}
 
   get size(): number {
     return this.entries.size;
@@ -134,6 +151,10 @@ export class IpsetMembers {
     if (this.entries.has(entry)) return;
     const bad = (): IpsetError =>
       new IpsetError(`invalid entry "${entry}" for ${this.spec.name} (${this.spec.type})`);
+    if (this.family === 'inet6') {
+      this.addIPv6(entry, bad);
+      return;
+    }
     switch (this.spec.type) {
       case 'hash:ip':
         this.pairs.set(parseIPv4(entry), 0, 1);
@@ -174,10 +195,42 @@ export class IpsetMembers {
   }
 
   /**
+   * An inet6 set's entry is checked and kept as text: the sets are listed and loaded into
+   * the real kernel, while membership tests (the IPv6 datapath) are not modelled yet.
+   */
+  private addIPv6(entry: string, bad: () => IpsetError): void {
+    const parts = entry.split(',');
+    if (this.spec.type === 'bitmap:port') {
+      if (!/^\d+$/.test(entry) || +entry > 65535) throw bad();
+    } else {
+      if (!isIPv6Text(parts[0])) throw bad();
+      const dims = this.spec.type === 'hash:ip' ? 1 : this.spec.type === 'hash:ip,port' ? 2 : 3;
+      if (parts.length !== dims) throw bad();
+      if (dims >= 2) {
+        const m = /^(tcp|udp|sctp):(\d+)$/.exec(parts[1]);
+        if (m === null || +m[2] > 65535) throw bad();
+      }
+      if (dims === 3) {
+        if (this.spec.type === 'hash:ip,port,ip' && !isIPv6Text(parts[2])) throw bad();
+        if (this.spec.type === 'hash:ip,port,net') {
+          try {
+            parseCidr6(parts[2]);
+          } catch {
+            throw bad();
+          }
+        }
+      }
+    }
+    this.entries.add(entry);
+  }
+
+  /**
    * `-m set --match-set` test with the packet fields the direction flags pick: `ip` and
    * `port` are the first two dimensions (dst,dst → daddr, dport), `ip2` the third.
    */
   test(ip: number, proto: number, port: number, ip2: number): boolean {
+    if (this.family === 'inet6')
+      throw new IpsetError(`${this.spec.name}: IPv6 ipset membership is not modelled (IPv4 datapath only)`);
     switch (this.spec.type) {
       case 'hash:ip':
         return this.pairs.get(ip, 0) !== NOT_FOUND;
@@ -228,10 +281,16 @@ function parseNet(text: string): Cidr {
 
 /** All of kube-proxy's sets for one node, by name. */
 export class IpsetTable {
+  /** Keyed by kube-proxy's (IPv4) set name; `kernelName` gives an IPv6 table's KUBE-6- names. */
   readonly sets = new Map<string, IpsetMembers>();
 
-  constructor() {
-    for (const spec of KUBE_IPSETS) this.sets.set(spec.name, new IpsetMembers(spec));
+  constructor(readonly family: IpsetFamily = 'inet') {
+    for (const spec of KUBE_IPSETS) this.sets.set(spec.name, new IpsetMembers(spec, family));
+  }
+
+  /** The set's name in the kernel, `ipset list` and `--match-set`. */
+  kernelName(name: string): string {
+    return ipsetKernelName(name, this.family);
   }
 
   get(name: string): IpsetMembers {

@@ -12,6 +12,9 @@
  * `! -s` first). Rules are grouped by chain in kube-proxy's write order; the jumps from
  * built-in chains are the ones kube-proxy prepends with `iptables -I` in iptablesJumpChain
  * order, so the last one prepended is first.
+ *
+ * An inet6 set table gives the IPv6 proxier's ip6tables rules: the KUBE-6- set names, and
+ * `::1/128` where the IPv4 rules return 127.0.0.0/8.
  */
 import { parseIptables, type Ruleset } from '../iptables/index.js';
 import type { IpsetTable } from './ipsets.js';
@@ -58,6 +61,8 @@ export function buildIpvsIptables(sets: IpsetTable, opts: IpvsIptablesOptions): 
   const nat: string[] = [];
   const filter: string[] = [];
   const comment = (name: string): string => `-m comment --comment ${quote(sets.get(name).spec.comment)}`;
+  const ipv6 = sets.family === 'inet6';
+  const set = (name: string): string => sets.kernelName(name);
 
   // Jumps from built-in chains, prepended in iptablesJumpChain order (so reversed per chain).
   nat.push(
@@ -74,7 +79,7 @@ export function buildIpvsIptables(sets: IpsetTable, opts: IpvsIptablesOptions): 
     '-A OUTPUT -m comment --comment "kubernetes ipvs access filter" -j KUBE-IPVS-OUT-FILTER',
   );
 
-  nat.push('-A KUBE-SERVICES -s 127.0.0.0/8 -j RETURN');
+  nat.push(`-A KUBE-SERVICES -s ${ipv6 ? '::1/128' : '127.0.0.0/8'} -j RETURN`);
 
   // ipsetWithIptablesChain, each only when its set has entries.
   const setRules: [string, string[], string, string, string, string][] = [
@@ -94,11 +99,11 @@ export function buildIpvsIptables(sets: IpsetTable, opts: IpvsIptablesOptions): 
   for (const [name, table, from, to, dirs, proto] of setRules) {
     if (sets.isEmpty(name)) continue;
     const p = proto === '' ? '' : `-p ${proto} `;
-    table.push(`-A ${from} ${p}${comment(name)} -m set --match-set ${name} ${dirs} -j ${to}`);
+    table.push(`-A ${from} ${p}${comment(name)} -m set --match-set ${set(name)} ${dirs} -j ${to}`);
   }
 
   if (!sets.isEmpty('KUBE-CLUSTER-IP')) {
-    const m = `-A KUBE-SERVICES ${comment('KUBE-CLUSTER-IP')} -m set --match-set KUBE-CLUSTER-IP`;
+    const m = `-A KUBE-SERVICES ${comment('KUBE-CLUSTER-IP')} -m set --match-set ${set('KUBE-CLUSTER-IP')}`;
     if (opts.masqueradeAll) nat.push(`${m} dst,dst -j KUBE-MARK-MASQ`);
     else if (opts.clusterCIDR !== '') nat.push(`${m} dst,dst ! -s ${opts.clusterCIDR} -j KUBE-MARK-MASQ`);
     else nat.push(`${m} src,dst -j KUBE-MARK-MASQ`);
@@ -109,13 +114,13 @@ export function buildIpvsIptables(sets: IpsetTable, opts: IpvsIptablesOptions): 
     nat.push(`${m} -m addrtype --dst-type LOCAL -j ACCEPT`);
   };
   if (!sets.isEmpty('KUBE-EXTERNAL-IP')) {
-    const m = `-A KUBE-SERVICES ${comment('KUBE-EXTERNAL-IP')} -m set --match-set KUBE-EXTERNAL-IP dst,dst`;
+    const m = `-A KUBE-SERVICES ${comment('KUBE-EXTERNAL-IP')} -m set --match-set ${set('KUBE-EXTERNAL-IP')} dst,dst`;
     nat.push(`${m} -j KUBE-MARK-MASQ`);
     externalIpRules(m);
   }
   if (!sets.isEmpty('KUBE-EXTERNAL-IP-LOCAL')) {
     externalIpRules(
-      `-A KUBE-SERVICES ${comment('KUBE-EXTERNAL-IP-LOCAL')} -m set --match-set KUBE-EXTERNAL-IP-LOCAL dst,dst`,
+      `-A KUBE-SERVICES ${comment('KUBE-EXTERNAL-IP-LOCAL')} -m set --match-set ${set('KUBE-EXTERNAL-IP-LOCAL')} dst,dst`,
     );
   }
 
@@ -129,13 +134,13 @@ export function buildIpvsIptables(sets: IpsetTable, opts: IpvsIptablesOptions): 
   }
   // acceptIPVSTraffic: must stay at the end of KUBE-SERVICES.
   for (const name of ['KUBE-CLUSTER-IP', 'KUBE-LOAD-BALANCER']) {
-    if (!sets.isEmpty(name)) nat.push(`-A KUBE-SERVICES -m set --match-set ${name} dst,dst -j ACCEPT`);
+    if (!sets.isEmpty(name)) nat.push(`-A KUBE-SERVICES -m set --match-set ${set(name)} dst,dst -j ACCEPT`);
   }
 
   filter.push(
     `-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark ${mark}/${mark} -j ACCEPT`,
     '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
-    `-A KUBE-NODE-PORT ${comment('KUBE-HEALTH-CHECK-NODE-PORT')} -m set --match-set KUBE-HEALTH-CHECK-NODE-PORT dst -j ACCEPT`,
+    `-A KUBE-NODE-PORT ${comment('KUBE-HEALTH-CHECK-NODE-PORT')} -m set --match-set ${set('KUBE-HEALTH-CHECK-NODE-PORT')} dst -j ACCEPT`,
   );
   for (const name of [
     'KUBE-LOAD-BALANCER',
@@ -143,11 +148,11 @@ export function buildIpvsIptables(sets: IpsetTable, opts: IpvsIptablesOptions): 
     'KUBE-EXTERNAL-IP',
     'KUBE-EXTERNAL-IP-LOCAL',
   ]) {
-    filter.push(`-A KUBE-IPVS-FILTER -m set --match-set ${name} dst,dst -j RETURN`);
+    filter.push(`-A KUBE-IPVS-FILTER -m set --match-set ${set(name)} dst,dst -j RETURN`);
   }
   filter.push(
-    '-A KUBE-IPVS-FILTER -m set --match-set KUBE-HEALTH-CHECK-NODE-PORT dst -j RETURN',
-    '-A KUBE-IPVS-FILTER -m conntrack --ctstate NEW -m set --match-set KUBE-IPVS-IPS dst -j REJECT',
+    `-A KUBE-IPVS-FILTER -m set --match-set ${set('KUBE-HEALTH-CHECK-NODE-PORT')} dst -j RETURN`,
+    `-A KUBE-IPVS-FILTER -m conntrack --ctstate NEW -m set --match-set ${set('KUBE-IPVS-IPS')} dst -j REJECT`,
   );
 
   nat.push(
@@ -160,7 +165,7 @@ export function buildIpvsIptables(sets: IpsetTable, opts: IpvsIptablesOptions): 
   const section = (name: string, chains: readonly string[], rules: readonly string[]): string =>
     [`*${name}`, ...chains.map((c) => `:${c} - [0:0]`), ...rules, 'COMMIT'].join('\n');
   const text = `${section('filter', FILTER_CHAINS, filter)}\n${section('nat', NAT_CHAINS, nat)}\n`;
-  const { ruleset, warnings } = parseIptables(text);
+  const { ruleset, warnings } = parseIptables(text, { ipv6 });
   if (warnings.length > 0) {
     throw new IpvsIptablesError(
       `IPVS-mode iptables rules use parts the iptables model lacks: ${warnings.map((w) => w.message).join('; ')}`,

@@ -226,17 +226,17 @@ export function renderIpsetList(sets: IpsetTable, opts: IpsetListOptions): strin
     const header =
       type === 'bitmap:port'
         ? 'range 0-65535 comment'
-        : 'family inet hashsize 1024 maxelem 65536 comment bucketsize 12 initval 0x00000000';
+        : `family ${sets.family} hashsize 1024 maxelem 65536 comment bucketsize 12 initval 0x00000000`;
     const entries = set.sortedEntries();
     const memory = type === 'bitmap:port' ? 524432 : 408 + entries.length * 56;
     blocks.push(
       [
-        `Name: ${name}`,
+        `Name: ${sets.kernelName(name)}`,
         `Type: ${type}`,
         `Revision: ${REVISION[type]}`,
         `Header: ${header}`,
         `Size in memory: ${memory}`,
-        `References: ${refs.get(name) ?? 0}`,
+        `References: ${refs.get(sets.kernelName(name)) ?? 0}`,
         `Number of entries: ${entries.length}`,
         'Members:',
         ...entries,

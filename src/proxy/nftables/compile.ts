@@ -12,9 +12,13 @@
  *
  * Objects are created in the order one full sync of a fresh kube-proxy creates them
  * (setupNFTables, then service ports in model order), which is the order `nft list` shows.
+ *
+ * `family: 'ip6'` compiles what kube-proxy's IPv6 proxier writes on a dual-stack node: the
+ * same layout in `table ip6 kube-proxy`, over the IPv6 model (IPv6 ClusterIPs, endpoints,
+ * node address and cluster CIDR), with `ipv6_addr` sets and `ip6 daddr != ::1` where the IPv4
+ * proxier excludes 127.0.0.0/8.
  */
 
-import { cidrContains, isIPv4, parseCidr, parseIPv4 } from '../../util/ipv4.js';
 import {
   type CategorizedEndpoints,
   categorizeEndpoints,
@@ -23,6 +27,14 @@ import {
   isExternallyAccessible,
 } from '../common/categorize.js';
 import type { Endpoint, ProxyModel, ServicePort } from '../common/model.js';
+import {
+  addrTypeOf,
+  familyCidrContains,
+  isFamilyAddress,
+  localhostPrefix,
+  type NftFamily,
+  parseFamilyCidr,
+} from './family.js';
 import { endpointNames, servicePortChainNames } from './names.js';
 import type {
   NftChain,
@@ -45,6 +57,8 @@ export class NftCompileError extends Error {
 }
 
 export interface NftCompileOptions {
+  /** `ip` (default: kube-proxy's IPv4 proxier) or `ip6` (its IPv6 proxier, over an IPv6 model). */
+  readonly family?: NftFamily;
   /** --masquerade-all (default false). */
   readonly masqueradeAll?: boolean;
   /** --iptables-masquerade-bit (default 14 ⇒ 0x4000). */
@@ -103,7 +117,12 @@ const verdictStmt = (verdict: NftVerdict): NftStatement => ({ kind: 'verdict', v
 const rule = (matches: NftMatch[], statements: NftStatement[], comment?: string): NftRule =>
   comment === undefined ? { matches, statements } : { matches, statements, comment };
 const CT_NEW: NftMatch = { kind: 'ctState', states: ['new'] };
-const NO_LOCALHOST: NftMatch = { kind: 'addr', field: 'daddr', negate: true, prefixes: ['127.0.0.0/8'] };
+const noLocalhost = (family: NftFamily): NftMatch => ({
+  kind: 'addr',
+  field: 'daddr',
+  negate: true,
+  prefixes: [localhostPrefix(family)],
+});
 
 /** Keeps chains and sets in creation order, as the kernel does. */
 class TableBuilder {
@@ -161,12 +180,13 @@ function addMapElement(map: NftMap, el: NftMapElement): void {
   if (firstTimeKey(map, mapElementKey(el))) map.elements.push(el);
 }
 
-function checkIPv4(text: string, what: string): string {
-  if (!isIPv4(text)) throw new NftCompileError(`${what}: "${text}" is not an IPv4 address`);
+function checkAddr(family: NftFamily, text: string, what: string): string {
+  if (!isFamilyAddress(family, text))
+    throw new NftCompileError(`${what}: "${text}" is not an ${family === 'ip6' ? 'IPv6' : 'IPv4'} address`);
   return text;
 }
 
-/** Compiles `model` into the `ip kube-proxy` table kube-proxy would program on node `nodeName`. */
+/** Compiles `model` into the `ip kube-proxy` (or `ip6 kube-proxy`) table kube-proxy would program on node `nodeName`. */
 export function compileNftables(
   model: ProxyModel,
   nodeName: string,
@@ -178,7 +198,8 @@ export function compileNftables(
       `node "${nodeName}" is not in the model (known: ${model.nodes.map((n) => n.name).join(', ') || 'none'})`,
     );
   }
-  checkIPv4(node.ip, `node ${nodeName} IP`);
+  const family = options.family ?? 'ip';
+  checkAddr(family, node.ip, `node ${nodeName} IP`);
   const masqueradeBit = options.masqueradeBit ?? 14;
   if (!Number.isInteger(masqueradeBit) || masqueradeBit < 0 || masqueradeBit > 31) {
     throw new NftCompileError(`masqueradeBit must be an integer in [0, 31], got ${masqueradeBit}`);
@@ -187,7 +208,7 @@ export function compileNftables(
   const matchAllNodePorts = (options.nodePortAddresses ?? 'primary') === 'all';
   const masqueradeAll = options.masqueradeAll ?? false;
   const serviceCIDRs = model.serviceCIDR === '' ? [] : model.serviceCIDR.split(',').map((c) => c.trim());
-  for (const c of serviceCIDRs) parseCidrOrThrow(c, 'serviceCIDR');
+  for (const c of serviceCIDRs) parseCidrOrThrow(family, c, 'serviceCIDR');
   // The default local detector (ClusterCIDR) is only "implemented" when --cluster-cidr is set.
   const clusterCIDR =
     options.localDetectorCIDR !== undefined
@@ -195,26 +216,28 @@ export function compileNftables(
       : model.clusterCIDR === ''
         ? null
         : model.clusterCIDR;
-  if (clusterCIDR !== null) parseCidrOrThrow(clusterCIDR, 'clusterCIDR');
+  if (clusterCIDR !== null) parseCidrOrThrow(family, clusterCIDR, 'clusterCIDR');
 
   const b = new TableBuilder();
   const nodePortIPs = options.nodePortIPs ?? [node.ip];
-  for (const ip of nodePortIPs) checkIPv4(ip, 'nodePortIPs');
-  const sets = setupBase(b, { masqueradeMark, matchAllNodePorts, serviceCIDRs, nodePortIPs });
+  for (const ip of nodePortIPs) checkAddr(family, ip, 'nodePortIPs');
+  const sets = setupBase(b, { family, masqueradeMark, matchAllNodePorts, serviceCIDRs, nodePortIPs });
 
   for (const sp of model.servicePorts) {
-    // Headless and other-family Services are ignored by an IPv4 proxier.
-    if (sp.clusterIP === '' || sp.clusterIP === 'None' || sp.clusterIP.includes(':')) continue;
-    checkIPv4(sp.clusterIP, `${sp.servicePortName} clusterIP`);
+    // Headless and other-family Services are ignored by a proxier of one family.
+    if (sp.clusterIP === '' || sp.clusterIP === 'None' || sp.clusterIP.includes(':') !== (family === 'ip6'))
+      continue;
+    checkAddr(family, sp.clusterIP, `${sp.servicePortName} clusterIP`);
     compileServicePort(b, sets, sp, categorizeEndpoints(sp, nodeName), {
-      nodeIP: parseIPv4(node.ip),
+      family,
+      nodeIP: node.ip,
       clusterCIDR,
       masqueradeAll,
     });
   }
 
   return {
-    family: 'ip',
+    family,
     name: 'kube-proxy',
     comment: 'rules for kube-proxy',
     sets: b.sets,
@@ -223,15 +246,16 @@ export function compileNftables(
   };
 }
 
-function parseCidrOrThrow(text: string, what: string): void {
+function parseCidrOrThrow(family: NftFamily, text: string, what: string): void {
   try {
-    parseCidr(text);
+    parseFamilyCidr(family, text);
   } catch (e) {
     throw new NftCompileError(`${what}: ${(e as Error).message}`);
   }
 }
 
 interface BaseParams {
+  readonly family: NftFamily;
   readonly masqueradeMark: number;
   readonly matchAllNodePorts: boolean;
   readonly serviceCIDRs: readonly string[];
@@ -275,6 +299,8 @@ function setupBase(b: TableBuilder, p: BaseParams): ServiceSets {
     b.ensureChain(name);
 
   const mark = p.masqueradeMark;
+  const addrType = addrTypeOf(p.family);
+  const keyType = `${addrType} . inet_proto . inet_service` as const;
   b.addRule(CHAIN.markForMasquerade, rule([], [{ kind: 'markSet', op: 'or', value: mark }]));
   b.addRule(
     CHAIN.masquerading,
@@ -286,7 +312,7 @@ function setupBase(b: TableBuilder, p: BaseParams): ServiceSets {
   const clusterIPs = b.addSet<NftSet>({
     kind: 'set',
     name: SET.clusterIPs,
-    type: 'ipv4_addr',
+    type: addrType,
     comment: 'Active ClusterIPs',
     elements: [],
   });
@@ -314,7 +340,7 @@ function setupBase(b: TableBuilder, p: BaseParams): ServiceSets {
     b.addSet<NftSet>({
       kind: 'set',
       name: SET.nodePortIPs,
-      type: 'ipv4_addr',
+      type: addrType,
       comment: 'IPs that accept NodePort traffic',
       elements: [...p.nodePortIPs],
     });
@@ -323,7 +349,7 @@ function setupBase(b: TableBuilder, p: BaseParams): ServiceSets {
   const noEndpointServices = b.addSet<NftMap>({
     kind: 'map',
     name: SET.noEndpointServices,
-    keyType: 'ipv4_addr . inet_proto . inet_service',
+    keyType,
     comment: 'vmap to drop or reject packets to services with no endpoints',
     elements: [],
   });
@@ -341,7 +367,7 @@ function setupBase(b: TableBuilder, p: BaseParams): ServiceSets {
     rule([], [{ kind: 'vmap', key: 'daddr.l4proto.dport', map: SET.noEndpointServices }]),
   );
   const nodePortDest: NftMatch[] = p.matchAllNodePorts
-    ? [NO_LOCALHOST]
+    ? [noLocalhost(p.family)]
     : [{ kind: 'addrInSet', field: 'daddr', set: SET.nodePortIPs }];
   b.addRule(
     CHAIN.nodePortEndpointsCheck,
@@ -351,7 +377,7 @@ function setupBase(b: TableBuilder, p: BaseParams): ServiceSets {
   const firewallIPs = b.addSet<NftMap>({
     kind: 'map',
     name: SET.firewallIPs,
-    keyType: 'ipv4_addr . inet_proto . inet_service',
+    keyType,
     comment: 'destinations that are subject to LoadBalancerSourceRanges',
     elements: [],
   });
@@ -363,7 +389,7 @@ function setupBase(b: TableBuilder, p: BaseParams): ServiceSets {
   const serviceIPs = b.addSet<NftMap>({
     kind: 'map',
     name: SET.serviceIPs,
-    keyType: 'ipv4_addr . inet_proto . inet_service',
+    keyType,
     comment: 'ClusterIP, ExternalIP and LoadBalancer IP traffic',
     elements: [],
   });
@@ -376,7 +402,7 @@ function setupBase(b: TableBuilder, p: BaseParams): ServiceSets {
   });
   b.addRule(CHAIN.services, rule([], [{ kind: 'vmap', key: 'daddr.l4proto.dport', map: SET.serviceIPs }]));
   const nodePortMatches: NftMatch[] = p.matchAllNodePorts
-    ? [{ kind: 'fibLocal', field: 'daddr' }, NO_LOCALHOST]
+    ? [{ kind: 'fibLocal', field: 'daddr' }, noLocalhost(p.family)]
     : [{ kind: 'addrInSet', field: 'daddr', set: SET.nodePortIPs }];
   b.addRule(
     CHAIN.services,
@@ -395,7 +421,8 @@ interface ServiceSets {
 }
 
 interface ServiceParams {
-  readonly nodeIP: number;
+  readonly family: NftFamily;
+  readonly nodeIP: string;
   readonly clusterCIDR: string | null;
   readonly masqueradeAll: boolean;
 }
@@ -415,10 +442,10 @@ function compileServicePort(
   const hasEndpoints = cat.hasAnyEndpoints;
   const affinity = sp.sessionAffinity === 'ClientIP';
   for (const ip of [...sp.externalIPs, ...sp.loadBalancerIPs])
-    checkIPv4(ip, `${sp.servicePortName} external/LB IP`);
+    checkAddr(p.family, ip, `${sp.servicePortName} external/LB IP`);
 
   for (const ep of cat.allReachableEndpoints) {
-    checkIPv4(ep.ip, `${sp.servicePortName} endpoint`);
+    checkAddr(p.family, ep.ip, `${sp.servicePortName} endpoint`);
     b.ensureChain(endpointNames(sp, ep).chain);
   }
   const usesClusterPolicyChain = clusterEndpoints.length > 0 && cat.clusterEndpoints !== null;
@@ -551,7 +578,7 @@ function compileServicePort(
 
   if (usesFWChain) {
     const sources = [...sp.loadBalancerSourceRanges];
-    const allowFromNode = sp.loadBalancerSourceRanges.some((c) => cidrContainsText(c, p.nodeIP));
+    const allowFromNode = sp.loadBalancerSourceRanges.some((c) => cidrContainsText(p.family, c, p.nodeIP));
     if (allowFromNode) sources.push(...sp.loadBalancerIPs);
     b.addRule(
       names.firewall,
@@ -567,7 +594,7 @@ function compileServicePort(
       b.addSet<NftSet>({
         kind: 'set',
         name: endpointNames(sp, ep).affinitySet,
-        type: 'ipv4_addr',
+        type: addrTypeOf(p.family),
         flags: ['dynamic', 'timeout'],
         timeoutSeconds: sp.stickyMaxAgeSeconds,
         elements: [],
@@ -596,9 +623,9 @@ function compileServicePort(
   }
 }
 
-function cidrContainsText(cidrText: string, addr: number): boolean {
+function cidrContainsText(family: NftFamily, cidrText: string, addr: string): boolean {
   try {
-    return cidrContains(parseCidr(cidrText), addr);
+    return familyCidrContains(family, cidrText, addr);
   } catch {
     throw new NftCompileError(`invalid loadBalancerSourceRange "${cidrText}"`);
   }

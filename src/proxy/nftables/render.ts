@@ -8,9 +8,13 @@
  * for that hook; named-set elements are sorted the way nft sorts them and wrapped (maps one
  * element per line, IPv4 sets two per line); one-element anonymous sets lose their braces;
  * marks print as 0x%08x; a dynamic set that a rule updates gets nft's default `size 65535`.
+ * An `ip6` table (kube-proxy's IPv6 proxier) prints `ip6 saddr`/`ip6 daddr`, IPv6 prefixes
+ * and `dnat to [addr]:port`; its named sets hold one address per line.
  */
 import { parseCidr } from '../../util/ipv4.js';
+import { ipv6Bytes, parseCidr6, parseIPv6 } from '../../util/ipv6.js';
 import { IpProtocol } from '../../wire/ip-protocol.js';
+import type { NftFamily } from './family.js';
 import type {
   NftBaseChainSpec,
   NftChain,
@@ -25,6 +29,8 @@ import type {
 } from './table.js';
 
 const NEWLINE_DELIMITER = ',\n\t\t\t     ';
+/** nft prints an IPv6 set one element per line (IPv4 sets two), checked against the real nft. */
+const IPV6_SET_DELIMITER = NEWLINE_DELIMITER;
 /** nft's default size for a set that the packet path fills (`update @set`). */
 const DYNAMIC_SET_DEFAULT_SIZE = 65535;
 
@@ -38,28 +44,83 @@ function hex32(n: number): string {
   return `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
 }
 
-/** Address prefixes as nft prints them: /32 collapses to the address; several become a sorted `{ … }`. */
-function renderPrefixes(prefixes: readonly string[]): string {
-  const parsed = prefixes.map((p) => parseCidr(p));
-  parsed.sort((a, b) => a.network - b.network || a.prefixLength - b.prefixLength);
-  const texts: string[] = [];
-  for (const c of parsed) {
-    const t = c.prefixLength === 32 ? formatAddr(c.network) : `${formatAddr(c.network)}/${c.prefixLength}`;
-    if (!texts.includes(t)) texts.push(t);
+/**
+ * Address prefixes as nft prints them. One prefix is a plain compare (a /32 or /128 collapses
+ * to the address). Several are an anonymous interval set, which nft keeps sorted and merged:
+ * overlapping or adjacent prefixes become one interval, printed as a prefix when it is one
+ * and as `first-last` otherwise (`{ 10.0.0.0/24, 10.0.0.5 }` lists as `{ 10.0.0.0/24 }`).
+ */
+function renderPrefixes(family: NftFamily, prefixes: readonly string[]): string {
+  const bits = family === 'ip6' ? 128 : 32;
+  const ranges = prefixes.map((p) => prefixRange(family, p));
+  if (ranges.length === 1) return formatInterval(family, ranges[0][0], ranges[0][1], bits);
+  ranges.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const merged: [bigint, bigint][] = [];
+  for (const [lo, hi] of ranges) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && lo <= last[1] + 1n) {
+      if (hi > last[1]) last[1] = hi;
+    } else merged.push([lo, hi]);
   }
-  return texts.length === 1 ? texts[0] : `{ ${texts.join(', ')} }`;
+  return `{ ${merged.map(([lo, hi]) => formatInterval(family, lo, hi, bits)).join(', ')} }`;
+}
+
+function prefixRange(family: NftFamily, text: string): [bigint, bigint] {
+  if (family === 'ip6') {
+    const c = parseCidr6(text);
+    return [c.network, c.network + (1n << BigInt(128 - c.prefixLength)) - 1n];
+  }
+  const c = parseCidr(text);
+  const lo = BigInt(c.network >>> 0);
+  return [lo, lo + (1n << BigInt(32 - c.prefixLength)) - 1n];
+}
+
+function formatInterval(family: NftFamily, lo: bigint, hi: bigint, bits: number): string {
+  const fmt = (v: bigint) => (family === 'ip6' ? formatIPv6ForNft(v) : formatAddr(Number(v)));
+  const size = hi - lo + 1n;
+  // A prefix: a power-of-two size with the first address aligned to it.
+  if ((size & (size - 1n)) === 0n && lo % size === 0n) {
+    const len = bits - (size.toString(2).length - 1);
+    return len === bits ? fmt(lo) : `${fmt(lo)}/${len}`;
+  }
+  return `${fmt(lo)}-${fmt(hi)}`;
+}
+
+/** nft prints IPv6 addresses with inet_ntop: RFC 5952's compressed form. */
+function formatIPv6ForNft(value: bigint): string {
+  const bytes = ipv6Bytes(value);
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((bytes[i] << 8) | bytes[i + 1]);
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (g: number[]) => g.map((x) => x.toString(16)).join(':');
+  if (bestLen < 2) return hex(groups);
+  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`;
 }
 
 function formatAddr(a: number): string {
   return `${a >>> 24}.${(a >>> 16) & 0xff}.${(a >>> 8) & 0xff}.${a & 0xff}`;
 }
 
-function renderMatch(m: NftMatch): string {
+function renderMatch(family: NftFamily, m: NftMatch): string {
   switch (m.kind) {
     case 'addr':
-      return `ip ${m.field} ${m.negate ? '!= ' : ''}${renderPrefixes(m.prefixes)}`;
+      return `${family} ${m.field} ${m.negate ? '!= ' : ''}${renderPrefixes(family, m.prefixes)}`;
     case 'addrInSet':
-      return `ip ${m.field} @${m.set}`;
+      return `${family} ${m.field} @${m.set}`;
     case 'ctState':
       return `ct state ${m.states.join(',')}`;
     case 'fibLocal':
@@ -71,13 +132,13 @@ function renderMatch(m: NftMatch): string {
   }
 }
 
-function renderStatement(s: NftStatement): string {
+function renderStatement(family: NftFamily, s: NftStatement): string {
   switch (s.kind) {
     case 'verdict':
       return renderVerdict(s.verdict);
     case 'vmap':
       return s.key === 'daddr.l4proto.dport'
-        ? `ip daddr . meta l4proto . th dport vmap @${s.map}`
+        ? `${family} daddr . meta l4proto . th dport vmap @${s.map}`
         : `meta l4proto . th dport vmap @${s.map}`;
     case 'numgenVmap':
       return `numgen random mod ${s.targets.length} vmap { ${s.targets.map((t, i) => `${i} : ${renderVerdict(t)}`).join(', ')} }`;
@@ -86,17 +147,20 @@ function renderStatement(s: NftStatement): string {
     case 'masquerade':
       return s.fullyRandom ? 'masquerade fully-random' : 'masquerade';
     case 'dnat':
-      return `dnat to ${s.addr}:${s.port}`;
+      return family === 'ip6' ? `dnat to [${s.addr}]:${s.port}` : `dnat to ${s.addr}:${s.port}`;
     case 'setUpdate':
-      return `update @${s.set} { ip ${s.field} }`;
+      return `update @${s.set} { ${family} ${s.field} }`;
     case 'reject':
       return 'reject';
   }
 }
 
-/** One rule as `nft list` prints it (without indentation). */
-export function renderRule(r: NftRule): string {
-  const parts = [...r.matches.map(renderMatch), ...r.statements.map(renderStatement)];
+/** One rule as `nft list` prints it (without indentation), in a table of `family`. */
+export function renderRule(r: NftRule, family: NftFamily = 'ip'): string {
+  const parts = [
+    ...r.matches.map((m) => renderMatch(family, m)),
+    ...r.statements.map((st) => renderStatement(family, st)),
+  ];
   if (r.comment !== undefined) parts.push(`comment ${quote(r.comment)}`);
   return parts.join(' ');
 }
@@ -148,6 +212,13 @@ function ipv4Value(text: string): number {
   return parseCidr(text).network;
 }
 
+/** The address's bytes in network order (4 or 16). */
+function addrBytes(text: string): number[] {
+  if (text.includes(':')) return [...ipv6Bytes(parseIPv6(text))];
+  const a = ipv4Value(text);
+  return [a >>> 24, (a >>> 16) & 0xff, (a >>> 8) & 0xff, a & 0xff];
+}
+
 /**
  * nft sorts elements by the key's bytes read as one little-endian number (each field in
  * its own byte order, concatenated: addr BE 4 bytes, proto 1 byte, port BE 2 bytes), so
@@ -156,10 +227,7 @@ function ipv4Value(text: string): number {
  */
 function mapElementSortKey(el: NftMapElement): number[] {
   const key: number[] = [el.port & 0xff, el.port >>> 8, PROTO_NUMBER[el.proto]];
-  if (el.addr !== undefined) {
-    const a = ipv4Value(el.addr);
-    key.push(a & 0xff, (a >>> 8) & 0xff, (a >>> 16) & 0xff, a >>> 24);
-  }
+  if (el.addr !== undefined) key.push(...addrBytes(el.addr).reverse());
   return key;
 }
 
@@ -169,7 +237,8 @@ function compareKeys(a: number[], b: number[]): number {
 }
 
 function renderMapElement(el: NftMapElement): string {
-  const key = el.addr !== undefined ? `${el.addr} . ${el.proto} . ${el.port}` : `${el.proto} . ${el.port}`;
+  const addr = el.addr?.includes(':') ? formatIPv6ForNft(parseIPv6(el.addr)) : el.addr;
+  const key = addr !== undefined ? `${addr} . ${el.proto} . ${el.port}` : `${el.proto} . ${el.port}`;
   const comment = el.comment !== undefined ? ` comment ${quote(el.comment)}` : '';
   return `${key}${comment} : ${renderVerdict(el.verdict)}`;
 }
@@ -182,13 +251,20 @@ function renderSetBody(set: NftSet, updated: boolean): string[] {
   if (set.timeoutSeconds !== undefined) lines.push(`\t\ttimeout ${renderDuration(set.timeoutSeconds)}`);
   if (set.comment !== undefined) lines.push(`\t\tcomment ${quote(set.comment)}`);
   if (set.elements.length > 0) {
-    const sorted = [...new Set(set.elements)].sort((a, b) => ipv4Value(a) - ipv4Value(b));
     let text = '';
-    sorted.forEach((e, i) => {
-      // IPv4 sets wrap after every second element.
-      if (i > 0) text += i % 2 === 0 ? NEWLINE_DELIMITER : ', ';
-      text += e;
-    });
+    if (set.type === 'ipv6_addr') {
+      const sorted = [...new Set(set.elements.map((e) => parseIPv6(e)))].sort((a, b) =>
+        a < b ? -1 : a > b ? 1 : 0,
+      );
+      text = sorted.map(formatIPv6ForNft).join(IPV6_SET_DELIMITER);
+    } else {
+      const sorted = [...new Set(set.elements)].sort((a, b) => ipv4Value(a) - ipv4Value(b));
+      sorted.forEach((e, i) => {
+        // IPv4 sets wrap after every second element.
+        if (i > 0) text += i % 2 === 0 ? NEWLINE_DELIMITER : ', ';
+        text += e;
+      });
+    }
     lines.push(`\t\telements = { ${text} }`);
   }
   return lines;
@@ -204,14 +280,14 @@ function renderMapBody(map: NftMap): string[] {
   return lines;
 }
 
-function renderChain(chain: NftChain): string[] {
+function renderChain(chain: NftChain, family: NftFamily): string[] {
   const lines = [`\tchain ${chain.name} {`];
   if (chain.base !== undefined) {
     const b = chain.base;
     lines.push(`\t\ttype ${b.type} hook ${b.hook} priority ${renderPriority(b)}; policy ${b.policy};`);
   }
   if (chain.comment !== undefined) lines.push(`\t\tcomment ${quote(chain.comment)}`);
-  for (const r of chain.rules) lines.push(`\t\t${renderRule(r)}`);
+  for (const r of chain.rules) lines.push(`\t\t${renderRule(r, family)}`);
   lines.push('\t}');
   return lines;
 }
@@ -223,7 +299,7 @@ function updatedSetNames(table: NftTable): Set<string> {
   return names;
 }
 
-/** The whole table, as `nft list table ip kube-proxy` prints it (ending with a newline). */
+/** The whole table, as `nft list table ip kube-proxy` (or `ip6 kube-proxy`) prints it (ending with a newline). */
 export function renderTable(table: NftTable): string {
   const updated = updatedSetNames(table);
   const blocks: string[][] = [];
@@ -231,7 +307,7 @@ export function renderTable(table: NftTable): string {
     const body = s.kind === 'set' ? renderSetBody(s, updated.has(s.name)) : renderMapBody(s);
     blocks.push([`\t${s.kind} ${s.name} {`, ...body, '\t}']);
   }
-  for (const c of table.chains) blocks.push(renderChain(c));
+  for (const c of table.chains) blocks.push(renderChain(c, table.family));
   const out = [`table ${table.family} ${table.name} {`, `\tcomment ${quote(table.comment)}`];
   blocks.forEach((block, i) => {
     if (i > 0) out.push('');

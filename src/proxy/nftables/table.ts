@@ -7,6 +7,8 @@
  * the renderer sorts them the way nft does.
  */
 
+import type { NftAddrType, NftFamily } from './family.js';
+
 export type NftL4Proto = 'tcp' | 'udp' | 'sctp';
 export type NftHookName = 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting';
 export type NftAddrField = 'saddr' | 'daddr';
@@ -18,7 +20,10 @@ export type NftVerdict =
 
 /** One condition of a rule; all of a rule's matches must hold. */
 export type NftMatch =
-  /** `ip saddr 10.0.0.0/8`, `ip daddr != 127.0.0.0/8`, `ip saddr != { a, b }` (addresses or CIDRs, as text). */
+  /**
+   * `ip saddr 10.0.0.0/8`, `ip daddr != 127.0.0.0/8`, `ip saddr != { a, b }` (addresses or CIDRs,
+   * as text; `ip6 …` in an ip6 table).
+   */
   | {
       readonly kind: 'addr';
       readonly field: NftAddrField;
@@ -49,11 +54,14 @@ export type NftStatement =
   /** `meta mark set meta mark | 0x00004000` (or `^`). */
   | { readonly kind: 'markSet'; readonly op: 'or' | 'xor'; readonly value: number }
   | { readonly kind: 'masquerade'; readonly fullyRandom: boolean }
-  /** `dnat to 10.180.0.1:80`. */
+  /** `dnat to 10.180.0.1:80` (`dnat to [fd00::1]:80` in an ip6 table). */
   | { readonly kind: 'dnat'; readonly addr: string; readonly port: number }
   /** `update @affinity-… { ip saddr }`. */
   | { readonly kind: 'setUpdate'; readonly set: string; readonly field: NftAddrField }
-  /** Plain `reject`: ICMP port-unreachable for IPv4, like iptables' `-j REJECT`. */
+  /**
+   * Plain `reject`: ICMP port-unreachable in an ip table, ICMPv6 port-unreachable in an ip6
+   * table (nft's defaults for the family, like ip(6)tables' `-j REJECT`).
+   */
   | { readonly kind: 'reject' };
 
 export interface NftRule {
@@ -80,18 +88,21 @@ export interface NftChain {
 export interface NftSet {
   readonly kind: 'set';
   readonly name: string;
-  readonly type: 'ipv4_addr';
+  readonly type: NftAddrType;
   readonly comment?: string;
   readonly flags?: readonly ('dynamic' | 'timeout')[];
   readonly timeoutSeconds?: number;
-  /** Dotted-quad addresses, insertion order. */
+  /** Addresses of the table's family, insertion order. */
   readonly elements: string[];
 }
 
-export type NftMapKeyType = 'ipv4_addr . inet_proto . inet_service' | 'inet_proto . inet_service';
+export type NftMapKeyType =
+  | 'ipv4_addr . inet_proto . inet_service'
+  | 'ipv6_addr . inet_proto . inet_service'
+  | 'inet_proto . inet_service';
 
 export interface NftMapElement {
-  /** Present iff the key type starts with ipv4_addr. */
+  /** Present iff the key type starts with an address type. */
   readonly addr?: string;
   readonly proto: NftL4Proto;
   readonly port: number;
@@ -108,7 +119,8 @@ export interface NftMap {
 }
 
 export interface NftTable {
-  readonly family: 'ip';
+  /** `ip` (kube-proxy's IPv4 proxier) or `ip6` (its IPv6 proxier on a dual-stack node). */
+  readonly family: NftFamily;
   readonly name: 'kube-proxy';
   readonly comment: string;
   /** Sets and maps in creation order (nft lists them before the chains). */

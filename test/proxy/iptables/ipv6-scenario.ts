@@ -1,9 +1,12 @@
 /** A dual-stack cluster whose Services exercise the IPv6 proxier's rule kinds. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Service } from 'kubernetes-types/core/v1.js';
 import { parseAllDocuments } from 'yaml';
 import { Cluster } from '../../../src/k8s/cluster.js';
 
-const MANIFESTS = `
+export const DUAL_STACK_MANIFESTS = `
 apiVersion: apps/v1
 kind: ReplicaSet
 metadata: {name: web}
@@ -45,9 +48,16 @@ spec: {type: NodePort, externalTrafficPolicy: Local, ipFamilyPolicy: PreferDualS
 
 export function dualStackCluster(): Cluster {
   const cluster = new Cluster({ dualStack: true });
-  for (const doc of parseAllDocuments(MANIFESTS)) {
+  for (const doc of parseAllDocuments(DUAL_STACK_MANIFESTS)) {
     const out = cluster.applyObject(doc.toJSON() as Service, 'ipv6-scenario.yaml');
     if (out.status === 'rejected') throw new Error(out.message);
   }
   return cluster;
+}
+
+/** The manifests in a temporary file, for CLI tests (`-f FILE`). */
+export function writeDualStackManifests(): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'dpsim-ds-')), 'dual-stack.yaml');
+  writeFileSync(file, DUAL_STACK_MANIFESTS);
+  return file;
 }

@@ -179,7 +179,7 @@ const ORIGIN_LIKE_LISTING = [
 function chainRules(table: NftTable, name: string): string[] {
   const chain = table.chains.find((c) => c.name === name);
   if (chain === undefined) throw new Error(`no chain ${name}`);
-  return chain.rules.map(renderRule);
+  return chain.rules.map((r) => renderRule(r, table.family));
 }
 
 function map(table: NftTable, name: string): NftMap {

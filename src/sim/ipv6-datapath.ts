@@ -1,0 +1,138 @@
+/**
+ * The IPv6 datapath of a dual-stack simulation: the topology's IPv6 side (addresses, routes,
+ * static neighbours; src/topology/dual-stack.ts) and, on each node, kube-proxy's IPv6 proxier
+ * at the IPv6 netfilter hooks with its own conntrack table (src/topology/netfilter-path6.ts).
+ *
+ * kube-proxy runs one proxier per family (its MetaProxier); the IPv6 one compiles the IPv6
+ * model (ipv6-rules.ts). iptables mode runs those ip6tables rules on the IPv6 path. The other
+ * modes' IPv6 forms are not run yet: a curl to an IPv6 address in them is refused with one
+ * line (ipv6Refusal), rather than routed past Services that nothing translates.
+ */
+import type { KubeProxyConfig } from '../config/kube-proxy-config.js';
+import {
+  conntrackSettings,
+  defaultKubeProxyConfig,
+  type NodeFacts,
+  plainNodeFacts,
+} from '../config/node-options.js';
+import { ConntrackTable, clashResolutionOf } from '../conntrack/index.js';
+import type { Cluster } from '../k8s/cluster.js';
+import type { ProxyMode } from '../proxy/common/datapath.js';
+import { LazyNetfilterProgram } from '../proxy/common/lazy-program.js';
+import { IptablesEvaluator } from '../proxy/iptables/index.js';
+import { IptablesNodeProgram } from '../proxy/iptables/node-program.js';
+import type { ClusterTopology } from '../topology/build.js';
+import { podKey } from '../topology/build.js';
+import { Ipv6Topology } from '../topology/dual-stack.js';
+import type { Host } from '../topology/host.js';
+import { NodeNetfilter6 } from '../topology/netfilter-path6.js';
+import type { Rng } from '../util/rng.js';
+import { compileIpv6Iptables } from './ipv6-rules.js';
+
+/** The modes whose IPv6 rules run on the IPv6 path. */
+const IPV6_MODES: ReadonlySet<ProxyMode> = new Set<ProxyMode>(['iptables']);
+
+export interface Ipv6DatapathOptions {
+  readonly mode: ProxyMode;
+  readonly kubeProxyConfig?: KubeProxyConfig;
+  readonly nodeFacts?: ReadonlyMap<string, NodeFacts>;
+  readonly conntrackMax?: number;
+}
+
+/** Each pod's IPv6 address (status.podIPs), by `namespace/name`. */
+export function podIPv6s(cluster: Cluster): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const pod of cluster.pods()) {
+    const v6 = pod.status?.podIPs?.find((p) => p.ip?.includes(':') === true)?.ip;
+    if (v6 !== undefined) out.set(podKey(pod.metadata!.namespace ?? 'default', pod.metadata!.name!), v6);
+  }
+  return out;
+}
+
+export class Ipv6Datapath {
+  readonly topology6: Ipv6Topology;
+  /** Each node's IPv6 conntrack table (nf_conntrack's IPv6 entries). */
+  readonly conntrack = new Map<string, ConntrackTable>();
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly topology: ClusterTopology,
+    private readonly rng: Rng,
+    private readonly options: Ipv6DatapathOptions,
+  ) {
+    const v6 = cluster.config.ipv6!;
+    this.topology6 = new Ipv6Topology(topology, {
+      clientIP: v6.clientIP,
+      nodes: v6.nodes,
+      pods: podIPv6s(cluster),
+    });
+    for (const [name, node] of topology.nodes) this.install(name, node);
+  }
+
+  /** Why an IPv6 connection cannot be simulated in this mode, or null when it can. */
+  ipv6Refusal(): string | null {
+    if (IPV6_MODES.has(this.options.mode)) return null;
+    return `${this.options.mode} mode has no IPv6 datapath yet (its IPv6 rules are not run): use --mode iptables for IPv6 connections`;
+  }
+
+  /** A node registered after the build: its IPv6 side and its IPv6 proxier. */
+  joinNode(name: string, node: Host): void {
+    this.topology6.addNode(name, node, true);
+    this.topology6.fillSegmentNeighbours();
+    this.install(name, node);
+  }
+
+  /** Pods plugged in or out since: their IPv6 side follows. */
+  attachPod(key: string, pod: Host): void {
+    this.topology6.attachPod(key, pod, podIPv6s(this.cluster).get(key));
+  }
+
+  detachPod(key: string): void {
+    this.topology6.detachPod(key);
+  }
+
+  /** The control plane changed: every node's IPv6 proxier recompiles (on first use), conntrack survives. */
+  sync(): void {
+    for (const [name, node] of this.topology.nodes) this.install(name, node);
+  }
+
+  private install(name: string, node: Host): void {
+    const stack = this.topology6.stackOf(node);
+    if (!IPV6_MODES.has(this.options.mode)) return;
+    const facts = this.factsOf(name);
+    const kubeProxy = this.options.kubeProxyConfig ?? defaultKubeProxyConfig(this.cluster.config.clusterCIDR);
+    let conntrack = this.conntrack.get(name);
+    if (conntrack === undefined) {
+      const { max, timeouts } = conntrackSettings(kubeProxy, facts, 131072);
+      conntrack = new ConntrackTable({
+        max: this.options.conntrackMax ?? max,
+        rng: this.rng.fork(),
+        timeouts,
+        clashResolution: clashResolutionOf(facts.kernel.version),
+        cpus: facts.kernel.cpus,
+      });
+      this.conntrack.set(name, conntrack);
+    }
+    const addresses = this.topology6.addresses;
+    const locals = [...stack.localAddresses].map((i) => addresses.text(i));
+    const evalRng = this.rng.fork();
+    const cluster = this.cluster;
+    const program = new LazyNetfilterProgram(() => {
+      const { ruleset } = compileIpv6Iptables(cluster, name, this.options.kubeProxyConfig, facts);
+      const evaluator = new IptablesEvaluator(ruleset, {
+        rng: evalRng,
+        localAddresses: locals,
+        ipv6: addresses,
+      });
+      return new IptablesNodeProgram(evaluator);
+    });
+    stack.netfilter = new NodeNetfilter6(conntrack, program, addresses);
+  }
+
+  private factsOf(name: string): NodeFacts {
+    return (
+      this.options.nodeFacts?.get(name) ??
+      plainNodeFacts(name, this.topology6.spec.nodes.get(name)?.ip ?? '', '')
+    );
+  }
+}
