@@ -16,7 +16,7 @@
 
 import type { Rng } from '../util/rng.js';
 import { LINUX_EPHEMERAL_PORT_HIGH, LINUX_EPHEMERAL_PORT_LOW } from './tcp-stack.js';
-import { type Errno, TcpSocketError, type TimerHandle } from './transport.js';
+import { APP_IPV6_BASE, type Errno, TcpSocketError, type TimerHandle } from './transport.js';
 
 /** One UDP datagram with the addresses of the IP packet that carries it. */
 export interface UdpDatagram {
@@ -127,7 +127,7 @@ export class UdpSocket {
   /** connect(2) on a UDP socket: fixes the peer; only its datagrams are received from now on. */
   connect(addr: number, port: number): void {
     checkPort('remote port', port, false);
-    this.remoteAddr = addr >>> 0;
+    this.remoteAddr = appAddress(addr);
     this.remotePort = port;
     this.stack.rehash(this);
   }
@@ -142,10 +142,11 @@ export class UdpSocket {
   sendTo(addr: number, port: number, payload: Uint8Array, options?: { noChecksum?: boolean }): void {
     if (this.closed) throw new UdpStackError('sendto on a closed UDP socket (EBADF)');
     checkPort('destination port', port, false);
-    const src = this.localAddr !== 0 ? this.localAddr : this.stack.transport.sourceAddressFor(addr >>> 0);
+    const dst = appAddress(addr);
+    const src = this.localAddr !== 0 ? this.localAddr : this.stack.transport.sourceAddressFor(dst);
     this.stack.transport.sendUdp({
       src,
-      dst: addr >>> 0,
+      dst,
       sport: this.localPort,
       dport: port,
       payload,
@@ -165,6 +166,11 @@ export class UdpSocket {
     this.closed = true;
     this.stack.unbind(this);
   }
+}
+
+/** An IPv4 address as u32 (a negative int32 made unsigned); an IPv6 handle (APP_IPV6_BASE + index) as is. */
+function appAddress(addr: number): number {
+  return addr >= APP_IPV6_BASE ? addr : addr >>> 0;
 }
 
 export interface UdpStackOptions {
@@ -201,7 +207,7 @@ export class UdpStack {
     if (port === 0) {
       throw new UdpStackError(`every port of ${this.portLow}-${this.portHigh} is bound (EADDRINUSE)`);
     }
-    const addr = (options.addr ?? 0) >>> 0;
+    const addr = appAddress(options.addr ?? 0);
     const list = this.byPort.get(port);
     if (list?.some((s) => !s.connected && (s.localAddr === 0 || addr === 0 || s.localAddr === addr))) {
       throw new UdpStackError(`UDP port ${port} is already bound (EADDRINUSE)`);

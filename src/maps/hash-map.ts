@@ -52,6 +52,12 @@ export interface HashMapOptions {
 const MAX_ENTRIES_LIMIT = 1 << 24;
 const MAX_WORDS = 1024;
 const EMPTY = -1;
+/**
+ * A probe slot's entry word holds entry index + 1, so a free slot is 0: a new map's slot
+ * array is usable as allocated (zeroed, its pages untouched until used) instead of being
+ * written through once — at 512k entries that pass cost more than the rest of a sync.
+ */
+const FREE_SLOT = 0;
 
 export class BpfHashMap {
   readonly keyWords: number;
@@ -71,15 +77,18 @@ export class BpfHashMap {
 
   private readonly seed: number;
   private readonly mask: number;
-  /** [hash, entryIndex, inline key words…] per slot. */
+  /** [hash, entryIndex + 1 (FREE_SLOT when free), inline key words…] per slot. */
   private readonly slots: Int32Array;
   /** Int32 words per slot: 2, plus keyWords when keys are inline. */
   private readonly stride: number;
   private readonly inlineKeys: boolean;
   private readonly entryHash: Int32Array;
   private readonly live: Uint8Array;
+  /** Indices freed by deletes (reused last-freed first); empty on a fresh map. */
   private readonly freeStack: Int32Array;
   private freeTop: number;
+  /** Entries [fresh, maxEntries) were never used: a fresh map hands them out in order, low first. */
+  private fresh = 0;
   // Exact LRU list; head = most recent, tail = least recent.
   private readonly prev: Int32Array;
   private readonly next: Int32Array;
@@ -106,15 +115,15 @@ export class BpfHashMap {
     this.inlineKeys = this.keyWords <= 4;
     this.stride = 2 + (this.inlineKeys ? this.keyWords : 0);
     this.slots = new Int32Array(slotCount * this.stride);
-    for (let s = 0; s < slotCount; s++) this.slots[s * this.stride + 1] = EMPTY;
     this.keys = new Uint32Array(this.maxEntries * this.keyWords);
     this.values = new Uint32Array(this.maxEntries * this.valueWords);
     this.entryHash = new Int32Array(this.maxEntries);
     this.live = new Uint8Array(this.maxEntries);
+    // Low indices go first so dumps list entries in insertion order on a fresh map; counting
+    // them out (`fresh`) instead of pre-filling a stack of every index keeps a 500k-entry map's
+    // construction to its allocation.
     this.freeStack = new Int32Array(this.maxEntries);
-    // Hand out low indices first so dumps list entries in insertion order on a fresh map.
-    for (let i = 0; i < this.maxEntries; i++) this.freeStack[i] = this.maxEntries - 1 - i;
-    this.freeTop = this.maxEntries;
+    this.freeTop = 0;
     const listLen = lru ? this.maxEntries : 0;
     this.prev = new Int32Array(listLen).fill(EMPTY);
     this.next = new Int32Array(listLen).fill(EMPTY);
@@ -254,7 +263,7 @@ export class BpfHashMap {
     if (!this.isLive(index)) return -ENOENT;
     const h = this.entryHash[index];
     let s = h & this.mask;
-    while (this.slots[s * this.stride + 1] !== index) s = (s + 1) & this.mask;
+    while (this.slots[s * this.stride + 1] !== index + 1) s = (s + 1) & this.mask;
     this.removeSlot(s);
     this.live[index] = 0;
     this.freeStack[this.freeTop++] = index;
@@ -264,10 +273,10 @@ export class BpfHashMap {
   }
 
   clear(): void {
-    for (let s = 0; s < this.slotCount; s++) this.slots[s * this.stride + 1] = EMPTY;
+    this.slots.fill(FREE_SLOT);
     this.live.fill(0);
-    for (let i = 0; i < this.maxEntries; i++) this.freeStack[i] = this.maxEntries - 1 - i;
-    this.freeTop = this.maxEntries;
+    this.freeTop = 0;
+    this.fresh = 0;
     this.count = 0;
     this.prev.fill(EMPTY);
     this.next.fill(EMPTY);
@@ -299,7 +308,7 @@ export class BpfHashMap {
 
   /** Entry index stored in a probe slot, or −1 when the slot is empty. */
   entryAtSlot(slot: number): number {
-    return this.slots[(slot & this.mask) * this.stride + 1];
+    return this.slots[(slot & this.mask) * this.stride + 1] - 1;
   }
 
   // ---------------------------------------------------------------- internals
@@ -319,7 +328,7 @@ export class BpfHashMap {
     let s = h & this.mask;
     for (;;) {
       const b = s * stride;
-      const e = slots[b + 1];
+      const e = slots[b + 1] - 1;
       if (e === EMPTY) return -1;
       if (slots[b] === h) {
         let i = 0;
@@ -347,7 +356,7 @@ export class BpfHashMap {
     let s = h & this.mask;
     for (;;) {
       const b = s * stride;
-      const e = slots[b + 1];
+      const e = slots[b + 1] - 1;
       if (e === EMPTY) return -1;
       if (
         slots[b] === h &&
@@ -375,11 +384,11 @@ export class BpfHashMap {
       this.evictions++;
       this.deleteEntry(this.tail);
     }
-    const e = this.freeStack[--this.freeTop];
+    const e = this.freeTop > 0 ? this.freeStack[--this.freeTop] : this.fresh++;
     let s = h & this.mask;
-    while (this.slots[s * this.stride + 1] !== EMPTY) s = (s + 1) & this.mask;
+    while (this.slots[s * this.stride + 1] !== FREE_SLOT) s = (s + 1) & this.mask;
     this.slots[s * this.stride] = h;
-    this.slots[s * this.stride + 1] = e;
+    this.slots[s * this.stride + 1] = e + 1;
     this.lastSlot = s;
     this.entryHash[e] = h;
     this.live[e] = 1;
@@ -401,8 +410,7 @@ export class BpfHashMap {
     let hole = s;
     let j = (s + 1) & mask;
     for (;;) {
-      const e = slots[j * stride + 1];
-      if (e === EMPTY) break;
+      if (slots[j * stride + 1] === FREE_SLOT) break;
       const home = slots[j * stride] & mask;
       if (((j - home) & mask) >= ((j - hole) & mask)) {
         slots.copyWithin(hole * stride, j * stride, (j + 1) * stride);
@@ -410,7 +418,7 @@ export class BpfHashMap {
       }
       j = (j + 1) & mask;
     }
-    slots[hole * stride + 1] = EMPTY;
+    slots[hole * stride + 1] = FREE_SLOT;
   }
 
   /** Copies a just-inserted entry's key into its slot (inline-key layout). */

@@ -33,7 +33,7 @@ import {
 import { EbpfNodeIngress, EbpfPodIngress } from '../proxy/ebpf/node-program.js';
 import { EbpfSocketLb } from '../proxy/ebpf/socket-lb.js';
 import {
-  compileIptables,
+  compileIptablesRuleset,
   type IptablesCompileOptions,
   IptablesEvaluator,
   parseIptables,
@@ -276,7 +276,7 @@ function attachIptables(
   const install = (m: ProxyModel): void => {
     const localAddresses = nodeAddresses(node, ctx);
     const ensure = buildOnce(() => {
-      const ruleset = compileIptables(m, node.name, compileOptions).ruleset;
+      const ruleset = compileIptablesRuleset(m, node.name, compileOptions);
       return { ruleset, evaluator: new IptablesEvaluator(ruleset, { rng: evalRng, localAddresses }) };
     });
     current = ensure;

@@ -442,7 +442,7 @@ export class Simulation {
             port,
             podName: app.name,
             onServe: (addr, sport) => {
-              this.lastUdpServed = { server: app.name, peer: `${formatIPv4(addr)}:${sport}` };
+              this.lastUdpServed = { server: app.name, peer: this.endpointText(addr, sport) };
             },
           }),
         );
@@ -629,7 +629,7 @@ export class Simulation {
     payload?: string;
   }): UdpRequestOutcome {
     const host = this.host(request.from);
-    const dst = parseIPv4(request.dst);
+    const dst = request.dst.includes(':') ? this.udpAddress6(request.dst) : parseIPv4(request.dst);
     if (host.sourceAddressFor(dst) === 0)
       throw new SimulationError(`${request.from} has no route to ${request.dst}`);
     let reply: string | null = null;
@@ -674,6 +674,19 @@ export class Simulation {
       localPort: socket.localPort,
       ...(result === 'ok' && served !== null ? { servedBy: { pod: served.server, peer: served.peer } } : {}),
     };
+  }
+
+  /** An IPv6 destination of a UDP request, as the application handle of the IPv6 datapath. */
+  private udpAddress6(text: string): number {
+    const v6 = this.ipv6;
+    if (v6 === null)
+      throw new SimulationError(
+        `${text}: the cluster is single-stack (use --dual-stack or a v4,v6 --service-cluster-ip-range)`,
+      );
+    const refusal = v6.ipv6Refusal();
+    if (refusal !== null) throw new SimulationError(`${text}: ${refusal}`);
+    if (!isIPv6Text(text)) throw new SimulationError(`invalid IPv6 address "${text}"`);
+    return appIpv6(v6.topology6.addresses.internText(text));
   }
 
   /** Runs the pump until no frame is in flight (timers such as TIME_WAIT may remain). */

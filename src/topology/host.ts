@@ -161,6 +161,7 @@ export class Host implements HostTransport, UdpTransport {
 
   /** The address a socket binds to when talking to `dst` (the route's interface address). */
   sourceAddressFor(dst: number): number {
+    if (dst >= APP_IPV6_BASE) return this.v6 === null ? 0 : this.v6.appSourceAddressFor(dst);
     // A local destination (a VIP bound on kube-ipvs0, the node’s own IP, 127.0.0.0/8) is reached over lo
     // and the kernel picks the destination itself as the source.
     if (this.isLocal(dst)) return dst;
@@ -262,6 +263,10 @@ export class Host implements HostTransport, UdpTransport {
    * and Service, as a connected socket is.
    */
   sendUdp(d: UdpDatagram): void {
+    if (d.dst >= APP_IPV6_BASE) {
+      if (this.v6 !== null) this.v6.sendUdp(d);
+      return;
+    }
     let dst = d.dst;
     let dport = d.dport;
     if (this.sockets !== null) {

@@ -14,16 +14,18 @@
  */
 import { readTcpSegment6 } from '../apps/segment-codec6.js';
 import type { TcpSegment } from '../apps/transport.js';
+import type { QuotedUdp, UdpDatagram } from '../apps/udp-stack.js';
 import { NF_HOOK_NAMES, NfHook } from '../proxy/common/packet-meta.js';
 import { DropReason, PATH_VERDICT_DROP_REASON, PathVerdict } from '../trace/drop-reasons.js';
 import {
   deliverIcmpv6Text,
   deliverTcp6Text,
+  deliverUdp6Text,
   hookStep6Text,
   icmpv6SentText,
   route6Text,
 } from '../trace/host-steps6.js';
-import { writeIcmpv6ErrorFrame, writeTcp6Frame } from '../wire/build6.js';
+import { writeIcmpv6ErrorFrame, writeTcp6Frame, writeUdp6Frame } from '../wire/build6.js';
 import { readU16, readU32 } from '../wire/bytes.js';
 import { verifyIpv6L4Checksum } from '../wire/checksum6.js';
 import {
@@ -111,7 +113,31 @@ export class Ipv6Stack {
     return 0;
   }
 
+  /** sourceAddressFor for an application's IPv6 handle (0: no route). */
+  appSourceAddressFor(dst: number): number {
+    const src = this.sourceAddressFor(dst - APP_IPV6_BASE);
+    return src === 0 ? 0 : appIpv6(src);
+  }
+
   // ---------------------------------------------------------------- output
+
+  /** A datagram from the host's UDP sockets to an IPv6 peer (a checksum always: IPv6 requires one). */
+  sendUdp(d: UdpDatagram): void {
+    const pool = this.host.network.pool;
+    const slot = pool.acquire();
+    this.addresses.write(d.src - APP_IPV6_BASE, this.src16, 0);
+    this.addresses.write(d.dst - APP_IPV6_BASE, this.dst16, 0);
+    pool.lengths[slot] = writeUdp6Frame(pool.view(slot), 0, {
+      srcMac: ZERO_MAC,
+      dstMac: ZERO_MAC,
+      src: this.src16,
+      dst: this.dst16,
+      sport: d.sport,
+      dport: d.dport,
+      payload: d.payload,
+    });
+    this.output(slot);
+  }
 
   /** A segment from the host's TCP stack to an IPv6 peer (addresses are APP_IPV6_BASE + index). */
   sendTcp(seg: TcpSegment): void {
@@ -333,6 +359,10 @@ export class Ipv6Stack {
       host.tcp?.receive(seg);
       return;
     }
+    if (ft.proto === IpProtocol.UDP) {
+      this.deliverUdp(slot);
+      return;
+    }
     if (ft.proto === IpProtocol.ICMPV6 && icmpv4Equivalent(ft.icmpType, ft.icmpCode) !== null) {
       this.deliverIcmpError(slot);
       return;
@@ -340,7 +370,41 @@ export class Ipv6Stack {
     host.dropSlot(slot, DropReason.UNHANDLED_PROTO);
   }
 
-  /** An ICMPv6 error quoting one of our TCP segments: to its socket (tcp_v6_err). */
+  /** udpv6_rcv: checksum (0 is invalid over IPv6), socket lookup, else ICMPv6 port unreachable. */
+  private deliverUdp(slot: number): void {
+    const host = this.host;
+    const net = host.network;
+    const frame = net.pool.view(slot);
+    const p = this.pkt;
+    const ft = p.ft;
+    if (!verifyIpv6L4Checksum(frame, ft.ipOffset, ft.l4Offset, ft.l4Length, IpProtocol.UDP)) {
+      host.dropSlot(slot, DropReason.UDP_CSUM);
+      return;
+    }
+    const datagram: UdpDatagram = {
+      src: appIpv6(p.saddr),
+      dst: appIpv6(p.daddr),
+      sport: ft.sport,
+      dport: ft.dport,
+      payload: frame.slice(ft.l4Offset + 8, ft.l4Offset + ft.l4Length),
+    };
+    if (host.udp === null || !host.udp.receive(datagram)) {
+      this.sendIcmpError(slot, Icmpv6Type.DEST_UNREACHABLE, UNREACH_PORT);
+      host.dropSlot(slot, DropReason.NO_SOCKET);
+      return;
+    }
+    net.pool.release(slot);
+    host.countDelivered();
+    if (net.tracer !== null)
+      net.tracer.step(
+        net.nowNs,
+        host.name,
+        'deliver',
+        deliverUdp6Text(this.addresses.text(p.daddr), ft.dport, this.addresses.text(p.saddr), ft.sport),
+      );
+  }
+
+  /** An ICMPv6 error quoting one of our TCP segments or UDP datagrams: to its socket (tcp_v6_err, __udp6_lib_err). */
   private deliverIcmpError(slot: number): void {
     const host = this.host;
     const net = host.network;
@@ -351,11 +415,32 @@ export class Ipv6Stack {
     const mapped = icmpv4Equivalent(ft.icmpType, ft.icmpCode)!;
     const type = ft.icmpType;
     const code = ft.icmpCode;
-    const quotesTcp =
-      inner + IPV6_HEADER_LENGTH + 8 <= end &&
-      frame[inner] >>> 4 === 6 &&
-      frame[inner + Ipv6Field.NEXT_HEADER] === IpProtocol.TCP;
-    if (!quotesTcp || host.tcp === null) {
+    if (!verifyIpv6L4Checksum(frame, ft.ipOffset, ft.l4Offset, ft.l4Length, IpProtocol.ICMPV6)) {
+      host.dropSlot(slot, DropReason.PKT_TOO_SMALL);
+      return;
+    }
+    const quoted6 = inner + IPV6_HEADER_LENGTH + 8 <= end && frame[inner] >>> 4 === 6;
+    const quotedProto = quoted6 ? frame[inner + Ipv6Field.NEXT_HEADER] : -1;
+    if (quotedProto === IpProtocol.UDP && host.udp !== null) {
+      const l4u = inner + IPV6_HEADER_LENGTH;
+      const q: QuotedUdp = {
+        src: appIpv6(this.addresses.intern(frame, inner + Ipv6Field.SRC)),
+        dst: appIpv6(this.addresses.intern(frame, inner + Ipv6Field.DST)),
+        sport: readU16(frame, l4u),
+        dport: readU16(frame, l4u + 2),
+      };
+      net.pool.release(slot);
+      if (!host.udp.receiveIcmpError(mapped[0], mapped[1], q)) {
+        host.drops.add(DropReason.ICMP_NO_SOCKET);
+        net.drops.add(DropReason.ICMP_NO_SOCKET);
+        return;
+      }
+      host.countDelivered();
+      if (net.tracer !== null)
+        net.tracer.step(net.nowNs, host.name, 'deliver', deliverIcmpv6Text(type, code));
+      return;
+    }
+    if (quotedProto !== IpProtocol.TCP || host.tcp === null) {
       net.pool.release(slot);
       host.drops.add(DropReason.ICMP_NO_SOCKET);
       net.drops.add(DropReason.ICMP_NO_SOCKET);

@@ -9,8 +9,10 @@
  * proxier per family. Rewrites patch the 128-bit address and the port with RFC 1624 over the
  * upper-layer checksum (rewrite6.ts). The IPv4 path is untouched by any of this.
  *
- * ICMPv6 is not tracked: errors and echoes pass as UNTRACKED (no RELATED translation of a
- * quoted packet yet), which the kube-proxy rule sets accept.
+ * An ICMPv6 error quoting a TCP or UDP packet of a tracked connection is RELATED to it and
+ * NATed with it: the outer address and the quoted packet's address and port are translated
+ * back (nf_nat_icmpv6_reply_translation), the quote's own checksum patched, the ICMPv6
+ * checksum recomputed. Other ICMPv6 (echo, errors quoting nothing tracked) passes UNTRACKED.
  */
 import { CtState } from '../conntrack/constants.js';
 import {
@@ -32,6 +34,7 @@ import {
 } from '../proxy/common/datapath.js';
 import { NfHook, newPacketMeta, type PacketMeta } from '../proxy/common/packet-meta.js';
 import { PathVerdict } from '../trace/drop-reasons.js';
+import { icmpv6Checksum } from '../wire/checksum6.js';
 import type { Ipv6FiveTuple } from '../wire/five-tuple6.js';
 import { IpProtocol } from '../wire/ip-protocol.js';
 import { Ipv6Field } from '../wire/ipv6.js';
@@ -53,6 +56,10 @@ export class NodeNetfilter6 {
   readonly result = new HookResult();
   ref: ConnRef = asConnRef(CT_TRACK_INVALID);
   firstPacket = false;
+  /** The current packet is an ICMPv6 error RELATED to a connection (its quote is NATed too). */
+  private related = false;
+  /** The quoted packet's IPv6 header offset (valid while `related`). */
+  private quoteIp = 0;
 
   constructor(
     readonly conntrack: ConntrackTable,
@@ -72,10 +79,14 @@ export class NodeNetfilter6 {
   ): PathVerdict {
     const ct = this.conntrack;
     const ft = p.ft;
-    const tracked = ft.proto === IpProtocol.TCP || ft.proto === IpProtocol.UDP;
-    const ref = tracked
-      ? ct.track(p.saddr, p.daddr, ft.sport, ft.dport, ft.proto, ft.tcpFlags, nowNs)
-      : asConnRef(CT_TRACK_INVALID);
+    this.related = ft.proto === IpProtocol.ICMPV6 && ft.icmpType < 128 && this.findQuote(frame, ft);
+    const tracked = ft.proto === IpProtocol.TCP || ft.proto === IpProtocol.UDP || this.related;
+    const ref = this.related
+      ? this.trackRelated(frame, nowNs)
+      : tracked
+        ? ct.track(p.saddr, p.daddr, ft.sport, ft.dport, ft.proto, ft.tcpFlags, nowNs)
+        : asConnRef(CT_TRACK_INVALID);
+    if (ref < 0) this.related = false;
     if (ref === CT_TRACK_DROP) return PathVerdict.CT_FULL;
     this.ref = ref;
     this.firstPacket = ref >= 0 && (ct.status[connOf(ref)] & CtStatus.CONFIRMED) === 0;
@@ -150,6 +161,67 @@ export class NodeNetfilter6 {
     return this.confirm(nowNs);
   }
 
+  /** The error quotes an IPv6 TCP/UDP packet with its ports: remember where. */
+  private findQuote(frame: Uint8Array, ft: Ipv6Packet['ft']): boolean {
+    const inner = ft.l4Offset + 8;
+    if (inner + 40 + 8 > ft.l4Offset + ft.l4Length || frame[inner] >>> 4 !== 6) return false;
+    const proto = frame[inner + Ipv6Field.NEXT_HEADER];
+    if (proto !== IpProtocol.TCP && proto !== IpProtocol.UDP) return false;
+    this.quoteIp = inner;
+    return true;
+  }
+
+  /** icmpv6_error_message: the quoted tuple's connection, the error RELATED to it. */
+  private trackRelated(frame: Uint8Array, nowNs: number): ConnRef {
+    const q = this.quoteIp;
+    const a = this.addresses;
+    const l4 = q + 40;
+    return this.conntrack.trackRelated(
+      a.intern(frame, q + Ipv6Field.SRC),
+      a.intern(frame, q + Ipv6Field.DST),
+      (frame[l4] << 8) | frame[l4 + 1],
+      (frame[l4 + 2] << 8) | frame[l4 + 3],
+      frame[q + Ipv6Field.NEXT_HEADER],
+      nowNs,
+    );
+  }
+
+  /**
+   * NAT of a RELATED error: the outer address (`outerField`) becomes `addr`, and the quoted
+   * packet's opposite endpoint (`quoteField`, its port at `portField`) becomes `addr`:`port`;
+   * then the ICMPv6 checksum, which covers all of it, is recomputed.
+   */
+  private rewriteRelated(
+    frame: Uint8Array,
+    p: Ipv6Packet,
+    outerField: number,
+    quoteField: number,
+    portField: number,
+    addr: number,
+    port: number,
+  ): void {
+    const ft = p.ft;
+    const q = this.quoteIp;
+    const store = this.addresses.storeOf();
+    rewriteIpv6Endpoint(
+      frame,
+      q,
+      quoteField,
+      q + 40,
+      portField,
+      frame[q + Ipv6Field.NEXT_HEADER],
+      store,
+      addr * 16,
+      port,
+    );
+    this.addresses.write(addr, frame, ft.ipOffset + outerField);
+    frame[ft.l4Offset + 2] = 0;
+    frame[ft.l4Offset + 3] = 0;
+    const sum = icmpv6Checksum(frame, ft.ipOffset, ft.l4Offset, ft.l4Length);
+    frame[ft.l4Offset + 2] = sum >>> 8;
+    frame[ft.l4Offset + 3] = sum & 0xff;
+  }
+
   abandon(): void {
     if (this.ref >= 0) this.conntrack.release(this.ref);
     this.ref = asConnRef(CT_TRACK_INVALID);
@@ -219,6 +291,12 @@ export class NodeNetfilter6 {
     const ct = this.conntrack;
     const daddr = ct.natDaddr(this.ref);
     const dport = ct.natDport(this.ref);
+    if (this.related) {
+      // At a destination-manip hook the quote's source is translated back (the opposite manip).
+      this.rewriteRelated(frame, p, Ipv6Field.DST, Ipv6Field.SRC, TCP_SPORT, daddr, dport);
+      p.daddr = daddr;
+      return;
+    }
     if (daddr === p.daddr && dport === p.ft.dport) return;
     const ft = p.ft;
     rewriteIpv6Endpoint(
@@ -240,6 +318,11 @@ export class NodeNetfilter6 {
     const ct = this.conntrack;
     const saddr = ct.natSaddr(this.ref);
     const sport = ct.natSport(this.ref);
+    if (this.related) {
+      this.rewriteRelated(frame, p, Ipv6Field.SRC, Ipv6Field.DST, TCP_DPORT, saddr, sport);
+      p.saddr = saddr;
+      return;
+    }
     if (saddr === p.saddr && sport === p.ft.sport) return;
     const ft = p.ft;
     rewriteIpv6Endpoint(

@@ -37,6 +37,10 @@ export function deliverTcp6Text(daddr: string, dport: number, saddr: string, spo
   return `tcp ${endpoint6(daddr, dport)} from ${endpoint6(saddr, sport)}`;
 }
 
+export function deliverUdp6Text(daddr: string, dport: number, saddr: string, sport: number): string {
+  return `udp ${endpoint6(daddr, dport)} from ${endpoint6(saddr, sport)}`;
+}
+
 export function icmpv6SentText(type: number, code: number, dst: string): string {
   return `icmp6 type ${type} code ${code} → ${dst}`;
 }

@@ -73,13 +73,19 @@ const PROTO_NUMBERS: Record<string, number> = {
 };
 
 interface PlannedBackend {
+  /** `ip:port/PROTO`, as shown. */
   readonly key: string;
+  /** The same identity as one exact number (address, port, protocol): what the maps' bookkeeping keys on. */
+  readonly identity: number;
   readonly addr: number;
   readonly port: number;
   readonly proto: number;
   readonly state: BackendState;
   readonly nodeName: string;
-  readonly maglevKey: string;
+  readonly ip: string;
+  readonly protocol: string;
+  /** The INT scope of a two-scope frontend (Maglev hashes it apart). */
+  readonly internalScope: boolean;
 }
 
 /** One frontend as planned from the model (control-plane view; the maps hold the same). */
@@ -120,15 +126,27 @@ export interface SyncStats {
   maglevTablesBuilt: number;
 }
 
+/** Protocols' small codes in a backend identity (two bits). */
+const PROTO_CODE: Readonly<Record<string, number>> = { TCP: 0, UDP: 1, SCTP: 2 };
+
+/** (address, port, protocol) as one number below 2^50: a Map keyed by it hashes no string. */
+function backendIdentity(addr: number, port: number, protocol: string): number {
+  return ((addr >>> 0) * 65536 + port) * 4 + (PROTO_CODE[protocol] ?? 3);
+}
+
 function toBackend(e: Endpoint, proto: number, protocol: string, internalScope: boolean): PlannedBackend {
+  const addr = parseIPv4(e.ip);
   return {
     key: `${e.ip}:${e.port}/${protocol}`,
-    addr: parseIPv4(e.ip),
+    identity: backendIdentity(addr, e.port, protocol),
+    addr,
     port: e.port,
     proto,
     state: e.ready ? BackendState.ACTIVE : BackendState.TERMINATING,
     nodeName: e.nodeName,
-    maglevKey: ciliumBackendKey(e.ip, e.port, protocol, internalScope),
+    ip: e.ip,
+    protocol,
+    internalScope,
   };
 }
 
@@ -207,7 +225,8 @@ export function planServicePort(
 function sameBackends(a: readonly PlannedBackend[] | null, b: readonly PlannedBackend[] | null): boolean {
   if (a === null || b === null) return a === b;
   if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i].key !== b[i].key || a[i].state !== b[i].state) return false;
+  for (let i = 0; i < a.length; i++)
+    if (a[i].identity !== b[i].identity || a[i].state !== b[i].state) return false;
   return true;
 }
 
@@ -323,7 +342,7 @@ export class EbpfLoadBalancer {
   private nextInstallOrder = 0;
   /** Whether the last fully synced model was sorted by servicePortName (see `portsToPlan`). */
   private modelsSorted = false;
-  private readonly backendIds = new Map<string, { id: number; refs: number }>();
+  private readonly backendIds = new Map<number, { id: number; refs: number }>();
   private readonly revNatIds: IdAllocator;
   private readonly backendAlloc: IdAllocator;
   private readonly maglevFree: number[] = [];
@@ -501,14 +520,14 @@ export class EbpfLoadBalancer {
   }
 
   private acquireBackend(b: PlannedBackend, stats: SyncStats): number {
-    const have = this.backendIds.get(b.key);
+    const have = this.backendIds.get(b.identity);
     if (have !== undefined) {
       have.refs++;
       this.writeBackend(have.id, b);
       return have.id;
     }
     const id = this.backendAlloc.allocate();
-    this.backendIds.set(b.key, { id, refs: 1 });
+    this.backendIds.set(b.identity, { id, refs: 1 });
     this.writeBackend(id, b);
     stats.backendsAdded++;
     return id;
@@ -521,11 +540,11 @@ export class EbpfLoadBalancer {
     writeBackendValue(m.values, v, b.addr, b.port, b.proto, b.state);
   }
 
-  private releaseBackend(key: string, stats: SyncStats): void {
-    const have = this.backendIds.get(key);
+  private releaseBackend(identity: number, stats: SyncStats): void {
+    const have = this.backendIds.get(identity);
     if (have === undefined) return;
     if (--have.refs > 0) return;
-    this.backendIds.delete(key);
+    this.backendIds.delete(identity);
     this.maps.backends.values.fill(
       0,
       this.maps.backends.valueOffset(have.id),
@@ -576,8 +595,8 @@ export class EbpfLoadBalancer {
     const extIds = plan.extBackends.map((b) => this.acquireBackend(b, stats));
     const intIds = plan.intBackends?.map((b) => this.acquireBackend(b, stats)) ?? null;
     if (old !== undefined) {
-      for (const b of old.plan.extBackends) this.releaseBackend(b.key, stats);
-      for (const b of old.plan.intBackends ?? []) this.releaseBackend(b.key, stats);
+      for (const b of old.plan.extBackends) this.releaseBackend(b.identity, stats);
+      for (const b of old.plan.intBackends ?? []) this.releaseBackend(b.identity, stats);
     }
 
     const word0 = (plan.affinityTimeout & 0xffffff) | (algo << 24);
@@ -619,7 +638,7 @@ export class EbpfLoadBalancer {
       if (maglevInner < 0) maglevInner = this.allocateMaglevInner();
       const inner = this.maps.maglevInner[maglevInner]!;
       const table = maglevLookupTable(
-        plan.extBackends.map((b) => ({ key: b.maglevKey })),
+        plan.extBackends.map((b) => ({ key: ciliumBackendKey(b.ip, b.port, b.protocol, b.internalScope) })),
         { tableSize: this.maglevTableSize, seed: this.maglevSeedText },
       );
       for (let s = 0; s < table.length; s++) inner.values[s] = table[s] < 0 ? 0 : extIds[table[s]];
@@ -661,8 +680,8 @@ export class EbpfLoadBalancer {
       this.deleteServiceSlots(f.plan, LbScope.INT, 0, f.intBackendIds.length, stats);
     for (const id of f.extBackendIds) this.maps.affinityMatch.deleteWords(id, f.revNat);
     for (const id of f.intBackendIds ?? []) this.maps.affinityMatch.deleteWords(id, f.revNat);
-    for (const b of f.plan.extBackends) this.releaseBackend(b.key, stats);
-    for (const b of f.plan.intBackends ?? []) this.releaseBackend(b.key, stats);
+    for (const b of f.plan.extBackends) this.releaseBackend(b.identity, stats);
+    for (const b of f.plan.intBackends ?? []) this.releaseBackend(b.identity, stats);
     this.maps.revNat.deleteWords(f.revNat);
     if (f.maglevInner >= 0) {
       this.maps.maglevOuter.deleteWords(f.revNat);

@@ -3,7 +3,7 @@
  * servicePortEndpointChainName): base32(sha256(text)) cut to 16 characters, so that
  * prefix + hash fits iptables' 28-character chain-name limit.
  */
-import { createHash } from 'node:crypto';
+import { sha256Base32Prefix } from '../../util/sha256-base32.js';
 
 const BASE32_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
@@ -27,7 +27,7 @@ export function base32Std(bytes: Uint8Array): string {
 /** First 16 base32 characters of sha256(text). */
 export function hash16(text: string): string {
   // 10 bytes are exactly 16 base32 characters; the rest of the digest never shows.
-  return base32Std(createHash('sha256').update(text, 'utf8').digest().subarray(0, 10));
+  return sha256Base32Prefix(text, 16);
 }
 
 /** portProtoHash: shared by KUBE-SVC-, KUBE-SVL-, KUBE-EXT- and KUBE-FW-. */

@@ -23,9 +23,9 @@ import {
 } from '../common/categorize.js';
 import type { Endpoint, ProxyModel, ServicePort } from '../common/model.js';
 import { endpointChainName, serviceChainNames } from './chain-names.js';
-import { goHex08, kubeProxyProbability } from './format.js';
-import { parseIptables } from './parse.js';
-import type { Ruleset } from './types.js';
+import { goHex08, kubeProxyProbability, probabilityToKernel } from './format.js';
+import { type PrebuiltAppend, type PrebuiltEntry, restorePrebuilt } from './parse.js';
+import type { Match, Rule, Ruleset } from './types.js';
 
 export interface IptablesCompileOptions {
   /** --iptables-masquerade-bit (default 14 → mark 0x4000). */
@@ -228,12 +228,83 @@ function normalizeCidr(text: string, ipv6 = false): FamilyCidr | null {
   };
 }
 
-/** A restore line buffer: kube-proxy's LineBuffer, counting lines for the rules metric. */
+/**
+ * A restore line buffer: kube-proxy's LineBuffer, counting lines for the rules metric. A line
+ * may carry the Rule its text parses to (writeRule), so the ruleset is built without parsing
+ * the ~3 rules per endpoint back from text.
+ */
 class Lines {
   readonly lines: string[] = [];
+  /** Per line: the prebuilt `-A` or chain declaration it is, or undefined for a line the restore parses. */
+  readonly prebuilt: (PrebuiltEntry | undefined)[] = [];
+  /** Chains declared with declareChain, in order. */
+  readonly chainNames: string[] = [];
+  /** Whether prebuilt rules keep their text too (else their line is '': only the structure is wanted). */
+  prebuiltText = true;
   write(...parts: string[]): void {
-    this.lines.push(parts.filter((p) => p !== '').join(' '));
+    this.lines.push(joinParts(parts));
+    this.prebuilt.push(undefined);
   }
+  /** `-A chain …` whose text (`parts`) parses to `rule`. */
+  writeRule(chain: string, rule: Rule, ...parts: string[]): void {
+    this.lines.push(this.prebuiltText ? joinParts(parts) : '');
+    this.prebuilt.push({ chain, rule } satisfies PrebuiltAppend);
+  }
+  /** `:CHAIN - [0:0]`: declares (or flushes) a user chain. */
+  declareChain(chain: string): void {
+    this.lines.push(`:${chain} - [0:0]`);
+    this.prebuilt.push({ declare: chain });
+    this.chainNames.push(chain);
+  }
+}
+
+/** The non-empty parts joined by spaces (kube-proxy's LineBuffer.Write). */
+function joinParts(parts: readonly string[]): string {
+  return parts.filter((p) => p !== '').join(' ');
+}
+
+const IP_PROTOCOL_NUMBER: Readonly<Record<string, number>> = { tcp: 6, udp: 17, sctp: 132 };
+
+/** kube-proxy's probability text for 1/n (the same ten digits for every Service), per n. */
+const probabilityTexts: string[] = [];
+function probabilityText(n: number): string {
+  let t = probabilityTexts[n];
+  if (t === undefined) {
+    t = kubeProxyProbability(n);
+    probabilityTexts[n] = t;
+  }
+  return t;
+}
+
+/** iptables' statistic threshold of kube-proxy's probability text for 1/n, per n. */
+const statisticThresholds: number[] = [];
+function statisticThreshold(n: number): number {
+  let t = statisticThresholds[n];
+  if (t === undefined) {
+    t = probabilityToKernel(Number(probabilityText(n)));
+    statisticThresholds[n] = t;
+  }
+  return t;
+}
+
+/** The structures the iptables parser gives the bulk rules' pieces (parse.ts is the reference). */
+const commentMatch = (comment: string): Match => ({ kind: 'comment', comment });
+const jumpTo = (chain: string) => ({ kind: 'jump' as const, chain, goto: false });
+function ruleOf(partial: Partial<Rule>): Rule {
+  return {
+    src: null,
+    dst: null,
+    inIface: null,
+    outIface: null,
+    proto: null,
+    matches: [],
+    target: null,
+    ...partial,
+  };
+}
+/** A dotted-quad address the parser would accept, as the number it gives; null otherwise. */
+function hostAddress(ip: string): number | null {
+  return isIPv4(ip) ? parseIPv4(ip) >>> 0 : null;
 }
 
 const quoted = (text: string) => `"${text}"`;
@@ -268,8 +339,38 @@ export function compileIptables(
   if (options.changedServices !== undefined || options.existingNatChains !== undefined) {
     throw new IptablesCompileError('a partial sync has no clean-node ruleset: use compileIptablesRestore');
   }
-  const { result, kernelText } = compileRestore(model, nodeName, options);
-  return { ...result, ruleset: parseIptables(kernelText(), { ipv6: options.ipv6 === true }).ruleset };
+  const { result, kernelEntries } = compileRestore(model, nodeName, options, 'both');
+  return { ...result, ruleset: restorePrebuilt(kernelEntries(), { ipv6: options.ipv6 === true }).ruleset };
+}
+
+/**
+ * Only the ruleset of compileIptables (what a node's evaluator runs): the text of the rules
+ * built as structures is not written, and no restore input is joined — at 10k Services that
+ * text is most of a sync's garbage.
+ */
+export function compileIptablesRuleset(
+  model: ProxyModel,
+  nodeName: string,
+  options: IptablesCompileOptions = {},
+): Ruleset {
+  if (options.changedServices !== undefined || options.existingNatChains !== undefined) {
+    throw new IptablesCompileError('a partial sync has no clean-node ruleset: use compileIptablesRestore');
+  }
+  const { kernelEntries } = compileRestore(model, nodeName, options, 'ruleset');
+  return restorePrebuilt(kernelEntries(), { ipv6: options.ipv6 === true }).ruleset;
+}
+
+/**
+ * The kernel state of compileIptables as restore text (no prebuilt rules): parsing it gives
+ * the same ruleset compileIptables builds directly (a test holds them equal).
+ */
+export function compileIptablesKernelText(
+  model: ProxyModel,
+  nodeName: string,
+  options: IptablesCompileOptions = {},
+): string {
+  // Without prebuilding every entry is a text line.
+  return compileRestore(model, nodeName, options, 'restore').kernelEntries().join('\n');
 }
 
 /** The `iptables-restore --noflush` input of one sync (full, or partial with `changedServices`). */
@@ -278,14 +379,19 @@ export function compileIptablesRestore(
   nodeName: string,
   options: IptablesCompileOptions = {},
 ): IptablesRestoreResult {
-  return compileRestore(model, nodeName, options).result;
+  return compileRestore(model, nodeName, options, 'restore').result;
 }
 
 function compileRestore(
   model: ProxyModel,
   nodeName: string,
   options: IptablesCompileOptions,
-): { result: IptablesRestoreResult; kernelText: () => string } {
+  /**
+   * restore: text only; both: text, and the bulk rules also as structures; ruleset: the
+   * structures, and text only for the lines the restore parses (restoreInput left empty).
+   */
+  output: 'restore' | 'both' | 'ruleset',
+): { result: IptablesRestoreResult; kernelEntries: () => (string | PrebuiltEntry)[] } {
   const masqueradeBit = options.masqueradeBit ?? 14;
   if (!Number.isInteger(masqueradeBit) || masqueradeBit < 0 || masqueradeBit > 31) {
     throw new IptablesCompileError(`masquerade bit must be an integer in [0, 31], got ${masqueradeBit}`);
@@ -338,10 +444,10 @@ function compileRestore(
     'KUBE-NODEPORTS',
     'KUBE-PROXY-FIREWALL',
   ]) {
-    filterChains.write(`:${c} - [0:0]`);
+    filterChains.declareChain(c);
   }
   for (const c of ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ']) {
-    natChains.write(`:${c} - [0:0]`);
+    natChains.declareChain(c);
   }
 
   natRules.write('-A KUBE-POSTROUTING -m mark ! --mark', `${masqueradeMark}/${masqueradeMark}`, '-j RETURN');
@@ -355,7 +461,7 @@ function compileRestore(
   natRules.write('-A KUBE-MARK-MASQ -j MARK --or-mark', masqueradeMark);
 
   if (localhostNodePorts) {
-    filterChains.write(':KUBE-FIREWALL - [0:0]');
+    filterChains.declareChain('KUBE-FIREWALL');
     filterRules.write(
       '-A KUBE-FIREWALL -m comment --comment',
       quoted('block incoming localnet connections'),
@@ -364,6 +470,10 @@ function compileRestore(
   }
 
   const servicePorts = model.servicePorts.filter((sp) => ofFamily(sp.clusterIP));
+  // Rules are prebuilt for IPv4 only (ip6tables' addresses stay with the parser).
+  const withRules = output !== 'restore' && !ipv6;
+  const lineText = output !== 'ruleset' || !withRules;
+  for (const lines of [natRules, skippedNatRules]) lines.prebuiltText = lineText;
   const largeClusterMode = isLargeClusterMode(model, ipv6);
   const serviceComment = (text: string) => (largeClusterMode ? '' : `-m comment --comment ${text}`);
 
@@ -377,7 +487,17 @@ function compileRestore(
     const chains = serviceChainNames(spn, sp.protocol);
     // net.JoinHostPort: an IPv6 endpoint is [addr]:port (also in the chain-name hash).
     const epString = (ep: Endpoint) => (ipv6 ? `[${ep.ip}]:${ep.port}` : `${ep.ip}:${ep.port}`);
-    const epChain = (ep: Endpoint) => endpointChainName(spn, protocol, epString(ep));
+    // Each endpoint's chain is named once per sync: the hash is the costly part, and one string
+    // object per name lets every later lookup reuse its cached string hash.
+    const epChains = new Map<Endpoint, string>();
+    const epChain = (ep: Endpoint): string => {
+      let name = epChains.get(ep);
+      if (name === undefined) {
+        name = endpointChainName(spn, protocol, epString(ep));
+        epChains.set(ep, name);
+      }
+      return name;
+    };
     const externalIPs = sp.externalIPs.filter(ofFamily);
     const lbIPs = sp.loadBalancerIPs.filter(ofFamily);
     const sourceRanges = sp.loadBalancerSourceRanges
@@ -554,7 +674,7 @@ function compileRestore(
     const svcChains = skip ? skippedNatChains : natChains;
     const svcRules = skip ? skippedNatRules : natRules;
     const declare = (chain: string) => {
-      svcChains.write(`:${chain} - [0:0]`);
+      svcChains.declareChain(chain);
       activeNatChains.add(chain);
     };
 
@@ -643,16 +763,21 @@ function compileRestore(
       endpoints.forEach((ep, i) => {
         const statistic =
           i < endpoints.length - 1
-            ? `-m statistic --mode random --probability ${kubeProxyProbability(endpoints.length - i)}`
+            ? `-m statistic --mode random --probability ${probabilityText(endpoints.length - i)}`
             : '';
-        svcRules.write(
-          '-A',
-          svcChain,
-          serviceComment(quoted(`${spn} -> ${epString(ep)}`)),
-          statistic,
-          '-j',
-          epChain(ep),
-        );
+        const comment = `${spn} -> ${epString(ep)}`;
+        const chain = epChain(ep);
+        const parts = ['-A', svcChain, serviceComment(quoted(comment)), statistic, '-j', chain];
+        if (!withRules || comment.length > 255) {
+          svcRules.write(...parts);
+          return;
+        }
+        const matches: Match[] = largeClusterMode ? [] : [commentMatch(comment)];
+        if (statistic !== '') {
+          const probability = statisticThreshold(endpoints.length - i);
+          matches.push({ kind: 'statistic', mode: 'random', probability, invert: false });
+        }
+        svcRules.writeRule(svcChain, ruleOf({ matches, target: jumpTo(chain) }), ...parts);
       });
     };
 
@@ -665,16 +790,48 @@ function compileRestore(
       writeServiceToEndpointRules(chains.svl, localEndpoints);
     }
 
+    const protoNumber = IP_PROTOCOL_NUMBER[protocol];
     for (const ep of cat.allReachableEndpoints) {
       const chain = epChain(ep);
       declare(chain);
       const head = `-A ${chain} ${serviceComment(spn)}`.trimEnd();
-      svcRules.write(head, `-s ${ep.ip}`, '-j KUBE-MARK-MASQ');
+      const masq = [head, `-s ${ep.ip}`, '-j KUBE-MARK-MASQ'];
       const affinity = sp.sessionAffinity === 'ClientIP' ? `-m recent --name ${chain} --set` : '';
-      svcRules.write(
-        head,
-        affinity,
-        `-m ${protocol} -p ${protocol} -j DNAT --to-destination ${epString(ep)}`,
+      const dnat = [head, affinity, `-m ${protocol} -p ${protocol} -j DNAT --to-destination ${epString(ep)}`];
+      const addr = withRules ? hostAddress(ep.ip) : null;
+      // Prebuilt when the parser would accept the text as is (else it reports the error).
+      if (addr === null || protoNumber === undefined || ep.port < 1 || ep.port > 65535) {
+        svcRules.write(...masq);
+        svcRules.write(...dnat);
+        continue;
+      }
+      const comment = (): Match[] => (largeClusterMode ? [] : [commentMatch(spn)]);
+      svcRules.writeRule(
+        chain,
+        ruleOf({
+          src: { addr, mask: 0xffffffff, invert: false },
+          matches: comment(),
+          target: jumpTo('KUBE-MARK-MASQ'),
+        }),
+        ...masq,
+      );
+      if (affinity !== '') {
+        svcRules.write(...dnat);
+        continue;
+      }
+      svcRules.writeRule(
+        chain,
+        ruleOf({
+          proto: { proto: protoNumber, invert: false },
+          matches: [...comment(), { kind: protocol as 'tcp', sport: null, dport: null }],
+          target: {
+            kind: 'DNAT',
+            range: { addrMin: addr, addrMax: addr, hasAddr: true, portMin: ep.port, portMax: ep.port },
+            random: false,
+            persistent: false,
+          },
+        }),
+        ...dnat,
       );
     }
   }
@@ -687,7 +844,7 @@ function compileRestore(
       .filter((c) => isServiceChainName(c) && !activeNatChains.has(c))
       .sort();
     for (const chain of stale) {
-      natChains.write(`:${chain} - [0:0]`);
+      natChains.declareChain(chain);
       natRules.write('-X', chain);
       deletedChains.push(chain);
     }
@@ -738,17 +895,19 @@ function compileRestore(
     '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
   );
 
-  const restoreInput = [
-    '*filter',
-    ...filterChains.lines,
-    ...filterRules.lines,
-    'COMMIT',
-    '*nat',
-    ...natChains.lines,
-    ...natRules.lines,
-    'COMMIT',
-    '',
-  ].join('\n');
+  const restoreInput = !lineText
+    ? ''
+    : [
+        '*filter',
+        ...filterChains.lines,
+        ...filterRules.lines,
+        'COMMIT',
+        '*nat',
+        ...natChains.lines,
+        ...natRules.lines,
+        'COMMIT',
+        '',
+      ].join('\n');
 
   const bootstrap = bootstrapCommands(options.canaryChains ?? true);
   return {
@@ -761,7 +920,8 @@ function compileRestore(
       deletedChains,
       natRulesTotal: natRules.lines.length + skippedNatRules.lines.length - deletedChains.length,
     },
-    kernelText: () => kernelStateText(bootstrap, filterChains, filterRules, natChains, natRules),
+    kernelEntries: () =>
+      kernelStateEntries(bootstrap, filterChains, filterRules, natChains, natRules, withRules),
   };
 }
 
@@ -786,14 +946,16 @@ function bootstrapCommands(canary: boolean): string[][] {
   return cmds;
 }
 
-/** The kernel's tables after the bootstrap commands and the `--noflush` restore, as restore text. */
-function kernelStateText(
+/** The kernel's tables after the bootstrap commands and the `--noflush` restore, as restore lines. */
+function kernelStateEntries(
   bootstrap: readonly string[][],
   filterChains: Lines,
   filterRules: Lines,
   natChains: Lines,
   natRules: Lines,
-): string {
+  /** Prebuilt lines as their structures (else every line as text). */
+  prebuilt: boolean,
+): (string | PrebuiltEntry)[] {
   const chains = new Map<string, string[]>([
     ['mangle', []],
     ['filter', []],
@@ -806,21 +968,33 @@ function kernelStateText(
   ]);
   for (const cmd of bootstrap) {
     const [, table, op, chain, ...spec] = cmd;
-    if (op === '-N') chains.get(table)!.push(`:${chain} - [0:0]`);
+    if (op === '-N') chains.get(table)!.push(chain);
     else {
       const quotedSpec = spec.map((a) => (a.includes(' ') ? quoted(a) : a));
       jumps.get(table)!.unshift(['-A', chain, ...quotedSpec].join(' '));
     }
   }
-  const section = (table: 'filter' | 'nat', restoreChains: Lines, rules: Lines): string[] => {
-    const declared = new Set(restoreChains.lines);
-    const extra = chains.get(table)!.filter((l) => !declared.has(l));
-    return [`*${table}`, ...restoreChains.lines, ...extra, ...jumps.get(table)!, ...rules.lines, 'COMMIT'];
+  const section = (
+    table: 'filter' | 'nat',
+    restoreChains: Lines,
+    rules: Lines,
+  ): (string | PrebuiltEntry)[] => {
+    // The bootstrap's chains are kube-proxy's fixed ones, never a service chain: only those
+    // among the restore's declarations can coincide.
+    const declared = new Set(restoreChains.chainNames.filter((c) => !isServiceChainName(c)));
+    const out: (string | PrebuiltEntry)[] = [`*${table}`];
+    const add = (lines: Lines) => {
+      for (let i = 0; i < lines.lines.length; i++)
+        out.push((prebuilt ? lines.prebuilt[i] : undefined) ?? lines.lines[i]);
+    };
+    add(restoreChains);
+    for (const c of chains.get(table)!) if (!declared.has(c)) out.push(`:${c} - [0:0]`);
+    out.push(...jumps.get(table)!);
+    add(rules);
+    out.push('COMMIT');
+    return out;
   };
-  const mangle = chains.get('mangle')!.length > 0 ? ['*mangle', ...chains.get('mangle')!, 'COMMIT'] : [];
-  return [
-    ...mangle,
-    ...section('filter', filterChains, filterRules),
-    ...section('nat', natChains, natRules),
-  ].join('\n');
+  const mangleChains = chains.get('mangle')!.map((c) => `:${c} - [0:0]`);
+  const mangle = mangleChains.length > 0 ? ['*mangle', ...mangleChains, 'COMMIT'] : [];
+  return [...mangle, ...section('filter', filterChains, filterRules), ...section('nat', natChains, natRules)];
 }

@@ -10,6 +10,7 @@ export {
 export {
   compileIptables,
   compileIptablesRestore,
+  compileIptablesRuleset,
   IptablesCompileError,
   type IptablesCompileOptions,
   type IptablesCompileResult,

@@ -35,7 +35,7 @@ import {
   type NftFamily,
   parseFamilyCidr,
 } from './family.js';
-import { endpointNames, servicePortChainNames } from './names.js';
+import { type EndpointNames, endpointNames, servicePortChainNames } from './names.js';
 import type {
   NftChain,
   NftHookName,
@@ -116,6 +116,8 @@ const goto = (chain: string): NftVerdict => ({ kind: 'goto', chain });
 const verdictStmt = (verdict: NftVerdict): NftStatement => ({ kind: 'verdict', verdict });
 const rule = (matches: NftMatch[], statements: NftStatement[], comment?: string): NftRule =>
   comment === undefined ? { matches, statements } : { matches, statements, comment };
+/** Shared by every rule that jumps there (rules are never edited in place). */
+const JUMP_MARK_FOR_MASQUERADE: NftStatement = verdictStmt(jump(CHAIN.markForMasquerade));
 const CT_NEW: NftMatch = { kind: 'ctState', states: ['new'] };
 const noLocalhost = (family: NftFamily): NftMatch => ({
   kind: 'addr',
@@ -131,10 +133,10 @@ class TableBuilder {
   private readonly chainByName = new Map<string, NftChain>();
   private readonly setByName = new Map<string, NftSet | NftMap>();
 
-  ensureChain(name: string, extra: Partial<Pick<NftChain, 'base' | 'comment'>> = {}): NftChain {
+  ensureChain(name: string, extra?: Partial<Pick<NftChain, 'base' | 'comment'>>): NftChain {
     let chain = this.chainByName.get(name);
     if (chain === undefined) {
-      chain = { name, ...extra, rules: [] };
+      chain = extra === undefined ? { name, rules: [] } : { name, ...extra, rules: [] };
       this.chainByName.set(name, chain);
       this.chains.push(chain);
     }
@@ -444,10 +446,17 @@ function compileServicePort(
   for (const ip of [...sp.externalIPs, ...sp.loadBalancerIPs])
     checkAddr(p.family, ip, `${sp.servicePortName} external/LB IP`);
 
+  // Each endpoint's names are hashed once (the policy chains and the endpoint's own chain
+  // all name it); the same strings then key every later lookup.
+  const epNames = new Map<Endpoint, EndpointNames>();
+  const epChains: NftChain[] = [];
   for (const ep of cat.allReachableEndpoints) {
     checkAddr(p.family, ep.ip, `${sp.servicePortName} endpoint`);
-    b.ensureChain(endpointNames(sp, ep).chain);
+    const n = endpointNames(sp, ep);
+    epNames.set(ep, n);
+    epChains.push(b.ensureChain(n.chain));
   }
+  const namesOf = (ep: Endpoint): EndpointNames => epNames.get(ep) ?? endpointNames(sp, ep);
   const usesClusterPolicyChain = clusterEndpoints.length > 0 && cat.clusterEndpoints !== null;
   if (usesClusterPolicyChain) b.ensureChain(names.cluster);
   const usesLocalPolicyChain = localEndpoints.length > 0 && cat.localEndpoints !== null;
@@ -542,19 +551,16 @@ function compileServicePort(
   if (hasInternalEndpoints) {
     const toClusterIP: NftMatch = { kind: 'addr', field: 'daddr', negate: false, prefixes: [sp.clusterIP] };
     if (p.masqueradeAll) {
-      b.addRule(internalTrafficChain, rule([toClusterIP], [verdictStmt(jump(CHAIN.markForMasquerade))]));
+      b.addRule(internalTrafficChain, rule([toClusterIP], [JUMP_MARK_FOR_MASQUERADE]));
     } else if (p.clusterCIDR !== null) {
       const notFromPods: NftMatch = { kind: 'addr', field: 'saddr', negate: true, prefixes: [p.clusterCIDR] };
-      b.addRule(
-        internalTrafficChain,
-        rule([toClusterIP, notFromPods], [verdictStmt(jump(CHAIN.markForMasquerade))]),
-      );
+      b.addRule(internalTrafficChain, rule([toClusterIP, notFromPods], [JUMP_MARK_FOR_MASQUERADE]));
     }
   }
 
   if (usesExternalTrafficChain) {
     if (!eTPLocal) {
-      b.addRule(names.external, rule([], [verdictStmt(jump(CHAIN.markForMasquerade))]));
+      b.addRule(names.external, rule([], [JUMP_MARK_FOR_MASQUERADE]));
     } else {
       if (p.clusterCIDR !== null) {
         const fromPods: NftMatch = { kind: 'addr', field: 'saddr', negate: false, prefixes: [p.clusterCIDR] };
@@ -564,10 +570,7 @@ function compileServicePort(
         );
       }
       const fromNode: NftMatch = { kind: 'fibLocal', field: 'saddr' };
-      b.addRule(
-        names.external,
-        rule([fromNode], [verdictStmt(jump(CHAIN.markForMasquerade))], 'masquerade local traffic'),
-      );
+      b.addRule(names.external, rule([fromNode], [JUMP_MARK_FOR_MASQUERADE], 'masquerade local traffic'));
       b.addRule(
         names.external,
         rule([fromNode], [verdictStmt(goto(names.cluster))], 'short-circuit local traffic'),
@@ -593,7 +596,7 @@ function compileServicePort(
     for (const ep of cat.allReachableEndpoints) {
       b.addSet<NftSet>({
         kind: 'set',
-        name: endpointNames(sp, ep).affinitySet,
+        name: namesOf(ep).affinitySet,
         type: addrTypeOf(p.family),
         flags: ['dynamic', 'timeout'],
         timeoutSeconds: sp.stickyMaxAgeSeconds,
@@ -602,25 +605,19 @@ function compileServicePort(
     }
   }
 
-  if (usesClusterPolicyChain) writeServiceToEndpointRules(b, sp, names.cluster, clusterEndpoints);
-  if (usesLocalPolicyChain) writeServiceToEndpointRules(b, sp, names.local, localEndpoints);
+  if (usesClusterPolicyChain) writeServiceToEndpointRules(b, sp, names.cluster, clusterEndpoints, namesOf);
+  if (usesLocalPolicyChain) writeServiceToEndpointRules(b, sp, names.local, localEndpoints, namesOf);
 
-  for (const ep of cat.allReachableEndpoints) {
-    const epNames = endpointNames(sp, ep);
-    b.addRule(
-      epNames.chain,
-      rule(
-        [{ kind: 'addr', field: 'saddr', negate: false, prefixes: [ep.ip] }],
-        [verdictStmt(jump(CHAIN.markForMasquerade))],
-      ),
+  const toProto: NftMatch = { kind: 'l4proto', proto };
+  cat.allReachableEndpoints.forEach((ep, i) => {
+    const chain = epChains[i];
+    chain.rules.push(
+      rule([{ kind: 'addr', field: 'saddr', negate: false, prefixes: [ep.ip] }], [JUMP_MARK_FOR_MASQUERADE]),
     );
     if (affinity)
-      b.addRule(epNames.chain, rule([], [{ kind: 'setUpdate', set: epNames.affinitySet, field: 'saddr' }]));
-    b.addRule(
-      epNames.chain,
-      rule([{ kind: 'l4proto', proto }], [{ kind: 'dnat', addr: ep.ip, port: ep.port }]),
-    );
-  }
+      chain.rules.push(rule([], [{ kind: 'setUpdate', set: namesOf(ep).affinitySet, field: 'saddr' }]));
+    chain.rules.push(rule([toProto], [{ kind: 'dnat', addr: ep.ip, port: ep.port }]));
+  });
 }
 
 function cidrContainsText(family: NftFamily, cidrText: string, addr: string): boolean {
@@ -637,10 +634,11 @@ function writeServiceToEndpointRules(
   sp: ServicePort,
   chain: string,
   endpoints: readonly Endpoint[],
+  namesOf: (ep: Endpoint) => EndpointNames,
 ): void {
   if (sp.sessionAffinity === 'ClientIP') {
     for (const ep of endpoints) {
-      const n = endpointNames(sp, ep);
+      const n = namesOf(ep);
       b.addRule(
         chain,
         rule([{ kind: 'addrInSet', field: 'saddr', set: n.affinitySet }], [verdictStmt(goto(n.chain))]),
@@ -649,6 +647,6 @@ function writeServiceToEndpointRules(
   }
   b.addRule(
     chain,
-    rule([], [{ kind: 'numgenVmap', targets: endpoints.map((ep) => goto(endpointNames(sp, ep).chain)) }]),
+    rule([], [{ kind: 'numgenVmap', targets: endpoints.map((ep) => goto(namesOf(ep).chain)) }]),
   );
 }

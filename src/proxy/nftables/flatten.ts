@@ -114,19 +114,25 @@ class CodeBuffer {
   length = 0;
 
   push(a: number): void {
-    if (this.length === this.data.length) {
-      const bigger = new Int32Array(this.data.length * 2);
-      bigger.set(this.data);
-      this.data = bigger;
-    }
+    if (this.length === this.data.length) this.grow();
     this.data[this.length++] = a;
   }
 
   instr(a: number, b: number, c: number, d: number): void {
-    this.push(a);
-    this.push(b);
-    this.push(c);
-    this.push(d);
+    if (this.length + WIDTH > this.data.length) this.grow();
+    const data = this.data;
+    const at = this.length;
+    data[at] = a;
+    data[at + 1] = b;
+    data[at + 2] = c;
+    data[at + 3] = d;
+    this.length = at + WIDTH;
+  }
+
+  private grow(): void {
+    const bigger = new Int32Array(this.data.length * 2);
+    bigger.set(this.data);
+    this.data = bigger;
   }
 
   /** Pads inline words to a whole instruction, so every instruction stays WIDTH-aligned. */

@@ -3,34 +3,15 @@
  * servicePortChainNameBase, servicePortEndpointChainNameBase). Names are readable
  * ("ns/svc/tcp/portName") and prefixed with a hash so near-identical names stay distinct.
  */
-import { createHash } from 'node:crypto';
+import { sha256Base32Prefix } from '../../util/sha256-base32.js';
 import type { Endpoint, ServicePort } from '../common/model.js';
 
 /** knftables.NameLengthMax (256) minus the longest prefix kube-proxy reserves (16). */
 const CHAIN_NAME_BASE_LENGTH_MAX = 240;
 
-const BASE32_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-
-/** The first 8 characters of RFC 4648 standard base32 of the bytes (= the first 5 bytes). */
-function base32Prefix8(bytes: Uint8Array): string {
-  let bits = 0;
-  let value = 0;
-  let out = '';
-  for (let i = 0; i < 5; i++) {
-    value = (value << 8) | bytes[i];
-    bits += 8;
-    while (bits >= 5) {
-      out += BASE32_ALPHABET[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  return out;
-}
-
 /** `base32(sha256(name))[0:8] + "-" + name`, cut to 240 characters ending in "..." when longer. */
 export function hashAndTruncate(name: string): string {
-  const digest = createHash('sha256').update(name, 'utf8').digest();
-  const full = `${base32Prefix8(digest)}-${name}`;
+  const full = `${sha256Base32Prefix(name, 8)}-${name}`;
   return full.length > CHAIN_NAME_BASE_LENGTH_MAX
     ? `${full.slice(0, CHAIN_NAME_BASE_LENGTH_MAX - 3)}...`
     : full;
