@@ -11,7 +11,6 @@
  * the timed passes (median reported), and a final verification pass (every flow must still
  * map to the backend it got first).
  */
-import type { ProxyModel } from '../proxy/common/model.js';
 import { formatIPv4 } from '../util/ipv4.js';
 import { Rng } from '../util/rng.js';
 import { verifyIpv4HeaderChecksum, verifyTcpChecksum } from '../wire/checksum.js';

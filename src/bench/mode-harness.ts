@@ -20,6 +20,7 @@
  * Used by bench/modes.bench.ts (benny) and `dpsim bench newconn` (src/bench/newconn.ts).
  */
 import type { ProxyMode } from '../proxy/common/datapath.js';
+import { LazyNetfilterProgram } from '../proxy/common/lazy-program.js';
 import type { ProxyModel } from '../proxy/common/model.js';
 import { NfHook } from '../proxy/common/packet-meta.js';
 import { DEFAULT_MAP_SIZES, type EbpfDatapath } from '../proxy/ebpf/index.js';
@@ -147,7 +148,10 @@ class NetfilterHarness implements Harness {
     rng: Rng,
   ) {
     this.nf = node.netfilter!;
-    this.ipvs = this.nf.program instanceof IpvsNodeProgram ? this.nf.program : null;
+    // IPVS mode compiles a node on its first packet: take the program itself.
+    const program =
+      this.nf.program instanceof LazyNetfilterProgram ? this.nf.program.built() : this.nf.program;
+    this.ipvs = program instanceof IpvsNodeProgram ? program : null;
     const pod = (CLIENT_POD_NET | 2) >>> 0;
     for (let k = 0; k < TEMPLATES; k++) {
       const svc = rng.nextInt(services);

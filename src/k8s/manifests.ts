@@ -12,6 +12,7 @@ import { type ApplyOutcome, Cluster, type ClusterCreateOptions, type KubeObject 
 import type { ClusterDocumentSpec, ClusterOptions } from './cluster-config.js';
 import { installClusterDns } from './cluster-dns-addon.js';
 import { ClusterConfigError, ManifestError } from './errors.js';
+import { parseDocumentsFast } from './yaml-fast-path.js';
 
 export const DPSIM_API_VERSION = 'dpsim/v1alpha1';
 
@@ -79,6 +80,14 @@ export interface LoadOptions extends ClusterOptions {
 
 /** Splits YAML text into documents; `kind: List` items are expanded in place. */
 export function parseManifests(text: string, source: string): ParsedDocument[] {
+  const fast = parseDocumentsFast(text);
+  if (fast !== undefined) {
+    const out: ParsedDocument[] = [];
+    fast.forEach((doc, index) => {
+      pushDocumentValue(out, source, index, doc.line, doc.value);
+    });
+    return out;
+  }
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false });
   const list = Array.isArray(docs) ? docs : [];
@@ -117,32 +126,43 @@ export function parseManifests(text: string, source: string): ParsedDocument[] {
       });
       return;
     }
-    if (value === null || value === undefined) return; // empty document, as kubectl skips it
-    if (typeof value !== 'object' || Array.isArray(value)) {
-      out.push({
-        source,
-        index,
-        line,
-        error: new ManifestError(
-          `error: error validating "${source}": document ${index + 1} (line ${line}) is not an object`,
-          index,
-          line,
-        ),
-      });
-      return;
-    }
-    const obj = value as Record<string, unknown>;
-    if (obj.kind === 'List' && Array.isArray(obj.items)) {
-      for (const item of obj.items) {
-        if (item !== null && typeof item === 'object' && !Array.isArray(item)) {
-          out.push({ source, index, line, object: item as Record<string, unknown> });
-        }
-      }
-      return;
-    }
-    out.push({ source, index, line, object: obj });
+    pushDocumentValue(out, source, index, line, value);
   });
   return out;
+}
+
+/** One document's value as parsed documents: skipped when empty, an error when not a mapping, a List's items. */
+function pushDocumentValue(
+  out: ParsedDocument[],
+  source: string,
+  index: number,
+  line: number,
+  value: unknown,
+): void {
+  if (value === null || value === undefined) return; // empty document, as kubectl skips it
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    out.push({
+      source,
+      index,
+      line,
+      error: new ManifestError(
+        `error: error validating "${source}": document ${index + 1} (line ${line}) is not an object`,
+        index,
+        line,
+      ),
+    });
+    return;
+  }
+  const obj = value as Record<string, unknown>;
+  if (obj.kind === 'List' && Array.isArray(obj.items)) {
+    for (const item of obj.items) {
+      if (item !== null && typeof item === 'object' && !Array.isArray(item)) {
+        out.push({ source, index, line, object: item as Record<string, unknown> });
+      }
+    }
+    return;
+  }
+  out.push({ source, index, line, object: obj });
 }
 
 function clientSideError(doc: ParsedDocument): string | undefined {

@@ -202,6 +202,43 @@ export class BpfInlineHashMap {
     return s;
   }
 
+  /**
+   * The hash `lookupWords` computes for a key of four words (pass 0 past keyWords), for
+   * callers that split a lookup in two: hash now (and `touchHome`), `lookupHashed` later.
+   */
+  hashWords(w0: number, w1: number, w2: number, w3: number): number {
+    return fastHash4(w0, w1, w2, w3, this.seed);
+  }
+
+  /**
+   * Loads the home slot's first word and control byte of each of the first `n` hashes and
+   * returns their sum: a software prefetch. A caller touching the homes of many keys before
+   * looking any of them up lets the CPU wait for all their cache misses at once (this loop is
+   * kept tiny so the reorder window holds many of them); it must use the result (e.g. store
+   * it in a field) so the loads are not optimised away.
+   */
+  touchHomes(hashes: Int32Array, n: number): number {
+    const slots = this.slots;
+    const ctrl = this.ctrl;
+    const stride = this.stride;
+    let sink = 0;
+    for (let j = 0; j < n; j++) {
+      const s = this.home(hashes[j]);
+      sink = (sink + slots[Math.imul(s, stride)] + ctrl[s]) | 0;
+    }
+    return sink;
+  }
+
+  /**
+   * `lookupWords` with the key's hash given (from `hashWords` on the same words, each as a
+   * signed 32-bit integer, 0 past keyWords): the handle or −1; sets the reference bit in LRU mode.
+   */
+  lookupHashed(h: number, k0: number, k1: number, k2: number, k3: number): number {
+    const s = this.find(h, k0, k1, k2, k3);
+    if (s >= 0 && this.isLru) this.setRef(s);
+    return s;
+  }
+
   /** Like `lookupWords` but never changes the reference bit (dumps, tests). */
   peekWords(w0: number, w1 = 0, w2 = 0, w3 = 0): number {
     const kw = this.keyWords;

@@ -651,7 +651,8 @@ class RolloutRun {
   private watchPods(): void {
     for (const [key, host] of this.sim.topology.pods) {
       if (host.tcp === null) continue;
-      this.syn.watch(host, key, this.service.endpoints[0]?.port ?? 8080, host.tcp as never);
+      // tcpStack starts the app of a pod that has not had a packet yet (sim/pending-pod-app.ts).
+      this.syn.watch(host, key, this.service.endpoints[0]?.port ?? 8080, this.sim.tcpStack(host));
     }
   }
 

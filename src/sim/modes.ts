@@ -42,6 +42,7 @@ import {
   type SaveOptions,
 } from '../proxy/iptables/index.js';
 import { IptablesNodeProgram } from '../proxy/iptables/node-program.js';
+import { ipvsBoundAddresses } from '../proxy/ipvs/bound-addresses.js';
 import {
   compileIpvs,
   IpvsNode,
@@ -397,24 +398,69 @@ function attachIpvs(
   };
   /** kube-ipvs0's addresses currently added to the node (those also on an interface are not ours to remove). */
   let bound: number[] = [];
-  let state = compile(model);
-  let program: IpvsNodeProgram;
-  const apply = (s: IpvsNodeState): void => {
-    ipvs.sync(s);
+  const bindAddresses = (addresses: readonly string[]): void => {
     for (const a of bound) node.localAddresses.delete(a);
     const own = new Set(node.interfaces.map((i) => i.addr));
-    bound = s.boundAddresses.map(parseIPv4).filter((a) => !own.has(a));
+    bound = addresses.map(parseIPv4).filter((a) => !own.has(a));
     for (const a of bound) node.localAddresses.add(a);
-    program = new IpvsNodeProgram(ipvs, s, { rng: evalRng, nodeAddresses: ownAddresses });
-    node.netfilter = new NodeNetfilter(conntrack, program);
   };
-  apply(state);
+  const programOf = (s: IpvsNodeState): IpvsNodeProgram =>
+    new IpvsNodeProgram(ipvs, s, { rng: evalRng, nodeAddresses: ownAddresses });
+  let current: () => { state: IpvsNodeState; program: IpvsNodeProgram };
+  let install: (m: ProxyModel) => void;
+  if (options.ipvsadm !== undefined || options.ipsetList !== undefined) {
+    // A user's listing or sets are parsed at once (their errors belong to the build).
+    let state = compile(model);
+    let program: IpvsNodeProgram;
+    const apply = (s: IpvsNodeState): void => {
+      ipvs.sync(s);
+      bindAddresses(s.boundAddresses);
+      program = programOf(s);
+      node.netfilter = new NodeNetfilter(conntrack, program);
+    };
+    apply(state);
+    current = () => ({ state, program });
+    install = (m) => {
+      // kube-proxy's graceful-termination loop runs every minute on its own; dpsim runs it
+      // at each sync, the moment its control plane acts.
+      ipvs.gracefulTick(node.network.nowNs);
+      state = compile(m);
+      apply(state);
+    };
+  } else {
+    // The virtual servers are compiled when first needed (a packet at a hook, or a dump), as
+    // in iptables mode: at 10k Services compiling every node up front took most of a build.
+    // The kube-ipvs0 addresses are bound at once, since the node's routing needs them. The
+    // models synced before then are replayed in order, each with its graceful-termination
+    // tick at the time of its sync, so the node ends where syncing each at once would have.
+    let built: { state: IpvsNodeState; program: IpvsNodeProgram } | null = null;
+    const pending: { model: ProxyModel; nowNs: number }[] = [];
+    current = () => {
+      for (let p = pending.shift(); p !== undefined; p = pending.shift()) {
+        if (built !== null) ipvs.gracefulTick(p.nowNs);
+        const state = compile(p.model);
+        ipvs.sync(state);
+        built = { state, program: programOf(state) };
+      }
+      return built!;
+    };
+    install = (m) => {
+      pending.push({ model: m, nowNs: node.network.nowNs });
+      bindAddresses(ipvsBoundAddresses(m, ownAddresses));
+      node.netfilter = new NodeNetfilter(conntrack, new LazyNetfilterProgram(() => current().program));
+    };
+    // The node's settings (scheduler, masquerade bit, addresses) are checked now, as a full
+    // compile up front would.
+    compile({ ...model, servicePorts: [] });
+    install(model);
+  }
   return {
     mode: 'ipvs',
     node,
     conntrack,
     flowTable: () => conntrackUsage(conntrack),
     dump: (o) => {
+      const { state, program } = current();
       switch (o?.part) {
         case 'connections':
           // The kernel's per-connection timers fire on time; dpsim's table runs them lazily,
@@ -432,56 +478,76 @@ function attachIpvs(
           return renderIpvsadmList(ipvs.services, { stats: o?.counters ?? false });
       }
     },
-    shareSource: () => ({ mode: 'ipvs', virtualServers: state.virtualServers }),
-    sync: (m) => {
-      // kube-proxy's graceful-termination loop runs every minute on its own; dpsim runs it
-      // at each sync, the moment its control plane acts.
-      ipvs.gracefulTick(node.network.nowNs);
-      state = compile(m);
-      apply(state);
-    },
+    shareSource: () => ({ mode: 'ipvs', virtualServers: current().state.virtualServers }),
+    sync: (m) => install(m),
   };
 }
 
 function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOptions): NodeProxy {
   const fromValues = options.cilium !== undefined ? ebpfOptions(options.cilium) : {};
-  const lb: EbpfLoadBalancer = compileEbpf(model, node.name, {
+  const compileOptions = {
     ...fromValues,
     algorithm: options.ebpfAlgorithm ?? fromValues.algorithm ?? 'random',
     ...(options.maglevTableSize !== undefined ? { maglevTableSize: options.maglevTableSize } : {}),
     ...(options.ebpfMapSizes !== undefined ? { mapSizes: options.ebpfMapSizes } : {}),
-  });
+  } as const;
   // Cilium SNATs NodePort traffic to ports above nodePort.range.
   const snatPortMin = options.cilium !== undefined ? options.cilium.nodePortRange[1] + 1 : undefined;
-  const datapath = new EbpfDatapath(lb, {
-    rng: rng.fork(),
-    ...(snatPortMin !== undefined ? { snatPortMin } : {}),
-    serviceNoBackendResponse: options.cilium?.serviceNoBackendResponse ?? 'reject',
-  });
+  const datapathRng = rng.fork();
+  const socketLbRng = (options.cilium?.socketLB ?? true) ? rng.fork() : null;
+  // The maps are compiled when first needed (a packet at one of the node's programs, a
+  // connect() through its socket-LB, a dump), as iptables mode compiles its rules: at 10k
+  // Services compiling every node up front took most of a build. The syncs before then are
+  // replayed in order (Cilium's ID allocation depends on the order of upserts and deletes).
+  let built: { lb: EbpfLoadBalancer; datapath: EbpfDatapath } | null = null;
+  const pending: { model: ProxyModel; changed: ReadonlySet<string> | undefined }[] = [];
+  const current = (): { lb: EbpfLoadBalancer; datapath: EbpfDatapath } => {
+    if (built === null) {
+      const lb = compileEbpf(model, node.name, compileOptions);
+      const datapath = new EbpfDatapath(lb, {
+        rng: datapathRng,
+        ...(snatPortMin !== undefined ? { snatPortMin } : {}),
+        serviceNoBackendResponse: options.cilium?.serviceNoBackendResponse ?? 'reject',
+      });
+      built = { lb, datapath };
+    }
+    for (let p = pending.shift(); p !== undefined; p = pending.shift()) built.lb.sync(p.model, p.changed);
+    return built;
+  };
+  const datapath = (): EbpfDatapath => current().datapath;
   const attachPrograms = () => {
     for (const iface of node.interfaces) {
       // The overlay's tunnel device gets the uplink's program too (Cilium's cil_from_overlay):
       // a reply from a backend on another node arrives there, decapsulated, and needs its
       // reverse NAT before it reaches the pod that called the ClusterIP.
       if (iface.name === 'eth0' || iface === node.tunnel?.device)
-        iface.tcIngress = new EbpfNodeIngress(datapath);
-      else if (iface.peer >= 0) iface.tcIngress = new EbpfPodIngress(datapath);
+        iface.tcIngress = new EbpfNodeIngress(built?.datapath ?? datapath);
+      else if (iface.peer >= 0) iface.tcIngress = new EbpfPodIngress(built?.datapath ?? datapath);
     }
   };
   attachPrograms();
   node.netfilter = null;
   node.socketLb =
-    (options.cilium?.socketLB ?? true) ? new EbpfSocketLb(lb, rng.fork(), () => node.network.nowNs) : null;
+    socketLbRng === null
+      ? null
+      : new EbpfSocketLb(
+          () => current().lb,
+          socketLbRng,
+          () => node.network.nowNs,
+        );
   return {
     mode: 'ebpf',
     node,
     conntrack: null,
     // TCP flows live in the TCP CT map, UDP (and other) flows in the "any" one.
-    flowTable: (proto) =>
-      proto === 'udp'
+    flowTable: (proto) => {
+      const { lb } = current();
+      return proto === 'udp'
         ? { table: 'cilium_ct_any4_global', entries: lb.maps.ctAny.count, max: lb.maps.ctAny.maxEntries }
-        : { table: 'cilium_ct4_global', entries: lb.maps.ctTcp.count, max: lb.maps.ctTcp.maxEntries },
+        : { table: 'cilium_ct4_global', entries: lb.maps.ctTcp.count, max: lb.maps.ctTcp.maxEntries };
+    },
     dump: (o) => {
+      const { lb } = current();
       switch (o?.part) {
         case 'cilium-lb':
           return renderCiliumLbList(lb);
@@ -493,9 +559,10 @@ function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
           return renderBpftoolDump(lb);
       }
     },
-    shareSource: () => ({ mode: 'ebpf', lb }),
+    shareSource: () => ({ mode: 'ebpf', lb: current().lb }),
     sync: (m, changed) => {
-      lb.sync(m, changed);
+      if (built === null) pending.push({ model: m, changed });
+      else built.lb.sync(m, changed);
       attachPrograms();
     },
   };

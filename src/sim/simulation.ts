@@ -63,6 +63,7 @@ import { NodeHealthServers } from './health-servers.js';
 import { Ipv6Datapath } from './ipv6-datapath.js';
 import { type Ipv6View, renderIpv6Rules } from './ipv6-rules.js';
 import { attachMode, attachNodeProxy, type DumpPart, type ModeOptions, type NodeProxy } from './modes.js';
+import { PendingPodTcp, PendingPodUdp } from './pending-pod-app.js';
 import { type PodAppInfo, podApps } from './pod-apps.js';
 import { sctpStackOf, startSctpServers } from './sctp-servers.js';
 
@@ -192,6 +193,8 @@ export class Simulation {
   readonly udpConntrackDeleted = new Map<string, number>();
   /** Each pod's running HTTP responders (by podKey), so its app can stop listening (SIGTERM). */
   private readonly podResponders = new Map<string, HttpResponder[]>();
+  /** Pods whose app starts on first use (see pending-pod-app.ts), with the clock their app starts on. */
+  private readonly pendingApps = new Map<Host, { readonly app: PodAppInfo; readonly epochMs: number }>();
   /** The UDP echo sockets of each pod app, closed with its listeners. */
   private readonly podUdpEchoes = new Map<string, UdpSocket[]>();
   /** The model each node's proxy last synced (for kube-proxy's UDP conntrack clean-up). */
@@ -339,13 +342,23 @@ export class Simulation {
   }
 
   private stackOf(host: Host): TcpStack {
+    if (this.pendingApps.size > 0) this.startPendingApp(host);
     let stack = this.stacks.get(host);
     if (stack === undefined) {
       stack = new TcpStack(host);
-      host.tcp = stack;
+      // A pending pod's receiver wrapped by someone else stays inside the wrapper and forwards.
+      if (host.tcp === null || host.tcp instanceof PendingPodTcp) host.tcp = stack;
       this.stacks.set(host, stack);
     }
     return stack;
+  }
+
+  /**
+   * The TCP stack of a host (created on first use; a pod whose app waits for its first packet
+   * starts it now), for code that watches or drives a host's TCP directly (the rollout engine).
+   */
+  tcpStack(host: Host): TcpStack {
+    return this.stackOf(host);
   }
 
   /**
@@ -355,10 +368,11 @@ export class Simulation {
    */
   udpStack(host: Host | string): UdpStack {
     const h = typeof host === 'string' ? this.host(host) : host;
+    if (this.pendingApps.size > 0) this.startPendingApp(h);
     let stack = this.udpStacks.get(h);
     if (stack === undefined) {
       stack = new UdpStack(h);
-      h.udp = stack;
+      if (h.udp === null || h.udp instanceof PendingPodUdp) h.udp = stack;
       this.udpStacks.set(h, stack);
     }
     return stack;
@@ -388,7 +402,16 @@ export class Simulation {
     if (t.router !== null) this.stackOf(t.router);
     for (const node of t.nodes.values()) this.stackOf(node);
     for (const [name, node] of t.nodes) this.startHealthServers(name, node, epochMs);
-    for (const app of apps) this.startPodApp(app);
+    for (const app of apps) {
+      const pod = t.pods.get(podKey(app.namespace, app.name));
+      // CoreDNS and UDP sinks are looked up by name, not reached by a packet: they start now.
+      if (pod === undefined || isCoreDnsPod(app) || app.udpSinkPorts.length > 0) this.startPodApp(app);
+      else {
+        this.pendingApps.set(pod, { app, epochMs });
+        pod.tcp = new PendingPodTcp(() => this.stackOf(pod));
+        pod.udp = new PendingPodUdp(() => this.udpStack(pod));
+      }
+    }
     // Host-network endpoints (the apiserver behind the `kubernetes` Service) answer on their
     // node. Looked up by address: with 100k pod endpoints, asking every node about every
     // endpoint would dominate the build.
@@ -415,17 +438,17 @@ export class Simulation {
    * Every pod gets a TCP stack, so a port its app does not listen on answers with a RST
    * (curl: (7)) as a Linux pod does, and the app listens where pod-apps.ts says.
    */
-  private startPodApp(app: PodAppInfo): void {
+  private startPodApp(app: PodAppInfo, epochMs = this.cluster.now()): void {
     const key = podKey(app.namespace, app.name);
     const pod = this.topology.pods.get(key);
     if (pod === undefined) return;
+    this.startPendingApp(pod);
     this.stackOf(pod);
     if (isCoreDnsPod(app)) {
       // CoreDNS answers 53/UDP and 53/TCP from the cluster instead of the HTTP responder.
       this.dns.startServer(app.name, pod);
       return;
     }
-    const epochMs = this.cluster.now();
     const running: HttpResponder[] = [];
     for (const port of app.tcpPorts) {
       const r = this.listen(pod, port, app.name, epochMs, app.bodyTemplate);
@@ -456,6 +479,7 @@ export class Simulation {
    */
   startPodListeners(namespace: string, name: string): void {
     const key = podKey(namespace, name);
+    this.startPendingAppOf(key);
     if (this.podResponders.has(key)) return;
     const app = podApps(this.cluster.pods()).find((a) => a.namespace === namespace && a.name === name);
     if (app !== undefined) this.startPodApp(app);
@@ -464,6 +488,7 @@ export class Simulation {
   /** The pod's app closes its listening sockets (SIGTERM, exit): new SYNs get a RST. */
   stopPodListeners(namespace: string, name: string): void {
     const key = podKey(namespace, name);
+    this.startPendingAppOf(key);
     for (const r of this.podResponders.get(key) ?? []) r.stop();
     this.podResponders.delete(key);
     // Its UDP echo closes too: datagrams then meet ICMP port unreachable.
@@ -473,7 +498,22 @@ export class Simulation {
 
   /** True while the pod's app listens. */
   podListening(namespace: string, name: string): boolean {
-    return this.podResponders.has(podKey(namespace, name));
+    const key = podKey(namespace, name);
+    this.startPendingAppOf(key);
+    return this.podResponders.has(key);
+  }
+
+  /** Starts the app of a pod still waiting for its first packet (a no-op for any other host). */
+  private startPendingApp(host: Host): void {
+    const pending = this.pendingApps.get(host);
+    if (pending === undefined) return;
+    this.pendingApps.delete(host);
+    this.startPodApp(pending.app, pending.epochMs);
+  }
+
+  private startPendingAppOf(key: string): void {
+    const pod = this.topology.pods.get(key);
+    if (pod !== undefined && this.pendingApps.size > 0) this.startPendingApp(pod);
   }
 
   private listen(

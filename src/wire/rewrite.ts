@@ -195,6 +195,13 @@ export function decrementTtl(frame: Uint8Array, ipOffset: number): number {
 // For datapaths that parsed the headers already (the eBPF programs and their benchmark):
 // the caller passes the IP and L4 offsets and the protocol, so nothing is re-derived.
 
+// natIpv4EndpointAt runs once per packet: its constants are module constants, not
+// `Enum.MEMBER` (with isolatedModules the compilers emit those as property loads).
+const IPV4_CHECKSUM = Ipv4Field.CHECKSUM;
+const TCP_CHECKSUM = TcpField.CHECKSUM;
+const TCP = IpProtocol.TCP;
+const UDP = IpProtocol.UDP;
+
 /**
  * The checksum after changes whose one's-complement difference (Σ ~old + new over 16-bit
  * words) is `delta`, given the old checksum's complement: RFC 1624 eqn. 3 for several
@@ -233,20 +240,37 @@ export function natIpv4EndpointAt(
   to.setUint16(l4 + toDelta + portField, newPort);
   // One's-complement difference of the address change, shared by both checksums.
   const addrDelta = (~oldAddr >>> 16) + (~oldAddr & 0xffff) + (newAddr >>> 16) + (newAddr & 0xffff);
-  const ipCheck = ip + Ipv4Field.CHECKSUM;
+  const ipCheck = ip + IPV4_CHECKSUM;
   to.setUint16(ipCheck + toDelta, checksumFold(~from.getUint16(ipCheck) & 0xffff, addrDelta));
-  if (protocol === IpProtocol.TCP) {
-    const check = l4 + TcpField.CHECKSUM;
+  if (protocol === TCP) {
+    const check = l4 + TCP_CHECKSUM;
     const delta = addrDelta + (~oldPort & 0xffff) + newPort;
     to.setUint16(check + toDelta, checksumFold(~from.getUint16(check) & 0xffff, delta));
-  } else if (protocol === IpProtocol.UDP) {
-    const check = l4 + UdpField.CHECKSUM;
-    const old = from.getUint16(check);
-    to.setUint16(
-      check + toDelta,
-      udpChecksumReplace16(udpChecksumReplace32(old, oldAddr >>> 0, newAddr >>> 0), oldPort, newPort),
-    );
+  } else if (protocol === UDP) {
+    natUdpChecksumAt(from, to, toDelta, l4, oldAddr, newAddr, oldPort, newPort);
   }
+}
+
+/**
+ * The UDP checksum patch of natIpv4EndpointAt, in its own function so that one stays small
+ * enough for V8 to inline into per-packet loops (TCP, the common case, is computed inline).
+ */
+function natUdpChecksumAt(
+  from: DataView,
+  to: DataView,
+  toDelta: number,
+  l4: number,
+  oldAddr: number,
+  newAddr: number,
+  oldPort: number,
+  newPort: number,
+): void {
+  const check = l4 + UdpField.CHECKSUM;
+  const old = from.getUint16(check);
+  to.setUint16(
+    check + toDelta,
+    udpChecksumReplace16(udpChecksumReplace32(old, oldAddr >>> 0, newAddr >>> 0), oldPort, newPort),
+  );
 }
 
 /** No checksum field at this place: IPv6 has no header checksum; ICMP and non-first fragments no pseudo-header. */

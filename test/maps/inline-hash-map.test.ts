@@ -309,6 +309,40 @@ describe('BpfInlineHashMap as BPF_MAP_TYPE_HASH', () => {
     );
   });
 
+  it('answers lookupHashed(hashWords(key), key) exactly as lookupWords(key), reference bit included, for any stored set and probes', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 300 }),
+        fc.array(fc.integer({ min: 0, max: 599 }), { minLength: 1, maxLength: 300 }),
+        (stored, probes) => {
+          const all = flowKeys(600);
+          const split = new BpfInlineHashMap({ keyWords: 4, valueWords: 4, maxEntries: 300, lru: true });
+          const whole = new BpfInlineHashMap({ keyWords: 4, valueWords: 4, maxEntries: 300, lru: true });
+          for (let i = 0; i < stored; i++) {
+            const k = i * 4;
+            split.insertWords(BPF_NOEXIST, all[k], all[k + 1], all[k + 2], all[k + 3]);
+            whole.insertWords(BPF_NOEXIST, all[k], all[k + 1], all[k + 2], all[k + 3]);
+          }
+          const hashes = new Int32Array(probes.length);
+          probes.forEach((p, j) => {
+            const k = p * 4;
+            hashes[j] = split.hashWords(all[k], all[k + 1], all[k + 2], all[k + 3]);
+          });
+          // The prefetch touches memory only: it must not change what any lookup answers.
+          expect(Number.isInteger(split.touchHomes(hashes, probes.length))).toBe(true);
+          probes.forEach((p, j) => {
+            const k = p * 4;
+            const h = split.lookupHashed(hashes[j], all[k], all[k + 1], all[k + 2], all[k + 3]);
+            expect(h).toBe(whole.lookupWords(all[k], all[k + 1], all[k + 2], all[k + 3]));
+            expect(h >= 0).toBe(p < stored);
+            if (h >= 0) expect(split.isReferenced(h)).toBe(true);
+          });
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it('keeps handles valid across inserts and counts deletions in `moves`', () => {
     const map = new BpfInlineHashMap({ keyWords: 4, valueWords: 2, maxEntries: 64 });
     const handles: number[] = [];

@@ -21,6 +21,12 @@ export class LazyNetfilterProgram implements NetfilterProgram {
   ensureBuilt(): void {
     this.program ??= this.build();
   }
+
+  /** The program itself, built now if no packet has yet (benchmarks that drive a mode's program directly). */
+  built(): NetfilterProgram {
+    this.program ??= this.build();
+    return this.program;
+  }
 }
 
 /**

@@ -48,6 +48,13 @@ export function ctSetRevNat(cv: Uint32Array, eo: number, revNat: number): void {
 }
 
 const CLOSING = CtEntryFlag.RX_CLOSING | CtEntryFlag.TX_CLOSING;
+// The per-packet refresh below reads these as module constants: with isolatedModules the
+// compilers emit every `Enum.MEMBER` as a property load on the enum object, which the hot
+// path would pay on each packet.
+const FLAGS_WORD = CtValue.FLAGS_REV_NAT;
+const TX_WORD = CtValue.TX_PACKETS;
+const SEEN_NON_SYN = CtEntryFlag.SEEN_NON_SYN;
+const CLOSING_OR_SEEN = CLOSING | SEEN_NON_SYN;
 
 /**
  * Sets the entry's lifetime from the packet (`ct_update_timeout`): closing in both
@@ -84,13 +91,9 @@ export function ctRefreshLifetime(
 export function ctServiceHit(cv: Uint32Array, eo: number, tcp: boolean, tcpFlags: number, now: number): void {
   // The common case first, small enough to inline into the per-packet loops: an open TCP
   // flow past its SYN gets the service lifetime (what ctRefreshLifetime computes for it).
-  if (
-    tcp &&
-    (cv[eo + CtValue.FLAGS_REV_NAT] & (CLOSING | CtEntryFlag.SEEN_NON_SYN)) === CtEntryFlag.SEEN_NON_SYN
-  )
-    cv[eo] = now + CT_SERVICE_LIFETIME_TCP;
+  if (tcp && (cv[eo + FLAGS_WORD] & CLOSING_OR_SEEN) === SEEN_NON_SYN) cv[eo] = now + CT_SERVICE_LIFETIME_TCP;
   else ctRefreshLifetime(cv, eo, tcp, true, tcpFlags, now);
-  cv[eo + CtValue.TX_PACKETS] = (cv[eo + CtValue.TX_PACKETS] + 1) >>> 0;
+  cv[eo + TX_WORD] = (cv[eo + TX_WORD] + 1) >>> 0;
 }
 
 /** `ct_lookup4` with its answer in fields (no allocation): call `lookup`, read `entry`. */

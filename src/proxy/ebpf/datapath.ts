@@ -21,7 +21,7 @@
  * expiry to its GC and LRU eviction); IPv4 fragments are dropped (DROP_FRAG_NOSUPPORT); DSR is
  * not implemented (SNAT mode only).
  */
-import { BPF_NOEXIST, type BpfHashMap, type BpfInlineHashMap, LOOKUP_SKIP } from '../../maps/index.js';
+import { BPF_NOEXIST, type BpfHashMap, type BpfInlineHashMap } from '../../maps/index.js';
 import { parseCidr } from '../../util/ipv4.js';
 import type { Rng } from '../../util/rng.js';
 import { readU16, readU32 } from '../../wire/bytes.js';
@@ -65,8 +65,28 @@ export const IPV4_LOOPBACK = 0xa9fe2a01;
 
 const ETH_HLEN = 14;
 const ETH_P_IP = 0x0800;
-/** Frames per stage of the hot path (its scratch arrays hold one batch). */
+/** Frames per batch of the hot path (its hash scratch holds one batch). */
 const HOT_BATCH = 128;
+/**
+ * Live CT entries above which the hot path touches a batch's CT slots before using them: one
+ * 64-byte line per entry, 8192 entries fill 512 KB, about a core's L2 cache. Below this the
+ * slots stay cached and the extra walk would only cost time.
+ */
+const HOT_PREFETCH_ENTRIES = 8192;
+/** EtherType IPv4 then version 4 / IHL 5, as the top 24 bits of the word at byte 12. */
+const IPV4_NO_OPTIONS = (ETH_P_IP << 8) | 0x45;
+/** Fourth CT_SERVICE key word of a TCP flow: protocol | SERVICE << 8. */
+const TCP_SERVICE_K3 = IpProtocol.TCP | (TupleFlag.SERVICE << 8);
+// The hit loop's constants as module constants: with isolatedModules the compilers emit
+// every `Enum.MEMBER` as a property load on the (imported) enum object, paid per packet.
+const TCP = IpProtocol.TCP;
+const UDP = IpProtocol.UDP;
+const CT_BACKEND_WORD = CtValue.BACKEND_OR_RX;
+const BACKEND_PRESENT_WORD = BackendValue.PRESENT;
+/** TCP flags byte from the IPv4 header's start (no IP options on this path). */
+const TCP_FLAGS_AT = 20 + TcpField.FLAGS;
+const IPV4_DST = Ipv4Field.DST;
+const TCP_DST_PORT = TcpField.DST_PORT;
 
 export interface DatapathOptions {
   /** Source of Cilium's `get_prandom_u32()` (random selection, SNAT ports). */
@@ -135,10 +155,13 @@ export class EbpfDatapath {
   private ctMap: BpfInlineHashMap;
   private readonly ctTcp: BpfInlineHashMap;
   private readonly ctAny: BpfInlineHashMap;
-  // Hot-path batch scratch: CT_SERVICE keys (4 words each), frame offsets, lookup results.
-  private readonly hotKeys = new Int32Array(HOT_BATCH * 4);
-  private readonly hotFrame = new Int32Array(HOT_BATCH);
-  private readonly hotFound = new Int32Array(HOT_BATCH);
+  // Hot-path batch scratch: the CT_SERVICE key hash of each frame (large tables only).
+  private readonly hotHash = new Int32Array(HOT_BATCH);
+  /**
+   * Sum of the words the hot path loaded ahead of time (its "prefetches"). Stored where it is
+   * observable so the compiler cannot drop those loads; means nothing otherwise.
+   */
+  touchedSum = 0;
   private inBuffer: ArrayBufferLike | null = null;
   private inView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   private outBuffer: ArrayBufferLike | null = null;
@@ -270,12 +293,14 @@ export class EbpfDatapath {
    * place, or a copy of it so the same batch can be replayed). Returns the number of frames
    * translated; the others are counted as drops or not for the LB.
    *
-   * Frames go through in batches of HOT_BATCH, in three stages, so that the CT lookups of a
-   * batch overlap their cache misses instead of waiting for each other (a CT table of 100k+
-   * flows does not fit in cache; one dependent miss costs far more than all the arithmetic of a
-   * packet): (1) parse every frame's CT_SERVICE key into a scratch array, (2) look all TCP keys
-   * up at once (`BpfInlineHashMap.lookupBatch`), (3) per frame, in order: the miss path, the
-   * CT update and the DNAT. The result is the same as handling the frames one by one in order.
+   * Frames are handled one by one, in order, in a single loop whose hit path (the CT_SERVICE
+   * entry exists and its backend is live) is a few inlined calls; anything else goes through
+   * `hotpathSlow`, one frame at a time, out of line. When the CT map holds more live entries
+   * than the caches do (HOT_PREFETCH_ENTRIES), each batch of HOT_BATCH frames is first walked
+   * once to hash every CT_SERVICE key and touch its home slot, so the batch's cache misses
+   * overlap (a CT table of 100k+ flows does not fit in cache; one dependent miss costs more
+   * than all the arithmetic of a packet) instead of waiting for each other. The hash of a key
+   * does not depend on the table's contents, so the result is the same as without that walk.
    */
   hotpath(input: Uint8Array, output: Uint8Array, frameSize: number, count: number, now: number): number {
     if (count > 0 && (count * frameSize > input.length || count * frameSize > output.length)) {
@@ -307,83 +332,115 @@ export class EbpfDatapath {
     n: number,
     now: number,
   ): number {
-    const keys = this.hotKeys;
-    const frameOf = this.hotFrame;
-    const found = this.hotFound;
     const ct = this.ctTcp;
     // Big-endian word access to the frames (one bounds-checked load instead of four byte loads).
     const iv = this.inputView(input);
     const ov = this.outputView(output);
     const inBase = input.byteOffset;
     const outDelta = output.byteOffset - inBase;
+    const begin = inBase + first * frameSize;
+    const end = begin + n * frameSize;
+    const hashes = this.hotHash;
 
-    // Stage 1: parse. Frames that are not IPv4 (without options) TCP/UDP are not for the LB.
-    let m = 0;
-    const end = inBase + (first + n) * frameSize;
-    for (let f = inBase + first * frameSize; f < end; f += frameSize) {
-      const ip = f + ETH_HLEN;
-      if (iv.getUint16(f + 12) !== ETH_P_IP || iv.getUint8(ip) !== 0x45) continue;
-      const proto = iv.getUint8(ip + 9);
-      if (proto !== IpProtocol.TCP && proto !== IpProtocol.UDP) continue;
-      const k = m << 2;
-      keys[k] = iv.getInt32(ip + 16);
-      keys[k + 1] = iv.getInt32(ip + 12);
-      keys[k + 2] = iv.getInt32(ip + 20);
-      keys[k + 3] = proto | (TupleFlag.SERVICE << 8);
-      // UDP goes to the any-protocol CT map, looked up in stage 3.
-      found[m] = proto === IpProtocol.TCP ? -1 : LOOKUP_SKIP;
-      frameOf[m] = ip;
-      m++;
+    // Large table: hash every frame's TCP CT_SERVICE key and touch its home slot first (the
+    // words are read as if the frame were IPv4 TCP; the loop below only uses the hash of
+    // frames that are).
+    const ahead = ct.count > HOT_PREFETCH_ENTRIES;
+    if (ahead) {
+      for (let f = begin, i = 0; f < end; f += frameSize, i++) {
+        const ip = f + ETH_HLEN;
+        hashes[i] = ct.hashWords(
+          iv.getInt32(ip + 16),
+          iv.getInt32(ip + 12),
+          iv.getInt32(ip + 20),
+          TCP_SERVICE_K3,
+        );
+      }
+      this.touchedSum = ct.touchHomes(hashes, n);
     }
 
-    // Stage 2: every TCP CT_SERVICE lookup of the batch at once.
-    ct.lookupBatch(keys, m, found);
-    const moves = ct.moves;
-
-    // Stage 3: per frame, in arrival order. This loop is the hit path only; at the first
-    // frame without a live CT_SERVICE entry the rest of the batch goes, still in order,
-    // through hotpathRest, so the rare miss path (service lookup, backend choice, CT insert)
-    // stays out of this loop and the compiler keeps the per-packet calls below inline.
+    // Per frame, in arrival order. Frames that are not IPv4 (without options) TCP/UDP are not
+    // for the LB.
     let translated = 0;
     const bv = this.maps.backends.values;
     const bmax = this.maps.backends.maxEntries | 0;
     // Value offset = handle × stride + keyWords, with the layout read once per batch.
     const tcpStride = ct.stride | 0;
     const tcpKeyWords = ct.keyWords | 0;
-    for (let j = 0; j < m; j++) {
-      const k = j << 2;
-      const k3 = keys[k + 3];
-      const e = found[j];
-      // UDP (no batch answer), entries moved since the batch lookup, and misses: slow path.
-      if (e < 0 || ct.moves !== moves || (k3 & 0xff) !== IpProtocol.TCP)
-        return translated + this.hotpathRest(j, m, moves, iv, ov, outDelta, now);
+    for (let f = begin, i = 0; f < end; f += frameSize, i++) {
+      const ip = f + ETH_HLEN;
+      // EtherType and version/IHL in one load: 0x0800 then 0x45.
+      if (iv.getInt32(f + 12) >> 8 !== IPV4_NO_OPTIONS) continue;
+      const proto = iv.getUint8(ip + 9);
+      const daddr = iv.getInt32(ip + 16);
+      const saddr = iv.getInt32(ip + 12);
+      const ports = iv.getInt32(ip + 20);
+      if (proto !== TCP) {
+        if (proto === UDP)
+          translated += this.hotpathSlow(ip, proto, daddr, saddr, ports, iv, ov, outDelta, now);
+        continue;
+      }
+      const h = ahead ? hashes[i] : ct.hashWords(daddr, saddr, ports, TCP_SERVICE_K3);
+      const e = ct.lookupHashed(h, daddr, saddr, ports, TCP_SERVICE_K3);
+      if (e < 0) {
+        translated += this.hotpathSlow(ip, proto, daddr, saddr, ports, iv, ov, outDelta, now);
+        continue;
+      }
       const cv = ct.values;
       const eo = Math.imul(e, tcpStride) + tcpKeyWords;
-      const id = cv[eo + CtValue.BACKEND_OR_RX] | 0;
-      if (id <= 0 || id >= bmax) return translated + this.hotpathRest(j, m, moves, iv, ov, outDelta, now);
+      const id = cv[eo + CT_BACKEND_WORD] | 0;
       const bo = Math.imul(id, BACKEND_VALUE_WORDS);
-      if (bv[bo + BackendValue.PRESENT] === 0)
-        return translated + this.hotpathRest(j, m, moves, iv, ov, outDelta, now);
-      translated += this.hotpathTranslate(cv, eo, bo, frameOf[j], IpProtocol.TCP, iv, ov, outDelta, now);
+      if (id <= 0 || id >= bmax || bv[bo + BACKEND_PRESENT_WORD] === 0) {
+        translated += this.hotpathSlow(ip, proto, daddr, saddr, ports, iv, ov, outDelta, now);
+        continue;
+      }
+      ctServiceHit(cv, eo, true, iv.getUint8(ip + TCP_FLAGS_AT), now);
+      natIpv4EndpointAt(
+        iv,
+        ov,
+        outDelta,
+        ip,
+        ip + 20,
+        TCP,
+        IPV4_DST,
+        TCP_DST_PORT,
+        backendAddr(bv, bo) | 0,
+        backendPort(bv, bo),
+      );
+      translated++;
     }
     return translated;
   }
 
   /**
-   * From the simulation's own code on: the CT_SERVICE refresh (ct.ts, as lbLocal) and the
-   * DNAT (wire's known-offset NAT, as lbLocal), writing into the output view. Returns 1.
+   * One frame of the hot path the hit loop does not handle: UDP (the any-protocol CT map), a
+   * CT_SERVICE miss, or an entry whose backend vanished. Service lookup, backend choice and
+   * CT_SERVICE create or update as needed, then the same refresh and DNAT as the hit path.
+   * Returns 1 when translated, 0 when not for the LB or dropped (and counted).
    */
-  private hotpathTranslate(
-    cv: Uint32Array,
-    eo: number,
-    bo: number,
+  private hotpathSlow(
     ip: number,
     proto: number,
+    daddr: number,
+    saddr: number,
+    ports: number,
     iv: DataView<ArrayBufferLike>,
     ov: DataView<ArrayBufferLike>,
     outDelta: number,
     now: number,
   ): number {
+    const k3 = proto | (TupleFlag.SERVICE << 8);
+    const map = proto === IpProtocol.TCP ? this.ctTcp : this.ctAny;
+    let e = map.lookupWords(daddr, saddr, ports, k3);
+    const cv = map.values;
+    let eo = e < 0 ? -1 : map.valueOffset(e);
+    let bo = e < 0 ? -1 : this.maps.backendOffset(cv[eo + CtValue.BACKEND_OR_RX]);
+    if (bo < 0) {
+      e = this.hotpathMiss(map, e, daddr, saddr, ports, k3);
+      if (e < 0) return 0;
+      eo = map.valueOffset(e);
+      bo = this.maps.backendOffset(cv[eo + CtValue.BACKEND_OR_RX]);
+    }
     const bv = this.maps.backends.values;
     const l4 = ip + 20;
     const tcp = proto === IpProtocol.TCP;
@@ -401,47 +458,6 @@ export class EbpfDatapath {
       backendPort(bv, bo),
     );
     return 1;
-  }
-
-  /** Frames `from`..`m` − 1 of the hot batch, one by one in order, misses included. */
-  private hotpathRest(
-    from: number,
-    m: number,
-    moves: number,
-    iv: DataView<ArrayBufferLike>,
-    ov: DataView<ArrayBufferLike>,
-    outDelta: number,
-    now: number,
-  ): number {
-    const keys = this.hotKeys;
-    const found = this.hotFound;
-    const ct = this.ctTcp;
-    let translated = 0;
-    for (let j = from; j < m; j++) {
-      const k = j << 2;
-      const daddr = keys[k];
-      const saddr = keys[k + 1];
-      const ports = keys[k + 2];
-      const k3 = keys[k + 3];
-      const proto = k3 & 0xff;
-      const map = proto === IpProtocol.TCP ? ct : this.ctAny;
-      let e = found[j];
-      // Re-look-up when the batch had no answer for this key (UDP), when an insert earlier in
-      // this batch may have created it (a flow's second packet), or when an eviction or delete
-      // moved entries since the batch lookup.
-      if (e < 0 || ct.moves !== moves) e = map.lookupWords(daddr, saddr, ports, k3);
-      const cv = map.values;
-      let eo = e < 0 ? -1 : map.valueOffset(e);
-      let bo = e < 0 ? -1 : this.maps.backendOffset(cv[eo + CtValue.BACKEND_OR_RX]);
-      if (bo < 0) {
-        e = this.hotpathMiss(map, e, daddr, saddr, ports, k3);
-        if (e < 0) continue;
-        eo = map.valueOffset(e);
-        bo = this.maps.backendOffset(cv[eo + CtValue.BACKEND_OR_RX]);
-      }
-      translated += this.hotpathTranslate(cv, eo, bo, this.hotFrame[j], proto, iv, ov, outDelta, now);
-    }
-    return translated;
   }
 
   /** A DataView over `input`'s whole buffer, kept while the buffer stays the same. */

@@ -28,13 +28,26 @@ function finish(dp: EbpfDatapath, v: TcAction, out: TcResult): void {
 /** Which of the node's two programs an attachment runs. */
 type Attachment = 'netdev' | 'container';
 
+/**
+ * The node's datapath, or how to build it: a node's maps are compiled when its first packet
+ * arrives (sim/modes.ts), so a program can be attached before they exist.
+ */
+export type EbpfDatapathSource = EbpfDatapath | (() => EbpfDatapath);
+
 class EbpfTcIngress implements TcProgram {
   readonly name: string;
+  private dp: EbpfDatapath | null;
   constructor(
-    readonly datapath: EbpfDatapath,
+    private readonly source: EbpfDatapathSource,
     private readonly attachment: Attachment,
   ) {
     this.name = attachment === 'netdev' ? 'cil_from_netdev' : 'cil_from_container';
+    this.dp = typeof source === 'function' ? null : source;
+  }
+
+  get datapath(): EbpfDatapath {
+    this.dp ??= (this.source as () => EbpfDatapath)();
+    return this.dp;
   }
 
   run(frame: Uint8Array, length: number, nowNs: number, out: TcResult, trace: RuleTraceSink | null): void {
@@ -146,14 +159,14 @@ function explain(dp: EbpfDatapath, a: Snapshot, b: Snapshot): string[] {
 
 /** `cil_from_netdev` on the node's eth0. */
 export class EbpfNodeIngress extends EbpfTcIngress {
-  constructor(datapath: EbpfDatapath) {
+  constructor(datapath: EbpfDatapathSource) {
     super(datapath, 'netdev');
   }
 }
 
 /** `cil_from_container` on a pod's host-side veth. */
 export class EbpfPodIngress extends EbpfTcIngress {
-  constructor(datapath: EbpfDatapath) {
+  constructor(datapath: EbpfDatapathSource) {
     super(datapath, 'container');
   }
 }

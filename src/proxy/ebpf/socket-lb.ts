@@ -32,12 +32,22 @@ export class EbpfSocketLb implements SocketLb {
    */
   private readonly affinity = new Map<number, AffinityEntry>();
 
+  private built: EbpfLoadBalancer | null;
+
   constructor(
-    readonly lb: EbpfLoadBalancer,
+    /** The node's load balancer, or how to build it (a node's maps are compiled on first use, sim/modes.ts). */
+    private readonly source: EbpfLoadBalancer | (() => EbpfLoadBalancer),
     private readonly rng: Rng,
     /** The node's clock (ns), for affinity timeouts. */
     private readonly nowNs: () => number = () => 0,
-  ) {}
+  ) {
+    this.built = typeof source === 'function' ? null : source;
+  }
+
+  get lb(): EbpfLoadBalancer {
+    this.built ??= (this.source as () => EbpfLoadBalancer)();
+    return this.built;
+  }
 
   /**
    * What a connect() to daddr:dport/proto becomes. A Service with no backend to pick is

@@ -570,6 +570,55 @@ describe('hotpath', () => {
     }
   });
 
+  it('takes the same decisions when the CT table is large enough for the prefetch walk as packet by packet', () => {
+    // More than 8192 live TCP CT entries (HOT_PREFETCH_ENTRIES): later batches hash and touch
+    // every frame's CT slot before handling the frames in order.
+    const n = 9_200;
+    const input = new Uint8Array(54 * n);
+    for (let i = 0; i < n; i++) {
+      const udp = i % 20 === 0;
+      const frame = buildFrame({
+        src: `10.244.${2 + (i >> 8)}.${i & 0xff}`,
+        dst: udp ? '10.96.0.53' : '10.96.0.10',
+        sport: 3000 + (i % 1000),
+        dport: udp ? 53 : 80,
+        proto: udp ? 'UDP' : 'TCP',
+        payload: udp ? 12 : 0,
+        flags: 0x10,
+      });
+      if (i % 31 === 30) frame[13] = 0x06; // ARP: not for the LB
+      input.set(frame, i * 54);
+    }
+    const lbFrames = [...Array(n).keys()].filter((i) => i % 31 !== 30).length;
+    const mapSizes = { ...SMALL_MAPS, ctTcpMax: 16_384, ctAnyMax: 2048 };
+    const { lb, dp } = setup('node-a', { mapSizes });
+    const first = input.slice();
+    expect(dp.hotpath(input, first, 54, n, NOW)).toBe(lbFrames);
+    expect(lb.maps.ctTcp.count).toBeGreaterThan(8192);
+    // Every flow is established now: the whole pass runs with the prefetch walk.
+    const second = input.slice();
+    expect(dp.hotpath(input, second, 54, n, NOW)).toBe(lbFrames);
+    // (Buffer.compare: a deep toEqual over half a megabyte of bytes takes seconds.)
+    expect(Buffer.compare(second, first)).toBe(0);
+    // Packet by packet through the full path (same seed: same random choices), every frame in
+    // order so the random draws line up; the outputs of every third frame are compared.
+    const { dp: full } = setup('node-a', { mapSizes });
+    const one = new Uint8Array(54);
+    for (let i = 0; i < n; i++) {
+      if (i % 31 === 30) continue;
+      one.set(input.subarray(i * 54, i * 54 + 54));
+      full.tcIngressPod(one, 0, 54, NOW);
+      if (i % 3 !== 0) continue;
+      const out = first.subarray(i * 54, i * 54 + 54);
+      expect(checksumsValid(out)).toBe(true);
+      expect(readFrame(one).dst).toBe(readFrame(out).dst);
+    }
+    for (let i = 0; i < n; i++) {
+      const out = first.subarray(i * 54, i * 54 + 54);
+      if (i % 31 === 30) expect(Buffer.compare(out, input.subarray(i * 54, i * 54 + 54))).toBe(0);
+    }
+  });
+
   it('keeps translating correctly when CT evictions move entries in the middle of a batch', () => {
     const sizes = { lbMapMax: 1024, ctTcpMax: 8, ctAnyMax: 8, natMax: 64, sourceRangesMax: 16 };
     const { lb, dp } = setup('node-a', { mapSizes: sizes });
