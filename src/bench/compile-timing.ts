@@ -1,9 +1,9 @@
 /**
  * Compile timing of a proxy mode: what the simulator does on a sync (NodeProxy.sync from
  * src/sim/modes.ts). Full: a fresh node proxy for the model. Incremental: one endpoint of one
- * Service changed, the sync told which Service. iptables and nftables modes build a node's
- * rules when a packet first needs them; the timing builds them at once, or it would time
- * nothing. iptables, nftables and IPVS recompile their
+ * Service changed, the sync told which Service. Every mode builds a node's rules
+ * when a packet or a dump first needs them; the timing builds them at once (NodeProxy.build),
+ * or it would time nothing. iptables, nftables and IPVS recompile their
  * whole tables on every sync (kube-proxy's full sync; partial sync is not modelled), so their
  * incremental figure is another full compile; eBPF's `lb.sync(model, changed)` re-plans and
  * rewrites only that Service's frontends.
@@ -70,9 +70,8 @@ export function timeCompile(mode: ProxyMode, model: ProxyModel, runs: number): C
   return { full: median(full), incremental: median(incremental), runs, incrementalRuns };
 }
 
-/** Builds a lazily compiled netfilter program now (iptables, nftables); other modes build eagerly. */
-function built<T extends { node: Host }>(attached: T): T {
-  const program = attached.node.netfilter?.program;
-  if (program instanceof LazyNetfilterProgram) program.ensureBuilt();
+/** Compiles what the mode defers to a node's first packet or dump: the timing is of the compile. */
+function built<T extends { proxy: NodeProxy }>(attached: T): T {
+  attached.proxy.build();
   return attached;
 }
