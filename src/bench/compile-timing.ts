@@ -11,7 +11,6 @@
  * Used by bench/modes.bench.ts and `dpsim bench compile`.
  */
 import type { ProxyMode } from '../proxy/common/datapath.js';
-import { LazyNetfilterProgram } from '../proxy/common/lazy-program.js';
 import type { ProxyModel } from '../proxy/common/model.js';
 import type { NodeProxy } from '../sim/modes.js';
 import type { Host } from '../topology/host.js';

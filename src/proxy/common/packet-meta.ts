@@ -5,7 +5,6 @@
  * The topology fills one reusable PacketMeta per node from the frame bytes before
  * running a hook, so evaluators read numbers and never parse or allocate.
  */
-import { CtState } from '../../conntrack/constants.js';
 
 /** Netfilter hooks in the order a forwarded packet meets them. */
 export const enum NfHook {

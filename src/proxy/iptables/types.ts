@@ -8,7 +8,6 @@
  * fixed-point u32 (`round(p * 2^31)`). That is why rendering it gives the canonical
  * `iptables-save` text and why parse(render(x)) is x.
  */
-import { CtState } from '../../conntrack/constants.js';
 
 export type TableName = 'filter' | 'nat' | 'mangle' | 'raw' | 'security';
 
