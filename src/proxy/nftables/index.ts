@@ -1,4 +1,6 @@
 /** kube-proxy's nftables mode: compiler, `nft list` renderer and datapath evaluator. */
+
+export { applyNftTransaction, NftTransactionError } from './apply.js';
 export {
   CHAIN,
   compileNftables,
@@ -27,4 +29,12 @@ export {
   servicePortChainNames,
 } from './names.js';
 export { renderDuration, renderPriority, renderRule, renderTable, renderVerdict } from './render.js';
+export {
+  NftablesSyncer,
+  type NftablesSyncerOptions,
+  type NftablesSyncKind,
+  type NftablesSyncRecord,
+  STALE_CHAIN_DELETE_DELAY_NS,
+  serviceOfObject,
+} from './sync.js';
 export type * from './table.js';

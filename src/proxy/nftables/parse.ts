@@ -264,7 +264,7 @@ export function parseNftRule(text: string, fail: (why: string) => never): NftRul
   return { matches, statements, ...(comment !== undefined ? { comment } : {}) };
 }
 
-function parseDuration(text: string, fail: (why: string) => never): number {
+export function parseDuration(text: string, fail: (why: string) => never): number {
   const re = /(\d+)([dhms])/g;
   let total = 0;
   let consumed = 0;
@@ -276,7 +276,11 @@ function parseDuration(text: string, fail: (why: string) => never): number {
   return total;
 }
 
-function parseMapElement(item: string, keyType: NftMapKeyType, fail: (why: string) => never): NftMapElement {
+export function parseMapElement(
+  item: string,
+  keyType: NftMapKeyType,
+  fail: (why: string) => never,
+): NftMapElement {
   const colon = item.lastIndexOf(' : ');
   if (colon < 0) fail(`bad map element "${item}"`);
   let key = item.slice(0, colon).trim();
