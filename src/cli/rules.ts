@@ -83,7 +83,7 @@ export function registerRules(program: Command, io: CliIo = processIo): Command 
       )
       .option(
         '--sync-log',
-        "iptables mode: the node's kube-proxy syncs (first full, then partial) with each iptables-restore input",
+        "iptables and nftables modes: the node's kube-proxy syncs (first full, then partial) with each iptables-restore input or nft -f transaction",
         false,
       )
       .option(

@@ -54,7 +54,12 @@ import {
 import { IpvsNodeProgram } from '../proxy/ipvs/node-program.js';
 import { parseIpsetList } from '../proxy/ipvs/parse-ipset.js';
 import { parseIpvsadmList } from '../proxy/ipvs/parse-ipvsadm.js';
-import { compileNftables, NftDatapath, renderTable } from '../proxy/nftables/index.js';
+import {
+  compileNftables,
+  type NftCompileOptions,
+  NftDatapath,
+  renderTable,
+} from '../proxy/nftables/index.js';
 import { NftablesNodeProgram } from '../proxy/nftables/node-program.js';
 import { parseNftRuleset } from '../proxy/nftables/parse.js';
 import type { ShareSource } from '../shares/node-shares.js';
@@ -162,6 +167,8 @@ export interface NodeProxy {
   shareSource(): ShareSource;
   /** iptables mode: the options this node's kube-proxy compiles with (for its sync log). */
   readonly iptablesCompileOptions?: IptablesCompileOptions;
+  /** nftables mode (compiled, not a user's ruleset): the options its kube-proxy compiles with (for its sync log). */
+  readonly nftablesCompileOptions?: NftCompileOptions;
   /** Rules a new connection walked on this node (last packet), for benchmarks. */
   readonly conntrack: ConntrackTable | null;
   /** The node's flow table and how full it is (nf_conntrack, or the eBPF TCP CT map). */
@@ -361,6 +368,7 @@ function attachNftables(
     mode: 'nftables',
     node,
     conntrack,
+    nftablesCompileOptions: compileOptions,
     flowTable: () => conntrackUsage(conntrack),
     dump: () => renderTable(current().table),
     shareSource: () => ({ mode: 'nftables', table: current().table }),

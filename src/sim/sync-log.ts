@@ -1,14 +1,16 @@
 /**
- * One node's kube-proxy sync loop (iptables mode) through a scripted list of control-plane
+ * One node's kube-proxy sync loop (iptables or nftables mode) through a scripted list of control-plane
  * changes on simulated time: each change asks the node's BoundedFrequencyRunner for a sync
  * (kube-proxy's `Sync()` on an informer event), the runner decides when it happens
  * (minSyncPeriod coalesces bursts), and each sync writes what kube-proxy would write — the
- * first one full, later ones partial (KEP-3453). Changes reach the node at once here (no
+ * first one full, later ones partial (KEP-3453 in iptables mode, the nftables proxier's
+ * incremental transactions in nftables mode). Changes reach the node at once here (no
  * watch delay); the control-plane clock with watch delays is the rollout simulation's.
  */
 import { syncPeriodsForMode } from '../config/kube-proxy-config.js';
 import { BoundedFrequencyRunner, kubeProxyRunnerSettings } from '../proxy/common/bounded-frequency-runner.js';
 import { IptablesSyncer, type IptablesSyncRecord } from '../proxy/iptables/sync.js';
+import { NftablesSyncer, type NftablesSyncRecord } from '../proxy/nftables/sync.js';
 import { type AppliedChurn, applyChurn, type ChurnEvent } from '../traffic/churn.js';
 import type { Rng } from '../util/rng.js';
 import type { Simulation } from './simulation.js';
@@ -21,7 +23,8 @@ export interface TimedChange extends ChurnEvent {
 
 export type SyncLogEntry =
   | { readonly type: 'change'; readonly atNs: number; readonly change: AppliedChurn }
-  | { readonly type: 'sync'; readonly atNs: number; readonly sync: IptablesSyncRecord };
+  | { readonly type: 'sync'; readonly atNs: number; readonly sync: IptablesSyncRecord }
+  | { readonly type: 'nftables-sync'; readonly atNs: number; readonly sync: NftablesSyncRecord };
 
 export class SyncLogError extends Error {
   override name = 'SyncLogError';
@@ -39,26 +42,41 @@ export function runSyncLog(
   changes: readonly TimedChange[],
   rng: Rng,
 ): SyncLogEntry[] {
-  if (sim.mode !== 'iptables') {
-    throw new SyncLogError(`only iptables mode's syncs are modelled, not ${sim.mode} mode's`);
+  const mode = sim.mode;
+  if (mode !== 'iptables' && mode !== 'nftables') {
+    throw new SyncLogError(`only iptables and nftables modes' syncs are modelled, not ${mode} mode's`);
   }
   const proxy = sim.proxies.get(node);
   if (proxy === undefined) throw new SyncLogError(`unknown node "${node}"`);
-  const periods = syncPeriodsForMode(sim.kubeProxyConfig, 'iptables');
-  const syncer = new IptablesSyncer(node, {
-    ...(proxy.iptablesCompileOptions !== undefined ? { compile: proxy.iptablesCompileOptions } : {}),
-    syncPeriodNs: periods.syncPeriodNs,
-  });
+  const periods = syncPeriodsForMode(sim.kubeProxyConfig, mode);
+  type SyncEntry = Exclude<SyncLogEntry, { type: 'change' }>;
+  let syncOnce: (changed: ReadonlySet<string> | undefined, atNs: number) => SyncEntry;
+  if (mode === 'iptables') {
+    const syncer = new IptablesSyncer(node, {
+      ...(proxy.iptablesCompileOptions !== undefined ? { compile: proxy.iptablesCompileOptions } : {}),
+      syncPeriodNs: periods.syncPeriodNs,
+    });
+    syncOnce = (changed, atNs) => ({ type: 'sync', atNs, sync: syncer.sync(sim.model, changed, atNs) });
+  } else {
+    if (proxy.nftablesCompileOptions === undefined)
+      throw new SyncLogError(`node "${node}" runs a given nftables ruleset, not kube-proxy's syncs`);
+    const syncer = new NftablesSyncer(node, { compile: proxy.nftablesCompileOptions });
+    syncOnce = (changed, atNs) => ({
+      type: 'nftables-sync',
+      atNs,
+      sync: syncer.sync(sim.model, changed, atNs),
+    });
+  }
   const log: SyncLogEntry[] = [];
   // What the change trackers hold since the last sync: Services, or "full" (undefined).
   let pending: Set<string> | undefined = new Set();
   let first = true;
   const runner = new BoundedFrequencyRunner(kubeProxyRunnerSettings(periods), (atNs) => {
-    const record = syncer.sync(sim.model, first ? undefined : pending, atNs);
+    const entry = syncOnce(first ? undefined : pending, atNs);
     first = false;
     pending = new Set();
-    log.push({ type: 'sync', atNs, sync: record });
-    return { ok: record.ok };
+    log.push(entry);
+    return { ok: entry.sync.ok };
   });
   // OnServiceSynced / OnEndpointSlicesSynced: the first sync runs at once.
   runner.request(0);

@@ -15,12 +15,19 @@ export interface ServiceState {
   readonly twoPorts: boolean;
   /** Endpoint host numbers (1..250); even ones run on this node. */
   readonly endpoints: readonly number[];
+  /**
+   * Hosts among `endpoints` whose pods are not ready; those divisible by 3 are terminating but
+   * still serving (kube-proxy's fallback when no endpoint is ready), the others neither.
+   */
+  readonly unready?: readonly number[];
 }
 
 export type Change =
   | { readonly op: 'add'; readonly service: ServiceState }
   | { readonly op: 'remove'; readonly index: number }
   | { readonly op: 'endpoints'; readonly index: number; readonly endpoints: readonly number[] }
+  /** `positions` pick the Service's endpoints (modulo their count) that are not ready now. */
+  | { readonly op: 'readiness'; readonly index: number; readonly positions: readonly number[] }
   | {
       readonly op: 'spec';
       readonly index: number;
@@ -47,11 +54,15 @@ function ports(s: ServiceState): ServicePort[] {
       nodePort: s.nodePort ? 30000 + ((i * 2 + p) % 2700) : 0,
       externalTrafficPolicy: s.nodePort && s.localPolicy ? 'Local' : 'Cluster',
       sessionAffinity: s.affinity ? 'ClientIP' : 'None',
-      endpoints: s.endpoints.map((h) => ({
-        ip: `10.${1 + (i >> 8)}.${i & 255}.${h}`,
-        port: 8080 + p,
-        nodeName: h % 2 === 0 ? NODE : 'other-node',
-      })),
+      endpoints: s.endpoints.map((h) => {
+        const ready = !(s.unready ?? []).includes(h);
+        return {
+          ip: `10.${1 + (i >> 8)}.${i & 255}.${h}`,
+          port: 8080 + p,
+          nodeName: h % 2 === 0 ? NODE : 'other-node',
+          ...(ready ? {} : { ready: false, serving: h % 3 === 0, terminating: h % 3 === 0 }),
+        };
+      }),
     }),
   );
 }
@@ -79,6 +90,16 @@ export class ServiceWorld {
       case 'endpoints':
         if (current === undefined) return null;
         this.services.set(index, { ...current, endpoints: change.endpoints });
+        break;
+      case 'readiness':
+        if (current === undefined) return null;
+        this.services.set(index, {
+          ...current,
+          unready:
+            current.endpoints.length === 0
+              ? []
+              : change.positions.map((p) => current.endpoints[p % current.endpoints.length]),
+        });
         break;
       case 'spec':
         if (current === undefined) return null;
@@ -125,3 +146,9 @@ export const changeArb = (maxIndex: number, maxEndpoints: number): fc.Arbitrary<
       .tuple(fc.integer({ min: 0, max: maxIndex }), fc.boolean(), fc.boolean())
       .map(([index, nodePort, localPolicy]) => ({ op: 'spec' as const, index, nodePort, localPolicy })),
   );
+
+/** Pods of a Service going unready (or terminating but serving) and ready again. */
+export const readinessChangeArb = (maxIndex: number): fc.Arbitrary<Change> =>
+  fc
+    .tuple(fc.integer({ min: 0, max: maxIndex }), fc.array(fc.nat(16), { maxLength: 4 }))
+    .map(([index, positions]) => ({ op: 'readiness' as const, index, positions }));
