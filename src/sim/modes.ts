@@ -154,8 +154,9 @@ export interface NodeProxy {
    * Applies a new model (endpoint churn, new Services). `changed` names the Services (`ns/name`,
    * or servicePortNames) that differ from the last synced model, when the caller knows: eBPF
    * mode then re-plans only their frontends, as Cilium's agent handles one Service event at a
-   * time. iptables, nftables and IPVS ignore it and rebuild their tables (kube-proxy's full
-   * sync; its partial syncs are not modelled).
+   * time. iptables, nftables and IPVS ignore it and rebuild their tables: the datapath runs the
+   * state a full sync leaves, which kube-proxy's partial iptables syncs and incremental nftables
+   * transactions also leave (IptablesSyncer and NftablesSyncer write those, for `rules --sync-log`).
    */
   sync(model: ProxyModel, changed?: ReadonlySet<string>): void;
   /**
