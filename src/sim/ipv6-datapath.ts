@@ -12,31 +12,38 @@ import type { KubeProxyConfig } from '../config/kube-proxy-config.js';
 import {
   conntrackSettings,
   defaultKubeProxyConfig,
+  ipvsTimeouts,
   type NodeFacts,
   plainNodeFacts,
 } from '../config/node-options.js';
 import { ConntrackTable, clashResolutionOf } from '../conntrack/index.js';
 import type { Cluster } from '../k8s/cluster.js';
-import type { ProxyMode } from '../proxy/common/datapath.js';
+import type { NetfilterProgram, ProxyMode } from '../proxy/common/datapath.js';
 import { LazyNetfilterProgram } from '../proxy/common/lazy-program.js';
 import { IptablesEvaluator } from '../proxy/iptables/index.js';
 import { IptablesNodeProgram } from '../proxy/iptables/node-program.js';
+import { IpvsNode } from '../proxy/ipvs/index.js';
+import { IpvsNodeProgram } from '../proxy/ipvs/node-program.js';
+import { NftDatapath } from '../proxy/nftables/index.js';
+import { NftablesNodeProgram } from '../proxy/nftables/node-program.js';
 import type { ClusterTopology } from '../topology/build.js';
 import { podKey } from '../topology/build.js';
 import { Ipv6Topology } from '../topology/dual-stack.js';
 import type { Host } from '../topology/host.js';
 import { NodeNetfilter6 } from '../topology/netfilter-path6.js';
 import type { Rng } from '../util/rng.js';
-import { compileIpv6Iptables } from './ipv6-rules.js';
+import { compileIpv6Iptables, compileIpv6Ipvs, compileIpv6Nftables } from './ipv6-rules.js';
 
 /** The modes whose IPv6 rules run on the IPv6 path. */
-const IPV6_MODES: ReadonlySet<ProxyMode> = new Set<ProxyMode>(['iptables']);
+const IPV6_MODES: ReadonlySet<ProxyMode> = new Set<ProxyMode>(['iptables', 'nftables', 'ipvs']);
 
 export interface Ipv6DatapathOptions {
   readonly mode: ProxyMode;
   readonly kubeProxyConfig?: KubeProxyConfig;
   readonly nodeFacts?: ReadonlyMap<string, NodeFacts>;
   readonly conntrackMax?: number;
+  /** IPVS mode: --ipvs-scheduler (the IPv4 proxier's, as kube-proxy passes one to both). */
+  readonly ipvsScheduler?: string;
 }
 
 /** Each pod's IPv6 address (status.podIPs), by `namespace/name`. */
@@ -53,6 +60,10 @@ export class Ipv6Datapath {
   readonly topology6: Ipv6Topology;
   /** Each node's IPv6 conntrack table (nf_conntrack's IPv6 entries). */
   readonly conntrack = new Map<string, ConntrackTable>();
+  /** IPVS mode: each node's IPv6 virtual servers and connections (kept across syncs). */
+  readonly ipvs = new Map<string, IpvsNode>();
+  /** IPVS mode: the IPv6 addresses each node bound to kube-ipvs0 (address indices). */
+  private readonly ipvsBound = new Map<string, number[]>();
 
   constructor(
     private readonly cluster: Cluster,
@@ -114,19 +125,74 @@ export class Ipv6Datapath {
       this.conntrack.set(name, conntrack);
     }
     const addresses = this.topology6.addresses;
+    for (const a of this.ipvsBound.get(name) ?? []) stack.localAddresses.delete(a);
     const locals = [...stack.localAddresses].map((i) => addresses.text(i));
     const evalRng = this.rng.fork();
-    const cluster = this.cluster;
-    const program = new LazyNetfilterProgram(() => {
-      const { ruleset } = compileIpv6Iptables(cluster, name, this.options.kubeProxyConfig, facts);
-      const evaluator = new IptablesEvaluator(ruleset, {
-        rng: evalRng,
-        localAddresses: locals,
-        ipv6: addresses,
-      });
-      return new IptablesNodeProgram(evaluator);
-    });
+    const program =
+      this.options.mode === 'ipvs'
+        ? this.syncIpvs(name, node, facts, kubeProxy, locals, evalRng)
+        : new LazyNetfilterProgram(() => this.compileProgram(name, facts, locals, evalRng));
     stack.netfilter = new NodeNetfilter6(conntrack, program, addresses);
+  }
+
+  /**
+   * The IPv6 IPVS proxier's sync: its virtual servers applied to the node's IPv6 IpvsNode
+   * (connections and graceful termination survive, as in the IPv4 proxier), its ClusterIPs
+   * bound to kube-ipvs0 — local to the node's IPv6 stack — and its ip6tables rules and inet6
+   * ipsets loaded into the program, compiled on first use.
+   */
+  private syncIpvs(
+    name: string,
+    node: Host,
+    facts: NodeFacts,
+    kubeProxy: KubeProxyConfig,
+    locals: readonly string[],
+    rng: Rng,
+  ): NetfilterProgram {
+    const addresses = this.topology6.addresses;
+    let ipvs = this.ipvs.get(name);
+    if (ipvs === undefined) {
+      ipvs = new IpvsNode({
+        rng: this.rng.fork(),
+        timeouts: ipvsTimeouts(kubeProxy),
+        addressKey: (text) => addresses.internText(text),
+      });
+      this.ipvs.set(name, ipvs);
+    } else ipvs.gracefulTick(node.network.nowNs);
+    const state = compileIpv6Ipvs(this.cluster, name, this.options.kubeProxyConfig, facts, {
+      ...(this.options.ipvsScheduler !== undefined ? { scheduler: this.options.ipvsScheduler } : {}),
+    });
+    ipvs.sync(state);
+    const stack = this.topology6.stackOf(node);
+    const bound = state.boundAddresses.map((a) => addresses.internText(a)).filter((a) => !stack.isLocal(a));
+    for (const a of bound) stack.localAddresses.add(a);
+    this.ipvsBound.set(name, bound);
+    const live = ipvs;
+    return new LazyNetfilterProgram(
+      () => new IpvsNodeProgram(live, state, { rng, nodeAddresses: locals, ipv6: addresses }),
+    );
+  }
+
+  /** The node's IPv6 proxier in its mode's form, over the network's IPv6 address indices. */
+  private compileProgram(
+    name: string,
+    facts: NodeFacts,
+    locals: readonly string[],
+    rng: Rng,
+  ): NetfilterProgram {
+    const { cluster } = this;
+    const kubeProxy = this.options.kubeProxyConfig;
+    const ipv6 = this.topology6.addresses;
+    switch (this.options.mode) {
+      case 'nftables': {
+        const table = compileIpv6Nftables(cluster, name, kubeProxy, facts);
+        return new NftablesNodeProgram(new NftDatapath(table, { rng, localAddresses: locals, ipv6 }));
+      }
+      default: {
+        const { ruleset } = compileIpv6Iptables(cluster, name, kubeProxy, facts);
+        return new IptablesNodeProgram(new IptablesEvaluator(ruleset, { rng, localAddresses: locals, ipv6 }));
+      }
+    }
   }
 
   private factsOf(name: string): NodeFacts {

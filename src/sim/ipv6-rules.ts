@@ -155,11 +155,12 @@ export function compileIpv6Ipvs(
   nodeName: string,
   kubeProxy: KubeProxyConfig | undefined,
   facts: NodeFacts | undefined,
-  date?: Date,
+  extra: { readonly date?: Date; readonly scheduler?: string } = {},
 ): IpvsNodeState {
   const model = ipv6Model(cluster);
   const node = model.nodes.find((n) => n.name === nodeName);
   if (node === undefined) throw new Ipv6RulesError(`error: unknown node "${nodeName}"`);
+  const date = extra.date;
   let options: IpvsCompileOptions = { family: 'ipv6', ...(date !== undefined ? { saveDate: date } : {}) };
   if (kubeProxy !== undefined && facts !== undefined) {
     const v4 = ipvsOptions(kubeProxy, facts);
@@ -172,7 +173,11 @@ export function compileIpv6Ipvs(
       nodePortAddresses: kubeProxy.nodePortAddresses.filter((c) => c.includes(':')),
     };
   }
-  return compileIpvs(model, nodeName, { ...options, nodeAddresses: node.ip === '' ? [] : [node.ip] });
+  return compileIpvs(model, nodeName, {
+    ...options,
+    ...(extra.scheduler !== undefined ? { scheduler: extra.scheduler } : {}),
+    nodeAddresses: node.ip === '' ? [] : [node.ip],
+  });
 }
 
 /**
@@ -221,7 +226,7 @@ export function renderIpv6Rules(
     case 'nftables':
       return renderTable(compileIpv6Nftables(cluster, nodeName, kubeProxy, facts));
     case 'ipvs': {
-      const state = compileIpv6Ipvs(cluster, nodeName, kubeProxy, facts, date);
+      const state = compileIpv6Ipvs(cluster, nodeName, kubeProxy, facts, { date });
       if (view === 'ipset') return renderIpsetList(state.ipsets, { iptablesSave: state.iptablesSave });
       if (view === 'iptables') return state.iptablesSave;
       return renderIpvsadmList6(state);

@@ -272,6 +272,9 @@ export class Simulation {
             ...(this.modeOptions.conntrackMax !== undefined
               ? { conntrackMax: this.modeOptions.conntrackMax }
               : {}),
+            ...(this.modeOptions.ipvsScheduler !== undefined
+              ? { ipvsScheduler: this.modeOptions.ipvsScheduler }
+              : {}),
           });
     for (const [node, text] of options.conntrackDumps ?? []) this.preloadConntrack(node, text);
     for (const name of this.proxies.keys()) this.nodeModels.set(name, this.model);

@@ -23,6 +23,7 @@ import {
   deliverUdp6Text,
   hookStep6Text,
   icmpv6SentText,
+  ipvsRedirect6Text,
   route6Text,
 } from '../trace/host-steps6.js';
 import { writeIcmpv6ErrorFrame, writeTcp6Frame, writeUdp6Frame } from '../wire/build6.js';
@@ -283,7 +284,7 @@ export class Ipv6Stack {
     if (nf !== null) {
       if (forwarded) {
         const seen = this.snapshot();
-        const v = nf.runHook(NfHook.FORWARD, p, inName, out.name, net.nowNs, net.tracer);
+        const v = nf.runHook(NfHook.FORWARD, frame, p, inName, out.name, net.nowNs, net.tracer);
         if (seen !== null) this.traceHook(NfHook.FORWARD, seen, v);
         if (v !== PathVerdict.CONTINUE) {
           this.refuse(slot, v);
@@ -323,8 +324,20 @@ export class Ipv6Stack {
     if (nf !== null) {
       const inName = iface === null ? 'lo' : iface.name;
       const seen = this.snapshot();
-      let v = nf.runHook(NfHook.INPUT, p, inName, '', net.nowNs, net.tracer);
+      let v = nf.runHook(NfHook.INPUT, frame, p, inName, '', net.nowNs, net.tracer);
       if (seen !== null) this.traceHook(NfHook.INPUT, seen, v);
+      if (v === PathVerdict.CONTINUE && nf.redirected && !this.isLocal(p.daddr)) {
+        // IPVS (ip_vs_nat_xmit): the packet now goes to a real server.
+        if (net.tracer !== null)
+          net.tracer.step(
+            net.nowNs,
+            this.host.name,
+            'ipvs',
+            ipvsRedirect6Text(this.addresses.text(p.daddr), p.ft.dport),
+          );
+        this.routeOut(inName, slot, false);
+        return;
+      }
       if (v === PathVerdict.CONTINUE) v = nf.finishInput(frame, p, net.nowNs);
       if (v !== PathVerdict.CONTINUE) {
         this.refuse(slot, v);

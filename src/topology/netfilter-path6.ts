@@ -105,9 +105,14 @@ export class NodeNetfilter6 {
     return PathVerdict.CONTINUE;
   }
 
-  /** INPUT or FORWARD: the hook's rules only. */
+  /**
+   * INPUT or FORWARD: the hook's rules only. At INPUT a DNAT request means IPVS claimed the
+   * packet (ip_vs_nat_xmit rewrites and re-routes it instead of delivering it): the binding
+   * is made and the bytes rewritten here, and `redirected` tells the host.
+   */
   runHook(
     hook: NfHook,
+    frame: Uint8Array,
     p: Ipv6Packet,
     inIface: string,
     outIface: string,
@@ -117,7 +122,16 @@ export class NodeNetfilter6 {
     const meta = this.fillMeta(hook, p, inIface, outIface, nowNs);
     this.refreshNatState();
     meta.natDone = true;
-    return this.runProgram(trace);
+    const v = this.runProgram(trace);
+    if (v !== PathVerdict.CONTINUE || this.result.nat !== NatKind.DNAT) return v;
+    this.applyDnat(hook);
+    if (this.ref >= 0 && this.conntrack.needsDstRewrite(this.ref)) this.rewriteDst(frame, p);
+    return v;
+  }
+
+  /** True when the last runHook redirected the packet (IPVS DNAT at INPUT). */
+  get redirected(): boolean {
+    return this.result.nat === NatKind.DNAT;
   }
 
   /** POSTROUTING: rules, source manip (SNAT/MASQUERADE to `outAddr`, an address index), confirm. */
@@ -283,7 +297,7 @@ export class NodeNetfilter6 {
   private applyDnat(hook: NfHook): void {
     const r = this.result;
     if (r.nat !== NatKind.DNAT || !this.firstPacket || this.ref < 0) return;
-    if (hook !== NfHook.PREROUTING && hook !== NfHook.OUTPUT) return;
+    if (hook !== NfHook.PREROUTING && hook !== NfHook.OUTPUT && hook !== NfHook.INPUT) return;
     this.conntrack.setDnat(connOf(this.ref), r.natAddr, r.natPortMin);
   }
 

@@ -48,3 +48,8 @@ export function icmpv6SentText(type: number, code: number, dst: string): string 
 export function deliverIcmpv6Text(type: number, code: number): string {
   return `icmp6 type ${type} code ${code}`;
 }
+
+/** IPVS claimed the packet at INPUT and sends it on to a real server (ip_vs_nat_xmit). */
+export function ipvsRedirect6Text(daddr: string, dport: number): string {
+  return `→ ${endpoint6(daddr, dport)}`;
+}

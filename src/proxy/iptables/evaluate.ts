@@ -20,6 +20,7 @@ import { parseCidr, parseIPv4, prefixMask } from '../../util/ipv4.js';
 import type { Rng } from '../../util/rng.js';
 import { IpProtocol } from '../../wire/ip-protocol.js';
 import { HookVerdict, NatKind } from '../common/datapath.js';
+import type { Ipv6AddressLookup } from '../common/ipv6-lookup.js';
 import { NF_HOOK_NAMES, type PacketMeta } from '../common/packet-meta.js';
 import { RecentTable } from './recent.js';
 import { formatRule, type PolicyCounterLookup, type RuleCounterLookup } from './render.js';
@@ -127,19 +128,7 @@ export function newIpvsMatchState(): IpvsMatchState {
   return { property: false, vaddr: 0, vport: 0, reply: false };
 }
 
-/**
- * The IPv6 side of an ip6tables evaluator: packets' addresses (PacketMeta.saddr/daddr) are
- * indices of the network's IPv6 address table (src/topology/ipv6-address-table.ts), whose
- * 16 bytes the prefix matches read; rule addresses are interned at load.
- */
-export interface Ipv6AddressLookup {
-  /** The index of an address given as text (interned). */
-  internText(text: string): number;
-  /** True when the first `prefixLength` bits of `index`'s address equal those of `network[at..at+16)`. */
-  inPrefix(index: number, network: Uint8Array, at: number, prefixLength: number): boolean;
-  /** Byte `i` of `index`'s address. */
-  byteOf(index: number, i: number): number;
-}
+export type { Ipv6AddressLookup };
 
 export interface IptablesEvaluatorOptions {
   /** Drives `-m statistic --mode random`. */

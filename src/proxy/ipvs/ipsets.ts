@@ -5,7 +5,8 @@
  */
 import { NOT_FOUND, PairMap } from '../../maps/pair-map.js';
 import { type Cidr, cidrContains, parseIPv4, prefixMask } from '../../util/ipv4.js';
-import { isIPv6Text, parseCidr6 } from '../../util/ipv6.js';
+import { ipv6Bytes, isIPv6Text, parseCidr6 } from '../../util/ipv6.js';
+import type { Ipv6AddressLookup } from '../common/ipv6-lookup.js';
 import type { PacketMeta } from '../common/packet-meta.js';
 import type { IpsetLookup } from '../iptables/evaluate.js';
 
@@ -135,11 +136,19 @@ export class IpsetMembers {
   private readonly pairs = new PairMap();
   private readonly thirdIp = new PairMap();
   private readonly ports = new Set<number>();
+  /** hash:ip,port,net: the nets of each (addr, protoPort); an inet6 set's are 16-byte prefixes. */
   private readonly ipPortNet = new Map<number, Map<number, Cidr[]>>();
+  private readonly ipPortNet6 = new Map<number, Map<number, Prefix6[]>>();
 
+  /**
+   * An inet6 set's entries are checked and kept as text for listings; given `ipv6` (the
+   * network's address table, src/topology/ipv6-address-table.ts) they are also indexed by the
+   * address-table indices the IPv6 datapath's packets carry, so `test` answers for them.
+   */
   constructor(
     readonly spec: IpsetSpec,
     readonly family: IpsetFamily = 'inet',
+    private readonly ipv6?: Ipv6AddressLookup,
   ) {}
 
   get size(): number {
@@ -152,23 +161,28 @@ export class IpsetMembers {
     const bad = (): IpsetError =>
       new IpsetError(`invalid entry "${entry}" for ${this.spec.name} (${this.spec.type})`);
     if (this.family === 'inet6') {
-      this.addIPv6(entry, bad);
-      return;
-    }
+      checkIPv6Entry(this.spec.type, entry, bad);
+      if (this.ipv6 !== undefined) this.index(entry, (a) => this.ipv6!.internText(a), bad);
+    } else this.index(entry, parseIPv4, bad);
+    this.entries.add(entry);
+  }
+
+  /** Files the entry in the lookup tables, its addresses as the numbers packets carry (`key`). */
+  private index(entry: string, key: (addr: string) => number, bad: () => IpsetError): void {
     switch (this.spec.type) {
       case 'hash:ip':
-        this.pairs.set(parseIPv4(entry), 0, 1);
-        break;
+        this.pairs.set(key(entry), 0, 1);
+        return;
       case 'bitmap:port': {
         if (!/^\d+$/.test(entry) || +entry > 65535) throw bad();
         this.ports.add(+entry);
-        break;
+        return;
       }
       default: {
         const parts = entry.split(',');
         const m = /^(tcp|udp|sctp):(\d+)$/.exec(parts[1] ?? '');
         if (m === null || +m[2] > 65535) throw bad();
-        const addr = parseIPv4(parts[0]);
+        const addr = key(parts[0]);
         const pp = protoPort(PROTO_NUM[m[1]], +m[2]);
         if (this.spec.type === 'hash:ip,port') {
           if (parts.length !== 2) throw bad();
@@ -180,48 +194,28 @@ export class IpsetMembers {
             id = this.pairs.size;
             this.pairs.set(addr, pp, id);
           }
-          this.thirdIp.set(id, parseIPv4(parts[2]), 1);
+          this.thirdIp.set(id, key(parts[2]), 1);
         } else {
           if (parts.length !== 3) throw bad();
-          getOr(
-            getOr(this.ipPortNet, addr, () => new Map()),
-            pp,
-            () => [] as Cidr[],
-          ).push(parseNet(parts[2]));
+          if (this.family === 'inet6') {
+            const c = parseCidr6(parts[2]);
+            getOr(
+              getOr(this.ipPortNet6, addr, () => new Map()),
+              pp,
+              () => [] as Prefix6[],
+            ).push({
+              bytes: ipv6Bytes(c.network),
+              prefixLength: c.prefixLength,
+            });
+          } else
+            getOr(
+              getOr(this.ipPortNet, addr, () => new Map()),
+              pp,
+              () => [] as Cidr[],
+            ).push(parseNet(parts[2]));
         }
       }
     }
-    this.entries.add(entry);
-  }
-
-  /**
-   * An inet6 set's entry is checked and kept as text: the sets are listed and loaded into
-   * the real kernel, while membership tests (the IPv6 datapath) are not modelled yet.
-   */
-  private addIPv6(entry: string, bad: () => IpsetError): void {
-    const parts = entry.split(',');
-    if (this.spec.type === 'bitmap:port') {
-      if (!/^\d+$/.test(entry) || +entry > 65535) throw bad();
-    } else {
-      if (!isIPv6Text(parts[0])) throw bad();
-      const dims = this.spec.type === 'hash:ip' ? 1 : this.spec.type === 'hash:ip,port' ? 2 : 3;
-      if (parts.length !== dims) throw bad();
-      if (dims >= 2) {
-        const m = /^(tcp|udp|sctp):(\d+)$/.exec(parts[1]);
-        if (m === null || +m[2] > 65535) throw bad();
-      }
-      if (dims === 3) {
-        if (this.spec.type === 'hash:ip,port,ip' && !isIPv6Text(parts[2])) throw bad();
-        if (this.spec.type === 'hash:ip,port,net') {
-          try {
-            parseCidr6(parts[2]);
-          } catch {
-            throw bad();
-          }
-        }
-      }
-    }
-    this.entries.add(entry);
   }
 
   /**
@@ -229,8 +223,8 @@ export class IpsetMembers {
    * `port` are the first two dimensions (dst,dst → daddr, dport), `ip2` the third.
    */
   test(ip: number, proto: number, port: number, ip2: number): boolean {
-    if (this.family === 'inet6')
-      throw new IpsetError(`${this.spec.name}: IPv6 ipset membership is not modelled (IPv4 datapath only)`);
+    if (this.family === 'inet6' && this.ipv6 === undefined)
+      throw new IpsetError(`${this.spec.name}: an inet6 set's membership needs the IPv6 address table`);
     switch (this.spec.type) {
       case 'hash:ip':
         return this.pairs.get(ip, 0) !== NOT_FOUND;
@@ -243,6 +237,12 @@ export class IpsetMembers {
         return id !== NOT_FOUND && this.thirdIp.get(id, ip2) !== NOT_FOUND;
       }
       case 'hash:ip,port,net': {
+        if (this.ipv6 !== undefined) {
+          const nets6 = this.ipPortNet6.get(ip)?.get(protoPort(proto, port));
+          if (nets6 === undefined) return false;
+          for (const n of nets6) if (this.ipv6.inPrefix(ip2, n.bytes, 0, n.prefixLength)) return true;
+          return false;
+        }
         const nets = this.ipPortNet.get(ip >>> 0)?.get(protoPort(proto, port));
         if (nets === undefined) return false;
         for (const n of nets) if (cidrContains(n, ip2 >>> 0)) return true;
@@ -251,12 +251,50 @@ export class IpsetMembers {
     }
   }
 
+  /** The same inet6 set indexed over `ipv6` (the set itself when there is none to index by). */
+  indexedBy(ipv6: Ipv6AddressLookup | undefined): IpsetMembers {
+    if (ipv6 === undefined) return this;
+    const indexed = new IpsetMembers(this.spec, this.family, ipv6);
+    for (const e of this.entries) indexed.add(e);
+    return indexed;
+  }
+
   /** Entries sorted for display (numerically for bitmap:port, as text otherwise). */
   sortedEntries(): string[] {
     const list = [...this.entries];
     if (this.spec.type === 'bitmap:port') return list.sort((a, b) => +a - +b);
     return list.sort();
   }
+}
+
+/** An inet6 set's entry in kube-proxy's text form, checked against the set type. */
+function checkIPv6Entry(type: IpsetType, entry: string, bad: () => IpsetError): void {
+  const parts = entry.split(',');
+  if (type === 'bitmap:port') {
+    if (!/^\d+$/.test(entry) || +entry > 65535) throw bad();
+    return;
+  }
+  if (!isIPv6Text(parts[0])) throw bad();
+  const dims = type === 'hash:ip' ? 1 : type === 'hash:ip,port' ? 2 : 3;
+  if (parts.length !== dims) throw bad();
+  if (dims >= 2) {
+    const m = /^(tcp|udp|sctp):(\d+)$/.exec(parts[1]);
+    if (m === null || +m[2] > 65535) throw bad();
+  }
+  if (type === 'hash:ip,port,ip' && !isIPv6Text(parts[2])) throw bad();
+  if (type === 'hash:ip,port,net') {
+    try {
+      parseCidr6(parts[2]);
+    } catch {
+      throw bad();
+    }
+  }
+}
+
+/** An IPv6 prefix of a hash:ip,port,net entry. */
+interface Prefix6 {
+  readonly bytes: Uint8Array;
+  readonly prefixLength: number;
 }
 
 function protoPort(proto: number, port: number): number {
@@ -324,9 +362,16 @@ export class IpsetMatcher implements IpsetLookup {
   private readonly dims: Uint8Array;
   private readonly isPortBitmap: Uint8Array;
 
-  constructor(table: IpsetTable) {
-    this.members = [...table.sets.values()];
-    for (let i = 0; i < this.members.length; i++) this.ids.set(this.members[i].spec.name, i);
+  /**
+   * An inet6 table's sets are re-indexed over `ipv6`, the network's IPv6 address table (the
+   * IPv6 datapath's packets carry its indices); their kernel names (KUBE-6-…) answer too.
+   */
+  constructor(table: IpsetTable, ipv6?: Ipv6AddressLookup) {
+    this.members = [...table.sets.values()].map((m) => (m.family === 'inet6' ? m.indexedBy(ipv6) : m));
+    for (let i = 0; i < this.members.length; i++) {
+      this.ids.set(this.members[i].spec.name, i);
+      this.ids.set(table.kernelName(this.members[i].spec.name), i);
+    }
     this.dims = Uint8Array.from(this.members, (m) => DIMENSIONS[m.spec.type]);
     this.isPortBitmap = Uint8Array.from(this.members, (m) => (m.spec.type === 'bitmap:port' ? 1 : 0));
   }

@@ -30,6 +30,7 @@ import {
   type NetfilterProgram,
   type RuleTraceSink,
 } from '../common/datapath.js';
+import type { Ipv6AddressLookup } from '../common/ipv6-lookup.js';
 import { NF_HOOK_NAMES, NfHook, type PacketMeta } from '../common/packet-meta.js';
 // IpsetLookup / IpvsMatchState live in evaluate.ts (not re-exported by the iptables index).
 import { type IpvsMatchState, newIpvsMatchState } from '../iptables/evaluate.js';
@@ -47,8 +48,9 @@ import { IpsetMatcher } from './ipsets.js';
 import type { IpvsNode } from './node.js';
 import { protocolName } from './render.js';
 
-/** ip_vs_leave: "no destination available" answers ICMP port unreachable. */
+/** ip_vs_leave: "no destination available" answers port unreachable (ICMP code 3, ICMPv6 code 4). */
 const ICMP_PORT_UNREACHABLE = 3;
+const ICMPV6_PORT_UNREACHABLE = 4;
 
 export interface IpvsNodeProgramOptions {
   /** Drives `-m statistic` should a rule use it (kube-proxy's IPVS rules do not). */
@@ -58,6 +60,11 @@ export interface IpvsNodeProgramOptions {
    * added for `-m addrtype LOCAL`, as the kernel's local table holds both.
    */
   readonly nodeAddresses: readonly string[];
+  /**
+   * The IPv6 proxier's program: packets' addresses are indices of this IPv6 address table
+   * (the state's virtual servers, ipsets and ip6tables rules are IPv6).
+   */
+  readonly ipv6?: Ipv6AddressLookup;
 }
 
 export class IpvsNodeProgram implements NetfilterProgram {
@@ -66,18 +73,24 @@ export class IpvsNodeProgram implements NetfilterProgram {
   readonly ipvsMatch: IpvsMatchState = newIpvsMatchState();
   private readonly r: IptablesResult = newIptablesResult();
   private readonly bridge = new IptablesTraceBridge();
+  private readonly rejectCode: number;
+  private readonly addressText: (addr: number) => string;
 
   constructor(
     readonly ipvs: IpvsNode,
     readonly state: IpvsNodeState,
     options: IpvsNodeProgramOptions,
   ) {
+    const ipv6 = options.ipv6;
     this.evaluator = new IptablesEvaluator(state.iptables, {
       rng: options.rng,
       localAddresses: [...options.nodeAddresses, ...state.boundAddresses],
-      ipsets: new IpsetMatcher(state.ipsets),
+      ipsets: new IpsetMatcher(state.ipsets, ipv6),
       ipvs: this.ipvsMatch,
+      ...(ipv6 !== undefined ? { ipv6 } : {}),
     });
+    this.rejectCode = ipv6 === undefined ? ICMP_PORT_UNREACHABLE : ICMPV6_PORT_UNREACHABLE;
+    this.addressText = ipv6 === undefined ? formatIPv4 : (addr) => `[${ipv6.text(addr)}]`;
   }
 
   runHook(meta: PacketMeta, out: HookResult, trace: RuleTraceSink | null): void {
@@ -164,7 +177,7 @@ export class IpvsNodeProgram implements NetfilterProgram {
         return;
       case IpvsVerdict.REJECT:
         out.verdict = HookVerdict.REJECT;
-        out.rejectCode = ICMP_PORT_UNREACHABLE;
+        out.rejectCode = this.rejectCode;
         return;
       case IpvsVerdict.DROP:
         out.verdict = HookVerdict.DROP;
@@ -188,7 +201,7 @@ export class IpvsNodeProgram implements NetfilterProgram {
         table: 'ipvs',
         chain: fn,
         ruleIndex: c,
-        ruleText: `${protocolName(conns.proto[c])} ${formatIPv4(conns.caddr[c])}:${conns.cport[c]} → ${formatIPv4(conns.vaddr[c])}:${conns.vport[c]} → ${formatIPv4(conns.daddr[c])}:${conns.dport[c]}`,
+        ruleText: `${protocolName(conns.proto[c])} ${this.addressText(conns.caddr[c])}:${conns.cport[c]} → ${this.addressText(conns.vaddr[c])}:${conns.vport[c]} → ${this.addressText(conns.daddr[c])}:${conns.dport[c]}`,
       });
     }
   }

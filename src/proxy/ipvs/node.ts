@@ -42,6 +42,11 @@ export interface IpvsNodeOptions {
    * order comes from `rng`, otherwise endpoints are added in kube-proxy's sorted order.
    */
   readonly shuffleAdds?: boolean;
+  /**
+   * How the state's address texts become the numbers packets carry: the u32 IPv4 address
+   * (default), or for the IPv6 proxier an IPv6 address-table index (its `internText`).
+   */
+  readonly addressKey?: (text: string) => number;
 }
 
 /** A real server's (address, port) as one exact number (48 bits). */
@@ -58,6 +63,7 @@ export class IpvsNode {
   boundAddresses: readonly string[] = [];
   private readonly rng: Rng;
   private readonly shuffleAdds: boolean;
+  private readonly addressKey: (text: string) => number;
 
   constructor(opts: IpvsNodeOptions) {
     this.rng = opts.rng.fork();
@@ -69,13 +75,14 @@ export class IpvsNode {
       opts.sysctls ?? KUBE_PROXY_SYSCTLS,
     );
     this.shuffleAdds = opts.shuffleAdds ?? false;
+    this.addressKey = opts.addressKey ?? parseIPv4;
   }
 
   /** Applies a compiled state (one kube-proxy syncProxyRules round). */
   sync(state: IpvsNodeState): void {
     const wanted = new Map<number, IpvsVirtualServerSpec>();
     for (const vs of state.virtualServers) {
-      wanted.set(serviceKey(PROTO_NUMBER[vs.protocol], parseIPv4(vs.address), vs.port), vs);
+      wanted.set(serviceKey(PROTO_NUMBER[vs.protocol], this.addressKey(vs.address), vs.port), vs);
     }
     for (const [key, spec] of wanted) this.syncService(key, spec);
     for (const svc of [...this.services.services()]) {
@@ -89,7 +96,7 @@ export class IpvsNode {
 
   private syncService(_key: number, spec: IpvsVirtualServerSpec): void {
     const proto = PROTO_NUMBER[spec.protocol];
-    const addr = parseIPv4(spec.address);
+    const addr = this.addressKey(spec.address);
     let svc = this.services.find(proto, addr, spec.port);
     if (svc !== undefined && svc.scheduler.name !== spec.scheduler) {
       // A scheduler change rebuilds the service (dpsim simplification of ip_vs_edit_service).
@@ -107,9 +114,9 @@ export class IpvsNode {
 
     // (address, port) as one number: a sync at 10k Services checks ~100k real servers.
     const wantedKeys = new Set<number>();
-    for (const r of spec.realServers) wantedKeys.add(destKey(parseIPv4(r.ip), r.port));
+    for (const r of spec.realServers) wantedKeys.add(destKey(this.addressKey(r.ip), r.port));
     const adds = spec.realServers.filter((r) => {
-      const existing = svc.findDest(parseIPv4(r.ip), r.port);
+      const existing = svc.findDest(this.addressKey(r.ip), r.port);
       if (existing === null) return true;
       if (this.graceful.has(existing)) {
         // MoveRSOutofGracefulDeleteList: delete now, then add afresh.
@@ -125,7 +132,7 @@ export class IpvsNode {
         [adds[i], adds[j]] = [adds[j], adds[i]];
       }
     }
-    for (const r of adds) svc.addDest(parseIPv4(r.ip), r.port, r.weight);
+    for (const r of adds) svc.addDest(this.addressKey(r.ip), r.port, r.weight);
 
     for (const d of [...svc.dests]) {
       if (wantedKeys.has(destKey(d.addr, d.port)) || this.graceful.has(d)) continue;

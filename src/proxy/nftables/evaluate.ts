@@ -20,6 +20,7 @@ import { CtState } from '../../conntrack/constants.js';
 import { parseIPv4 } from '../../util/ipv4.js';
 import type { Rng } from '../../util/rng.js';
 import { HookVerdict, NatKind } from '../common/datapath.js';
+import type { Ipv6AddressLookup } from '../common/ipv6-lookup.js';
 import type { NfHook, PacketMeta } from '../common/packet-meta.js';
 import {
   chainAtPc,
@@ -33,6 +34,7 @@ import {
   NftEvaluateError,
   type NftProgram,
   OP_ADDR,
+  OP_ADDR6,
   OP_CHAIN_END,
   OP_CT_STATE,
   OP_DNAT,
@@ -108,6 +110,11 @@ export interface NftDatapathOptions {
   /** Addresses `fib … type local` treats as the node's own, besides 127.0.0.0/8 (default: the node IP). */
   readonly localAddresses?: readonly string[];
   readonly trace?: NftTraceSink | null;
+  /**
+   * For an `ip6` table: the network's IPv6 address table, whose indices the packets carry
+   * (the table's addresses are interned at load; `localAddresses` are then IPv6, ::1 always local).
+   */
+  readonly ipv6?: Ipv6AddressLookup;
 }
 
 /** kernel NFT_JUMP_STACK_SIZE. */
@@ -120,12 +127,20 @@ export class NftDatapath {
   private readonly stack = new Int32Array(JUMP_STACK_SIZE);
   private readonly rng: Rng;
   private trace: NftTraceSink | null;
+  private readonly v6: Ipv6AddressLookup | undefined;
+  /** `ip kube-proxy` or `ip6 kube-proxy`, as traces name the table. */
+  readonly tableName: string;
 
   constructor(table: NftTable, options: NftDatapathOptions) {
     this.rng = options.rng;
     this.trace = options.trace ?? null;
-    for (const a of options.localAddresses ?? [table.node.ip]) this.local.set(parseIPv4(a), 0, 1);
-    this.p = flattenTable(table);
+    this.tableName = `${table.family} ${table.name}`;
+    this.p = flattenTable(table, options.ipv6);
+    const v6 = table.family === 'ip6' ? options.ipv6 : undefined;
+    this.v6 = v6;
+    const locals = options.localAddresses ?? [table.node.ip];
+    if (v6 === undefined) for (const a of locals) this.local.set(parseIPv4(a), 0, 1);
+    else for (const a of ['::1', ...locals]) this.local.set(v6.internText(a), 0, 1);
   }
 
   setTraceSink(sink: NftTraceSink | null): void {
@@ -232,6 +247,15 @@ export class NftDatapath {
           if (hit === ((word & F_NEGATE) !== 0)) return NOT_FOUND;
           break;
         }
+        case OP_ADDR6: {
+          const addr = (word & F_SADDR) !== 0 ? meta.saddr : meta.daddr;
+          const v6 = this.v6 as Ipv6AddressLookup;
+          let hit = false;
+          for (let i = code[pc + 1], end = i + code[pc + 2]; !hit && i < end; i++)
+            hit = v6.inPrefix(addr, p.prefixes6, i * 16, p.prefixLengths6[i]);
+          if (hit === ((word & F_NEGATE) !== 0)) return NOT_FOUND;
+          break;
+        }
         case OP_STATIC_SET:
           if (
             p.staticSets[code[pc + 1]].get((word & F_SADDR) !== 0 ? meta.saddr : meta.daddr, 0) === NOT_FOUND
@@ -296,6 +320,7 @@ export class NftDatapath {
   }
 
   private isLocal(addr: number): boolean {
+    if (this.v6 !== undefined) return this.local.get(addr, 0) !== NOT_FOUND;
     return addr >>> 24 === 127 || this.local.get(addr, 0) !== NOT_FOUND;
   }
 

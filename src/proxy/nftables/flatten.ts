@@ -8,6 +8,11 @@
  * keeps its targets and a multi-prefix address match its prefixes right after the
  * instruction, and sets and maps are indices into a few shared hash tables.
  *
+ * Addresses become the numbers packets carry in PacketMeta: an `ip` table's are the u32
+ * addresses themselves; an `ip6` table's are IPv6 address-table indices (interned here at
+ * load, src/topology/ipv6-address-table.ts), so its maps and sets key the same slots and its
+ * prefix matches (OP_ADDR6) read the address bytes from the table.
+ *
  * Why: a new connection walks a constant number of rules (the service-ips lookup, the
  * Service's chain, one endpoint chain), and the kernel's cost for that is flat in the number
  * of Services. With one JS object per chain, rule, match and statement, the same walk chased
@@ -17,6 +22,8 @@
  */
 import { CtState } from '../../conntrack/constants.js';
 import { parseCidr, parseIPv4, prefixMask } from '../../util/ipv4.js';
+import { ipv6Bytes, parseCidr6 } from '../../util/ipv6.js';
+import type { Ipv6AddressLookup } from '../common/ipv6-lookup.js';
 import { PairMap, TimeoutAddrSet } from './lookup-tables.js';
 import { PROTO_NUMBER } from './render.js';
 import type { NftHookName, NftMatch, NftRule, NftStatement, NftTable, NftVerdict } from './table.js';
@@ -60,6 +67,8 @@ export const OP_REJECT = 16;
 export const OP_RULE = 17;
 /** End of a chain: operand chain number. */
 export const OP_CHAIN_END = 18;
+/** An ip6 prefix match: operands first prefix (prefixes6 index), prefix count. */
+export const OP_ADDR6 = 19;
 
 // Flags (bits 8..15 of the opcode word); bits 16.. count the words inline after the instruction.
 export const F_SADDR = 1 << 8;
@@ -102,6 +111,9 @@ export interface NftProgram {
   /** The table's rule objects by rule number, for trace texts (rendered on demand). */
   readonly rules: readonly NftRule[];
   readonly dynamicSetIndex: ReadonlyMap<string, number>;
+  /** An ip6 table's prefixes: 16 bytes each, with their lengths (OP_ADDR6 operands index them). */
+  readonly prefixes6: Uint8Array;
+  readonly prefixLengths6: Uint8Array;
 }
 
 export function protoPortKey(proto: number, port: number): number {
@@ -150,7 +162,17 @@ function inlineWords(n: number): number {
   return Math.ceil(n / WIDTH) * WIDTH;
 }
 
-export function flattenTable(table: NftTable): NftProgram {
+/**
+ * Flattens `table`; an ip6 table needs `ipv6`, the network's address table, whose indices
+ * its packets carry.
+ */
+export function flattenTable(table: NftTable, ipv6?: Ipv6AddressLookup): NftProgram {
+  if (table.family === 'ip6' && ipv6 === undefined)
+    throw new NftEvaluateError('an ip6 table runs only on the IPv6 path (no IPv6 address table given)');
+  const v6 = table.family === 'ip6' ? ipv6 : undefined;
+  const addressKey = (text: string): number => (v6 === undefined ? parseIPv4(text) : v6.internText(text));
+  const prefixes6: number[] = [];
+  const prefixLengths6: number[] = [];
   const nChains = table.chains.length;
   const chainIndex = new Map<string, number>();
   for (let i = 0; i < nChains; i++) chainIndex.set(table.chains[i].name, i);
@@ -192,7 +214,7 @@ export function flattenTable(table: NftTable): NftProgram {
         dynamicSets.push(new TimeoutAddrSet((s.timeoutSeconds ?? 0) * 1e9));
       } else {
         const set = new PairMap();
-        for (const e of s.elements) set.set(parseIPv4(e), 0, 1);
+        for (const e of s.elements) set.set(addressKey(e), 0, 1);
         staticSetIndex.set(s.name, staticSets.length);
         staticSets.push(set);
       }
@@ -205,9 +227,18 @@ export function flattenTable(table: NftTable): NftProgram {
     switch (m.kind) {
       case 'addr': {
         if (m.prefixes.length === 0) throw new NftEvaluateError('address match with no prefixes');
+        const flags = (m.field === 'saddr' ? F_SADDR : 0) | (m.negate ? F_NEGATE : 0);
+        if (v6 !== undefined) {
+          code.instr(OP_ADDR6 | flags, prefixLengths6.length, m.prefixes.length, 0);
+          for (const text of m.prefixes) {
+            const c = parseCidr6(text);
+            prefixes6.push(...ipv6Bytes(c.network));
+            prefixLengths6.push(c.prefixLength);
+          }
+          return;
+        }
         const first = parseCidr(m.prefixes[0]);
         const extra = m.prefixes.length - 1;
-        const flags = (m.field === 'saddr' ? F_SADDR : 0) | (m.negate ? F_NEGATE : 0);
         code.instr(
           OP_ADDR | flags | (inlineWords(extra * 2) << INLINE_SHIFT),
           first.network | 0,
@@ -281,7 +312,7 @@ export function flattenTable(table: NftTable): NftProgram {
         code.instr(OP_MASQUERADE | (s.fullyRandom ? F_FULLY_RANDOM : 0), 0, 0, 0);
         return;
       case 'dnat':
-        code.instr(OP_DNAT, parseIPv4(s.addr) | 0, s.port, 0);
+        code.instr(OP_DNAT, addressKey(s.addr) | 0, s.port, 0);
         return;
       case 'setUpdate': {
         const set = dynamicSetIndex.get(s.set);
@@ -329,7 +360,7 @@ export function flattenTable(table: NftTable): NftProgram {
     if (s.kind !== 'map') continue;
     const map = new PairMap();
     for (const e of s.elements) {
-      const k1 = e.addr === undefined ? 0 : parseIPv4(e.addr);
+      const k1 = e.addr === undefined ? 0 : addressKey(e.addr);
       const v = chainVerdict(e.verdict);
       const kind = v & KIND_MASK;
       map.set(
@@ -357,6 +388,8 @@ export function flattenTable(table: NftTable): NftProgram {
     chainNames,
     rules,
     dynamicSetIndex,
+    prefixes6: Uint8Array.from(prefixes6),
+    prefixLengths6: Uint8Array.from(prefixLengths6),
   };
 }
 
