@@ -4,9 +4,11 @@
  * at the IPv6 netfilter hooks with its own conntrack table (src/topology/netfilter-path6.ts).
  *
  * kube-proxy runs one proxier per family (its MetaProxier); the IPv6 one compiles the IPv6
- * model (ipv6-rules.ts). iptables mode runs those ip6tables rules on the IPv6 path. The other
- * modes' IPv6 forms are not run yet: a curl to an IPv6 address in them is refused with one
- * line (ipv6Refusal), rather than routed past Services that nothing translates.
+ * model (ipv6-rules.ts) into its mode's form, run on the IPv6 path as the IPv4 one runs on the
+ * IPv4 path: ip6tables rules, the `ip6 kube-proxy` table, or the IPVS proxier's IPv6 virtual
+ * servers with their inet6 ipsets and ip6tables rules — each with the node's IPv6 conntrack.
+ * In eBPF mode Cilium's tc programs take the node's IPv6 frames over its IPv6 load balancer
+ * (src/proxy/ebpf/datapath6.ts), with their own CT and NAT maps and no netfilter.
  */
 import type { KubeProxyConfig } from '../config/kube-proxy-config.js';
 import {
@@ -20,6 +22,9 @@ import { ConntrackTable, clashResolutionOf } from '../conntrack/index.js';
 import type { Cluster } from '../k8s/cluster.js';
 import type { NetfilterProgram, ProxyMode } from '../proxy/common/datapath.js';
 import { LazyNetfilterProgram } from '../proxy/common/lazy-program.js';
+import { compileEbpf, type EbpfLoadBalancer } from '../proxy/ebpf/compile.js';
+import { EbpfDatapath6 } from '../proxy/ebpf/datapath6.js';
+import { EbpfNodeIngress, EbpfPodIngress } from '../proxy/ebpf/node-program.js';
 import { IptablesEvaluator } from '../proxy/iptables/index.js';
 import { IptablesNodeProgram } from '../proxy/iptables/node-program.js';
 import { IpvsNode } from '../proxy/ipvs/index.js';
@@ -30,12 +35,11 @@ import type { ClusterTopology } from '../topology/build.js';
 import { podKey } from '../topology/build.js';
 import { Ipv6Topology } from '../topology/dual-stack.js';
 import type { Host } from '../topology/host.js';
+import type { Ipv6Stack } from '../topology/host6.js';
 import { NodeNetfilter6 } from '../topology/netfilter-path6.js';
 import type { Rng } from '../util/rng.js';
-import { compileIpv6Iptables, compileIpv6Ipvs, compileIpv6Nftables } from './ipv6-rules.js';
-
-/** The modes whose IPv6 rules run on the IPv6 path. */
-const IPV6_MODES: ReadonlySet<ProxyMode> = new Set<ProxyMode>(['iptables', 'nftables', 'ipvs']);
+import { compileIpv6Iptables, compileIpv6Ipvs, compileIpv6Nftables, ipv6Model } from './ipv6-rules.js';
+import type { EbpfSettings } from './modes.js';
 
 export interface Ipv6DatapathOptions {
   readonly mode: ProxyMode;
@@ -44,6 +48,8 @@ export interface Ipv6DatapathOptions {
   readonly conntrackMax?: number;
   /** IPVS mode: --ipvs-scheduler (the IPv4 proxier's, as kube-proxy passes one to both). */
   readonly ipvsScheduler?: string;
+  /** eBPF mode: Cilium's load-balancer settings (the IPv4 side's, as one agent serves both). */
+  readonly ebpf?: EbpfSettings;
 }
 
 /** Each pod's IPv6 address (status.podIPs), by `namespace/name`. */
@@ -64,6 +70,8 @@ export class Ipv6Datapath {
   readonly ipvs = new Map<string, IpvsNode>();
   /** IPVS mode: the IPv6 addresses each node bound to kube-ipvs0 (address indices). */
   private readonly ipvsBound = new Map<string, number[]>();
+  /** eBPF mode: each node's IPv6 load balancer once its programs first ran (its CT and NAT maps live on). */
+  readonly ebpf = new Map<string, EbpfLoadBalancer>();
 
   constructor(
     private readonly cluster: Cluster,
@@ -78,12 +86,6 @@ export class Ipv6Datapath {
       pods: podIPv6s(cluster),
     });
     for (const [name, node] of topology.nodes) this.install(name, node);
-  }
-
-  /** Why an IPv6 connection cannot be simulated in this mode, or null when it can. */
-  ipv6Refusal(): string | null {
-    if (IPV6_MODES.has(this.options.mode)) return null;
-    return `${this.options.mode} mode has no IPv6 datapath yet (its IPv6 rules are not run): use --mode iptables for IPv6 connections`;
   }
 
   /** A node registered after the build: its IPv6 side and its IPv6 proxier. */
@@ -109,7 +111,10 @@ export class Ipv6Datapath {
 
   private install(name: string, node: Host): void {
     const stack = this.topology6.stackOf(node);
-    if (!IPV6_MODES.has(this.options.mode)) return;
+    if (this.options.mode === 'ebpf') {
+      this.installEbpf(name, stack);
+      return;
+    }
     const facts = this.factsOf(name);
     const kubeProxy = this.options.kubeProxyConfig ?? defaultKubeProxyConfig(this.cluster.config.clusterCIDR);
     let conntrack = this.conntrack.get(name);
@@ -171,6 +176,34 @@ export class Ipv6Datapath {
     return new LazyNetfilterProgram(
       () => new IpvsNodeProgram(live, state, { rng, nodeAddresses: locals, ipv6: addresses }),
     );
+  }
+
+  /**
+   * eBPF mode: no IPv6 proxier in netfilter; Cilium's tc programs take the node's IPv6 frames
+   * (datapath6.ts) over the node's IPv6 load balancer, compiled on the first frame. A sync
+   * updates a built one in place, as the agent does; an unbuilt one compiles the model of then.
+   */
+  private installEbpf(name: string, stack: Ipv6Stack): void {
+    stack.netfilter = null;
+    const built = this.ebpf.get(name);
+    if (built !== undefined) {
+      built.sync(ipv6Model(this.cluster));
+      return;
+    }
+    if (stack.tc !== null) return;
+    const settings = this.options.ebpf ?? { compile: {}, datapath: {} };
+    const addresses = this.topology6.addresses;
+    const rng = this.rng.fork();
+    let datapath: EbpfDatapath6 | null = null;
+    const source = (): EbpfDatapath6 => {
+      if (datapath === null) {
+        const lb = compileEbpf(ipv6Model(this.cluster), name, { ...settings.compile, ipv6: addresses });
+        this.ebpf.set(name, lb);
+        datapath = new EbpfDatapath6(lb, addresses, { rng, ...settings.datapath });
+      }
+      return datapath;
+    };
+    stack.tc = { netdev: new EbpfNodeIngress(source, 'ipv6'), container: new EbpfPodIngress(source, 'ipv6') };
   }
 
   /** The node's IPv6 proxier in its mode's form, over the network's IPv6 address indices. */

@@ -22,6 +22,8 @@ import type { ProxyMode } from '../proxy/common/datapath.js';
 import { buildOnce, LazyNetfilterProgram } from '../proxy/common/lazy-program.js';
 import type { ProxyModel } from '../proxy/common/model.js';
 import { renderCiliumCtList, renderCiliumServiceList } from '../proxy/ebpf/cilium-views.js';
+import type { EbpfOptions } from '../proxy/ebpf/compile.js';
+import type { DatapathOptions } from '../proxy/ebpf/datapath.js';
 import {
   compileEbpf,
   EbpfDatapath,
@@ -508,16 +510,32 @@ function attachIpvs(
   };
 }
 
-function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOptions): NodeProxy {
+/** Cilium's settings for a node's load balancer (both families): its compile and datapath options. */
+export interface EbpfSettings {
+  readonly compile: EbpfOptions;
+  readonly datapath: Omit<DatapathOptions, 'rng'>;
+}
+
+export function ebpfSettings(options: ModeOptions): EbpfSettings {
   const fromValues = options.cilium !== undefined ? ebpfOptions(options.cilium) : {};
-  const compileOptions = {
-    ...fromValues,
-    algorithm: options.ebpfAlgorithm ?? fromValues.algorithm ?? 'random',
-    ...(options.maglevTableSize !== undefined ? { maglevTableSize: options.maglevTableSize } : {}),
-    ...(options.ebpfMapSizes !== undefined ? { mapSizes: options.ebpfMapSizes } : {}),
-  } as const;
   // Cilium SNATs NodePort traffic to ports above nodePort.range.
   const snatPortMin = options.cilium !== undefined ? options.cilium.nodePortRange[1] + 1 : undefined;
+  return {
+    compile: {
+      ...fromValues,
+      algorithm: options.ebpfAlgorithm ?? fromValues.algorithm ?? 'random',
+      ...(options.maglevTableSize !== undefined ? { maglevTableSize: options.maglevTableSize } : {}),
+      ...(options.ebpfMapSizes !== undefined ? { mapSizes: options.ebpfMapSizes } : {}),
+    },
+    datapath: {
+      ...(snatPortMin !== undefined ? { snatPortMin } : {}),
+      serviceNoBackendResponse: options.cilium?.serviceNoBackendResponse ?? 'reject',
+    },
+  };
+}
+
+function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOptions): NodeProxy {
+  const settings = ebpfSettings(options);
   const datapathRng = rng.fork();
   const socketLbRng = (options.cilium?.socketLB ?? true) ? rng.fork() : null;
   // The maps are compiled when first needed (a packet at one of the node's programs, a
@@ -528,12 +546,8 @@ function attachEbpf(node: Host, model: ProxyModel, rng: Rng, options: ModeOption
   const pending: { model: ProxyModel; changed: ReadonlySet<string> | undefined }[] = [];
   const current = (): { lb: EbpfLoadBalancer; datapath: EbpfDatapath } => {
     if (built === null) {
-      const lb = compileEbpf(model, node.name, compileOptions);
-      const datapath = new EbpfDatapath(lb, {
-        rng: datapathRng,
-        ...(snatPortMin !== undefined ? { snatPortMin } : {}),
-        serviceNoBackendResponse: options.cilium?.serviceNoBackendResponse ?? 'reject',
-      });
+      const lb = compileEbpf(model, node.name, settings.compile);
+      const datapath = new EbpfDatapath(lb, { rng: datapathRng, ...settings.datapath });
       built = { lb, datapath };
     }
     for (let p = pending.shift(); p !== undefined; p = pending.shift()) built.lb.sync(p.model, p.changed);

@@ -40,6 +40,7 @@ import {
 import type { ProxyMode } from '../proxy/common/datapath.js';
 import type { ProxyModel } from '../proxy/common/model.js';
 import { cleanStaleUdpConntrack, type UdpConntrackCleanup } from '../proxy/common/udp-conntrack-cleanup.js';
+import { renderCiliumCtList } from '../proxy/ebpf/cilium-views.js';
 import { nodeShares } from '../shares/node-shares.js';
 import type { ServiceShares } from '../shares/types.js';
 import {
@@ -62,7 +63,14 @@ import { SimulationDns } from './cluster-dns.js';
 import { NodeHealthServers } from './health-servers.js';
 import { Ipv6Datapath } from './ipv6-datapath.js';
 import { type Ipv6View, renderIpv6Rules } from './ipv6-rules.js';
-import { attachMode, attachNodeProxy, type DumpPart, type ModeOptions, type NodeProxy } from './modes.js';
+import {
+  attachMode,
+  attachNodeProxy,
+  type DumpPart,
+  ebpfSettings,
+  type ModeOptions,
+  type NodeProxy,
+} from './modes.js';
 import { PendingPodTcp, PendingPodUdp } from './pending-pod-app.js';
 import { type PodAppInfo, podApps } from './pod-apps.js';
 import { sctpStackOf, startSctpServers } from './sctp-servers.js';
@@ -275,6 +283,7 @@ export class Simulation {
             ...(this.modeOptions.ipvsScheduler !== undefined
               ? { ipvsScheduler: this.modeOptions.ipvsScheduler }
               : {}),
+            ebpf: ebpfSettings(this.modeOptions),
           });
     for (const [node, text] of options.conntrackDumps ?? []) this.preloadConntrack(node, text);
     for (const name of this.proxies.keys()) this.nodeModels.set(name, this.model);
@@ -622,8 +631,6 @@ export class Simulation {
           'the cluster is single-stack: use --dual-stack or a v4,v6 --service-cluster-ip-range',
         ),
       );
-    const refusal = v6.ipv6Refusal();
-    if (refusal !== null) throw new SimulationError(ipv6NotSupported(url, refusal));
     const text =
       url.family === 6
         ? url.host
@@ -726,8 +733,6 @@ export class Simulation {
       throw new SimulationError(
         `${text}: the cluster is single-stack (use --dual-stack or a v4,v6 --service-cluster-ip-range)`,
       );
-    const refusal = v6.ipv6Refusal();
-    if (refusal !== null) throw new SimulationError(`${text}: ${refusal}`);
     if (!isIPv6Text(text)) throw new SimulationError(`invalid IPv6 address "${text}"`);
     return appIpv6(v6.topology6.addresses.internText(text));
   }
@@ -788,8 +793,11 @@ export class Simulation {
       throw new SimulationError(
         '-f ipv6: the cluster is single-stack (use --dual-stack or a v4,v6 --service-cluster-ip-range)',
       );
-    const refusal = v6.ipv6Refusal();
-    if (refusal !== null) throw new SimulationError(`-f ipv6: ${refusal}`);
+    if (this.mode === 'ebpf') {
+      // Cilium's IPv6 flows live in its cilium_ct6 maps (none until the node's programs ran).
+      const lb = v6.ebpf.get(nodeName);
+      return lb === undefined ? '' : renderCiliumCtList(lb);
+    }
     const table = v6.conntrack.get(nodeName);
     if (table === undefined) throw new SimulationError(`unknown node "${nodeName}"`);
     const addresses = v6.topology6.addresses;

@@ -344,8 +344,8 @@ export class Host implements HostTransport, UdpTransport {
     this.ipRcv(iface, slot);
   }
 
-  /** Runs the interface's tc ingress program; false when it consumed the frame. */
-  private runTcIngress(iface: NetInterface, prog: TcProgram, slot: number): boolean {
+  /** Runs the interface's tc ingress program; false when it consumed the frame (also used by the IPv6 layer). */
+  runTcIngress(iface: NetInterface, prog: TcProgram, slot: number): boolean {
     const net = this.network;
     const pool = net.pool;
     const tc = this.tc;
@@ -576,6 +576,8 @@ export class Host implements HostTransport, UdpTransport {
   private peerMacOf(iface: NetInterface, slot: number): Uint8Array | undefined {
     if (iface.peer >= 0) return this.network.interfaces[iface.peer].mac;
     const pool = this.network.pool;
+    if (this.v6 !== null && readU16(pool.view(slot), 12) === ETHERTYPE_IPV6)
+      return this.v6.nextHopMacOf(iface, slot);
     if (parseFiveTuple(pool.view(slot), this.ft, 0, pool.lengths[slot]) !== ParseStatus.OK) return undefined;
     const route = this.routes.lookup(this.ft.daddr);
     const nextHop =

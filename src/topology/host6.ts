@@ -15,6 +15,7 @@
 import { readTcpSegment6 } from '../apps/segment-codec6.js';
 import type { TcpSegment } from '../apps/transport.js';
 import type { QuotedUdp, UdpDatagram } from '../apps/udp-stack.js';
+import type { TcProgram } from '../proxy/common/datapath.js';
 import { NF_HOOK_NAMES, NfHook } from '../proxy/common/packet-meta.js';
 import { DropReason, PATH_VERDICT_DROP_REASON, PathVerdict } from '../trace/drop-reasons.js';
 import {
@@ -75,6 +76,12 @@ export class Ipv6Stack {
   forwarding = false;
   /** Set on nodes: IPv6 conntrack and the IPv6 proxier's rules. */
   netfilter: NodeNetfilter6 | null = null;
+  /**
+   * eBPF mode: the node's IPv6 tc ingress programs — Cilium's cil_from_netdev (eth0, the
+   * tunnel device) and cil_from_container (pod veths) handle both families; the IPv4 half
+   * passes IPv6 frames on, and they run here before ip6_rcv.
+   */
+  tc: { readonly netdev: TcProgram; readonly container: TcProgram } | null = null;
   readonly loopback: number;
 
   private readonly pkt: Ipv6Packet = { ft: newIpv6FiveTuple(), saddr: 0, daddr: 0 };
@@ -104,6 +111,18 @@ export class Ipv6Stack {
     const route = this.routes.lookup(dst);
     if (route < 0 || this.routes.iface(route) === BLACKHOLE) return 0;
     return this.outAddress(this.routes.iface(route));
+  }
+
+  /** The MAC of the next hop towards the IPv6 frame's destination out of `iface` (a tc program's TX). */
+  nextHopMacOf(iface: NetInterface, slot: number): Uint8Array | undefined {
+    const pool = this.host.network.pool;
+    const ft = this.pkt.ft;
+    if (parseIpv6FiveTuple(pool.view(slot), ft, 0, pool.lengths[slot]) !== Parse6Status.OK) return undefined;
+    const daddr = this.addresses.intern(pool.view(slot), ft.daddrAt);
+    const route = this.routes.lookup(daddr);
+    const nextHop =
+      route >= 0 && this.routes.iface(route) === iface.index ? this.routes.nextHop(route, daddr) : daddr;
+    return this.neighbours.get(nextHop);
   }
 
   /** An interface's address, or the host's first one for an unnumbered veth (as IPv4's outAddress). */
@@ -204,6 +223,16 @@ export class Ipv6Stack {
   /** ip6_rcv: a frame whose ethertype is IPv6 arrived on `iface` (MAC already checked). Consumes the slot. */
   receive(iface: NetInterface, slot: number): void {
     const net = this.host.network;
+    const tc = this.tc;
+    if (tc !== null) {
+      const prog =
+        iface.name === 'eth0' || iface === this.host.tunnel?.device
+          ? tc.netdev
+          : iface.peer >= 0
+            ? tc.container
+            : null;
+      if (prog !== null && !this.host.runTcIngress(iface, prog, slot)) return;
+    }
     if (!this.parse(slot)) return;
     const p = this.pkt;
     const frame = net.pool.view(slot);

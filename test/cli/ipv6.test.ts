@@ -1,7 +1,7 @@
 /**
  * The IPv6 datapath as a user meets it on the command line: `dpsim curl` to `[addr]:port`
  * and with `-6`, `dpsim conntrack --family ipv6` and `dpsim trace` of an IPv6 URL, on the
- * origin scenario built dual-stack (fixtures/origin-dual-stack.yaml with --dual-stack).
+ * origin scenario built dual-stack (fixtures/origin-dual-stack.yaml with --dual-stack), in every mode.
  */
 import { describe, expect, it } from 'vitest';
 import { dpsim } from './harness.js';
@@ -61,12 +61,54 @@ describe('dpsim with IPv6 on a dual-stack cluster (iptables mode)', () => {
     );
     expect(r.stdout).toMatch(/myweb-rs-\w+ +deliver +tcp \[fd85:ee78:d8a6:8607::1:\w+\]:8080 from /);
   });
-
-  it('in nftables mode an IPv6 curl is refused with one line (its IPv6 rules are not run yet), exit 1', async () => {
-    const r = await dpsim(['curl', ...DUAL, '--mode', 'nftables', `http://[${NODE2}]:31244/`]);
-    expect(r.stderr).toBe(
-      `error: IPv6 not supported here: [${NODE2}]:31244 (nftables mode has no IPv6 datapath yet (its IPv6 rules are not run): use --mode iptables for IPv6 connections)\n`,
-    );
-    expect(r.exitCode).toBe(1);
-  });
 });
+
+/** What `dpsim trace` shows of each mode's IPv6 translation at the NodePort's node. */
+const TRACE_MARKS: Record<string, RegExp[]> = {
+  nftables: [
+    /ip6 kube-proxy\/services#2: ip6 daddr @nodeport-ips meta l4proto \. th dport vmap @service-nodeports/,
+    /ip6 kube-proxy\/endpoint-\S+#2: meta l4proto tcp dnat to \[fd85:ee78:d8a6:8607::1:\w+\]:8080/,
+    /node2 +POSTROUTING +ACCEPT .*SNAT \[fd00:192:168:100::1\]:\d+ → \[fd00:192:168:100::101\]:\d+/,
+  ],
+  ipvs: [
+    /-m set --match-set KUBE-6-NODE-PORT-TCP dst -j KUBE-MARK-MASQ/,
+    /ipvs\/ip_vs_in#\d+: TCP \[fd00:192:168:100::1\]:\d+ → \[fd00:192:168:100::101\]:31244 → \[fd85:ee78:d8a6:8607::1:\w+\]:8080/,
+    /node2 +ipvs +→ \[fd85:ee78:d8a6:8607::1:\w+\]:8080/,
+  ],
+  ebpf: [
+    /bpf\/cil_from_netdev#1: Frontend service lookup, addr=\[fd00:192:168:100::101\] key\.dport=31244/,
+    /bpf\/cil_from_netdev#3: DNAT \[fd00:192:168:100::101\]:31244 -> \[fd85:ee78:d8a6:8607::1:\w+\]:8080/,
+  ],
+};
+
+for (const mode of ['nftables', 'ipvs', 'ebpf'] as const) {
+  describe(`dpsim with IPv6 on a dual-stack cluster (${mode} mode)`, () => {
+    it("curl answers on every node's IPv6 NodePort, and trace shows the mode's IPv6 translation", async () => {
+      for (const node of ['fd00:192:168:100::100', NODE2, 'fd00:192:168:100::102']) {
+        const r = await dpsim(['curl', ...DUAL, '--mode', mode, `http://[${node}]:31244/`]);
+        expect(r.exitCode, r.stderr).toBe(0);
+        expect(r.stdout).toMatch(/^Hello World!\nmyweb-rs-\w+\n$/);
+      }
+      const t = await dpsim(['trace', ...DUAL, '--mode', mode, `http://[${NODE2}]:31244/`]);
+      expect(t.exitCode).toBe(0);
+      for (const mark of TRACE_MARKS[mode]) expect(t.stdout).toMatch(mark);
+      expect(t.stdout).toMatch(/myweb-rs-\w+ +deliver +tcp \[fd85:ee78:d8a6:8607::1:\w+\]:8080 from /);
+    });
+
+    it("conntrack --family ipv6 lists the IPv6 flows (nf_conntrack's, or Cilium's CT maps in eBPF mode)", async () => {
+      const r = await dpsim(['conntrack', ...DUAL, '--mode', mode, '--family', 'ipv6', '-n', '1']);
+      expect(r.exitCode).toBe(0);
+      if (mode === 'ebpf') {
+        expect(r.stdout).toMatch(
+          /^TCP OUT \[fd00:192:168:100::100\]:\d+ -> \[fd00:192:168:100::1\]:31244 service /m,
+        );
+        expect(r.stdout).not.toContain('10.233.');
+      } else {
+        expect(r.stdout).toContain('src=fd00:192:168:100::1 dst=fd00:192:168:100::100 ');
+        expect(r.stderr).toMatch(
+          /^conntrack v1\.4\.7 \(conntrack-tools\): \d+ flow entries have been shown\.\n$/,
+        );
+      }
+    });
+  });
+}

@@ -14,3 +14,11 @@ export interface Ipv6AddressLookup {
   /** RFC 5952 text of `index` (listings and traces). */
   text(index: number): string;
 }
+
+/** An IPv6 address table a datapath parses frames against: interning a frame's address and the bytes behind an index. */
+export interface Ipv6AddressStore extends Ipv6AddressLookup {
+  /** The index of the 16 bytes at `buf[at..)`, interned on first sight (no allocation). */
+  intern(buf: Uint8Array, at: number): number;
+  /** The table's byte store: index i's address is at i × 16 (read-only use). */
+  storeOf(): Uint8Array;
+}

@@ -75,7 +75,11 @@ function ctFlagsString(flags: number): string {
   return `Flags=0x${flags.toString(16).padStart(4, '0')} [ ${names.map((n) => `${n} `).join('')}]`;
 }
 
-function ctLines(map: BpfInlineHashMap, out: string[]): void {
+function ctLines(
+  map: BpfInlineHashMap,
+  endpoint: (addr: number, port: number) => string,
+  out: string[],
+): void {
   map.forEach((_i, ko, vo) => {
     const k = map.keys;
     const v = map.values;
@@ -85,8 +89,8 @@ function ctLines(map: BpfInlineHashMap, out: string[]): void {
     const service = (flags & TupleFlag.SERVICE) !== 0;
     // As cilium-dbg's CtKey4Global.Dump(reverse=true) prints the key (Cilium issue 5848): the
     // C struct's daddr with its first port field, then saddr with the second.
-    const src = `${formatIPv4(k[ko])}:${k[ko + 2] >>> 16}`;
-    const dst = `${formatIPv4(k[ko + 1])}:${k[ko + 2] & 0xffff}`;
+    const src = endpoint(k[ko], k[ko + 2] >>> 16);
+    const dst = endpoint(k[ko + 1], k[ko + 2] & 0xffff);
     const related = flags & TupleFlag.RELATED ? 'related ' : '';
     const entryFlags = v[vo + 1] & 0xffff;
     const revNat = v[vo + 1] >>> 16;
@@ -101,10 +105,18 @@ function ctLines(map: BpfInlineHashMap, out: string[]): void {
   });
 }
 
-/** `cilium-dbg bpf ct list global`: the TCP map, then the non-TCP one, each in map order. */
+/**
+ * `cilium-dbg bpf ct list global`: the TCP map, then the non-TCP one, each in map order. For the
+ * IPv6 load balancer (its words are address-table indices) the cilium_ct6 maps, `[addr]:port`.
+ */
 export function renderCiliumCtList(lb: EbpfLoadBalancer): string {
   const out: string[] = [];
-  ctLines(lb.maps.ctTcp, out);
-  ctLines(lb.maps.ctAny, out);
+  const v6 = lb.ipv6;
+  const endpoint =
+    v6 === undefined
+      ? (a: number, port: number) => `${formatIPv4(a)}:${port}`
+      : (a: number, port: number) => `[${v6.text(a)}]:${port}`;
+  ctLines(lb.maps.ctTcp, endpoint, out);
+  ctLines(lb.maps.ctAny, endpoint, out);
   return out.length === 0 ? '' : `${out.join('\n')}\n`;
 }

@@ -21,9 +21,11 @@
  */
 
 import { BPF_ANY, BpfArrayMap, BpfLpmTrie } from '../../maps/index.js';
-import { type Cidr, parseCidr, parseIPv4 } from '../../util/ipv4.js';
+import { type Cidr, formatIPv4, parseCidr, parseIPv4 } from '../../util/ipv4.js';
+import { parseCidr6 } from '../../util/ipv6.js';
 import { IpProtocol } from '../../wire/ip-protocol.js';
 import { categorizeEndpoints, externalPolicyLocal, internalPolicyLocal } from '../common/categorize.js';
+import type { Ipv6AddressLookup } from '../common/ipv6-lookup.js';
 import type { Endpoint, ProxyModel, ServicePort } from '../common/model.js';
 import { BackendState, LbAlgorithm, LbScope, SvcFlag, SvcFlag2 } from './layouts.js';
 import {
@@ -64,6 +66,13 @@ export interface EbpfOptions {
   readonly externalClusterIP?: boolean;
   /** 'hash' models old kernels without LRU maps: a full CT map refuses new flows. */
   readonly ctMapKind?: CtMapKind;
+  /**
+   * The IPv6 load balancer of a dual-stack node (the IPv6 model's frontends, Cilium's lb6
+   * maps): its addresses are the network's IPv6 address-table indices — what the IPv6
+   * datapath's packets carry — in the map words an IPv4 address fills, so the same maps, CT
+   * and NAT logic serve both families.
+   */
+  readonly ipv6?: Ipv6AddressLookup;
 }
 
 const PROTO_NUMBERS: Record<string, number> = {
@@ -134,10 +143,35 @@ function backendIdentity(addr: number, port: number, protocol: string): number {
   return ((addr >>> 0) * 65536 + port) * 4 + (PROTO_CODE[protocol] ?? 3);
 }
 
-function toBackend(e: Endpoint, proto: number, protocol: string, internalScope: boolean): PlannedBackend {
-  const addr = parseIPv4(e.ip);
+/**
+ * How a plan turns address texts into map words: IPv4 addresses themselves, or (the IPv6 load
+ * balancer) IPv6 address-table indices, shown in brackets in keys as Cilium shows them.
+ */
+export interface AddressWords {
+  readonly word: (text: string) => number;
+  /** A word as a frontend or backend key shows it. */
+  readonly keyText: (word: number) => string;
+}
+
+const IPV4_WORDS: AddressWords = {
+  word: parseIPv4,
+  keyText: (a) => `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`,
+};
+
+function ipv6Words(ipv6: Ipv6AddressLookup): AddressWords {
+  return { word: (t) => ipv6.internText(t), keyText: (w) => `[${ipv6.text(w)}]` };
+}
+
+function toBackend(
+  e: Endpoint,
+  proto: number,
+  protocol: string,
+  internalScope: boolean,
+  words: AddressWords,
+): PlannedBackend {
+  const addr = words.word(e.ip);
   return {
-    key: `${e.ip}:${e.port}/${protocol}`,
+    key: `${words === IPV4_WORDS ? e.ip : words.keyText(addr)}:${e.port}/${protocol}`,
     identity: backendIdentity(addr, e.port, protocol),
     addr,
     port: e.port,
@@ -156,11 +190,12 @@ export function planServicePort(
   nodeName: string,
   nodeIp: number,
   externalClusterIP = false,
+  words: AddressWords = IPV4_WORDS,
 ): FrontendPlan[] {
   const proto = PROTO_NUMBERS[sp.protocol];
   const cat = categorizeEndpoints(sp, nodeName);
-  const cluster = (cat.clusterEndpoints ?? []).map((e) => toBackend(e, proto, sp.protocol, false));
-  const local = (cat.localEndpoints ?? []).map((e) => toBackend(e, proto, sp.protocol, false));
+  const cluster = (cat.clusterEndpoints ?? []).map((e) => toBackend(e, proto, sp.protocol, false, words));
+  const local = (cat.localEndpoints ?? []).map((e) => toBackend(e, proto, sp.protocol, false, words));
   const affinity = sp.sessionAffinity === 'ClientIP';
   const baseFlags = affinity ? SvcFlag.AFFINITY : 0;
   const affinityTimeout = affinity ? sp.stickyMaxAgeSeconds : 0;
@@ -183,15 +218,14 @@ export function planServicePort(
       ext = local;
       if (!internalPolicyLocal(sp)) {
         flags2 |= SvcFlag2.TWO_SCOPES;
-        int = (cat.clusterEndpoints ?? []).map((e) => toBackend(e, proto, sp.protocol, true));
+        int = (cat.clusterEndpoints ?? []).map((e) => toBackend(e, proto, sp.protocol, true, words));
       }
     } else {
       ext = cluster;
     }
     const protoName = sp.protocol;
-    const addrText = `${addr >>> 24}.${(addr >>> 16) & 255}.${(addr >>> 8) & 255}.${addr & 255}`;
     return {
-      key: `${addrText}:${port}/${protoName}`,
+      key: `${words.keyText(addr)}:${port}/${protoName}`,
       kind,
       servicePortName: sp.servicePortName,
       addr,
@@ -205,19 +239,19 @@ export function planServicePort(
       sourceRanges,
     };
   };
+  const word = words.word;
   // bpf.lbExternalClusterIP: ClusterIPs answer traffic from outside the cluster too.
-  out.push(
-    frontend('ClusterIP', parseIPv4(sp.clusterIP), sp.port, externalClusterIP ? SvcFlag.ROUTABLE : 0, []),
-  );
+  out.push(frontend('ClusterIP', word(sp.clusterIP), sp.port, externalClusterIP ? SvcFlag.ROUTABLE : 0, []));
   if (sp.nodePort !== 0)
     out.push(frontend('NodePort', nodeIp, sp.nodePort, SvcFlag.NODEPORT | SvcFlag.ROUTABLE, []));
   for (const ip of sp.externalIPs) {
-    out.push(frontend('ExternalIP', parseIPv4(ip), sp.port, SvcFlag.EXTERNAL_IP | SvcFlag.ROUTABLE, []));
+    out.push(frontend('ExternalIP', word(ip), sp.port, SvcFlag.EXTERNAL_IP | SvcFlag.ROUTABLE, []));
   }
-  const ranges = sp.loadBalancerSourceRanges.map(parseCidr);
+  // The source-range LPM trie is keyed by IPv4 addresses: the IPv6 plan installs none (not enforced).
+  const ranges = words === IPV4_WORDS ? sp.loadBalancerSourceRanges.map(parseCidr) : [];
   for (const ip of sp.loadBalancerIPs) {
     const flags = SvcFlag.LOADBALANCER | SvcFlag.ROUTABLE | (ranges.length > 0 ? SvcFlag.SOURCE_RANGE : 0);
-    out.push(frontend('LoadBalancer', parseIPv4(ip), sp.port, flags, ranges));
+    out.push(frontend('LoadBalancer', word(ip), sp.port, flags, ranges));
   }
   return out;
 }
@@ -323,6 +357,9 @@ export class EbpfLoadBalancer {
   readonly nodeIp: number;
   /** spec.podCIDR of this node: the datapath's "is this a local endpoint" test. */
   readonly podCidr: string;
+  /** The IPv6 load balancer's address table (its map words are its indices), else undefined. */
+  readonly ipv6: Ipv6AddressLookup | undefined;
+  private readonly words: AddressWords;
   readonly maps: LbMaps;
   readonly algorithm: LbAlgorithmName;
   readonly maglevTableSize: number;
@@ -351,9 +388,12 @@ export class EbpfLoadBalancer {
     const node = model.nodes.find((n) => n.name === nodeName);
     if (node === undefined) throw new EbpfCompileError(`node "${nodeName}" is not in the model`);
     this.nodeName = nodeName;
-    this.nodeIp = parseIPv4(node.ip);
+    this.ipv6 = options.ipv6;
+    this.words = options.ipv6 === undefined ? IPV4_WORDS : ipv6Words(options.ipv6);
+    this.nodeIp = this.words.word(node.ip);
     this.podCidr = node.podCIDR;
-    parseCidr(node.podCIDR);
+    if (options.ipv6 === undefined) parseCidr(node.podCIDR);
+    else parseCidr6(node.podCIDR);
     this.algorithm = options.algorithm ?? 'random';
     this.externalClusterIP = options.externalClusterIP ?? false;
     this.maglevTableSize = options.maglevTableSize ?? DEFAULT_MAGLEV_TABLE_SIZE;
@@ -368,6 +408,11 @@ export class EbpfLoadBalancer {
     this.revNatIds = new IdAllocator(0xffff, 'rev-NAT');
     this.backendAlloc = new IdAllocator(this.maps.sizes.lbMapMax, 'backend');
     this.sync(model);
+  }
+
+  /** A map word as an address: the IPv4 address, or the IPv6 address its index stands for. */
+  addressText(word: number): string {
+    return this.ipv6 === undefined ? formatIPv4(word) : this.ipv6.text(word);
   }
 
   /**
@@ -400,7 +445,13 @@ export class EbpfLoadBalancer {
     for (const sp of this.portsToPlan(model, services)) {
       if (PROTO_NUMBERS[sp.protocol] === undefined)
         throw new EbpfCompileError(`unsupported protocol ${sp.protocol}`);
-      for (const plan of planServicePort(sp, this.nodeName, this.nodeIp, this.externalClusterIP)) {
+      for (const plan of planServicePort(
+        sp,
+        this.nodeName,
+        this.nodeIp,
+        this.externalClusterIP,
+        this.words,
+      )) {
         const claimant = plans.get(plan.key)?.servicePortName ?? this.outsideClaimant(plan.key, services);
         if (claimant !== undefined) {
           throw new EbpfCompileError(

@@ -136,25 +136,27 @@ export class EbpfDatapath {
   private readonly nodeIp: number;
   private readonly podNetwork: number;
   private readonly podMask: number;
-  private readonly maglevSeed: number;
+  protected readonly maglevSeed: number;
   private readonly useMaglev: boolean;
   private readonly maglevM: number;
   private readonly svc: BpfHashMap;
   private readonly maps: LbMaps;
   private readonly revNatMap: BpfHashMap;
+  /** The source a pod reaching itself through a Service is SNATed to (Cilium's service loopback). */
+  protected loopbackAddr = IPV4_LOOPBACK;
   // Scratch "registers" of the current packet (Cilium keeps them in locals and skb->cb).
-  private pIp = 0;
-  private pL4 = 0;
-  private pProto = 0;
-  private pSaddr = 0;
-  private pDaddr = 0;
-  private pSport = 0;
-  private pDport = 0;
-  private pTcpFlags = 0;
+  protected pIp = 0;
+  protected pL4 = 0;
+  protected pProto = 0;
+  protected pSaddr = 0;
+  protected pDaddr = 0;
+  protected pSport = 0;
+  protected pDport = 0;
+  protected pTcpFlags = 0;
   private readonly ctl = new CtLookup();
-  private ctMap: BpfInlineHashMap;
-  private readonly ctTcp: BpfInlineHashMap;
-  private readonly ctAny: BpfInlineHashMap;
+  protected ctMap: BpfInlineHashMap;
+  protected readonly ctTcp: BpfInlineHashMap;
+  protected readonly ctAny: BpfInlineHashMap;
   // Hot-path batch scratch: the CT_SERVICE key hash of each frame (large tables only).
   private readonly hotHash = new Int32Array(HOT_BATCH);
   /**
@@ -175,7 +177,8 @@ export class EbpfDatapath {
     this.snatPortMin = options.snatPortMin ?? SNAT_PORT_MIN;
     this.rejectNoBackend = (options.serviceNoBackendResponse ?? 'reject') === 'reject';
     this.nodeIp = lb.nodeIp;
-    const cidr = parseCidr(lb.podCidr);
+    // The IPv6 datapath (datapath6.ts) answers isLocalPod over its own prefix.
+    const cidr = lb.ipv6 === undefined ? parseCidr(lb.podCidr) : { network: 0, prefixLength: 0 };
     this.podNetwork = cidr.network;
     this.podMask = cidr.prefixLength === 0 ? 0 : (0xffffffff << (32 - cidr.prefixLength)) >>> 0;
     this.maglevSeed = lb.maglevSeeds.jhash0;
@@ -562,7 +565,7 @@ export class EbpfDatapath {
    */
   private refuse(frame: Uint8Array, off: number, len: number, reason: number): TcAction {
     if (reason !== DropReason.NO_SERVICE || !this.rejectNoBackend) return this.drop(reason);
-    const replyLength = writeNoServiceIcmp4(frame, off, len);
+    const replyLength = this.writeNoService(frame, off, len);
     if (replyLength < 0) return this.drop(DropReason.INVALID);
     this.replyLength = replyLength;
     this.counters.noServiceReplies++;
@@ -576,7 +579,7 @@ export class EbpfDatapath {
   }
 
   /** 1 = IPv4 TCP/UDP parsed into the scratch registers, 0 = not for the LB (pass), −1 = drop. */
-  private parse(buf: Uint8Array, off: number, len: number): number {
+  protected parse(buf: Uint8Array, off: number, len: number): number {
     if (len < ETH_HLEN + 20 || off + len > buf.length) {
       this.dropReason = DropReason.INVALID;
       return -1;
@@ -671,34 +674,22 @@ export class EbpfDatapath {
     const bo = be;
     const baddr = backendAddr(bv, bo);
     const bport = backendPort(bv, bo);
-    const view = this.frameView(buf);
-    const base = buf.byteOffset;
-    natIpv4EndpointAt(
-      view,
-      view,
-      0,
-      base + this.pIp,
-      base + this.pL4,
-      this.pProto,
-      Ipv4Field.DST,
-      TcpField.DST_PORT,
-      baddr,
-      bport,
-    );
+    this.writeDestination(buf, baddr, bport);
     this.pDaddr = baddr;
     this.pDport = bport;
     this.counters.dnat++;
 
     // A pod reaching itself through its Service (hairpin): Cilium's lb4_local marks the
-    // connection loopback and bpf_lxc SNATs the source to IPV4_LOOPBACK, so the pod's
-    // reply (to 169.254.42.1) leaves through its veth and can be reverse-translated.
+    // connection loopback and bpf_lxc SNATs the source to the service loopback address
+    // (169.254.42.1; fe80::1 for IPv6), so the pod's reply leaves through its veth and can be
+    // reverse-translated.
     let client = saddr;
     let loopback = 0;
     if (baddr === saddr && !fromNetdev) {
-      client = IPV4_LOOPBACK;
+      client = this.loopbackAddr;
       loopback = CtEntryFlag.LB_LOOPBACK;
-      rewriteIpv4AddrAt(buf, this.pIp, Ipv4Field.SRC, this.pL4, this.pProto, IPV4_LOOPBACK);
-      this.pSaddr = IPV4_LOOPBACK;
+      this.writeSourceAddr(buf, client);
+      this.pSaddr = client;
     }
 
     // Regular CT on the translated tuple (CT_EGRESS), remembering the rev-NAT index.
@@ -743,14 +734,7 @@ export class EbpfDatapath {
         const inner = this.lb.maps.maglevInner[this.lb.maps.maglevOuter.values[o]];
         if (inner !== undefined) {
           // With session affinity the client port is zeroed so all of a client's flows agree.
-          const h = ciliumMaglevHashV4(
-            this.pSaddr,
-            affinity ? 0 : this.pSport,
-            this.pDport,
-            this.pProto,
-            this.maglevSeed,
-          );
-          return inner.values[h % this.maglevM];
+          return inner.values[this.maglevHash(affinity) % this.maglevM];
         }
       }
     }
@@ -802,10 +786,10 @@ export class EbpfDatapath {
     const port = this.revNatMap.values[ro + RevNatValue.PORT];
     // Loopback connection: the reply goes back to the pod itself, which is also the backend.
     if (word & CtEntryFlag.LB_LOOPBACK) {
-      rewriteIpv4AddrAt(buf, this.pIp, Ipv4Field.DST, this.pL4, this.pProto, this.pSaddr);
+      this.writeDestinationAddr(buf, this.pSaddr);
       this.pDaddr = this.pSaddr;
     }
-    rewriteIpv4AddrAt(buf, this.pIp, Ipv4Field.SRC, this.pL4, this.pProto, addr);
+    this.writeSourceAddr(buf, addr);
     rewriteL4PortAt(buf, this.pL4, TcpField.SRC_PORT, this.pProto, port);
     this.pSaddr = addr;
     this.pSport = port;
@@ -832,7 +816,7 @@ export class EbpfDatapath {
       this.snatPortMin,
     );
     if (port === NAT_NO_MAPPING) return DropReason.NAT_NO_MAPPING;
-    rewriteIpv4AddrAt(buf, this.pIp, Ipv4Field.SRC, this.pL4, proto, this.nodeIp);
+    this.writeSourceAddr(buf, this.nodeIp);
     rewriteL4PortAt(buf, this.pL4, TcpField.SRC_PORT, proto, port);
     this.pSaddr = this.nodeIp;
     this.pSport = port;
@@ -847,11 +831,59 @@ export class EbpfDatapath {
     if (ro < 0) return false;
     const addr = nat.values[ro + NatValue.TO_ADDR];
     const port = nat.values[ro + NatValue.TO_PORT];
-    rewriteIpv4AddrAt(buf, this.pIp, Ipv4Field.DST, this.pL4, this.pProto, addr);
+    this.writeDestinationAddr(buf, addr);
     rewriteL4PortAt(buf, this.pL4, TcpField.DST_PORT, this.pProto, port);
     this.pDaddr = addr;
     this.pDport = port;
     this.counters.revSnat++;
     return true;
+  }
+
+  // ------------------------------------------------------------------ the family's bytes
+  // What differs between the IPv4 programs and the IPv6 ones (datapath6.ts): where the
+  // addresses sit in the frame and which checksums cover them; the flow logic above is shared.
+
+  /** DNAT of the parsed packet to `addr`:`port`, checksums patched (lb4_local's rewrite). */
+  protected writeDestination(buf: Uint8Array, addr: number, port: number): void {
+    const view = this.frameView(buf);
+    const base = buf.byteOffset;
+    natIpv4EndpointAt(
+      view,
+      view,
+      0,
+      base + this.pIp,
+      base + this.pL4,
+      this.pProto,
+      Ipv4Field.DST,
+      TcpField.DST_PORT,
+      addr,
+      port,
+    );
+  }
+
+  /** The parsed packet's source address becomes `addr` (its port stays). */
+  protected writeSourceAddr(buf: Uint8Array, addr: number): void {
+    rewriteIpv4AddrAt(buf, this.pIp, Ipv4Field.SRC, this.pL4, this.pProto, addr);
+  }
+
+  /** The parsed packet's destination address becomes `addr` (its port stays). */
+  protected writeDestinationAddr(buf: Uint8Array, addr: number): void {
+    rewriteIpv4AddrAt(buf, this.pIp, Ipv4Field.DST, this.pL4, this.pProto, addr);
+  }
+
+  /** tail_no_service_ipv4: the frame rewritten into its ICMP error; the new length, or −1. */
+  protected writeNoService(buf: Uint8Array, off: number, len: number): number {
+    return writeNoServiceIcmp4(buf, off, len);
+  }
+
+  /** The Maglev flow hash of the parsed packet (hash_from_tuple_v4). */
+  protected maglevHash(affinity: boolean): number {
+    return ciliumMaglevHashV4(
+      this.pSaddr,
+      affinity ? 0 : this.pSport,
+      this.pDport,
+      this.pProto,
+      this.maglevSeed,
+    );
   }
 }

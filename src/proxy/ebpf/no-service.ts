@@ -10,9 +10,15 @@
  *    its end, a long one is cut at 64 bytes;
  *  - the outer IP header copies the offending TOS, has id 0, no DF, TTL 64 (IPDEFTTL), the
  *    Service address as source and the sender as destination; MACs are swapped.
+ *
+ * `tail_no_service_ipv6` answers the same way in ICMPv6: destination unreachable, code 4 (port
+ * unreachable), the same sample rule with IPv6's bound — min(frame length, 1232) bytes from the
+ * IPv6 header on (1280, the minimum MTU, less the new IPv6 and ICMPv6 headers), zero-padded —
+ * an IPv6 header with hop limit 64, traffic class and flow label 0, the addresses swapped.
  */
 import { writeU16, writeU32 } from '../../wire/bytes.js';
 import { icmpChecksum, ipv4HeaderChecksum } from '../../wire/checksum.js';
+import { icmpv6Checksum } from '../../wire/checksum6.js';
 
 const ETH_HLEN = 14;
 const IP_HLEN = 20;
@@ -70,5 +76,44 @@ export function writeNoServiceIcmp4(buf: Uint8Array, off: number, len: number): 
   writeU16(buf, icmp + 2, 0);
   writeU32(buf, icmp + 4, 0);
   writeU16(buf, icmp + 2, icmpChecksum(buf, icmp, ICMP_HLEN + sample));
+  return outLen;
+}
+
+const IPV6_HLEN = 40;
+/** Cilium's ICMPV6_PACKET_MAX_SAMPLE_SIZE: 1280 − 40 − 8. */
+export const NO_SERVICE_MAX_SAMPLE6 = 1280 - 40 - 8;
+const ICMPV6_DEST_UNREACH = 1;
+const ICMPV6_PORT_UNREACH = 4;
+const IPPROTO_ICMPV6 = 58;
+
+/** The IPv6 frame `buf[off..off+len)` rewritten into its ICMPv6 port unreachable; the new length, or −1. */
+export function writeNoServiceIcmp6(buf: Uint8Array, off: number, len: number): number {
+  const sample = Math.min(len, NO_SERVICE_MAX_SAMPLE6);
+  const ipPacket = len - ETH_HLEN;
+  const outLen = ETH_HLEN + IPV6_HLEN + ICMP_HLEN + sample;
+  if (off + outLen > buf.length) return -1;
+  const ip = off + ETH_HLEN;
+  const inner = ip + IPV6_HLEN + ICMP_HLEN;
+  const kept = Math.min(ipPacket, sample);
+  // The sample moves behind the new headers first; the addresses are read back from it.
+  buf.copyWithin(inner, ip, ip + kept);
+  buf.fill(0, inner + kept, inner + sample);
+  for (let i = 0; i < 6; i++) {
+    const d = buf[off + i];
+    buf[off + i] = buf[off + 6 + i];
+    buf[off + 6 + i] = d;
+  }
+  writeU32(buf, ip, 0x60000000);
+  writeU16(buf, ip + 4, ICMP_HLEN + sample);
+  buf[ip + 6] = IPPROTO_ICMPV6;
+  buf[ip + 7] = IPDEFTTL;
+  buf.copyWithin(ip + 8, inner + 24, inner + 40); // source: the Service address
+  buf.copyWithin(ip + 24, inner + 8, inner + 24); // destination: the sender
+  const icmp = ip + IPV6_HLEN;
+  buf[icmp] = ICMPV6_DEST_UNREACH;
+  buf[icmp + 1] = ICMPV6_PORT_UNREACH;
+  writeU16(buf, icmp + 2, 0);
+  writeU32(buf, icmp + 4, 0);
+  writeU16(buf, icmp + 2, icmpv6Checksum(buf, ip, icmp, ICMP_HLEN + sample));
   return outLen;
 }

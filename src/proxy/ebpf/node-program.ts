@@ -1,10 +1,13 @@
 /**
  * The eBPF mode's programs as tc ingress attachments: `cil_from_netdev` on the node's
  * eth0 and `cil_from_container` on each pod's host-side veth, both sharing the node's
- * EbpfDatapath (and so its maps).
+ * EbpfDatapath (and so its maps). Cilium's programs handle both families; here each family's
+ * half is its own attachment over its own load balancer (the IPv6 one: datapath6.ts), and a
+ * frame of the other family passes it untouched.
  */
 
 import { formatIPv4 } from '../../util/ipv4.js';
+import { formatIPv6Bytes } from '../../util/ipv6.js';
 import { type RuleTraceSink, TcAction, type TcProgram, type TcResult } from '../common/datapath.js';
 import type { EbpfDatapath } from './datapath.js';
 import { dropReasonName } from './drop.js';
@@ -28,6 +31,9 @@ function finish(dp: EbpfDatapath, v: TcAction, out: TcResult): void {
 /** Which of the node's two programs an attachment runs. */
 type Attachment = 'netdev' | 'container';
 
+const ETH_P_IP = 0x0800;
+const ETH_P_IPV6 = 0x86dd;
+
 /**
  * The node's datapath, or how to build it: a node's maps are compiled when its first packet
  * arrives (sim/modes.ts), so a program can be attached before they exist.
@@ -37,12 +43,15 @@ export type EbpfDatapathSource = EbpfDatapath | (() => EbpfDatapath);
 class EbpfTcIngress implements TcProgram {
   readonly name: string;
   private dp: EbpfDatapath | null;
+  private readonly etherType: number;
   constructor(
     private readonly source: EbpfDatapathSource,
     private readonly attachment: Attachment,
+    family: 'ipv4' | 'ipv6',
   ) {
     this.name = attachment === 'netdev' ? 'cil_from_netdev' : 'cil_from_container';
     this.dp = typeof source === 'function' ? null : source;
+    this.etherType = family === 'ipv6' ? ETH_P_IPV6 : ETH_P_IP;
   }
 
   get datapath(): EbpfDatapath {
@@ -51,6 +60,11 @@ class EbpfTcIngress implements TcProgram {
   }
 
   run(frame: Uint8Array, length: number, nowNs: number, out: TcResult, trace: RuleTraceSink | null): void {
+    // The other family's half of the program takes this frame.
+    if (length >= 14 && ((frame[12] << 8) | frame[13]) !== this.etherType) {
+      out.action = TcAction.PASS;
+      return;
+    }
     const now = nowNs / NS_PER_S;
     // Only when tracing: what the packet was, and the datapath's counters, to tell what it did.
     const before = trace !== null ? snapshot(this.datapath, frame, length) : null;
@@ -73,7 +87,7 @@ class EbpfTcIngress implements TcProgram {
 
 /** A packet's addresses and the datapath's translation counters at one moment (tracing only). */
 interface Snapshot {
-  readonly tuple: { saddr: number; daddr: number; sport: number; dport: number } | null;
+  readonly tuple: { saddr: string; daddr: string; sport: number; dport: number; proto: number } | null;
   readonly dnat: number;
   readonly snat: number;
   readonly revNat: number;
@@ -93,25 +107,41 @@ function snapshot(dp: EbpfDatapath, frame: Uint8Array, length: number): Snapshot
   };
 }
 
-/** The IPv4 TCP/UDP 4-tuple of an Ethernet frame, or null. */
+/**
+ * The TCP/UDP 4-tuple of an Ethernet frame (IPv4, or IPv6 without extension headers), its
+ * addresses as text (IPv6 in brackets), or null.
+ */
 function tupleOf(frame: Uint8Array, length: number): Snapshot['tuple'] {
-  if (length < 34 || frame[12] !== 0x08 || frame[13] !== 0x00) return null;
+  const etherType = (frame[12] << 8) | frame[13];
   const ip = 14;
-  const ihl = (frame[ip] & 0x0f) * 4;
-  const proto = frame[ip + 9];
-  const l4 = ip + ihl;
+  let proto: number;
+  let l4: number;
+  let saddr: string;
+  let daddr: string;
+  if (etherType === ETH_P_IP && length >= 34) {
+    proto = frame[ip + 9];
+    l4 = ip + (frame[ip] & 0x0f) * 4;
+    const u32 = (at: number) =>
+      ((frame[at] << 24) | (frame[at + 1] << 16) | (frame[at + 2] << 8) | frame[at + 3]) >>> 0;
+    saddr = formatIPv4(u32(ip + 12));
+    daddr = formatIPv4(u32(ip + 16));
+  } else if (etherType === ETH_P_IPV6 && length >= 54) {
+    proto = frame[ip + 6];
+    l4 = ip + 40;
+    saddr = `[${formatIPv6Bytes(frame, ip + 8)}]`;
+    daddr = `[${formatIPv6Bytes(frame, ip + 24)}]`;
+  } else return null;
   if ((proto !== 6 && proto !== 17) || length < l4 + 4) return null;
-  const u32 = (at: number) =>
-    ((frame[at] << 24) | (frame[at + 1] << 16) | (frame[at + 2] << 8) | frame[at + 3]) >>> 0;
   return {
-    saddr: u32(ip + 12),
-    daddr: u32(ip + 16),
+    saddr,
+    daddr,
     sport: (frame[l4] << 8) | frame[l4 + 1],
     dport: (frame[l4 + 2] << 8) | frame[l4 + 3],
+    proto,
   };
 }
 
-const endpoint = (addr: number, port: number): string => `${formatIPv4(addr)}:${port}`;
+const endpoint = (addr: string, port: number): string => `${addr}:${port}`;
 
 /**
  * What the program did to the packet, in the words of `cilium monitor -v`'s debug messages
@@ -123,9 +153,10 @@ function explain(dp: EbpfDatapath, a: Snapshot, b: Snapshot): string[] {
   if (b.noServiceReplies > a.noServiceReplies && a.tuple !== null) {
     // The packet is now the ICMP error, so only the "before" tuple names the flow.
     const t = a.tuple;
-    lines.push(`Frontend service lookup, addr=${formatIPv4(t.daddr)} key.dport=${t.dport}: no backends`);
+    const v6 = t.daddr.startsWith('[');
+    lines.push(`Frontend service lookup, addr=${t.daddr} key.dport=${t.dport}: no backends`);
     lines.push(
-      `tail_no_service_ipv4: ICMP destination unreachable (port unreachable) ${formatIPv4(t.daddr)} -> ${formatIPv4(t.saddr)}`,
+      `tail_no_service_ipv${v6 ? '6: ICMPv6' : '4: ICMP'} destination unreachable (port unreachable) ${t.daddr} -> ${t.saddr}`,
     );
     return lines;
   }
@@ -133,15 +164,13 @@ function explain(dp: EbpfDatapath, a: Snapshot, b: Snapshot): string[] {
   const t0 = a.tuple;
   const t1 = b.tuple;
   if (b.dnat > a.dnat) {
-    lines.push(`Frontend service lookup, addr=${formatIPv4(t0.daddr)} key.dport=${t0.dport}`);
-    const fe = [...dp.lb.frontends.values()].find(
-      (f) => f.plan.addr === t0.daddr && f.plan.port === t0.dport,
-    );
+    lines.push(`Frontend service lookup, addr=${t0.daddr} key.dport=${t0.dport}`);
+    const fe = dp.lb.frontends.get(`${t0.daddr}:${t0.dport}/${t0.proto === 6 ? 'TCP' : 'UDP'}`);
     const bv = dp.lb.maps.backends.values;
     const o = dp.backendId * BACKEND_VALUE_WORDS;
     if (dp.backendId > 0 && o < bv.length)
       lines.push(
-        `Service backend slot lookup result: target=${formatIPv4(bv[o])} port=${bv[o + 1] & 0xffff}` +
+        `Service backend slot lookup result: target=${dp.lb.addressText(bv[o])} port=${bv[o + 1] & 0xffff}` +
           ` (backend ${dp.backendId}${fe !== undefined ? `, service ${fe.plan.servicePortName}, revNAT ${fe.revNat}` : ''})`,
       );
     lines.push(`DNAT ${endpoint(t0.daddr, t0.dport)} -> ${endpoint(t1.daddr, t1.dport)}`);
@@ -151,22 +180,22 @@ function explain(dp: EbpfDatapath, a: Snapshot, b: Snapshot): string[] {
     lines.push(`reverse SNAT ${endpoint(t0.daddr, t0.dport)} -> ${endpoint(t1.daddr, t1.dport)}`);
   if (b.revNat > a.revNat)
     lines.push(
-      `Performing reverse NAT, address=${formatIPv4(t1.saddr)} port=${t1.sport}` +
+      `Performing reverse NAT, address=${t1.saddr} port=${t1.sport}` +
         ` (${endpoint(t0.saddr, t0.sport)} -> ${endpoint(t1.saddr, t1.sport)})`,
     );
   return lines;
 }
 
-/** `cil_from_netdev` on the node's eth0. */
+/** `cil_from_netdev` on the node's eth0 (its IPv4 half, or with 'ipv6' its IPv6 half). */
 export class EbpfNodeIngress extends EbpfTcIngress {
-  constructor(datapath: EbpfDatapathSource) {
-    super(datapath, 'netdev');
+  constructor(datapath: EbpfDatapathSource, family: 'ipv4' | 'ipv6' = 'ipv4') {
+    super(datapath, 'netdev', family);
   }
 }
 
-/** `cil_from_container` on a pod's host-side veth. */
+/** `cil_from_container` on a pod's host-side veth (its IPv4 half, or with 'ipv6' its IPv6 half). */
 export class EbpfPodIngress extends EbpfTcIngress {
-  constructor(datapath: EbpfDatapathSource) {
-    super(datapath, 'container');
+  constructor(datapath: EbpfDatapathSource, family: 'ipv4' | 'ipv6' = 'ipv4') {
+    super(datapath, 'container', family);
   }
 }

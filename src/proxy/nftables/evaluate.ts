@@ -338,7 +338,7 @@ export class NftDatapath {
       meta.hook,
       p.chainNames[ci],
       rule - p.chainRuleStart[ci],
-      renderRule(p.rules[rule]),
+      renderRule(p.rules[rule], this.v6 === undefined ? 'ip' : 'ip6'),
       this.verdictText(v),
     );
   }
