@@ -12,12 +12,21 @@
  * User EndpointSlices rather than Deployments: they give direct control over every
  * endpoint's conditions (ready / serving / terminating) and node, which pods do not (a pod
  * starts Ready and only turns Terminating through a delete with a grace period).
+ *
+ * Both families: a state may be dual-stack (`--dual-stack`'s cluster, PreferDualStack
+ * Services, an IPv6 EndpointSlice twin of each IPv4 one), and then each request goes over
+ * IPv4 or IPv6 — to the node's IPv6 address and NodePort, or the IPv6 ClusterIP — through
+ * each mode's IPv6 form, against the same kube-proxy semantics. The IPv6 requests leave out
+ * two kinds: a load-balancer VIP (dpsim's LoadBalancer allocator gives IPv4 VIPs only; such a
+ * request goes to the NodePort instead) and a node's own connection (eBPF mode's socket-LB,
+ * which translates those, is IPv4-only in dpsim; such a request goes from the node's pod).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type CiliumConfig, parseCiliumValues } from '../../src/config/cilium-values.js';
 import { applyManifests, type Cluster, loadManifests } from '../../src/k8s/index.js';
 import type { Endpoint, ServicePort } from '../../src/proxy/common/model.js';
+import { ipv6Model } from '../../src/sim/ipv6-rules.js';
 import type { Simulation } from '../../src/sim/simulation.js';
 import { cidrContains, parseCidr, parseIPv4 } from '../../src/util/ipv4.js';
 import { TcpFlag } from '../../src/wire/tcp.js';
@@ -73,6 +82,8 @@ interface RequestSpec {
   readonly kind: RequestKind;
   /** Index of the node the request enters (NodePort) or starts on (node, pod); unused for the LB VIP. */
   readonly node: number;
+  /** The address family the request uses (6 only on a dual-stack state). */
+  readonly family: 4 | 6;
 }
 
 const nodeIndex = fc.integer({ min: 0, max: NODE_NAMES.length - 1 });
@@ -91,17 +102,24 @@ const requestSpec: fc.Arbitrary<RequestSpec> = fc.record({
   service: fc.nat(),
   kind: fc.constantFrom<RequestKind>('nodePort', 'loadBalancer', 'clusterIPFromNode', 'clusterIPFromPod'),
   node: nodeIndex,
+  family: fc.constantFrom<4 | 6>(4, 6),
 });
 
-/** A request the Service can take: NodePort needs a node port, the VIP a LoadBalancer. */
-function applicable(services: readonly ServiceSpec[], r: RequestSpec): RequestSpec {
+/**
+ * A request the Service can take: NodePort needs a node port, the VIP a LoadBalancer; an IPv6
+ * request needs a dual-stack state, and goes to the NodePort for the VIP and from the node's
+ * pod for the node (see the header).
+ */
+function applicable(services: readonly ServiceSpec[], r: RequestSpec, dualStack: boolean): RequestSpec {
   const service = r.service % services.length;
   const type = services[service].type;
-  const kind =
-    (r.kind === 'nodePort' && type === 'ClusterIP') || (r.kind === 'loadBalancer' && type !== 'LoadBalancer')
-      ? 'clusterIPFromPod'
-      : r.kind;
-  return { service, kind, node: r.node };
+  const family = dualStack ? r.family : 4;
+  let kind = r.kind;
+  if (family === 6 && kind === 'loadBalancer') kind = 'nodePort';
+  if (family === 6 && kind === 'clusterIPFromNode') kind = 'clusterIPFromPod';
+  if ((kind === 'nodePort' && type === 'ClusterIP') || (kind === 'loadBalancer' && type !== 'LoadBalancer'))
+    kind = 'clusterIPFromPod';
+  return { service, kind, node: r.node, family };
 }
 
 const svcName = (i: number) => `svc${i}`;
@@ -113,7 +131,7 @@ const clientPod = (node: number) => `client-${NODE_NAMES[node]}`;
  * (their IPs are the apiserver's to choose), then the Services and their EndpointSlices
  * naming those IPs.
  */
-function buildCluster(services: readonly ServiceSpec[]): Cluster {
+function buildCluster(services: readonly ServiceSpec[], dualStack = false): Cluster {
   const pods: string[] = NODE_NAMES.map(
     (n, k) => `apiVersion: v1
 kind: Pod
@@ -132,7 +150,7 @@ spec:
   containers: [{ name: web, image: hello-world-web:1.0, ports: [{ containerPort: 8080 }] }]`);
     });
   });
-  const loaded = loadManifests(pods.join('\n---\n'), { seed: 7 });
+  const loaded = loadManifests(pods.join('\n---\n'), { seed: 7, ...(dualStack ? { dualStack } : {}) });
   if (loaded.rejected) throw new Error(loaded.outcomes.map((o) => o.message).join('\n'));
   const cluster = loaded.cluster;
 
@@ -146,22 +164,27 @@ metadata: { name: ${svcName(i)} }
 spec:
   type: ${s.type}
   internalTrafficPolicy: ${s.internalTrafficPolicy}
-${external ? `  externalTrafficPolicy: ${s.externalTrafficPolicy}\n` : ''}${ranges.length > 0 ? `  loadBalancerSourceRanges: [${ranges.join(', ')}]\n` : ''}  ports: [{ port: 80, targetPort: 8080 }]`);
-    const endpoints = s.endpoints.map((e, j) => {
-      const c = CONDITION_FIELDS[e.condition];
-      const ip = cluster.getPod(endpointPod(i, j))?.status?.podIP;
-      if (ip === undefined) throw new Error(`pod ${endpointPod(i, j)} got no IP`);
-      return `  - addresses: [${ip}]
+${external ? `  externalTrafficPolicy: ${s.externalTrafficPolicy}\n` : ''}${ranges.length > 0 ? `  loadBalancerSourceRanges: [${ranges.join(', ')}]\n` : ''}${dualStack ? '  ipFamilyPolicy: PreferDualStack\n' : ''}  ports: [{ port: 80, targetPort: 8080 }]`);
+    // One user EndpointSlice per address family, the same endpoints in each.
+    for (const family of dualStack ? (['IPv4', 'IPv6'] as const) : (['IPv4'] as const)) {
+      const endpoints = s.endpoints.map((e, j) => {
+        const c = CONDITION_FIELDS[e.condition];
+        const ip = cluster
+          .getPod(endpointPod(i, j))
+          ?.status?.podIPs?.find((a) => a.ip?.includes(':') === (family === 'IPv6'))?.ip;
+        if (ip === undefined) throw new Error(`pod ${endpointPod(i, j)} got no ${family} address`);
+        return `  - addresses: ["${ip}"]
     nodeName: ${NODE_NAMES[e.node]}
     conditions: { ready: ${c.ready}, serving: ${c.serving}, terminating: ${c.terminating} }
     targetRef: { kind: Pod, name: ${endpointPod(i, j)} }`;
-    });
-    objects.push(`apiVersion: discovery.k8s.io/v1
+      });
+      objects.push(`apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
-metadata: { name: ${svcName(i)}-user, labels: { kubernetes.io/service-name: ${svcName(i)} } }
-addressType: IPv4
+metadata: { name: ${svcName(i)}-user${family === 'IPv6' ? '-v6' : ''}, labels: { kubernetes.io/service-name: ${svcName(i)} } }
+addressType: ${family}
 ports: [{ port: 8080, protocol: TCP }]
 endpoints:${endpoints.length === 0 ? ' []' : `\n${endpoints.join('\n')}`}`);
+    }
   });
   const outcomes = applyManifests(cluster, objects.join('\n---\n'));
   const rejected = outcomes.filter((o) => o.status === 'rejected');
@@ -232,11 +255,31 @@ interface Expectation {
 
 interface RequestContext {
   readonly spec: RequestSpec;
+  /** The Service port in the request's family's model (its endpoints are the same in both). */
   readonly sp: ServicePort;
   /** Node whose rules decide: the node called (NodePort), node1 for the VIP (the client's route), the caller's node. */
   readonly ingressNode: string;
+  /** That node's address in the request's family. */
   readonly ingressNodeIP: string;
   readonly external: boolean;
+}
+
+/** A node's address in `family` (its IPv6 one on a dual-stack state). */
+function nodeAddress(sim: Simulation, node: number, family: 4 | 6): string {
+  return family === 4 ? NODE_IPS[node] : sim.cluster.config.ipv6!.nodes.get(NODE_NAMES[node])!.ip;
+}
+
+/** A pod's address in `family`. */
+function podAddress(sim: Simulation, pod: string, family: 4 | 6): string {
+  if (family === 4) return podIP(sim, pod);
+  const ip = sim.cluster.getPod(pod)?.status?.podIPs?.find((a) => a.ip?.includes(':'))?.ip;
+  if (ip === undefined) throw new Error(`pod ${pod} has no IPv6 address`);
+  return ip;
+}
+
+/** An address as a URL host: IPv6 in brackets. */
+function urlHost(addr: string): string {
+  return addr.includes(':') ? `[${addr}]` : addr;
 }
 
 /** The request goes to an LB VIP whose loadBalancerSourceRanges leave the client out. */
@@ -387,14 +430,15 @@ function expectedSource(mode: WiredMode, ctx: RequestContext, e: Expectation, se
 // ------------------------------------------------------------------ running requests
 
 function requestContext(sim: Simulation, spec: RequestSpec): RequestContext {
-  const sp = sim.model.servicePorts.find((s) => s.name === svcName(spec.service));
-  if (sp === undefined) throw new Error(`no ${svcName(spec.service)} in the model`);
+  const model = spec.family === 4 ? sim.model : ipv6Model(sim.cluster);
+  const sp = model.servicePorts.find((s) => s.name === svcName(spec.service));
+  if (sp === undefined) throw new Error(`no ${svcName(spec.service)} in the IPv${spec.family} model`);
   const ingress = spec.kind === 'loadBalancer' ? 0 : spec.node;
   return {
     spec,
     sp,
     ingressNode: NODE_NAMES[ingress],
-    ingressNodeIP: NODE_IPS[ingress],
+    ingressNodeIP: nodeAddress(sim, ingress, spec.family),
     external: spec.kind === 'nodePort' || spec.kind === 'loadBalancer',
   };
 }
@@ -405,12 +449,12 @@ function send(sim: Simulation, ctx: RequestContext): Observed {
   const { sp, spec } = ctx;
   const [from, url] =
     spec.kind === 'nodePort'
-      ? ['client', `http://${NODE_IPS[spec.node]}:${sp.nodePort}/`]
+      ? ['client', `http://${urlHost(ctx.ingressNodeIP)}:${sp.nodePort}/`]
       : spec.kind === 'loadBalancer'
         ? ['client', `http://${sp.loadBalancerIPs[0]}/`]
         : spec.kind === 'clusterIPFromNode'
-          ? [NODE_NAMES[spec.node], `http://${sp.clusterIP}/`]
-          : [`pod/${clientPod(spec.node)}`, `http://${sp.clusterIP}/`];
+          ? [NODE_NAMES[spec.node], `http://${urlHost(sp.clusterIP)}/`]
+          : [`pod/${clientPod(spec.node)}`, `http://${urlHost(sp.clusterIP)}/`];
   return observe(sim, { from, url, connectTimeoutMs: CONNECT_TIMEOUT_MS });
 }
 
@@ -428,9 +472,10 @@ function outcomeOf(o: Observed): Outcome {
 }
 
 function callerAddress(sim: Simulation, ctx: RequestContext): string {
-  if (ctx.spec.kind === 'clusterIPFromPod') return podIP(sim, clientPod(ctx.spec.node));
-  if (ctx.spec.kind === 'clusterIPFromNode') return NODE_IPS[ctx.spec.node];
-  return CLIENT_IP;
+  const family = ctx.spec.family;
+  if (ctx.spec.kind === 'clusterIPFromPod') return podAddress(sim, clientPod(ctx.spec.node), family);
+  if (ctx.spec.kind === 'clusterIPFromNode') return nodeAddress(sim, ctx.spec.node, family);
+  return family === 4 ? CLIENT_IP : sim.cluster.config.ipv6!.clientIP;
 }
 
 /** Frames seen on endpoint pods' own interfaces during the request. */
@@ -454,7 +499,7 @@ interface Verdict {
  */
 function check(sim: Simulation, mode: WiredMode, ctx: RequestContext, o: Observed, frames: Frame[]): Verdict {
   const want = expectationFor(mode, ctx);
-  const label = `${mode}: ${o.request.from} → ${o.request.url} (${ctx.sp.name}, ingress ${ctx.ingressNode})`;
+  const label = `${mode}: ${o.request.from} → ${o.request.url} (${ctx.sp.name}, ingress ${ctx.ingressNode}, IPv${ctx.spec.family})`;
   const outcome = outcomeOf(o);
   expect([want.outcome, want.alsoAccepted], `${label}: ${o.outcome.stderr}`).toContain(outcome);
   const mine = framesOf(frames, o);
@@ -489,9 +534,9 @@ function check(sim: Simulation, mode: WiredMode, ctx: RequestContext, o: Observe
   }
   // The pod's view of the connection: a single peer, the caller itself or the ingress node.
   const [peerAddr, peerPort] = splitPeer(served!.peer);
-  const ip = podIP(sim, served!.pod);
+  const ip = podAddress(sim, served!.pod, ctx.spec.family);
   const peers = new Set(podFrames.map((f) => (f.dst === ip ? `${f.src}:${f.sport}` : `${f.dst}:${f.dport}`)));
-  expect([...peers], label).toEqual([served!.peer]);
+  expect([...peers], label).toEqual([`${peerAddr}:${peerPort}`]);
   expect(
     podFrames.some((f) => f.tcpFlags === TcpFlag.SYN),
     label,
@@ -545,9 +590,10 @@ function runEveryMode(
   requests: readonly RequestSpec[],
   seed: number,
   cilium?: CiliumConfig,
+  dualStack = false,
 ): Map<WiredMode, ModeRun> {
-  const cluster = buildCluster(services);
-  const specs = requests.map((r) => applicable(services, r));
+  const cluster = buildCluster(services, dualStack);
+  const specs = requests.map((r) => applicable(services, r, dualStack));
   const out = new Map<WiredMode, ModeRun>();
   for (const mode of MODES) {
     const sim = buildSmall({ cluster, mode, seed, ...(cilium !== undefined ? { cilium } : {}) });
@@ -565,9 +611,17 @@ function runEveryMode(
  * generated endpoints with their conditions and nodes, so the comparison does not merely
  * follow a misread EndpointSlice.
  */
-function expectModelMatchesSpec(sim: Simulation, services: readonly ServiceSpec[]): void {
+function expectModelMatchesSpec(sim: Simulation, services: readonly ServiceSpec[], dualStack: boolean): void {
+  for (const model of dualStack ? [sim.model, ipv6Model(sim.cluster)] : [sim.model])
+    expectServicePortsMatchSpec(model.servicePorts, services);
+}
+
+function expectServicePortsMatchSpec(
+  servicePorts: readonly ServicePort[],
+  services: readonly ServiceSpec[],
+): void {
   services.forEach((s, i) => {
-    const sp = sim.model.servicePorts.find((p) => p.name === svcName(i));
+    const sp = servicePorts.find((p) => p.name === svcName(i));
     const got = (sp?.endpoints ?? []).map((e) => ({
       pod: e.podName,
       node: e.nodeName,
@@ -585,10 +639,15 @@ function expectModelMatchesSpec(sim: Simulation, services: readonly ServiceSpec[
   });
 }
 
-function runState(services: readonly ServiceSpec[], requests: readonly RequestSpec[], seed: number): void {
+function runState(
+  services: readonly ServiceSpec[],
+  requests: readonly RequestSpec[],
+  seed: number,
+  dualStack: boolean,
+): void {
   const verdicts = new Map<WiredMode, Verdict[]>();
-  for (const [mode, { sim, runs }] of runEveryMode(services, requests, seed)) {
-    if (mode === MODES[0]) expectModelMatchesSpec(sim, services);
+  for (const [mode, { sim, runs }] of runEveryMode(services, requests, seed, undefined, dualStack)) {
+    if (mode === MODES[0]) expectModelMatchesSpec(sim, services, dualStack);
     const frames = capturedFrames(sim);
     verdicts.set(
       mode,
@@ -602,7 +661,7 @@ function runState(services: readonly ServiceSpec[], requests: readonly RequestSp
 
 describe('the four proxy modes, differentially', () => {
   it(
-    'agree on every request to an arbitrary cluster state: the outcome (served by an eligible ready — else serving-terminating — endpoint of the Service, refused, or dropped), ' +
+    'agree on every request, IPv4 or IPv6, to an arbitrary cluster state, single- or dual-stack: the outcome (served by an eligible ready — else serving-terminating — endpoint of the Service, refused, or dropped), ' +
       'the source the pod sees and the reverse-NATed reply, with one backend per connection — except by design: IPVS falls back to cluster endpoints under a Local policy without local ones, ' +
       'nftables and IPVS apply loadBalancerSourceRanges before looking for endpoints, eBPF answers ICMP wherever its frontend has no backend in the scope asked (also under a Local policy, where kube-proxy drops) but drops outside loadBalancerSourceRanges, ' +
       'eBPF’s socket-LB fails a node’s own connect() to a Service without backends at once (EHOSTUNREACH, curl exits 7), ' +
@@ -613,6 +672,7 @@ describe('the four proxy modes, differentially', () => {
           fc.array(serviceSpec, { minLength: 1, maxLength: 3 }),
           fc.array(requestSpec, { minLength: 1, maxLength: 5 }),
           fc.integer({ min: 1, max: 1_000_000 }),
+          fc.boolean(),
           runState,
         ),
         { numRuns: 15 },
@@ -626,8 +686,8 @@ describe('regressions the differential property found', () => {
     const runs = runEveryMode(
       [service({ endpoints: [{ node: 1, condition: 'terminating-serving' }] })],
       [
-        { service: 0, kind: 'clusterIPFromNode', node: 0 },
-        { service: 0, kind: 'clusterIPFromNode', node: 1 },
+        { service: 0, kind: 'clusterIPFromNode', node: 0, family: 4 },
+        { service: 0, kind: 'clusterIPFromNode', node: 1, family: 4 },
       ],
       3,
     );
@@ -636,6 +696,30 @@ describe('regressions the differential property found', () => {
         expect(o.outcome.exitCode, `${mode}: ${o.outcome.stderr}`).toBe(0);
         expect(o.outcome.servedBy?.pod, mode).toBe(endpointPod(0, 0));
       }
+  });
+});
+
+describe('IPv6 requests on a dual-stack state', () => {
+  it('run through every mode’s IPv6 form: the endpoint pod sees IPv6 frames, NodePort and ClusterIP alike, and the modes agree with kube-proxy on the outcome and the source seen', () => {
+    const services = [
+      service({ type: 'NodePort', endpoints: [ready(1), { node: 2, condition: 'unready' }] }),
+    ];
+    const requests: RequestSpec[] = [
+      { service: 0, kind: 'nodePort', node: 0, family: 6 },
+      { service: 0, kind: 'clusterIPFromPod', node: 2, family: 6 },
+      { service: 0, kind: 'nodePort', node: 1, family: 4 },
+    ];
+    const runs = runEveryMode(services, requests, 5, undefined, true);
+    for (const [mode, { sim, runs: done }] of runs) {
+      const frames = capturedFrames(sim);
+      for (const { ctx, o } of done) {
+        const v = check(sim, mode, ctx, o, frames);
+        expect(v.outcome, mode).toBe('delivered');
+        const atPod = endpointPodFrames(framesOf(frames, o));
+        expect(atPod.length, mode).toBeGreaterThan(0);
+        for (const f of atPod) expect(f.src.includes(':'), `${mode} ${f.src}`).toBe(ctx.spec.family === 6);
+      }
+    }
   });
 });
 
@@ -665,9 +749,9 @@ describe('the by-design differences between the modes, one example each', () => 
         service({ type: 'NodePort', externalTrafficPolicy: 'Local', endpoints: [ready(0)] }),
       ],
       [
-        { service: 0, kind: 'clusterIPFromPod', node: 1 },
-        { service: 1, kind: 'clusterIPFromPod', node: 1 },
-        { service: 2, kind: 'nodePort', node: 1 },
+        { service: 0, kind: 'clusterIPFromPod', node: 1, family: 4 },
+        { service: 1, kind: 'clusterIPFromPod', node: 1, family: 4 },
+        { service: 2, kind: 'nodePort', node: 1, family: 4 },
       ],
       3,
     );
@@ -691,7 +775,7 @@ describe('the by-design differences between the modes, one example each', () => 
   it('nftables and IPVS drop a client outside loadBalancerSourceRanges even when the Service has no endpoints, where iptables (whose KUBE-FW chain exists only with endpoints) refuses; eBPF drops as for any Service without backends', () => {
     const runs = runEveryMode(
       [service({ type: 'LoadBalancer', sourceRanges: 'client-outside' })],
-      [{ service: 0, kind: 'loadBalancer', node: 0 }],
+      [{ service: 0, kind: 'loadBalancer', node: 0, family: 4 }],
       3,
     );
     expect(outcomesByMode(runs)).toEqual({
@@ -707,8 +791,8 @@ describe('the by-design differences between the modes, one example each', () => 
       service({ type: 'NodePort', endpoints: [{ node: 1, condition: 'terminating-not-serving' }] }),
     ];
     const requests: RequestSpec[] = [
-      { service: 0, kind: 'nodePort', node: 0 },
-      { service: 0, kind: 'clusterIPFromPod', node: 2 },
+      { service: 0, kind: 'nodePort', node: 0, family: 4 },
+      { service: 0, kind: 'clusterIPFromPod', node: 2, family: 4 },
     ];
     expect(outcomesByMode(runEveryMode(services, requests, 3))).toEqual({
       iptables: ['refused', 'refused'],
@@ -730,7 +814,7 @@ describe('the by-design differences between the modes, one example each', () => 
   it('eBPF keeps the client’s address for a backend on the ingress node under externalTrafficPolicy Cluster (it SNATs only what it forwards to another node), where the kube-proxy modes masquerade to the node’s IP', () => {
     const runs = runEveryMode(
       [service({ type: 'NodePort', endpoints: [ready(0)] })],
-      [{ service: 0, kind: 'nodePort', node: 0 }],
+      [{ service: 0, kind: 'nodePort', node: 0, family: 4 }],
       3,
     );
     for (const [

@@ -155,9 +155,10 @@ export function observe(sim: Simulation, request: CurlRequest): Observed {
   const from = sim.capture.frames;
   const outcome = sim.curl(request);
   const to = sim.capture.frames;
-  const m = /^http:\/\/([0-9.]+)(?::(\d+))?/.exec(request.url);
+  const m = /^http:\/\/(?:([0-9.]+)|\[([0-9a-f:]+)\])(?::(\d+))?/.exec(request.url);
   if (m === null) throw new Error(`unexpected URL ${request.url}`);
-  return { request, outcome, target: { addr: m[1], port: m[2] === undefined ? 80 : Number(m[2]) }, from, to };
+  const addr = m[1] ?? m[2];
+  return { request, outcome, target: { addr, port: m[3] === undefined ? 80 : Number(m[3]) }, from, to };
 }
 
 export function framesOf(frames: readonly Frame[], o: Observed): Frame[] {
@@ -196,7 +197,9 @@ export function advance(sim: Simulation, seconds: number): void {
 }
 
 /** `addr:port` → [addr, port]. */
+/** `addr:port` or `[addr]:port` as [address, port] (an IPv6 address without its brackets). */
 export function splitPeer(peer: string): [string, number] {
   const i = peer.lastIndexOf(':');
-  return [peer.slice(0, i), Number(peer.slice(i + 1))];
+  const addr = peer.slice(0, i);
+  return [addr.startsWith('[') ? addr.slice(1, -1) : addr, Number(peer.slice(i + 1))];
 }
