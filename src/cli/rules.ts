@@ -42,7 +42,7 @@ const EBPF_VIEWS: Views = {
 };
 
 const VIEWS: Readonly<Record<string, Views>> = { ipvs: IPVS_VIEWS, ebpf: EBPF_VIEWS };
-/** Views `--family ipv6` prints: the compiled state, not what traffic left in it. */
+/** Views `--family ipv6` prints: the compiled state, not what traffic left in it (conntrack --family ipv6 shows that). */
 const IPV6_VIEWS: ReadonlySet<DumpPart> = new Set([
   'ipvsadm',
   'ipset',
@@ -117,7 +117,7 @@ export function registerRules(program: Command, io: CliIo = processIo): Command 
     if (family === 'ipv6') {
       if (flags.verbose)
         throw new CliError(
-          'error: --family ipv6 takes no -v (the IPv6 rules are not run yet, so they count nothing)',
+          'error: --family ipv6 takes no -v (the IPv6 rules print as compiled, without counters; their traffic shows in conntrack --family ipv6)',
         );
       let view: Ipv6View | undefined;
       if (flags.view !== undefined) {
@@ -129,7 +129,7 @@ export function registerRules(program: Command, io: CliIo = processIo): Command 
                 .filter(([, v]) => IPV6_VIEWS.has(v.part))
                 .map(([n]) => n)
                 .join(', ') || 'none'
-            }; connection tables need the IPv6 datapath)`,
+            }; IPv6 connections: conntrack --family ipv6)`,
           );
         view = known as Ipv6View;
       }

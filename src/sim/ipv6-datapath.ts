@@ -38,7 +38,13 @@ import type { Host } from '../topology/host.js';
 import type { Ipv6Stack } from '../topology/host6.js';
 import { NodeNetfilter6 } from '../topology/netfilter-path6.js';
 import type { Rng } from '../util/rng.js';
-import { compileIpv6Iptables, compileIpv6Ipvs, compileIpv6Nftables, ipv6Model } from './ipv6-rules.js';
+import {
+  compileIpv6Iptables,
+  compileIpv6Ipvs,
+  compileIpv6Nftables,
+  ipv6FirstIds,
+  ipv6Model,
+} from './ipv6-rules.js';
 import type { EbpfSettings } from './modes.js';
 
 export interface Ipv6DatapathOptions {
@@ -50,6 +56,8 @@ export interface Ipv6DatapathOptions {
   readonly ipvsScheduler?: string;
   /** eBPF mode: Cilium's load-balancer settings (the IPv4 side's, as one agent serves both). */
   readonly ebpf?: EbpfSettings;
+  /** eBPF mode: the node's IPv4 load balancer, whose IDs the IPv6 ones continue after. */
+  readonly ebpfIpv4?: (node: string) => EbpfLoadBalancer | undefined;
 }
 
 /** Each pod's IPv6 address (status.podIPs), by `namespace/name`. */
@@ -197,7 +205,12 @@ export class Ipv6Datapath {
     let datapath: EbpfDatapath6 | null = null;
     const source = (): EbpfDatapath6 => {
       if (datapath === null) {
-        const lb = compileEbpf(ipv6Model(this.cluster), name, { ...settings.compile, ipv6: addresses });
+        const ipv4 = this.options.ebpfIpv4?.(name);
+        const lb = compileEbpf(ipv6Model(this.cluster), name, {
+          ...settings.compile,
+          ipv6: addresses,
+          ...(ipv4 !== undefined ? { firstIds: ipv6FirstIds(ipv4) } : {}),
+        });
         this.ebpf.set(name, lb);
         datapath = new EbpfDatapath6(lb, addresses, { rng, ...settings.datapath });
       }

@@ -5,7 +5,7 @@
  * form: ip6tables rules (printed as `ip6tables-save` does; in iptables mode they also run on
  * the IPv6 path, ipv6-datapath.ts), the `ip6 kube-proxy` nftables table, the IPVS proxier's
  * IPv6 virtual servers, ipsets and ip6tables rules, or Cilium's lb6 maps. All load into (or
- * match) the real tools; only the ip6tables rules are run by dpsim's datapath so far.
+ * match) the real tools, and all run on the IPv6 path (ipv6-datapath.ts).
  *
  * Settings shared with the IPv4 proxier come from the same KubeProxyConfiguration and kernel
  * facts (masquerade bit and -all, --random-fully, nfacct, tcp_be_liberal); the local-traffic
@@ -187,23 +187,29 @@ export function compileIpv6Ipvs(
 export function compileIpv6Lb(cluster: Cluster, nodeName: string, ipv4?: EbpfLoadBalancer): Lb6State {
   const model = ipv6Model(cluster);
   if (ipv4 === undefined) return compileLb6(model, nodeName);
+  const first = ipv6FirstIds(ipv4);
+  return compileLb6(model, nodeName, {
+    algorithm: ipv4.algorithm,
+    maglevTableSize: ipv4.maglevTableSize,
+    maglevHashSeed: ipv4.maglevSeedText,
+    externalClusterIP: ipv4.externalClusterIP,
+    firstRevNat: first.revNat,
+    firstBackendId: first.backend,
+  });
+}
+
+/** The service and backend IDs a node's IPv6 frontends start from: one past its IPv4 ones (one ID space). */
+export function ipv6FirstIds(ipv4: EbpfLoadBalancer): { revNat: number; backend: number } {
   let revNat = 0;
   let backend = 0;
   for (const f of ipv4.frontends.values()) {
     revNat = Math.max(revNat, f.revNat);
     for (const id of [...f.extBackendIds, ...(f.intBackendIds ?? [])]) backend = Math.max(backend, id);
   }
-  return compileLb6(model, nodeName, {
-    algorithm: ipv4.algorithm,
-    maglevTableSize: ipv4.maglevTableSize,
-    maglevHashSeed: ipv4.maglevSeedText,
-    externalClusterIP: ipv4.externalClusterIP,
-    firstRevNat: revNat + 1,
-    firstBackendId: backend + 1,
-  });
+  return { revNat: revNat + 1, backend: backend + 1 };
 }
 
-/** Views of the IPv6 rules; the ones showing traffic (connections, counters) need the IPv6 datapath. */
+/** Views of the IPv6 rules as compiled; the IPv6 traffic they carried shows in `conntrack --family ipv6`. */
 export type Ipv6View = 'ipvsadm' | 'ipset' | 'iptables' | 'bpftool' | 'cilium-lb' | 'cilium-service';
 
 /**

@@ -284,6 +284,10 @@ export class Simulation {
               ? { ipvsScheduler: this.modeOptions.ipvsScheduler }
               : {}),
             ebpf: ebpfSettings(this.modeOptions),
+            ebpfIpv4: (node) => {
+              const source = this.proxies.get(node)?.shareSource();
+              return source?.mode === 'ebpf' ? source.lb : undefined;
+            },
           });
     for (const [node, text] of options.conntrackDumps ?? []) this.preloadConntrack(node, text);
     for (const name of this.proxies.keys()) this.nodeModels.set(name, this.model);

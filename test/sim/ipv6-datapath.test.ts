@@ -96,6 +96,17 @@ for (const mode of MODES) {
       expect(sim.network.drops.byReason[DropReason.NEIGH_FAILED]).toBe(0);
     });
 
+    it("answers curl on each node's IPv4 address and NodePort too, from the client and all three pods (the dual-stack cluster keeps its IPv4 side)", () => {
+      const sim = originDualStack(mode);
+      const { nodePort } = service(sim);
+      for (const from of ['client', ...webPods(sim).map((p) => `pod/${p}`)])
+        for (const node of sim.cluster.config.nodes.map((n) => n.ip)) {
+          const o = sim.curl({ from, url: `http://${node}:${nodePort}/` });
+          expect(o.exitCode, `${from} → ${node}:${nodePort}: ${o.stderr}`).toBe(0);
+          expect(o.stdout).toMatch(/^Hello World!\nmyweb-rs-\w+\n$/);
+        }
+    });
+
     it('answers curl http://[ClusterIP6]:80 from all three pods, the pod keeping its own IPv6 source', () => {
       const sim = originDualStack(mode);
       const { clusterIP6 } = service(sim);

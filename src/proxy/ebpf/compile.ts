@@ -73,6 +73,11 @@ export interface EbpfOptions {
    * and NAT logic serve both families.
    */
   readonly ipv6?: Ipv6AddressLookup;
+  /**
+   * The first service (rev-NAT) and backend IDs to allocate (default 1): Cilium allocates both
+   * families from one ID space, so a node's IPv6 IDs continue after its IPv4 ones.
+   */
+  readonly firstIds?: { readonly revNat: number; readonly backend: number };
 }
 
 const PROTO_NUMBERS: Record<string, number> = {
@@ -331,11 +336,11 @@ function mapFull(map: string, entries: number): string {
 }
 
 class IdAllocator {
-  private next = 1;
   private readonly free: number[] = [];
   constructor(
     private readonly max: number,
     private readonly what: string,
+    private next = 1,
   ) {}
   allocate(): number {
     const id = this.free.length > 0 ? this.free.pop()! : this.next++;
@@ -405,8 +410,8 @@ export class EbpfLoadBalancer {
     this.maglevSeedText = options.maglevHashSeed ?? DEFAULT_MAGLEV_HASH_SEED;
     this.maglevSeeds = parseMaglevSeed(this.maglevSeedText);
     this.maps = new LbMaps(options.mapSizes ?? DEFAULT_MAP_SIZES, options.ctMapKind ?? 'lru');
-    this.revNatIds = new IdAllocator(0xffff, 'rev-NAT');
-    this.backendAlloc = new IdAllocator(this.maps.sizes.lbMapMax, 'backend');
+    this.revNatIds = new IdAllocator(0xffff, 'rev-NAT', options.firstIds?.revNat ?? 1);
+    this.backendAlloc = new IdAllocator(this.maps.sizes.lbMapMax, 'backend', options.firstIds?.backend ?? 1);
     this.sync(model);
   }
 

@@ -87,7 +87,7 @@ describe('dpsim rules --family', () => {
     );
     const verbose = await dpsim(['rules', '--dual-stack', '--family', 'ipv6', '-v']);
     expect(verbose.stderr).toBe(
-      'error: --family ipv6 takes no -v (the IPv6 rules are not run yet, so they count nothing)\n',
+      'error: --family ipv6 takes no -v (the IPv6 rules print as compiled, without counters; their traffic shows in conntrack --family ipv6)\n',
     );
     const bad = await dpsim(['rules', '--family', 'ipv5']);
     expect(bad.stderr).toBe('error: --family must be ipv4 or ipv6, got "ipv5"\n');

@@ -106,7 +106,7 @@ describe('dpsim rules --mode ipvs --family ipv6', () => {
     const conn = await dpsim([...base, '--view', 'conn']);
     expect(conn.exitCode).toBe(1);
     expect(conn.stderr).toBe(
-      'error: --family ipv6 in ipvs mode: no view "conn" (IPv6 views: ipvsadm, ipset, iptables; connection tables need the IPv6 datapath)\n',
+      'error: --family ipv6 in ipvs mode: no view "conn" (IPv6 views: ipvsadm, ipset, iptables; IPv6 connections: conntrack --family ipv6)\n',
     );
   });
 });
