@@ -44,6 +44,17 @@ function nodeIPv6Of(sim: Simulation, pod: string): string {
   return sim.cluster.config.ipv6!.nodes.get(node)!.ip;
 }
 
+/** A curl from the first web pod to the IPv6 ClusterIP, and its node's IPv6 flow listing after it. */
+function curlClusterIP6(mode: (typeof MODES)[number]) {
+  const sim = originDualStack(mode);
+  const { clusterIP6 } = service(sim);
+  const pod = webPods(sim)[0];
+  const o = sim.curl({ from: `pod/${pod}`, url: `http://[${clusterIP6}]:80/` });
+  expect(o.exitCode).toBe(0);
+  const node = sim.cluster.pods().find((p) => p.metadata?.name === pod)!.spec!.nodeName!;
+  return { sim, clusterIP6, pod, o, node, v6: sim.conntrackList(node, 'ipv6') };
+}
+
 /** Cilium's default IPv6 service loopback: the source a pod reaching itself through a Service shows. */
 const SERVICE_LOOPBACK6 = 'fe80::1';
 
@@ -152,13 +163,7 @@ for (const mode of MODES) {
     // nf_conntrack holds kube-proxy's IPv6 flows; Cilium keeps its own in the cilium_ct6 maps.
     if (mode !== 'ebpf')
       it('tracks IPv6 connections in a separate table: conntrack -L -f ipv6 shows the DNAT to the pod, the IPv4 table none of them', () => {
-        const sim = originDualStack(mode);
-        const { clusterIP6 } = service(sim);
-        const pod = webPods(sim)[0];
-        const o = sim.curl({ from: `pod/${pod}`, url: `http://[${clusterIP6}]:80/` });
-        expect(o.exitCode).toBe(0);
-        const node = sim.cluster.pods().find((p) => p.metadata?.name === pod)!.spec!.nodeName!;
-        const v6 = sim.conntrackList(node, 'ipv6');
+        const { sim, clusterIP6, pod, o, node, v6 } = curlClusterIP6(mode);
         const backend = podIPv6(sim, o.servedBy!.pod);
         const line = v6.split('\n').find((l) => l.includes(`dst=${clusterIP6} `))!;
         expect(line).toMatch(
@@ -171,13 +176,7 @@ for (const mode of MODES) {
       });
     else
       it('tracks IPv6 flows in the cilium_ct6 maps: ct list -f ipv6 shows the service entry and the translated flow, the IPv4 maps none of them', () => {
-        const sim = originDualStack(mode);
-        const { clusterIP6 } = service(sim);
-        const pod = webPods(sim)[0];
-        const o = sim.curl({ from: `pod/${pod}`, url: `http://[${clusterIP6}]:80/` });
-        expect(o.exitCode).toBe(0);
-        const node = sim.cluster.pods().find((p) => p.metadata?.name === pod)!.spec!.nodeName!;
-        const v6 = sim.conntrackList(node, 'ipv6');
+        const { sim, clusterIP6, pod, o, node, v6 } = curlClusterIP6(mode);
         const client = podIPv6(sim, pod);
         const source = o.servedBy!.pod === pod ? SERVICE_LOOPBACK6 : client;
         // Printed as cilium-dbg prints a CT key (the C struct's daddr with the first port field first).

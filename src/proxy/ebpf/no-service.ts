@@ -31,6 +31,22 @@ const IPDEFTTL = 64;
 const IPPROTO_ICMP = 1;
 
 /**
+ * Both families' first steps: the sample (the first `kept` bytes of the IP packet, zero-padded
+ * to `sample`) moves to `inner`, behind where the new IP and ICMP headers go (memmove), and the
+ * Ethernet addresses are swapped for the way back.
+ */
+function moveSampleSwapMacs(buf: Uint8Array, off: number, inner: number, kept: number, sample: number): void {
+  const ip = off + ETH_HLEN;
+  buf.copyWithin(inner, ip, ip + kept);
+  buf.fill(0, inner + kept, inner + sample);
+  for (let i = 0; i < 6; i++) {
+    const d = buf[off + i];
+    buf[off + i] = buf[off + 6 + i];
+    buf[off + 6 + i] = d;
+  }
+}
+
+/**
  * Rewrites the IPv4 frame `buf[off..off+len)` into the ICMP port unreachable answering it;
  * returns the new frame length, or −1 when the buffer has no room for it (DROP_INVALID).
  */
@@ -46,17 +62,7 @@ export function writeNoServiceIcmp4(buf: Uint8Array, off: number, len: number): 
   const saddr2 = buf[ip + 14];
   const saddr3 = buf[ip + 15];
   const daddr = ((buf[ip + 16] << 24) | (buf[ip + 17] << 16) | (buf[ip + 18] << 8) | buf[ip + 19]) >>> 0;
-  // The sample moves behind the new IP + ICMP headers (memmove), padded with zeros.
-  const inner = ip + IP_HLEN + ICMP_HLEN;
-  const kept = Math.min(ipPacket, sample);
-  buf.copyWithin(inner, ip, ip + kept);
-  buf.fill(0, inner + kept, inner + sample);
-  // Reversed Ethernet header.
-  for (let i = 0; i < 6; i++) {
-    const d = buf[off + i];
-    buf[off + i] = buf[off + 6 + i];
-    buf[off + 6 + i] = d;
-  }
+  moveSampleSwapMacs(buf, off, ip + IP_HLEN + ICMP_HLEN, Math.min(ipPacket, sample), sample);
   buf[ip] = 0x45;
   buf[ip + 1] = tos;
   writeU16(buf, ip + 2, IP_HLEN + ICMP_HLEN + sample);
@@ -94,15 +100,8 @@ export function writeNoServiceIcmp6(buf: Uint8Array, off: number, len: number): 
   if (off + outLen > buf.length) return -1;
   const ip = off + ETH_HLEN;
   const inner = ip + IPV6_HLEN + ICMP_HLEN;
-  const kept = Math.min(ipPacket, sample);
-  // The sample moves behind the new headers first; the addresses are read back from it.
-  buf.copyWithin(inner, ip, ip + kept);
-  buf.fill(0, inner + kept, inner + sample);
-  for (let i = 0; i < 6; i++) {
-    const d = buf[off + i];
-    buf[off + i] = buf[off + 6 + i];
-    buf[off + 6 + i] = d;
-  }
+  // The sample moves first; the addresses are read back from it.
+  moveSampleSwapMacs(buf, off, inner, Math.min(ipPacket, sample), sample);
   writeU32(buf, ip, 0x60000000);
   writeU16(buf, ip + 4, ICMP_HLEN + sample);
   buf[ip + 6] = IPPROTO_ICMPV6;
