@@ -137,6 +137,77 @@ describe('a node going NotReady', () => {
     expect(r.reasons[0].lastNs).toBeLessThan(out!.timeNs);
   });
 
+  it('once the pods’ 300 s toleration of the unreachable taint runs out, the taint manager evicts them and their controllers start replacements', () => {
+    const run = (durationS: number) =>
+      runRollout({
+        manifests: origin,
+        deployment: 'myweb',
+        transition: { kind: 'node-not-ready', node: 'node2' },
+        rps: 2,
+        durationS,
+        atS: AT_S,
+        seed: 3,
+        settings: parseVariant('nodeMonitorGracePeriod=20s').settings,
+      });
+    const r = run(340);
+    const markedNs = r.podEvents.find((e) => e.pod === 'node/node2')!.timeNs;
+    const stranded = r.podEvents.filter((e) => e.what === 'not ready (node2 NotReady)').map((e) => e.pod);
+    expect(stranded.some((p) => p.startsWith('default/myweb-'))).toBe(true);
+    // Every pod bound to node2 is evicted — the web pod and the CoreDNS replica alike.
+    const evicted = r.messages
+      .map((m) => /^taint manager: evicting pod (\S+) from unreachable node\/node2$/.exec(m)?.[1])
+      .filter((p) => p !== undefined);
+    expect(evicted.sort()).toEqual([...stranded].sort());
+    // Their replacements start after the toleration (300 s from the NotReady mark), not before.
+    const started = r.podEvents.filter((e) => e.what === 'container started' && e.timeNs > markedNs);
+    expect(started).toHaveLength(stranded.length);
+    for (const e of started) {
+      expect(stranded).not.toContain(e.pod);
+      expect(e.timeNs).toBeGreaterThanOrEqual(markedNs + 300e9);
+      expect(e.timeNs).toBeLessThan(markedNs + 310e9);
+    }
+    // The new web pod's endpoint reaches the other nodes' rules: a slice write once it started (ready at once: no probe), synced on node1 and node3.
+    const webStart = started.find((e) => e.pod.startsWith('default/myweb-'))!.timeNs;
+    const write = r.sliceWrites.find((w) => w.timeNs >= webStart)!;
+    for (const node of ['node1', 'node3'])
+      expect(r.syncs.some((s) => s.node === node && s.version >= write.version)).toBe(true);
+    // Cut off before the toleration ends, the same run evicts nothing.
+    expect(run(300).messages.some((m) => m.startsWith('taint manager:'))).toBe(false);
+  });
+
+  it.each([
+    ['nftables', 'tcp'],
+    ['iptables', 'udp'],
+    ['nftables', 'udp'],
+  ] as const)(
+    '%s mode, %s: other nodes time out on the stopped pod only until the controller marks node2 NotReady',
+    (mode, proto) => {
+      const udpEcho = [{ source: 'udp-echo.yaml', text: readFileSync('fixtures/udp-echo.yaml', 'utf8') }];
+      const r = runRollout({
+        manifests: proto === 'udp' ? udpEcho : origin,
+        deployment: proto === 'udp' ? 'dnsecho' : 'myweb',
+        proto,
+        mode,
+        transition: { kind: 'node-not-ready', node: 'node2' },
+        rps: 30,
+        durationS: 45,
+        atS: AT_S,
+        seed: 3,
+        settings: parseVariant('nodeMonitorGracePeriod=20s').settings,
+      });
+      expect(r.mode).toBe(mode);
+      expect(r.proto).toBe(proto);
+      const markedNs = r.podEvents.find((e) => e.pod === 'node/node2')!.timeNs;
+      const [down] = reason(r, /^node2 is down: the client still sent to its NodePort/);
+      expect(down.count).toBeGreaterThan(0.25 * 30 * (45 - AT_S));
+      const [ready] = reason(r, /unreachable on node2 \(down\) while still a ready endpoint/);
+      expect(ready.count).toBeGreaterThan(10);
+      expect(ready.lastNs).toBeLessThan(markedNs);
+      // Every failure is explained by the stopped node.
+      for (const x of r.reasons) expect(x.reason).toMatch(/node2|unreachable/);
+    },
+  );
+
   it('dpsim rollout --node-not-ready: an unknown node is a one-line error', async () => {
     const r = await dpsim(['rollout', '--node-not-ready', 'node9', '--rps', '10', '--duration', '2']);
     expect(r.exitCode).not.toBe(0);

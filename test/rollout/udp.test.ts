@@ -13,6 +13,9 @@ import { dpsim } from '../cli/harness.js';
 
 const udpEcho = [{ source: 'udp-echo.yaml', text: readFileSync('fixtures/udp-echo.yaml', 'utf8') }];
 
+/** kube-proxy's UDP conntrack clean-up (conntrack.CleanStaleEntries) runs in both of its netfilter modes. */
+const MODES = ['iptables', 'nftables'] as const;
+
 const base = {
   manifests: udpEcho,
   deployment: 'dnsecho',
@@ -32,43 +35,57 @@ describe('dpsim rollout --proto udp', () => {
     expect(r.seconds.map((b) => b.ok)).toEqual([200, 200, 200, 200]);
   });
 
-  it('scale to zero: queries are refused (ICMP port unreachable from the REJECT rule), attributed to the nodes’ empty rules', () => {
-    const r = runRollout({ ...base, transition: { kind: 'scale', replicas: 0 }, rps: 50, durationS: 8 });
-    expect(r.totals.refused).toBeGreaterThan(200);
-    const noEndpoints = r.reasons.filter((x) => /^no endpoints in node[123]'s rules$/.test(x.reason));
-    expect(noEndpoints.map((x) => x.reason).sort()).toEqual([
-      "no endpoints in node1's rules",
-      "no endpoints in node2's rules",
-      "no endpoints in node3's rules",
-    ]);
-    for (const x of noEndpoints) expect(x.refused).toBe(x.count);
-    // Every second after the sync is all refusals.
-    for (const b of r.seconds.filter((s) => s.second >= 4)) expect(b.refused).toBe(b.sent);
-  });
+  it.each(MODES)(
+    '%s mode, scale to zero: queries are refused (ICMP port unreachable from kube-proxy’s reject rule), attributed to the nodes’ empty rules',
+    (mode) => {
+      const r = runRollout({
+        ...base,
+        mode,
+        transition: { kind: 'scale', replicas: 0 },
+        rps: 50,
+        durationS: 8,
+      });
+      expect(r.mode).toBe(mode);
+      expect(r.totals.refused).toBeGreaterThan(200);
+      const noEndpoints = r.reasons.filter((x) => /^no endpoints in node[123]'s rules$/.test(x.reason));
+      expect(noEndpoints.map((x) => x.reason).sort()).toEqual([
+        "no endpoints in node1's rules",
+        "no endpoints in node2's rules",
+        "no endpoints in node3's rules",
+      ]);
+      for (const x of noEndpoints) expect(x.refused).toBe(x.count);
+      // Every second after the sync is all refusals.
+      for (const b of r.seconds.filter((s) => s.second >= 4)) expect(b.refused).toBe(b.sent);
+    },
+  );
 
-  it('a roll-out drops queries on stale conntrack entries without the UDP clean-up, and far fewer with the reconciler', () => {
-    const fixed = runRollout({ ...base, transition: { kind: 'image', image: 'udp-echo:2.0' } });
-    const broken = runRollout({
-      ...base,
-      transition: { kind: 'image', image: 'udp-echo:2.0' },
-      variant: parseVariant('udpConntrackCleanup=none'),
-    });
-    const stale = (r: ReturnType<typeof runRollout>) =>
-      r.reasons
-        .filter((x) =>
-          /^stale conntrack entry on node[123]: .* sent to dnsecho-[a-z0-9-]+, which was gone$/.test(
-            x.reason,
-          ),
-        )
-        .reduce((n, x) => n + x.count, 0);
-    expect(stale(broken)).toBeGreaterThan(1000);
-    expect(broken.totals.failed).toBeGreaterThan(5 * fixed.totals.failed);
-    expect(stale(fixed)).toBeLessThan(stale(broken) / 20);
-    // Without the clean-up the window lasts until the reused ports' entries time out or are
-    // refreshed to nowhere: failures continue to the end of the run.
-    expect(broken.seconds.at(-1)!.timeout).toBeGreaterThan(0);
-    expect(fixed.seconds.at(-1)!.timeout).toBe(0);
-  });
+  it.each(MODES)(
+    '%s mode: a roll-out drops queries on stale conntrack entries without the UDP clean-up, and far fewer with the reconciler',
+    (mode) => {
+      const fixed = runRollout({ ...base, mode, transition: { kind: 'image', image: 'udp-echo:2.0' } });
+      const broken = runRollout({
+        ...base,
+        mode,
+        transition: { kind: 'image', image: 'udp-echo:2.0' },
+        variant: parseVariant('udpConntrackCleanup=none'),
+      });
+      const stale = (r: ReturnType<typeof runRollout>) =>
+        r.reasons
+          .filter((x) =>
+            /^stale conntrack entry on node[123]: .* sent to dnsecho-[a-z0-9-]+, which was gone$/.test(
+              x.reason,
+            ),
+          )
+          .reduce((n, x) => n + x.count, 0);
+      expect(stale(broken)).toBeGreaterThan(1000);
+      expect(broken.totals.failed).toBeGreaterThan(5 * fixed.totals.failed);
+      expect(stale(fixed)).toBeLessThan(stale(broken) / 20);
+      // Without the clean-up the window lasts until the reused ports' entries time out or are
+      // refreshed to nowhere: failures continue to the end of the run.
+      expect(broken.seconds.at(-1)!.timeout).toBeGreaterThan(0);
+      expect(fixed.seconds.at(-1)!.timeout).toBe(0);
+    },
+  );
 
   it('the CLI takes --proto udp and names the UDP Service; a TCP-only workload is a one-line error', async () => {
     const ok = await dpsim([
