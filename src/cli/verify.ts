@@ -1,15 +1,20 @@
 /**
- * `dpsim verify --kernel [-f FILE...] [--mode iptables|nftables] [-n N] [--seed S] [-o text|json]`:
+ * `dpsim verify --kernel [-f FILE...] [--mode iptables|nftables] [--dual-stack]
+ * [--family ipv4|ipv6|both] [-n N] [--seed S] [-o text|json]`:
  * loads dpsim's rules for the user's manifests into real Linux netfilter inside throw-away
  * network namespaces, sends the same connections through the kernel and through dpsim, and
- * reports where they differ. Needs root and iproute2, conntrack and iptables or nftables;
- * without them it says exactly what is missing. Thin: the work lives in src/verify.
+ * reports where they differ — per address family: the IPv6 side of a dual-stack cluster is
+ * its IPv6 proxier's `ip6tables` / `ip6 kube-proxy` rules under IPv6 connections. Needs root
+ * and iproute2, conntrack and iptables or nftables; without them it says exactly what is
+ * missing. Thin: the work lives in src/verify.
  *
- * Exit codes: 0 the two agree, 1 they disagree, 2 could not run (prerequisites, bad input).
+ * Exit codes: 0 the two agree (in every family run), 1 they disagree, 2 could not run
+ * (prerequisites, bad input).
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { VerifyReport } from '../verify/compare.js';
+import type { VerifyFamily } from '../verify/family.js';
 import { missingKernelPrerequisites } from '../verify/prerequisites.js';
 import { formatReport } from '../verify/report-text.js';
 import { MAX_CONNECTIONS, type VerifyOptions, verifyScenario } from '../verify/run.js';
@@ -54,6 +59,8 @@ interface VerifyFlags {
   kernel?: boolean;
   filename?: string[];
   mode: string;
+  dualStack?: boolean;
+  family?: string;
   connections?: string;
   detect: string;
   power: string;
@@ -105,7 +112,18 @@ async function runVerify(flags: VerifyFlags, deps: VerifyDeps): Promise<void> {
     fail(`-o must be text or json, got "${flags.output}"`);
     return;
   }
-  const missing = deps.missingPrerequisites([flags.mode as 'iptables' | 'nftables']);
+  // A dual-stack cluster is verified in both families unless one is asked for.
+  const familyFlag = flags.family ?? (flags.dualStack ? 'both' : 'ipv4');
+  if (familyFlag !== 'ipv4' && familyFlag !== 'ipv6' && familyFlag !== 'both') {
+    fail(`--family must be ipv4, ipv6 or both, got "${familyFlag}"`);
+    return;
+  }
+  const families: VerifyFamily[] = familyFlag === 'both' ? ['ipv4', 'ipv6'] : [familyFlag];
+  const missing = [
+    ...new Set(
+      families.flatMap((f) => deps.missingPrerequisites([flags.mode as 'iptables' | 'nftables'], f)),
+    ),
+  ];
   if (missing.length > 0) {
     fail(`cannot run the kernel verification:\n${missing.map((m) => `  - ${m}`).join('\n')}`);
     return;
@@ -129,19 +147,28 @@ async function runVerify(flags: VerifyFlags, deps: VerifyDeps): Promise<void> {
     }
     manifests = texts.join('\n---\n');
   }
+  const reports: VerifyReport[] = [];
   try {
-    const report = await deps.verify({
-      ...(manifests !== undefined ? { manifests } : {}),
-      scenario: files.length > 0 ? files.join(', ') : 'origin scenario',
-      mode: flags.mode as 'iptables' | 'nftables',
-      ...(n !== undefined ? { n } : {}),
-      deviation,
-      power,
-      seed: Number(flags.seed),
-      log: (line) => io.stderr(`${line}\n`),
-    });
-    io.stdout(flags.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
-    io.setExitCode(report.agree ? 0 : 1);
+    for (const family of families) {
+      const report = await deps.verify({
+        ...(manifests !== undefined ? { manifests } : {}),
+        scenario: files.length > 0 ? files.join(', ') : 'origin scenario',
+        mode: flags.mode as 'iptables' | 'nftables',
+        family,
+        ...(flags.dualStack ? { dualStack: true } : {}),
+        ...(n !== undefined ? { n } : {}),
+        deviation,
+        power,
+        seed: Number(flags.seed),
+        log: (line) => io.stderr(`${line}\n`),
+      });
+      reports.push(report);
+      if (flags.output === 'text') io.stdout(`${reports.length > 1 ? '\n' : ''}${formatReport(report)}`);
+    }
+    // One family: its report; both: the two reports in a JSON array, IPv4 first.
+    if (flags.output === 'json')
+      io.stdout(`${JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2)}\n`);
+    io.setExitCode(reports.every((r) => r.agree) ? 0 : 1);
   } catch (e) {
     fail((e as Error).message);
   }
@@ -156,6 +183,14 @@ export function registerVerify(program: Command, deps: VerifyDeps = defaultVerif
     .option('--kernel', 'differential test against real netfilter (iptables-nft / nftables)')
     .option('-f, --filename <file>', 'manifest file (repeatable; default: the origin scenario)', collect)
     .option('--mode <mode>', 'proxy mode: iptables or nftables', 'iptables')
+    .option(
+      '--dual-stack',
+      "dual-stack cluster: kubespray's IPv6 Service and pod ranges, IPv6 node addresses (IPv4 stays primary)",
+    )
+    .option(
+      '--family <family>',
+      'ipv4, ipv6 (the IPv6 proxier: ip6tables / ip6 kube-proxy rules, IPv6 connections) or both; default both with --dual-stack, else ipv4',
+    )
     .option(
       '-n, --connections <N>',
       'connections per probe (default: the fewest that detect --detect with --power in the distribution check)',

@@ -19,8 +19,9 @@ const TWO_POW_31 = 2n ** 31n;
 function dnatTarget(chain: Chain | undefined): string | null {
   for (const r of chain?.rules ?? []) {
     if (r.target?.kind === 'DNAT' && r.target.range.hasAddr) {
-      const port = r.target.range.portMin;
-      return `${formatIPv4(r.target.range.addrMin)}${port !== 0 ? `:${port}` : ''}`;
+      const { portMin: port, addr6 } = r.target.range;
+      // An ip6tables DNAT keeps its address as text; endpoints are keyed `addr:port` either way.
+      return `${addr6 ?? formatIPv4(r.target.range.addrMin)}${port !== 0 ? `:${port}` : ''}`;
     }
   }
   return null;

@@ -10,6 +10,7 @@
  * Pure: no I/O, so it is unit-tested with synthetic observations.
  */
 import { chiSquareStatistic, chiSquareSurvival } from '../util/stats.js';
+import type { VerifyFamily } from './family.js';
 import type { OutcomeClass, ProbeObservation, SideName, SideResult } from './observation.js';
 import type { Probe, ProbePlan, SkippedService } from './plan.js';
 import { type ProbeShares, sharesCheck } from './shares-check.js';
@@ -48,6 +49,8 @@ export interface ProbeComparison {
 export interface VerifyReport {
   readonly scenario: string;
   readonly mode: string;
+  /** The address family the probes used (ipv4 unless the IPv6 side of a dual-stack cluster was verified). */
+  readonly family: VerifyFamily;
   readonly connectionsPerProbe: number;
   /** How the connections per probe were chosen (the power calculation, or -n). */
   readonly sampling?: string;
@@ -64,6 +67,8 @@ export interface VerifyReport {
 
 export interface CompareOptions {
   readonly scenario?: string;
+  /** The family the plan's probes use (default ipv4). */
+  readonly family?: VerifyFamily;
   /** Significance level of every statistical check (default 1e-4: rare false alarms in CI). */
   readonly alpha?: number;
   /** Each side's exact share rows per probe (from its rules); adds the exact `shares` check. */
@@ -410,6 +415,7 @@ export function compareSides(
   return {
     scenario: options.scenario ?? '',
     mode: kernel.mode,
+    family: options.family ?? 'ipv4',
     connectionsPerProbe: maxAttempts,
     ...(options.sampling !== undefined ? { sampling: options.sampling } : {}),
     alpha,

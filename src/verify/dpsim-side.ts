@@ -10,6 +10,7 @@ import type { Cluster } from '../k8s/cluster.js';
 import type { ServiceShares } from '../shares/types.js';
 import { natShapesFor } from './conntrack-text.js';
 import { SimulationUnavailableError } from './errors.js';
+import { hostPort, type VerifyFamily } from './family.js';
 import { ObservationBuilder, type OutcomeClass, type SideResult } from './observation.js';
 import type { ProbePlan } from './plan.js';
 
@@ -34,7 +35,10 @@ export interface DpsimSimulation {
   curl(request: { from: string; url: string; connectTimeoutMs?: number }): CurlOutcome | Promise<CurlOutcome>;
   /** One datagram from a new connected socket (UDP probes). */
   udpRequest?(request: { from: string; dst: string; port: number; timeoutMs?: number }): UdpOutcome;
-  conntrackList(nodeName: string): string;
+  /** `conntrack -L` (`family` 'ipv6': `conntrack -L -f ipv6`, the node's IPv6 table). */
+  conntrackList(nodeName: string, family?: VerifyFamily): string;
+  /** The IPv6 datapath of a dual-stack simulation: why it cannot carry IPv6 in this mode, or null. */
+  readonly ipv6?: { ipv6Refusal(): string | null } | null;
   /** Exact share rows of a node's rules (dpsim's Simulation has them; a stand-in may not). */
   shares?(nodeName: string): readonly ServiceShares[];
 }
@@ -44,6 +48,8 @@ export interface BuildSimulationOptions {
   readonly manifests?: string;
   readonly mode: 'iptables' | 'nftables' | 'ipvs' | 'ebpf';
   readonly seed?: number;
+  /** `dualStack`: the default cluster gets kubespray's IPv6 ranges and IPv6 node addresses. */
+  readonly clusterOptions?: { readonly dualStack?: boolean };
 }
 
 export type BuildSimulation = (options: BuildSimulationOptions) => DpsimSimulation;
@@ -89,6 +95,7 @@ export async function runDpsimSide(
   mode: string,
   n: number,
   connectTimeoutMs = 1000,
+  family: VerifyFamily = 'ipv4',
 ): Promise<SideResult> {
   const started = Date.now();
   const builders = plan.probes.map((p) => new ObservationBuilder(p, plan.addressLabels));
@@ -108,7 +115,7 @@ export async function runDpsimSide(
       }
       continue;
     }
-    const url = `http://${p.dstIP}:${p.dstPort}/`;
+    const url = `http://${hostPort(p.dstIP, p.dstPort)}/`;
     for (let c = 0; c < n; c++) {
       const out = await sim.curl({ from: p.from, url, connectTimeoutMs });
       const cls = classifyCurl(out);
@@ -122,7 +129,7 @@ export async function runDpsimSide(
   const conntrack: Record<string, string> = {};
   for (const node of sim.cluster.nodes()) {
     const name = node.metadata!.name!;
-    conntrack[name] = sim.conntrackList(name);
+    conntrack[name] = family === 'ipv6' ? sim.conntrackList(name, family) : sim.conntrackList(name);
   }
   const tables = Object.values(conntrack);
   const probes = plan.probes.map((p, i) =>

@@ -9,6 +9,7 @@ import type { ProxyModel } from '../proxy/common/model.js';
 import type { PodAppInfo } from '../sim/pod-apps.js';
 import { natShapesFor } from './conntrack-text.js';
 import { PrerequisiteError, RuleLoadError } from './errors.js';
+import type { VerifyFamily } from './family.js';
 import { cleanupStaleNamespaces } from './lifecycle.js';
 import { NetnsTopology, type TopologyPod } from './netns.js';
 import { ObservationBuilder, OUTCOME_CLASSES, type OutcomeClass, type SideResult } from './observation.js';
@@ -23,6 +24,8 @@ export interface KernelSideOptions {
   readonly pods: readonly PodAppInfo[];
   readonly plan: ProbePlan;
   readonly mode: KernelMode;
+  /** The family of the model, pods and plan (default ipv4): which tables, tools and sockets. */
+  readonly family?: VerifyFamily;
   /** Connections per probe. */
   readonly n: number;
   readonly transformRules?: RuleTransform;
@@ -49,13 +52,20 @@ function topologyPods(model: ProxyModel, pods: readonly PodAppInfo[]): TopologyP
     }));
 }
 
-async function loadRules(topo: NetnsTopology, node: string, mode: KernelMode, text: string): Promise<void> {
+async function loadRules(
+  topo: NetnsTopology,
+  node: string,
+  mode: KernelMode,
+  family: VerifyFamily,
+  text: string,
+): Promise<void> {
+  const restore = family === 'ipv6' ? 'ip6tables-restore' : 'iptables-restore';
   const steps: [string, string[]][] =
     mode === 'iptables'
       ? [
           // --test alone is not enough: with the nf_tables backend it accepts jumps to undeclared chains.
-          ['iptables-restore --test', ['iptables-restore', '-w', '5', '--test']],
-          ['iptables-restore', ['iptables-restore', '-w', '5']],
+          [`${restore} --test`, [restore, '-w', '5', '--test']],
+          [restore, [restore, '-w', '5']],
         ]
       : [
           ['nft -c -f', ['nft', '-c', '-f', '-']],
@@ -67,7 +77,7 @@ async function loadRules(topo: NetnsTopology, node: string, mode: KernelMode, te
   }
 }
 
-/** `iptables-save -c -t nat`: packets per DNAT destination. */
+/** `iptables-save -c -t nat` (or ip6tables-save's): packets per DNAT destination. */
 function dnatCounters(saved: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const line of saved.split('\n')) {
@@ -83,8 +93,10 @@ function asClass(cls: string): OutcomeClass {
 
 /** Runs the plan through real netfilter. Throws PrerequisiteError when it cannot run here. */
 export async function runKernelSide(options: KernelSideOptions): Promise<SideResult> {
-  const missing = missingKernelPrerequisites([options.mode]);
+  const family = options.family ?? 'ipv4';
+  const missing = missingKernelPrerequisites([options.mode], family);
   if (missing.length > 0) throw new PrerequisiteError(missing);
+  const tag = `kernel(${options.mode}${family === 'ipv6' ? ', IPv6' : ''})`;
   const log = options.log ?? (() => {});
   const started = Date.now();
   const { model, plan, mode, n } = options;
@@ -96,17 +108,18 @@ export async function runKernelSide(options: KernelSideOptions): Promise<SideRes
     nodes: model.nodes,
     pods: topologyPods(model, options.pods),
     clientRoutes: vips.map((ip) => ({ ip, via: plan.lbEntryNode })),
+    ...(family === 'ipv6' ? { family: 6 as const } : {}),
   });
   try {
-    log(`kernel(${mode}): topology ${topo.prefix} up (${Date.now() - started} ms)`);
+    log(`${tag}: topology ${topo.prefix} up (${Date.now() - started} ms)`);
     await Promise.all(
       model.nodes.map((node) => {
-        let text = renderNodeRules(model, node.name, mode);
+        let text = renderNodeRules(model, node.name, mode, family);
         if (options.transformRules) text = options.transformRules(node.name, text);
-        return loadRules(topo, node.name, mode, text);
+        return loadRules(topo, node.name, mode, family, text);
       }),
     );
-    log(`kernel(${mode}): rules loaded on ${model.nodes.length} node(s)`);
+    log(`${tag}: rules loaded on ${model.nodes.length} node(s)`);
 
     const connectTimeoutMs = options.connectTimeoutMs ?? 1000;
     const concurrency = options.concurrency ?? 32;
@@ -139,17 +152,16 @@ export async function runKernelSide(options: KernelSideOptions): Promise<SideRes
         Object.assign(results, (JSON.parse(r.stdout) as ProberOutput).results);
       }),
     );
-    log(`kernel(${mode}): ${plan.probes.length} probe(s) × ${n} connection(s) sent`);
+    log(`${tag}: ${plan.probes.length} probe(s) × ${n} connection(s) sent`);
 
     const conntrack: Record<string, string> = {};
     const counters: Record<string, Record<string, number>> = {};
     await Promise.all(
       model.nodes.map(async (node) => {
-        conntrack[node.name] = (await topo.exec(node.name, ['conntrack', '-L'])).stdout;
+        conntrack[node.name] = (await topo.exec(node.name, ['conntrack', '-L', '-f', family])).stdout;
         if (mode === 'iptables') {
-          counters[node.name] = dnatCounters(
-            (await topo.exec(node.name, ['iptables-save', '-c', '-t', 'nat'])).stdout,
-          );
+          const save = family === 'ipv6' ? 'ip6tables-save' : 'iptables-save';
+          counters[node.name] = dnatCounters((await topo.exec(node.name, [save, '-c', '-t', 'nat'])).stdout);
         }
       }),
     );

@@ -19,6 +19,14 @@
  * with a /32, default via 169.254.1.1 on eth0; the node side has a /32 route per local pod.
  * Static neighbour entries on both ends of a pod link replace Calico's proxy ARP.
  *
+ * An IPv6 topology (`family: 6`, the IPv6 side of a dual-stack cluster) is the same picture
+ * in IPv6: /128 addresses added `nodad` and duplicate address detection off everywhere (so no
+ * address is ever tentative), on-link /128 routes between the hosts (NDP resolves them; the
+ * bridge's MLD snooping is off so the solicitations always flood), ipv6 forwarding on the
+ * nodes, ICMPv6 rate limiting off, and pods routed Calico's IPv6 way: default via
+ * fe80::ecee:eeff:feee:eeee, the link-local address of the ee:ee:ee:ee:ee:ee host veth, with a
+ * static neighbour entry for it.
+ *
  * Every veth is created directly inside these namespaces: nothing appears in the caller's
  * namespace and no packet can leave the sandbox.
  */
@@ -51,12 +59,18 @@ export interface TopologySpec {
   readonly pods: readonly TopologyPod[];
   /** /32 routes in the client namespace: traffic to `ip` goes to node `via`. */
   readonly clientRoutes: readonly { readonly ip: string; readonly via: string }[];
+  /** 6: every address above is IPv6 (default 4). */
+  readonly family?: 4 | 6;
   /** Responders exit after this long at the latest (default 120 s). */
   readonly responderLifetimeMs?: number;
 }
 
 const CALICO_HOST_MAC = 'ee:ee:ee:ee:ee:ee';
 const CALICO_GATEWAY = '169.254.1.1';
+/** The link-local address (EUI-64) of the ee:ee:ee:ee:ee:ee host veth: Calico's IPv6 gateway. */
+const CALICO_GATEWAY6 = 'fe80::ecee:eeff:feee:eeee';
+/** No address in the sandbox is ever tentative: DAD would hold it back for a second or more. */
+const NO_DAD = 'for f in /proc/sys/net/ipv6/conf/*/accept_dad; do echo 0 > "$f"; done';
 const MAX_PODS = 200;
 // A node process starting in a fresh netns; generous because several run at once (the differential runs its cases concurrently) and a loaded machine can take over 10 s to start one.
 const READY_TIMEOUT_MS = 30_000;
@@ -116,6 +130,9 @@ export class NetnsTopology {
 
   private async build(): Promise<void> {
     const { spec, prefix } = this;
+    const v6 = spec.family === 6;
+    const hostLen = v6 ? 128 : 32;
+    const gateway = v6 ? CALICO_GATEWAY6 : CALICO_GATEWAY;
     const lan = this.track(`${prefix}-lan`);
     const client = this.track(`${prefix}-client`);
     this.nsBySource.set('client', client);
@@ -154,16 +171,31 @@ export class NetnsTopology {
     await runOk(['ip', '-batch', '-'], { input: `${links.join('\n')}\n` });
 
     // Namespace-local settings first (sysctls before the routes that depend on forwarding).
-    const nodeSysctls = [
-      'echo 1 > /proc/sys/net/ipv4/ip_forward',
-      'for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 0 > "$f"; done',
-      'echo 0 > /proc/sys/net/ipv4/icmp_ratelimit',
-      'echo 0 > /proc/sys/net/ipv4/icmp_ratemask',
-    ].join('; ');
+    const nodeSysctls = (
+      v6
+        ? [
+            NO_DAD,
+            'echo 1 > /proc/sys/net/ipv6/conf/all/forwarding',
+            'echo 0 > /proc/sys/net/ipv6/icmp/ratelimit',
+          ]
+        : [
+            'echo 1 > /proc/sys/net/ipv4/ip_forward',
+            'for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 0 > "$f"; done',
+            'echo 0 > /proc/sys/net/ipv4/icmp_ratelimit',
+            'echo 0 > /proc/sys/net/ipv4/icmp_ratemask',
+          ]
+    ).join('; ');
     await Promise.all([
       ...nodeNs.map((ns) => runOk(inNetns(ns, ['sh', '-c', nodeSysctls]))),
+      ...(v6 ? [client, ...podNs].map((ns) => runOk(inNetns(ns, ['sh', '-c', NO_DAD]))) : []),
       // br_netfilter would otherwise run bridged frames through the lan namespace's (empty) netfilter.
-      run(inNetns(lan, ['sh', '-c', 'echo 0 > /proc/sys/net/bridge/bridge-nf-call-iptables'])),
+      run(
+        inNetns(lan, [
+          'sh',
+          '-c',
+          `echo 0 > /proc/sys/net/bridge/bridge-nf-call-${v6 ? 'ip6tables' : 'iptables'}`,
+        ]),
+      ),
     ]);
 
     const hosts = [
@@ -172,11 +204,14 @@ export class NetnsTopology {
     ];
     const batches: Promise<string>[] = [];
     const batch = (ns: string, lines: string[]) =>
-      batches.push(runOk(['ip', '-n', ns, '-batch', '-'], { input: `${lines.join('\n')}\n` }));
+      batches.push(
+        runOk(['ip', ...(v6 ? ['-6'] : []), '-n', ns, '-batch', '-'], { input: `${lines.join('\n')}\n` }),
+      );
 
     const lanLines = [
       'link set lo up',
-      'link add br0 type bridge',
+      // MLD snooping could hold back the neighbour solicitations of a host not yet heard from.
+      v6 ? 'link add br0 type bridge mcast_snooping 0' : 'link add br0 type bridge',
       'link set br0 up',
       'link set c0 master br0',
       'link set c0 up',
@@ -187,17 +222,22 @@ export class NetnsTopology {
     batch(lan, lanLines);
 
     for (const h of hosts) {
-      const lines = ['link set lo up', `addr add ${h.ip}/32 dev eth0`, 'link set eth0 up'];
+      const lines = [
+        'link set lo up',
+        `addr add ${h.ip}/${hostLen} dev eth0${v6 ? ' nodad' : ''}`,
+        'link set eth0 up',
+      ];
       for (const other of hosts)
-        if (other.ip !== h.ip) lines.push(`route add ${other.ip}/32 dev eth0 scope link`);
+        if (other.ip !== h.ip)
+          lines.push(`route add ${other.ip}/${hostLen} dev eth0${v6 ? '' : ' scope link'}`);
       if (h.ns === client) {
         for (const r of spec.clientRoutes) {
           const via = spec.nodes.find((n) => n.name === r.via);
           if (via === undefined) throw new NetnsError(`client route to ${r.ip} via unknown node "${r.via}"`);
-          lines.push(`route add ${r.ip}/32 via ${via.ip} dev eth0`);
+          lines.push(`route add ${r.ip}/${hostLen} via ${via.ip} dev eth0`);
         }
       } else {
-        lines.push(`route add default via ${spec.clientIP} dev eth0`);
+        lines.push(`route add ${v6 ? '::/0' : 'default'} via ${spec.clientIP} dev eth0`);
         const self = spec.nodes[nodeNs.indexOf(h.ns)];
         for (const other of spec.nodes) {
           if (other.name !== self.name && other.podCIDR !== '')
@@ -207,7 +247,7 @@ export class NetnsTopology {
           if (p.nodeName !== self.name) return;
           lines.push(
             `link set cali${k} up`,
-            `route add ${p.ip}/32 dev cali${k} scope link`,
+            `route add ${p.ip}/${hostLen} dev cali${k}${v6 ? '' : ' scope link'}`,
             `neigh replace ${p.ip} lladdr ${podMac(k)} dev cali${k} nud permanent`,
           );
         });
@@ -217,11 +257,12 @@ export class NetnsTopology {
     spec.pods.forEach((p, k) => {
       batch(podNs[k], [
         'link set lo up',
-        `addr add ${p.ip}/32 dev eth0`,
+        `addr add ${p.ip}/${hostLen} dev eth0${v6 ? ' nodad' : ''}`,
         'link set eth0 up',
-        `route add ${CALICO_GATEWAY}/32 dev eth0 scope link`,
-        `route add default via ${CALICO_GATEWAY} dev eth0`,
-        `neigh replace ${CALICO_GATEWAY} lladdr ${CALICO_HOST_MAC} dev eth0 nud permanent`,
+        // IPv6: a link-local gateway is on-link by definition (fe80::/64 on eth0).
+        ...(v6 ? [] : [`route add ${gateway}/32 dev eth0 scope link`]),
+        `route add ${v6 ? '::/0' : 'default'} via ${gateway} dev eth0`,
+        `neigh replace ${gateway} lladdr ${CALICO_HOST_MAC} dev eth0 nud permanent`,
       ]);
     });
     await Promise.all(batches);
@@ -236,6 +277,7 @@ export class NetnsTopology {
       udpPorts: [...new Set(pod.udpPorts ?? [])],
       udpSinkPorts: [...new Set(pod.udpSinkPorts ?? [])],
       lifetimeMs: this.spec.responderLifetimeMs ?? 120_000,
+      ...(this.spec.family === 6 ? { family: 6 as const } : {}),
     };
     if (config.ports.length + config.udpPorts!.length + config.udpSinkPorts!.length === 0)
       return Promise.resolve();

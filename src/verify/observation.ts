@@ -43,6 +43,12 @@ export interface SideResult {
   readonly elapsedMs: number;
 }
 
+/** The address of an "ip:port" or "[ip]:port" peer. */
+export function peerAddress(peer: string): string {
+  const bracketed = /^\[([^\]]+)\]:\d+$/.exec(peer);
+  return bracketed !== null ? bracketed[1] : peer.replace(/:\d+$/, '');
+}
+
 /** Accumulates the connections of one probe. */
 export class ObservationBuilder {
   private attempts = 0;
@@ -56,7 +62,7 @@ export class ObservationBuilder {
     private readonly labels: Readonly<Record<string, string>>,
   ) {}
 
-  /** One connection: its class, and for answered ones the pod and the "ip:port" it saw. */
+  /** One connection: its class, and for answered ones the pod and the "ip:port" ("[ip]:port") it saw. */
   add(cls: OutcomeClass, servedBy?: { pod: string; peer: string }, error?: string): void {
     this.attempts += 1;
     if (cls === 'ok' && servedBy === undefined) {
@@ -67,7 +73,7 @@ export class ObservationBuilder {
     if (error !== undefined && this.sampleError === undefined) this.sampleError = error;
     if (cls !== 'ok' || servedBy === undefined) return;
     this.backends[servedBy.pod] = (this.backends[servedBy.pod] ?? 0) + 1;
-    const ip = servedBy.peer.replace(/:\d+$/, '');
+    const ip = peerAddress(servedBy.peer);
     let seen = this.peers[servedBy.pod];
     if (seen === undefined) {
       seen = new Set();

@@ -17,6 +17,8 @@ import { categorizeEndpoints, externalPolicyLocal, internalPolicyLocal } from '.
 import type { Endpoint, ProxyModel, ServicePort } from '../proxy/common/model.js';
 import type { PodAppInfo } from '../sim/pod-apps.js';
 import { cidrContains, parseCidr, parseIPv4 } from '../util/ipv4.js';
+import { cidr6Contains, parseCidr6, parseIPv6 } from '../util/ipv6.js';
+import { hostPort } from './family.js';
 
 export type ProbeKind = 'nodeport' | 'loadbalancer' | 'clusterip';
 /** A connection that gets no answer: REJECT (refused) or DROP (timeout). */
@@ -73,6 +75,13 @@ export interface PlanOptions {
 
 function endpointPods(eps: readonly Endpoint[], podByIP: ReadonlyMap<string, PodAppInfo>): string[] {
   return eps.map((e) => podByIP.get(e.ip)?.name ?? e.ip);
+}
+
+/** Whether `ip` lies in `cidr`; a range of the other family never holds it. */
+function sourceRangeHolds(cidr: string, ip: string): boolean {
+  const v6 = ip.includes(':');
+  if (cidr.includes(':') !== v6) return false;
+  return v6 ? cidr6Contains(parseCidr6(cidr), parseIPv6(ip)) : cidrContains(parseCidr(cidr), parseIPv4(ip));
 }
 
 function noEndpointFailure(hasAny: boolean): ExpectedFailure {
@@ -144,12 +153,12 @@ export function planProbes(model: ProxyModel, pods: readonly PodAppInfo[], optio
       if (
         kind === 'loadbalancer' &&
         sp.loadBalancerSourceRanges.length > 0 &&
-        !sp.loadBalancerSourceRanges.some((r) => cidrContains(parseCidr(r), parseIPv4(options.clientIP)))
+        !sp.loadBalancerSourceRanges.some((r) => sourceRangeHolds(r, options.clientIP))
       ) {
         failure = 'timeout'; // the firewall chain drops sources outside loadBalancerSourceRanges
       }
       return {
-        id: `${kind} ${spName} ${dstIP}:${dstPort} from client`,
+        id: `${kind} ${spName} ${hostPort(dstIP, dstPort)} from client`,
         kind,
         protocol,
         servicePortName: sp.servicePortName,
@@ -187,7 +196,7 @@ export function planProbes(model: ProxyModel, pods: readonly PodAppInfo[], optio
               : `pod/${sourcePodName}`;
       }
       return {
-        id: `clusterip ${spName} ${sp.clusterIP}:${sp.port} from ${from}`,
+        id: `clusterip ${spName} ${hostPort(sp.clusterIP, sp.port)} from ${from}`,
         kind: 'clusterip',
         protocol,
         servicePortName: sp.servicePortName,

@@ -5,13 +5,17 @@
  */
 import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import type { VerifyFamily } from './family.js';
 
 export type KernelMode = 'iptables' | 'nftables';
 
 /** The tools each mode runs (besides Node itself, which runs the responders and the prober). */
-export function requiredTools(mode: KernelMode): string[] {
+export function requiredTools(mode: KernelMode, family: VerifyFamily = 'ipv4'): string[] {
   const common = ['ip', 'conntrack'];
-  return mode === 'iptables' ? [...common, 'iptables-restore', 'iptables-save'] : [...common, 'nft'];
+  if (mode === 'nftables') return [...common, 'nft'];
+  return family === 'ipv6'
+    ? [...common, 'ip6tables-restore', 'ip6tables-save']
+    : [...common, 'iptables-restore', 'iptables-save'];
 }
 
 const PACKAGE_OF: Record<string, string> = {
@@ -19,6 +23,8 @@ const PACKAGE_OF: Record<string, string> = {
   conntrack: 'conntrack',
   'iptables-restore': 'iptables',
   'iptables-save': 'iptables',
+  'ip6tables-restore': 'iptables',
+  'ip6tables-save': 'iptables',
   nft: 'nftables',
 };
 
@@ -39,20 +45,26 @@ export function findTool(tool: string): string | null {
 }
 
 /** Human-readable reasons the kernel side cannot run for these modes; empty when it can. */
-export function missingKernelPrerequisites(modes: readonly KernelMode[]): string[] {
+export function missingKernelPrerequisites(
+  modes: readonly KernelMode[],
+  family: VerifyFamily = 'ipv4',
+): string[] {
   const missing: string[] = [];
   if (process.platform !== 'linux')
     missing.push(`network namespaces need Linux (this is ${process.platform})`);
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     missing.push('must run as root to create network namespaces and load netfilter rules');
   }
-  const tools = new Set(modes.flatMap(requiredTools));
+  const tools = new Set(modes.flatMap((m) => requiredTools(m, family)));
   for (const tool of tools) {
     if (findTool(tool) === null)
       missing.push(`'${tool}' not found on PATH (install the ${PACKAGE_OF[tool]} package)`);
   }
   if (process.platform === 'linux' && !existsSync('/proc/self/ns/net')) {
     missing.push('this kernel has no network namespace support (/proc/self/ns/net is missing)');
+  }
+  if (family === 'ipv6' && process.platform === 'linux' && !existsSync('/proc/sys/net/ipv6')) {
+    missing.push('this kernel has no IPv6 (/proc/sys/net/ipv6 is missing: ipv6.disable=1?)');
   }
   return missing;
 }

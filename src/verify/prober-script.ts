@@ -6,6 +6,7 @@
  * Every wait is bounded (connect and response timeouts), so the program always ends.
  * A UDP probe sends one datagram from a new connected socket and waits for one datagram back
  * (ECONNREFUSED when an ICMP port unreachable comes back instead).
+ * A host with a colon is IPv6: the connection (or datagram socket) is IPv6.
  * Prints one JSON document: { results: { [probeId]: ProbeConnection[] } }.
  */
 
@@ -47,7 +48,7 @@ function onceUdp(host, port) {
   return new Promise((resolve) => {
     const t0 = Date.now();
     let done = false;
-    const sock = dgram.createSocket('udp4');
+    const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
     const finish = (cls, body, error) => {
       if (done) return;
       done = true;
@@ -92,7 +93,7 @@ function once(host, port) {
       phase = 'response';
       clearTimeout(timer);
       timer = setTimeout(expire('response'), cfg.responseTimeoutMs);
-      sock.write('GET / HTTP/1.0\\r\\nHost: ' + host + ':' + port + '\\r\\nUser-Agent: dpsim-verify\\r\\n\\r\\n');
+      sock.write('GET / HTTP/1.0\\r\\nHost: ' + (host.includes(':') ? '[' + host + ']' : host) + ':' + port + '\\r\\nUser-Agent: dpsim-verify\\r\\n\\r\\n');
     });
     sock.on('data', (d) => { body += d; });
     sock.on('end', () => finish(body.length > 0 ? 'ok' : 'reset', body.length > 0 ? undefined : 'closed without an answer'));

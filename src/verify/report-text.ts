@@ -14,7 +14,7 @@ export function formatReport(report: VerifyReport, width = 34): string {
   const lines: string[] = [];
   const verdict = report.agree ? 'AGREE' : `DISAGREE (${report.disagreements.length} finding(s))`;
   lines.push(
-    `dpsim verify --kernel: ${report.scenario || 'scenario'} [${report.mode}] — ${report.probes.length} probe(s) × ${report.connectionsPerProbe} connection(s): ${verdict}`,
+    `dpsim verify --kernel: ${report.scenario || 'scenario'} [${report.mode}, ${report.family === 'ipv6' ? 'IPv6' : 'IPv4'}] — ${report.probes.length} probe(s) × ${report.connectionsPerProbe} connection(s): ${verdict}`,
   );
   if (report.sampling !== undefined) lines.push(`sampling: ${report.sampling}`);
   lines.push(

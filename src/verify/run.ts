@@ -1,23 +1,28 @@
 /**
  * One verification run: the scenario's cluster (taken from dpsim's Simulation, so both
  * sides see the same ClusterIPs, NodePorts and pods), the probe plan, the kernel side, the
- * dpsim side, and the comparison.
+ * dpsim side, and the comparison — in one address family (IPv4, or the IPv6 side of a
+ * dual-stack cluster: its IPv6 proxier's rules, IPv6 hosts and IPv6 connections).
  */
 import type { Cluster } from '../k8s/cluster.js';
 import { loadManifests } from '../k8s/manifests.js';
-import { toProxyModel } from '../k8s/proxy-model.js';
 import { originScenarioYaml } from '../k8s/scenarios/origin.js';
-import { podApps } from '../sim/pod-apps.js';
 import { compareSides, DEFAULT_ALPHA, type VerifyReport } from './compare.js';
-import { type BuildSimulation, loadBuildSimulation, runDpsimSide } from './dpsim-side.js';
-import { ScenarioError } from './errors.js';
+import {
+  type BuildSimulation,
+  type DpsimSimulation,
+  loadBuildSimulation,
+  runDpsimSide,
+} from './dpsim-side.js';
+import { ScenarioError, SimulationUnavailableError } from './errors.js';
+import { type FamilyView, familyView, type VerifyFamily } from './family.js';
 import { runKernelSide } from './kernel-side.js';
 import type { SideResult } from './observation.js';
 import { type ProbePlan, planProbes } from './plan.js';
 import { connectionsForPower, DEFAULT_POWER_TARGET, shareTestPower } from './power.js';
 import type { KernelMode } from './prerequisites.js';
 import type { RuleTransform } from './rules.js';
-import { kernelShareRows, sharesByProbe } from './shares-check.js';
+import { compiledShareRows, kernelShareRows, sharesByProbe } from './shares-check.js';
 
 export interface VerifyOptions {
   /** Manifests (YAML text); default: the origin scenario. */
@@ -25,6 +30,10 @@ export interface VerifyOptions {
   /** Name shown in the report. */
   readonly scenario?: string;
   readonly mode: KernelMode;
+  /** The address family verified (default ipv4); ipv6 needs a dual-stack cluster. */
+  readonly family?: VerifyFamily;
+  /** `--dual-stack`: the default cluster gets kubespray's IPv6 ranges and IPv6 node addresses. */
+  readonly dualStack?: boolean;
   /** Seed of dpsim's cluster and simulation (default 1). */
   readonly seed?: number;
   /**
@@ -60,31 +69,34 @@ function checkN(n: number): number {
   return n;
 }
 
-function planFor(cluster: Cluster, options: VerifyOptions): ProbePlan {
-  const plan = planProbes(toProxyModel(cluster), podApps(cluster.pods()), {
-    clientIP: cluster.config.clientIP,
+function planFor(view: FamilyView, options: VerifyOptions): ProbePlan {
+  const plan = planProbes(view.model, view.pods, {
+    clientIP: view.clientIP,
     ...(options.lbEntryNode !== undefined ? { lbEntryNode: options.lbEntryNode } : {}),
   });
   if (plan.probes.length === 0) {
     const why = plan.skipped.map((s) => `${s.servicePortName}: ${s.reason}`).join('; ');
-    throw new ScenarioError(
-      `nothing to probe: the manifests define no TCP Service backed by pods${why ? ` (${why})` : ''}`,
-    );
+    const what =
+      view.family === 'ipv6'
+        ? 'no TCP or UDP Service with an IPv6 ClusterIP (ipFamilyPolicy PreferDualStack or RequireDualStack, or ipFamilies [IPv6]) backed by pods'
+        : 'no TCP or UDP Service backed by pods';
+    throw new ScenarioError(`nothing to probe: the manifests define ${what}${why ? ` (${why})` : ''}`);
   }
   return plan;
 }
 
 function kernelSide(
-  cluster: Cluster,
+  view: FamilyView,
   plan: ProbePlan,
   options: VerifyOptions,
   n: number,
 ): Promise<SideResult> {
   return runKernelSide({
-    model: toProxyModel(cluster),
-    pods: podApps(cluster.pods()),
+    model: view.model,
+    pods: view.pods,
     plan,
     mode: options.mode,
+    family: view.family,
     n,
     ...(options.transformRules ? { transformRules: options.transformRules } : {}),
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
@@ -123,35 +135,51 @@ export function sampleSize(plan: ProbePlan, options: VerifyOptions): { n: number
   return { n, why };
 }
 
+/** The dpsim side's exact share rows: its Simulation's own for IPv4, its IPv6 proxier's compiled rules for IPv6. */
+function dpsimShareRows(sim: DpsimSimulation, view: FamilyView, mode: KernelMode) {
+  if (view.family === 'ipv6') return compiledShareRows(view.model, mode, 'ipv6');
+  return sim.shares === undefined ? undefined : (node: string) => sim.shares!(node);
+}
+
 /** Runs the scenario through the real kernel and through dpsim and compares them. */
 export async function verifyScenario(options: VerifyOptions): Promise<VerifyReport> {
   const build = options.buildSimulation ?? (await loadBuildSimulation());
+  const family = options.family ?? 'ipv4';
   const sim = build({
     manifests: options.manifests ?? originScenarioYaml,
     mode: options.mode,
     seed: options.seed ?? 1,
+    ...(options.dualStack ? { clusterOptions: { dualStack: true } } : {}),
   });
-  const plan = planFor(sim.cluster, options);
+  const view = familyView(sim.cluster, family);
+  // Before the kernel side runs: a mode whose IPv6 rules dpsim does not run yet has nothing to compare.
+  const refusal = family === 'ipv6' ? (sim.ipv6?.ipv6Refusal() ?? null) : null;
+  if (refusal !== null) throw new SimulationUnavailableError(`--family ipv6: ${refusal}`);
+  const plan = planFor(view, options);
   const { n, why } = sampleSize(plan, options);
   options.log?.(`sampling: ${why}`);
-  const model = toProxyModel(sim.cluster);
+  const model = view.model;
+  const dpsimRows = dpsimShareRows(sim, view, options.mode);
   const shares =
-    sim.shares === undefined
+    dpsimRows === undefined
       ? undefined
       : {
           kernel: sharesByProbe(
             plan,
             model,
             options.mode,
-            kernelShareRows(model, options.mode, options.transformRules),
+            kernelShareRows(model, options.mode, options.transformRules, family),
           ),
-          dpsim: sharesByProbe(plan, model, options.mode, (node) => sim.shares!(node)),
+          dpsim: sharesByProbe(plan, model, options.mode, dpsimRows),
         };
-  const kernel = await kernelSide(sim.cluster, plan, options, n);
-  const dpsim = await runDpsimSide(sim, plan, options.mode, n, options.connectTimeoutMs ?? 1000);
-  options.log?.(`dpsim(${options.mode}): ${plan.probes.length} probe(s) × ${n} connection(s) simulated`);
+  const kernel = await kernelSide(view, plan, options, n);
+  const dpsim = await runDpsimSide(sim, plan, options.mode, n, options.connectTimeoutMs ?? 1000, family);
+  options.log?.(
+    `dpsim(${options.mode}${family === 'ipv6' ? ', IPv6' : ''}): ${plan.probes.length} probe(s) × ${n} connection(s) simulated`,
+  );
   return compareSides(plan, kernel, dpsim, {
     scenario: options.scenario ?? 'scenario',
+    family,
     sampling: why,
     ...(options.alpha !== undefined ? { alpha: options.alpha } : {}),
     ...(shares !== undefined ? { shares } : {}),
@@ -159,8 +187,11 @@ export async function verifyScenario(options: VerifyOptions): Promise<VerifyRepo
 }
 
 /** The cluster dpsim's control plane builds from the manifests (what the Simulation also uses). */
-export function clusterFromManifests(manifests: string | undefined, seed = 1): Cluster {
-  const loaded = loadManifests(manifests ?? originScenarioYaml, { seed });
+export function clusterFromManifests(manifests: string | undefined, seed = 1, dualStack = false): Cluster {
+  const loaded = loadManifests(manifests ?? originScenarioYaml, {
+    seed,
+    ...(dualStack ? { dualStack } : {}),
+  });
   if (loaded.rejected) {
     const msgs = loaded.outcomes.filter((o) => o.status === 'rejected').map((o) => o.message);
     throw new ScenarioError(`the manifests were rejected:\n${msgs.join('\n')}`);
@@ -172,8 +203,9 @@ export function clusterFromManifests(manifests: string | undefined, seed = 1): C
 export async function runKernelOnly(
   options: Omit<VerifyOptions, 'buildSimulation'>,
 ): Promise<{ plan: ProbePlan; kernel: SideResult }> {
-  const cluster = clusterFromManifests(options.manifests, options.seed ?? 1);
-  const plan = planFor(cluster, options);
+  const cluster = clusterFromManifests(options.manifests, options.seed ?? 1, options.dualStack ?? false);
+  const view = familyView(cluster, options.family ?? 'ipv4');
+  const plan = planFor(view, options);
   const { n } = sampleSize(plan, options);
-  return { plan, kernel: await kernelSide(cluster, plan, options, n) };
+  return { plan, kernel: await kernelSide(view, plan, options, n) };
 }

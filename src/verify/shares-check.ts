@@ -9,6 +9,7 @@
 import { externalPolicyLocal, internalPolicyLocal } from '../proxy/common/categorize.js';
 import type { ProxyModel } from '../proxy/common/model.js';
 import { serviceChainNames } from '../proxy/iptables/chain-names.js';
+import { compileIptables } from '../proxy/iptables/compile.js';
 import { parseIptables } from '../proxy/iptables/parse.js';
 import { compileNftables } from '../proxy/nftables/compile.js';
 import { servicePortChainNames } from '../proxy/nftables/names.js';
@@ -17,6 +18,7 @@ import { renderTable } from '../proxy/nftables/render.js';
 import { equals, percent, ZERO } from '../shares/fraction.js';
 import { nodeShares, type ShareSource } from '../shares/node-shares.js';
 import type { ServiceShares } from '../shares/types.js';
+import type { VerifyFamily } from './family.js';
 import type { Probe, ProbePlan } from './plan.js';
 import type { KernelMode } from './prerequisites.js';
 import { type RuleTransform, renderNodeRules } from './rules.js';
@@ -70,14 +72,16 @@ export function kernelShareRows(
   model: ProxyModel,
   mode: KernelMode,
   transform: RuleTransform | undefined,
+  family: VerifyFamily = 'ipv4',
 ): (node: string) => ServiceShares[] {
+  const ipv6 = family === 'ipv6';
   return (node) => {
     let source: ShareSource;
     if (mode === 'iptables') {
-      const text = renderNodeRules(model, node, mode);
-      source = { mode, ruleset: parseIptables(transform ? transform(node, text) : text).ruleset };
+      const text = renderNodeRules(model, node, mode, family);
+      source = { mode, ruleset: parseIptables(transform ? transform(node, text) : text, { ipv6 }).ruleset };
     } else {
-      const compiled = compileNftables(model, node);
+      const compiled = compileNftables(model, node, ipv6 ? { family: 'ip6' } : {});
       let table = compiled;
       if (transform !== undefined) {
         try {
@@ -92,6 +96,26 @@ export function kernelShareRows(
     }
     return nodeShares(model, node, source);
   };
+}
+
+/**
+ * The rows of the rules dpsim compiles for a node (the IPv6 proxier's, whose tables the
+ * Simulation runs but does not expose: for IPv4 its own `shares()` is used).
+ */
+export function compiledShareRows(
+  model: ProxyModel,
+  mode: KernelMode,
+  family: VerifyFamily,
+): (node: string) => ServiceShares[] {
+  const ipv6 = family === 'ipv6';
+  return (node) =>
+    nodeShares(
+      model,
+      node,
+      mode === 'iptables'
+        ? { mode, ruleset: compileIptables(model, node, ipv6 ? { ipv6 } : {}).ruleset }
+        : { mode, table: compileNftables(model, node, ipv6 ? { family: 'ip6' } : {}) },
+    );
 }
 
 function sharesText(row: ServiceShares | null, p: Probe): string {

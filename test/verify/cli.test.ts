@@ -9,6 +9,7 @@ function report(agree: boolean): VerifyReport {
   return {
     scenario: 's',
     mode: 'iptables',
+    family: 'ipv4',
     connectionsPerProbe: 3,
     alpha: 1e-4,
     probes: [],
