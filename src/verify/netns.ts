@@ -23,7 +23,8 @@
  * in IPv6: /128 addresses added `nodad` and duplicate address detection off everywhere (so no
  * address is ever tentative), on-link /128 routes between the hosts (NDP resolves them; the
  * bridge's MLD snooping is off so the solicitations always flood), ipv6 forwarding on the
- * nodes, ICMPv6 rate limiting off, and pods routed Calico's IPv6 way: default via
+ * nodes, ICMPv6 rate limiting off (per destination and, by an empty ratemask, against the
+ * host-wide budget too), and pods routed Calico's IPv6 way: default via
  * fe80::ecee:eeff:feee:eeee, the link-local address of the ee:ee:ee:ee:ee:ee host veth, with a
  * static neighbour entry for it.
  *
@@ -177,6 +178,8 @@ export class NetnsTopology {
             NO_DAD,
             'echo 1 > /proc/sys/net/ipv6/conf/all/forwarding',
             'echo 0 > /proc/sys/net/ipv6/icmp/ratelimit',
+            // An empty mask also exempts the errors from the host-wide ICMP budget (icmp_msgs_per_sec).
+            'echo > /proc/sys/net/ipv6/icmp/ratemask',
           ]
         : [
             'echo 1 > /proc/sys/net/ipv4/ip_forward',

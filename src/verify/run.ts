@@ -54,6 +54,7 @@ export interface VerifyOptions {
    */
   readonly lbEntryNode?: string;
   readonly concurrency?: number;
+  /** Connect timeout of every probe connection, on both sides (default: connectTimeoutFor(family)). */
   readonly connectTimeoutMs?: number;
   readonly log?: (line: string) => void;
   /** dpsim's buildSimulation (default: loaded from src/sim/simulation.ts). */
@@ -61,6 +62,18 @@ export interface VerifyOptions {
 }
 
 export const MAX_CONNECTIONS = 2000;
+
+/**
+ * The probes' connect timeout: curl's `--connect-timeout 1` for IPv4. For IPv6, 1.5 s: in the
+ * namespace sandbox the REJECT's ICMPv6 error comes back within the prober's own connect()
+ * call, while that call still holds the socket (the kernel counts it in LockDroppedIcmps and
+ * keeps it only as a soft error), so the refusal is seen on the SYN retransmitted at 1 s — a
+ * timing of the sandbox, where a real client a link away sees the first error. The timeout
+ * covers that retransmission, so REJECT still reads as refused and DROP as a timeout.
+ */
+export function connectTimeoutFor(family: VerifyFamily): number {
+  return family === 'ipv6' ? 1500 : 1000;
+}
 
 function checkN(n: number): number {
   if (!Number.isInteger(n) || n < 1 || n > MAX_CONNECTIONS) {
@@ -100,7 +113,7 @@ function kernelSide(
     n,
     ...(options.transformRules ? { transformRules: options.transformRules } : {}),
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
-    ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+    connectTimeoutMs: options.connectTimeoutMs ?? connectTimeoutFor(view.family),
     ...(options.log ? { log: options.log } : {}),
   });
 }
@@ -173,7 +186,8 @@ export async function verifyScenario(options: VerifyOptions): Promise<VerifyRepo
           dpsim: sharesByProbe(plan, model, options.mode, dpsimRows),
         };
   const kernel = await kernelSide(view, plan, options, n);
-  const dpsim = await runDpsimSide(sim, plan, options.mode, n, options.connectTimeoutMs ?? 1000, family);
+  const connectTimeoutMs = options.connectTimeoutMs ?? connectTimeoutFor(family);
+  const dpsim = await runDpsimSide(sim, plan, options.mode, n, connectTimeoutMs, family);
   options.log?.(
     `dpsim(${options.mode}${family === 'ipv6' ? ', IPv6' : ''}): ${plan.probes.length} probe(s) × ${n} connection(s) simulated`,
   );
