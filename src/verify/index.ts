@@ -35,6 +35,7 @@ export {
   ScenarioError,
   SimulationUnavailableError,
 } from './errors.js';
+export { type FamilyView, familyView, hostPort, VERIFY_FAMILIES, type VerifyFamily } from './family.js';
 export { type KernelSideOptions, runKernelSide } from './kernel-side.js';
 export { cleanupStaleNamespaces, listOwnNamespaces, NAMESPACE_PREFIX } from './lifecycle.js';
 export { NetnsTopology, type TopologyNode, type TopologyPod, type TopologySpec } from './netns.js';
@@ -58,6 +59,7 @@ export { formatReport } from './report-text.js';
 export { type RuleTransform, renderNodeRules } from './rules.js';
 export {
   clusterFromManifests,
+  connectTimeoutFor,
   MAX_CONNECTIONS,
   runKernelOnly,
   sampleSize,

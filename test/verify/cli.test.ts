@@ -89,6 +89,53 @@ describe('dpsim verify', () => {
   });
 });
 
+describe('dpsim verify, address families', () => {
+  it('verifies IPv4 alone by default, both families with --dual-stack, and the family --family names', async () => {
+    expect((await runCli(['--kernel'])).calls.map((c) => [c.family, c.dualStack])).toEqual([
+      ['ipv4', undefined],
+    ]);
+    const both = await runCli(['--kernel', '--dual-stack']);
+    expect(both.calls.map((c) => [c.family, c.dualStack])).toEqual([
+      ['ipv4', true],
+      ['ipv6', true],
+    ]);
+    expect(both.out.match(/AGREE/g)).toHaveLength(2);
+    const v6 = await runCli(['--kernel', '--dual-stack', '--family', 'ipv6']);
+    expect(v6.calls.map((c) => c.family)).toEqual(['ipv6']);
+  });
+
+  it('prints both reports as one JSON array, and exits 1 when either family disagrees', async () => {
+    const r = await runCli(['--kernel', '--dual-stack', '-o', 'json'], {
+      verify: async (o) => ({ ...report(o.family !== 'ipv6'), family: o.family ?? 'ipv4' }),
+    });
+    expect(r.exitCode).toBe(1);
+    expect((JSON.parse(r.out) as VerifyReport[]).map((x) => [x.family, x.agree])).toEqual([
+      ['ipv4', true],
+      ['ipv6', false],
+    ]);
+  });
+
+  it('refuses an unknown family, and asks for the IPv6 tools when IPv6 is verified', async () => {
+    const bad = await runCli(['--kernel', '--family', 'ipv5']);
+    expect([bad.exitCode, bad.err]).toEqual([2, 'error: --family must be ipv4, ipv6 or both, got "ipv5"\n']);
+    const asked: string[] = [];
+    await runCli(['--kernel', '--dual-stack'], {
+      missingPrerequisites: (_modes, family) => {
+        asked.push(family ?? 'ipv4');
+        return [];
+      },
+    });
+    expect(asked).toEqual(['ipv4', 'ipv6']);
+    const { requiredTools } = await import('../../src/verify/prerequisites.js');
+    expect(requiredTools('iptables', 'ipv6')).toEqual([
+      'ip',
+      'conntrack',
+      'ip6tables-restore',
+      'ip6tables-save',
+    ]);
+  });
+});
+
 describe('kernel prerequisites', () => {
   it('lists the tools of each mode and finds installed ones on PATH or in the sbin directories', async () => {
     const { findTool, requiredTools } = await import('../../src/verify/prerequisites.js');
