@@ -37,8 +37,6 @@ export interface DpsimSimulation {
   udpRequest?(request: { from: string; dst: string; port: number; timeoutMs?: number }): UdpOutcome;
   /** `conntrack -L` (`family` 'ipv6': `conntrack -L -f ipv6`, the node's IPv6 table). */
   conntrackList(nodeName: string, family?: VerifyFamily): string;
-  /** The IPv6 datapath of a dual-stack simulation: why it cannot carry IPv6 in this mode, or null. */
-  readonly ipv6?: { ipv6Refusal(): string | null } | null;
   /** Exact share rows of a node's rules (dpsim's Simulation has them; a stand-in may not). */
   shares?(nodeName: string): readonly ServiceShares[];
 }
@@ -70,6 +68,21 @@ export async function loadBuildSimulation(): Promise<BuildSimulation> {
     );
   }
   return mod.buildSimulation;
+}
+
+/**
+ * Why the simulation cannot carry IPv6 connections (a mode whose IPv6 rules dpsim does not
+ * run yet refuses its IPv6 conntrack table with one line saying so), or null when it can.
+ */
+export function dpsimIpv6Refusal(sim: DpsimSimulation): string | null {
+  const node = sim.cluster.nodes()[0]?.metadata?.name;
+  if (node === undefined) return null;
+  try {
+    sim.conntrackList(node, 'ipv6');
+    return null;
+  } catch (e) {
+    return (e as Error).message.replace(/^-f ipv6: /, '');
+  }
 }
 
 /** curl's exit code → outcome class. */

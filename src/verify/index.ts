@@ -25,6 +25,7 @@ export {
   type CurlOutcome,
   classifyCurl,
   type DpsimSimulation,
+  dpsimIpv6Refusal,
   loadBuildSimulation,
   runDpsimSide,
 } from './dpsim-side.js';

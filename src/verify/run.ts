@@ -11,6 +11,7 @@ import { compareSides, DEFAULT_ALPHA, type VerifyReport } from './compare.js';
 import {
   type BuildSimulation,
   type DpsimSimulation,
+  dpsimIpv6Refusal,
   loadBuildSimulation,
   runDpsimSide,
 } from './dpsim-side.js';
@@ -166,7 +167,7 @@ export async function verifyScenario(options: VerifyOptions): Promise<VerifyRepo
   });
   const view = familyView(sim.cluster, family);
   // Before the kernel side runs: a mode whose IPv6 rules dpsim does not run yet has nothing to compare.
-  const refusal = family === 'ipv6' ? (sim.ipv6?.ipv6Refusal() ?? null) : null;
+  const refusal = family === 'ipv6' ? dpsimIpv6Refusal(sim) : null;
   if (refusal !== null) throw new SimulationUnavailableError(`--family ipv6: ${refusal}`);
   const plan = planFor(view, options);
   const { n, why } = sampleSize(plan, options);

@@ -12,6 +12,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildSimulation } from '../../src/sim/simulation.js';
 import { compareSides } from '../../src/verify/compare.js';
+import { dpsimIpv6Refusal } from '../../src/verify/dpsim-side.js';
 import { formatReport } from '../../src/verify/report-text.js';
 import { runKernelOnly, verifyScenario } from '../../src/verify/run.js';
 import { DUAL_STACK_SCENARIOS, kernelGate } from './scenarios.js';
@@ -24,9 +25,10 @@ const KERNEL_CASE_MS = 240_000;
 const ORIGIN = DUAL_STACK_SCENARIOS[0];
 
 /** Why dpsim's simulation cannot carry IPv6 in `mode` yet (null: it can). */
-function dpsimIpv6Refusal(mode: 'iptables' | 'nftables'): string | null {
-  const sim = buildSimulation({ manifests: ORIGIN.manifests, mode, clusterOptions: { dualStack: true } });
-  return sim.ipv6?.ipv6Refusal() ?? 'no IPv6 datapath';
+function ipv6RefusalOf(mode: 'iptables' | 'nftables'): string | null {
+  return dpsimIpv6Refusal(
+    buildSimulation({ manifests: ORIGIN.manifests, mode, clusterOptions: { dualStack: true } }),
+  );
 }
 
 describe.concurrent('dpsim agrees with the real kernel over IPv6 (dual-stack clusters)', () => {
@@ -116,7 +118,7 @@ describe.concurrent('dpsim agrees with the real kernel over IPv6 (dual-stack clu
   it.skipIf(gate.skip)(
     'nftables, IPv6: dpsim agrees with the kernel once its nftables mode carries IPv6, and until then verify refuses with one line before the kernel runs',
     async () => {
-      const refusal = dpsimIpv6Refusal('nftables');
+      const refusal = ipv6RefusalOf('nftables');
       const run = verifyScenario({
         manifests: ORIGIN.manifests,
         scenario: ORIGIN.name,
