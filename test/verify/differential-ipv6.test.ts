@@ -3,10 +3,10 @@
  * dual-stack and the verification scenarios with their Services made PreferDualStack, sent
  * through the real kernel (the IPv6 proxier's ip6tables-restore input in throw-away IPv6
  * namespaces, IPv6 connections) and through dpsim's IPv6 datapath; the comparison must find
- * no difference and neither side off-spec, exactly as for IPv4. A wrong DNAT port planted in
- * the ip6tables rules the kernel loads must be reported. nftables: the kernel runs dpsim's
- * `table ip6 kube-proxy` as kube-proxy specifies, and the differential runs as soon as dpsim's
- * nftables mode carries IPv6 (until then verify refuses it with one line, checked here).
+ * no difference and neither side off-spec, exactly as for IPv4, in iptables and nftables mode
+ * (a mode whose IPv6 rules dpsim does not run yet must be refused with one line instead). A
+ * wrong DNAT port planted in the ip6tables rules the kernel loads must be reported, and the
+ * kernel alone must run dpsim's `table ip6 kube-proxy` as kube-proxy specifies.
  * Needs root and the netfilter tools (fails under CI without them, skips visibly otherwise).
  */
 import { describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ import { compareSides } from '../../src/verify/compare.js';
 import { dpsimIpv6Refusal } from '../../src/verify/dpsim-side.js';
 import { formatReport } from '../../src/verify/report-text.js';
 import { runKernelOnly, verifyScenario } from '../../src/verify/run.js';
-import { DUAL_STACK_SCENARIOS, kernelGate } from './scenarios.js';
+import { DUAL_STACK_SCENARIOS, kernelGate, MODES } from './scenarios.js';
 
 const gate = kernelGate('IPv6 differential kernel tests', 'ipv6');
 const N = 40;
@@ -37,28 +37,37 @@ describe.concurrent('dpsim agrees with the real kernel over IPv6 (dual-stack clu
       throw new Error(`kernel prerequisites missing under CI: ${gate.reason}`);
     });
   }
-  for (const s of DUAL_STACK_SCENARIOS) {
-    it.skipIf(gate.skip)(
-      `iptables, IPv6: ${s.name}`,
-      async () => {
-        const report = await verifyScenario({
-          manifests: s.manifests,
-          scenario: s.name,
-          mode: 'iptables',
-          family: 'ipv6',
-          dualStack: true,
-          n: N,
-          alpha: ALPHA,
-        });
-        if (!report.agree) console.error(formatReport(report));
-        expect(report.family).toBe('ipv6');
-        expect(report.disagreements).toEqual([]);
-        expect(report.probes.length).toBeGreaterThan(0);
-        // Every probe went to an IPv6 address and every pod saw an IPv6 peer.
-        for (const pc of report.probes) expect(pc.probe.dstIP).toContain(':');
-      },
-      KERNEL_CASE_MS,
-    );
+  for (const mode of MODES) {
+    for (const s of DUAL_STACK_SCENARIOS) {
+      it.skipIf(gate.skip)(
+        `${mode}, IPv6: ${s.name}`,
+        async () => {
+          const run = verifyScenario({
+            manifests: s.manifests,
+            scenario: s.name,
+            mode,
+            family: 'ipv6',
+            dualStack: true,
+            n: N,
+            alpha: ALPHA,
+          });
+          // A mode whose IPv6 rules dpsim does not run yet is refused with one line, before the kernel runs.
+          const refusal = ipv6RefusalOf(mode);
+          if (refusal !== null) {
+            expect(refusal).not.toContain('\n');
+            await expect(run).rejects.toThrow(`--family ipv6: ${refusal}`);
+            return;
+          }
+          const report = await run;
+          if (!report.agree) console.error(formatReport(report));
+          expect(report.family).toBe('ipv6');
+          expect(report.disagreements).toEqual([]);
+          expect(report.probes.length).toBeGreaterThan(0);
+          for (const pc of report.probes) expect(pc.probe.dstIP).toContain(':');
+        },
+        KERNEL_CASE_MS,
+      );
+    }
   }
 
   it.skipIf(gate.skip)(
@@ -111,31 +120,6 @@ describe.concurrent('dpsim agrees with the real kernel over IPv6 (dual-stack clu
       expect(report.disagreements).toEqual([]);
       expect(kernel.probes.map((p) => p.outcomes.ok)).toEqual(plan.probes.map(() => N));
       expect(Object.values(kernel.conntrack).join('')).toMatch(/src=fd85:ee78:d8a6:8607::1:/);
-    },
-    KERNEL_CASE_MS,
-  );
-
-  it.skipIf(gate.skip)(
-    'nftables, IPv6: dpsim agrees with the kernel once its nftables mode carries IPv6, and until then verify refuses with one line before the kernel runs',
-    async () => {
-      const refusal = ipv6RefusalOf('nftables');
-      const run = verifyScenario({
-        manifests: ORIGIN.manifests,
-        scenario: ORIGIN.name,
-        mode: 'nftables',
-        family: 'ipv6',
-        dualStack: true,
-        n: N,
-        alpha: ALPHA,
-      });
-      if (refusal !== null) {
-        await expect(run).rejects.toThrow(`--family ipv6: ${refusal}`);
-        expect(refusal).not.toContain('\n');
-        return;
-      }
-      const report = await run;
-      if (!report.agree) console.error(formatReport(report));
-      expect(report.disagreements).toEqual([]);
     },
     KERNEL_CASE_MS,
   );
