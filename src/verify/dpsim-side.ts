@@ -70,21 +70,6 @@ export async function loadBuildSimulation(): Promise<BuildSimulation> {
   return mod.buildSimulation;
 }
 
-/**
- * Why the simulation cannot carry IPv6 connections (a mode whose IPv6 rules dpsim does not
- * run yet refuses its IPv6 conntrack table with one line saying so), or null when it can.
- */
-export function dpsimIpv6Refusal(sim: DpsimSimulation): string | null {
-  const node = sim.cluster.nodes()[0]?.metadata?.name;
-  if (node === undefined) return null;
-  try {
-    sim.conntrackList(node, 'ipv6');
-    return null;
-  } catch (e) {
-    return (e as Error).message.replace(/^-f ipv6: /, '');
-  }
-}
-
 /** curl's exit code → outcome class. */
 export function classifyCurl(outcome: CurlOutcome): OutcomeClass {
   switch (outcome.exitCode) {

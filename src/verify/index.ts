@@ -25,7 +25,6 @@ export {
   type CurlOutcome,
   classifyCurl,
   type DpsimSimulation,
-  dpsimIpv6Refusal,
   loadBuildSimulation,
   runDpsimSide,
 } from './dpsim-side.js';

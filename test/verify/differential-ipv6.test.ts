@@ -1,20 +1,16 @@
 /**
  * The differential test for the IPv6 side of dual-stack clusters: the origin scenario built
  * dual-stack and the verification scenarios with their Services made PreferDualStack, sent
- * through the real kernel (the IPv6 proxier's ip6tables-restore input in throw-away IPv6
- * namespaces, IPv6 connections) and through dpsim's IPv6 datapath; the comparison must find
+ * through the real kernel (dpsim's IPv6 rules in throw-away IPv6 namespaces, IPv6
+ * connections) and through dpsim's IPv6 datapath; the comparison must find
  * no difference and neither side off-spec, exactly as for IPv4, in iptables and nftables mode
- * (a mode whose IPv6 rules dpsim does not run yet must be refused with one line instead). A
- * wrong DNAT port planted in the ip6tables rules the kernel loads must be reported, and the
- * kernel alone must run dpsim's `table ip6 kube-proxy` as kube-proxy specifies.
+ * (the IPv6 proxier's `ip6tables-restore` input or its `table ip6 kube-proxy`). A wrong DNAT
+ * port planted in the ip6tables rules the kernel loads must be reported.
  * Needs root and the netfilter tools (fails under CI without them, skips visibly otherwise).
  */
 import { describe, expect, it } from 'vitest';
-import { buildSimulation } from '../../src/sim/simulation.js';
-import { compareSides } from '../../src/verify/compare.js';
-import { dpsimIpv6Refusal } from '../../src/verify/dpsim-side.js';
 import { formatReport } from '../../src/verify/report-text.js';
-import { runKernelOnly, verifyScenario } from '../../src/verify/run.js';
+import { verifyScenario } from '../../src/verify/run.js';
 import { DUAL_STACK_SCENARIOS, kernelGate, MODES } from './scenarios.js';
 
 const gate = kernelGate('IPv6 differential kernel tests', 'ipv6');
@@ -23,13 +19,6 @@ const N = 40;
 const ALPHA = 1e-6;
 const KERNEL_CASE_MS = 240_000;
 const ORIGIN = DUAL_STACK_SCENARIOS[0];
-
-/** Why dpsim's simulation cannot carry IPv6 in `mode` yet (null: it can). */
-function ipv6RefusalOf(mode: 'iptables' | 'nftables'): string | null {
-  return dpsimIpv6Refusal(
-    buildSimulation({ manifests: ORIGIN.manifests, mode, clusterOptions: { dualStack: true } }),
-  );
-}
 
 describe.concurrent('dpsim agrees with the real kernel over IPv6 (dual-stack clusters)', () => {
   if (gate.reason !== null && !gate.skip) {
@@ -42,7 +31,7 @@ describe.concurrent('dpsim agrees with the real kernel over IPv6 (dual-stack clu
       it.skipIf(gate.skip)(
         `${mode}, IPv6: ${s.name}`,
         async () => {
-          const run = verifyScenario({
+          const report = await verifyScenario({
             manifests: s.manifests,
             scenario: s.name,
             mode,
@@ -51,14 +40,6 @@ describe.concurrent('dpsim agrees with the real kernel over IPv6 (dual-stack clu
             n: N,
             alpha: ALPHA,
           });
-          // A mode whose IPv6 rules dpsim does not run yet is refused with one line, before the kernel runs.
-          const refusal = ipv6RefusalOf(mode);
-          if (refusal !== null) {
-            expect(refusal).not.toContain('\n');
-            await expect(run).rejects.toThrow(`--family ipv6: ${refusal}`);
-            return;
-          }
-          const report = await run;
           if (!report.agree) console.error(formatReport(report));
           expect(report.family).toBe('ipv6');
           expect(report.disagreements).toEqual([]);
@@ -97,30 +78,6 @@ describe.concurrent('dpsim agrees with the real kernel over IPv6 (dual-stack clu
       expect(outcome.length).toBe(report.probes.length);
       expect(outcome.every((c) => !c.agree && c.dpsim === 'ok' && /refused/.test(c.kernel))).toBe(true);
       expect(outcome.every((c) => c.offSpec.join() === 'kernel')).toBe(true);
-    },
-    KERNEL_CASE_MS,
-  );
-
-  // Covered by the nftables differential above once dpsim's side runs IPv6 in nftables mode.
-  it.skipIf(gate.skip || ipv6RefusalOf('nftables') === null)(
-    'nftables, IPv6: the real kernel runs the table ip6 kube-proxy of the origin scenario as kube-proxy specifies on every probe',
-    async () => {
-      const { plan, kernel } = await runKernelOnly({
-        manifests: ORIGIN.manifests,
-        mode: 'nftables',
-        family: 'ipv6',
-        dualStack: true,
-        n: N,
-      });
-      const report = compareSides(plan, kernel, kernel, {
-        scenario: ORIGIN.name,
-        family: 'ipv6',
-        alpha: ALPHA,
-      });
-      if (!report.agree) console.error(formatReport(report));
-      expect(report.disagreements).toEqual([]);
-      expect(kernel.probes.map((p) => p.outcomes.ok)).toEqual(plan.probes.map(() => N));
-      expect(Object.values(kernel.conntrack).join('')).toMatch(/src=fd85:ee78:d8a6:8607::1:/);
     },
     KERNEL_CASE_MS,
   );
