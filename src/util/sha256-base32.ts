@@ -15,25 +15,39 @@ function hexDigit(code: number): number {
   return code <= 57 ? code - 48 : code - 87;
 }
 
+/** Scratch bytes a name is assembled in before it becomes one string. */
+const scratch = Buffer.alloc(64);
+const BASE32_CODES = Uint8Array.from(BASE32_ALPHABET, (c) => c.charCodeAt(0));
+
 /**
- * The first `chars` base32 characters of sha256(UTF-8 of `text`); `chars` a multiple of 8
- * (5 digest bytes → 8 characters, so no padding or partial group is involved).
+ * `prefix` followed by the first `chars` base32 characters of sha256(UTF-8 of `text`); `chars`
+ * a multiple of 8 (5 digest bytes → 8 characters, so no padding or partial group is
+ * involved), `prefix` ASCII. The result is made as one flat string, not concatenated: chain
+ * names are Map keys, and V8 flattens a concatenated key (a copy) the first time it hashes it.
  */
-export function sha256Base32Prefix(text: string, chars: 8 | 16): string {
+export function sha256Base32Prefix(text: string, chars: 8 | 16, prefix = ''): string {
   const hex = hash('sha256', text, 'hex');
-  let out = '';
+  let at = scratch.write(prefix, 0, 'latin1');
   // Each 8-character group is 40 bits = 10 hex digits: read it as two 20-bit halves.
   for (let g = 0; g < chars / 8; g++) {
     for (let half = 0; half < 2; half++) {
-      const at = g * 10 + half * 5;
+      const from = g * 10 + half * 5;
       let v = 0;
-      for (let k = 0; k < 5; k++) v = (v << 4) | hexDigit(hex.charCodeAt(at + k));
-      out +=
-        BASE32_ALPHABET[(v >>> 15) & 31] +
-        BASE32_ALPHABET[(v >>> 10) & 31] +
-        BASE32_ALPHABET[(v >>> 5) & 31] +
-        BASE32_ALPHABET[v & 31];
+      for (let k = 0; k < 5; k++) v = (v << 4) | hexDigit(hex.charCodeAt(from + k));
+      scratch[at++] = BASE32_CODES[(v >>> 15) & 31];
+      scratch[at++] = BASE32_CODES[(v >>> 10) & 31];
+      scratch[at++] = BASE32_CODES[(v >>> 5) & 31];
+      scratch[at++] = BASE32_CODES[v & 31];
     }
   }
-  return out;
+  return scratch.toString('latin1', 0, at);
+}
+
+/**
+ * `text` (ASCII, at most 64 characters) as one flat string: what a concatenation such as
+ * `KUBE-SVC-` + hash is not until V8 first hashes it (then it copies it).
+ */
+export function flatAscii(text: string): string {
+  const n = scratch.write(text, 0, 'latin1');
+  return scratch.toString('latin1', 0, n);
 }

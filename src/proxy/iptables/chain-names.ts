@@ -3,7 +3,7 @@
  * servicePortEndpointChainName): base32(sha256(text)) cut to 16 characters, so that
  * prefix + hash fits iptables' 28-character chain-name limit.
  */
-import { sha256Base32Prefix } from '../../util/sha256-base32.js';
+import { flatAscii, sha256Base32Prefix } from '../../util/sha256-base32.js';
 
 const BASE32_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
@@ -42,12 +42,22 @@ export interface ServiceChainNames {
   readonly fw: string;
 }
 
+/** One flat string (see flatAscii): the names are Map keys through the restore and the evaluator. */
+function flat(prefix: string, hash: string): string {
+  return flatAscii(prefix + hash);
+}
+
 export function serviceChainNames(servicePortName: string, protocol: string): ServiceChainNames {
   const h = portProtoHash(servicePortName, protocol);
-  return { svc: `KUBE-SVC-${h}`, svl: `KUBE-SVL-${h}`, ext: `KUBE-EXT-${h}`, fw: `KUBE-FW-${h}` };
+  return {
+    svc: flat('KUBE-SVC-', h),
+    svl: flat('KUBE-SVL-', h),
+    ext: flat('KUBE-EXT-', h),
+    fw: flat('KUBE-FW-', h),
+  };
 }
 
 /** KUBE-SEP-<hash of servicePortName + protocol + "ip:port">. */
 export function endpointChainName(servicePortName: string, protocol: string, endpoint: string): string {
-  return `KUBE-SEP-${hash16(servicePortName + protocol.toLowerCase() + endpoint)}`;
+  return sha256Base32Prefix(servicePortName + protocol.toLowerCase() + endpoint, 16, 'KUBE-SEP-');
 }

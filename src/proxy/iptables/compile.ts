@@ -24,7 +24,7 @@ import {
 import type { Endpoint, ProxyModel, ServicePort } from '../common/model.js';
 import { endpointChainName, serviceChainNames } from './chain-names.js';
 import { goHex08, kubeProxyProbability, probabilityToKernel } from './format.js';
-import { type PrebuiltAppend, type PrebuiltEntry, restorePrebuilt } from './parse.js';
+import { type PrebuiltLines, restorePrebuilt } from './parse.js';
 import type { Match, Rule, Ruleset } from './types.js';
 
 export interface IptablesCompileOptions {
@@ -202,6 +202,9 @@ interface FamilyCidr {
   readonly text: string;
   /** A /0: every address. */
   readonly all: boolean;
+  /** IPv4: the network and mask as numbers (what the parser makes of `-s text`); 0 for IPv6. */
+  readonly network: number;
+  readonly mask: number;
   contains(ip: string): boolean;
 }
 
@@ -215,6 +218,8 @@ function normalizeCidr(text: string, ipv6 = false): FamilyCidr | null {
     return {
       text: `${formatIPv6(network)}/${len}`,
       all: len === '0',
+      network: 0,
+      mask: 0,
       contains: (ip) => isIPv6Text(ip) && (parseIPv6(ip) & mask) === network,
     };
   }
@@ -224,6 +229,8 @@ function normalizeCidr(text: string, ipv6 = false): FamilyCidr | null {
   return {
     text: `${formatIPv4(network)}/${len}`,
     all: mask === 0,
+    network,
+    mask: mask >>> 0,
     contains: (ip) => isIPv4(ip) && (parseIPv4(ip) & mask) >>> 0 === network,
   };
 }
@@ -235,26 +242,40 @@ function normalizeCidr(text: string, ipv6 = false): FamilyCidr | null {
  */
 class Lines {
   readonly lines: string[] = [];
-  /** Per line: the prebuilt `-A` or chain declaration it is, or undefined for a line the restore parses. */
-  readonly prebuilt: (PrebuiltEntry | undefined)[] = [];
+  /**
+   * Per line, as restorePrebuilt reads them: the chain a prebuilt `-A` appends to or a prebuilt
+   * declaration declares, and the prebuilt rule; both undefined for a line the restore parses.
+   */
+  readonly chain: (string | undefined)[] = [];
+  readonly rule: (Rule | undefined)[] = [];
   /** Chains declared with declareChain, in order. */
   readonly chainNames: string[] = [];
-  /** Whether prebuilt rules keep their text too (else their line is '': only the structure is wanted). */
+  /**
+   * Whether prebuilt lines keep their text too (else their line is '': only the structure is
+   * wanted). Writers test it before building a prebuilt rule's text: at 10k Services that text
+   * is most of a sync's garbage.
+   */
   prebuiltText = true;
   write(...parts: string[]): void {
     this.lines.push(joinParts(parts));
-    this.prebuilt.push(undefined);
+    this.chain.push(undefined);
+    this.rule.push(undefined);
   }
-  /** `-A chain …` whose text (`parts`) parses to `rule`. */
-  writeRule(chain: string, rule: Rule, ...parts: string[]): void {
-    this.lines.push(this.prebuiltText ? joinParts(parts) : '');
-    this.prebuilt.push({ chain, rule } satisfies PrebuiltAppend);
+  /** `-A chain …` whose text parses to `rule` (`text` is read only when prebuiltText is set). */
+  writeRule(chain: string, rule: Rule, text: string): void {
+    this.lines.push(this.prebuiltText ? text : '');
+    this.chain.push(chain);
+    this.rule.push(rule);
   }
-  /** `:CHAIN - [0:0]`: declares (or flushes) a user chain. */
-  declareChain(chain: string): void {
-    this.lines.push(`:${chain} - [0:0]`);
-    this.prebuilt.push({ declare: chain });
-    this.chainNames.push(chain);
+  /**
+   * `:CHAIN - [0:0]`: declares (or flushes) a user chain. A service chain (KUBE-SVC-…, SEP, …)
+   * is not listed in chainNames: only kube-proxy's fixed chains are looked up there.
+   */
+  declareChain(chain: string, serviceChain = false): void {
+    this.lines.push(this.prebuiltText ? `:${chain} - [0:0]` : '');
+    this.chain.push(chain);
+    this.rule.push(undefined);
+    if (!serviceChain) this.chainNames.push(chain);
   }
 }
 
@@ -290,16 +311,41 @@ function statisticThreshold(n: number): number {
 /** The structures the iptables parser gives the bulk rules' pieces (parse.ts is the reference). */
 const commentMatch = (comment: string): Match => ({ kind: 'comment', comment });
 const jumpTo = (chain: string) => ({ kind: 'jump' as const, chain, goto: false });
+/**
+ * Pieces many prebuilt rules share. A compiled rule is never mutated (a restore copies the
+ * chains' rule lists, not the rules), so one object can serve every rule: at 10k Services ×
+ * 10 endpoints each one saved is 100k objects the compile no longer keeps alive.
+ */
+const JUMP_MARK_MASQ = jumpTo('KUBE-MARK-MASQ');
+const NO_MATCHES: Match[] = [];
+const PROTO_MATCHES = new Map<number, Rule['proto']>();
+function protoMatch(proto: number): Rule['proto'] {
+  let m = PROTO_MATCHES.get(proto);
+  if (m === undefined) {
+    m = { proto, invert: false };
+    PROTO_MATCHES.set(proto, m);
+  }
+  return m;
+}
+/** `-m statistic --mode random --probability <1/n>`, per n. */
+const randomMatches: Match[] = [];
+function randomMatch(n: number): Match {
+  let m = randomMatches[n];
+  if (m === undefined) {
+    m = { kind: 'statistic', mode: 'random', probability: statisticThreshold(n), invert: false };
+    randomMatches[n] = m;
+  }
+  return m;
+}
 function ruleOf(partial: Partial<Rule>): Rule {
   return {
-    src: null,
-    dst: null,
-    inIface: null,
-    outIface: null,
-    proto: null,
-    matches: [],
-    target: null,
-    ...partial,
+    src: partial.src ?? null,
+    dst: partial.dst ?? null,
+    inIface: partial.inIface ?? null,
+    outIface: partial.outIface ?? null,
+    proto: partial.proto ?? null,
+    matches: partial.matches ?? [],
+    target: partial.target ?? null,
   };
 }
 /** A dotted-quad address the parser would accept, as the number it gives; null otherwise. */
@@ -370,7 +416,7 @@ export function compileIptablesKernelText(
   options: IptablesCompileOptions = {},
 ): string {
   // Without prebuilding every entry is a text line.
-  return compileRestore(model, nodeName, options, 'restore').kernelEntries().join('\n');
+  return compileRestore(model, nodeName, options, 'restore').kernelEntries().text.join('\n');
 }
 
 /** The `iptables-restore --noflush` input of one sync (full, or partial with `changedServices`). */
@@ -391,7 +437,7 @@ function compileRestore(
    * structures, and text only for the lines the restore parses (restoreInput left empty).
    */
   output: 'restore' | 'both' | 'ruleset',
-): { result: IptablesRestoreResult; kernelEntries: () => (string | PrebuiltEntry)[] } {
+): { result: IptablesRestoreResult; kernelEntries: () => PrebuiltLines } {
   const masqueradeBit = options.masqueradeBit ?? 14;
   if (!Number.isInteger(masqueradeBit) || masqueradeBit < 0 || masqueradeBit > 31) {
     throw new IptablesCompileError(`masquerade bit must be an integer in [0, 31], got ${masqueradeBit}`);
@@ -414,6 +460,7 @@ function compileRestore(
       : clusterCidr === null
         ? null
         : { ifLocal: `-s ${clusterCidr.text}`, ifNotLocal: `! -s ${clusterCidr.text}` };
+  const clusterCidrDetector = options.localTrafficDetector === undefined && clusterCidr !== null;
   const nodePortCidrs = (options.nodePortAddresses ?? []).map((text) => {
     const c = normalizeCidr(text, ipv6);
     if (c === null)
@@ -473,7 +520,9 @@ function compileRestore(
   // Rules are prebuilt for IPv4 only (ip6tables' addresses stay with the parser).
   const withRules = output !== 'restore' && !ipv6;
   const lineText = output !== 'ruleset' || !withRules;
-  for (const lines of [natRules, skippedNatRules]) lines.prebuiltText = lineText;
+  for (const lines of [natChains, natRules, skippedNatChains, skippedNatRules]) lines.prebuiltText = lineText;
+  // Only the restore's result reports the live service chains; the ruleset alone does not need them.
+  const trackActiveChains = output !== 'ruleset';
   const largeClusterMode = isLargeClusterMode(model, ipv6);
   const serviceComment = (text: string) => (largeClusterMode ? '' : `-m comment --comment ${text}`);
 
@@ -552,15 +601,50 @@ function compileRestore(
       }
     }
 
+    // The cluster IP rules' structure, when the parser would accept their text as is: a
+    // dotted-quad cluster IP, a port protocol, a comment iptables takes, and a jump to a chain
+    // this restore declares (the parser refuses a jump to any other).
+    const clusterIPComment = `${spn} cluster IP`;
+    const clusterIPAddr = withRules ? hostAddress(sp.clusterIP) : null;
+    const internalChainDeclared =
+      internalTrafficChain === chains.svc ? usesClusterPolicyChain : usesLocalPolicyChain;
+    const prebuildClusterIP =
+      clusterIPAddr !== null &&
+      IP_PROTOCOL_NUMBER[protocol] !== undefined &&
+      sp.port >= 0 &&
+      sp.port <= 65535 &&
+      clusterIPComment.length <= 255 &&
+      internalChainDeclared;
+    /** `-m comment --comment "<spn> cluster IP" -m <proto> -p <proto> -d <clusterIP> --dport <port>`, plus `src` and `target`. */
+    const clusterIPRule = (src: Rule['src'], target: Rule['target']): Rule =>
+      ruleOf({
+        src,
+        dst: { addr: clusterIPAddr!, mask: 0xffffffff, invert: false },
+        proto: { proto: IP_PROTOCOL_NUMBER[protocol], invert: false },
+        matches: [
+          commentMatch(clusterIPComment),
+          { kind: protocol as 'tcp', sport: null, dport: { min: sp.port, max: sp.port, invert: false } },
+        ],
+        target,
+      });
+
     // Cluster IP.
     if (hasInternalEndpoints) {
-      natRules.write(
-        '-A KUBE-SERVICES -m comment --comment',
-        quoted(`${spn} cluster IP`),
-        match(sp.clusterIP, sp.port),
-        '-j',
-        internalTrafficChain,
-      );
+      const text = () =>
+        joinParts([
+          '-A KUBE-SERVICES -m comment --comment',
+          quoted(clusterIPComment),
+          match(sp.clusterIP, sp.port),
+          '-j',
+          internalTrafficChain,
+        ]);
+      if (prebuildClusterIP) {
+        natRules.writeRule(
+          'KUBE-SERVICES',
+          clusterIPRule(null, jumpTo(internalTrafficChain)),
+          natRules.prebuiltText ? text() : '',
+        );
+      } else natRules.write(text());
     } else {
       filterRules.write(
         '-A KUBE-SERVICES -m comment --comment',
@@ -674,16 +758,26 @@ function compileRestore(
     const svcChains = skip ? skippedNatChains : natChains;
     const svcRules = skip ? skippedNatRules : natRules;
     const declare = (chain: string) => {
-      svcChains.declareChain(chain);
-      activeNatChains.add(chain);
+      svcChains.declareChain(chain, true);
+      if (trackActiveChains) activeNatChains.add(chain);
     };
 
     // Internal traffic: masquerade off-cluster sources reaching the cluster IP.
     if (hasInternalEndpoints) {
-      const args = `-m comment --comment ${quoted(`${spn} cluster IP`)} ${match(sp.clusterIP, sp.port)}`;
-      if (masqueradeAll) svcRules.write('-A', internalTrafficChain, args, '-j KUBE-MARK-MASQ');
+      const args = () => `-m comment --comment ${quoted(clusterIPComment)} ${match(sp.clusterIP, sp.port)}`;
+      if (masqueradeAll) svcRules.write('-A', internalTrafficChain, args(), '-j KUBE-MARK-MASQ');
       else if (localDetector !== null) {
-        svcRules.write('-A', internalTrafficChain, args, localDetector.ifNotLocal, '-j KUBE-MARK-MASQ');
+        const text = () =>
+          joinParts(['-A', internalTrafficChain, args(), localDetector.ifNotLocal, '-j KUBE-MARK-MASQ']);
+        // The ClusterCIDR detector's `! -s <cluster CIDR>` is prebuilt; an interface detector is parsed.
+        if (prebuildClusterIP && clusterCidrDetector && clusterCidr !== null) {
+          const src = { addr: clusterCidr.network, mask: clusterCidr.mask, invert: true };
+          svcRules.writeRule(
+            internalTrafficChain,
+            clusterIPRule(src, jumpTo('KUBE-MARK-MASQ')),
+            svcRules.prebuiltText ? text() : '',
+          );
+        } else svcRules.write(text());
       }
     }
 
@@ -767,17 +861,19 @@ function compileRestore(
             : '';
         const comment = `${spn} -> ${epString(ep)}`;
         const chain = epChain(ep);
-        const parts = ['-A', svcChain, serviceComment(quoted(comment)), statistic, '-j', chain];
+        const text = () =>
+          joinParts(['-A', svcChain, serviceComment(quoted(comment)), statistic, '-j', chain]);
         if (!withRules || comment.length > 255) {
-          svcRules.write(...parts);
+          svcRules.write(text());
           return;
         }
         const matches: Match[] = largeClusterMode ? [] : [commentMatch(comment)];
-        if (statistic !== '') {
-          const probability = statisticThreshold(endpoints.length - i);
-          matches.push({ kind: 'statistic', mode: 'random', probability, invert: false });
-        }
-        svcRules.writeRule(svcChain, ruleOf({ matches, target: jumpTo(chain) }), ...parts);
+        if (statistic !== '') matches.push(randomMatch(endpoints.length - i));
+        svcRules.writeRule(
+          svcChain,
+          ruleOf({ matches, target: jumpTo(chain) }),
+          svcRules.prebuiltText ? text() : '',
+        );
       });
     };
 
@@ -791,39 +887,50 @@ function compileRestore(
     }
 
     const protoNumber = IP_PROTOCOL_NUMBER[protocol];
+    // The matches every endpoint chain of this Service repeats: shared by its rules.
+    const sepComment: Match[] = largeClusterMode ? NO_MATCHES : [commentMatch(spn)];
+    const sepMatches = {
+      masq: sepComment,
+      dnat: [...sepComment, { kind: protocol as 'tcp', sport: null, dport: null }] satisfies Match[],
+    };
     for (const ep of cat.allReachableEndpoints) {
       const chain = epChain(ep);
       declare(chain);
-      const head = `-A ${chain} ${serviceComment(spn)}`.trimEnd();
-      const masq = [head, `-s ${ep.ip}`, '-j KUBE-MARK-MASQ'];
+      const head = () => `-A ${chain} ${serviceComment(spn)}`.trimEnd();
+      const masqText = () => joinParts([head(), `-s ${ep.ip}`, '-j KUBE-MARK-MASQ']);
       const affinity = sp.sessionAffinity === 'ClientIP' ? `-m recent --name ${chain} --set` : '';
-      const dnat = [head, affinity, `-m ${protocol} -p ${protocol} -j DNAT --to-destination ${epString(ep)}`];
+      const dnatText = () =>
+        joinParts([
+          head(),
+          affinity,
+          `-m ${protocol} -p ${protocol} -j DNAT --to-destination ${epString(ep)}`,
+        ]);
       const addr = withRules ? hostAddress(ep.ip) : null;
       // Prebuilt when the parser would accept the text as is (else it reports the error).
       if (addr === null || protoNumber === undefined || ep.port < 1 || ep.port > 65535) {
-        svcRules.write(...masq);
-        svcRules.write(...dnat);
+        svcRules.write(masqText());
+        svcRules.write(dnatText());
         continue;
       }
-      const comment = (): Match[] => (largeClusterMode ? [] : [commentMatch(spn)]);
+      const withText = svcRules.prebuiltText;
       svcRules.writeRule(
         chain,
         ruleOf({
           src: { addr, mask: 0xffffffff, invert: false },
-          matches: comment(),
-          target: jumpTo('KUBE-MARK-MASQ'),
+          matches: sepMatches.masq,
+          target: JUMP_MARK_MASQ,
         }),
-        ...masq,
+        withText ? masqText() : '',
       );
       if (affinity !== '') {
-        svcRules.write(...dnat);
+        svcRules.write(dnatText());
         continue;
       }
       svcRules.writeRule(
         chain,
         ruleOf({
-          proto: { proto: protoNumber, invert: false },
-          matches: [...comment(), { kind: protocol as 'tcp', sport: null, dport: null }],
+          proto: protoMatch(protoNumber),
+          matches: sepMatches.dnat,
           target: {
             kind: 'DNAT',
             range: { addrMin: addr, addrMax: addr, hasAddr: true, portMin: ep.port, portMax: ep.port },
@@ -831,7 +938,7 @@ function compileRestore(
             persistent: false,
           },
         }),
-        ...dnat,
+        withText ? dnatText() : '',
       );
     }
   }
@@ -844,7 +951,7 @@ function compileRestore(
       .filter((c) => isServiceChainName(c) && !activeNatChains.has(c))
       .sort();
     for (const chain of stale) {
-      natChains.declareChain(chain);
+      natChains.declareChain(chain, true);
       natRules.write('-X', chain);
       deletedChains.push(chain);
     }
@@ -955,7 +1062,7 @@ function kernelStateEntries(
   natRules: Lines,
   /** Prebuilt lines as their structures (else every line as text). */
   prebuilt: boolean,
-): (string | PrebuiltEntry)[] {
+): PrebuiltLines {
   const chains = new Map<string, string[]>([
     ['mangle', []],
     ['filter', []],
@@ -974,27 +1081,37 @@ function kernelStateEntries(
       jumps.get(table)!.unshift(['-A', chain, ...quotedSpec].join(' '));
     }
   }
-  const section = (
-    table: 'filter' | 'nat',
-    restoreChains: Lines,
-    rules: Lines,
-  ): (string | PrebuiltEntry)[] => {
+  const out = { text: [] as string[], chain: [] as (string | undefined)[], rule: [] as (Rule | undefined)[] };
+  const text = (line: string) => {
+    out.text.push(line);
+    out.chain.push(undefined);
+    out.rule.push(undefined);
+  };
+  const add = (lines: Lines) => {
+    for (let i = 0; i < lines.lines.length; i++) {
+      out.text.push(lines.lines[i]);
+      out.chain.push(prebuilt ? lines.chain[i] : undefined);
+      out.rule.push(prebuilt ? lines.rule[i] : undefined);
+    }
+  };
+  const section = (table: 'filter' | 'nat', restoreChains: Lines, rules: Lines): void => {
     // The bootstrap's chains are kube-proxy's fixed ones, never a service chain: only those
     // among the restore's declarations can coincide.
     const declared = new Set(restoreChains.chainNames.filter((c) => !isServiceChainName(c)));
-    const out: (string | PrebuiltEntry)[] = [`*${table}`];
-    const add = (lines: Lines) => {
-      for (let i = 0; i < lines.lines.length; i++)
-        out.push((prebuilt ? lines.prebuilt[i] : undefined) ?? lines.lines[i]);
-    };
+    text(`*${table}`);
     add(restoreChains);
-    for (const c of chains.get(table)!) if (!declared.has(c)) out.push(`:${c} - [0:0]`);
-    out.push(...jumps.get(table)!);
+    for (const c of chains.get(table)!) if (!declared.has(c)) text(`:${c} - [0:0]`);
+    for (const j of jumps.get(table)!) text(j);
     add(rules);
-    out.push('COMMIT');
-    return out;
+    text('COMMIT');
   };
-  const mangleChains = chains.get('mangle')!.map((c) => `:${c} - [0:0]`);
-  const mangle = mangleChains.length > 0 ? ['*mangle', ...mangleChains, 'COMMIT'] : [];
-  return [...mangle, ...section('filter', filterChains, filterRules), ...section('nat', natChains, natRules)];
+  const mangleChains = chains.get('mangle')!;
+  if (mangleChains.length > 0) {
+    text('*mangle');
+    for (const c of mangleChains) text(`:${c} - [0:0]`);
+    text('COMMIT');
+  }
+  section('filter', filterChains, filterRules);
+  section('nat', natChains, natRules);
+  return out;
 }

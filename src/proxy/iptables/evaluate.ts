@@ -241,6 +241,19 @@ interface Needs {
   ipvs: string[];
 }
 
+/**
+ * Chain indices for jump targets while a table compiles, with the last one looked up: most
+ * jumps of kube-proxy's tables go to KUBE-MARK-MASQ, and a lookup among 100k chains costs a
+ * cache miss or two.
+ */
+interface JumpLookup {
+  readonly chainIndex: Map<string, number>;
+  /** 1 for a built-in chain's index: no rule may jump to one. */
+  readonly isBuiltin: Uint8Array;
+  lastName: string | null;
+  lastIndex: number;
+}
+
 /** One table compiled to parallel typed arrays indexed by a table-wide rule number. */
 class CompiledTable {
   readonly chainNames: string[] = [];
@@ -374,9 +387,11 @@ export class IptablesEvaluator {
     const t = new CompiledTable(name);
     const chainIndex = t.chainIndex;
     for (const c of chains) {
-      if (chainIndex.has(c.name))
-        throw new IptablesLoadError(`chain ${c.name} appears twice in table ${name}`);
+      // One hash operation per chain (100k at 10k Services): a repeated name leaves the size unchanged.
+      const before = chainIndex.size;
       chainIndex.set(c.name, t.chainNames.length);
+      if (chainIndex.size === before)
+        throw new IptablesLoadError(`chain ${c.name} appears twice in table ${name}`);
       t.chainNames.push(c.name);
     }
     const nChains = chains.length;
@@ -413,6 +428,12 @@ export class IptablesEvaluator {
     t.text = new Array<string | undefined>(nRules);
     const code: number[] = [];
     const builtins = BUILTIN_CHAINS[name];
+    const isBuiltin = new Uint8Array(nChains);
+    for (const b of builtins) {
+      const idx = chainIndex.get(b);
+      if (idx !== undefined) isBuiltin[idx] = 1;
+    }
+    const jumps: JumpLookup = { chainIndex, isBuiltin, lastName: null, lastIndex: -1 };
     NF_HOOK_NAMES.forEach((hook, i) => {
       if (builtins.includes(hook)) {
         const idx = chainIndex.get(hook);
@@ -471,7 +492,7 @@ export class IptablesEvaluator {
           else if (status === EMIT_NEEDS_IPVS) missing ??= 'ipvs';
         }
         t.codeEnd[r] = code.length;
-        unknown = this.emitTarget(t, r, rule.target, chainIndex, name, c.name) || unknown;
+        unknown = this.emitTarget(t, r, rule.target, jumps, name, c.name) || unknown;
         if (missing !== null) needs[missing].push(`${name}: ${formatRule(c.name, rule)}`);
         else if (unknown) unmodeled.push(`${name}: ${formatRule(c.name, rule)}`);
         r++;
@@ -625,7 +646,7 @@ export class IptablesEvaluator {
     t: CompiledTable,
     r: number,
     target: Target | null,
-    chainIndex: Map<string, number>,
+    jumps: JumpLookup,
     table: TableName,
     chain: string,
   ): boolean {
@@ -644,9 +665,16 @@ export class IptablesEvaluator {
         t.tKind[r] = T_RETURN;
         return false;
       case 'jump': {
-        const idx = chainIndex.get(target.chain);
-        if (idx === undefined || BUILTIN_CHAINS[table].includes(target.chain)) {
-          throw new IptablesLoadError(`${table} ${chain}: jump to missing or built-in chain ${target.chain}`);
+        let idx: number | undefined = jumps.lastIndex;
+        if (jumps.lastName !== target.chain) {
+          idx = jumps.chainIndex.get(target.chain);
+          if (idx === undefined || jumps.isBuiltin[idx] === 1) {
+            throw new IptablesLoadError(
+              `${table} ${chain}: jump to missing or built-in chain ${target.chain}`,
+            );
+          }
+          jumps.lastName = target.chain;
+          jumps.lastIndex = idx;
         }
         t.tKind[r] = target.goto ? T_GOTO : T_JUMP;
         t.tA[r] = idx;

@@ -970,98 +970,130 @@ function cloneTable(table: Table): Table {
 }
 
 /**
- * An `-A CHAIN rule` line whose Rule the writer already holds (what parsing its text gives):
- * restoring it appends the rule without tokenizing and parsing the text again.
+ * Restore input some of whose lines the writer already holds as structures, one column per
+ * field (no object per line: a 10k-Service sync has ~400k of them). Line i is:
+ * - a prebuilt `-A chain[i] …` when rule[i] is set (appended without tokenizing its text);
+ * - a prebuilt `:chain[i] - [0:0]` user-chain declaration when only chain[i] is set;
+ * - else the restore text text[i], parsed.
  */
-export interface PrebuiltAppend {
-  readonly chain: string;
-  readonly rule: Rule;
+export interface PrebuiltLines {
+  readonly text: readonly string[];
+  readonly chain: readonly (string | undefined)[];
+  readonly rule: readonly (Rule | undefined)[];
 }
-
-/** A `:CHAIN - [0:0]` line of a user chain, already split. */
-export interface PrebuiltChain {
-  readonly declare: string;
-}
-
-export type PrebuiltEntry = PrebuiltAppend | PrebuiltChain;
 
 /**
- * Restores a clean node's tables from lines of restore text mixed with prebuilt `-A` rules,
- * in order, exactly as parseIptables would restore the text of those rules. kube-proxy's
- * compile writes its ~3 rules per endpoint this way (a test holds both paths equal).
+ * Restores a clean node's tables from lines of restore text mixed with prebuilt `-A` rules
+ * and chain declarations, in order, exactly as parseIptables would restore their text.
+ * kube-proxy's compile writes its ~3 rules per endpoint this way (a test holds both paths equal).
  */
-export function restorePrebuilt(
-  entries: readonly (string | PrebuiltEntry)[],
-  parseOptions: ParseOptions = {},
-): ParseResult {
-  return restoreInto(entries, null, parseOptions);
+export function restorePrebuilt(lines: PrebuiltLines, parseOptions: ParseOptions = {}): ParseResult {
+  const restore = new Restore(null, parseOptions);
+  const { text, chain, rule } = lines;
+  for (let n = 0; n < text.length; n++) {
+    const r = rule[n];
+    const c = chain[n];
+    if (r !== undefined) restore.appendPrebuilt(c!, r, n + 1);
+    else if (c !== undefined) restore.declarePrebuilt(c, n + 1);
+    else restore.line(text[n], n + 1);
+  }
+  return restore.end(text.length);
 }
 
-function restoreInto(
-  text: string | readonly (string | PrebuiltEntry)[],
-  base: Ruleset | null,
-  parseOptions: ParseOptions,
-): ParseResult {
-  const warnings: ParseWarning[] = [];
-  const tables = new Map<TableName, Table>();
-  if (base !== null) for (const t of base.tables) tables.set(t.name, t);
-  const noflush = base !== null;
-  let section: Section | null = null;
-  const lines = typeof text === 'string' ? text.split('\n') : text;
-  for (let n = 0; n < lines.length; n++) {
-    const lineNo = n + 1;
-    const entry = lines[n];
-    if (typeof entry !== 'string' && 'declare' in entry) {
-      if (section === null)
-        throw new IptablesParseError(lineNo, `:${entry.declare} outside a *table section`);
-      declareUserChain(section, entry.declare, lineNo);
-      continue;
-    }
-    if (typeof entry !== 'string') {
-      if (section === null)
-        throw new IptablesParseError(lineNo, `-A ${entry.chain} outside a *table section`);
-      const chain = section.chains.get(entry.chain);
-      if (chain === undefined) {
+function restoreInto(text: string, base: Ruleset | null, parseOptions: ParseOptions): ParseResult {
+  const restore = new Restore(base, parseOptions);
+  const lines = text.split('\n');
+  for (let n = 0; n < lines.length; n++) restore.line(lines[n], n + 1);
+  return restore.end(lines.length);
+}
+
+/** One restore in progress: its lines applied in order, then `end`. */
+class Restore {
+  private readonly warnings: ParseWarning[] = [];
+  private readonly tables = new Map<TableName, Table>();
+  private readonly noflush: boolean;
+  private section: Section | null = null;
+
+  constructor(
+    base: Ruleset | null,
+    private readonly parseOptions: ParseOptions,
+  ) {
+    if (base !== null) for (const t of base.tables) this.tables.set(t.name, t);
+    this.noflush = base !== null;
+  }
+
+  /**
+   * The chain the last prebuilt rule went to, while only prebuilt rules follow: a writer
+   * appends a chain's rules one after the other, and a lookup among 100k chains costs a cache
+   * miss or two. Any other line may delete or replace chains, so it forgets it.
+   */
+  private lastChain: Chain | null = null;
+
+  /** A prebuilt `-A chain …`. */
+  appendPrebuilt(chainName: string, rule: Rule, lineNo: number): void {
+    const section = this.section;
+    if (section === null) throw new IptablesParseError(lineNo, `-A ${chainName} outside a *table section`);
+    let chain = this.lastChain;
+    if (chain === null || chain.name !== chainName) {
+      chain = section.chains.get(chainName) ?? null;
+      if (chain === null) {
         throw new IptablesParseError(
           lineNo,
-          `chain "${entry.chain}" does not exist in table ${section.table.name}`,
+          `chain "${chainName}" does not exist in table ${section.table.name}`,
         );
       }
-      chain.rules.push(entry.rule);
-      continue;
+      this.lastChain = chain;
     }
+    chain.rules.push(rule);
+  }
+
+  /** A prebuilt `:chain - [0:0]` of a user chain. */
+  declarePrebuilt(chainName: string, lineNo: number): void {
+    if (this.section === null) throw new IptablesParseError(lineNo, `:${chainName} outside a *table section`);
+    this.lastChain = null;
+    declareUserChain(this.section, chainName, lineNo);
+  }
+
+  /** One line of restore text. */
+  line(entry: string, lineNo: number): void {
+    this.lastChain = null;
     const line = entry.trim();
-    if (line === '' || line.startsWith('#')) continue;
+    if (line === '' || line.startsWith('#')) return;
     if (line.startsWith('*')) {
-      if (section !== null) throw new IptablesParseError(lineNo, 'COMMIT expected');
+      if (this.section !== null) throw new IptablesParseError(lineNo, 'COMMIT expected');
       const name = line.slice(1);
       if (!isTableName(name)) throw new IptablesParseError(lineNo, `unknown table "${name}"`);
-      const existing = noflush ? tables.get(name) : undefined;
+      const existing = this.noflush ? this.tables.get(name) : undefined;
       const table = existing !== undefined ? cloneTable(existing) : newTable(name);
-      section = {
+      this.section = {
         table,
         chains: new Map(table.chains.map((c) => [c.name, c])),
-        noflush,
-        ipv6: parseOptions.ipv6 === true,
+        noflush: this.noflush,
+        ipv6: this.parseOptions.ipv6 === true,
       };
-      continue;
+      return;
     }
+    const section = this.section;
     if (section === null) throw new IptablesParseError(lineNo, `"${line}" outside a *table section`);
     if (line === 'COMMIT') {
-      tables.set(section.table.name, section.table);
-      section = null;
-      continue;
+      this.tables.set(section.table.name, section.table);
+      this.section = null;
+      return;
     }
     if (line.startsWith(':')) {
       declareChain(section, line, lineNo);
-      continue;
+      return;
     }
     let tokens = tokenize(line);
     if (/^\[\d+:\d+\]$/.test(tokens[0])) tokens = tokens.slice(1);
-    command(section, tokens, lineNo, warnings);
+    command(section, tokens, lineNo, this.warnings);
   }
-  if (section !== null) throw new IptablesParseError(lines.length, 'COMMIT expected');
-  return { ruleset: { tables: [...tables.values()] }, warnings };
+
+  /** The tables after the last line (`lines` lines in all). */
+  end(lines: number): ParseResult {
+    if (this.section !== null) throw new IptablesParseError(lines, 'COMMIT expected');
+    return { ruleset: { tables: [...this.tables.values()] }, warnings: this.warnings };
+  }
 }
 
 function declareChain(section: Section, line: string, lineNo: number): void {
