@@ -118,6 +118,8 @@ const rule = (matches: NftMatch[], statements: NftStatement[], comment?: string)
   comment === undefined ? { matches, statements } : { matches, statements, comment };
 /** Shared by every rule that jumps there (rules are never edited in place). */
 const JUMP_MARK_FOR_MASQUERADE: NftStatement = verdictStmt(jump(CHAIN.markForMasquerade));
+/** The statements of every endpoint chain's first rule (one array for 100k rules at 10k Services). */
+const MARK_FOR_MASQUERADE_STATEMENTS: NftStatement[] = [JUMP_MARK_FOR_MASQUERADE];
 const CT_NEW: NftMatch = { kind: 'ctState', states: ['new'] };
 const noLocalhost = (family: NftFamily): NftMatch => ({
   kind: 'addr',
@@ -140,11 +142,19 @@ class TableBuilder {
       this.chainByName.set(name, chain);
       this.chains.push(chain);
     }
+    this.lastChain = chain;
     return chain;
   }
 
+  /**
+   * The chain ensureChain gave last: rules mostly go to the chain just named, and a lookup
+   * among 100k chains costs a cache miss or two.
+   */
+  private lastChain: NftChain | null = null;
+
   addRule(chainName: string, r: NftRule): void {
-    this.ensureChain(chainName).rules.push(r);
+    const last = this.lastChain;
+    (last !== null && last.name === chainName ? last : this.ensureChain(chainName)).rules.push(r);
   }
 
   addSet<T extends NftSet | NftMap>(set: T): T {
@@ -608,15 +618,19 @@ function compileServicePort(
   if (usesClusterPolicyChain) writeServiceToEndpointRules(b, sp, names.cluster, clusterEndpoints, namesOf);
   if (usesLocalPolicyChain) writeServiceToEndpointRules(b, sp, names.local, localEndpoints, namesOf);
 
-  const toProto: NftMatch = { kind: 'l4proto', proto };
+  // Shared by this Service's endpoint chains, as JUMP_MARK_FOR_MASQUERADE is by every rule.
+  const toProto: NftMatch[] = [{ kind: 'l4proto', proto }];
   cat.allReachableEndpoints.forEach((ep, i) => {
     const chain = epChains[i];
     chain.rules.push(
-      rule([{ kind: 'addr', field: 'saddr', negate: false, prefixes: [ep.ip] }], [JUMP_MARK_FOR_MASQUERADE]),
+      rule(
+        [{ kind: 'addr', field: 'saddr', negate: false, prefixes: [ep.ip] }],
+        MARK_FOR_MASQUERADE_STATEMENTS,
+      ),
     );
     if (affinity)
       chain.rules.push(rule([], [{ kind: 'setUpdate', set: namesOf(ep).affinitySet, field: 'saddr' }]));
-    chain.rules.push(rule([toProto], [{ kind: 'dnat', addr: ep.ip, port: ep.port }]));
+    chain.rules.push(rule(toProto, [{ kind: 'dnat', addr: ep.ip, port: ep.port }]));
   });
 }
 
