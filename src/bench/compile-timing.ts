@@ -10,6 +10,8 @@
  *
  * Used by bench/modes.bench.ts and `dpsim bench compile`.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { ProxyMode } from '../proxy/common/datapath.js';
 import type { ProxyModel } from '../proxy/common/model.js';
 import type { NodeProxy } from '../sim/modes.js';
@@ -73,4 +75,29 @@ export function timeCompile(mode: ProxyMode, model: ProxyModel, runs: number): C
 function built<T extends { proxy: NodeProxy }>(attached: T): T {
   attached.proxy.build();
   return attached;
+}
+
+/** V8's full garbage collection, exposed on demand (a new context sees the flag once set). */
+function fullGc(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+/** The node retainedHeapBytes measures, held here so nothing frees it before the second GC. */
+const measured: { proxy: NodeProxy }[] = [];
+
+/**
+ * The heap one node's compiled rules keep alive: V8's used heap after a full GC with a freshly
+ * built node proxy for `model`, minus the same before it was attached (the model itself, shared
+ * by every node, is not counted).
+ */
+export function retainedHeapBytes(mode: ProxyMode, model: ProxyModel): number {
+  const gc = fullGc();
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  measured.push(built(attachOne(mode, model)));
+  gc();
+  const after = process.memoryUsage().heapUsed;
+  measured.pop();
+  return Math.max(0, after - before);
 }

@@ -10,7 +10,7 @@
  */
 import { PROXY_MODES, type ProxyMode } from '../proxy/common/datapath.js';
 import { syntheticModel } from '../traffic/synthetic-model.js';
-import { elapsedMs, timeCompile } from './compile-timing.js';
+import { elapsedMs, retainedHeapBytes, timeCompile } from './compile-timing.js';
 import { HotpathError, median } from './hotpath.js';
 import { type MachineInfo, machineInfo } from './machine.js';
 import { buildHarness } from './mode-harness.js';
@@ -61,6 +61,10 @@ export interface CompileResult {
   readonly incrementalMs: number;
   readonly runs: number;
   readonly incrementalRuns: number;
+  /** Heap one node's compiled tables keep alive after a full compile (full GC before and after), bytes. */
+  readonly heapBytes: number;
+  /** heapBytes ÷ Services. */
+  readonly heapBytesPerService: number;
   readonly machine: MachineInfo;
 }
 
@@ -170,6 +174,8 @@ export function runCompile(options: CompileOptions): CompileResult {
   const mode = proxyModeOf(options.mode);
   const model = syntheticFor(options.services, options.endpoints);
   const t = timeCompile(mode, model, options.runs ?? 3);
+  // Measured after the timings, so its full GCs fall outside them.
+  const heapBytes = retainedHeapBytes(mode, model);
   return {
     mode,
     services: options.services,
@@ -178,6 +184,8 @@ export function runCompile(options: CompileOptions): CompileResult {
     incrementalMs: t.incremental,
     runs: t.runs,
     incrementalRuns: t.incrementalRuns,
+    heapBytes,
+    heapBytesPerService: heapBytes / options.services,
     machine: machineInfo(),
   };
 }
@@ -194,6 +202,7 @@ export function formatCompileResult(r: CompileResult): string {
   return (
     `compile ${r.mode}: full ${r.fullMs.toFixed(1)} ms (median of ${r.runs}), ` +
     `one endpoint changed ${r.incrementalMs.toFixed(3)} ms (median of ${r.incrementalRuns}) ` +
-    `at ${r.services} Services × ${r.endpoints} endpoints`
+    `at ${r.services} Services × ${r.endpoints} endpoints; ` +
+    `the compiled node keeps ${(r.heapBytes / 1e6).toFixed(1)} MB of heap (${(r.heapBytesPerService / 1024).toFixed(2)} KiB per Service)`
   );
 }

@@ -40,7 +40,7 @@ vi.mock('../../src/proxy/ebpf/index.js', async (importOriginal) => {
 });
 
 const { attachOne } = await import('../../src/bench/mode-harness.js');
-const { timeCompile } = await import('../../src/bench/compile-timing.js');
+const { retainedHeapBytes, timeCompile } = await import('../../src/bench/compile-timing.js');
 const { syntheticModel } = await import('../../src/traffic/synthetic-model.js');
 
 describe('compile timing', () => {
@@ -66,4 +66,11 @@ describe('compile timing', () => {
       expect(compiles[mode]).toBeGreaterThanOrEqual(3);
     });
   }
+
+  it('the heap a compiled node keeps grows with its Services: 10x the Services keep over 5x the heap', () => {
+    const small = retainedHeapBytes('iptables', syntheticModel({ services: 200 }));
+    const large = retainedHeapBytes('iptables', syntheticModel({ services: 2000 }));
+    expect(small).toBeGreaterThan(0);
+    expect(large).toBeGreaterThan(5 * small);
+  });
 });

@@ -106,6 +106,7 @@ describe('dpsim bench newconn / compile', () => {
     expect(r).toMatchObject({ mode: 'ebpf', services: 30, endpoints: 4, runs: 1, incrementalRuns: 21 });
     expect(r.fullMs).toBeGreaterThan(0);
     expect(r.incrementalMs).toBeGreaterThan(0);
+    expect(r.heapBytesPerService).toBeCloseTo(r.heapBytes / 30, 6);
   });
 
   it('compile of a kube-proxy mode times a full resync as its incremental sync', async () => {
