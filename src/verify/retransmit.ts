@@ -92,6 +92,11 @@ async function kernelSide(o: RetransmitOptions, model: ProxyModel): Promise<Rule
       );
       if (r.code !== 0) throw new RuleLoadError(node.name, 'iptables-restore', r.stderr || `exit ${r.code}`);
     }
+    // SYN retransmissions at 1 s, then 3 s (doubling), as dpsim's TCP client does
+    // (tcp_syn_linear_timeouts = 0, Linux before 6.5). Newer kernels default to 4 linear 1 s
+    // retries, which would leave a connect timeout only 0.5 s either side of a retransmission —
+    // too little on a loaded machine. Older kernels have no such sysctl and already double.
+    await topo.exec('client', ['sysctl', '-q', '-w', 'net.ipv4.tcp_syn_linear_timeouts=0']);
     const args = JSON.stringify([o.host, o.port, o.connections, o.connectTimeoutMs]);
     const r = await topo.exec(
       'client',

@@ -1,6 +1,6 @@
 /**
  * NAT once per connection, shown against the real kernel: 3 connections to a NodePort whose
- * only endpoint never answers, each SYN retransmitted once (at 1 s) before the client
+ * only endpoint never answers, each SYN retransmitted once (at 1 s; the next would be at 3 s) before the client
  * gives up. The kernel walks the nat table once per connection (nf_nat_initialized), so the
  * NodePort and DNAT rules count 3 packets while filter FORWARD counts all 6 SYNs; dpsim's
  * counters must be the same, rule for rule. Needs root and iptables (CI fails without them).
@@ -27,7 +27,9 @@ describe('rule counters after retransmitted SYNs: dpsim agrees with the real ker
         port: 30090,
         entryNode: 'node1',
         connections: 3,
-        connectTimeoutMs: 1500,
+        // Between the retransmission at 1 s and the next at 3 s (the client's namespace doubles
+        // its SYN timeouts as dpsim does): a full second of margin either side.
+        connectTimeoutMs: 2000,
       });
       const pick = (m: Map<string, string>, table: string, needle: string) =>
         [...m].find(([k]) => k.startsWith(`${table} `) && k.includes(needle))?.[1];
