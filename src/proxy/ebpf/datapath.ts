@@ -157,8 +157,10 @@ export class EbpfDatapath {
   protected ctMap: BpfInlineHashMap;
   protected readonly ctTcp: BpfInlineHashMap;
   protected readonly ctAny: BpfInlineHashMap;
-  // Hot-path batch scratch: the CT_SERVICE key hash of each frame (large tables only).
+  // Hot-path batch scratch: the CT_SERVICE key hash of each frame (large tables only), and
+  // the backend value offset of each CT hit the DNAT pass rewrites (−1: nothing to do).
   private readonly hotHash = new Int32Array(HOT_BATCH);
+  private readonly hotBackend = new Int32Array(HOT_BATCH);
   /**
    * Sum of the words the hot path loaded ahead of time (its "prefetches"). Stored where it is
    * observable so the compiler cannot drop those loads; means nothing otherwise.
@@ -296,14 +298,11 @@ export class EbpfDatapath {
    * place, or a copy of it so the same batch can be replayed). Returns the number of frames
    * translated; the others are counted as drops or not for the LB.
    *
-   * Frames are handled one by one, in order, in a single loop whose hit path (the CT_SERVICE
-   * entry exists and its backend is live) is a few inlined calls; anything else goes through
-   * `hotpathSlow`, one frame at a time, out of line. When the CT map holds more live entries
-   * than the caches do (HOT_PREFETCH_ENTRIES), each batch of HOT_BATCH frames is first walked
-   * once to hash every CT_SERVICE key and touch its home slot, so the batch's cache misses
-   * overlap (a CT table of 100k+ flows does not fit in cache; one dependent miss costs more
-   * than all the arithmetic of a packet) instead of waiting for each other. The hash of a key
-   * does not depend on the table's contents, so the result is the same as without that walk.
+   * Frames go in batches of HOT_BATCH, each walked in passes: (when the CT map holds more
+   * live entries than the caches do, HOT_PREFETCH_ENTRIES) hash every key and touch its home
+   * slot; then the CT pass, one frame at a time in order, whose hit path (the CT_SERVICE entry
+   * exists and its backend is live) is a few inlined calls, anything else going whole through
+   * `hotpathSlow` out of line; then the DNAT pass over the hits.
    */
   hotpath(input: Uint8Array, output: Uint8Array, frameSize: number, count: number, now: number): number {
     if (count > 0 && (count * frameSize > input.length || count * frameSize > output.length)) {
@@ -335,42 +334,73 @@ export class EbpfDatapath {
     n: number,
     now: number,
   ): number {
-    const ct = this.ctTcp;
     // Big-endian word access to the frames (one bounds-checked load instead of four byte loads).
     const iv = this.inputView(input);
     const ov = this.outputView(output);
     const inBase = input.byteOffset;
     const outDelta = output.byteOffset - inBase;
     const begin = inBase + first * frameSize;
-    const end = begin + n * frameSize;
+    const ahead = this.ctTcp.count > HOT_PREFETCH_ENTRIES;
+    if (ahead) this.prefetchCtHomes(iv, begin, frameSize, n);
+    // Two passes over the batch, each its own function: V8 inlines calls into a function only
+    // up to a bytecode budget, and the CT lookup, CT refresh and DNAT of a frame together
+    // exceed it, leaving one of them a real call per packet (about a fifth of the packet's
+    // time at 1k flows). The CT pass handles frames in order (state changes stay in order);
+    // the DNAT pass only writes each hit frame's own output bytes from its backend.
+    const slow = this.ctPass(iv, ov, outDelta, begin, frameSize, n, now, ahead);
+    return slow + this.dnatPass(iv, ov, outDelta, begin, frameSize, n);
+  }
+
+  /**
+   * Hashes every frame's TCP CT_SERVICE key into hotHash and touches its home slot, so the
+   * batch's cache misses overlap (a CT table of 100k+ flows does not fit in cache; one
+   * dependent miss costs more than all the arithmetic of a packet) instead of waiting for
+   * each other. The words are read as if the frame were IPv4 TCP; only hashes of frames that
+   * are get used. The hash does not depend on the table's contents, so results are unchanged.
+   */
+  private prefetchCtHomes(iv: DataView<ArrayBufferLike>, begin: number, frameSize: number, n: number): void {
+    const ct = this.ctTcp;
     const hashes = this.hotHash;
-
-    // Large table: hash every frame's TCP CT_SERVICE key and touch its home slot first (the
-    // words are read as if the frame were IPv4 TCP; the loop below only uses the hash of
-    // frames that are).
-    const ahead = ct.count > HOT_PREFETCH_ENTRIES;
-    if (ahead) {
-      for (let f = begin, i = 0; f < end; f += frameSize, i++) {
-        const ip = f + ETH_HLEN;
-        hashes[i] = ct.hashWords(
-          iv.getInt32(ip + 16),
-          iv.getInt32(ip + 12),
-          iv.getInt32(ip + 20),
-          TCP_SERVICE_K3,
-        );
-      }
-      this.touchedSum = ct.touchHomes(hashes, n);
+    for (let i = 0, f = begin; i < n; f += frameSize, i++) {
+      const ip = f + ETH_HLEN;
+      hashes[i] = ct.hashWords(
+        iv.getInt32(ip + 16),
+        iv.getInt32(ip + 12),
+        iv.getInt32(ip + 20),
+        TCP_SERVICE_K3,
+      );
     }
+    this.touchedSum = ct.touchHomes(hashes, n);
+  }
 
-    // Per frame, in arrival order. Frames that are not IPv4 (without options) TCP/UDP are not
-    // for the LB.
-    let translated = 0;
+  /**
+   * The batch's CT pass, frame by frame in arrival order: parse, CT_SERVICE lookup and
+   * refresh. A hit whose backend is live leaves that backend's value offset in hotBackend[i]
+   * for the DNAT pass; every other frame gets −1 there and is either not for the LB (not
+   * IPv4 without options, not TCP/UDP) or handled whole by `hotpathSlow` (UDP, CT miss,
+   * vanished backend). Returns the frames hotpathSlow translated.
+   */
+  private ctPass(
+    iv: DataView<ArrayBufferLike>,
+    ov: DataView<ArrayBufferLike>,
+    outDelta: number,
+    begin: number,
+    frameSize: number,
+    n: number,
+    now: number,
+    ahead: boolean,
+  ): number {
+    const ct = this.ctTcp;
+    const hashes = this.hotHash;
+    const hot = this.hotBackend;
     const bv = this.maps.backends.values;
     const bmax = this.maps.backends.maxEntries | 0;
     // Value offset = handle × stride + keyWords, with the layout read once per batch.
     const tcpStride = ct.stride | 0;
     const tcpKeyWords = ct.keyWords | 0;
-    for (let f = begin, i = 0; f < end; f += frameSize, i++) {
+    let translated = 0;
+    for (let i = 0, f = begin; i < n; f += frameSize, i++) {
+      hot[i] = -1;
       const ip = f + ETH_HLEN;
       // EtherType and version/IHL in one load: 0x0800 then 0x45.
       if (iv.getInt32(f + 12) >> 8 !== IPV4_NO_OPTIONS) continue;
@@ -398,6 +428,30 @@ export class EbpfDatapath {
         continue;
       }
       ctServiceHit(cv, eo, true, iv.getUint8(ip + TCP_FLAGS_AT), now);
+      hot[i] = bo;
+    }
+    return translated;
+  }
+
+  /**
+   * The batch's DNAT pass: each frame the CT pass left a backend for (hotBackend[i] ≥ 0, all
+   * IPv4 TCP) gets that backend as destination, both checksums patched. Returns their number.
+   */
+  private dnatPass(
+    iv: DataView<ArrayBufferLike>,
+    ov: DataView<ArrayBufferLike>,
+    outDelta: number,
+    begin: number,
+    frameSize: number,
+    n: number,
+  ): number {
+    const hot = this.hotBackend;
+    const bv = this.maps.backends.values;
+    let translated = 0;
+    for (let i = 0, f = begin; i < n; f += frameSize, i++) {
+      const bo = hot[i];
+      if (bo < 0) continue;
+      const ip = f + ETH_HLEN;
       natIpv4EndpointAt(
         iv,
         ov,
