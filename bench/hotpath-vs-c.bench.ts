@@ -9,9 +9,21 @@
  * CPU time (what the process got, robust to other load; wall-clock ratios are kept too); the
  * figure is the median over rounds. The load average is recorded with the results.
  *
+ * Each round also runs `plain-js` (src/bench/hotpath-plain.ts: the C program line for line in
+ * plain typed-array JS, same table): what V8 itself makes of this work, so the gap dpsim's
+ * structure adds (ebpf ÷ plain-js) is told apart from the gap V8 leaves (plain-js ÷ C).
+ *
+ * Why not the issue's C (../shared/peers/hotpath-c/hotpath.c)? It does less per packet (a
+ * 3-word key, no control bytes, no CT refresh writes, no backend table) on a table sized to the
+ * flows (the power of two ≥ 2F slots of 20 bytes: 5 MB at 100k flows), where dpsim walks
+ * Cilium's preallocated 524,288-entry CT map (21 MB); at 100k flows the table size alone costs
+ * hotpath-ref.c 1.2–1.8× (capacity = flows against 524,288, in runs here). Comparing dpsim with
+ * that C would measure a smaller table and less work, not the code.
+ *
  * Writes bench/results/hotpath-vs-c.extra.json:
  *   `hotpath-vs-c/ebpf/flows=F`   dpsim ÷ C (CPU-time packet rates), unit `ratio`
- *   `hotpath-cpu-pps/c|ebpf/flows=F` median packets per CPU-second, unit `pps`
+ *   `hotpath-vs-c/plain-js/flows=F` plain typed-array JS ÷ C, unit `ratio`
+ *   `hotpath-cpu-pps/c|ebpf|plain-js/flows=F` median packets per CPU-second, unit `pps`
  *   `hotpath-scaling/ebpf/workers=2` 2 workers ÷ 1 (wall clock, flows=100k), unit `ratio`
  * Without a C compiler the C cases are absent and the file says why (`skipped`).
  * Run alone: `npx tsx bench/hotpath-vs-c.bench.ts` (about a minute).
@@ -52,6 +64,8 @@ interface PointResult {
   readonly wallRatios: number[];
   readonly cCpuPps: number[];
   readonly ebpfCpuPps: number[];
+  readonly plainRatios: number[];
+  readonly plainCpuPps: number[];
 }
 
 function mpps(x: number): string {
@@ -68,22 +82,35 @@ function compareAt(ref: CReference & { ok: true }, flows: number, packets: numbe
   const frames = new Uint8Array(flows * HOTPATH_FRAME_SIZE);
   writeFlowFrames(frames, 0, makeFlows(flows, DEFAULT_SEED)); // the frames runHotpath builds
   const file = writeReferenceFrames(ref, `frames-${flows}.bin`, frames);
-  const out: PointResult = { flows, ratios: [], wallRatios: [], cCpuPps: [], ebpfCpuPps: [] };
+  const out: PointResult = {
+    flows,
+    ratios: [],
+    wallRatios: [],
+    cCpuPps: [],
+    ebpfCpuPps: [],
+    plainRatios: [],
+    plainCpuPps: [],
+  };
   for (let round = 0; round < ROUNDS; round++) {
     // The same CT table as dpsim's: the eBPF CT map's capacity (EbpfHotpath sizes it so).
     const c = runCReference(ref, file, packets, PASSES, {
       capacity: Math.max(DEFAULT_MAP_SIZES.ctTcpMax, flows),
     });
     const js = runHotpath({ mode: 'ebpf', flows, packets, passes: PASSES });
+    const plain = runHotpath({ mode: 'plain-js', flows, packets, passes: PASSES });
     const cCpu = median(c.passCpuPps);
     const jsCpu = js.cpuPps ?? js.pps;
+    const plainCpu = plain.cpuPps ?? plain.pps;
+    out.plainCpuPps.push(plainCpu);
+    out.plainRatios.push(plainCpu / cCpu);
     out.cCpuPps.push(cCpu);
     out.ebpfCpuPps.push(jsCpu);
     out.ratios.push(jsCpu / cCpu);
     out.wallRatios.push(js.pps / median(c.passPps));
     console.log(
       `  flows=${flows} round ${round + 1}: C ${mpps(cCpu)} M pkt/CPU-s, ebpf ${mpps(jsCpu)} → ` +
-        `${(jsCpu / cCpu).toFixed(2)} (wall ${(js.pps / median(c.passPps)).toFixed(2)}); load ${load()}`,
+        `${(jsCpu / cCpu).toFixed(2)} (wall ${(js.pps / median(c.passPps)).toFixed(2)}), ` +
+        `plain-js ${mpps(plainCpu)} → ${(plainCpu / cCpu).toFixed(2)}; load ${load()}`,
     );
   }
   return out;
@@ -107,6 +134,8 @@ export default async function run(): Promise<void> {
           { name: `hotpath-vs-c/ebpf/flows=${flows}`, value: median(r.ratios), unit: 'ratio' },
           { name: `hotpath-cpu-pps/c/flows=${flows}`, value: median(r.cCpuPps), unit: 'pps' },
           { name: `hotpath-cpu-pps/ebpf/flows=${flows}`, value: median(r.ebpfCpuPps), unit: 'pps' },
+          { name: `hotpath-vs-c/plain-js/flows=${flows}`, value: median(r.plainRatios), unit: 'ratio' },
+          { name: `hotpath-cpu-pps/plain-js/flows=${flows}`, value: median(r.plainCpuPps), unit: 'pps' },
         );
         rows.push({
           flows: String(flows),
@@ -115,6 +144,7 @@ export default async function run(): Promise<void> {
           'ebpf ÷ C': median(r.ratios).toFixed(2),
           'rounds (÷ C)': r.ratios.map((x) => x.toFixed(2)).join(' '),
           'wall ÷ C': median(r.wallRatios).toFixed(2),
+          'plain-js ÷ C': median(r.plainRatios).toFixed(2),
         });
       }
     } finally {

@@ -7,6 +7,7 @@ import { PROXY_MODES } from '../proxy/common/datapath.js';
 import type { HotpathDatapath } from './hotpath-datapath.js';
 import { EbpfHotpath } from './hotpath-ebpf.js';
 import { NaiveMapHotpath } from './hotpath-naive.js';
+import { PlainTypedArrayHotpath } from './hotpath-plain.js';
 
 export type HotpathFactory = () => HotpathDatapath;
 
@@ -27,10 +28,12 @@ const factories = new Map<string, HotpathFactory>([
   ['ebpf-maglev', () => new EbpfHotpath('maglev')],
   // Not a proxy mode: the string-keyed Map baseline the typed-array datapaths are compared to.
   ['naive-js-map', () => new NaiveMapHotpath()],
+  // Not a proxy mode: bench/c/hotpath-ref.c in plain typed-array JS (what V8 makes of the work).
+  ['plain-js', () => new PlainTypedArrayHotpath()],
 ]);
 
 /** Registry names that are baselines rather than proxy modes. */
-export const BASELINE_MODES: readonly string[] = ['naive-js-map'];
+export const BASELINE_MODES: readonly string[] = ['naive-js-map', 'plain-js'];
 
 /** Adds (or replaces) a mode in this thread's registry. */
 export function registerHotpathMode(name: string, factory: HotpathFactory): void {

@@ -57,7 +57,9 @@ describe('dpsim bench', () => {
   it('hotpath with an unknown mode lists the available ones and exits 1', async () => {
     const h = harness();
     await h.run(['bench', 'hotpath', '--mode', 'pf']);
-    expect(h.err()).toMatch(/unknown hot-path mode "pf"; available: ebpf, ebpf-maglev, naive-js-map/);
+    expect(h.err()).toMatch(
+      /unknown hot-path mode "pf"; available: ebpf, ebpf-maglev, naive-js-map, plain-js/,
+    );
     expect(h.code()).toBe(1);
   });
 

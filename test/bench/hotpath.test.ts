@@ -97,6 +97,14 @@ describe('hot-path datapaths', () => {
     expect(r.machine.node).toBe(process.version);
   });
 
+  it('the plain-js yardstick translates every frame to one live backend per flow with valid checksums', () => {
+    // runHotpath checks each output frame's checksums and backend, and that a flow keeps its
+    // backend, before and after the timed passes (a wrong frame throws).
+    const r = runHotpath({ mode: 'plain-js', flows: 700, packets: 3000, passes: 2, seed: 9 });
+    expect(r.verifiedFrames).toBe(1400);
+    expect(r.flowEntries).toBe(700);
+  });
+
   it('builds only min(F, N) frames when there are fewer packets than flows', () => {
     const r = runHotpath({ mode: 'ebpf', flows: 100_000, packets: 50, passes: 1 });
     expect(r.flows).toBe(50);
