@@ -22,9 +22,11 @@ import { ConntrackTable, clashResolutionOf } from '../conntrack/index.js';
 import type { Cluster } from '../k8s/cluster.js';
 import type { NetfilterProgram, ProxyMode } from '../proxy/common/datapath.js';
 import { LazyNetfilterProgram } from '../proxy/common/lazy-program.js';
+import { DualStackSocketLb } from '../proxy/common/socket-lb.js';
 import { compileEbpf, type EbpfLoadBalancer } from '../proxy/ebpf/compile.js';
 import { EbpfDatapath6 } from '../proxy/ebpf/datapath6.js';
 import { EbpfNodeIngress, EbpfPodIngress } from '../proxy/ebpf/node-program.js';
+import { EbpfSocketLb } from '../proxy/ebpf/socket-lb.js';
 import { IptablesEvaluator } from '../proxy/iptables/index.js';
 import { IptablesNodeProgram } from '../proxy/iptables/node-program.js';
 import { IpvsNode } from '../proxy/ipvs/index.js';
@@ -217,6 +219,19 @@ export class Ipv6Datapath {
       return datapath;
     };
     stack.tc = { netdev: new EbpfNodeIngress(source, 'ipv6'), container: new EbpfPodIngress(source, 'ipv6') };
+    // The node's own connections: connect6 over the IPv6 load balancer beside connect4 (when
+    // socket-LB is on, i.e. the IPv4 side installed one).
+    const host = stack.host;
+    const v4 = host.socketLb;
+    if (v4 !== null)
+      host.socketLb = new DualStackSocketLb(
+        v4,
+        new EbpfSocketLb(
+          () => source().lb,
+          this.rng.fork(),
+          () => host.network.nowNs,
+        ),
+      );
   }
 
   /** The node's IPv6 proxier in its mode's form, over the network's IPv6 address indices. */

@@ -194,6 +194,14 @@ export class Host implements HostTransport, UdpTransport {
     this.tunnelEnd = config === null ? null : new TunnelEndpoint(config);
   }
 
+  /**
+   * recvmsg/getpeername under socket-LB: a peer that is a socket's backend shows as the Service
+   * it connected to (also used by the IPv6 layer, whose sockets share the translations).
+   */
+  untranslatePeer(peer: { src: number; sport: number }, localPort: number): void {
+    if (this.sockets !== null) this.sockets.untranslate(peer, localPort);
+  }
+
   /** The mode's socket-LB hook for this host's own sockets (eBPF mode's nodes), or null. */
   get socketLb(): SocketLb | null {
     return this.sockets === null ? null : this.sockets.lb;
@@ -230,10 +238,6 @@ export class Host implements HostTransport, UdpTransport {
   }
 
   sendTcp(seg: TcpSegment): void {
-    if (seg.dst >= APP_IPV6_BASE) {
-      if (this.v6 !== null) this.v6.sendTcp(seg);
-      return;
-    }
     let dst = seg.dst;
     let dport = seg.dport;
     if (this.sockets !== null) {
@@ -242,6 +246,10 @@ export class Host implements HostTransport, UdpTransport {
         dst = x.addr;
         dport = x.port;
       }
+    }
+    if (dst >= APP_IPV6_BASE) {
+      if (this.v6 !== null) this.v6.sendTcp(seg, dst, dport);
+      return;
     }
     const pool = this.network.pool;
     const slot = pool.acquire();
@@ -263,10 +271,6 @@ export class Host implements HostTransport, UdpTransport {
    * and Service, as a connected socket is.
    */
   sendUdp(d: UdpDatagram): void {
-    if (d.dst >= APP_IPV6_BASE) {
-      if (this.v6 !== null) this.v6.sendUdp(d);
-      return;
-    }
     let dst = d.dst;
     let dport = d.dport;
     if (this.sockets !== null) {
@@ -275,6 +279,10 @@ export class Host implements HostTransport, UdpTransport {
         dst = x.addr;
         dport = x.port;
       }
+    }
+    if (dst >= APP_IPV6_BASE) {
+      if (this.v6 !== null) this.v6.sendUdp(d, dst, dport);
+      return;
     }
     const pool = this.network.pool;
     const slot = pool.acquire();

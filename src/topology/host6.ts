@@ -141,37 +141,43 @@ export class Ipv6Stack {
 
   // ---------------------------------------------------------------- output
 
-  /** A datagram from the host's UDP sockets to an IPv6 peer (a checksum always: IPv6 requires one). */
-  sendUdp(d: UdpDatagram): void {
+  /**
+   * A datagram from the host's UDP sockets to an IPv6 peer (a checksum always: IPv6 requires
+   * one), to `dst`:`dport` when socket-LB translated the socket's Service.
+   */
+  sendUdp(d: UdpDatagram, dst = d.dst, dport = d.dport): void {
     const pool = this.host.network.pool;
     const slot = pool.acquire();
     this.addresses.write(d.src - APP_IPV6_BASE, this.src16, 0);
-    this.addresses.write(d.dst - APP_IPV6_BASE, this.dst16, 0);
+    this.addresses.write(dst - APP_IPV6_BASE, this.dst16, 0);
     pool.lengths[slot] = writeUdp6Frame(pool.view(slot), 0, {
       srcMac: ZERO_MAC,
       dstMac: ZERO_MAC,
       src: this.src16,
       dst: this.dst16,
       sport: d.sport,
-      dport: d.dport,
+      dport,
       payload: d.payload,
     });
     this.output(slot);
   }
 
-  /** A segment from the host's TCP stack to an IPv6 peer (addresses are APP_IPV6_BASE + index). */
-  sendTcp(seg: TcpSegment): void {
+  /**
+   * A segment from the host's TCP stack to an IPv6 peer (addresses are APP_IPV6_BASE + index),
+   * to `dst`:`dport` when socket-LB translated the socket's Service.
+   */
+  sendTcp(seg: TcpSegment, dst = seg.dst, dport = seg.dport): void {
     const pool = this.host.network.pool;
     const slot = pool.acquire();
     this.addresses.write(seg.src - APP_IPV6_BASE, this.src16, 0);
-    this.addresses.write(seg.dst - APP_IPV6_BASE, this.dst16, 0);
+    this.addresses.write(dst - APP_IPV6_BASE, this.dst16, 0);
     pool.lengths[slot] = writeTcp6Frame(pool.view(slot), 0, {
       srcMac: ZERO_MAC,
       dstMac: ZERO_MAC,
       src: this.src16,
       dst: this.dst16,
       sport: seg.sport,
-      dport: seg.dport,
+      dport,
       seq: seg.seq,
       ack: seg.ack,
       flags: seg.flags,
@@ -389,6 +395,7 @@ export class Ipv6Stack {
         return;
       }
       const seg = readTcpSegment6(frame, ft, appIpv6(p.saddr), appIpv6(p.daddr));
+      host.untranslatePeer(seg, seg.dport);
       pool.release(slot);
       host.countDelivered();
       if (net.tracer !== null)
@@ -430,6 +437,7 @@ export class Ipv6Stack {
       dport: ft.dport,
       payload: frame.slice(ft.l4Offset + 8, ft.l4Offset + ft.l4Length),
     };
+    host.untranslatePeer(datagram, datagram.dport);
     if (host.udp === null || !host.udp.receive(datagram)) {
       this.sendIcmpError(slot, Icmpv6Type.DEST_UNREACHABLE, UNREACH_PORT);
       host.dropSlot(slot, DropReason.NO_SOCKET);
@@ -501,6 +509,11 @@ export class Ipv6Stack {
       options: [],
       payload: new Uint8Array(0),
     };
+    // The quoted header carries the backend as destination: show the app its Service.
+    const q = { src: quoted.dst, sport: quoted.dport };
+    host.untranslatePeer(q, quoted.sport);
+    quoted.dst = q.src;
+    quoted.dport = q.sport;
     net.pool.release(slot);
     host.countDelivered();
     if (net.tracer !== null) net.tracer.step(net.nowNs, host.name, 'deliver', deliverIcmpv6Text(type, code));

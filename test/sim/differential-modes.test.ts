@@ -17,9 +17,8 @@
  * Services, an IPv6 EndpointSlice twin of each IPv4 one), and then each request goes over
  * IPv4 or IPv6 — to the node's IPv6 address and NodePort, or the IPv6 ClusterIP — through
  * each mode's IPv6 form, against the same kube-proxy semantics. The IPv6 requests leave out
- * two kinds: a load-balancer VIP (dpsim's LoadBalancer allocator gives IPv4 VIPs only; such a
- * request goes to the NodePort instead) and a node's own connection (eBPF mode's socket-LB,
- * which translates those, is IPv4-only in dpsim; such a request goes from the node's pod).
+ * one kind: a load-balancer VIP (dpsim's LoadBalancer allocator gives IPv4 VIPs only; such a
+ * request goes to the NodePort instead).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -107,8 +106,7 @@ const requestSpec: fc.Arbitrary<RequestSpec> = fc.record({
 
 /**
  * A request the Service can take: NodePort needs a node port, the VIP a LoadBalancer; an IPv6
- * request needs a dual-stack state, and goes to the NodePort for the VIP and from the node's
- * pod for the node (see the header).
+ * request needs a dual-stack state, and goes to the NodePort for the VIP (see the header).
  */
 function applicable(services: readonly ServiceSpec[], r: RequestSpec, dualStack: boolean): RequestSpec {
   const service = r.service % services.length;
@@ -116,7 +114,6 @@ function applicable(services: readonly ServiceSpec[], r: RequestSpec, dualStack:
   const family = dualStack ? r.family : 4;
   let kind = r.kind;
   if (family === 6 && kind === 'loadBalancer') kind = 'nodePort';
-  if (family === 6 && kind === 'clusterIPFromNode') kind = 'clusterIPFromPod';
   if ((kind === 'nodePort' && type === 'ClusterIP') || (kind === 'loadBalancer' && type !== 'LoadBalancer'))
     kind = 'clusterIPFromPod';
   return { service, kind, node: r.node, family };
@@ -700,13 +697,14 @@ describe('regressions the differential property found', () => {
 });
 
 describe('IPv6 requests on a dual-stack state', () => {
-  it('run through every mode’s IPv6 form: the endpoint pod sees IPv6 frames, NodePort and ClusterIP alike, and the modes agree with kube-proxy on the outcome and the source seen', () => {
+  it('run through every mode’s IPv6 form: the endpoint pod sees IPv6 frames, NodePort and ClusterIP (from a pod and from a node: eBPF’s connect6 socket-LB) alike, and the modes agree with kube-proxy on the outcome and the source seen', () => {
     const services = [
       service({ type: 'NodePort', endpoints: [ready(1), { node: 2, condition: 'unready' }] }),
     ];
     const requests: RequestSpec[] = [
       { service: 0, kind: 'nodePort', node: 0, family: 6 },
       { service: 0, kind: 'clusterIPFromPod', node: 2, family: 6 },
+      { service: 0, kind: 'clusterIPFromNode', node: 0, family: 6 },
       { service: 0, kind: 'nodePort', node: 1, family: 4 },
     ];
     const runs = runEveryMode(services, requests, 5, undefined, true);

@@ -12,7 +12,7 @@ import { DropReason } from '../../src/trace/drop-reasons.js';
 import { ipv6Bytes, parseIPv6 } from '../../src/util/ipv6.js';
 import { writeTcp6Frame } from '../../src/wire/build6.js';
 import { TcpFlag } from '../../src/wire/tcp.js';
-import { buildSmall, fixture, MODES } from './harness.js';
+import { buildSmall, fixture, MODES, NODE_NAMES } from './harness.js';
 
 const DUAL = { clusterOptions: { dualStack: true } } as const;
 
@@ -136,6 +136,16 @@ for (const mode of MODES) {
           expect(o.servedBy!.peer.startsWith(`[${expected}]:`), o.servedBy!.peer).toBe(true);
         }
         expect(served.size, `${pod} reached ${[...served]}`).toBeGreaterThan(1);
+      }
+    });
+
+    it('answers curl http://[ClusterIP6]:80 from every node itself (eBPF: its connect6 socket-LB picks the backend; the app still sees the ClusterIP)', () => {
+      const sim = originDualStack(mode);
+      const { clusterIP6 } = service(sim);
+      for (const node of NODE_NAMES) {
+        const o = sim.curl({ from: node, url: `http://[${clusterIP6}]/` });
+        expect(o.exitCode, `${node}: ${o.stderr}`).toBe(0);
+        expect(o.stdout).toMatch(/^Hello World!\nmyweb-rs-\w+\n$/);
       }
     });
 

@@ -5,6 +5,7 @@
  * remembers each socket's choice so its segments carry the backend and the app sees the
  * Service address on the way back.
  */
+import { APP_IPV6_BASE } from '../../apps/transport.js';
 import { TcpFlag } from '../../wire/tcp.js';
 
 /**
@@ -29,9 +30,12 @@ export interface SocketTranslation {
   readonly port: number;
 }
 
-/** Keys fit in a double exactly: port · 2^32 + address. */
+/**
+ * Keys fit in a double exactly: port · 2^33 + address (an IPv4 address, or an IPv6 one as
+ * APP_IPV6_BASE + its index, below 2^33).
+ */
 function sockKey(port: number, addr: number): number {
-  return port * 4294967296 + addr;
+  return port * 8589934592 + addr;
 }
 
 /** The translations of one host's sockets, by (local port, Service) and (local port, backend). */
@@ -88,5 +92,23 @@ export class SocketLbTranslations {
     this.byService.set(sockKey(localPort, vip), x);
     this.byBackend.set(sockKey(localPort, backend.addr), x);
     return x;
+  }
+}
+
+/**
+ * Socket-LB of a dual-stack host: Cilium's connect4 and connect6 hooks, each over its family's
+ * load balancer. An IPv6 address reaches it as the apps number it (APP_IPV6_BASE + its
+ * address-table index); the IPv6 load balancer keys the bare index.
+ */
+export class DualStackSocketLb implements SocketLb {
+  constructor(
+    private readonly v4: SocketLb,
+    private readonly v6: SocketLb,
+  ) {}
+
+  connect(daddr: number, dport: number, proto: number): SocketLbVerdict {
+    if (daddr < APP_IPV6_BASE) return this.v4.connect(daddr, dport, proto);
+    const v = this.v6.connect(daddr - APP_IPV6_BASE, dport, proto);
+    return v.kind === 'backend' ? { kind: 'backend', addr: APP_IPV6_BASE + v.addr, port: v.port } : v;
   }
 }
