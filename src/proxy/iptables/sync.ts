@@ -23,7 +23,7 @@
  * after the first sync (nothing else removes them here), so later full syncs write only
  * their restore.
  */
-import { FULL_SYNC_PERIOD_NS } from '../common/bounded-frequency-runner.js';
+import { type FullSyncReason, FullSyncTracker, servicesWritten } from '../common/full-sync.js';
 import type { ProxyModel } from '../common/model.js';
 import {
   compileIptables,
@@ -43,7 +43,7 @@ export interface IptablesSyncRecord {
   readonly atNs: number;
   readonly kind: IptablesSyncKind;
   /** Why it was full: first sync, topology change, after a failure, or periodic (FullSyncPeriod). */
-  readonly fullReason: 'first' | 'topology' | 'after-failure' | 'periodic' | null;
+  readonly fullReason: FullSyncReason | null;
   /** The Services (`ns/name`) whose chains a partial sync wrote (sorted); every Service on a full one. */
   readonly servicesWritten: readonly string[];
   /** Exactly what kube-proxy feeds `iptables-restore -w 5 -W 100000 --noflush --counters`. */
@@ -75,9 +75,7 @@ export interface IptablesSyncerOptions {
 
 export class IptablesSyncer {
   private tables: Ruleset | null = null;
-  private needFullSync = true;
-  private afterFailure = false;
-  private lastFullSyncNs = Number.NEGATIVE_INFINITY;
+  private readonly fullSync = new FullSyncTracker();
   private lastCleanupNs = Number.NEGATIVE_INFINITY;
   private largeClusterMode = false;
   private readonly syncPeriodNs: number;
@@ -106,18 +104,8 @@ export class IptablesSyncer {
     nowNs: number,
     failRestore = false,
   ): IptablesSyncRecord {
-    if (changed === undefined && this.tables !== null) this.needFullSync = true;
-    const periodic = nowNs - this.lastFullSyncNs > FULL_SYNC_PERIOD_NS && !this.largeClusterMode;
-    const full = this.needFullSync || this.tables === null || periodic;
-    const fullReason = !full
-      ? null
-      : this.tables === null
-        ? 'first'
-        : this.afterFailure
-          ? 'after-failure'
-          : this.needFullSync
-            ? 'topology'
-            : 'periodic';
+    const fullReason = this.fullSync.decide(changed, nowNs, !this.largeClusterMode);
+    const full = fullReason !== null;
     const large = isLargeClusterMode(model);
     const cleanup = !large || nowNs - this.lastCleanupNs > this.syncPeriodNs;
     const compile = this.options.compile ?? {};
@@ -154,22 +142,17 @@ export class IptablesSyncer {
     this.largeClusterMode = large;
     if (ok) {
       this.tables = next;
-      this.needFullSync = false;
-      this.afterFailure = false;
-      if (full) this.lastFullSyncNs = nowNs;
+      this.fullSync.succeeded(full, nowNs);
       if (cleanup) this.lastCleanupNs = nowNs;
     } else {
-      this.needFullSync = true;
-      this.afterFailure = true;
+      this.fullSync.failed();
     }
-    const present = new Set(model.servicePorts.map((sp) => `${sp.namespace}/${sp.name}`));
-    const servicesWritten = (full ? [...present] : [...(changed ?? [])].filter((k) => present.has(k))).sort();
     return {
       node: this.node,
       atNs: nowNs,
       kind: full ? 'full' : 'partial',
       fullReason,
-      servicesWritten,
+      servicesWritten: servicesWritten(model, full, changed),
       restoreInput: result.restoreInput,
       ensureCommands: full ? result.bootstrapCommands : [],
       rulesWritten: result.ruleCounts,

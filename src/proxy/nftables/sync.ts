@@ -34,7 +34,7 @@
  * flushing them, #130119) only changes what the first sync after a kube-proxy restart writes;
  * restarts are not modelled.
  */
-import { FULL_SYNC_PERIOD_NS } from '../common/bounded-frequency-runner.js';
+import { type FullSyncReason, FullSyncTracker, servicesWritten } from '../common/full-sync.js';
 import type { ProxyModel } from '../common/model.js';
 import { applyNftTransaction, NftTransactionError } from './apply.js';
 import { compileNftables, type NftCompileOptions, SET } from './compile.js';
@@ -63,7 +63,7 @@ export interface NftablesSyncRecord {
   readonly atNs: number;
   readonly kind: NftablesSyncKind;
   /** Why it was full: first sync, topology change, after a failure, or periodic (FullSyncPeriod). */
-  readonly fullReason: 'first' | 'topology' | 'after-failure' | 'periodic' | null;
+  readonly fullReason: FullSyncReason | null;
   /** The Services (`ns/name`) whose chains the sync wrote (sorted): every Service on a full one. */
   readonly servicesWritten: readonly string[];
   /** The transaction that deleted chains stale for over a second, run first ('' when none). */
@@ -171,9 +171,7 @@ function countElements(table: NftTable): number {
 
 export class NftablesSyncer {
   private table: NftTable | null = null;
-  private needFullSync = true;
-  private afterFailure = false;
-  private lastFullSyncNs = Number.NEGATIVE_INFINITY;
+  private readonly fullSync = new FullSyncTracker();
   /** proxier.flushed: the base chains were re-created once (add + delete) in this proxier's life. */
   private baseChainsRecreated = false;
   /** Flushed service chains waiting for deletion, with the start time of the sync that flushed them. */
@@ -205,18 +203,8 @@ export class NftablesSyncer {
     nowNs: number,
     failTransaction = false,
   ): NftablesSyncRecord {
-    if (changed === undefined && this.table !== null) this.needFullSync = true;
-    const periodic = nowNs - this.lastFullSyncNs > FULL_SYNC_PERIOD_NS;
-    const full = this.needFullSync || this.table === null || periodic;
-    const fullReason = !full
-      ? null
-      : this.table === null
-        ? 'first'
-        : this.afterFailure
-          ? 'after-failure'
-          : this.needFullSync
-            ? 'topology'
-            : 'periodic';
+    const fullReason = this.fullSync.decide(changed, nowNs);
+    const full = fullReason !== null;
 
     const cleanup = this.deleteStaleChains(nowNs);
     const desired = compileNftables(model, this.node, this.options.compile ?? {});
@@ -235,26 +223,21 @@ export class NftablesSyncer {
     }
     if (next !== null) {
       this.table = next;
-      this.needFullSync = false;
-      this.afterFailure = false;
-      if (full) this.lastFullSyncNs = nowNs;
+      this.fullSync.succeeded(full, nowNs);
       for (const name of built.active) this.staleChains.delete(name);
       for (const name of built.stale) this.staleChains.set(name, nowNs);
     } else {
-      this.needFullSync = true;
-      this.afterFailure = true;
+      this.fullSync.failed();
       // The flushes never happened; the next sync finds the stale chains again.
       this.staleChains.clear();
     }
-    const present = new Set(model.servicePorts.map((sp) => `${sp.namespace}/${sp.name}`));
-    const servicesWritten = (full ? [...present] : [...(changed ?? [])].filter((k) => present.has(k))).sort();
     const after = this.table;
     return {
       node: this.node,
       atNs: nowNs,
       kind: full ? 'full' : 'partial',
       fullReason,
-      servicesWritten,
+      servicesWritten: servicesWritten(model, full, changed),
       cleanupTransaction: cleanup.text,
       deletedChains: cleanup.deleted,
       ...(cleanup.error !== undefined ? { cleanupError: cleanup.error } : {}),
