@@ -104,3 +104,30 @@ export function jhash2words(a: number, b: number, initval: number): number {
   jhashFinal();
   return jc >>> 0;
 }
+
+/**
+ * The open-coded lookup3 round sequence of Cilium's `hash_from_tuple_v6`: the three words are
+ * mixed as they are (no JHASH_INITVAL, no length), the next three are added and mixed, the seed
+ * is added to `a` before the final avalanche; returns `c`.
+ */
+export function jhashMixMixFinal(
+  a: number,
+  b: number,
+  c: number,
+  a2: number,
+  b2: number,
+  c2: number,
+  seed: number,
+): number {
+  ja = a | 0;
+  jb = b | 0;
+  jc = c | 0;
+  jhashMix();
+  ja = (ja + a2) | 0;
+  jb = (jb + b2) | 0;
+  jc = (jc + c2) | 0;
+  jhashMix();
+  ja = (ja + seed) | 0;
+  jhashFinal();
+  return jc >>> 0;
+}

@@ -10,9 +10,8 @@
  * (extension headers skipped, fragments refused as DROP_FRAG_NOSUPPORT), the rewrites (RFC 1624
  * over the upper-layer checksum, no IP header checksum), the pod-CIDR test, the ICMPv6 no-service
  * answer and the service loopback address (Cilium's default fe80::1).
- *
- * Not Cilium's: the Maglev flow hash is taken over the source's address-table index, not
- * hash_from_tuple_v6 over its 128 bits — a flow keeps its slot, but not the slot Cilium picks.
+ * The Maglev flow hash is Cilium's hash_from_tuple_v6 over the source's 128 bits, read back
+ * from the address table behind its index, seeded with HASH_INIT6_SEED.
  */
 
 import { ipv6Bytes, parseCidr6 } from '../../util/ipv6.js';
@@ -25,6 +24,7 @@ import type { Ipv6AddressStore } from '../common/ipv6-lookup.js';
 import type { EbpfLoadBalancer } from './compile.js';
 import { type DatapathOptions, EbpfDatapath } from './datapath.js';
 import { DropReason } from './drop.js';
+import { ciliumMaglevHashV6 } from './hash.js';
 import { writeNoServiceIcmp6 } from './no-service.js';
 
 /** Cilium's default `--ipv6-service-loopback-address`. */
@@ -35,6 +35,8 @@ export class EbpfDatapath6 extends EbpfDatapath {
   private readonly ft = newIpv6FiveTuple();
   private readonly podPrefix: Uint8Array;
   private readonly podPrefixLength: number;
+  /** HASH_INIT6_SEED: the IPv6 flow hash's seed (the Maglev seed's third word). */
+  private readonly maglevSeed6: number;
 
   constructor(lb: EbpfLoadBalancer, addresses: Ipv6AddressStore, options: DatapathOptions) {
     super(lb, options);
@@ -43,6 +45,7 @@ export class EbpfDatapath6 extends EbpfDatapath {
     this.podPrefix = ipv6Bytes(pods.network);
     this.podPrefixLength = pods.prefixLength;
     this.loopbackAddr = addresses.internText(IPV6_SERVICE_LOOPBACK);
+    this.maglevSeed6 = lb.maglevSeeds.jhash1;
   }
 
   override isLocalPod(addr: number): boolean {
@@ -114,6 +117,18 @@ export class EbpfDatapath6 extends EbpfDatapath {
       this.pProto,
       this.addresses.storeOf(),
       addr * 16,
+    );
+  }
+
+  /** hash_from_tuple_v6 of the parsed packet; the store is fetched per call because it grows. */
+  protected override maglevHash(affinity: boolean): number {
+    return ciliumMaglevHashV6(
+      this.addresses.storeOf(),
+      this.pSaddr * 16,
+      affinity ? 0 : this.pSport,
+      this.pDport,
+      this.pProto,
+      this.maglevSeed6,
     );
   }
 

@@ -82,7 +82,7 @@ export function murmur3x64x128(data: Uint8Array, seed: number): [bigint, bigint]
   return [h1, h2];
 }
 
-import { jhash3words } from '../../maps/jhash.js';
+import { jhash3words, jhashMixMixFinal } from '../../maps/jhash.js';
 
 export { JHASH_INITVAL, jhash2words, jhash3words, jhashBytes } from '../../maps/jhash.js';
 
@@ -118,4 +118,36 @@ export function ciliumMaglevHashV4(
 ): number {
   const ports = ((rawBe16(clientPort) << 16) | rawBe16(servicePort)) >>> 0;
   return jhash3words(rawBe32(clientAddr), ports, proto, seedJhash0);
+}
+
+/** The little-endian u32 at `bytes[at..at+4)`: a network-order address word as BPF loads it on x86. */
+function rawWordAt(bytes: Uint8Array, at: number): number {
+  return bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24);
+}
+
+/**
+ * Cilium's IPv6 Maglev flow hash (`hash_from_tuple_v6`, same era as the IPv4 form): the client
+ * address's four raw words, `client_port<<16 | service_port` and the protocol go through two
+ * lookup3 mixes, HASH_INIT6_SEED (the Maglev seed's third word) is added before the final
+ * avalanche. The client address is the 16 bytes at `addr[at..at+16)` in network order; ports
+ * and protocol host order. As for IPv4, the VIP is not hashed.
+ */
+export function ciliumMaglevHashV6(
+  addr: Uint8Array,
+  at: number,
+  clientPort: number,
+  servicePort: number,
+  proto: number,
+  seedJhash1: number,
+): number {
+  const ports = (rawBe16(clientPort) << 16) | rawBe16(servicePort);
+  return jhashMixMixFinal(
+    rawWordAt(addr, at),
+    rawWordAt(addr, at + 4),
+    rawWordAt(addr, at + 8),
+    rawWordAt(addr, at + 12),
+    ports,
+    proto,
+    seedJhash1,
+  );
 }

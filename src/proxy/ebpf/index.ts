@@ -26,6 +26,7 @@ export { type DatapathCounters, type DatapathOptions, EbpfDatapath } from './dat
 export { DROP_REASONS, DropReason, dropReasonName, dropReasonText } from './drop.js';
 export {
   ciliumMaglevHashV4,
+  ciliumMaglevHashV6,
   jhash2words,
   jhash3words,
   jhashBytes,
