@@ -9,30 +9,43 @@
  */
 import type { TcpSegment } from '../apps/transport.js';
 import type { QuotedUdp, UdpDatagram } from '../apps/udp-stack.js';
-import type { TcpReceiver, UdpReceiver } from '../topology/host.js';
+import type { Host, TcpReceiver, UdpReceiver } from '../topology/host.js';
+
+/**
+ * Starts a pod's app if it has not started and returns its stacks. One per simulation, shared
+ * by every pending pod, so a pending pod costs two small objects and no closures.
+ */
+export interface PodAppStarter {
+  tcpStackOf(pod: Host): TcpReceiver;
+  udpStackOf(pod: Host): UdpReceiver;
+}
 
 export class PendingPodTcp implements TcpReceiver {
-  /** `stack` starts the pod's app if it has not started and returns its TCP stack. */
-  constructor(private readonly stack: () => TcpReceiver) {}
+  constructor(
+    private readonly starter: PodAppStarter,
+    private readonly pod: Host,
+  ) {}
 
   receive(segment: TcpSegment): void {
-    this.stack().receive(segment);
+    this.starter.tcpStackOf(this.pod).receive(segment);
   }
 
   receiveIcmpError(type: number, code: number, quoted: TcpSegment): void {
-    this.stack().receiveIcmpError(type, code, quoted);
+    this.starter.tcpStackOf(this.pod).receiveIcmpError(type, code, quoted);
   }
 }
 
 export class PendingPodUdp implements UdpReceiver {
-  /** `sockets` starts the pod's app if it has not started and returns its UDP sockets. */
-  constructor(private readonly sockets: () => UdpReceiver) {}
+  constructor(
+    private readonly starter: PodAppStarter,
+    private readonly pod: Host,
+  ) {}
 
   receive(datagram: UdpDatagram): boolean {
-    return this.sockets().receive(datagram);
+    return this.starter.udpStackOf(this.pod).receive(datagram);
   }
 
   receiveIcmpError(type: number, code: number, quoted: QuotedUdp): boolean {
-    return this.sockets().receiveIcmpError(type, code, quoted);
+    return this.starter.udpStackOf(this.pod).receiveIcmpError(type, code, quoted);
   }
 }

@@ -71,7 +71,7 @@ import {
   type ModeOptions,
   type NodeProxy,
 } from './modes.js';
-import { PendingPodTcp, PendingPodUdp } from './pending-pod-app.js';
+import { PendingPodTcp, PendingPodUdp, type PodAppStarter } from './pending-pod-app.js';
 import { type PodAppInfo, podApps } from './pod-apps.js';
 import { sctpStackOf, startSctpServers } from './sctp-servers.js';
 
@@ -418,14 +418,18 @@ export class Simulation {
     if (t.router !== null) this.stackOf(t.router);
     for (const node of t.nodes.values()) this.stackOf(node);
     for (const [name, node] of t.nodes) this.startHealthServers(name, node, epochMs);
+    const starter: PodAppStarter = {
+      tcpStackOf: (pod) => this.stackOf(pod),
+      udpStackOf: (pod) => this.udpStack(pod),
+    };
     for (const app of apps) {
       const pod = t.pods.get(podKey(app.namespace, app.name));
       // CoreDNS and UDP sinks are looked up by name, not reached by a packet: they start now.
       if (pod === undefined || isCoreDnsPod(app) || app.udpSinkPorts.length > 0) this.startPodApp(app);
       else {
         this.pendingApps.set(pod, { app, epochMs });
-        pod.tcp = new PendingPodTcp(() => this.stackOf(pod));
-        pod.udp = new PendingPodUdp(() => this.udpStack(pod));
+        pod.tcp = new PendingPodTcp(starter, pod);
+        pod.udp = new PendingPodUdp(starter, pod);
       }
     }
     // Host-network endpoints (the apiserver behind the `kubernetes` Service) answer on their

@@ -350,7 +350,7 @@ export function attachPod(topology: ClusterTopology, p: TopologyPodSpec): Host {
   const key = podKey(p.namespace, p.name);
   if (topology.pods.has(key)) throw new TopologyError(`pod ${key} is already attached`);
   const addr = parseIPv4(p.ip);
-  const pod = new Host(topology.network, p.name, 'pod', node.rng.fork());
+  const pod = new Host(topology.network, p.name, 'pod', node.rng.forkSeed());
   const podEth = pod.addInterface('eth0', podMac(addr), addr, 32, `pod ${key} eth0`);
   const hostSide = node.addInterface(
     calicoVethName(p.namespace, p.name),

@@ -31,7 +31,7 @@ import {
   socketLbNoBackendText,
 } from '../trace/host-steps.js';
 import type { PacketTracer } from '../trace/packet-trace.js';
-import type { Rng } from '../util/rng.js';
+import { Rng } from '../util/rng.js';
 import { readU16, readU32 } from '../wire/bytes.js';
 import {
   decodeSctpPacket,
@@ -96,7 +96,13 @@ export class Host implements HostTransport, UdpTransport {
   /** Static neighbour table: next-hop address → MAC (ARP answered ahead of time). */
   readonly neighbours = new Map<number, Uint8Array>();
   readonly localAddresses = new Set<number>();
-  readonly drops = new DropCounters();
+  /**
+   * Per-host scratch and counters, allocated on first use: most of a large cluster's pods never
+   * see a frame, and every small object a pod keeps is live heap the garbage collector walks.
+   */
+  private dropsStorage: DropCounters | null = null;
+  private ftStorage: FiveTuple | null = null;
+  private tcStorage: TcResult | null = null;
   /** Set on nodes: conntrack and the proxy mode's rules. */
   netfilter: NodeNetfilter | null = null;
   /** net.ipv4.ip_forward. */
@@ -117,16 +123,45 @@ export class Host implements HostTransport, UdpTransport {
   /** Set in eBPF mode on nodes: the host's connects to Service addresses are translated. */
   private sockets: SocketLbTranslations | null = null;
 
-  private readonly ft: FiveTuple = newFiveTuple();
-  private readonly tc = new TcResult();
+  /** This host's drop counters (all zero until the first drop or delivery). */
+  get drops(): DropCounters {
+    if (this.dropsStorage === null) this.dropsStorage = new DropCounters();
+    return this.dropsStorage;
+  }
 
+  /** Scratch five-tuple the receive path parses into (one per host, reused for every frame). */
+  private get ft(): FiveTuple {
+    if (this.ftStorage === null) this.ftStorage = newFiveTuple();
+    return this.ftStorage;
+  }
+
+  /** Scratch result of this host's tc programs (one per host, reused for every frame). */
+  private get tc(): TcResult {
+    if (this.tcStorage === null) this.tcStorage = new TcResult();
+    return this.tcStorage;
+  }
+
+  private rngStorage: Rng | null;
+  private readonly rngSeed: number;
+
+  /**
+   * `rng` is the host's generator, or the seed of one (`Rng.forkSeed()`) made on first use: a
+   * pod that never sends a packet never needs one, and the stream is the same either way.
+   */
   constructor(
     readonly network: Network,
     readonly name: string,
     readonly kind: HostKind,
-    readonly rng: Rng,
+    rng: Rng | number,
   ) {
+    this.rngStorage = typeof rng === 'number' ? null : rng;
+    this.rngSeed = typeof rng === 'number' ? rng : 0;
     network.addHost(this);
+  }
+
+  get rng(): Rng {
+    if (this.rngStorage === null) this.rngStorage = new Rng(this.rngSeed);
+    return this.rngStorage;
   }
 
   addInterface(

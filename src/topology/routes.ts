@@ -13,13 +13,19 @@ export const NO_GATEWAY = 0;
 /** Interface index of a `blackhole` route: matching packets are discarded. */
 export const BLACKHOLE = -1;
 
+/**
+ * Starting capacity: a pod's table holds two routes (its gateway and the default), and a large
+ * cluster has one table per pod, so tables start small and double as nodes add routes.
+ */
+const INITIAL_ROUTES = 2;
+
 export class RouteTable {
-  private networks = new Uint32Array(16);
-  private masks = new Uint32Array(16);
-  private prefixLens = new Uint8Array(16);
-  private gateways = new Uint32Array(16);
-  private ifaces = new Int32Array(16);
-  private metrics = new Uint32Array(16);
+  private networks = new Uint32Array(INITIAL_ROUTES);
+  private masks = new Uint32Array(INITIAL_ROUTES);
+  private prefixLens = new Uint8Array(INITIAL_ROUTES);
+  private gateways = new Uint32Array(INITIAL_ROUTES);
+  private ifaces = new Int32Array(INITIAL_ROUTES);
+  private metrics = new Uint32Array(INITIAL_ROUTES);
   private count = 0;
 
   get size(): number {

@@ -49,7 +49,15 @@ export class Rng {
 
   /** A child generator with an independent stream, for one subsystem. */
   fork(): Rng {
-    return new Rng(this.nextU32());
+    return new Rng(this.forkSeed());
+  }
+
+  /**
+   * The seed `fork()` would give its child, advancing this stream the same way: whoever holds it
+   * can make the identical child later with `new Rng(seed)`, when (if ever) it is needed.
+   */
+  forkSeed(): number {
+    return this.nextU32();
   }
 }
 
