@@ -29,6 +29,7 @@ import { EbpfNodeIngress, EbpfPodIngress } from '../proxy/ebpf/node-program.js';
 import { EbpfSocketLb } from '../proxy/ebpf/socket-lb.js';
 import { IptablesEvaluator } from '../proxy/iptables/index.js';
 import { IptablesNodeProgram } from '../proxy/iptables/node-program.js';
+import { ipv6AddrFold } from '../proxy/ipvs/hash.js';
 import { IpvsNode } from '../proxy/ipvs/index.js';
 import { IpvsNodeProgram } from '../proxy/ipvs/node-program.js';
 import { NftDatapath } from '../proxy/nftables/index.js';
@@ -171,6 +172,7 @@ export class Ipv6Datapath {
         rng: this.rng.fork(),
         timeouts: ipvsTimeouts(kubeProxy),
         addressKey: (text) => addresses.internText(text),
+        addressFold: (index) => ipv6AddrFold(addresses.storeOf(), index * 16),
       });
       this.ipvs.set(name, ipvs);
     } else ipvs.gracefulTick(node.network.nowNs);

@@ -8,6 +8,9 @@
  *   SipHash-1-3 with 64-bit words (the "HalfSipHash" name is only real on 32-bit kernels);
  *   ip_vs_mh.c hashes `offset + ntohs(port) + ntohl(addr)` with two fixed keys.
  *
+ * - `ipv6AddrFold` — the `addr_fold` of ip_vs_sh.c / ip_vs_dh.c / ip_vs_mh.c for AF_INET6:
+ *   the four 32-bit words of the address XORed, taken through ntohl like an IPv4 address.
+ *
  * The connection table's bucket hash, `jhash_3words`, is the shared one in src/maps/jhash.ts.
  */
 
@@ -157,4 +160,17 @@ export function bswap32(x: number): number {
 /** Byte-swaps a u16 (a __be16 field read as a little-endian host u16). */
 export function bswap16(x: number): number {
   return ((x & 0xff) << 8) | ((x >>> 8) & 0xff);
+}
+
+/**
+ * The scheduler hash input of an IPv6 address (ip_vs_{sh,dh,mh}_hashkey with AF_INET6):
+ * ntohl(ip6[0] ^ ip6[1] ^ ip6[2] ^ ip6[3]), i.e. the XOR of the four big-endian words of
+ * `bytes[at..at+16)`, as a host-order u32 (what an IPv4 address is hashed as).
+ */
+export function ipv6AddrFold(bytes: Uint8Array, at: number): number {
+  let fold = 0;
+  for (let w = at; w < at + 16; w += 4) {
+    fold ^= (bytes[w] << 24) | (bytes[w + 1] << 16) | (bytes[w + 2] << 8) | bytes[w + 3];
+  }
+  return fold >>> 0;
 }

@@ -47,6 +47,11 @@ export interface IpvsNodeOptions {
    * (default), or for the IPv6 proxier an IPv6 address-table index (its `internText`).
    */
   readonly addressKey?: (text: string) => number;
+  /**
+   * What the hashing schedulers hash for such a number: the IPv4 address itself (default), or
+   * for the IPv6 proxier the kernel's fold of the 128-bit address behind the index.
+   */
+  readonly addressFold?: (addr: number) => number;
 }
 
 /** A real server's (address, port) as one exact number (48 bits). */
@@ -64,6 +69,7 @@ export class IpvsNode {
   private readonly rng: Rng;
   private readonly shuffleAdds: boolean;
   private readonly addressKey: (text: string) => number;
+  private readonly addressFold: ((addr: number) => number) | undefined;
 
   constructor(opts: IpvsNodeOptions) {
     this.rng = opts.rng.fork();
@@ -76,6 +82,7 @@ export class IpvsNode {
     );
     this.shuffleAdds = opts.shuffleAdds ?? false;
     this.addressKey = opts.addressKey ?? parseIPv4;
+    this.addressFold = opts.addressFold;
   }
 
   /** Applies a compiled state (one kube-proxy syncProxyRules round). */
@@ -105,7 +112,15 @@ export class IpvsNode {
       svc = undefined;
     }
     if (svc === undefined) {
-      svc = new IpvsService(proto, addr, spec.port, spec.scheduler, spec.flags, spec.timeoutS);
+      svc = new IpvsService(
+        proto,
+        addr,
+        spec.port,
+        spec.scheduler,
+        spec.flags,
+        spec.timeoutS,
+        this.addressFold,
+      );
       this.services.add(svc);
     } else {
       svc.flags = spec.flags;

@@ -323,14 +323,15 @@ class SourceHash implements Scheduler {
 
   schedule(svc: IpvsService, saddr: number, sport: number): IpvsDest | null {
     const port = svc.flags & SVC_F_SCHED2 ? sport : 0;
-    const ihash = hash32((port + saddr) >>> 0, HASH_TAB_BITS);
+    const key = (port + svc.addressFold(saddr)) >>> 0;
+    const ihash = hash32(key, HASH_TAB_BITS);
     const d = this.buckets[ihash];
     if (d === null) return null;
     if (!unavailable(d)) return d;
     if (!(svc.flags & SVC_F_SCHED1)) return null;
     for (let offset = 0; offset < HASH_TAB_SIZE; offset++) {
       const roffset = (offset + ihash) % HASH_TAB_SIZE;
-      const h = (roffset + hash32((port + saddr) >>> 0, HASH_TAB_BITS)) & (HASH_TAB_SIZE - 1);
+      const h = (roffset + hash32(key, HASH_TAB_BITS)) & (HASH_TAB_SIZE - 1);
       const c = this.buckets[h];
       if (c === null) return null;
       if (!unavailable(c)) return c;
@@ -366,8 +367,8 @@ class DestinationHash implements Scheduler {
     }
   }
 
-  schedule(_svc: IpvsService, _saddr: number, _sport: number, daddr: number): IpvsDest | null {
-    const d = this.buckets[hash32(daddr >>> 0, HASH_TAB_BITS)];
+  schedule(svc: IpvsService, _saddr: number, _sport: number, daddr: number): IpvsDest | null {
+    const d = this.buckets[hash32(svc.addressFold(daddr), HASH_TAB_BITS)];
     if (d === null || !d.available || d.weight <= 0 || d.overloaded) return null;
     return d;
   }
@@ -439,8 +440,9 @@ class MaglevHash implements Scheduler {
     const turns = new Int32Array(n);
     for (let i = 0; i < n; i++) {
       const d = dests[i];
-      perm[i] = mhHashKey(d.addr, d.port, 1, 0) % MH_TAB_SIZE;
-      skip[i] = (mhHashKey(d.addr, d.port, 2, 0) % (MH_TAB_SIZE - 1)) + 1;
+      const fold = svc.addressFold(d.addr);
+      perm[i] = mhHashKey(fold, d.port, 1, 0) % MH_TAB_SIZE;
+      skip[i] = (mhHashKey(fold, d.port, 2, 0) % (MH_TAB_SIZE - 1)) + 1;
       const t = Math.trunc(d.lastWeight / g) >> rshift;
       turns[i] = t !== 0 ? t : d.lastWeight !== 0 ? 1 : 0;
     }
@@ -476,14 +478,15 @@ class MaglevHash implements Scheduler {
 
   schedule(svc: IpvsService, saddr: number, sport: number): IpvsDest | null {
     const port = svc.flags & SVC_F_SCHED2 ? sport : 0;
-    const ihash = mhHashKey(saddr, port, 1, 0) % MH_TAB_SIZE;
+    const fold = svc.addressFold(saddr);
+    const ihash = mhHashKey(fold, port, 1, 0) % MH_TAB_SIZE;
     const d = this.lookup[ihash];
     if (d === null) return null;
     if (!unavailable(d)) return d;
     if (!(svc.flags & SVC_F_SCHED1)) return null;
     for (let offset = 0; offset < MH_TAB_SIZE; offset++) {
       const roffset = (offset + ihash) % MH_TAB_SIZE;
-      const c = this.lookup[mhHashKey(saddr, port, 1, roffset) % MH_TAB_SIZE];
+      const c = this.lookup[mhHashKey(fold, port, 1, roffset) % MH_TAB_SIZE];
       if (c === null) return null;
       if (!unavailable(c)) return c;
     }

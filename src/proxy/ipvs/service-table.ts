@@ -54,6 +54,11 @@ export class IpvsDest {
   }
 }
 
+/** An IPv4 address is hashed as itself (host order). */
+function ipv4AddressFold(addr: number): number {
+  return addr >>> 0;
+}
+
 /** One virtual service (ip_vs_service), keyed by (protocol, address, port). */
 export class IpvsService {
   /** Destinations in kernel list order (head first). */
@@ -72,6 +77,12 @@ export class IpvsService {
     public flags: number,
     /** Persistence timeout in seconds (meaningful with SVC_F_PERSISTENT). */
     public timeoutS: number,
+    /**
+     * The u32 the hashing schedulers (sh, dh, mh) hash for an address this service's packets
+     * carry: the IPv4 address itself, or for an IPv6 service (whose addresses are address-table
+     * indices) the kernel's addr_fold of the 128 bits behind the index.
+     */
+    readonly addressFold: (addr: number) => number = ipv4AddressFold,
   ) {
     this.scheduler = createScheduler(schedulerName);
     this.scheduler.init(this);
