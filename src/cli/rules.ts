@@ -73,7 +73,7 @@ export function registerRules(program: Command, io: CliIo = processIo): Command 
       )
       .option(
         '--family <family>',
-        'ipv4 (default) or ipv6: which proxier of a dual-stack node (ipv6: its compiled rules and maps in every mode; no -v, no connection views)',
+        'ipv4 (default) or ipv6: which proxier of a dual-stack node (ipv6: its rules and maps in every mode; -v for ip6tables counters; no connection views)',
       )
       .option('--view <view>', `${describeViews('IPVS', IPVS_VIEWS)}; ${describeViews('eBPF', EBPF_VIEWS)}`)
       .option(
@@ -115,9 +115,14 @@ export function registerRules(program: Command, io: CliIo = processIo): Command 
       return;
     }
     if (family === 'ipv6') {
-      if (flags.verbose)
+      const ip6tablesView =
+        sim.mode === 'iptables' ||
+        (sim.mode === 'ipvs' && flags.view !== undefined && VIEWS.ipvs?.[flags.view]?.part === 'iptables');
+      if (flags.verbose && !ip6tablesView && sim.mode !== 'nftables')
         throw new CliError(
-          'error: --family ipv6 takes no -v (the IPv6 rules print as compiled, without counters; their traffic shows in conntrack --family ipv6)',
+          `error: --family ipv6 -v prints ip6tables counters (iptables mode, ipvs --view iptables); ${sim.mode} mode's IPv6 ${
+            sim.mode === 'ipvs' ? 'ipvsadm listing has no --stats here' : 'maps have no counters'
+          } (IPv6 traffic shows in conntrack --family ipv6)`,
         );
       let view: Ipv6View | undefined;
       if (flags.view !== undefined) {
@@ -133,8 +138,14 @@ export function registerRules(program: Command, io: CliIo = processIo): Command 
           );
         view = known as Ipv6View;
       }
+      if (flags.verbose) {
+        // Counters show what traffic did: the main job's curls over IPv6 first.
+        const { defaultTargets6 } = await import('./run.js');
+        for (const url of defaultTargets6(sim)) for (let i = 0; i < 3; i++) sim.curl({ from: 'client', url });
+        if (sim.mode === 'nftables') io.stderr(`${NFT_COUNTERS_NOTE}\n`);
+      }
       try {
-        io.stdout(sim.ipv6Rules(node, view));
+        io.stdout(sim.ipv6Rules(node, view, { counters: flags.verbose }));
       } catch (e) {
         if (e instanceof Ipv6RulesError) throw new CliError(e.message);
         throw e;

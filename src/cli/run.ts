@@ -8,6 +8,7 @@
 import type { Command } from 'commander';
 import { isDnsAddonService } from '../k8s/cluster-dns-addon.js';
 import { runGet } from '../k8s/printers.js';
+import { ipv6Model } from '../sim/ipv6-rules.js';
 import type { Simulation } from '../sim/simulation.js';
 import {
   addSimulationOptions,
@@ -41,6 +42,29 @@ export function defaultTargets(sim: Simulation): string[] {
         !isDnsAddonService(sp.namespace, sp.name),
     )
     .map((sp) => `http://${sp.clusterIP}:${sp.port}/`);
+}
+
+/**
+ * The IPv6 side of `defaultTargets` on a dual-stack cluster: every TCP NodePort of an IPv6
+ * Service on every node's IPv6 address, else the IPv6 ClusterIPs of the user's Services.
+ */
+export function defaultTargets6(sim: Simulation): string[] {
+  const v6 = sim.cluster.config.ipv6;
+  if (v6 === undefined) return [];
+  const model = ipv6Model(sim.cluster);
+  const nodePorts = model.servicePorts.filter((sp) => sp.nodePort !== 0 && sp.protocol === 'TCP');
+  if (nodePorts.length > 0) {
+    const ips = [...v6.nodes.values()].map((n) => n.ip);
+    return nodePorts.flatMap((sp) => ips.map((ip) => `http://[${ip}]:${sp.nodePort}/`));
+  }
+  return model.servicePorts
+    .filter(
+      (sp) =>
+        sp.protocol === 'TCP' &&
+        !(sp.namespace === 'default' && sp.name === 'kubernetes') &&
+        !isDnsAddonService(sp.namespace, sp.name),
+    )
+    .map((sp) => `http://[${sp.clusterIP}]:${sp.port}/`);
 }
 
 export function registerRun(program: Command, io: CliIo = processIo): Command {

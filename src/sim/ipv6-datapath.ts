@@ -21,13 +21,13 @@ import {
 import { ConntrackTable, clashResolutionOf } from '../conntrack/index.js';
 import type { Cluster } from '../k8s/cluster.js';
 import type { NetfilterProgram, ProxyMode } from '../proxy/common/datapath.js';
-import { LazyNetfilterProgram } from '../proxy/common/lazy-program.js';
+import { buildOnce, LazyNetfilterProgram } from '../proxy/common/lazy-program.js';
 import { DualStackSocketLb } from '../proxy/common/socket-lb.js';
 import { compileEbpf, type EbpfLoadBalancer } from '../proxy/ebpf/compile.js';
 import { EbpfDatapath6 } from '../proxy/ebpf/datapath6.js';
 import { EbpfNodeIngress, EbpfPodIngress } from '../proxy/ebpf/node-program.js';
 import { EbpfSocketLb } from '../proxy/ebpf/socket-lb.js';
-import { IptablesEvaluator } from '../proxy/iptables/index.js';
+import { IptablesEvaluator, type Ruleset, renderIptablesSave } from '../proxy/iptables/index.js';
 import { IptablesNodeProgram } from '../proxy/iptables/node-program.js';
 import { ipv6AddrFold } from '../proxy/ipvs/hash.js';
 import { IpvsNode } from '../proxy/ipvs/index.js';
@@ -81,6 +81,11 @@ export class Ipv6Datapath {
   readonly ipvs = new Map<string, IpvsNode>();
   /** IPVS mode: the IPv6 addresses each node bound to kube-ipvs0 (address indices). */
   private readonly ipvsBound = new Map<string, number[]>();
+  /**
+   * iptables and IPVS modes: each node's loaded ip6tables rules and the evaluator that counts
+   * their hits (built with the program, on first use), for `ip6tables-save -c`.
+   */
+  private readonly ip6tables = new Map<string, () => { ruleset: Ruleset; evaluator: IptablesEvaluator }>();
   /** eBPF mode: each node's IPv6 load balancer once its programs first ran (its CT and NAT maps live on). */
   readonly ebpf = new Map<string, EbpfLoadBalancer>();
 
@@ -144,11 +149,38 @@ export class Ipv6Datapath {
     for (const a of this.ipvsBound.get(name) ?? []) stack.localAddresses.delete(a);
     const locals = [...stack.localAddresses].map((i) => addresses.text(i));
     const evalRng = this.rng.fork();
-    const program =
-      this.options.mode === 'ipvs'
-        ? this.syncIpvs(name, node, facts, kubeProxy, locals, evalRng)
-        : new LazyNetfilterProgram(() => this.compileProgram(name, facts, locals, evalRng));
+    let program: NetfilterProgram;
+    if (this.options.mode === 'ipvs') program = this.syncIpvs(name, node, facts, kubeProxy, locals, evalRng);
+    else if (this.options.mode === 'nftables')
+      program = new LazyNetfilterProgram(() => this.compileNftables(name, facts, locals, evalRng));
+    else {
+      const ensure = buildOnce(() => this.compileIptables(name, facts, locals, evalRng));
+      this.ip6tables.set(name, ensure);
+      program = new LazyNetfilterProgram(() => new IptablesNodeProgram(ensure().evaluator));
+    }
     stack.netfilter = new NodeNetfilter6(conntrack, program, addresses);
+  }
+
+  /**
+   * `ip6tables-save` of the node's loaded IPv6 rules (iptables mode; the IPVS mode's
+   * ip6tables part), with `-c` their `[packets:bytes]` counters so far; undefined in the modes
+   * without ip6tables rules.
+   */
+  ip6tablesSave(name: string, date: Date, counters: boolean): string | undefined {
+    const live = this.ip6tables.get(name);
+    if (live === undefined) return undefined;
+    const { ruleset, evaluator } = live();
+    return renderIptablesSave(
+      ruleset,
+      counters
+        ? {
+            date,
+            ipv6: true,
+            counters: evaluator.counterLookup(),
+            policyCounters: evaluator.policyCounterLookup(),
+          }
+        : { date, ipv6: true },
+    );
   }
 
   /**
@@ -185,9 +217,11 @@ export class Ipv6Datapath {
     for (const a of bound) stack.localAddresses.add(a);
     this.ipvsBound.set(name, bound);
     const live = ipvs;
-    return new LazyNetfilterProgram(
+    const ensure = buildOnce(
       () => new IpvsNodeProgram(live, state, { rng, nodeAddresses: locals, ipv6: addresses }),
     );
+    this.ip6tables.set(name, () => ({ ruleset: state.iptables, evaluator: ensure().evaluator }));
+    return new LazyNetfilterProgram(ensure);
   }
 
   /**
@@ -236,26 +270,28 @@ export class Ipv6Datapath {
       );
   }
 
-  /** The node's IPv6 proxier in its mode's form, over the network's IPv6 address indices. */
-  private compileProgram(
+  /** The node's IPv6 nftables proxier: the `ip6 kube-proxy` table over the network's IPv6 address indices. */
+  private compileNftables(
     name: string,
     facts: NodeFacts,
     locals: readonly string[],
     rng: Rng,
   ): NetfilterProgram {
-    const { cluster } = this;
-    const kubeProxy = this.options.kubeProxyConfig;
+    const table = compileIpv6Nftables(this.cluster, name, this.options.kubeProxyConfig, facts);
     const ipv6 = this.topology6.addresses;
-    switch (this.options.mode) {
-      case 'nftables': {
-        const table = compileIpv6Nftables(cluster, name, kubeProxy, facts);
-        return new NftablesNodeProgram(new NftDatapath(table, { rng, localAddresses: locals, ipv6 }));
-      }
-      default: {
-        const { ruleset } = compileIpv6Iptables(cluster, name, kubeProxy, facts);
-        return new IptablesNodeProgram(new IptablesEvaluator(ruleset, { rng, localAddresses: locals, ipv6 }));
-      }
-    }
+    return new NftablesNodeProgram(new NftDatapath(table, { rng, localAddresses: locals, ipv6 }));
+  }
+
+  /** The node's IPv6 iptables proxier: its ip6tables rules and their evaluator. */
+  private compileIptables(
+    name: string,
+    facts: NodeFacts,
+    locals: readonly string[],
+    rng: Rng,
+  ): { ruleset: Ruleset; evaluator: IptablesEvaluator } {
+    const { ruleset } = compileIpv6Iptables(this.cluster, name, this.options.kubeProxyConfig, facts);
+    const ipv6 = this.topology6.addresses;
+    return { ruleset, evaluator: new IptablesEvaluator(ruleset, { rng, localAddresses: locals, ipv6 }) };
   }
 
   private factsOf(name: string): NodeFacts {

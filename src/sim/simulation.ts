@@ -833,10 +833,20 @@ export class Simulation {
     });
   }
 
-  /** A dual-stack node's IPv6 rules as its mode's tool prints them (see ipv6-rules.ts). */
-  ipv6Rules(nodeName: string, view?: Ipv6View): string {
+  /**
+   * A dual-stack node's IPv6 rules as its mode's tool prints them (see ipv6-rules.ts). With
+   * `counters`, the ip6tables rules the node runs (iptables mode; IPVS mode's `iptables` view)
+   * print as `ip6tables-save -c` with the `[packets:bytes]` their traffic left; the other
+   * listings have no per-rule counters to add.
+   */
+  ipv6Rules(nodeName: string, view?: Ipv6View, options?: { counters?: boolean }): string {
     if (!this.proxies.has(nodeName)) throw new SimulationError(`unknown node "${nodeName}"`);
     const date = new Date((this.modeOptions.clockEpochMs ?? 0) + this.topology.network.nowNs / 1e6);
+    const ip6tablesView = this.mode === 'iptables' || (this.mode === 'ipvs' && view === 'iptables');
+    if (options?.counters === true && ip6tablesView && this.ipv6 !== null) {
+      const saved = this.ipv6.ip6tablesSave(nodeName, date, true);
+      if (saved !== undefined) return saved;
+    }
     const v4 = this.proxies.get(nodeName)!.shareSource();
     return renderIpv6Rules(
       this.mode,
