@@ -142,7 +142,8 @@ export function registerRules(program: Command, io: CliIo = processIo): Command 
         // Counters show what traffic did: the main job's curls over IPv6 first.
         const { defaultTargets6 } = await import('./run.js');
         for (const url of defaultTargets6(sim)) for (let i = 0; i < 3; i++) sim.curl({ from: 'client', url });
-        if (sim.mode === 'nftables') io.stderr(`${NFT_COUNTERS_NOTE}\n`);
+        if (sim.mode === 'nftables')
+          io.stderr(`${NFT_COUNTERS_NOTE.replace('table ip kube-proxy', 'table ip6 kube-proxy')}\n`);
       }
       try {
         io.stdout(sim.ipv6Rules(node, view, { counters: flags.verbose }));

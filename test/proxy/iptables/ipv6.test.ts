@@ -120,6 +120,13 @@ describe('dpsim rules --family', () => {
     expect(r.stdout).toMatch(/^\[[1-9]\d*:\d+\] -A KUBE-NODE-PORT -p tcp .*KUBE-6-NODE-PORT-TCP/m);
   });
 
+  it('-v in nftables mode prints the ip6 table with the note that kube-proxy’s rules carry no counter', async () => {
+    const r = await dpsim(['rules', '--mode', 'nftables', '--dual-stack', '--family', 'ipv6', '-v']);
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).toContain('-v shows what `nft list table ip6 kube-proxy` shows');
+    expect(r.stdout).toMatch(/^table ip6 kube-proxy \{/);
+  });
+
   it('refuses ipv6 on a single-stack cluster, -v where the IPv6 listing has no counters, and an unknown family, with one line', async () => {
     const single = await dpsim(['rules', '--family', 'ipv6']);
     expect(single.exitCode).toBe(1);
