@@ -416,7 +416,10 @@ export function compileIptablesKernelText(
   options: IptablesCompileOptions = {},
 ): string {
   // Without prebuilding every entry is a text line.
-  return compileRestore(model, nodeName, options, 'restore').kernelEntries().text.join('\n');
+  return compileRestore(model, nodeName, options, 'restore')
+    .kernelEntries()
+    .flatMap((segment) => segment.text)
+    .join('\n');
 }
 
 /** The `iptables-restore --noflush` input of one sync (full, or partial with `changedServices`). */
@@ -437,7 +440,7 @@ function compileRestore(
    * structures, and text only for the lines the restore parses (restoreInput left empty).
    */
   output: 'restore' | 'both' | 'ruleset',
-): { result: IptablesRestoreResult; kernelEntries: () => PrebuiltLines } {
+): { result: IptablesRestoreResult; kernelEntries: () => PrebuiltLines[] } {
   const masqueradeBit = options.masqueradeBit ?? 14;
   if (!Number.isInteger(masqueradeBit) || masqueradeBit < 0 || masqueradeBit > 31) {
     throw new IptablesCompileError(`masquerade bit must be an integer in [0, 31], got ${masqueradeBit}`);
@@ -1062,7 +1065,7 @@ function kernelStateEntries(
   natRules: Lines,
   /** Prebuilt lines as their structures (else every line as text). */
   prebuilt: boolean,
-): PrebuiltLines {
+): PrebuiltLines[] {
   const chains = new Map<string, string[]>([
     ['mangle', []],
     ['filter', []],
@@ -1081,18 +1084,21 @@ function kernelStateEntries(
       jumps.get(table)!.unshift(['-A', chain, ...quotedSpec].join(' '));
     }
   }
-  const out = { text: [] as string[], chain: [] as (string | undefined)[], rule: [] as (Rule | undefined)[] };
+  const out: PrebuiltLines[] = [];
+  /** The segment the fixed lines between two writer buffers go to. */
+  let fixed: string[] | null = null;
   const text = (line: string) => {
-    out.text.push(line);
-    out.chain.push(undefined);
-    out.rule.push(undefined);
-  };
-  const add = (lines: Lines) => {
-    for (let i = 0; i < lines.lines.length; i++) {
-      out.text.push(lines.lines[i]);
-      out.chain.push(prebuilt ? lines.chain[i] : undefined);
-      out.rule.push(prebuilt ? lines.rule[i] : undefined);
+    if (fixed === null) {
+      fixed = [];
+      out.push({ text: fixed });
     }
+    fixed.push(line);
+  };
+  // A writer's buffer goes in as it is: no copy of its ~400k lines (without its columns when
+  // the rules are not prebuilt: then every line is text).
+  const add = (lines: Lines) => {
+    fixed = null;
+    out.push(prebuilt ? { text: lines.lines, chain: lines.chain, rule: lines.rule } : { text: lines.lines });
   };
   const section = (table: 'filter' | 'nat', restoreChains: Lines, rules: Lines): void => {
     // The bootstrap's chains are kube-proxy's fixed ones, never a service chain: only those

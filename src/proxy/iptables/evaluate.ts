@@ -242,16 +242,41 @@ interface Needs {
 }
 
 /**
- * Chain indices for jump targets while a table compiles, with the last one looked up: most
- * jumps of kube-proxy's tables go to KUBE-MARK-MASQ, and a lookup among 100k chains costs a
- * cache miss or two.
+ * Chain indices for jump targets while a table compiles. A lookup among 100k chains costs a
+ * cache miss or two, and kube-proxy's tables make most of them predictable: most jumps of its
+ * tables go to KUBE-MARK-MASQ (the last name looked up is kept), and a Service's endpoint
+ * chains are declared right after its service chain and jumped to in that order (the chain
+ * after the last one jumped to, or after the rule's own chain, is tried first). Chain names
+ * are unique, so a guess whose name matches is the map's own answer.
  */
 interface JumpLookup {
   readonly chainIndex: Map<string, number>;
+  readonly chainNames: readonly string[];
   /** 1 for a built-in chain's index: no rule may jump to one. */
   readonly isBuiltin: Uint8Array;
   lastName: string | null;
   lastIndex: number;
+  /** The chain the last jump not answered by lastName went to. */
+  lastJumped: number;
+}
+
+/** The index of the chain `name` a rule of chain `fromChain` jumps to; undefined for a missing or built-in chain. */
+function jumpIndex(jumps: JumpLookup, name: string, fromChain: number): number | undefined {
+  if (name === jumps.lastName) return jumps.lastIndex;
+  const names = jumps.chainNames;
+  let idx: number | undefined = jumps.lastJumped + 1;
+  if (names[idx] !== name) {
+    idx = fromChain + 1;
+    if (names[idx] !== name) {
+      idx = jumps.chainIndex.get(name);
+      if (idx === undefined) return undefined;
+      jumps.lastName = name;
+      jumps.lastIndex = idx;
+    }
+  }
+  if (jumps.isBuiltin[idx] === 1) return undefined;
+  jumps.lastJumped = idx;
+  return idx;
 }
 
 /** One table compiled to parallel typed arrays indexed by a table-wide rule number. */
@@ -433,7 +458,14 @@ export class IptablesEvaluator {
       const idx = chainIndex.get(b);
       if (idx !== undefined) isBuiltin[idx] = 1;
     }
-    const jumps: JumpLookup = { chainIndex, isBuiltin, lastName: null, lastIndex: -1 };
+    const jumps: JumpLookup = {
+      chainIndex,
+      chainNames: t.chainNames,
+      isBuiltin,
+      lastName: null,
+      lastIndex: -1,
+      lastJumped: -1,
+    };
     NF_HOOK_NAMES.forEach((hook, i) => {
       if (builtins.includes(hook)) {
         const idx = chainIndex.get(hook);
@@ -492,7 +524,7 @@ export class IptablesEvaluator {
           else if (status === EMIT_NEEDS_IPVS) missing ??= 'ipvs';
         }
         t.codeEnd[r] = code.length;
-        unknown = this.emitTarget(t, r, rule.target, jumps, name, c.name) || unknown;
+        unknown = this.emitTarget(t, r, rule.target, jumps, name, c.name, ci) || unknown;
         if (missing !== null) needs[missing].push(`${name}: ${formatRule(c.name, rule)}`);
         else if (unknown) unmodeled.push(`${name}: ${formatRule(c.name, rule)}`);
         r++;
@@ -649,6 +681,7 @@ export class IptablesEvaluator {
     jumps: JumpLookup,
     table: TableName,
     chain: string,
+    chainIdx: number,
   ): boolean {
     if (target === null) {
       t.tKind[r] = T_NONE;
@@ -665,16 +698,9 @@ export class IptablesEvaluator {
         t.tKind[r] = T_RETURN;
         return false;
       case 'jump': {
-        let idx: number | undefined = jumps.lastIndex;
-        if (jumps.lastName !== target.chain) {
-          idx = jumps.chainIndex.get(target.chain);
-          if (idx === undefined || jumps.isBuiltin[idx] === 1) {
-            throw new IptablesLoadError(
-              `${table} ${chain}: jump to missing or built-in chain ${target.chain}`,
-            );
-          }
-          jumps.lastName = target.chain;
-          jumps.lastIndex = idx;
+        const idx = jumpIndex(jumps, target.chain, chainIdx);
+        if (idx === undefined) {
+          throw new IptablesLoadError(`${table} ${chain}: jump to missing or built-in chain ${target.chain}`);
         }
         t.tKind[r] = target.goto ? T_GOTO : T_JUMP;
         t.tA[r] = idx;

@@ -975,29 +975,42 @@ function cloneTable(table: Table): Table {
  * - a prebuilt `-A chain[i] …` when rule[i] is set (appended without tokenizing its text);
  * - a prebuilt `:chain[i] - [0:0]` user-chain declaration when only chain[i] is set;
  * - else the restore text text[i], parsed.
+ * Without the chain and rule columns every line is text.
  */
 export interface PrebuiltLines {
   readonly text: readonly string[];
-  readonly chain: readonly (string | undefined)[];
-  readonly rule: readonly (Rule | undefined)[];
+  readonly chain?: readonly (string | undefined)[];
+  readonly rule?: readonly (Rule | undefined)[];
 }
 
 /**
  * Restores a clean node's tables from lines of restore text mixed with prebuilt `-A` rules
  * and chain declarations, in order, exactly as parseIptables would restore their text.
+ * The input comes in segments read one after the other (line numbers run on across them), so
+ * a writer hands over the line buffers it filled instead of copying ~400k lines into one.
  * kube-proxy's compile writes its ~3 rules per endpoint this way (a test holds both paths equal).
  */
-export function restorePrebuilt(lines: PrebuiltLines, parseOptions: ParseOptions = {}): ParseResult {
+export function restorePrebuilt(
+  segments: readonly PrebuiltLines[],
+  parseOptions: ParseOptions = {},
+): ParseResult {
   const restore = new Restore(null, parseOptions);
-  const { text, chain, rule } = lines;
-  for (let n = 0; n < text.length; n++) {
-    const r = rule[n];
-    const c = chain[n];
-    if (r !== undefined) restore.appendPrebuilt(c!, r, n + 1);
-    else if (c !== undefined) restore.declarePrebuilt(c, n + 1);
-    else restore.line(text[n], n + 1);
+  let lineNo = 0;
+  for (const { text, chain, rule } of segments) {
+    if (chain === undefined || rule === undefined) {
+      for (let n = 0; n < text.length; n++) restore.line(text[n], ++lineNo);
+      continue;
+    }
+    for (let n = 0; n < text.length; n++) {
+      const r = rule[n];
+      const c = chain[n];
+      lineNo++;
+      if (r !== undefined) restore.appendPrebuilt(c!, r, lineNo);
+      else if (c !== undefined) restore.declarePrebuilt(c, lineNo);
+      else restore.line(text[n], lineNo);
+    }
   }
-  return restore.end(text.length);
+  return restore.end(lineNo);
 }
 
 function restoreInto(text: string, base: Ruleset | null, parseOptions: ParseOptions): ParseResult {
@@ -1029,18 +1042,33 @@ class Restore {
    */
   private lastChain: Chain | null = null;
 
+  /**
+   * The chains declared by prebuilt lines this section, in order, and the one a prebuilt rule
+   * for a new chain is expected to go to: a writer such as kube-proxy declares its chains in the
+   * order it then fills them, so most chain switches are answered without the map. A guess is
+   * taken only when its name matches; a deleted chain (`-X`) or a new section forgets them.
+   */
+  private declaredInOrder: Chain[] = [];
+  private nextDeclared = 0;
+
   /** A prebuilt `-A chain …`. */
   appendPrebuilt(chainName: string, rule: Rule, lineNo: number): void {
     const section = this.section;
     if (section === null) throw new IptablesParseError(lineNo, `-A ${chainName} outside a *table section`);
     let chain = this.lastChain;
     if (chain === null || chain.name !== chainName) {
-      chain = section.chains.get(chainName) ?? null;
-      if (chain === null) {
-        throw new IptablesParseError(
-          lineNo,
-          `chain "${chainName}" does not exist in table ${section.table.name}`,
-        );
+      chain = this.declaredInOrder[this.nextDeclared] ?? null;
+      if (chain !== null && chain.name === chainName) this.nextDeclared++;
+      else {
+        chain = section.chains.get(chainName) ?? null;
+        if (chain === null) {
+          throw new IptablesParseError(
+            lineNo,
+            `chain "${chainName}" does not exist in table ${section.table.name}`,
+          );
+        }
+        // A declared chain left empty: the writer goes on with the one after it.
+        if (this.declaredInOrder[this.nextDeclared + 1] === chain) this.nextDeclared += 2;
       }
       this.lastChain = chain;
     }
@@ -1051,7 +1079,12 @@ class Restore {
   declarePrebuilt(chainName: string, lineNo: number): void {
     if (this.section === null) throw new IptablesParseError(lineNo, `:${chainName} outside a *table section`);
     this.lastChain = null;
-    declareUserChain(this.section, chainName, lineNo);
+    this.declaredInOrder.push(declareUserChain(this.section, chainName, lineNo));
+  }
+
+  private forgetDeclared(): void {
+    this.declaredInOrder = [];
+    this.nextDeclared = 0;
   }
 
   /** One line of restore text. */
@@ -1065,6 +1098,7 @@ class Restore {
       if (!isTableName(name)) throw new IptablesParseError(lineNo, `unknown table "${name}"`);
       const existing = this.noflush ? this.tables.get(name) : undefined;
       const table = existing !== undefined ? cloneTable(existing) : newTable(name);
+      this.forgetDeclared();
       this.section = {
         table,
         chains: new Map(table.chains.map((c) => [c.name, c])),
@@ -1086,6 +1120,7 @@ class Restore {
     }
     let tokens = tokenize(line);
     if (/^\[\d+:\d+\]$/.test(tokens[0])) tokens = tokens.slice(1);
+    if (tokens[0] === '-X' || tokens[0] === '--delete-chain') this.forgetDeclared();
     command(section, tokens, lineNo, this.warnings);
   }
 
@@ -1113,21 +1148,22 @@ function declareChain(section: Section, line: string, lineNo: number): void {
   declareUserChain(section, name, lineNo);
 }
 
-/** A user chain's declaration: creates it, or flushes it when it exists. */
-function declareUserChain(section: Section, name: string, lineNo: number): void {
+/** A user chain's declaration: creates it, or flushes it when it exists; returns the chain. */
+function declareUserChain(section: Section, name: string, lineNo: number): Chain {
   const table = section.table;
   if (BUILTIN_CHAINS[table.name].includes(name))
     throw new IptablesParseError(lineNo, `user chain ${name} cannot have a policy`);
   if (name.length > 28)
     throw new IptablesParseError(lineNo, `chain name "${name}" is longer than 28 characters`);
   const existing = section.chains.get(name);
-  if (existing)
+  if (existing) {
     existing.rules = []; // a chain line flushes an existing chain
-  else {
-    const chain: Chain = { name, policy: null, rules: [] };
-    table.chains.push(chain);
-    section.chains.set(name, chain);
+    return existing;
   }
+  const chain: Chain = { name, policy: null, rules: [] };
+  table.chains.push(chain);
+  section.chains.set(name, chain);
+  return chain;
 }
 
 /**
