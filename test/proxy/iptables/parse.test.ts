@@ -6,6 +6,8 @@ import {
   renderIptablesSave,
   tokenize,
 } from '../../../src/proxy/iptables/index.js';
+import { restorePrebuilt } from '../../../src/proxy/iptables/parse.js';
+import type { Rule } from '../../../src/proxy/iptables/types.js';
 
 const wrap = (rules: string, table = 'filter', chains = ':T - [0:0]') =>
   `*${table}\n${chains}\n${rules}\nCOMMIT\n`;
@@ -216,5 +218,46 @@ COMMIT
     expect(() => parseIptables('*nat\n:X - [0:0]\n-A X -j X2\n:X2 - [0:0]\nCOMMIT\n')).toThrow(
       /line 3: Couldn't load target `X2'/,
     );
+  });
+});
+
+describe('restorePrebuilt (prebuilt lines mixed with restore text)', () => {
+  const rule = (dport: number): Rule => ({
+    src: null,
+    dst: null,
+    inIface: null,
+    outIface: null,
+    proto: { proto: 6, invert: false },
+    matches: [{ kind: 'tcp', sport: null, dport: { min: dport, max: dport, invert: false } }],
+    target: { kind: 'ACCEPT' },
+  });
+
+  it('appends each prebuilt rule to the chain it names, whatever order the chains were declared in', () => {
+    const { ruleset } = restorePrebuilt([
+      { text: ['*filter'] },
+      {
+        text: ['', '', '', '', '', ''],
+        chain: ['A', 'B', 'C', 'C', 'A', 'B'],
+        rule: [undefined, undefined, undefined, rule(1), rule(2), rule(3)],
+      },
+      { text: ['COMMIT'] },
+    ]);
+    const chains = ruleset.tables[0].chains;
+    const ports = (name: string) =>
+      chains
+        .find((c) => c.name === name)
+        ?.rules.map((r) => (r.matches[0] as { dport: { min: number } }).dport.min);
+    expect([ports('A'), ports('B'), ports('C')]).toEqual([[2], [3], [1]]);
+  });
+
+  it('refuses a prebuilt rule for a chain a text line deleted (-X), like the text restore', () => {
+    const lines = [
+      { text: ['*filter'] },
+      { text: ['', ''], chain: ['A', 'B'], rule: [undefined, undefined] },
+      { text: ['-X A'] },
+      { text: [''], chain: ['A'], rule: [rule(1)] },
+      { text: ['COMMIT'] },
+    ];
+    expect(() => restorePrebuilt(lines)).toThrow(/line 5: chain "A" does not exist in table filter/);
   });
 });
