@@ -12,7 +12,8 @@
  * and `dnat to [addr]:port`; its named sets hold one address per line.
  */
 import { parseCidr } from '../../util/ipv4.js';
-import { ipv6Bytes, parseCidr6, parseIPv6 } from '../../util/ipv6.js';
+// nft prints IPv6 addresses with inet_ntop, RFC 5952's compressed form: formatIPv6.
+import { formatIPv6, ipv6Bytes, parseCidr6, parseIPv6 } from '../../util/ipv6.js';
 import { IpProtocol } from '../../wire/ip-protocol.js';
 import type { NftFamily } from './family.js';
 import type {
@@ -76,7 +77,7 @@ function prefixRange(family: NftFamily, text: string): [bigint, bigint] {
 }
 
 function formatInterval(family: NftFamily, lo: bigint, hi: bigint, bits: number): string {
-  const fmt = (v: bigint) => (family === 'ip6' ? formatIPv6ForNft(v) : formatAddr(Number(v)));
+  const fmt = (v: bigint) => (family === 'ip6' ? formatIPv6(v) : formatAddr(Number(v)));
   const size = hi - lo + 1n;
   // A prefix: a power-of-two size with the first address aligned to it.
   if ((size & (size - 1n)) === 0n && lo % size === 0n) {
@@ -84,31 +85,6 @@ function formatInterval(family: NftFamily, lo: bigint, hi: bigint, bits: number)
     return len === bits ? fmt(lo) : `${fmt(lo)}/${len}`;
   }
   return `${fmt(lo)}-${fmt(hi)}`;
-}
-
-/** nft prints IPv6 addresses with inet_ntop: RFC 5952's compressed form. */
-function formatIPv6ForNft(value: bigint): string {
-  const bytes = ipv6Bytes(value);
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i] << 8) | bytes[i + 1]);
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (g: number[]) => g.map((x) => x.toString(16)).join(':');
-  if (bestLen < 2) return hex(groups);
-  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`;
 }
 
 function formatAddr(a: number): string {
@@ -237,7 +213,7 @@ function compareKeys(a: number[], b: number[]): number {
 }
 
 function renderMapElement(el: NftMapElement): string {
-  const addr = el.addr?.includes(':') ? formatIPv6ForNft(parseIPv6(el.addr)) : el.addr;
+  const addr = el.addr?.includes(':') ? formatIPv6(parseIPv6(el.addr)) : el.addr;
   const key = addr !== undefined ? `${addr} . ${el.proto} . ${el.port}` : `${el.proto} . ${el.port}`;
   const comment = el.comment !== undefined ? ` comment ${quote(el.comment)}` : '';
   return `${key}${comment} : ${renderVerdict(el.verdict)}`;
@@ -256,7 +232,7 @@ function renderSetBody(set: NftSet, updated: boolean): string[] {
       const sorted = [...new Set(set.elements.map((e) => parseIPv6(e)))].sort((a, b) =>
         a < b ? -1 : a > b ? 1 : 0,
       );
-      text = sorted.map(formatIPv6ForNft).join(IPV6_SET_DELIMITER);
+      text = sorted.map(formatIPv6).join(IPV6_SET_DELIMITER);
     } else {
       const sorted = [...new Set(set.elements)].sort((a, b) => ipv4Value(a) - ipv4Value(b));
       sorted.forEach((e, i) => {
